@@ -1,0 +1,200 @@
+//! Leptos server functions: the browser's door to the backend. Each one
+//! resolves the signed-in user from the session cookie and delegates to
+//! [`crate::backend::Backend`], so rules live in one place.
+//!
+//! Endpoints are fixed (`endpoint = …`) so browser tests and logs see stable URLs.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::*;
+
+#[cfg(feature = "ssr")]
+mod session {
+    use crate::backend::{Actor, SharedBackend, SESSION_COOKIE};
+    use crate::error::AppError;
+    use leptos::prelude::*;
+
+    pub fn backend() -> Result<SharedBackend, AppError> {
+        use_context::<SharedBackend>().ok_or(AppError::Internal)
+    }
+
+    /// The session token from the request's cookie header, if any.
+    pub fn session_token() -> Option<String> {
+        let parts = use_context::<http::request::Parts>()?;
+        parts
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|header| header.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == SESSION_COOKIE)
+            .map(|(_, value)| value.to_string())
+    }
+
+    pub async fn actor() -> Result<(SharedBackend, Actor), AppError> {
+        let backend = backend()?;
+        let token = session_token().ok_or(AppError::Unauthorized)?;
+        let actor = backend
+            .actor_for_session(&token)
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        Ok((backend, actor))
+    }
+
+    /// Gives the HTTP answer of a failed server function the error's status
+    /// (leptos answers 500 for every error otherwise).
+    pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+        if let Err(error) = &result {
+            if let (Some(response), Ok(status)) = (
+                use_context::<leptos_axum::ResponseOptions>(),
+                http::StatusCode::from_u16(error.status_code()),
+            ) {
+                response.set_status(status);
+            }
+        }
+        result
+    }
+
+    /// Sets or clears the session cookie on the server function's response.
+    /// HttpOnly keeps scripts away from it; SameSite=Lax keeps other sites'
+    /// forms from posting with it.
+    pub fn set_session_cookie(value: &str, max_age_seconds: i64) {
+        let response = expect_context::<leptos_axum::ResponseOptions>();
+        let cookie = format!(
+            "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}"
+        );
+        if let Ok(header) = http::HeaderValue::from_str(&cookie) {
+            response.append_header(http::header::SET_COOKIE, header);
+        }
+    }
+}
+
+/// The signed-in user, or `None` when the visitor has to sign in.
+#[server(endpoint = "whoami")]
+pub async fn whoami() -> Result<Option<User>, AppError> {
+    session::respond(
+        async move {
+            match session::actor().await {
+                Ok((_, actor)) => Ok(Some(actor.user)),
+                Err(AppError::Unauthorized) => Ok(None),
+                Err(error) => Err(error),
+            }
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "sign_in")]
+pub async fn sign_in(username: String, password: String) -> Result<(), AppError> {
+    session::respond(
+        async move {
+            let backend = session::backend()?;
+            let token = backend.sign_in(&username, &password).await?;
+            session::set_session_cookie(&token, 60 * 60 * 24 * 14);
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    session::respond(
+        async move {
+            let backend = session::backend()?;
+            if let Some(token) = session::session_token() {
+                backend.sign_out(&token).await?;
+            }
+            session::set_session_cookie("", 0);
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "projects/list")]
+pub async fn list_projects() -> Result<Vec<Project>, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend.list_projects(&actor).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "projects/create")]
+pub async fn create_project(name: String, description: String) -> Result<Project, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend
+                .create_project(&actor, ProjectInput { name, description })
+                .await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "projects/update")]
+pub async fn update_project(
+    id: i64,
+    name: String,
+    description: String,
+) -> Result<Project, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend
+                .update_project(&actor, &id.to_string(), ProjectInput { name, description })
+                .await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "projects/delete")]
+pub async fn delete_project(id: i64) -> Result<(), AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend.delete_project(&actor, &id.to_string()).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "tokens/list")]
+pub async fn list_api_tokens() -> Result<Vec<ApiTokenInfo>, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend.list_api_tokens(&actor).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "tokens/create")]
+pub async fn create_api_token(name: String) -> Result<NewApiToken, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend.create_api_token(&actor, &name).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "tokens/revoke")]
+pub async fn revoke_api_token(id: i64) -> Result<(), AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend.revoke_api_token(&actor, id).await
+        }
+        .await,
+    )
+}

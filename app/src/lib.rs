@@ -1,0 +1,105 @@
+//! Slipway's user interface and the shared domain types.
+//!
+//! Compiled twice: with `hydrate` to wasm for the browser, with `ssr` natively
+//! for the server (which also gets the [`backend`] port its server functions call).
+
+#![recursion_limit = "256"]
+
+#[cfg(feature = "ssr")]
+pub mod backend;
+pub mod error;
+pub mod functions;
+pub mod model;
+mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
+use leptos_router::path;
+
+use pages::layout::Layout;
+use pages::login::LoginPage;
+use pages::placeholder::NotYet;
+use pages::projects::ProjectsPage;
+use pages::tokens::TokensPage;
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body class="bg-slate-50 text-slate-900 antialiased">
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    // Runs only in the browser: tells tests (and people) the page is interactive.
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/slipway.css" />
+        <Title text="Slipway" />
+        <Router>
+            <Routes fallback=|| view! { <NotFound /> }>
+                <Route path=path!("/login") view=LoginPage />
+                <ParentRoute path=path!("") view=Layout>
+                    <Route path=path!("") view=|| view! { <Redirect path="/projects" /> } />
+                    <Route path=path!("projects") view=ProjectsPage />
+                    <Route
+                        path=path!("endpoints")
+                        view=|| view! { <NotYet area="Endpoints" what="Docker registry and Kubernetes endpoints: where images come from and where they are deployed." /> }
+                    />
+                    <Route
+                        path=path!("pipelines")
+                        view=|| view! { <NotYet area="Pipelines" what="Pipelines with input parameters, injected Docker parameters and stages of Kubernetes, REST, Poll and Condition tasks." /> }
+                    />
+                    <Route
+                        path=path!("executions")
+                        view=|| view! { <NotYet area="Executions" what="Every pipeline run, live, with its stages, tasks, outputs and logs." /> }
+                    />
+                    <Route
+                        path=path!("triggers/docker")
+                        view=|| view! { <NotYet area="Docker triggers" what="Webhooks that start a pipeline when an image is pushed to Docker Hub or a registry." /> }
+                    />
+                    <Route
+                        path=path!("triggers/docker/activity")
+                        view=|| view! { <NotYet area="Docker activity" what="Every Docker event received, and the run it started or why it was ignored." /> }
+                    />
+                    <Route path=path!("settings/tokens") view=TokensPage />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <main class="mx-auto max-w-lg p-10 text-center">
+            <h1 class="text-2xl font-semibold">"Page not found"</h1>
+            <p class="mt-2 text-slate-600">"There is nothing at this address."</p>
+            <a class="btn-primary mt-6 inline-block" href="/projects">"Go to projects"</a>
+        </main>
+    }
+}

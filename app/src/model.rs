@@ -1,0 +1,157 @@
+//! Domain types shared by the browser and the server: what pages show and what
+//! the JSON API returns. Secrets never appear in these types.
+
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since the Unix epoch, UTC. One representation for both
+/// database backends and for the browser.
+pub type Millis = i64;
+
+/// A user as others may see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    /// Global administrator: may do everything in every project.
+    pub is_admin: bool,
+}
+
+/// A project groups endpoints, pipelines and webhooks; membership roles are per project.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Project {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    /// The caller's own role here; `None` for a global admin without membership.
+    pub my_role: Option<ProjectRole>,
+}
+
+/// What a create or an edit of a project carries.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectInput {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Roles inside one project, from the least to the most powerful.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProjectRole {
+    /// Reads everything in the project.
+    Viewer,
+    /// Also runs pipelines.
+    Executor,
+    /// Also edits endpoints, pipelines and webhooks.
+    Developer,
+    /// Also manages the project's members.
+    Administrator,
+}
+
+impl ProjectRole {
+    pub const ALL: [ProjectRole; 4] = [
+        ProjectRole::Viewer,
+        ProjectRole::Executor,
+        ProjectRole::Developer,
+        ProjectRole::Administrator,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProjectRole::Viewer => "viewer",
+            ProjectRole::Executor => "executor",
+            ProjectRole::Developer => "developer",
+            ProjectRole::Administrator => "administrator",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ProjectRole> {
+        ProjectRole::ALL
+            .into_iter()
+            .find(|role| role.as_str() == text)
+    }
+}
+
+/// An API token as listed: the secret itself is shown once, at creation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenInfo {
+    pub id: i64,
+    pub name: String,
+    /// The first characters of the token, enough to recognise it.
+    pub prefix: String,
+    pub created_at: Millis,
+    pub last_used_at: Option<Millis>,
+    pub revoked_at: Option<Millis>,
+}
+
+/// The answer to a token creation: the only time the secret leaves the server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewApiToken {
+    pub info: ApiTokenInfo,
+    pub token: String,
+}
+
+/// Rules for names of projects (and later of every named object): they are
+/// used to refer to objects in the API, so an all-digit name would read as an id.
+pub fn validate_name(field: &str, name: &str) -> Result<(), crate::error::AppError> {
+    let invalid = |message: &str| Err(crate::error::AppError::invalid(field, message));
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return invalid("is required");
+    }
+    if trimmed != name {
+        return invalid("must not start or end with spaces");
+    }
+    if name.chars().count() > 64 {
+        return invalid("must be at most 64 characters long");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'))
+    {
+        return invalid("may contain only letters, digits, spaces, '-', '_' and '.'");
+    }
+    if name.chars().all(|c| c.is_ascii_digit()) {
+        return invalid("must not be only digits (those refer to ids)");
+    }
+    Ok(())
+}
+
+/// Descriptions are free text, bounded so a page stays readable.
+pub fn validate_description(field: &str, text: &str) -> Result<(), crate::error::AppError> {
+    if text.chars().count() > 1000 {
+        return Err(crate::error::AppError::invalid(
+            field,
+            "must be at most 1000 characters long",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked_field_by_field() {
+        assert!(validate_name("name", "Demo project").is_ok());
+        assert!(validate_name("name", "").is_err());
+        assert!(validate_name("name", " padded").is_err());
+        assert!(validate_name("name", "123").is_err());
+        assert!(validate_name("name", "a/b").is_err());
+        assert!(validate_name("name", &"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn roles_are_ordered_by_power() {
+        assert!(ProjectRole::Viewer < ProjectRole::Executor);
+        assert!(ProjectRole::Developer < ProjectRole::Administrator);
+        assert_eq!(
+            ProjectRole::parse("developer"),
+            Some(ProjectRole::Developer)
+        );
+        assert_eq!(ProjectRole::parse("owner"), None);
+    }
+}

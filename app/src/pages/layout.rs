@@ -1,0 +1,108 @@
+//! The frame of every signed-in page: navigation to the product's areas,
+//! the user and sign-out. Visitors without a session are sent to sign in.
+
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, Redirect, A};
+use leptos_router::hooks::use_location;
+
+use crate::functions::{whoami, SignOut};
+use crate::model::User;
+
+#[component]
+pub fn Layout() -> impl IntoView {
+    let user = Resource::new(|| (), |_| whoami());
+    view! {
+        <Suspense fallback=|| view! { <p class="p-8 text-slate-500">"Loading…"</p> }>
+            {move || {
+                user.get()
+                    .map(|answer| match answer {
+                        Ok(Some(user)) => view! { <SignedIn user /> }.into_any(),
+                        Ok(None) => view! { <Redirect path="/login" /> }.into_any(),
+                        Err(error) => {
+                            view! {
+                                <p class="p-8 text-red-700" role="alert">{error.to_string()}</p>
+                            }
+                                .into_any()
+                        }
+                    })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn SignedIn(user: User) -> impl IntoView {
+    let sign_out = ServerAction::<SignOut>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = sign_out.value().get() {
+            // A full load drops every cached resource of the old session.
+            let _ = window().location().set_href("/login");
+        }
+    });
+    let role = if user.is_admin {
+        "administrator"
+    } else {
+        "member"
+    };
+    view! {
+        <div class="min-h-screen md:flex">
+            <aside class="bg-slate-900 text-slate-100 md:w-60 md:shrink-0">
+                <div class="flex items-center justify-between px-5 py-4">
+                    <a href="/projects" class="text-lg font-semibold tracking-tight">
+                        <span aria-hidden="true">"⛵ "</span>
+                        "Slipway"
+                    </a>
+                </div>
+                <nav aria-label="Main" class="flex flex-wrap gap-1 px-3 pb-3 md:flex-col">
+                    <NavLink href="/projects" label="Projects" />
+                    <NavLink href="/endpoints" label="Endpoints" />
+                    <NavLink href="/pipelines" label="Pipelines" />
+                    <NavLink href="/executions" label="Executions" />
+                    <p class="mt-3 hidden px-3 text-xs font-semibold uppercase tracking-wider text-slate-400 md:block">
+                        "Triggers"
+                    </p>
+                    <NavLink href="/triggers/docker" label="Docker" />
+                    <NavLink href="/triggers/docker/activity" label="Docker activity" />
+                    <p class="mt-3 hidden px-3 text-xs font-semibold uppercase tracking-wider text-slate-400 md:block">
+                        "Settings"
+                    </p>
+                    <NavLink href="/settings/tokens" label="API tokens" />
+                </nav>
+            </aside>
+            <div class="flex min-w-0 flex-1 flex-col">
+                <header class="flex items-center justify-end gap-4 border-b border-slate-200 bg-white px-6 py-3 text-sm">
+                    <span data-testid="current-user">
+                        <span class="font-medium">{user.username.clone()}</span>
+                        <span class="text-slate-500">{format!(" · {role}")}</span>
+                    </span>
+                    <ActionForm action=sign_out>
+                        <button type="submit" class="btn-secondary">"Sign out"</button>
+                    </ActionForm>
+                </header>
+                <main class="mx-auto w-full max-w-6xl flex-1 px-6 py-8">
+                    <Outlet />
+                </main>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn NavLink(href: &'static str, label: &'static str) -> impl IntoView {
+    let location = use_location();
+    let current = move || location.pathname.get() == href;
+    view! {
+        <A
+            href=href
+            attr:class=move || {
+                if current() {
+                    "nav-link bg-slate-700 text-white"
+                } else {
+                    "nav-link text-slate-300 hover:bg-slate-800 hover:text-white"
+                }
+            }
+        >
+            {label}
+        </A>
+    }
+}

@@ -1,0 +1,51 @@
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+
+use super::widgets::{last_error, FormError};
+use crate::functions::SignIn;
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let sign_in = ServerAction::<SignIn>::new();
+    let error = last_error(move || sign_in.value().get());
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = sign_in.value().get() {
+            navigate("/projects", Default::default());
+        }
+    });
+    view! {
+        <main class="flex min-h-screen items-center justify-center px-4">
+            <div class="w-full max-w-sm rounded-xl border border-slate-200 bg-white p-8 shadow-sm">
+                <h1 class="text-2xl font-semibold tracking-tight">
+                    <span aria-hidden="true">"⛵ "</span>
+                    "Sign in to Slipway"
+                </h1>
+                <p class="mt-1 text-sm text-slate-600">
+                    "Continuous delivery from registry push to cluster."
+                </p>
+                <ActionForm action=sign_in attr:class="mt-6 space-y-4">
+                    <div>
+                        <label class="label" for="username">"User name"</label>
+                        <input class="input" id="username" name="username" autocomplete="username" required />
+                    </div>
+                    <div>
+                        <label class="label" for="password">"Password"</label>
+                        <input
+                            class="input"
+                            id="password"
+                            name="password"
+                            type="password"
+                            autocomplete="current-password"
+                            required
+                        />
+                    </div>
+                    <FormError error />
+                    <button type="submit" class="btn-primary w-full" disabled=move || sign_in.pending().get()>
+                        "Sign in"
+                    </button>
+                </ActionForm>
+            </div>
+        </main>
+    }
+}

@@ -1,0 +1,6 @@
+pub mod layout;
+pub mod login;
+pub mod placeholder;
+pub mod projects;
+pub mod tokens;
+pub mod widgets;

@@ -1,0 +1,239 @@
+//! Projects: the first full slice — list, create, edit and delete.
+
+use leptos::prelude::*;
+
+use super::widgets::{format_millis, last_error, EmptyState, FieldError, FormError, PageHeader};
+use crate::functions::{list_projects, CreateProject, DeleteProject, UpdateProject};
+use crate::model::Project;
+
+#[component]
+pub fn ProjectsPage() -> impl IntoView {
+    let create = ServerAction::<CreateProject>::new();
+    let update = ServerAction::<UpdateProject>::new();
+    let delete = ServerAction::<DeleteProject>::new();
+    let projects = Resource::new(
+        move || {
+            (
+                create.version().get(),
+                update.version().get(),
+                delete.version().get(),
+            )
+        },
+        |_| list_projects(),
+    );
+    let create_error = last_error(move || create.value().get());
+    let delete_error = last_error(move || delete.value().get());
+    // Redraw (and so clear) the form after a successful create only; after a
+    // failure what was typed stays for the person to correct.
+    let last_created = Memo::new(move |previous: Option<&i64>| match create.value().get() {
+        Some(Ok(project)) => project.id,
+        _ => previous.copied().unwrap_or(0),
+    });
+
+    view! {
+        <PageHeader
+            title="Projects"
+            subtitle="A project holds endpoints, pipelines and Docker webhooks, and decides who may use them."
+        />
+        <section class="card mb-8" aria-labelledby="new-project-heading">
+            <h2 id="new-project-heading" class="text-base font-semibold">"New project"</h2>
+            {move || {
+                let _ = last_created.get();
+                view! {
+                    <ActionForm action=create attr:class="mt-4 grid gap-4 md:grid-cols-[1fr_2fr_auto] md:items-start">
+                        <div>
+                            <label class="label" for="new-project-name">"Name"</label>
+                            <input class="input" id="new-project-name" name="name" placeholder="e.g. Demo" />
+                            <FieldError error=create_error field="name" />
+                        </div>
+                        <div>
+                            <label class="label" for="new-project-description">"Description"</label>
+                            <input
+                                class="input"
+                                id="new-project-description"
+                                name="description"
+                                placeholder="What is deployed from here"
+                            />
+                            <FieldError error=create_error field="description" />
+                        </div>
+                        <button type="submit" class="btn-primary md:mt-6" disabled=move || create.pending().get()>
+                            "Create project"
+                        </button>
+                    </ActionForm>
+                }
+            }}
+            <FormError error=create_error />
+        </section>
+        <FormError error=delete_error />
+        <Transition fallback=|| view! { <p class="text-slate-500">"Loading projects…"</p> }>
+            {move || {
+                projects
+                    .get()
+                    .map(|answer| match answer {
+                        Ok(list) if list.is_empty() => {
+                            view! {
+                                <EmptyState title="No projects yet">
+                                    "Create the first project above, then add a Docker registry endpoint and a pipeline to it."
+                                </EmptyState>
+                            }
+                                .into_any()
+                        }
+                        Ok(list) => view! { <ProjectTable list update delete /> }.into_any(),
+                        Err(error) => {
+                            view! { <p class="text-red-700" role="alert">{error.to_string()}</p> }.into_any()
+                        }
+                    })
+            }}
+        </Transition>
+    }
+}
+
+#[component]
+fn ProjectTable(
+    list: Vec<Project>,
+    update: ServerAction<UpdateProject>,
+    delete: ServerAction<DeleteProject>,
+) -> impl IntoView {
+    view! {
+        <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+            <table class="table" data-testid="projects-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"Description"</th>
+                        <th scope="col">"Your role"</th>
+                        <th scope="col">"Created"</th>
+                        <th scope="col">
+                            <span class="sr-only">"Actions"</span>
+                        </th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {list
+                        .into_iter()
+                        .map(|project| view! { <ProjectRow project update delete /> })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum RowMode {
+    Viewing,
+    Editing,
+    ConfirmingDelete,
+}
+
+#[component]
+fn ProjectRow(
+    project: Project,
+    update: ServerAction<UpdateProject>,
+    delete: ServerAction<DeleteProject>,
+) -> impl IntoView {
+    let mode = RwSignal::new(RowMode::Viewing);
+    let update_error = last_error(move || update.value().get());
+    let role = project
+        .my_role
+        .map(|role| role.as_str().to_string())
+        .unwrap_or_else(|| "admin".to_string());
+    let Project {
+        id,
+        name,
+        description,
+        created_at,
+        ..
+    } = project;
+    let edit_name_id = format!("edit-project-name-{id}");
+    let edit_description_id = format!("edit-project-description-{id}");
+    let row_name = name.clone();
+    let row_marker = name.clone();
+    view! {
+        <tr data-project=row_marker>
+            {move || {
+                let (name, description, role, row_name) = (name.clone(), description.clone(), role.clone(), row_name.clone());
+                let (edit_name_id, edit_description_id) = (edit_name_id.clone(), edit_description_id.clone());
+                match mode.get() {
+                RowMode::Editing => {
+                    view! {
+                        <td colspan="5">
+                            <ActionForm action=update attr:class="grid gap-3 md:grid-cols-[1fr_2fr_auto] md:items-start">
+                                <input type="hidden" name="id" value=id />
+                                <div>
+                                    <label class="label" for=edit_name_id.clone()>"Name"</label>
+                                    <input class="input" id=edit_name_id.clone() name="name" value=name.clone() />
+                                    <FieldError error=update_error field="name" />
+                                </div>
+                                <div>
+                                    <label class="label" for=edit_description_id.clone()>"Description"</label>
+                                    <input
+                                        class="input"
+                                        id=edit_description_id.clone()
+                                        name="description"
+                                        value=description.clone()
+                                    />
+                                    <FieldError error=update_error field="description" />
+                                </div>
+                                <div class="flex gap-2 md:mt-6">
+                                    <button type="submit" class="btn-primary">"Save"</button>
+                                    <button type="button" class="btn-secondary" on:click=move |_| mode.set(RowMode::Viewing)>
+                                        "Cancel"
+                                    </button>
+                                </div>
+                            </ActionForm>
+                            <FormError error=update_error />
+                        </td>
+                    }
+                        .into_any()
+                }
+                current => {
+                    let confirming = current == RowMode::ConfirmingDelete;
+                    view! {
+                        <td class="font-medium">{name.clone()}</td>
+                        <td class="text-slate-600">{description.clone()}</td>
+                        <td>
+                            <span class="badge">{role.clone()}</span>
+                        </td>
+                        <td class="whitespace-nowrap text-slate-600">{format_millis(created_at)}</td>
+                        <td class="whitespace-nowrap text-right">
+                            <Show
+                                when=move || confirming
+                                fallback=move || {
+                                    view! {
+                                        <button type="button" class="btn-link" on:click=move |_| mode.set(RowMode::Editing)>
+                                            "Edit"
+                                        </button>
+                                        <button
+                                            type="button"
+                                            class="btn-link text-red-700"
+                                            on:click=move |_| mode.set(RowMode::ConfirmingDelete)
+                                        >
+                                            "Delete"
+                                        </button>
+                                    }
+                                }
+                            >
+                                <span class="mr-2 text-sm">{format!("Delete {}?", row_name)}</span>
+                                <button
+                                    type="button"
+                                    class="btn-danger"
+                                    on:click=move |_| {
+                                        delete.dispatch(DeleteProject { id });
+                                        mode.set(RowMode::Viewing);
+                                    }
+                                >
+                                    "Confirm delete"
+                                </button>
+                                <button type="button" class="btn-link" on:click=move |_| mode.set(RowMode::Viewing)>
+                                    "Keep"
+                                </button>
+                            </Show>
+                        </td>
+                    }
+                        .into_any()
+                }
+            }}}
+        </tr>
+    }
+}

@@ -1,0 +1,111 @@
+//! Small pieces every page uses: field errors, banners, empty states, dates.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+
+/// The error of the last submission of a form, if any.
+pub fn last_error<T>(
+    value: impl Fn() -> Option<Result<T, AppError>> + Send + Sync + 'static,
+) -> Signal<Option<AppError>> {
+    Signal::derive(move || match value() {
+        Some(Err(error)) => Some(error),
+        _ => None,
+    })
+}
+
+/// The message under an input when the last submission failed because of it.
+#[component]
+pub fn FieldError(error: Signal<Option<AppError>>, field: &'static str) -> impl IntoView {
+    move || {
+        error
+            .get()
+            .and_then(|error| error.for_field(field))
+            .map(|message| {
+                view! {
+                    <p class="mt-1 text-sm text-red-700" role="alert" data-field-error=field>
+                        {message}
+                    </p>
+                }
+            })
+    }
+}
+
+/// A banner for errors that are not about one field.
+#[component]
+pub fn FormError(error: Signal<Option<AppError>>) -> impl IntoView {
+    move || {
+        error
+            .get()
+            .filter(|error| !matches!(error, AppError::Invalid { .. }))
+            .map(|error| {
+                view! {
+                    <div class="mt-3 rounded-md border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800" role="alert">
+                        {error.to_string()}
+                    </div>
+                }
+            })
+    }
+}
+
+/// What a page shows when a list is empty: what it is for and what to do next.
+#[component]
+pub fn EmptyState(title: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <div class="rounded-lg border border-dashed border-slate-300 bg-white px-6 py-10 text-center">
+            <h3 class="text-base font-semibold text-slate-800">{title}</h3>
+            <div class="mt-1 text-sm text-slate-600">{children()}</div>
+        </div>
+    }
+}
+
+/// A page heading with an optional line under it.
+#[component]
+pub fn PageHeader(title: &'static str, subtitle: &'static str) -> impl IntoView {
+    view! {
+        <header class="mb-6">
+            <h1 class="text-2xl font-semibold tracking-tight">{title}</h1>
+            <p class="mt-1 text-sm text-slate-600">{subtitle}</p>
+        </header>
+    }
+}
+
+/// A UTC timestamp in a form that sorts and reads the same everywhere
+/// (server render and browser agree, so hydration does not flicker).
+pub fn format_millis(millis: i64) -> String {
+    let seconds = millis.div_euclid(1000);
+    let days = seconds.div_euclid(86_400);
+    let rest = seconds.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        rest / 3600,
+        (rest % 3600) / 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_millis;
+
+    #[test]
+    fn formats_utc_dates() {
+        assert_eq!(format_millis(0), "1970-01-01 00:00 UTC");
+        assert_eq!(format_millis(1_417_566_161_000), "2014-12-03 00:22 UTC");
+        assert_eq!(format_millis(1_709_208_000_000), "2024-02-29 12:00 UTC");
+    }
+}

@@ -1,0 +1,287 @@
+//! The application's rules: who may do what, validation, and the calls into
+//! the store. Both doors — Leptos server functions and `/api/v1` — go through
+//! [`Slipway`], so a rule is written once.
+
+use app::backend::{Actor, Backend};
+use app::error::AppError;
+use app::model::*;
+
+use crate::secrets;
+use crate::store::{NewTokenRecord, ProjectRecord, SharedStore, StoreError, UserRecord};
+
+const SESSION_LIFETIME_MILLIS: i64 = 14 * 24 * 60 * 60 * 1000;
+pub const API_TOKEN_PREFIX: &str = "slw_";
+const SESSION_TOKEN_PREFIX: &str = "sls_";
+
+pub fn now_millis() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// Logs the cause of an internal failure and hides it from the caller.
+fn internal(error: impl std::fmt::Display) -> AppError {
+    tracing::error!(%error, "internal error");
+    AppError::Internal
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Constraint(name) if name == "projects_name_key" => {
+                AppError::conflict("a project with this name already exists; choose another name")
+            }
+            other => internal(other),
+        }
+    }
+}
+
+fn actor_from(user: UserRecord) -> Actor {
+    Actor {
+        user: User {
+            id: user.id,
+            username: user.username,
+            is_admin: user.is_admin,
+        },
+    }
+}
+
+fn project_view(record: ProjectRecord, my_role: Option<ProjectRole>) -> Project {
+    Project {
+        id: record.id,
+        name: record.name,
+        description: record.description,
+        created_at: record.created_at,
+        updated_at: record.updated_at,
+        my_role,
+    }
+}
+
+#[derive(Clone)]
+pub struct Slipway {
+    pub store: SharedStore,
+}
+
+impl Slipway {
+    pub fn new(store: SharedStore) -> Self {
+        Slipway { store }
+    }
+
+    /// Finds a project by id (all digits) or by name, among those the actor may see.
+    async fn visible_project(
+        &self,
+        actor: &Actor,
+        reference: &str,
+    ) -> Result<(ProjectRecord, Option<ProjectRole>), AppError> {
+        let record = match reference.parse::<i64>() {
+            Ok(id) => self.store.project_by_id(id).await?,
+            Err(_) => self.store.project_by_name(reference).await?,
+        };
+        let not_found = || {
+            AppError::not_found(format!(
+                "no project '{reference}' exists (or you are not a member of it)"
+            ))
+        };
+        let record = record.ok_or_else(not_found)?;
+        let role = self.store.membership(record.id, actor.user.id).await?;
+        if role.is_none() && !actor.user.is_admin {
+            return Err(not_found());
+        }
+        Ok((record, role))
+    }
+
+    /// Checks that the actor holds at least `needed` in the project (admins hold everything).
+    fn require_role(
+        actor: &Actor,
+        role: Option<ProjectRole>,
+        needed: ProjectRole,
+        doing: &str,
+    ) -> Result<(), AppError> {
+        if actor.user.is_admin || role.is_some_and(|role| role >= needed) {
+            return Ok(());
+        }
+        Err(AppError::forbidden(format!(
+            "{doing} needs the {} role in this project",
+            needed.as_str()
+        )))
+    }
+
+    fn validate_project(input: &ProjectInput) -> Result<(), AppError> {
+        validate_name("name", &input.name)?;
+        validate_description("description", &input.description)
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for Slipway {
+    #[tracing::instrument(skip(self, password))]
+    async fn sign_in(&self, username: &str, password: &str) -> Result<String, AppError> {
+        let user = self.store.user_by_name(username).await?;
+        let stored_hash = user.as_ref().and_then(|user| user.password_hash.clone());
+        let password = password.to_string();
+        // argon2 is deliberately slow: keep it off the async workers.
+        let verified = tokio::task::spawn_blocking(move || {
+            let hash = stored_hash
+                .as_deref()
+                .unwrap_or(secrets::decoy_password_hash());
+            secrets::verify_password(&password, hash) && stored_hash.is_some()
+        })
+        .await
+        .map_err(internal)?;
+        let user = match user {
+            Some(user) if verified => user,
+            _ => return Err(AppError::BadCredentials),
+        };
+        let token = secrets::random_token(SESSION_TOKEN_PREFIX);
+        let now = now_millis();
+        self.store
+            .create_session(
+                &secrets::token_hash(&token),
+                user.id,
+                now,
+                now + SESSION_LIFETIME_MILLIS,
+            )
+            .await?;
+        tracing::info!(user = %user.username, "signed in");
+        Ok(token)
+    }
+
+    async fn sign_out(&self, session_token: &str) -> Result<(), AppError> {
+        self.store
+            .delete_session(&secrets::token_hash(session_token))
+            .await?;
+        Ok(())
+    }
+
+    async fn actor_for_session(&self, session_token: &str) -> Result<Option<Actor>, AppError> {
+        let user = self
+            .store
+            .user_for_session(&secrets::token_hash(session_token), now_millis())
+            .await?;
+        Ok(user.map(actor_from))
+    }
+
+    async fn actor_for_api_token(&self, api_token: &str) -> Result<Option<Actor>, AppError> {
+        let user = self
+            .store
+            .user_for_api_token(&secrets::token_hash(api_token), now_millis())
+            .await?;
+        Ok(user.map(actor_from))
+    }
+
+    async fn list_projects(&self, actor: &Actor) -> Result<Vec<Project>, AppError> {
+        let member = (!actor.user.is_admin).then_some(actor.user.id);
+        let mut listed = Vec::new();
+        for (record, role) in self.store.list_projects(member).await? {
+            let role = match (member, role) {
+                (None, _) => self.store.membership(record.id, actor.user.id).await?,
+                (Some(_), role) => role,
+            };
+            listed.push(project_view(record, role));
+        }
+        Ok(listed)
+    }
+
+    async fn get_project(&self, actor: &Actor, reference: &str) -> Result<Project, AppError> {
+        let (record, role) = self.visible_project(actor, reference).await?;
+        Ok(project_view(record, role))
+    }
+
+    #[tracing::instrument(skip(self, actor), fields(user = %actor.user.username))]
+    async fn create_project(
+        &self,
+        actor: &Actor,
+        input: ProjectInput,
+    ) -> Result<Project, AppError> {
+        if !actor.user.is_admin {
+            return Err(AppError::forbidden(
+                "creating a project needs the global admin role",
+            ));
+        }
+        Self::validate_project(&input)?;
+        let record = self
+            .store
+            .create_project(&input.name, &input.description, now_millis())
+            .await?;
+        // The creator administers what they made, even if later not a global admin.
+        self.store
+            .set_membership(record.id, actor.user.id, ProjectRole::Administrator)
+            .await?;
+        tracing::info!(project = %record.name, "project created");
+        Ok(project_view(record, Some(ProjectRole::Administrator)))
+    }
+
+    #[tracing::instrument(skip(self, actor, input), fields(user = %actor.user.username))]
+    async fn update_project(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        input: ProjectInput,
+    ) -> Result<Project, AppError> {
+        let (record, role) = self.visible_project(actor, reference).await?;
+        Self::require_role(actor, role, ProjectRole::Administrator, "editing a project")?;
+        Self::validate_project(&input)?;
+        let updated = self
+            .store
+            .update_project(record.id, &input.name, &input.description, now_millis())
+            .await?;
+        Ok(project_view(updated, role))
+    }
+
+    #[tracing::instrument(skip(self, actor), fields(user = %actor.user.username))]
+    async fn delete_project(&self, actor: &Actor, reference: &str) -> Result<(), AppError> {
+        let (record, role) = self.visible_project(actor, reference).await?;
+        Self::require_role(
+            actor,
+            role,
+            ProjectRole::Administrator,
+            "deleting a project",
+        )?;
+        let contents = self.store.project_contents(record.id).await?;
+        if !contents.is_empty() {
+            return Err(AppError::conflict(format!(
+                "project '{}' still holds {}; delete those first",
+                record.name,
+                contents.join(", ")
+            )));
+        }
+        self.store.delete_project(record.id).await?;
+        tracing::info!(project = %record.name, "project deleted");
+        Ok(())
+    }
+
+    async fn list_api_tokens(&self, actor: &Actor) -> Result<Vec<ApiTokenInfo>, AppError> {
+        Ok(self.store.list_api_tokens(actor.user.id).await?)
+    }
+
+    async fn create_api_token(&self, actor: &Actor, name: &str) -> Result<NewApiToken, AppError> {
+        validate_name("name", name)?;
+        let token = secrets::random_token(API_TOKEN_PREFIX);
+        let info = self
+            .store
+            .create_api_token(NewTokenRecord {
+                user_id: actor.user.id,
+                name,
+                prefix: &token[..API_TOKEN_PREFIX.len() + 6],
+                token_hash: &secrets::token_hash(&token),
+                created_at: now_millis(),
+            })
+            .await?;
+        Ok(NewApiToken { info, token })
+    }
+
+    async fn revoke_api_token(&self, actor: &Actor, id: i64) -> Result<(), AppError> {
+        if self
+            .store
+            .revoke_api_token(actor.user.id, id, now_millis())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AppError::not_found(format!(
+                "you have no active API token with id {id}"
+            )))
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! The Slipway server: one axum process that serves the UI and the API, and
+//! (as features arrive) receives registry webhooks and runs pipelines.
+
+pub mod backend;
+pub mod config;
+pub mod http;
+pub mod secrets;
+pub mod startup;
+pub mod store;

@@ -1,0 +1,162 @@
+use std::io::BufRead;
+
+use anyhow::Context;
+use clap::Parser;
+use server::backend::{now_millis, Slipway, API_TOKEN_PREFIX};
+use server::config::{Cli, Command, GlobalRole, ServeArgs, StorageArgs, TokenCommand, UserCommand};
+use server::startup::Application;
+use server::{secrets, store};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    // kube and reqwest both use rustls; pick ring once for the whole process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = Cli::parse();
+    match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Token {
+            command:
+                TokenCommand::Create {
+                    user,
+                    role,
+                    name,
+                    storage,
+                },
+        }) => {
+            init_tracing(false);
+            create_token(&storage, &user, role, &name).await
+        }
+        Some(Command::User {
+            command:
+                UserCommand::SetPassword {
+                    user,
+                    role,
+                    storage,
+                },
+        }) => {
+            init_tracing(false);
+            set_password(&storage, &user, role).await
+        }
+    }
+}
+
+fn init_tracing(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_tracing(args.log_json);
+    let application = Application::build(&args).await?;
+    let address = format!("http://{}:{}", args.listen.ip(), application.port());
+    tracing::info!(%address, data_dir = %args.storage.data_dir.display(), "Slipway is listening");
+    println!("Slipway is listening on {address}");
+    application.run_until_stopped(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on ctrl-c or SIGTERM, so in-flight requests finish before exit.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+async fn open_store(storage: &StorageArgs) -> anyhow::Result<store::SharedStore> {
+    std::fs::create_dir_all(&storage.data_dir)
+        .with_context(|| format!("creating the data directory {}", storage.data_dir.display()))?;
+    store::open(&storage.database_url()).await
+}
+
+async fn ensure_user(
+    store: &store::SharedStore,
+    user: &str,
+    role: Option<GlobalRole>,
+) -> anyhow::Result<store::UserRecord> {
+    app::model::validate_name("user", user).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let record = store
+        .ensure_user(user, role == Some(GlobalRole::Admin), now_millis())
+        .await?;
+    if let Some(role) = role {
+        store
+            .set_user_admin(record.id, role == GlobalRole::Admin)
+            .await?;
+    }
+    Ok(record)
+}
+
+async fn create_token(
+    storage: &StorageArgs,
+    user: &str,
+    role: Option<GlobalRole>,
+    name: &str,
+) -> anyhow::Result<()> {
+    use app::backend::{Actor, Backend};
+    let store = open_store(storage).await?;
+    let record = ensure_user(&store, user, role).await?;
+    let actor = Actor {
+        user: app::model::User {
+            id: record.id,
+            username: record.username,
+            is_admin: role.map_or(record.is_admin, |role| role == GlobalRole::Admin),
+        },
+    };
+    let created = Slipway::new(store)
+        .create_api_token(&actor, name)
+        .await
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    debug_assert!(created.token.starts_with(API_TOKEN_PREFIX));
+    eprintln!(
+        "Created API token '{}' for user '{}'.",
+        created.info.name, actor.user.username
+    );
+    println!("{}", created.token);
+    Ok(())
+}
+
+async fn set_password(
+    storage: &StorageArgs,
+    user: &str,
+    role: Option<GlobalRole>,
+) -> anyhow::Result<()> {
+    let mut password = String::new();
+    std::io::stdin().lock().read_line(&mut password)?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    if password.chars().count() < 8 {
+        anyhow::bail!("the password must be at least 8 characters long");
+    }
+    let store = open_store(storage).await?;
+    let record = ensure_user(&store, user, role).await?;
+    store
+        .set_password_hash(record.id, &secrets::hash_password(password)?)
+        .await?;
+    eprintln!("Password set for user '{user}'.");
+    Ok(())
+}

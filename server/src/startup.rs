@@ -1,0 +1,118 @@
+//! Building and running the server, separately from `main`, so tests start the
+//! real thing on port 0 (the zero-to-production `Application` shape).
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use leptos::config::LeptosOptions;
+use tokio::net::TcpListener;
+
+use crate::backend::{now_millis, Slipway};
+use crate::config::ServeArgs;
+use crate::http::{router, AppState};
+use crate::secrets;
+use crate::store::{self, SharedStore};
+
+/// The file that holds the first administrator's password until it is changed.
+pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    pub store: SharedStore,
+}
+
+impl Application {
+    pub async fn build(args: &ServeArgs) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&args.storage.data_dir).with_context(|| {
+            format!(
+                "creating the data directory {}",
+                args.storage.data_dir.display()
+            )
+        })?;
+        let store = store::open(&args.storage.database_url()).await?;
+        ensure_initial_admin(&store, &args.storage.data_dir).await?;
+
+        let listener = TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        let leptos_options = leptos_options(listener.local_addr()?)?;
+        let state = AppState {
+            leptos_options,
+            backend: Arc::new(Slipway::new(store.clone())),
+        };
+        Ok(Application {
+            listener,
+            router: router(state),
+            store,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|addr| addr.port())
+            .unwrap_or_default()
+    }
+
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Leptos options from the `LEPTOS_*` variables cargo-leptos sets, with this
+/// workspace's defaults when the binary is started by hand.
+fn leptos_options(address: std::net::SocketAddr) -> anyhow::Result<LeptosOptions> {
+    let from_env =
+        |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_string());
+    Ok(LeptosOptions::builder()
+        .output_name(from_env("LEPTOS_OUTPUT_NAME", "slipway"))
+        .site_root(from_env("LEPTOS_SITE_ROOT", "target/site"))
+        .site_pkg_dir(from_env("LEPTOS_SITE_PKG_DIR", "pkg"))
+        .site_addr(address)
+        .build())
+}
+
+/// On a new installation nobody can sign in yet: create `admin` with a random
+/// password written to a 0600 file in the data dir (never to the log).
+async fn ensure_initial_admin(store: &SharedStore, data_dir: &Path) -> anyhow::Result<()> {
+    if store.count_users_with_password().await? > 0 {
+        return Ok(());
+    }
+    let password = secrets::random_token("");
+    let hash = secrets::hash_password(&password)?;
+    let admin = store.ensure_user("admin", true, now_millis()).await?;
+    store.set_user_admin(admin.id, true).await?;
+    store.set_password_hash(admin.id, &hash).await?;
+    let file: PathBuf = data_dir.join(INITIAL_PASSWORD_FILE);
+    write_private_file(&file, &format!("{password}\n"))?;
+    tracing::warn!(
+        file = %file.display(),
+        "created user 'admin'; its password is in the file named here"
+    );
+    Ok(())
+}
+
+/// Writes a file only its owner can read.
+pub fn write_private_file(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! The one storage interface the rest of the server calls. Each database
+//! backend is one module implementing [`Store`]; SQL dialect details stay
+//! inside those modules.
+
+mod sqlite;
+
+use std::sync::Arc;
+
+use app::model::{ApiTokenInfo, Millis, ProjectRole};
+
+pub use sqlite::SqliteStore;
+
+pub type SharedStore = Arc<dyn Store>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique or check constraint refused the write; carries the constraint name.
+    #[error("constraint {0} refused the write")]
+    Constraint(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: Option<String>,
+    pub is_admin: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProjectRecord {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// A new API token as it is stored: only the hash of the secret.
+pub struct NewTokenRecord<'a> {
+    pub user_id: i64,
+    pub name: &'a str,
+    pub prefix: &'a str,
+    pub token_hash: &'a str,
+    pub created_at: Millis,
+}
+
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies the embedded migrations not yet applied.
+    async fn migrate(&self) -> StoreResult<()>;
+
+    async fn user_by_name(&self, username: &str) -> StoreResult<Option<UserRecord>>;
+    /// Creates the user, or returns the existing one of that name unchanged.
+    async fn ensure_user(
+        &self,
+        username: &str,
+        is_admin: bool,
+        now: Millis,
+    ) -> StoreResult<UserRecord>;
+    async fn set_user_admin(&self, user_id: i64, is_admin: bool) -> StoreResult<()>;
+    async fn set_password_hash(&self, user_id: i64, password_hash: &str) -> StoreResult<()>;
+    async fn count_users_with_password(&self) -> StoreResult<i64>;
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        now: Millis,
+        expires_at: Millis,
+    ) -> StoreResult<()>;
+    async fn user_for_session(
+        &self,
+        token_hash: &str,
+        now: Millis,
+    ) -> StoreResult<Option<UserRecord>>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+
+    async fn create_api_token(&self, token: NewTokenRecord<'_>) -> StoreResult<ApiTokenInfo>;
+    /// The owner of an active token; records the use.
+    async fn user_for_api_token(
+        &self,
+        token_hash: &str,
+        now: Millis,
+    ) -> StoreResult<Option<UserRecord>>;
+    async fn list_api_tokens(&self, user_id: i64) -> StoreResult<Vec<ApiTokenInfo>>;
+    /// Revokes one of the user's tokens; false when the user has no such active token.
+    async fn revoke_api_token(&self, user_id: i64, token_id: i64, now: Millis)
+        -> StoreResult<bool>;
+
+    /// Projects with the member's role; every project (role where any) for `None`.
+    async fn list_projects(
+        &self,
+        member: Option<i64>,
+    ) -> StoreResult<Vec<(ProjectRecord, Option<ProjectRole>)>>;
+    async fn project_by_id(&self, id: i64) -> StoreResult<Option<ProjectRecord>>;
+    async fn project_by_name(&self, name: &str) -> StoreResult<Option<ProjectRecord>>;
+    async fn create_project(
+        &self,
+        name: &str,
+        description: &str,
+        now: Millis,
+    ) -> StoreResult<ProjectRecord>;
+    async fn update_project(
+        &self,
+        id: i64,
+        name: &str,
+        description: &str,
+        now: Millis,
+    ) -> StoreResult<ProjectRecord>;
+    async fn delete_project(&self, id: i64) -> StoreResult<()>;
+    /// What still lives in the project, as "2 endpoints"-style phrases; empty when nothing does.
+    async fn project_contents(&self, id: i64) -> StoreResult<Vec<String>>;
+
+    async fn membership(&self, project_id: i64, user_id: i64) -> StoreResult<Option<ProjectRole>>;
+    async fn set_membership(
+        &self,
+        project_id: i64,
+        user_id: i64,
+        role: ProjectRole,
+    ) -> StoreResult<()>;
+}
+
+/// Opens the store a database URL names (`sqlite:…`; `postgres:…` comes with
+/// the PostgreSQL backend) and applies migrations.
+pub async fn open(database_url: &str) -> anyhow::Result<SharedStore> {
+    let store: SharedStore = if database_url.starts_with("sqlite:") {
+        Arc::new(SqliteStore::connect(database_url).await?)
+    } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
+        anyhow::bail!(
+            "the PostgreSQL backend is not available yet; use a sqlite: database URL (or leave --database-url unset)"
+        );
+    } else {
+        anyhow::bail!("unsupported --database-url scheme: use sqlite:PATH");
+    };
+    store.migrate().await?;
+    Ok(store)
+}

@@ -1,0 +1,387 @@
+//! The embedded SQLite store: one file, WAL journal, foreign keys on.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use app::model::{ApiTokenInfo, Millis, ProjectRole};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use super::{NewTokenRecord, ProjectRecord, Store, StoreError, StoreResult, UserRecord};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(database_url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(database_url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+/// Turns a constraint failure into [`StoreError::Constraint`] with the
+/// constraint's name as the PostgreSQL store reports it, so callers match one name.
+fn map_constraint(error: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &error {
+        let message = db.message();
+        if let Some(columns) = message.strip_prefix("UNIQUE constraint failed: ") {
+            // SQLite names the columns ("projects.name"), not the constraint.
+            let name = columns.replace('.', "_").replace(", ", "_") + "_key";
+            return StoreError::Constraint(name);
+        }
+    }
+    StoreError::Database(error)
+}
+
+const USER_COLUMNS: &str = "users.id, users.username, users.password_hash, users.is_admin";
+const PROJECT_COLUMNS: &str =
+    "projects.id, projects.name, projects.description, projects.created_at, projects.updated_at";
+const TOKEN_COLUMNS: &str = "id, name, prefix, created_at, last_used_at, revoked_at";
+
+fn user_from(row: &sqlx::sqlite::SqliteRow) -> UserRecord {
+    UserRecord {
+        id: row.get("id"),
+        username: row.get("username"),
+        password_hash: row.get("password_hash"),
+        is_admin: row.get("is_admin"),
+    }
+}
+
+fn project_from(row: &sqlx::sqlite::SqliteRow) -> ProjectRecord {
+    ProjectRecord {
+        id: row.get("id"),
+        name: row.get("name"),
+        description: row.get("description"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+    }
+}
+
+fn token_from(row: &sqlx::sqlite::SqliteRow) -> ApiTokenInfo {
+    ApiTokenInfo {
+        id: row.get("id"),
+        name: row.get("name"),
+        prefix: row.get("prefix"),
+        created_at: row.get("created_at"),
+        last_used_at: row.get("last_used_at"),
+        revoked_at: row.get("revoked_at"),
+    }
+}
+
+fn role_from(text: Option<String>) -> Option<ProjectRole> {
+    text.as_deref().and_then(ProjectRole::parse)
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn user_by_name(&self, username: &str) -> StoreResult<Option<UserRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE username = ?"
+        ))
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(user_from))
+    }
+
+    async fn ensure_user(
+        &self,
+        username: &str,
+        is_admin: bool,
+        now: Millis,
+    ) -> StoreResult<UserRecord> {
+        sqlx::query(
+            "INSERT INTO users (username, is_admin, created_at) VALUES (?, ?, ?) \
+             ON CONFLICT (username) DO NOTHING",
+        )
+        .bind(username)
+        .bind(is_admin)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        self.user_by_name(username)
+            .await?
+            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+    }
+
+    async fn set_user_admin(&self, user_id: i64, is_admin: bool) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET is_admin = ? WHERE id = ?")
+            .bind(is_admin)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_password_hash(&self, user_id: i64, password_hash: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn count_users_with_password(&self) -> StoreResult<i64> {
+        let count =
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE password_hash IS NOT NULL")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(count)
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        now: Millis,
+        expires_at: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn user_for_session(
+        &self,
+        token_hash: &str,
+        now: Millis,
+    ) -> StoreResult<Option<UserRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM sessions JOIN users ON users.id = sessions.user_id \
+             WHERE sessions.token_hash = ? AND sessions.expires_at > ?"
+        ))
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(user_from))
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_api_token(&self, token: NewTokenRecord<'_>) -> StoreResult<ApiTokenInfo> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO api_tokens (user_id, name, prefix, token_hash, created_at) \
+             VALUES (?, ?, ?, ?, ?) RETURNING {TOKEN_COLUMNS}"
+        ))
+        .bind(token.user_id)
+        .bind(token.name)
+        .bind(token.prefix)
+        .bind(token.token_hash)
+        .bind(token.created_at)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_constraint)?;
+        Ok(token_from(&row))
+    }
+
+    async fn user_for_api_token(
+        &self,
+        token_hash: &str,
+        now: Millis,
+    ) -> StoreResult<Option<UserRecord>> {
+        let row = sqlx::query(&format!(
+            "UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ? AND revoked_at IS NULL \
+             RETURNING user_id"
+        ))
+        .bind(now)
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let user_id: i64 = row.get("user_id");
+        let user = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(user.as_ref().map(user_from))
+    }
+
+    async fn list_api_tokens(&self, user_id: i64) -> StoreResult<Vec<ApiTokenInfo>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = ? ORDER BY created_at DESC, id DESC"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(token_from).collect())
+    }
+
+    async fn revoke_api_token(
+        &self,
+        user_id: i64,
+        token_id: i64,
+        now: Millis,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(token_id)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn list_projects(
+        &self,
+        member: Option<i64>,
+    ) -> StoreResult<Vec<(ProjectRecord, Option<ProjectRole>)>> {
+        // For a member: only their projects. For everyone (admins): all projects.
+        let rows = match member {
+            Some(user_id) => {
+                sqlx::query(&format!(
+                    "SELECT {PROJECT_COLUMNS}, memberships.role FROM projects \
+                     JOIN memberships ON memberships.project_id = projects.id AND memberships.user_id = ? \
+                     ORDER BY projects.name"
+                ))
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(&format!(
+                    "SELECT {PROJECT_COLUMNS}, NULL AS role FROM projects ORDER BY projects.name"
+                ))
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        Ok(rows
+            .iter()
+            .map(|row| (project_from(row), role_from(row.get("role"))))
+            .collect())
+    }
+
+    async fn project_by_id(&self, id: i64) -> StoreResult<Option<ProjectRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(project_from))
+    }
+
+    async fn project_by_name(&self, name: &str) -> StoreResult<Option<ProjectRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE name = ?"
+        ))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(project_from))
+    }
+
+    async fn create_project(
+        &self,
+        name: &str,
+        description: &str,
+        now: Millis,
+    ) -> StoreResult<ProjectRecord> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO projects (name, description, created_at, updated_at) VALUES (?, ?, ?, ?) \
+             RETURNING {PROJECT_COLUMNS}"
+        ))
+        .bind(name)
+        .bind(description)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_constraint)?;
+        Ok(project_from(&row))
+    }
+
+    async fn update_project(
+        &self,
+        id: i64,
+        name: &str,
+        description: &str,
+        now: Millis,
+    ) -> StoreResult<ProjectRecord> {
+        let row = sqlx::query(&format!(
+            "UPDATE projects SET name = ?, description = ?, updated_at = ? WHERE id = ? \
+             RETURNING {PROJECT_COLUMNS}"
+        ))
+        .bind(name)
+        .bind(description)
+        .bind(now)
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_constraint)?;
+        Ok(project_from(&row))
+    }
+
+    async fn delete_project(&self, id: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM projects WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn project_contents(&self, _id: i64) -> StoreResult<Vec<String>> {
+        // Endpoints, pipelines and webhooks join this list as their tables arrive.
+        Ok(Vec::new())
+    }
+
+    async fn membership(&self, project_id: i64, user_id: i64) -> StoreResult<Option<ProjectRole>> {
+        let role: Option<String> =
+            sqlx::query_scalar("SELECT role FROM memberships WHERE project_id = ? AND user_id = ?")
+                .bind(project_id)
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(role_from(role))
+    }
+
+    async fn set_membership(
+        &self,
+        project_id: i64,
+        user_id: i64,
+        role: ProjectRole,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO memberships (project_id, user_id, role) VALUES (?, ?, ?) \
+             ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role",
+        )
+        .bind(project_id)
+        .bind(user_id)
+        .bind(role.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,132 @@
+use std::net::SocketAddr;
+use std::path::Path;
+
+use app::backend::{Actor, Backend};
+use app::model::User;
+use server::backend::{now_millis, Slipway};
+use server::config::{ServeArgs, StorageArgs};
+use server::startup::Application;
+use server::store::SharedStore;
+use tokio::sync::oneshot;
+
+pub struct TestApp {
+    pub address: String,
+    pub data_dir: tempfile::TempDir,
+    pub store: SharedStore,
+    pub client: reqwest::Client,
+    /// An API token of a global admin.
+    pub admin_token: String,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub fn serve_args(data_dir: &Path) -> ServeArgs {
+    ServeArgs {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        storage: StorageArgs {
+            data_dir: data_dir.to_path_buf(),
+            database_url: None,
+        },
+        public_url: None,
+        docker_hub_api_url: "http://127.0.0.1:9".into(),
+        log_json: false,
+    }
+}
+
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a reqwest client builds")
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_in(tempfile::tempdir().expect("a temporary directory")).await
+}
+
+pub async fn spawn_app_in(data_dir: tempfile::TempDir) -> TestApp {
+    let application = Application::build(&serve_args(data_dir.path()))
+        .await
+        .expect("the server builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let store = application.store.clone();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(application.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    let admin_token = create_token(&store, "test-admin", true).await;
+    TestApp {
+        address,
+        data_dir,
+        store,
+        client: http_client(),
+        admin_token,
+        stop: Some(stop),
+        server: Some(server),
+    }
+}
+
+/// Creates (or reuses) a user and returns a fresh API token for it.
+pub async fn create_token(store: &SharedStore, username: &str, is_admin: bool) -> String {
+    let user = store
+        .ensure_user(username, is_admin, now_millis())
+        .await
+        .expect("the user is stored");
+    let actor = Actor {
+        user: User {
+            id: user.id,
+            username: user.username,
+            is_admin: user.is_admin,
+        },
+    };
+    Slipway::new(store.clone())
+        .create_api_token(&actor, "test")
+        .await
+        .expect("a token is created")
+        .token
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+
+    /// Stops the server gracefully and hands back its data directory.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("the server task ends")
+                .expect("the server stops cleanly");
+        }
+        self.data_dir
+    }
+}
