@@ -49,7 +49,7 @@ fn SignedIn(user: User) -> impl IntoView {
             <aside class="bg-slate-900 text-slate-100 md:w-60 md:shrink-0">
                 <div class="flex items-center justify-between px-5 py-4">
                     <a href="/projects" class="text-lg font-semibold tracking-tight">
-                        <span aria-hidden="true">"⛵ "</span>
+                        <span aria-hidden="true" class="mr-2 inline-flex h-7 w-7 items-center justify-center rounded-md bg-sky-600 align-middle text-sm font-bold text-white">"S"</span>
                         "Slipway"
                     </a>
                 </div>

@@ -18,7 +18,7 @@ pub fn LoginPage() -> impl IntoView {
         <main class="flex min-h-screen items-center justify-center px-4">
             <div class="w-full max-w-sm rounded-xl border border-slate-200 bg-white p-8 shadow-sm">
                 <h1 class="text-2xl font-semibold tracking-tight">
-                    <span aria-hidden="true">"⛵ "</span>
+                    <span aria-hidden="true" class="mr-2 inline-flex h-7 w-7 items-center justify-center rounded-md bg-sky-600 align-middle text-sm font-bold text-white">"S"</span>
                     "Sign in to Slipway"
                 </h1>
                 <p class="mt-1 text-sm text-slate-600">

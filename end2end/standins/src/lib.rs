@@ -17,5 +17,6 @@ pub mod kube;
 
 mod recording;
 mod server;
+mod tls;
 
 pub use recording::unix_micros_now;

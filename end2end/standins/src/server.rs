@@ -3,9 +3,13 @@
 use std::net::SocketAddr;
 
 use axum::Router;
-use tokio::net::TcpListener;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 
 /// Tells long-lived responses (watch streams) that the server is stopping, so a
 /// graceful shutdown does not wait for them to time out.
@@ -35,6 +39,7 @@ pub(crate) struct RunningServer {
     addr: SocketAddr,
     stop: StopSwitch,
     task: Option<JoinHandle<()>>,
+    tls: bool,
 }
 
 impl RunningServer {
@@ -59,6 +64,46 @@ impl RunningServer {
             addr,
             stop,
             task: Some(task),
+            tls: false,
+        })
+    }
+
+    /// Like [`RunningServer::start`], but every connection is TLS first. axum's
+    /// `serve` only speaks plain TCP, so connections are accepted here and handed
+    /// to hyper one by one.
+    pub(crate) fn start_tls(
+        listener: TcpListener,
+        router: Router,
+        stop: StopSwitch,
+        acceptor: TlsAcceptor,
+    ) -> std::io::Result<Self> {
+        let addr = listener.local_addr()?;
+        let mut stop_signal = StopSignal(stop.0.subscribe());
+        let task = tokio::spawn(async move {
+            loop {
+                let stream = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok((stream, _)) => stream,
+                        Err(error) => {
+                            tracing::warn!(%error, "accepting a connection failed");
+                            continue;
+                        }
+                    },
+                    _ = stop_signal.stopped() => break,
+                };
+                tokio::spawn(serve_tls_connection(
+                    stream,
+                    acceptor.clone(),
+                    router.clone(),
+                    stop_signal.clone(),
+                ));
+            }
+        });
+        Ok(Self {
+            addr,
+            stop,
+            task: Some(task),
+            tls: true,
         })
     }
 
@@ -67,7 +112,11 @@ impl RunningServer {
     }
 
     pub(crate) fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!(
+            "{}://{}",
+            if self.tls { "https" } else { "http" },
+            self.addr
+        )
     }
 
     /// Stops accepting connections and waits until open ones are finished.
@@ -75,6 +124,29 @@ impl RunningServer {
         self.stop.0.send_replace(true);
         if let Some(task) = self.task.take() {
             let _ = task.await;
+        }
+    }
+}
+
+async fn serve_tls_connection(
+    stream: TcpStream,
+    acceptor: TlsAcceptor,
+    router: Router,
+    mut stop: StopSignal,
+) {
+    let Ok(stream) = acceptor.accept(stream).await else {
+        // A client that does not trust the certificate hangs up here; nothing to serve.
+        return;
+    };
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let connection = builder
+        .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(router));
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        _ = stop.stopped() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
         }
     }
 }

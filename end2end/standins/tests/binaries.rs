@@ -34,12 +34,18 @@ fn start(binary: &str, args: &[&str]) -> (Running, String) {
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_string();
-    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let local = url.starts_with("http://127.0.0.1:") || url.starts_with("https://127.0.0.1:");
+    assert!(local, "{url}");
     (running, url)
 }
 
-fn http() -> reqwest::Client {
+/// reqwest is built without a default crypto provider (see TOOLCHAIN.md).
+fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn http() -> reqwest::Client {
+    install_crypto_provider();
     reqwest::Client::new()
 }
 
@@ -99,6 +105,32 @@ async fn hub_standin_logs_in_the_given_user() {
         .send()
         .await
         .expect("login");
+
+    assert_eq!(response.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn kube_standin_serves_https_with_the_ca_it_writes() {
+    let ca_file = std::env::temp_dir().join(format!("kube-standin-ca-{}.pem", std::process::id()));
+    let ca_path = ca_file.to_str().expect("a UTF-8 temp path");
+    let (_process, url) = start(
+        env!("CARGO_BIN_EXE_kube-standin"),
+        &["--token", "T", "--tls", "--ca-file", ca_path],
+    );
+    let ca_pem = std::fs::read(&ca_file).expect("the CA file was written before the URL line");
+    let _ = std::fs::remove_file(&ca_file);
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+
+    install_crypto_provider();
+    let trusting = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca_pem).expect("a PEM certificate"))
+        .build()
+        .expect("client");
+    let response = trusting
+        .get(format!("{url}/version"))
+        .send()
+        .await
+        .expect("GET /version over TLS");
 
     assert_eq!(response.status().as_u16(), 200);
 }

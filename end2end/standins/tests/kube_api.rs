@@ -117,10 +117,19 @@ async fn discovery_finds_core_and_named_groups_both_ways() {
         .run()
         .await
         .expect("legacy discovery");
+    standin.clear_requests();
     let aggregated = Discovery::new(client)
         .run_aggregated()
         .await
         .expect("aggregated discovery");
+
+    // Aggregated discovery answers everything from /apis and /api alone.
+    let aggregated_paths: Vec<String> = standin
+        .requests()
+        .into_iter()
+        .map(|request| request.path)
+        .collect();
+    assert_eq!(aggregated_paths, ["/apis", "/api"]);
 
     for discovery in [legacy, aggregated] {
         let deployment = GroupVersionKind::gvk("apps", "v1", "Deployment");
@@ -733,15 +742,26 @@ async fn requests_are_recorded_for_assertions() {
         over_http.as_array().map(Vec::len),
         Some(standin.requests().len())
     );
-    let objects: Value = reqwest::get(format!("{}/_standin/objects", standin.url()))
-        .await
-        .expect("GET")
-        .json()
-        .await
-        .expect("JSON");
-    assert!(objects
+    let objects: Value = reqwest::get(format!(
+        "{}/_standin/objects?kind=Deployment",
+        standin.url()
+    ))
+    .await
+    .expect("GET")
+    .json()
+    .await
+    .expect("JSON");
+    let kinds: Vec<&Value> = objects
         .as_array()
-        .is_some_and(|objects| objects.iter().any(|object| object["kind"] == "Deployment")));
+        .into_iter()
+        .flatten()
+        .map(|object| &object["kind"])
+        .collect();
+    assert_eq!(
+        kinds,
+        [&json!("Deployment")],
+        "only the filtered kind, once"
+    );
 }
 
 #[tokio::test]
@@ -799,4 +819,43 @@ async fn watches_report_changes_in_order() {
         .collect()
         .await;
     assert_eq!(kinds, ["ADDED", "DELETED"]);
+}
+
+#[tokio::test]
+async fn tls_is_trusted_through_the_generated_ca_only() {
+    let standin = KubeStandin::builder()
+        .token("test-token")
+        .tls(true)
+        .start()
+        .await
+        .expect("the stand-in starts");
+    assert!(standin.url().starts_with("https://127.0.0.1:"));
+    assert!(standin
+        .ca_pem()
+        .is_some_and(|pem| pem.starts_with("-----BEGIN CERTIFICATE-----")));
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config_with = |root_cert: Option<Vec<Vec<u8>>>, accept_invalid_certs: bool| {
+        let mut config = Config::new(standin.url().parse().expect("URI"));
+        config.auth_info.token = Some(standin.token().to_string().into());
+        config.root_cert = root_cert;
+        config.accept_invalid_certs = accept_invalid_certs;
+        Client::try_from(config).expect("client")
+    };
+    let ca = standin.ca_der().map(|der| vec![der.to_vec()]);
+
+    let trusted = config_with(ca, false).apiserver_version().await;
+    let untrusted = config_with(None, false).apiserver_version().await;
+    let insecure = Api::<Namespace>::all(config_with(None, true))
+        .get("default")
+        .await;
+
+    assert_eq!(
+        trusted.expect("a CA-verified connection").git_version,
+        GIT_VERSION
+    );
+    assert!(untrusted.is_err(), "an unknown CA must be refused");
+    assert_eq!(
+        insecure.expect("skip-verify connects").name_any(),
+        "default"
+    );
 }

@@ -1,6 +1,6 @@
 //! Serves the Kubernetes API stand-in until killed. Prints exactly one line to
-//! stdout, `listening on http://127.0.0.1:PORT`, once it accepts connections;
-//! logs go to stderr.
+//! stdout, `listening on http://127.0.0.1:PORT` (`https://` with `--tls`), once
+//! it accepts connections; logs go to stderr.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -27,6 +27,12 @@ struct Args {
     /// Extra namespace that exists from the start (repeatable).
     #[arg(long)]
     namespace: Vec<String>,
+    /// Serve HTTPS with a certificate from a CA made at start.
+    #[arg(long)]
+    tls: bool,
+    /// With --tls: write the CA certificate (PEM) to this file before printing the URL.
+    #[arg(long, requires = "tls")]
+    ca_file: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -48,7 +54,10 @@ async fn main() -> anyhow::Result<()> {
     for namespace in args.namespace {
         builder = builder.namespace(namespace);
     }
-    let standin = builder.start().await?;
+    let standin = builder.tls(args.tls).start().await?;
+    if let (Some(path), Some(ca_pem)) = (&args.ca_file, standin.ca_pem()) {
+        std::fs::write(path, ca_pem)?;
+    }
     {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "listening on {}", standin.url())?;

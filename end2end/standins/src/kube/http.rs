@@ -210,8 +210,34 @@ async fn clear_requests(State(state): State<Arc<KubeState>>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-async fn dump_objects(State(state): State<Arc<KubeState>>) -> Json<Vec<Value>> {
-    Json(state.cluster().all_objects().cloned().collect())
+/// Filters for `GET /_standin/objects`, e.g. `?kind=Deployment&namespace=default`.
+#[derive(Debug, Default, Deserialize)]
+struct ObjectFilter {
+    kind: Option<String>,
+    namespace: Option<String>,
+    name: Option<String>,
+}
+
+async fn dump_objects(
+    State(state): State<Arc<KubeState>>,
+    Query(filter): Query<ObjectFilter>,
+) -> Json<Vec<Value>> {
+    let field_matches = |object: &Value, pointer: &str, wanted: &Option<String>| {
+        wanted
+            .as_deref()
+            .is_none_or(|wanted| object.pointer(pointer).and_then(Value::as_str) == Some(wanted))
+    };
+    let objects = state
+        .cluster()
+        .all_objects()
+        .filter(|object| {
+            field_matches(object, "/kind", &filter.kind)
+                && field_matches(object, "/metadata/namespace", &filter.namespace)
+                && field_matches(object, "/metadata/name", &filter.name)
+        })
+        .cloned()
+        .collect();
+    Json(objects)
 }
 
 /// What an `/api...` or `/apis...` path names.

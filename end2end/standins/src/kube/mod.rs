@@ -29,7 +29,8 @@
 //!
 //! # What it does not do
 //! - No admission control, no webhooks, no RBAC beyond "full" and "read-only" tokens,
-//!   no client certificates, no TLS (plain HTTP on 127.0.0.1 only).
+//!   no client certificates. TLS is optional (`.tls(true)`): a CA made at start,
+//!   a certificate for 127.0.0.1/localhost, no certificate rotation.
 //! - No scheduling and no pods: workloads never run. Only Deployments have a
 //!   controller; StatefulSets, DaemonSets, Jobs and CronJobs are stored as sent.
 //!   No default ServiceAccount per namespace, no Endpoints for Services.
@@ -65,6 +66,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::server::{RunningServer, StopSwitch};
+use crate::tls::ServerTls;
 use http::{AccessRules, KubeState};
 use store::{Cluster, ObjectKey, StoredObject};
 
@@ -105,6 +107,7 @@ impl KubeStandin {
             readonly_tokens: Vec::new(),
             rollout_delay: Duration::from_millis(200),
             namespaces: Vec::new(),
+            tls: false,
         }
     }
 }
@@ -115,6 +118,7 @@ pub struct KubeStandinBuilder {
     readonly_tokens: Vec<String>,
     rollout_delay: Duration,
     namespaces: Vec<String>,
+    tls: bool,
 }
 
 impl KubeStandinBuilder {
@@ -147,6 +151,13 @@ impl KubeStandinBuilder {
     /// An extra namespace that exists from the start.
     pub fn namespace(mut self, name: impl Into<String>) -> Self {
         self.namespaces.push(name.into());
+        self
+    }
+
+    /// Serve HTTPS with a certificate for `127.0.0.1` and `localhost`, issued by
+    /// a CA made at start (see [`KubeStandinHandle::ca_pem`]). Default: plain HTTP.
+    pub fn tls(mut self, enabled: bool) -> Self {
+        self.tls = enabled;
         self
     }
 
@@ -195,12 +206,23 @@ impl KubeStandinBuilder {
             stop_signal,
         ));
         let listener = tokio::net::TcpListener::bind(self.listen).await?;
-        let server = RunningServer::start(listener, http::router(Arc::clone(&state)), stop_switch)?;
+        let router = http::router(Arc::clone(&state));
+        let (server, tls) = if self.tls {
+            let tls = crate::tls::generate()?;
+            let acceptor = tls.acceptor.clone();
+            (
+                RunningServer::start_tls(listener, router, stop_switch, acceptor)?,
+                Some(tls),
+            )
+        } else {
+            (RunningServer::start(listener, router, stop_switch)?, None)
+        };
         Ok(KubeStandinHandle {
             server,
             state,
             token: self.tokens[0].clone(),
             readonly_token: self.readonly_tokens.first().cloned(),
+            tls,
         })
     }
 }
@@ -211,10 +233,11 @@ pub struct KubeStandinHandle {
     state: Arc<KubeState>,
     token: String,
     readonly_token: Option<String>,
+    tls: Option<ServerTls>,
 }
 
 impl KubeStandinHandle {
-    /// `http://127.0.0.1:PORT`, the cluster URL for a kube `Config`.
+    /// `http://127.0.0.1:PORT` (`https://` with TLS), the cluster URL for a kube `Config`.
     pub fn url(&self) -> String {
         self.server.url()
     }
@@ -230,6 +253,17 @@ impl KubeStandinHandle {
 
     pub fn readonly_token(&self) -> Option<&str> {
         self.readonly_token.as_deref()
+    }
+
+    /// With TLS: the CA certificate (PEM) clients must trust, e.g. a kubeconfig's
+    /// `certificate-authority-data` (base64 of this) or Slipway's endpoint `ca_cert`.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|tls| tls.ca_pem.as_str())
+    }
+
+    /// With TLS: the CA certificate in DER, as kube's `Config::root_cert` takes it.
+    pub fn ca_der(&self) -> Option<&[u8]> {
+        self.tls.as_ref().map(|tls| tls.ca_der.as_slice())
     }
 
     /// Every API request so far, oldest first (control calls to `/_standin/` excluded).

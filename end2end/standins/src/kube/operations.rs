@@ -232,52 +232,37 @@ impl Writer<'_> {
         }
         self.settle_identity(&mut applied, Some(name))?;
         check_type_meta(self.resource(), &mut applied, name, true)?;
-        let manager = self.manager(Operation::Apply);
-        match self.cluster.get(&self.target.key(name)).cloned() {
-            None => {
-                let outcome = ManagedFields::default()
-                    .apply(
-                        &manager,
-                        &json!({}),
-                        &applied,
-                        self.target.scope(),
-                        self.options.force,
-                        &self.now,
-                    )
-                    .map_err(|conflicts| {
-                        ApiError::apply_conflicts(
-                            self.resource(),
-                            name,
-                            &manager.api_version,
-                            &conflicts,
-                        )
-                    })?;
-                if self.target.status {
-                    return Err(ApiError::not_found(self.resource(), name));
-                }
-                self.store_new(name.to_string(), outcome.object, outcome.managed_fields)
-            }
+        let previous = self.cluster.get(&self.target.key(name)).cloned();
+        match &previous {
+            None if self.target.status => return Err(ApiError::not_found(self.resource(), name)),
+            None => {}
             Some(previous) => {
-                check_resource_version_precondition(self.resource(), name, &applied, &previous)?;
-                strip_server_fields(&mut applied);
-                let outcome = previous
-                    .managed_fields
-                    .apply(
-                        &manager,
-                        &previous.object,
-                        &applied,
-                        self.target.scope(),
-                        self.options.force,
-                        &self.now,
-                    )
-                    .map_err(|conflicts| {
-                        ApiError::apply_conflicts(
-                            self.resource(),
-                            name,
-                            &manager.api_version,
-                            &conflicts,
-                        )
-                    })?;
+                check_resource_version_precondition(self.resource(), name, &applied, previous)?
+            }
+        }
+        strip_server_fields(&mut applied);
+        let nothing = (json!({}), ManagedFields::default());
+        let (live, managed_fields) = previous
+            .as_ref()
+            .map_or((&nothing.0, &nothing.1), |previous| {
+                (&previous.object, &previous.managed_fields)
+            });
+        let manager = self.manager(Operation::Apply);
+        let outcome = managed_fields
+            .apply(
+                &manager,
+                live,
+                &applied,
+                self.target.scope(),
+                self.options.force,
+                &self.now,
+            )
+            .map_err(|conflicts| {
+                ApiError::apply_conflicts(self.resource(), name, &manager.api_version, &conflicts)
+            })?;
+        match previous {
+            None => self.store_new(name.to_string(), outcome.object, outcome.managed_fields),
+            Some(previous) => {
                 self.store_update(name, &previous, outcome.object, outcome.managed_fields)
             }
         }
