@@ -7,6 +7,7 @@
 
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod endpoint;
 pub mod error;
 pub mod functions;
 pub mod model;

@@ -42,6 +42,43 @@ pub struct ProjectRecord {
     pub updated_at: Millis,
 }
 
+/// An endpoint row; `settings` and `last_validation` are JSON text and
+/// `sealed_secrets` is ciphertext (see `crate::crypto`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointRecord {
+    pub id: i64,
+    pub project_id: i64,
+    pub project_name: String,
+    pub name: String,
+    pub description: String,
+    pub kind: String,
+    pub url: String,
+    pub settings: String,
+    pub sealed_secrets: Option<String>,
+    pub last_validation: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// What a create or an update of an endpoint writes.
+pub struct EndpointWrite<'a> {
+    pub project_id: i64,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub kind: &'a str,
+    pub url: &'a str,
+    pub settings: &'a str,
+    pub sealed_secrets: Option<&'a str>,
+    pub now: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberRecord {
+    pub user_id: i64,
+    pub username: String,
+    pub role: ProjectRole,
+}
+
 /// A new API token as it is stored: only the hash of the secret.
 pub struct NewTokenRecord<'a> {
     pub user_id: i64,
@@ -117,6 +154,22 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_project(&self, id: i64) -> StoreResult<()>;
     /// What still lives in the project, as "2 endpoints"-style phrases; empty when nothing does.
     async fn project_contents(&self, id: i64) -> StoreResult<Vec<String>>;
+
+    /// Endpoints of the member's projects, or of all projects for `None`.
+    async fn list_endpoints(&self, member: Option<i64>) -> StoreResult<Vec<EndpointRecord>>;
+    async fn endpoint_by_id(&self, id: i64) -> StoreResult<Option<EndpointRecord>>;
+    /// Endpoints of that name in any project (names are unique per project only).
+    async fn endpoints_by_name(&self, name: &str) -> StoreResult<Vec<EndpointRecord>>;
+    async fn create_endpoint(&self, endpoint: EndpointWrite<'_>) -> StoreResult<EndpointRecord>;
+    async fn update_endpoint(&self, id: i64, endpoint: EndpointWrite<'_>) -> StoreResult<EndpointRecord>;
+    async fn delete_endpoint(&self, id: i64) -> StoreResult<()>;
+    async fn set_endpoint_validation(&self, id: i64, validation_json: &str) -> StoreResult<()>;
+    /// What still uses the endpoint, as "pipeline 'deploy'"-style phrases.
+    async fn endpoint_users(&self, id: i64) -> StoreResult<Vec<String>>;
+
+    async fn list_users(&self) -> StoreResult<Vec<UserRecord>>;
+    async fn list_members(&self, project_id: i64) -> StoreResult<Vec<MemberRecord>>;
+    async fn remove_membership(&self, project_id: i64, user_id: i64) -> StoreResult<bool>;
 
     async fn membership(&self, project_id: i64, user_id: i64) -> StoreResult<Option<ProjectRole>>;
     async fn set_membership(

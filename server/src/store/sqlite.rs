@@ -7,7 +7,10 @@ use app::model::{ApiTokenInfo, Millis, ProjectRole};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use super::{NewTokenRecord, ProjectRecord, Store, StoreError, StoreResult, UserRecord};
+use super::{
+    EndpointRecord, EndpointWrite, MemberRecord, NewTokenRecord, ProjectRecord, Store, StoreError, StoreResult,
+    UserRecord,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
@@ -37,9 +40,18 @@ fn map_constraint(error: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &error {
         let message = db.message();
         if let Some(columns) = message.strip_prefix("UNIQUE constraint failed: ") {
-            // SQLite names the columns ("projects.name"), not the constraint.
-            let name = columns.replace('.', "_").replace(", ", "_") + "_key";
-            return StoreError::Constraint(name);
+            // SQLite names the columns ("endpoints.project_id, endpoints.name"),
+            // not the constraint: rebuild the `<table>_<columns>_key` name.
+            let mut table = "";
+            let names: Vec<&str> = columns
+                .split(", ")
+                .filter_map(|column| column.split_once('.'))
+                .map(|(owner, column)| {
+                    table = owner;
+                    column
+                })
+                .collect();
+            return StoreError::Constraint(format!("{table}_{}_key", names.join("_")));
         }
     }
     StoreError::Database(error)
@@ -78,6 +90,37 @@ fn token_from(row: &sqlx::sqlite::SqliteRow) -> ApiTokenInfo {
         last_used_at: row.get("last_used_at"),
         revoked_at: row.get("revoked_at"),
     }
+}
+
+const ENDPOINT_COLUMNS: &str = "endpoints.id, endpoints.project_id, projects.name AS project_name, \
+     endpoints.name, endpoints.description, endpoints.kind, endpoints.url, endpoints.settings, \
+     endpoints.sealed_secrets, endpoints.last_validation, endpoints.created_at, endpoints.updated_at";
+const ENDPOINT_FROM: &str = "endpoints JOIN projects ON projects.id = endpoints.project_id";
+
+fn endpoint_from(row: &sqlx::sqlite::SqliteRow) -> EndpointRecord {
+    EndpointRecord {
+        id: row.get("id"),
+        project_id: row.get("project_id"),
+        project_name: row.get("project_name"),
+        name: row.get("name"),
+        description: row.get("description"),
+        kind: row.get("kind"),
+        url: row.get("url"),
+        settings: row.get("settings"),
+        sealed_secrets: row.get("sealed_secrets"),
+        last_validation: row.get("last_validation"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+    }
+}
+
+/// "2 endpoints, 1 pipeline" from counts, leaving out the zeros.
+fn counted(counts: &[(i64, &str)]) -> Vec<String> {
+    counts
+        .iter()
+        .filter(|(count, _)| *count > 0)
+        .map(|(count, noun)| format!("{count} {noun}{}", if *count == 1 { "" } else { "s" }))
+        .collect()
 }
 
 fn role_from(text: Option<String>) -> Option<ProjectRole> {
@@ -352,9 +395,151 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn project_contents(&self, _id: i64) -> StoreResult<Vec<String>> {
-        // Endpoints, pipelines and webhooks join this list as their tables arrive.
+    async fn project_contents(&self, id: i64) -> StoreResult<Vec<String>> {
+        // Pipelines and webhooks join this list as their tables arrive.
+        let endpoints: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM endpoints WHERE project_id = ?")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(counted(&[(endpoints, "endpoint")]))
+    }
+
+    async fn list_endpoints(&self, member: Option<i64>) -> StoreResult<Vec<EndpointRecord>> {
+        let rows = match member {
+            Some(user_id) => {
+                sqlx::query(&format!(
+                    "SELECT {ENDPOINT_COLUMNS} FROM {ENDPOINT_FROM} \
+                     JOIN memberships ON memberships.project_id = endpoints.project_id AND memberships.user_id = ? \
+                     ORDER BY projects.name, endpoints.name"
+                ))
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(&format!(
+                    "SELECT {ENDPOINT_COLUMNS} FROM {ENDPOINT_FROM} ORDER BY projects.name, endpoints.name"
+                ))
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        Ok(rows.iter().map(endpoint_from).collect())
+    }
+
+    async fn endpoint_by_id(&self, id: i64) -> StoreResult<Option<EndpointRecord>> {
+        let row = sqlx::query(&format!("SELECT {ENDPOINT_COLUMNS} FROM {ENDPOINT_FROM} WHERE endpoints.id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(endpoint_from))
+    }
+
+    async fn endpoints_by_name(&self, name: &str) -> StoreResult<Vec<EndpointRecord>> {
+        let rows = sqlx::query(&format!("SELECT {ENDPOINT_COLUMNS} FROM {ENDPOINT_FROM} WHERE endpoints.name = ?"))
+            .bind(name)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(endpoint_from).collect())
+    }
+
+    async fn create_endpoint(&self, endpoint: EndpointWrite<'_>) -> StoreResult<EndpointRecord> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO endpoints (project_id, name, description, kind, url, settings, sealed_secrets, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(endpoint.project_id)
+        .bind(endpoint.name)
+        .bind(endpoint.description)
+        .bind(endpoint.kind)
+        .bind(endpoint.url)
+        .bind(endpoint.settings)
+        .bind(endpoint.sealed_secrets)
+        .bind(endpoint.now)
+        .bind(endpoint.now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_constraint)?;
+        self.endpoint_by_id(id).await?.ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+    }
+
+    async fn update_endpoint(&self, id: i64, endpoint: EndpointWrite<'_>) -> StoreResult<EndpointRecord> {
+        // A changed endpoint has not been validated in its new form.
+        sqlx::query(
+            "UPDATE endpoints SET project_id = ?, name = ?, description = ?, kind = ?, url = ?, settings = ?, \
+             sealed_secrets = ?, last_validation = NULL, updated_at = ? WHERE id = ?",
+        )
+        .bind(endpoint.project_id)
+        .bind(endpoint.name)
+        .bind(endpoint.description)
+        .bind(endpoint.kind)
+        .bind(endpoint.url)
+        .bind(endpoint.settings)
+        .bind(endpoint.sealed_secrets)
+        .bind(endpoint.now)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(map_constraint)?;
+        self.endpoint_by_id(id).await?.ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+    }
+
+    async fn delete_endpoint(&self, id: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM endpoints WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_endpoint_validation(&self, id: i64, validation_json: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE endpoints SET last_validation = ? WHERE id = ?")
+            .bind(validation_json)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn endpoint_users(&self, _id: i64) -> StoreResult<Vec<String>> {
+        // Pipelines and webhooks join this list as their tables arrive.
         Ok(Vec::new())
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<UserRecord>> {
+        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY users.username"))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(user_from).collect())
+    }
+
+    async fn list_members(&self, project_id: i64) -> StoreResult<Vec<MemberRecord>> {
+        let rows = sqlx::query(
+            "SELECT users.id, users.username, memberships.role FROM memberships \
+             JOIN users ON users.id = memberships.user_id WHERE memberships.project_id = ? ORDER BY users.username",
+        )
+        .bind(project_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                Some(MemberRecord {
+                    user_id: row.get("id"),
+                    username: row.get("username"),
+                    role: role_from(row.get("role"))?,
+                })
+            })
+            .collect())
+    }
+
+    async fn remove_membership(&self, project_id: i64, user_id: i64) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM memberships WHERE project_id = ? AND user_id = ?")
+            .bind(project_id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn membership(&self, project_id: i64, user_id: i64) -> StoreResult<Option<ProjectRole>> {
