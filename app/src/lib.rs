@@ -10,7 +10,9 @@ pub mod backend;
 pub mod endpoint;
 pub mod error;
 pub mod functions;
+pub mod expression;
 pub mod model;
+pub mod pipeline;
 mod pages;
 
 use leptos::prelude::*;

@@ -3,7 +3,11 @@
 
 pub mod backend;
 pub mod config;
+pub mod connect;
+pub mod crypto;
+pub mod deploy;
 pub mod http;
+pub mod pipeline_text;
 pub mod secrets;
 pub mod startup;
 pub mod store;
