@@ -3,6 +3,9 @@
 
 pub mod backend;
 pub mod config;
+pub mod connect;
+pub mod crypto;
+pub mod endpoints;
 pub mod http;
 pub mod secrets;
 pub mod startup;

@@ -161,7 +161,11 @@ pub trait Store: Send + Sync + 'static {
     /// Endpoints of that name in any project (names are unique per project only).
     async fn endpoints_by_name(&self, name: &str) -> StoreResult<Vec<EndpointRecord>>;
     async fn create_endpoint(&self, endpoint: EndpointWrite<'_>) -> StoreResult<EndpointRecord>;
-    async fn update_endpoint(&self, id: i64, endpoint: EndpointWrite<'_>) -> StoreResult<EndpointRecord>;
+    async fn update_endpoint(
+        &self,
+        id: i64,
+        endpoint: EndpointWrite<'_>,
+    ) -> StoreResult<EndpointRecord>;
     async fn delete_endpoint(&self, id: i64) -> StoreResult<()>;
     async fn set_endpoint_validation(&self, id: i64, validation_json: &str) -> StoreResult<()>;
     /// What still uses the endpoint, as "pipeline 'deploy'"-style phrases.
