@@ -2,12 +2,15 @@
 //! backend is one module implementing [`Store`]; SQL dialect details stay
 //! inside those modules.
 
+pub mod runs;
 mod sqlite;
+mod sqlite_runs;
 
 use std::sync::Arc;
 
 use app::model::{ApiTokenInfo, Millis, ProjectRole};
 
+pub use runs::*;
 pub use sqlite::SqliteStore;
 
 pub type SharedStore = Arc<dyn Store>;
@@ -89,7 +92,7 @@ pub struct NewTokenRecord<'a> {
 }
 
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: RunStore + Send + Sync + 'static {
     /// Applies the embedded migrations not yet applied.
     async fn migrate(&self) -> StoreResult<()>;
 

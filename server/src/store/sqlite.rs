@@ -15,7 +15,7 @@ use super::{
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
 }
 
 impl SqliteStore {
@@ -36,7 +36,7 @@ impl SqliteStore {
 
 /// Turns a constraint failure into [`StoreError::Constraint`] with the
 /// constraint's name as the PostgreSQL store reports it, so callers match one name.
-fn map_constraint(error: sqlx::Error) -> StoreError {
+pub(super) fn map_constraint(error: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &error {
         let message = db.message();
         if let Some(columns) = message.strip_prefix("UNIQUE constraint failed: ") {
@@ -396,13 +396,17 @@ impl Store for SqliteStore {
     }
 
     async fn project_contents(&self, id: i64) -> StoreResult<Vec<String>> {
-        // Pipelines and webhooks join this list as their tables arrive.
+        // Webhooks join this list when their table arrives.
+        let pipelines: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pipelines WHERE project_id = ?")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
         let endpoints: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM endpoints WHERE project_id = ?")
                 .bind(id)
                 .fetch_one(&self.pool)
                 .await?;
-        Ok(counted(&[(endpoints, "endpoint")]))
+        Ok(counted(&[(endpoints, "endpoint"), (pipelines, "pipeline")]))
     }
 
     async fn list_endpoints(&self, member: Option<i64>) -> StoreResult<Vec<EndpointRecord>> {
@@ -514,9 +518,15 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn endpoint_users(&self, _id: i64) -> StoreResult<Vec<String>> {
-        // Pipelines and webhooks join this list as their tables arrive.
-        Ok(Vec::new())
+    async fn endpoint_users(&self, id: i64) -> StoreResult<Vec<String>> {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT pipelines.name FROM pipeline_endpoints JOIN pipelines ON pipelines.id = pipeline_endpoints.pipeline_id \
+             WHERE pipeline_endpoints.endpoint_id = ? ORDER BY pipelines.name",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(names.into_iter().map(|name| format!("pipeline '{name}'")).collect())
     }
 
     async fn list_users(&self) -> StoreResult<Vec<UserRecord>> {
