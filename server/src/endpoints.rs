@@ -172,6 +172,8 @@ impl Slipway {
                         })?;
                         connect::check_pem_private_key(key)
                             .map_err(|message| invalid("client_key", message))?;
+                        connect::check_client_identity(&cert, key)
+                            .map_err(|message| invalid("client_key", message))?;
                         settings.client_cert = Some(cert);
                     }
                     KubernetesAuth::Kubeconfig => {

@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! The Slipway server: one axum process that serves the UI and the API, and
 //! (as features arrive) receives registry webhooks and runs pipelines.
 

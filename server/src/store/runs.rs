@@ -116,26 +116,58 @@ pub trait RunStore: Send + Sync {
     async fn pipeline_by_id(&self, id: i64) -> StoreResult<Option<PipelineRecord>>;
     async fn pipelines_by_name(&self, name: &str) -> StoreResult<Vec<PipelineRecord>>;
     async fn create_pipeline(&self, pipeline: PipelineWrite<'_>) -> StoreResult<PipelineRecord>;
-    async fn update_pipeline(&self, id: i64, pipeline: PipelineWrite<'_>) -> StoreResult<PipelineRecord>;
+    async fn update_pipeline(
+        &self,
+        id: i64,
+        pipeline: PipelineWrite<'_>,
+    ) -> StoreResult<PipelineRecord>;
     async fn delete_pipeline(&self, id: i64) -> StoreResult<()>;
 
     /// Queues a run with the next run number of its pipeline.
     async fn queue_execution(&self, execution: NewExecution<'_>) -> StoreResult<ExecutionRecord>;
     /// Atomically takes the oldest QUEUED run whose pipeline is under its
     /// concurrency limit, marks it RUNNING and leases it to `owner`.
-    async fn claim_execution(&self, owner: &str, now: Millis, lease_until: Millis) -> StoreResult<Option<ExecutionRecord>>;
+    async fn claim_execution(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+    ) -> StoreResult<Option<ExecutionRecord>>;
     /// Extends the lease; answers whether a cancel was requested (None: lease lost).
-    async fn renew_lease(&self, id: i64, owner: &str, lease_until: Millis) -> StoreResult<Option<bool>>;
-    async fn finish_execution(&self, id: i64, status: &str, error: Option<&str>, now: Millis) -> StoreResult<()>;
+    async fn renew_lease(
+        &self,
+        id: i64,
+        owner: &str,
+        lease_until: Millis,
+    ) -> StoreResult<Option<bool>>;
+    async fn finish_execution(
+        &self,
+        id: i64,
+        status: &str,
+        error: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<()>;
     async fn request_cancel(&self, id: i64, now: Millis) -> StoreResult<CancelOutcome>;
     /// Fails RUNNING runs whose worker is gone (all of them, or only expired leases)
     /// and their running tasks, with `reason`. Returns how many runs.
-    async fn fail_abandoned_executions(&self, now: Millis, reason: &str, expired_only: bool) -> StoreResult<u64>;
+    async fn fail_abandoned_executions(
+        &self,
+        now: Millis,
+        reason: &str,
+        expired_only: bool,
+    ) -> StoreResult<u64>;
     async fn execution_by_id(&self, id: i64) -> StoreResult<Option<ExecutionRecord>>;
     async fn list_executions(&self, query: &ExecutionQuery) -> StoreResult<Vec<ExecutionRecord>>;
 
     async fn start_task(&self, task: TaskStart<'_>) -> StoreResult<i64>;
-    async fn finish_task(&self, id: i64, status: &str, output: Option<&str>, error: Option<&str>, now: Millis) -> StoreResult<()>;
+    async fn finish_task(
+        &self,
+        id: i64,
+        status: &str,
+        output: Option<&str>,
+        error: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<()>;
     async fn append_log(&self, task_run_id: i64, at: Millis, line: &str) -> StoreResult<()>;
     async fn task_runs(&self, execution_id: i64) -> StoreResult<Vec<TaskRunRecord>>;
     /// Log lines of all tasks of a run: (task run id, at, line), in order.

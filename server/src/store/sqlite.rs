@@ -397,10 +397,11 @@ impl Store for SqliteStore {
 
     async fn project_contents(&self, id: i64) -> StoreResult<Vec<String>> {
         // Webhooks join this list when their table arrives.
-        let pipelines: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pipelines WHERE project_id = ?")
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?;
+        let pipelines: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM pipelines WHERE project_id = ?")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
         let endpoints: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM endpoints WHERE project_id = ?")
                 .bind(id)
@@ -526,7 +527,10 @@ impl Store for SqliteStore {
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
-        Ok(names.into_iter().map(|name| format!("pipeline '{name}'")).collect())
+        Ok(names
+            .into_iter()
+            .map(|name| format!("pipeline '{name}'"))
+            .collect())
     }
 
     async fn list_users(&self) -> StoreResult<Vec<UserRecord>> {

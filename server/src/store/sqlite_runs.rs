@@ -19,7 +19,8 @@ const EXECUTION_COLUMNS: &str = "executions.id, executions.pipeline_id, pipeline
      executions.finished_at, executions.cancel_requested";
 const EXECUTION_FROM: &str = "executions JOIN pipelines ON pipelines.id = executions.pipeline_id \
      JOIN projects ON projects.id = executions.project_id";
-const TASK_COLUMNS: &str = "id, execution_id, stage_index, stage_name, task_index, task_name, task_type, status, \
+const TASK_COLUMNS: &str =
+    "id, execution_id, stage_index, stage_name, task_index, task_name, task_type, status, \
      inputs, output, error, started_at, finished_at";
 
 fn pipeline_from(row: &SqliteRow) -> PipelineRecord {
@@ -86,11 +87,13 @@ impl SqliteStore {
             .execute(&mut **transaction)
             .await?;
         for endpoint_id in endpoint_ids {
-            sqlx::query("INSERT OR IGNORE INTO pipeline_endpoints (pipeline_id, endpoint_id) VALUES (?, ?)")
-                .bind(pipeline_id)
-                .bind(endpoint_id)
-                .execute(&mut **transaction)
-                .await?;
+            sqlx::query(
+                "INSERT OR IGNORE INTO pipeline_endpoints (pipeline_id, endpoint_id) VALUES (?, ?)",
+            )
+            .bind(pipeline_id)
+            .bind(endpoint_id)
+            .execute(&mut **transaction)
+            .await?;
         }
         Ok(())
     }
@@ -105,7 +108,8 @@ impl SqliteStore {
 #[async_trait::async_trait]
 impl RunStore for SqliteStore {
     async fn list_pipelines(&self, member: Option<i64>) -> StoreResult<Vec<PipelineRecord>> {
-        let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT {PIPELINE_COLUMNS} FROM {PIPELINE_FROM}"));
+        let mut query =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {PIPELINE_COLUMNS} FROM {PIPELINE_FROM}"));
         if let Some(user_id) = member {
             query
                 .push(" JOIN memberships ON memberships.project_id = pipelines.project_id AND memberships.user_id = ")
@@ -117,18 +121,22 @@ impl RunStore for SqliteStore {
     }
 
     async fn pipeline_by_id(&self, id: i64) -> StoreResult<Option<PipelineRecord>> {
-        let row = sqlx::query(&format!("SELECT {PIPELINE_COLUMNS} FROM {PIPELINE_FROM} WHERE pipelines.id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {PIPELINE_COLUMNS} FROM {PIPELINE_FROM} WHERE pipelines.id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.as_ref().map(pipeline_from))
     }
 
     async fn pipelines_by_name(&self, name: &str) -> StoreResult<Vec<PipelineRecord>> {
-        let rows = sqlx::query(&format!("SELECT {PIPELINE_COLUMNS} FROM {PIPELINE_FROM} WHERE pipelines.name = ?"))
-            .bind(name)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {PIPELINE_COLUMNS} FROM {PIPELINE_FROM} WHERE pipelines.name = ?"
+        ))
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.iter().map(pipeline_from).collect())
     }
 
@@ -154,7 +162,11 @@ impl RunStore for SqliteStore {
         self.pipeline_or_missing(id).await
     }
 
-    async fn update_pipeline(&self, id: i64, pipeline: PipelineWrite<'_>) -> StoreResult<PipelineRecord> {
+    async fn update_pipeline(
+        &self,
+        id: i64,
+        pipeline: PipelineWrite<'_>,
+    ) -> StoreResult<PipelineRecord> {
         let mut transaction = self.pool.begin().await?;
         sqlx::query(
             "UPDATE pipelines SET project_id = ?, name = ?, description = ?, enabled = ?, concurrency = ?, spec = ?, \
@@ -205,7 +217,12 @@ impl RunStore for SqliteStore {
             .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
     }
 
-    async fn claim_execution(&self, owner: &str, now: Millis, lease_until: Millis) -> StoreResult<Option<ExecutionRecord>> {
+    async fn claim_execution(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+    ) -> StoreResult<Option<ExecutionRecord>> {
         let id: Option<i64> = sqlx::query_scalar(
             "UPDATE executions SET status = 'RUNNING', lease_owner = ?, lease_expires_at = ?, \
                  started_at = COALESCE(started_at, ?) \
@@ -229,7 +246,12 @@ impl RunStore for SqliteStore {
         }
     }
 
-    async fn renew_lease(&self, id: i64, owner: &str, lease_until: Millis) -> StoreResult<Option<bool>> {
+    async fn renew_lease(
+        &self,
+        id: i64,
+        owner: &str,
+        lease_until: Millis,
+    ) -> StoreResult<Option<bool>> {
         let cancel: Option<bool> = sqlx::query_scalar(
             "UPDATE executions SET lease_expires_at = ? WHERE id = ? AND lease_owner = ? \
              AND status IN ('RUNNING', 'WAITING') RETURNING cancel_requested",
@@ -242,7 +264,13 @@ impl RunStore for SqliteStore {
         Ok(cancel)
     }
 
-    async fn finish_execution(&self, id: i64, status: &str, error: Option<&str>, now: Millis) -> StoreResult<()> {
+    async fn finish_execution(
+        &self,
+        id: i64,
+        status: &str,
+        error: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<()> {
         sqlx::query(
             "UPDATE executions SET status = ?, error = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL \
              WHERE id = ? AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED')",
@@ -281,9 +309,18 @@ impl RunStore for SqliteStore {
         })
     }
 
-    async fn fail_abandoned_executions(&self, now: Millis, reason: &str, expired_only: bool) -> StoreResult<u64> {
+    async fn fail_abandoned_executions(
+        &self,
+        now: Millis,
+        reason: &str,
+        expired_only: bool,
+    ) -> StoreResult<u64> {
         let mut transaction = self.pool.begin().await?;
-        let lease_rule = if expired_only { "AND lease_expires_at < ?" } else { "AND ? IS NOT NULL" };
+        let lease_rule = if expired_only {
+            "AND lease_expires_at < ?"
+        } else {
+            "AND ? IS NOT NULL"
+        };
         let abandoned: Vec<i64> = sqlx::query_scalar(&format!(
             "SELECT id FROM executions WHERE status IN ('RUNNING', 'WAITING') {lease_rule}"
         ))
@@ -315,15 +352,19 @@ impl RunStore for SqliteStore {
     }
 
     async fn execution_by_id(&self, id: i64) -> StoreResult<Option<ExecutionRecord>> {
-        let row = sqlx::query(&format!("SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_FROM} WHERE executions.id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_FROM} WHERE executions.id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.as_ref().map(execution_from))
     }
 
     async fn list_executions(&self, filter: &ExecutionQuery) -> StoreResult<Vec<ExecutionRecord>> {
-        let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_FROM}"));
+        let mut query = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_FROM}"
+        ));
         if let Some(user_id) = filter.member {
             query
                 .push(" JOIN memberships ON memberships.project_id = executions.project_id AND memberships.user_id = ")
@@ -331,19 +372,27 @@ impl RunStore for SqliteStore {
         }
         query.push(" WHERE 1 = 1");
         if let Some(project_id) = filter.project_id {
-            query.push(" AND executions.project_id = ").push_bind(project_id);
+            query
+                .push(" AND executions.project_id = ")
+                .push_bind(project_id);
         }
         if let Some(pipeline_id) = filter.pipeline_id {
-            query.push(" AND executions.pipeline_id = ").push_bind(pipeline_id);
+            query
+                .push(" AND executions.pipeline_id = ")
+                .push_bind(pipeline_id);
         }
         if let Some(status) = &filter.status {
-            query.push(" AND executions.status = ").push_bind(status.clone());
+            query
+                .push(" AND executions.status = ")
+                .push_bind(status.clone());
         }
         if let Some(before_id) = filter.before_id {
             query.push(" AND executions.id < ").push_bind(before_id);
         }
         // Newest first by id: the primary key index serves it without a sort.
-        query.push(" ORDER BY executions.id DESC LIMIT ").push_bind(filter.limit);
+        query
+            .push(" ORDER BY executions.id DESC LIMIT ")
+            .push_bind(filter.limit);
         let rows = query.build().fetch_all(&self.pool).await?;
         Ok(rows.iter().map(execution_from).collect())
     }
@@ -369,15 +418,24 @@ impl RunStore for SqliteStore {
         Ok(id)
     }
 
-    async fn finish_task(&self, id: i64, status: &str, output: Option<&str>, error: Option<&str>, now: Millis) -> StoreResult<()> {
-        sqlx::query("UPDATE task_runs SET status = ?, output = ?, error = ?, finished_at = ? WHERE id = ?")
-            .bind(status)
-            .bind(output)
-            .bind(error)
-            .bind(now)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+    async fn finish_task(
+        &self,
+        id: i64,
+        status: &str,
+        output: Option<&str>,
+        error: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE task_runs SET status = ?, output = ?, error = ?, finished_at = ? WHERE id = ?",
+        )
+        .bind(status)
+        .bind(output)
+        .bind(error)
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

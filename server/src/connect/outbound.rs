@@ -1,0 +1,300 @@
+//! The HTTP client that outbound calls share, and the words used when a call
+//! fails on the way (refused, timed out, TLS, DNS).
+
+use std::error::Error as StdError;
+use std::io;
+use std::time::Duration;
+
+use super::ConnectError;
+
+/// Docker Hub's API base; `cloud.docker.com`, which the manual names, is retired.
+pub const DEFAULT_DOCKER_HUB_API_URL: &str = "https://hub.docker.com";
+
+const USER_AGENT: &str = concat!("slipway/", env!("CARGO_PKG_VERSION"));
+
+/// How the server reaches outside services.
+#[derive(Clone)]
+pub struct Outbound {
+    /// Docker Hub API base, e.g. `https://hub.docker.com` (tests: a stand-in).
+    pub docker_hub_api_url: String,
+    /// The proxy for endpoints marked "cloud proxy" (on-premises registries);
+    /// may carry `user:password@`, so it is never printed.
+    pub cloud_proxy_url: Option<String>,
+    /// The most any one call may take, connecting included.
+    pub timeout: Duration,
+}
+
+impl Outbound {
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// A client whose connects and whole requests end within [`Self::timeout`],
+    /// going through the cloud proxy when asked. Without the proxy, reqwest's
+    /// usual `HTTPS_PROXY`/`NO_PROXY` environment variables apply.
+    pub fn http_client(&self, via_cloud_proxy: bool) -> Result<reqwest::Client, ConnectError> {
+        ensure_crypto_provider();
+        let mut builder = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(self.timeout)
+            .timeout(self.timeout);
+        if via_cloud_proxy {
+            let proxy_url = self
+                .cloud_proxy_url
+                .as_deref()
+                .map(str::trim)
+                .filter(|url| !url.is_empty())
+                .ok_or(ConnectError::CloudProxyNotConfigured)?;
+            let proxy =
+                reqwest::Proxy::all(proxy_url).map_err(|_| ConnectError::InvalidCloudProxyUrl)?;
+            builder = builder.proxy(proxy);
+        }
+        builder
+            .build()
+            .map_err(|error| ConnectError::HttpClient(innermost_message(&error.without_url())))
+    }
+}
+
+impl Default for Outbound {
+    fn default() -> Self {
+        Self {
+            docker_hub_api_url: DEFAULT_DOCKER_HUB_API_URL.to_string(),
+            cloud_proxy_url: None,
+            timeout: Self::DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+impl std::fmt::Debug for Outbound {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Outbound")
+            .field("docker_hub_api_url", &self.docker_hub_api_url)
+            // The proxy URL may hold credentials: say only whether there is one.
+            .field(
+                "cloud_proxy_url",
+                &self.cloud_proxy_url.as_ref().map(|_| "<set>"),
+            )
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// reqwest (`rustls-no-provider`) panics when building a client before a rustls
+/// crypto provider is installed; the server installs ring at start, and this
+/// makes the module safe to use from anywhere else (tests, tools) too.
+pub(crate) fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race with another installer is fine: a provider is then in place.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+/// One short phrase for a call that failed before any HTTP answer: connection
+/// refused, no answer in time, a TLS problem, a name that does not resolve.
+/// The error chains of reqwest and kube (hyper, io, rustls) are searched for
+/// the cause a person can act on.
+pub(crate) fn describe_transport_failure(
+    error: &(dyn StdError + 'static),
+    timeout: Duration,
+) -> String {
+    let causes = causes(error);
+    if let Some(tls) = causes
+        .iter()
+        .find_map(|cause| cause.downcast_ref::<rustls::Error>())
+    {
+        return describe_tls_failure(tls);
+    }
+    let io_kind = causes
+        .iter()
+        .find_map(|cause| cause.downcast_ref::<io::Error>())
+        .map(io::Error::kind);
+    let reqwest_timeout = causes.iter().any(|cause| {
+        cause
+            .downcast_ref::<reqwest::Error>()
+            .is_some_and(reqwest::Error::is_timeout)
+    });
+    match io_kind {
+        Some(io::ErrorKind::ConnectionRefused) => {
+            "the connection was refused (is the address and port right?)".to_string()
+        }
+        Some(io::ErrorKind::TimedOut) => no_answer_within(timeout),
+        _ if reqwest_timeout => no_answer_within(timeout),
+        _ => {
+            let message = innermost_message(error);
+            if causes
+                .iter()
+                .any(|cause| cause.to_string().starts_with("dns error"))
+            {
+                format!("the host name could not be resolved ({message})")
+            } else {
+                message
+            }
+        }
+    }
+}
+
+/// Whether a failure happened in the TLS handshake (for hints about CAs).
+pub(crate) fn is_tls_failure(error: &(dyn StdError + 'static)) -> bool {
+    causes(error)
+        .iter()
+        .any(|cause| cause.downcast_ref::<rustls::Error>().is_some())
+}
+
+fn describe_tls_failure(error: &rustls::Error) -> String {
+    match error {
+        rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer) => {
+            "the server's TLS certificate is not signed by a trusted certificate authority"
+                .to_string()
+        }
+        other => format!("the TLS handshake failed: {other}"),
+    }
+}
+
+fn no_answer_within(timeout: Duration) -> String {
+    format!("no answer within {}", seconds(timeout))
+}
+
+/// Every error in a chain, outermost first. An `io::Error` wrapping another
+/// error (how hyper and tokio-rustls carry TLS errors, sometimes twice) skips
+/// that error in `source()`, so the wrapped error is followed instead.
+fn causes<'a>(error: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'static)> {
+    let mut found: Vec<&'a (dyn StdError + 'static)> = Vec::new();
+    let mut current = Some(error);
+    while let Some(cause) = current {
+        found.push(cause);
+        current = match cause
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::get_ref)
+        {
+            Some(wrapped) => Some(wrapped),
+            None => cause.source(),
+        };
+    }
+    found
+}
+
+/// The root cause's message, which is the informative one in hyper/reqwest
+/// chains ("client error (Connect)" → "tcp connect error" → "Network is unreachable").
+fn innermost_message(error: &(dyn StdError + 'static)) -> String {
+    causes(error)
+        .iter()
+        .rev()
+        .map(|cause| cause.to_string())
+        .find(|message| !message.trim().is_empty())
+        .unwrap_or_else(|| "unknown error".to_string())
+}
+
+/// `host:port` of a URL for messages (no path, query or user info), or a short
+/// stand-in when the text is not a URL.
+pub(crate) fn display_target(url: &str) -> String {
+    match reqwest::Url::parse(url.trim()) {
+        Ok(parsed) => match (parsed.host_str(), parsed.port_or_known_default()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_string(),
+            _ => "the server".to_string(),
+        },
+        Err(_) => "the server".to_string(),
+    }
+}
+
+/// "2 s", "1.5 s".
+pub(crate) fn seconds(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    if millis.is_multiple_of(1000) {
+        format!("{} s", millis / 1000)
+    } else {
+        format!("{:.1} s", duration.as_secs_f64())
+    }
+}
+
+/// The most of an answer's body a message quotes.
+pub(crate) const EXCERPT_CHARS: usize = 200;
+
+/// A one-line excerpt of at most [`EXCERPT_CHARS`] characters, with every
+/// occurrence of the given secrets replaced, for quoting an answer's body.
+pub(crate) fn excerpt(text: &str, secrets: &[&str]) -> String {
+    let mut cleaned = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for secret in secrets.iter().filter(|secret| !secret.is_empty()) {
+        cleaned = cleaned.replace(secret, "<redacted>");
+    }
+    if cleaned.chars().count() <= EXCERPT_CHARS {
+        return cleaned;
+    }
+    let mut shortened: String = cleaned.chars().take(EXCERPT_CHARS - 1).collect();
+    shortened.push('…');
+    shortened
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::connect::test_support::install_crypto_provider;
+
+    #[tokio::test]
+    async fn the_cloud_proxy_must_be_configured_when_an_endpoint_asks_for_it() {
+        install_crypto_provider();
+        let outbound = Outbound::default();
+        let error = outbound.http_client(true).err();
+        assert_eq!(error, Some(ConnectError::CloudProxyNotConfigured));
+        assert_eq!(
+            ConnectError::CloudProxyNotConfigured.to_string(),
+            "this endpoint uses the cloud proxy, but the server has no --cloud-proxy-url"
+        );
+        assert!(outbound.http_client(false).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_reported_as_refused_at_once() {
+        install_crypto_provider();
+        let outbound = Outbound {
+            timeout: Duration::from_secs(2),
+            ..Outbound::default()
+        };
+        let client = outbound.http_client(false).expect("client");
+        let started = Instant::now();
+        let error = client
+            .get("http://127.0.0.1:9/")
+            .send()
+            .await
+            .expect_err("nothing listens on port 9");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(
+            describe_transport_failure(&error, outbound.timeout),
+            "the connection was refused (is the address and port right?)"
+        );
+    }
+
+    #[test]
+    fn excerpts_are_short_single_lines_without_secrets() {
+        let body = format!(
+            "{{\"detail\": \"bad token s3cr3t\",\n \"x\": \"{}\"}}",
+            "y".repeat(500)
+        );
+        let quoted = excerpt(&body, &["s3cr3t"]);
+        assert!(!quoted.contains("s3cr3t"));
+        assert!(!quoted.contains('\n'));
+        assert_eq!(quoted.chars().count(), EXCERPT_CHARS);
+        assert!(quoted.starts_with("{\"detail\": \"bad token <redacted>\""));
+    }
+
+    #[test]
+    fn targets_and_durations_read_well() {
+        assert_eq!(
+            display_target("https://user:pw@example.com/v2/?q=1"),
+            "example.com:443"
+        );
+        assert_eq!(display_target("http://127.0.0.1:9"), "127.0.0.1:9");
+        assert_eq!(display_target("not a url"), "the server");
+        assert_eq!(seconds(Duration::from_secs(2)), "2 s");
+        assert_eq!(seconds(Duration::from_millis(1500)), "1.5 s");
+        assert!(!format!(
+            "{:?}",
+            Outbound {
+                cloud_proxy_url: Some("http://u:hunter2@proxy:3128".into()),
+                ..Outbound::default()
+            }
+        )
+        .contains("hunter2"));
+    }
+}
