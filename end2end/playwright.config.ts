@@ -6,6 +6,14 @@ const workspace = path.resolve(__dirname, '..');
 const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(workspace, 'target');
 const slipway = process.env.SLIPWAY_BIN ?? path.join(targetDir, 'release', 'slipway');
 const port = process.env.SLIPWAY_E2E_PORT ?? '3917';
+const standinsDir = path.join(targetDir, 'debug');
+const hubPort = process.env.SLIPWAY_E2E_HUB_PORT ?? '3918';
+const kubePort = process.env.SLIPWAY_E2E_KUBE_PORT ?? '3919';
+export const hubUrl = `http://127.0.0.1:${hubPort}`;
+export const kubeUrl = `http://127.0.0.1:${kubePort}`;
+export const hubUser = 'svendowideit';
+export const hubPassword = 'hub-e2e-password';
+export const kubeToken = 'kube-e2e-token';
 export const adminUser = 'e2e-admin';
 export const adminPassword = process.env.SLIPWAY_E2E_PASSWORD ?? 'e2e-password-123';
 
@@ -37,25 +45,41 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    // A fresh data directory per run, with a known administrator password.
-    command: [
-      'set -e',
-      'DATA_DIR=$(mktemp -d)',
-      `printf '%s\\n' "$E2E_PASSWORD" | "$SLIPWAY" user set-password --user ${adminUser} --role admin --data-dir "$DATA_DIR"`,
-      `exec "$SLIPWAY" serve --listen 127.0.0.1:${port} --data-dir "$DATA_DIR"`,
-    ].join('; '),
-    cwd: workspace,
-    url: `http://127.0.0.1:${port}/healthz`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: 'ignore',
-    stderr: 'pipe',
-    env: {
-      SLIPWAY: slipway,
-      E2E_PASSWORD: adminPassword,
-      LEPTOS_SITE_ROOT: path.join(workspace, 'target', 'site'),
-      RUST_LOG: 'warn',
+  webServer: [
+    {
+      // The Docker Hub API stand-in (end2end/standins).
+      command: `"${path.join(standinsDir, 'hub-standin')}" --listen 127.0.0.1:${hubPort} --username ${hubUser} --password ${hubPassword}`,
+      url: `${hubUrl}/_standin/calls`,
+      reuseExistingServer: false,
+      stdout: 'ignore',
     },
-  },
+    {
+      // The Kubernetes API stand-in (end2end/standins).
+      command: `"${path.join(standinsDir, 'kube-standin')}" --listen 127.0.0.1:${kubePort} --token ${kubeToken} --readonly-token kube-readonly --rollout-delay-ms 100`,
+      url: `${kubeUrl}/_standin/requests`,
+      reuseExistingServer: false,
+      stdout: 'ignore',
+    },
+    {
+      // Slipway itself, on a fresh data directory with a known administrator password.
+      command: [
+        'set -e',
+        'DATA_DIR=$(mktemp -d)',
+        `printf '%s\\n' "$E2E_PASSWORD" | "$SLIPWAY" user set-password --user ${adminUser} --role admin --data-dir "$DATA_DIR"`,
+        `exec "$SLIPWAY" serve --listen 127.0.0.1:${port} --data-dir "$DATA_DIR" --docker-hub-api-url ${hubUrl}`,
+      ].join('; '),
+      cwd: workspace,
+      url: `http://127.0.0.1:${port}/healthz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
+      env: {
+        SLIPWAY: slipway,
+        E2E_PASSWORD: adminPassword,
+        LEPTOS_SITE_ROOT: path.join(workspace, 'target', 'site'),
+        RUST_LOG: 'warn',
+      },
+    },
+  ],
 });

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use crate::endpoint::{Endpoint, EndpointInput, Validation};
 use crate::error::AppError;
 use crate::model::*;
 
@@ -40,6 +41,65 @@ pub trait Backend: Send + Sync + 'static {
         input: ProjectInput,
     ) -> Result<Project, AppError>;
     async fn delete_project(&self, actor: &Actor, reference: &str) -> Result<(), AppError>;
+
+    async fn list_members(&self, actor: &Actor, project: &str) -> Result<Vec<Member>, AppError>;
+    /// Adds the user to the project, or changes their role there.
+    async fn set_member(
+        &self,
+        actor: &Actor,
+        project: &str,
+        username: &str,
+        role: ProjectRole,
+    ) -> Result<Member, AppError>;
+    async fn remove_member(
+        &self,
+        actor: &Actor,
+        project: &str,
+        username: &str,
+    ) -> Result<(), AppError>;
+    async fn list_users(&self, actor: &Actor) -> Result<Vec<User>, AppError>;
+    async fn create_user(&self, actor: &Actor, input: NewUser) -> Result<User, AppError>;
+
+    /// `reference` is an id, or a name (with `project` when several projects use it).
+    async fn list_endpoints(&self, actor: &Actor) -> Result<Vec<Endpoint>, AppError>;
+    async fn get_endpoint(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<Endpoint, AppError>;
+    async fn create_endpoint(
+        &self,
+        actor: &Actor,
+        input: EndpointInput,
+    ) -> Result<Endpoint, AppError>;
+    async fn update_endpoint(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+        input: EndpointInput,
+    ) -> Result<Endpoint, AppError>;
+    async fn delete_endpoint(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<(), AppError>;
+    /// Checks a saved endpoint against the real service and records the result.
+    async fn validate_endpoint(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<Validation, AppError>;
+    /// Checks what a form holds before it is saved; empty secrets of `existing` are reused.
+    async fn validate_endpoint_draft(
+        &self,
+        actor: &Actor,
+        existing: Option<i64>,
+        input: EndpointInput,
+    ) -> Result<Validation, AppError>;
 
     async fn list_api_tokens(&self, actor: &Actor) -> Result<Vec<ApiTokenInfo>, AppError>;
     async fn create_api_token(&self, actor: &Actor, name: &str) -> Result<NewApiToken, AppError>;

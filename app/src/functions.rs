@@ -6,6 +6,7 @@
 
 use leptos::prelude::*;
 
+use crate::endpoint::{Endpoint, EndpointInput, Validation};
 use crate::error::AppError;
 use crate::model::*;
 
@@ -194,6 +195,149 @@ pub async fn revoke_api_token(id: i64) -> Result<(), AppError> {
         async move {
             let (backend, actor) = session::actor().await?;
             backend.revoke_api_token(&actor, id).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "members/list")]
+pub async fn list_members(project: i64) -> Result<Vec<Member>, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend.list_members(&actor, &project.to_string()).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "members/set")]
+pub async fn set_member(project: i64, username: String, role: String) -> Result<Member, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            let role = ProjectRole::parse(&role).ok_or_else(|| {
+                AppError::invalid(
+                    "role",
+                    "must be viewer, executor, developer or administrator",
+                )
+            })?;
+            backend
+                .set_member(&actor, &project.to_string(), &username, role)
+                .await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "members/remove")]
+pub async fn remove_member(project: i64, username: String) -> Result<(), AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend
+                .remove_member(&actor, &project.to_string(), &username)
+                .await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "users/list")]
+pub async fn list_users() -> Result<Vec<User>, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend.list_users(&actor).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "users/create")]
+pub async fn create_user(
+    username: String,
+    password: String,
+    is_admin: Option<String>,
+) -> Result<User, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            let input = NewUser {
+                username,
+                password,
+                is_admin: is_admin.is_some(),
+            };
+            backend.create_user(&actor, input).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "endpoints/list")]
+pub async fn list_endpoints() -> Result<Vec<Endpoint>, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend.list_endpoints(&actor).await
+        }
+        .await,
+    )
+}
+
+/// Creates (`id` None) or updates an endpoint. JSON-encoded: the form is built
+/// from signals, and its shape (optional secrets, flags) does not fit a flat form.
+#[server(endpoint = "endpoints/save", input = server_fn::codec::Json)]
+pub async fn save_endpoint(id: Option<i64>, input: EndpointInput) -> Result<Endpoint, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            match id {
+                Some(id) => {
+                    backend
+                        .update_endpoint(&actor, &id.to_string(), None, input)
+                        .await
+                }
+                None => backend.create_endpoint(&actor, input).await,
+            }
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "endpoints/delete")]
+pub async fn delete_endpoint(id: i64) -> Result<(), AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend.delete_endpoint(&actor, &id.to_string(), None).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "endpoints/validate")]
+pub async fn validate_endpoint(id: i64) -> Result<Validation, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend
+                .validate_endpoint(&actor, &id.to_string(), None)
+                .await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "endpoints/validate_draft", input = server_fn::codec::Json)]
+pub async fn validate_endpoint_draft(
+    id: Option<i64>,
+    input: EndpointInput,
+) -> Result<Validation, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend.validate_endpoint_draft(&actor, id, input).await
         }
         .await,
     )

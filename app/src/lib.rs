@@ -3,25 +3,27 @@
 //! Compiled twice: with `hydrate` to wasm for the browser, with `ssr` natively
 //! for the server (which also gets the [`backend`] port its server functions call).
 
-#![recursion_limit = "256"]
+#![recursion_limit = "512"]
 
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod endpoint;
 pub mod error;
-pub mod functions;
 pub mod expression;
+pub mod functions;
 pub mod model;
-pub mod pipeline;
 mod pages;
+pub mod pipeline;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::path;
 
+use pages::endpoints::EndpointsPage;
 use pages::layout::Layout;
 use pages::login::LoginPage;
+use pages::members::{MembersPage, UsersPage};
 use pages::placeholder::NotYet;
 use pages::projects::ProjectsPage;
 use pages::tokens::TokensPage;
@@ -65,10 +67,9 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=Layout>
                     <Route path=path!("") view=|| view! { <Redirect path="/projects" /> } />
                     <Route path=path!("projects") view=ProjectsPage />
-                    <Route
-                        path=path!("endpoints")
-                        view=|| view! { <NotYet area="Endpoints" what="Docker registry and Kubernetes endpoints: where images come from and where they are deployed." /> }
-                    />
+                    <Route path=path!("endpoints") view=EndpointsPage />
+                    <Route path=path!("projects/:id/members") view=MembersPage />
+                    <Route path=path!("settings/users") view=UsersPage />
                     <Route
                         path=path!("pipelines")
                         view=|| view! { <NotYet area="Pipelines" what="Pipelines with input parameters, injected Docker parameters and stages of Kubernetes, REST, Poll and Condition tasks." /> }

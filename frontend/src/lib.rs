@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! The wasm entry point: hydrates the server-rendered page in the browser.
 
 #[wasm_bindgen::prelude::wasm_bindgen]

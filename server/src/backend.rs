@@ -6,8 +6,14 @@ use app::backend::{Actor, Backend};
 use app::error::AppError;
 use app::model::*;
 
+use app::endpoint::{Endpoint, EndpointInput, Validation};
+
+use crate::connect::Outbound;
+use crate::crypto::SecretBox;
 use crate::secrets;
-use crate::store::{NewTokenRecord, ProjectRecord, SharedStore, StoreError, UserRecord};
+use crate::store::{
+    MemberRecord, NewTokenRecord, ProjectRecord, SharedStore, StoreError, UserRecord,
+};
 
 const SESSION_LIFETIME_MILLIS: i64 = 14 * 24 * 60 * 60 * 1000;
 pub const API_TOKEN_PREFIX: &str = "slw_";
@@ -21,7 +27,7 @@ pub fn now_millis() -> Millis {
 }
 
 /// Logs the cause of an internal failure and hides it from the caller.
-fn internal(error: impl std::fmt::Display) -> AppError {
+pub(crate) fn internal(error: impl std::fmt::Display) -> AppError {
     tracing::error!(%error, "internal error");
     AppError::Internal
 }
@@ -58,18 +64,73 @@ fn project_view(record: ProjectRecord, my_role: Option<ProjectRole>) -> Project 
     }
 }
 
+/// Creates an API token for a user; the answer is the only place the secret appears.
+pub async fn issue_api_token(
+    store: &SharedStore,
+    user_id: i64,
+    name: &str,
+) -> Result<NewApiToken, AppError> {
+    validate_name("name", name)?;
+    let token = secrets::random_token(API_TOKEN_PREFIX);
+    let info = store
+        .create_api_token(NewTokenRecord {
+            user_id,
+            name,
+            prefix: &token[..API_TOKEN_PREFIX.len() + 6],
+            token_hash: &secrets::token_hash(&token),
+            created_at: now_millis(),
+        })
+        .await?;
+    Ok(NewApiToken { info, token })
+}
+
 #[derive(Clone)]
 pub struct Slipway {
     pub store: SharedStore,
+    pub secret_box: SecretBox,
+    pub outbound: Outbound,
+}
+
+fn member_view(record: MemberRecord) -> Member {
+    Member {
+        user_id: record.user_id,
+        username: record.username,
+        role: record.role,
+    }
+}
+
+fn user_view(record: UserRecord) -> User {
+    actor_from(record).user
 }
 
 impl Slipway {
-    pub fn new(store: SharedStore) -> Self {
-        Slipway { store }
+    pub fn new(store: SharedStore, secret_box: SecretBox, outbound: Outbound) -> Self {
+        Slipway {
+            store,
+            secret_box,
+            outbound,
+        }
+    }
+
+    fn require_admin(actor: &Actor, doing: &str) -> Result<(), AppError> {
+        if actor.user.is_admin {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(format!(
+                "{doing} needs the global admin role"
+            )))
+        }
+    }
+
+    async fn user_named(&self, username: &str) -> Result<UserRecord, AppError> {
+        self.store
+            .user_by_name(username)
+            .await?
+            .ok_or_else(|| AppError::invalid("username", &format!("no user '{username}' exists")))
     }
 
     /// Finds a project by id (all digits) or by name, among those the actor may see.
-    async fn visible_project(
+    pub(crate) async fn visible_project(
         &self,
         actor: &Actor,
         reference: &str,
@@ -92,7 +153,7 @@ impl Slipway {
     }
 
     /// Checks that the actor holds at least `needed` in the project (admins hold everything).
-    fn require_role(
+    pub(crate) fn require_role(
         actor: &Actor,
         role: Option<ProjectRole>,
         needed: ProjectRole,
@@ -251,24 +312,239 @@ impl Backend for Slipway {
         Ok(())
     }
 
+    async fn list_members(&self, actor: &Actor, project: &str) -> Result<Vec<Member>, AppError> {
+        let (record, _) = self.visible_project(actor, project).await?;
+        let members = self.store.list_members(record.id).await?;
+        Ok(members.into_iter().map(member_view).collect())
+    }
+
+    #[tracing::instrument(skip(self, actor), fields(user = %actor.user.username))]
+    async fn set_member(
+        &self,
+        actor: &Actor,
+        project: &str,
+        username: &str,
+        role: ProjectRole,
+    ) -> Result<Member, AppError> {
+        let (record, my_role) = self.visible_project(actor, project).await?;
+        Self::require_role(
+            actor,
+            my_role,
+            ProjectRole::Administrator,
+            "managing members",
+        )?;
+        let user = self.user_named(username).await?;
+        self.store.set_membership(record.id, user.id, role).await?;
+        tracing::info!(project = %record.name, member = %user.username, role = role.as_str(), "member set");
+        Ok(Member {
+            user_id: user.id,
+            username: user.username,
+            role,
+        })
+    }
+
+    #[tracing::instrument(skip(self, actor), fields(user = %actor.user.username))]
+    async fn remove_member(
+        &self,
+        actor: &Actor,
+        project: &str,
+        username: &str,
+    ) -> Result<(), AppError> {
+        let (record, my_role) = self.visible_project(actor, project).await?;
+        Self::require_role(
+            actor,
+            my_role,
+            ProjectRole::Administrator,
+            "managing members",
+        )?;
+        let user = self.user_named(username).await?;
+        if !self.store.remove_membership(record.id, user.id).await? {
+            return Err(AppError::not_found(format!(
+                "'{username}' is not a member of '{}'",
+                record.name
+            )));
+        }
+        Ok(())
+    }
+
+    async fn list_users(&self, actor: &Actor) -> Result<Vec<User>, AppError> {
+        Self::require_admin(actor, "listing users")?;
+        Ok(self
+            .store
+            .list_users()
+            .await?
+            .into_iter()
+            .map(user_view)
+            .collect())
+    }
+
+    #[tracing::instrument(skip(self, actor, input), fields(user = %actor.user.username, new_user = %input.username))]
+    async fn create_user(&self, actor: &Actor, input: NewUser) -> Result<User, AppError> {
+        Self::require_admin(actor, "creating users")?;
+        validate_name("username", &input.username)?;
+        if input.password.chars().count() < 8 {
+            return Err(AppError::invalid(
+                "password",
+                "must be at least 8 characters long",
+            ));
+        }
+        if self.store.user_by_name(&input.username).await?.is_some() {
+            return Err(AppError::conflict(format!(
+                "a user named '{}' already exists",
+                input.username
+            )));
+        }
+        let password = input.password.clone();
+        let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&password))
+            .await
+            .map_err(internal)?
+            .map_err(internal)?;
+        let user = self
+            .store
+            .ensure_user(&input.username, input.is_admin, now_millis())
+            .await?;
+        self.store.set_password_hash(user.id, &hash).await?;
+        Ok(user_view(user))
+    }
+
+    async fn list_endpoints(&self, actor: &Actor) -> Result<Vec<Endpoint>, AppError> {
+        let member = (!actor.user.is_admin).then_some(actor.user.id);
+        self.store
+            .list_endpoints(member)
+            .await?
+            .into_iter()
+            .map(|record| self.endpoint_view(record))
+            .collect()
+    }
+
+    async fn get_endpoint(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<Endpoint, AppError> {
+        let (record, _) = self.visible_endpoint(actor, reference, project).await?;
+        self.endpoint_view(record)
+    }
+
+    #[tracing::instrument(skip(self, actor, input), fields(user = %actor.user.username, endpoint = %input.name))]
+    async fn create_endpoint(
+        &self,
+        actor: &Actor,
+        input: EndpointInput,
+    ) -> Result<Endpoint, AppError> {
+        self.save_endpoint(actor, None, input).await
+    }
+
+    #[tracing::instrument(skip(self, actor, input), fields(user = %actor.user.username))]
+    async fn update_endpoint(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+        mut input: EndpointInput,
+    ) -> Result<Endpoint, AppError> {
+        let (record, role) = self.visible_endpoint(actor, reference, project).await?;
+        Self::require_role(actor, role, ProjectRole::Developer, "editing endpoints")?;
+        if input.project.is_empty() {
+            input.project = record.project_id.to_string();
+        }
+        if input.kind.is_some_and(|kind| kind.as_str() != record.kind) {
+            return Err(AppError::invalid(
+                "kind",
+                "cannot change; create a new endpoint of the other kind",
+            ));
+        }
+        self.save_endpoint(actor, Some(&record), input).await
+    }
+
+    #[tracing::instrument(skip(self, actor), fields(user = %actor.user.username))]
+    async fn delete_endpoint(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<(), AppError> {
+        let (record, role) = self.visible_endpoint(actor, reference, project).await?;
+        Self::require_role(actor, role, ProjectRole::Developer, "deleting endpoints")?;
+        let users = self.store.endpoint_users(record.id).await?;
+        if !users.is_empty() {
+            return Err(AppError::conflict(format!(
+                "endpoint '{}' is still used by {}; change or delete those first",
+                record.name,
+                users.join(", ")
+            )));
+        }
+        self.store.delete_endpoint(record.id).await?;
+        tracing::info!(endpoint = %record.name, "endpoint deleted");
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self, actor), fields(user = %actor.user.username))]
+    async fn validate_endpoint(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<Validation, AppError> {
+        let (record, role) = self.visible_endpoint(actor, reference, project).await?;
+        Self::require_role(actor, role, ProjectRole::Developer, "validating endpoints")?;
+        let secrets = self.endpoint_secrets(&record)?;
+        let endpoint = self.endpoint_view(record)?;
+        let validation = self.check_endpoint(&endpoint, &secrets).await;
+        let json = serde_json::to_string(&validation).map_err(internal)?;
+        self.store
+            .set_endpoint_validation(endpoint.id, &json)
+            .await?;
+        Ok(validation)
+    }
+
+    async fn validate_endpoint_draft(
+        &self,
+        actor: &Actor,
+        existing: Option<i64>,
+        mut input: EndpointInput,
+    ) -> Result<Validation, AppError> {
+        let stored = match existing {
+            Some(id) => {
+                let (record, _) = self.visible_endpoint(actor, &id.to_string(), None).await?;
+                if input.project.is_empty() {
+                    input.project = record.project_id.to_string();
+                }
+                self.endpoint_secrets(&record)?
+            }
+            None => Default::default(),
+        };
+        let (project, role) = self.visible_project(actor, &input.project).await?;
+        Self::require_role(actor, role, ProjectRole::Developer, "validating endpoints")?;
+        let kind = input.kind.ok_or_else(|| {
+            AppError::invalid("kind", "is required: docker-registry or kubernetes")
+        })?;
+        let secrets = Self::merged_secrets(&input, kind, stored);
+        let settings = Self::checked_endpoint(&input, kind, &secrets)?;
+        let draft = Endpoint {
+            id: existing.unwrap_or_default(),
+            project: project.name,
+            project_id: project.id,
+            name: input.name,
+            description: input.description,
+            kind,
+            url: input.url.trim_end_matches('/').to_string(),
+            settings,
+            stored_secrets: secrets.names(),
+            last_validation: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        Ok(self.check_endpoint(&draft, &secrets).await)
+    }
+
     async fn list_api_tokens(&self, actor: &Actor) -> Result<Vec<ApiTokenInfo>, AppError> {
         Ok(self.store.list_api_tokens(actor.user.id).await?)
     }
 
     async fn create_api_token(&self, actor: &Actor, name: &str) -> Result<NewApiToken, AppError> {
-        validate_name("name", name)?;
-        let token = secrets::random_token(API_TOKEN_PREFIX);
-        let info = self
-            .store
-            .create_api_token(NewTokenRecord {
-                user_id: actor.user.id,
-                name,
-                prefix: &token[..API_TOKEN_PREFIX.len() + 6],
-                token_hash: &secrets::token_hash(&token),
-                created_at: now_millis(),
-            })
-            .await?;
-        Ok(NewApiToken { info, token })
+        issue_api_token(&self.store, actor.user.id, name).await
     }
 
     async fn revoke_api_token(&self, actor: &Actor, id: i64) -> Result<(), AppError> {

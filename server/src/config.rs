@@ -106,6 +106,9 @@ pub struct ServeArgs {
         default_value = "https://hub.docker.com"
     )]
     pub docker_hub_api_url: String,
+    /// HTTP(S) proxy for endpoints marked "cloud proxy" (registries reachable only from inside a network).
+    #[arg(long, env = "SLIPWAY_CLOUD_PROXY_URL")]
+    pub cloud_proxy_url: Option<String>,
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, env = "SLIPWAY_LOG_JSON")]
     pub log_json: bool,

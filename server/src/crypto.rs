@@ -107,7 +107,11 @@ mod tests {
         let sealed = secret_box.seal("hunter2");
         assert!(sealed.starts_with("v1:"));
         assert!(!sealed.contains("hunter2"));
-        assert_ne!(sealed, secret_box.seal("hunter2"), "a fresh nonce each time");
+        assert_ne!(
+            sealed,
+            secret_box.seal("hunter2"),
+            "a fresh nonce each time"
+        );
         assert_eq!(secret_box.open(&sealed).unwrap(), "hunter2");
         let other = SecretBox::from_key(&[8; 32]);
         assert!(other.open(&sealed).is_err());
@@ -124,7 +128,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! The Slipway server: one axum process that serves the UI and the API, and
 //! (as features arrive) receives registry webhooks and runs pipelines.
 
@@ -6,6 +7,7 @@ pub mod config;
 pub mod connect;
 pub mod crypto;
 pub mod deploy;
+pub mod endpoints;
 pub mod http;
 pub mod pipeline_text;
 pub mod secrets;

@@ -2,7 +2,7 @@ use std::io::BufRead;
 
 use anyhow::Context;
 use clap::Parser;
-use server::backend::{now_millis, Slipway, API_TOKEN_PREFIX};
+use server::backend::{issue_api_token, now_millis};
 use server::config::{Cli, Command, GlobalRole, ServeArgs, StorageArgs, TokenCommand, UserCommand};
 use server::startup::Application;
 use server::{secrets, store};
@@ -118,24 +118,14 @@ async fn create_token(
     role: Option<GlobalRole>,
     name: &str,
 ) -> anyhow::Result<()> {
-    use app::backend::{Actor, Backend};
     let store = open_store(storage).await?;
     let record = ensure_user(&store, user, role).await?;
-    let actor = Actor {
-        user: app::model::User {
-            id: record.id,
-            username: record.username,
-            is_admin: role.map_or(record.is_admin, |role| role == GlobalRole::Admin),
-        },
-    };
-    let created = Slipway::new(store)
-        .create_api_token(&actor, name)
+    let created = issue_api_token(&store, record.id, name)
         .await
         .map_err(|error| anyhow::anyhow!("{error}"))?;
-    debug_assert!(created.token.starts_with(API_TOKEN_PREFIX));
     eprintln!(
         "Created API token '{}' for user '{}'.",
-        created.info.name, actor.user.username
+        created.info.name, record.username
     );
     println!("{}", created.token);
     Ok(())

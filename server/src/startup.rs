@@ -11,12 +11,18 @@ use tokio::net::TcpListener;
 
 use crate::backend::{now_millis, Slipway};
 use crate::config::ServeArgs;
+use crate::connect::Outbound;
+use crate::crypto::SecretBox;
 use crate::http::{router, AppState};
 use crate::secrets;
 use crate::store::{self, SharedStore};
 
 /// The file that holds the first administrator's password until it is changed.
 pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
+
+/// How long a call to a registry, Docker Hub or a cluster may take before it is
+/// reported as failed: forms must answer within seconds.
+const OUTBOUND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub struct Application {
     listener: TcpListener,
@@ -39,9 +45,15 @@ impl Application {
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         let leptos_options = leptos_options(listener.local_addr()?)?;
+        let secret_box = SecretBox::load_or_create(&args.storage.data_dir)?;
+        let outbound = Outbound {
+            docker_hub_api_url: args.docker_hub_api_url.trim_end_matches('/').to_string(),
+            cloud_proxy_url: args.cloud_proxy_url.clone(),
+            timeout: OUTBOUND_TIMEOUT,
+        };
         let state = AppState {
             leptos_options,
-            backend: Arc::new(Slipway::new(store.clone())),
+            backend: Arc::new(Slipway::new(store.clone(), secret_box, outbound)),
         };
         Ok(Application {
             listener,

@@ -32,6 +32,8 @@ pub fn Layout() -> impl IntoView {
 
 #[component]
 fn SignedIn(user: User) -> impl IntoView {
+    // Pages use it to show or hide what the user's roles allow.
+    provide_context(user.clone());
     let sign_out = ServerAction::<SignOut>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = sign_out.value().get() {
@@ -67,6 +69,7 @@ fn SignedIn(user: User) -> impl IntoView {
                         "Settings"
                     </p>
                     <NavLink href="/settings/tokens" label="API tokens" />
+                    {user.is_admin.then(|| view! { <NavLink href="/settings/users" label="Users" /> })}
                 </nav>
             </aside>
             <div class="flex min-w-0 flex-1 flex-col">

@@ -13,7 +13,7 @@ pub fn NotYet(area: &'static str, what: &'static str) -> impl IntoView {
                     {format!("This area will hold {}", what.to_lowercase())}
                 </p>
                 <p class="mt-1 text-sm text-amber-800">
-                    "Nothing here works yet; projects and API tokens do."
+                    "Nothing here works yet; projects, endpoints and API tokens do."
                 </p>
             </div>
         </section>

@@ -201,6 +201,7 @@ fn ProjectRow(
                                 when=move || confirming
                                 fallback=move || {
                                     view! {
+                                        <a class="btn-link" href=format!("/projects/{id}/members")>"Members"</a>
                                         <button type="button" class="btn-link" on:click=move |_| mode.set(RowMode::Editing)>
                                             "Edit"
                                         </button>

@@ -2,12 +2,15 @@
 //! backend is one module implementing [`Store`]; SQL dialect details stay
 //! inside those modules.
 
+pub mod runs;
 mod sqlite;
+mod sqlite_runs;
 
 use std::sync::Arc;
 
 use app::model::{ApiTokenInfo, Millis, ProjectRole};
 
+pub use runs::*;
 pub use sqlite::SqliteStore;
 
 pub type SharedStore = Arc<dyn Store>;
@@ -89,7 +92,7 @@ pub struct NewTokenRecord<'a> {
 }
 
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: RunStore + Send + Sync + 'static {
     /// Applies the embedded migrations not yet applied.
     async fn migrate(&self) -> StoreResult<()>;
 
@@ -161,7 +164,11 @@ pub trait Store: Send + Sync + 'static {
     /// Endpoints of that name in any project (names are unique per project only).
     async fn endpoints_by_name(&self, name: &str) -> StoreResult<Vec<EndpointRecord>>;
     async fn create_endpoint(&self, endpoint: EndpointWrite<'_>) -> StoreResult<EndpointRecord>;
-    async fn update_endpoint(&self, id: i64, endpoint: EndpointWrite<'_>) -> StoreResult<EndpointRecord>;
+    async fn update_endpoint(
+        &self,
+        id: i64,
+        endpoint: EndpointWrite<'_>,
+    ) -> StoreResult<EndpointRecord>;
     async fn delete_endpoint(&self, id: i64) -> StoreResult<()>;
     async fn set_endpoint_validation(&self, id: i64, validation_json: &str) -> StoreResult<()>;
     /// What still uses the endpoint, as "pipeline 'deploy'"-style phrases.

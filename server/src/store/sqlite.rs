@@ -8,14 +8,14 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use super::{
-    EndpointRecord, EndpointWrite, MemberRecord, NewTokenRecord, ProjectRecord, Store, StoreError, StoreResult,
-    UserRecord,
+    EndpointRecord, EndpointWrite, MemberRecord, NewTokenRecord, ProjectRecord, Store, StoreError,
+    StoreResult, UserRecord,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
 }
 
 impl SqliteStore {
@@ -36,7 +36,7 @@ impl SqliteStore {
 
 /// Turns a constraint failure into [`StoreError::Constraint`] with the
 /// constraint's name as the PostgreSQL store reports it, so callers match one name.
-fn map_constraint(error: sqlx::Error) -> StoreError {
+pub(super) fn map_constraint(error: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &error {
         let message = db.message();
         if let Some(columns) = message.strip_prefix("UNIQUE constraint failed: ") {
@@ -396,12 +396,18 @@ impl Store for SqliteStore {
     }
 
     async fn project_contents(&self, id: i64) -> StoreResult<Vec<String>> {
-        // Pipelines and webhooks join this list as their tables arrive.
-        let endpoints: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM endpoints WHERE project_id = ?")
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(counted(&[(endpoints, "endpoint")]))
+        // Webhooks join this list when their table arrives.
+        let pipelines: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM pipelines WHERE project_id = ?")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+        let endpoints: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM endpoints WHERE project_id = ?")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(counted(&[(endpoints, "endpoint"), (pipelines, "pipeline")]))
     }
 
     async fn list_endpoints(&self, member: Option<i64>) -> StoreResult<Vec<EndpointRecord>> {
@@ -428,18 +434,22 @@ impl Store for SqliteStore {
     }
 
     async fn endpoint_by_id(&self, id: i64) -> StoreResult<Option<EndpointRecord>> {
-        let row = sqlx::query(&format!("SELECT {ENDPOINT_COLUMNS} FROM {ENDPOINT_FROM} WHERE endpoints.id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM {ENDPOINT_FROM} WHERE endpoints.id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.as_ref().map(endpoint_from))
     }
 
     async fn endpoints_by_name(&self, name: &str) -> StoreResult<Vec<EndpointRecord>> {
-        let rows = sqlx::query(&format!("SELECT {ENDPOINT_COLUMNS} FROM {ENDPOINT_FROM} WHERE endpoints.name = ?"))
-            .bind(name)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM {ENDPOINT_FROM} WHERE endpoints.name = ?"
+        ))
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.iter().map(endpoint_from).collect())
     }
 
@@ -460,10 +470,16 @@ impl Store for SqliteStore {
         .fetch_one(&self.pool)
         .await
         .map_err(map_constraint)?;
-        self.endpoint_by_id(id).await?.ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+        self.endpoint_by_id(id)
+            .await?
+            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
     }
 
-    async fn update_endpoint(&self, id: i64, endpoint: EndpointWrite<'_>) -> StoreResult<EndpointRecord> {
+    async fn update_endpoint(
+        &self,
+        id: i64,
+        endpoint: EndpointWrite<'_>,
+    ) -> StoreResult<EndpointRecord> {
         // A changed endpoint has not been validated in its new form.
         sqlx::query(
             "UPDATE endpoints SET project_id = ?, name = ?, description = ?, kind = ?, url = ?, settings = ?, \
@@ -481,7 +497,9 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await
         .map_err(map_constraint)?;
-        self.endpoint_by_id(id).await?.ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+        self.endpoint_by_id(id)
+            .await?
+            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
     }
 
     async fn delete_endpoint(&self, id: i64) -> StoreResult<()> {
@@ -501,15 +519,26 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn endpoint_users(&self, _id: i64) -> StoreResult<Vec<String>> {
-        // Pipelines and webhooks join this list as their tables arrive.
-        Ok(Vec::new())
+    async fn endpoint_users(&self, id: i64) -> StoreResult<Vec<String>> {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT pipelines.name FROM pipeline_endpoints JOIN pipelines ON pipelines.id = pipeline_endpoints.pipeline_id \
+             WHERE pipeline_endpoints.endpoint_id = ? ORDER BY pipelines.name",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(names
+            .into_iter()
+            .map(|name| format!("pipeline '{name}'"))
+            .collect())
     }
 
     async fn list_users(&self) -> StoreResult<Vec<UserRecord>> {
-        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY users.username"))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY users.username"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.iter().map(user_from).collect())
     }
 

@@ -1,9 +1,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use app::backend::{Actor, Backend};
-use app::model::User;
-use server::backend::{now_millis, Slipway};
+use server::backend::{issue_api_token, now_millis};
 use server::config::{ServeArgs, StorageArgs};
 use server::startup::Application;
 use server::store::SharedStore;
@@ -29,6 +27,7 @@ pub fn serve_args(data_dir: &Path) -> ServeArgs {
         },
         public_url: None,
         docker_hub_api_url: "http://127.0.0.1:9".into(),
+        cloud_proxy_url: None,
         log_json: false,
     }
 }
@@ -46,9 +45,17 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_in(data_dir: tempfile::TempDir) -> TestApp {
-    let application = Application::build(&serve_args(data_dir.path()))
-        .await
-        .expect("the server builds");
+    spawn_app_with(data_dir, |_| {}).await
+}
+
+/// Starts the server with adjusted arguments (e.g. the Docker Hub API pointed at a stand-in).
+pub async fn spawn_app_with(
+    data_dir: tempfile::TempDir,
+    adjust: impl FnOnce(&mut ServeArgs),
+) -> TestApp {
+    let mut args = serve_args(data_dir.path());
+    adjust(&mut args);
+    let application = Application::build(&args).await.expect("the server builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let store = application.store.clone();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -73,20 +80,11 @@ pub async fn create_token(store: &SharedStore, username: &str, is_admin: bool) -
         .ensure_user(username, is_admin, now_millis())
         .await
         .expect("the user is stored");
-    let actor = Actor {
-        user: User {
-            id: user.id,
-            username: user.username,
-            is_admin: user.is_admin,
-        },
-    };
-    Slipway::new(store.clone())
-        .create_api_token(&actor, "test")
+    issue_api_token(store, user.id, "test")
         .await
         .expect("a token is created")
         .token
 }
-
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
@@ -99,6 +97,57 @@ impl TestApp {
             .send()
             .await
             .expect("the request is sent")
+    }
+
+    pub async fn put_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.client
+            .put(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+
+    /// Creates a project as the admin and returns its name.
+    pub async fn create_project(&self, name: &str) -> String {
+        let response = self
+            .post_json(
+                "/api/v1/projects",
+                &self.admin_token,
+                &serde_json::json!({ "name": name }),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "project {name} is created");
+        name.to_string()
+    }
+
+    /// A user with a role in a project, and an API token for them.
+    pub async fn member_token(&self, project: &str, username: &str, role: &str) -> String {
+        let token = create_token(&self.store, username, false).await;
+        let response = self
+            .put_json(
+                &format!("/api/v1/projects/{project}/members/{username}"),
+                &self.admin_token,
+                &serde_json::json!({ "role": role }),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "{username} becomes {role}");
+        token
     }
 
     pub async fn post_json(

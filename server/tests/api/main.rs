@@ -2,6 +2,8 @@
 //! every test starts the real server on port 0 with its own data directory.
 
 mod auth;
+mod endpoints;
 mod helpers;
 mod projects;
+mod roles;
 mod startup;

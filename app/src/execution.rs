@@ -1,0 +1,181 @@
+//! Pipelines as stored, and their runs: executions with stage and task runs.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::model::Millis;
+use crate::pipeline::PipelineSpec;
+
+/// A stored pipeline: its definition plus identity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pipeline {
+    pub id: i64,
+    pub project_id: i64,
+    #[serde(flatten)]
+    pub spec: PipelineSpec,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExecutionStatus {
+    Queued,
+    Running,
+    Waiting,
+    Completed,
+    Failed,
+    Canceled,
+}
+
+impl ExecutionStatus {
+    pub const ALL: [ExecutionStatus; 6] = [
+        ExecutionStatus::Queued,
+        ExecutionStatus::Running,
+        ExecutionStatus::Waiting,
+        ExecutionStatus::Completed,
+        ExecutionStatus::Failed,
+        ExecutionStatus::Canceled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Queued => "QUEUED",
+            ExecutionStatus::Running => "RUNNING",
+            ExecutionStatus::Waiting => "WAITING",
+            ExecutionStatus::Completed => "COMPLETED",
+            ExecutionStatus::Failed => "FAILED",
+            ExecutionStatus::Canceled => "CANCELED",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+
+    /// A finished run never changes again.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            ExecutionStatus::Completed | ExecutionStatus::Failed | ExecutionStatus::Canceled
+        )
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskStatus {
+    Running,
+    Completed,
+    Failed,
+    /// Its precondition was false.
+    Skipped,
+    Canceled,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Running => "RUNNING",
+            TaskStatus::Completed => "COMPLETED",
+            TaskStatus::Failed => "FAILED",
+            TaskStatus::Skipped => "SKIPPED",
+            TaskStatus::Canceled => "CANCELED",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            TaskStatus::Running,
+            TaskStatus::Completed,
+            TaskStatus::Failed,
+            TaskStatus::Skipped,
+            TaskStatus::Canceled,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == text)
+    }
+}
+
+/// What started a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trigger {
+    /// `manual` or `docker`.
+    pub kind: String,
+    /// The user the run is attributed to.
+    pub user: Option<String>,
+    /// For Docker triggers: the Activity row and what was pushed.
+    pub event_id: Option<i64>,
+    pub repository: Option<String>,
+    pub tag: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionSummary {
+    pub id: i64,
+    pub pipeline_id: i64,
+    pub pipeline: String,
+    pub project_id: i64,
+    pub project: String,
+    pub run_number: i64,
+    pub status: ExecutionStatus,
+    pub trigger: Trigger,
+    pub error: Option<String>,
+    pub created_at: Millis,
+    pub started_at: Option<Millis>,
+    pub finished_at: Option<Millis>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Execution {
+    #[serde(flatten)]
+    pub summary: ExecutionSummary,
+    pub inputs: BTreeMap<String, String>,
+    pub stages: Vec<StageRun>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StageRun {
+    pub name: String,
+    /// Derived from its tasks: the stage has no state of its own.
+    pub status: Option<TaskStatus>,
+    pub started_at: Option<Millis>,
+    pub finished_at: Option<Millis>,
+    pub tasks: Vec<TaskRun>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskRun {
+    pub id: i64,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub task_type: String,
+    pub status: TaskStatus,
+    /// The task's definition with its bindings resolved.
+    pub inputs: Option<Value>,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub started_at: Option<Millis>,
+    pub finished_at: Option<Millis>,
+    pub log: Vec<LogLine>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub at: Millis,
+    pub line: String,
+}
+
+/// Filters of the Executions list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExecutionFilter {
+    pub project: Option<i64>,
+    pub pipeline: Option<i64>,
+    pub status: Option<ExecutionStatus>,
+    /// Executions with an id below this one (for "older" pages).
+    pub before: Option<i64>,
+    pub limit: Option<u32>,
+}

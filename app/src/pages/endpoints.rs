@@ -1,0 +1,449 @@
+//! Endpoints: Docker registries and Kubernetes clusters, with a Validate
+//! action that really checks the credentials.
+
+use leptos::prelude::*;
+
+use super::widgets::{format_millis, EmptyState, PageHeader};
+use crate::endpoint::*;
+use crate::error::AppError;
+use crate::functions::{
+    list_endpoints, list_projects, DeleteEndpoint, SaveEndpoint, ValidateEndpoint,
+    ValidateEndpointDraft,
+};
+use crate::model::{Project, ProjectRole};
+
+/// Whether the signed-in user may edit endpoints of a project (developer or more).
+fn can_edit(projects: &[Project], project_id: i64, is_admin: bool) -> bool {
+    is_admin
+        || projects.iter().any(|project| {
+            project.id == project_id
+                && project
+                    .my_role
+                    .is_some_and(|role| role >= ProjectRole::Developer)
+        })
+}
+
+#[component]
+pub fn EndpointsPage() -> impl IntoView {
+    let save = ServerAction::<SaveEndpoint>::new();
+    let delete = ServerAction::<DeleteEndpoint>::new();
+    let validate = ServerAction::<ValidateEndpoint>::new();
+    let endpoints = Resource::new(
+        move || {
+            (
+                save.version().get(),
+                delete.version().get(),
+                validate.version().get(),
+            )
+        },
+        |_| list_endpoints(),
+    );
+    let projects = Resource::new(|| (), |_| list_projects());
+    let user = use_context::<crate::model::User>();
+    let is_admin = user.map(|user| user.is_admin).unwrap_or(false);
+    // None: no form open; Some(None): new endpoint; Some(Some(e)): editing e.
+    let editing = RwSignal::new(None::<Option<Endpoint>>);
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = save.value().get() {
+            editing.set(None);
+        }
+    });
+    let delete_error = move || match delete.value().get() {
+        Some(Err(error)) => Some(error.to_string()),
+        _ => None,
+    };
+
+    view! {
+        <div class="flex flex-wrap items-start justify-between gap-4">
+            <PageHeader
+                title="Endpoints"
+                subtitle="Docker registries that images come from, and Kubernetes clusters they are deployed to."
+            />
+            <button type="button" class="btn-primary" on:click=move |_| editing.set(Some(None))>
+                "New endpoint"
+            </button>
+        </div>
+        <Transition fallback=|| ()>
+            {move || {
+                let projects = projects.get().and_then(Result::ok).unwrap_or_default();
+                editing
+                    .get()
+                    .map(|existing| {
+                        view! { <EndpointForm existing projects=projects.clone() save on_cancel=move || editing.set(None) /> }
+                    })
+            }}
+        </Transition>
+        {move || delete_error().map(|message| view! { <p class="mb-4 rounded-md border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800" role="alert">{message}</p> })}
+        <Transition fallback=|| view! { <p class="text-slate-500">"Loading endpoints…"</p> }>
+            {move || {
+                let projects = projects.get().and_then(Result::ok).unwrap_or_default();
+                endpoints
+                    .get()
+                    .map(|answer| match answer {
+                        Ok(list) if list.is_empty() => {
+                            view! {
+                                <EmptyState title="No endpoints yet">
+                                    "Add the Docker registry your images are pushed to, and the Kubernetes cluster to deploy them to."
+                                </EmptyState>
+                            }
+                                .into_any()
+                        }
+                        Ok(list) => {
+                            let rows = list
+                                .into_iter()
+                                .map(|endpoint| {
+                                    let editable = can_edit(&projects, endpoint.project_id, is_admin);
+                                    view! { <EndpointRow endpoint editable editing delete validate /> }
+                                })
+                                .collect_view();
+                            view! {
+                                <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+                                    <table class="table" data-testid="endpoints-table">
+                                        <thead>
+                                            <tr>
+                                                <th scope="col">"Name"</th>
+                                                <th scope="col">"Project"</th>
+                                                <th scope="col">"Type"</th>
+                                                <th scope="col">"URL"</th>
+                                                <th scope="col">"Last validation"</th>
+                                                <th scope="col"><span class="sr-only">"Actions"</span></th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>{rows}</tbody>
+                                    </table>
+                                </div>
+                            }
+                                .into_any()
+                        }
+                        Err(error) => view! { <p class="text-red-700" role="alert">{error.to_string()}</p> }.into_any(),
+                    })
+            }}
+        </Transition>
+    }
+}
+
+fn type_label(endpoint: &Endpoint) -> String {
+    match endpoint.kind {
+        EndpointKind::DockerRegistry => match endpoint.settings.server_type.unwrap_or_default() {
+            RegistryServerType::DockerHub => "Docker registry · Docker Hub".into(),
+            RegistryServerType::Registry => "Docker registry · Registry v2".into(),
+        },
+        EndpointKind::Kubernetes => "Kubernetes".into(),
+    }
+}
+
+#[component]
+pub fn ValidationBadge(validation: Option<Validation>) -> impl IntoView {
+    match validation {
+        None => view! { <span class="text-sm text-slate-500">"not validated"</span> }.into_any(),
+        Some(validation) => {
+            let (class, mark, word) = if validation.ok {
+                ("badge badge-green", "✓", "valid")
+            } else {
+                ("badge badge-red", "✗", "failed")
+            };
+            view! {
+                <span class=class data-validation=word>{format!("{mark} {word}")}</span>
+                <span class="ml-2 text-xs text-slate-600">{validation.message}</span>
+                <span class="block text-xs text-slate-400">{format_millis(validation.checked_at)}</span>
+            }
+                .into_any()
+        }
+    }
+}
+
+#[component]
+fn EndpointRow(
+    endpoint: Endpoint,
+    editable: bool,
+    editing: RwSignal<Option<Option<Endpoint>>>,
+    delete: ServerAction<DeleteEndpoint>,
+    validate: ServerAction<ValidateEndpoint>,
+) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    let id = endpoint.id;
+    let delete_question = StoredValue::new(format!("Delete {}?", endpoint.name));
+    let for_edit = StoredValue::new(endpoint.clone());
+    view! {
+        <tr data-endpoint=endpoint.name.clone()>
+            <td class="font-medium">{endpoint.name.clone()}</td>
+            <td class="text-slate-600">{endpoint.project.clone()}</td>
+            <td>{type_label(&endpoint)}</td>
+            <td class="max-w-64 truncate font-mono text-xs text-slate-600">{endpoint.url.clone()}</td>
+            <td><ValidationBadge validation=endpoint.last_validation.clone() /></td>
+            <td class="whitespace-nowrap text-right">
+                <Show when=move || editable fallback=|| view! { <span class="text-xs text-slate-500">"read only"</span> }>
+                    <Show
+                        when=move || confirming.get()
+                        fallback=move || {
+                            view! {
+                                <button type="button" class="btn-link" disabled=move || validate.pending().get()
+                                    on:click=move |_| { validate.dispatch(ValidateEndpoint { id }); }>
+                                    {move || if validate.pending().get() { "Validating…" } else { "Validate" }}
+                                </button>
+                                <button type="button" class="btn-link" on:click=move |_| editing.set(Some(Some(for_edit.get_value())))>"Edit"</button>
+                                <button type="button" class="btn-link text-red-700" on:click=move |_| confirming.set(true)>"Delete"</button>
+                            }
+                        }
+                    >
+                        <span class="mr-2 text-sm">{delete_question.get_value()}</span>
+                        <button type="button" class="btn-danger" on:click=move |_| { delete.dispatch(DeleteEndpoint { id }); confirming.set(false); }>
+                            "Confirm delete"
+                        </button>
+                        <button type="button" class="btn-link" on:click=move |_| confirming.set(false)>"Keep"</button>
+                    </Show>
+                </Show>
+            </td>
+        </tr>
+    }
+}
+
+/// A text input bound to a signal, with its label and the error for its field.
+#[component]
+fn TextField(
+    label: &'static str,
+    field: &'static str,
+    value: RwSignal<String>,
+    error: Signal<Option<AppError>>,
+    #[prop(optional)] placeholder: Option<Signal<String>>,
+    #[prop(optional)] secret: bool,
+    #[prop(optional)] multiline: bool,
+) -> impl IntoView {
+    let id = format!("endpoint-{field}");
+    let placeholder = move || placeholder.map(|text| text.get()).unwrap_or_default();
+    let input = if multiline {
+        view! {
+            <textarea class="input font-mono text-xs" rows="4" id=id.clone() name=field placeholder=placeholder
+                prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))></textarea>
+        }
+            .into_any()
+    } else {
+        view! {
+            <input class="input" id=id.clone() name=field type=if secret { "password" } else { "text" }
+                autocomplete=if secret { "new-password" } else { "off" } placeholder=placeholder
+                prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
+        }
+            .into_any()
+    };
+    view! {
+        <div>
+            <label class="label" for=id>{label}</label>
+            {input}
+            {move || error.get().and_then(|error| error.for_field(field)).map(|message| view! {
+                <p class="mt-1 text-sm text-red-700" role="alert" data-field-error=field>{message}</p>
+            })}
+        </div>
+    }
+}
+
+#[component]
+fn EndpointForm(
+    existing: Option<Endpoint>,
+    projects: Vec<Project>,
+    save: ServerAction<SaveEndpoint>,
+    on_cancel: impl Fn() + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    let draft = ServerAction::<ValidateEndpointDraft>::new();
+    let id = existing.as_ref().map(|endpoint| endpoint.id);
+    let base = existing.clone().unwrap_or_else(|| Endpoint {
+        id: 0,
+        project: projects
+            .first()
+            .map(|project| project.name.clone())
+            .unwrap_or_default(),
+        project_id: projects
+            .first()
+            .map(|project| project.id)
+            .unwrap_or_default(),
+        name: String::new(),
+        description: String::new(),
+        kind: EndpointKind::DockerRegistry,
+        url: String::new(),
+        settings: EndpointSettings::default(),
+        stored_secrets: Vec::new(),
+        last_validation: None,
+        created_at: 0,
+        updated_at: 0,
+    });
+    let stored = base.stored_secrets.clone();
+    let text = |value: Option<String>| RwSignal::new(value.unwrap_or_default());
+    let project = RwSignal::new(base.project_id.to_string());
+    let name = RwSignal::new(base.name.clone());
+    let description = RwSignal::new(base.description.clone());
+    let kind = RwSignal::new(base.kind);
+    let url = RwSignal::new(base.url.clone());
+    let server_type = RwSignal::new(base.settings.server_type.unwrap_or_default());
+    let username = text(base.settings.username.clone());
+    let password = RwSignal::new(String::new());
+    let cloud_proxy = RwSignal::new(base.settings.cloud_proxy);
+    let auth = RwSignal::new(base.settings.auth.unwrap_or_default());
+    let token = RwSignal::new(String::new());
+    let client_cert = text(base.settings.client_cert.clone());
+    let client_key = RwSignal::new(String::new());
+    let kubeconfig = RwSignal::new(String::new());
+    let kubeconfig_context = text(base.settings.kubeconfig_context.clone());
+    let ca_cert = text(base.settings.ca_cert.clone());
+    let insecure = RwSignal::new(base.settings.insecure_skip_tls_verify);
+    let namespace = text(base.settings.namespace.clone());
+
+    let optional = |value: String| (!value.trim().is_empty()).then_some(value);
+    let input = move || EndpointInput {
+        project: project.get(),
+        name: name.get(),
+        description: description.get(),
+        kind: Some(kind.get()),
+        url: url.get(),
+        settings: EndpointSettings {
+            server_type: Some(server_type.get()),
+            username: optional(username.get()),
+            cloud_proxy: cloud_proxy.get(),
+            auth: Some(auth.get()),
+            namespace: optional(namespace.get()),
+            ca_cert: optional(ca_cert.get()),
+            insecure_skip_tls_verify: insecure.get(),
+            client_cert: optional(client_cert.get()),
+            kubeconfig_context: optional(kubeconfig_context.get()),
+        },
+        password: optional(password.get()),
+        token: optional(token.get()),
+        client_key: optional(client_key.get()),
+        kubeconfig: optional(kubeconfig.get()),
+    };
+    let error = Signal::derive(move || match (save.value().get(), draft.value().get()) {
+        (Some(Err(error)), _) | (_, Some(Err(error))) => Some(error),
+        _ => None,
+    });
+    let banner = move || {
+        error
+            .get()
+            .filter(|error| !matches!(error, AppError::Invalid { .. }))
+            .map(|error| error.to_string())
+    };
+    // "unchanged" tells the person a secret is stored and stays unless they type a new one.
+    let secret_hint = move |secret: &'static str| {
+        let stored = stored.clone();
+        Signal::derive(move || {
+            if stored.iter().any(|name| name == secret) {
+                "unchanged".to_string()
+            } else {
+                String::new()
+            }
+        })
+    };
+    let password_hint = secret_hint("password");
+    let token_hint = secret_hint("token");
+    let client_key_hint = secret_hint("client_key");
+    let kubeconfig_hint = secret_hint("kubeconfig");
+    let editing_existing = id.is_some();
+    let cancel = on_cancel.clone();
+
+    view! {
+        <section class="card mb-8" aria-labelledby="endpoint-form-heading">
+            <h2 id="endpoint-form-heading" class="text-base font-semibold">
+                {if editing_existing { "Edit endpoint" } else { "New endpoint" }}
+            </h2>
+            <form class="mt-4 grid gap-4 md:grid-cols-2" on:submit=move |ev| {
+                ev.prevent_default();
+                save.dispatch(SaveEndpoint { id, input: input() });
+            }>
+                <div>
+                    <label class="label" for="endpoint-project">"Project"</label>
+                    <select class="input" id="endpoint-project" disabled=editing_existing
+                        on:change=move |ev| project.set(event_target_value(&ev))>
+                        {projects.iter().map(|option| {
+                            let value = option.id.to_string();
+                            let selected = value == project.get_untracked();
+                            view! { <option value=value selected=selected>{option.name.clone()}</option> }
+                        }).collect_view()}
+                    </select>
+                    {move || error.get().and_then(|error| error.for_field("project")).map(|message| view! {
+                        <p class="mt-1 text-sm text-red-700" role="alert" data-field-error="project">{message}</p>
+                    })}
+                </div>
+                <fieldset>
+                    <legend class="label">"Type"</legend>
+                    <div class="flex gap-4 pt-2 text-sm">
+                        <label class="flex items-center gap-2">
+                            <input type="radio" name="kind" disabled=editing_existing
+                                prop:checked=move || kind.get() == EndpointKind::DockerRegistry
+                                on:change=move |_| kind.set(EndpointKind::DockerRegistry) />
+                            "Docker registry"
+                        </label>
+                        <label class="flex items-center gap-2">
+                            <input type="radio" name="kind" disabled=editing_existing
+                                prop:checked=move || kind.get() == EndpointKind::Kubernetes
+                                on:change=move |_| kind.set(EndpointKind::Kubernetes) />
+                            "Kubernetes"
+                        </label>
+                    </div>
+                </fieldset>
+                <TextField label="Name" field="name" value=name error />
+                <TextField label="Description" field="description" value=description error />
+                <Show when=move || kind.get() == EndpointKind::DockerRegistry>
+                    <div>
+                        <label class="label" for="endpoint-server-type">"Server type"</label>
+                        <select class="input" id="endpoint-server-type"
+                            on:change=move |ev| server_type.set(RegistryServerType::parse(&event_target_value(&ev)).unwrap_or_default())>
+                            <option value="docker-hub" selected=move || server_type.get() == RegistryServerType::DockerHub>"Docker Hub"</option>
+                            <option value="registry" selected=move || server_type.get() == RegistryServerType::Registry>"Registry (HTTP API v2)"</option>
+                        </select>
+                    </div>
+                    <TextField label="Repository or registry URL" field="url" value=url error />
+                    <TextField label="User name" field="username" value=username error />
+                    <TextField label="Password" field="password" value=password error secret=true placeholder=password_hint />
+                    <label class="flex items-center gap-2 text-sm md:col-span-2">
+                        <input type="checkbox" prop:checked=move || cloud_proxy.get() on:change=move |ev| cloud_proxy.set(event_target_checked(&ev)) />
+                        "Reach this registry through the cloud proxy (for registries only reachable inside a network)"
+                    </label>
+                </Show>
+                <Show when=move || kind.get() == EndpointKind::Kubernetes>
+                    <TextField label="API server URL" field="url" value=url error />
+                    <TextField label="Default namespace" field="namespace" value=namespace error />
+                    <div>
+                        <label class="label" for="endpoint-auth">"Authentication"</label>
+                        <select class="input" id="endpoint-auth"
+                            on:change=move |ev| auth.set(KubernetesAuth::parse(&event_target_value(&ev)).unwrap_or_default())>
+                            <option value="token" selected=move || auth.get() == KubernetesAuth::Token>"Bearer token"</option>
+                            <option value="client-certificate" selected=move || auth.get() == KubernetesAuth::ClientCertificate>"Client certificate"</option>
+                            <option value="kubeconfig" selected=move || auth.get() == KubernetesAuth::Kubeconfig>"Kubeconfig"</option>
+                        </select>
+                    </div>
+                    <Show when=move || auth.get() == KubernetesAuth::Token>
+                        <TextField label="Bearer token" field="token" value=token error secret=true placeholder=token_hint />
+                    </Show>
+                    <Show when=move || auth.get() == KubernetesAuth::ClientCertificate>
+                        <TextField label="Client certificate (PEM)" field="client_cert" value=client_cert error multiline=true />
+                        <TextField label="Client key (PEM)" field="client_key" value=client_key error multiline=true placeholder=client_key_hint />
+                    </Show>
+                    <Show when=move || auth.get() == KubernetesAuth::Kubeconfig>
+                        <TextField label="Kubeconfig" field="kubeconfig" value=kubeconfig error multiline=true placeholder=kubeconfig_hint />
+                        <TextField label="Context (empty: the kubeconfig's current one)" field="kubeconfig_context" value=kubeconfig_context error />
+                    </Show>
+                    <TextField label="CA certificate (PEM)" field="ca_cert" value=ca_cert error multiline=true />
+                    <label class="flex items-center gap-2 text-sm">
+                        <input type="checkbox" prop:checked=move || insecure.get() on:change=move |ev| insecure.set(event_target_checked(&ev)) />
+                        "Skip TLS verification"
+                        <span class="badge badge-red">"unsafe"</span>
+                    </label>
+                </Show>
+                <div class="flex flex-wrap items-center gap-3 md:col-span-2">
+                    <button type="submit" class="btn-primary" disabled=move || save.pending().get()>"Save"</button>
+                    <button type="button" class="btn-secondary" disabled=move || draft.pending().get()
+                        on:click=move |_| { draft.dispatch(ValidateEndpointDraft { id, input: input() }); }>
+                        {move || if draft.pending().get() { "Validating…" } else { "Validate" }}
+                    </button>
+                    <button type="button" class="btn-link" on:click=move |_| cancel()>"Cancel"</button>
+                    <span data-testid="draft-validation">
+                        {move || match draft.value().get() {
+                            Some(Ok(validation)) => view! { <ValidationBadge validation=Some(validation) /> }.into_any(),
+                            _ => ().into_any(),
+                        }}
+                    </span>
+                </div>
+            </form>
+            {move || banner().map(|message| view! {
+                <div class="mt-3 rounded-md border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800" role="alert">{message}</div>
+            })}
+        </section>
+    }
+}

@@ -1,0 +1,324 @@
+//! Endpoint rules: what a valid Docker registry or Kubernetes endpoint holds,
+//! how its secrets are sealed and merged on edit, and the view pages get.
+
+use app::backend::Actor;
+use app::endpoint::*;
+use app::error::AppError;
+use app::model::ProjectRole;
+
+use crate::backend::{internal, now_millis, Slipway};
+use crate::connect;
+use crate::store::{EndpointRecord, EndpointWrite, StoreError};
+
+impl Slipway {
+    /// The page/API view of a stored endpoint: settings parsed, secrets reduced to their names.
+    pub(crate) fn endpoint_view(&self, record: EndpointRecord) -> Result<Endpoint, AppError> {
+        let kind = EndpointKind::parse(&record.kind)
+            .ok_or_else(|| internal("unknown endpoint kind in the database"))?;
+        let settings: EndpointSettings =
+            serde_json::from_str(&record.settings).map_err(internal)?;
+        let stored_secrets = self.endpoint_secrets(&record)?.names();
+        let last_validation = record
+            .last_validation
+            .as_deref()
+            .and_then(|json| serde_json::from_str(json).ok());
+        Ok(Endpoint {
+            id: record.id,
+            project: record.project_name,
+            project_id: record.project_id,
+            name: record.name,
+            description: record.description,
+            kind,
+            url: record.url,
+            settings,
+            stored_secrets,
+            last_validation,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+        })
+    }
+
+    pub(crate) fn endpoint_secrets(
+        &self,
+        record: &EndpointRecord,
+    ) -> Result<EndpointSecrets, AppError> {
+        match &record.sealed_secrets {
+            None => Ok(EndpointSecrets::default()),
+            Some(sealed) => {
+                let json = self.secret_box.open(sealed).map_err(internal)?;
+                serde_json::from_str(&json).map_err(internal)
+            }
+        }
+    }
+
+    /// Finds an endpoint the actor may see, by id or by name (and project).
+    pub(crate) async fn visible_endpoint(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<(EndpointRecord, Option<ProjectRole>), AppError> {
+        let not_found = || {
+            AppError::not_found(format!(
+                "no endpoint '{reference}' exists (or you are not a member of its project)"
+            ))
+        };
+        let candidates = match reference.parse::<i64>() {
+            Ok(id) => self.store.endpoint_by_id(id).await?.into_iter().collect(),
+            Err(_) => self.store.endpoints_by_name(reference).await?,
+        };
+        let mut visible = Vec::new();
+        for record in candidates {
+            if project.is_some_and(|project| {
+                project != record.project_name && project != record.project_id.to_string()
+            }) {
+                continue;
+            }
+            let role = self
+                .store
+                .membership(record.project_id, actor.user.id)
+                .await?;
+            if role.is_some() || actor.user.is_admin {
+                visible.push((record, role));
+            }
+        }
+        match visible.len() {
+            0 => Err(not_found()),
+            1 => Ok(visible.remove(0)),
+            _ => Err(AppError::conflict(format!(
+                "several projects have an endpoint named '{reference}': name the project too, or use the id"
+            ))),
+        }
+    }
+
+    /// Checks the input and returns what to store: settings kept to the kind's own fields.
+    pub(crate) fn checked_endpoint(
+        input: &EndpointInput,
+        kind: EndpointKind,
+        secrets: &EndpointSecrets,
+    ) -> Result<EndpointSettings, AppError> {
+        let invalid = |field: &str, message: String| AppError::invalid(field, &message);
+        app::model::validate_name("name", &input.name)?;
+        app::model::validate_description("description", &input.description)?;
+        connect::check_url(&input.url).map_err(|message| invalid("url", message))?;
+        let given = &input.settings;
+        match kind {
+            EndpointKind::DockerRegistry => {
+                let server_type = given.server_type.unwrap_or_default();
+                let username = given
+                    .username
+                    .clone()
+                    .filter(|name| !name.trim().is_empty());
+                if server_type == RegistryServerType::DockerHub {
+                    if username.is_none() {
+                        return Err(invalid("username", "is required for Docker Hub".into()));
+                    }
+                    if secrets.password.is_none() {
+                        return Err(invalid("password", "is required for Docker Hub".into()));
+                    }
+                }
+                Ok(EndpointSettings {
+                    server_type: Some(server_type),
+                    username,
+                    cloud_proxy: given.cloud_proxy,
+                    ..EndpointSettings::default()
+                })
+            }
+            EndpointKind::Kubernetes => {
+                let auth = given.auth.unwrap_or_default();
+                let namespace = given.namespace.clone().filter(|ns| !ns.trim().is_empty());
+                if let Some(namespace) = &namespace {
+                    check_namespace(namespace).map_err(|message| invalid("namespace", message))?;
+                }
+                let ca_cert = given.ca_cert.clone().filter(|pem| !pem.trim().is_empty());
+                if let Some(pem) = &ca_cert {
+                    connect::check_pem_certificates(pem)
+                        .map_err(|message| invalid("ca_cert", message))?;
+                }
+                let mut settings = EndpointSettings {
+                    auth: Some(auth),
+                    namespace,
+                    ca_cert,
+                    insecure_skip_tls_verify: given.insecure_skip_tls_verify,
+                    ..EndpointSettings::default()
+                };
+                match auth {
+                    KubernetesAuth::Token => {
+                        if secrets.token.is_none() {
+                            return Err(invalid(
+                                "token",
+                                "is required for token authentication".into(),
+                            ));
+                        }
+                    }
+                    KubernetesAuth::ClientCertificate => {
+                        let cert = given
+                            .client_cert
+                            .clone()
+                            .filter(|pem| !pem.trim().is_empty());
+                        let cert = cert.ok_or_else(|| {
+                            invalid(
+                                "client_cert",
+                                "is required for client-certificate authentication".into(),
+                            )
+                        })?;
+                        connect::check_pem_certificates(&cert)
+                            .map_err(|message| invalid("client_cert", message))?;
+                        let key = secrets.client_key.as_deref().ok_or_else(|| {
+                            invalid(
+                                "client_key",
+                                "is required for client-certificate authentication".into(),
+                            )
+                        })?;
+                        connect::check_pem_private_key(key)
+                            .map_err(|message| invalid("client_key", message))?;
+                        connect::check_client_identity(&cert, key)
+                            .map_err(|message| invalid("client_key", message))?;
+                        settings.client_cert = Some(cert);
+                    }
+                    KubernetesAuth::Kubeconfig => {
+                        let kubeconfig = secrets.kubeconfig.as_deref().ok_or_else(|| {
+                            invalid(
+                                "kubeconfig",
+                                "is required for kubeconfig authentication".into(),
+                            )
+                        })?;
+                        let contexts = connect::kubeconfig_contexts(kubeconfig)
+                            .map_err(|message| invalid("kubeconfig", message))?;
+                        let context = given
+                            .kubeconfig_context
+                            .clone()
+                            .filter(|name| !name.trim().is_empty());
+                        if let Some(context) = &context {
+                            if !contexts.contains(context) {
+                                return Err(invalid(
+                                    "kubeconfig_context",
+                                    format!(
+                                        "is not in the kubeconfig; it has: {}",
+                                        contexts.join(", ")
+                                    ),
+                                ));
+                            }
+                        }
+                        settings.kubeconfig_context = context;
+                    }
+                }
+                Ok(settings)
+            }
+        }
+    }
+
+    /// The secrets to store: new values where given, the stored ones otherwise,
+    /// and only those the endpoint's kind and authentication use.
+    pub(crate) fn merged_secrets(
+        input: &EndpointInput,
+        kind: EndpointKind,
+        stored: EndpointSecrets,
+    ) -> EndpointSecrets {
+        let given = |value: &Option<String>| value.clone().filter(|text| !text.is_empty());
+        let merged = EndpointSecrets {
+            password: given(&input.password).or(stored.password),
+            token: given(&input.token).or(stored.token),
+            client_key: given(&input.client_key).or(stored.client_key),
+            kubeconfig: given(&input.kubeconfig).or(stored.kubeconfig),
+        };
+        match (kind, input.settings.auth.unwrap_or_default()) {
+            (EndpointKind::DockerRegistry, _) => EndpointSecrets {
+                password: merged.password,
+                ..EndpointSecrets::default()
+            },
+            (EndpointKind::Kubernetes, KubernetesAuth::Token) => EndpointSecrets {
+                token: merged.token,
+                ..EndpointSecrets::default()
+            },
+            (EndpointKind::Kubernetes, KubernetesAuth::ClientCertificate) => EndpointSecrets {
+                client_key: merged.client_key,
+                ..EndpointSecrets::default()
+            },
+            (EndpointKind::Kubernetes, KubernetesAuth::Kubeconfig) => EndpointSecrets {
+                kubeconfig: merged.kubeconfig,
+                ..EndpointSecrets::default()
+            },
+        }
+    }
+
+    /// Validates the input for `project_id` and writes it (create when `existing` is None).
+    pub(crate) async fn save_endpoint(
+        &self,
+        actor: &Actor,
+        existing: Option<&EndpointRecord>,
+        input: EndpointInput,
+    ) -> Result<Endpoint, AppError> {
+        let (project, role) =
+            self.visible_project(actor, &input.project)
+                .await
+                .map_err(|error| match error {
+                    AppError::NotFound { message } => AppError::invalid("project", &message),
+                    other => other,
+                })?;
+        Self::require_role(actor, role, ProjectRole::Developer, "editing endpoints")?;
+        let kind = input.kind.ok_or_else(|| {
+            AppError::invalid("kind", "is required: docker-registry or kubernetes")
+        })?;
+        let stored = match existing {
+            Some(record) => self.endpoint_secrets(record)?,
+            None => EndpointSecrets::default(),
+        };
+        let secrets = Self::merged_secrets(&input, kind, stored);
+        let settings = Self::checked_endpoint(&input, kind, &secrets)?;
+        let settings_json = serde_json::to_string(&settings).map_err(internal)?;
+        let sealed = (!secrets.names().is_empty())
+            .then(|| serde_json::to_string(&secrets).map(|json| self.secret_box.seal(&json)))
+            .transpose()
+            .map_err(internal)?;
+        let write = EndpointWrite {
+            project_id: project.id,
+            name: &input.name,
+            description: &input.description,
+            kind: kind.as_str(),
+            url: input.url.trim_end_matches('/'),
+            settings: &settings_json,
+            sealed_secrets: sealed.as_deref(),
+            now: now_millis(),
+        };
+        let result = match existing {
+            Some(record) => self.store.update_endpoint(record.id, write).await,
+            None => self.store.create_endpoint(write).await,
+        };
+        let record = result.map_err(|error| match error {
+            StoreError::Constraint(name) if name == "endpoints_project_id_name_key" => {
+                AppError::conflict(format!(
+                    "project '{}' already has an endpoint named '{}'; choose another name",
+                    project.name, input.name
+                ))
+            }
+            other => other.into(),
+        })?;
+        tracing::info!(endpoint = %record.name, project = %project.name, kind = %record.kind, "endpoint saved");
+        self.endpoint_view(record)
+    }
+
+    /// Runs the real check, bounded in time by the outbound timeout.
+    pub(crate) async fn check_endpoint(
+        &self,
+        endpoint: &Endpoint,
+        secrets: &EndpointSecrets,
+    ) -> Validation {
+        connect::validate(endpoint, secrets, &self.outbound).await
+    }
+}
+
+/// Kubernetes namespaces are DNS-1123 labels.
+fn check_namespace(namespace: &str) -> Result<(), String> {
+    let valid = namespace.len() <= 63
+        && namespace
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !namespace.starts_with('-')
+        && !namespace.ends_with('-');
+    if valid {
+        Ok(())
+    } else {
+        Err("must be a DNS label: lower-case letters, digits and '-', at most 63 characters".into())
+    }
+}

@@ -1,0 +1,303 @@
+//! Running one task: precondition, bindings, the task itself, and its record
+//! (status, resolved inputs, output, log lines, error).
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use app::endpoint::EndpointKind;
+use app::execution::TaskStatus;
+use app::expression::{self, ExpressionContext};
+use app::pipeline::{binding_text, lookup_json, Binding, KubernetesTask, PollTask, RestTask, Stage, Task, TaskSpec};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::run::Outputs;
+use super::Engine;
+use crate::backend::now_millis;
+use crate::store::ExecutionRecord;
+use crate::{connect, deploy};
+
+/// How much of a response body a REST or Poll task keeps in its output.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Requests of REST and Poll tasks give up after this long.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub(super) struct TaskContext<'a> {
+    pub execution: &'a ExecutionRecord,
+    pub stage_index: usize,
+    pub stage: &'a Stage,
+    pub inputs: &'a BTreeMap<String, String>,
+    pub outputs: &'a Outputs,
+    pub cancel: &'a CancellationToken,
+}
+
+pub(super) enum TaskEnd {
+    Completed(Value),
+    Skipped,
+    Failed(String),
+    Canceled,
+}
+
+/// What bindings and expressions read: the run's inputs, earlier outputs and,
+/// for Poll conditions, the response.
+struct Values<'a> {
+    inputs: &'a BTreeMap<String, String>,
+    outputs: &'a Outputs,
+    response: Option<&'a Value>,
+}
+
+impl ExpressionContext for Values<'_> {
+    fn resolve(&self, binding: &Binding) -> Option<String> {
+        match binding {
+            Binding::Input(name) => self.inputs.get(name).cloned(),
+            Binding::Output { stage, task, key } => self
+                .outputs
+                .get(&(stage.clone(), task.clone()))
+                .and_then(|output| lookup_json(output, key.split('.')))
+                .map(binding_text),
+        }
+    }
+
+    fn response(&self) -> Option<&Value> {
+        self.response
+    }
+}
+
+/// Writes log lines in order, off the task's path; `finish` waits until all are stored.
+struct LogWriter {
+    sender: mpsc::UnboundedSender<String>,
+    writer: tokio::task::JoinHandle<()>,
+}
+
+impl LogWriter {
+    fn start(store: crate::store::SharedStore, task_run_id: i64) -> Self {
+        let (sender, mut lines) = mpsc::unbounded_channel::<String>();
+        let writer = tokio::spawn(async move {
+            while let Some(line) = lines.recv().await {
+                if let Err(error) = store.append_log(task_run_id, now_millis(), &line).await {
+                    tracing::warn!(%error, "storing a log line failed");
+                }
+            }
+        });
+        LogWriter { sender, writer }
+    }
+
+    fn line(&self, line: impl Into<String>) {
+        let _ = self.sender.send(line.into());
+    }
+
+    async fn finish(self) {
+        drop(self.sender);
+        let _ = self.writer.await;
+    }
+}
+
+impl Engine {
+    pub(super) async fn run_task(&self, context: &TaskContext<'_>, task_index: usize, task: &Task) -> TaskEnd {
+        let store = &self.slipway.store;
+        let values = Values {
+            inputs: context.inputs,
+            outputs: context.outputs,
+            response: None,
+        };
+        let resolved = task.spec.resolved(|binding| values.resolve(binding));
+        let inputs_json = match &resolved {
+            Ok(spec) => serde_json::to_string(spec).ok(),
+            Err(_) => None,
+        };
+        let task_run_id = match store
+            .start_task(crate::store::TaskStart {
+                execution_id: context.execution.id,
+                stage_index: context.stage_index as i64,
+                stage_name: &context.stage.name,
+                task_index: task_index as i64,
+                task_name: &task.name,
+                task_type: task.spec.kind(),
+                inputs: inputs_json.as_deref(),
+                now: now_millis(),
+            })
+            .await
+        {
+            Ok(id) => id,
+            Err(error) => return TaskEnd::Failed(format!("recording the task failed: {error}")),
+        };
+        let log = LogWriter::start(store.clone(), task_run_id);
+
+        let end = match (&task.precondition, resolved) {
+            (_, Err(error)) => TaskEnd::Failed(error.to_string()),
+            (Some(precondition), Ok(spec)) => match expression::evaluate(precondition, &values) {
+                Ok(true) => self.execute(context, &spec, &values, &log).await,
+                Ok(false) => {
+                    log.line(format!("precondition `{precondition}` is false: skipped"));
+                    TaskEnd::Skipped
+                }
+                Err(error) => TaskEnd::Failed(format!("precondition: {error}")),
+            },
+            (None, Ok(spec)) => self.execute(context, &spec, &values, &log).await,
+        };
+
+        if let TaskEnd::Failed(reason) = &end {
+            log.line(format!("failed: {reason}"));
+        }
+        log.finish().await;
+        let (status, output, error) = match &end {
+            TaskEnd::Completed(output) => (TaskStatus::Completed, Some(output.to_string()), None),
+            TaskEnd::Skipped => (TaskStatus::Skipped, None, None),
+            TaskEnd::Failed(reason) => (TaskStatus::Failed, None, Some(reason.as_str())),
+            TaskEnd::Canceled => (TaskStatus::Canceled, None, Some("canceled")),
+        };
+        if let Err(error) = store
+            .finish_task(task_run_id, status.as_str(), output.as_deref(), error, now_millis())
+            .await
+        {
+            tracing::error!(%error, "recording the end of a task failed");
+        }
+        end
+    }
+
+    async fn execute(&self, context: &TaskContext<'_>, spec: &TaskSpec, values: &Values<'_>, log: &LogWriter) -> TaskEnd {
+        match spec {
+            TaskSpec::Kubernetes(task) => self.kubernetes(context, task, log).await,
+            TaskSpec::Rest(task) => self.rest(context, task, log).await,
+            TaskSpec::Poll(task) => self.poll(context, task, values, log).await,
+            TaskSpec::Condition(task) => match expression::evaluate(&task.expression, values) {
+                Ok(true) => {
+                    log.line(format!("condition `{}` holds", task.expression));
+                    TaskEnd::Completed(json!({ "result": true }))
+                }
+                Ok(false) => TaskEnd::Failed(format!("condition `{}` is false", task.expression)),
+                Err(error) => TaskEnd::Failed(format!("condition: {error}")),
+            },
+        }
+    }
+
+    async fn kubernetes(&self, context: &TaskContext<'_>, task: &KubernetesTask, log: &LogWriter) -> TaskEnd {
+        let (endpoint, secrets) = match self
+            .slipway
+            .endpoint_for_run(context.execution.project_id, &task.endpoint, EndpointKind::Kubernetes)
+            .await
+        {
+            Ok(found) => found,
+            Err(reason) => return TaskEnd::Failed(reason),
+        };
+        let action = match deploy::KubernetesAction::from_str(task.action.as_str()) {
+            Ok(action) => action,
+            Err(error) => return TaskEnd::Failed(error.to_string()),
+        };
+        let client = match connect::kube_client(&endpoint, &secrets, connect::KubeTimeouts::for_requests(REQUEST_TIMEOUT)).await {
+            Ok(client) => client,
+            Err(error) => return TaskEnd::Failed(format!("connecting to endpoint '{}': {error}", endpoint.name)),
+        };
+        let deployment = deploy::KubernetesTask {
+            action,
+            yaml: task.yaml.clone(),
+            continue_on_conflict: task.continue_on_conflict,
+            wait_for_rollout: task.wait_for_rollout,
+            rollout_timeout: Duration::from_secs(task.rollout_timeout_seconds),
+            field_manager: deploy::DEFAULT_FIELD_MANAGER.to_string(),
+            to_revision: task.to_revision.filter(|revision| *revision > 0),
+        };
+        log.line(format!("{} on {} ({})", action.as_str(), endpoint.name, endpoint.url));
+        let namespace = endpoint.settings.namespace.clone().unwrap_or_default();
+        let step_log = |line: String| log.line(line);
+        match deploy::run(client, &namespace, &deployment, &step_log, context.cancel.clone()).await {
+            Ok(output) => TaskEnd::Completed(output),
+            Err(deploy::DeployError::Canceled) => TaskEnd::Canceled,
+            Err(error) => TaskEnd::Failed(error.to_string()),
+        }
+    }
+
+    /// Sends the request of a REST or Poll task; the answer is (status, body as JSON or text).
+    async fn request(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &BTreeMap<String, String>,
+        body: Option<&str>,
+        cancel: &CancellationToken,
+    ) -> Result<Option<(u16, Value)>, String> {
+        let method = reqwest::Method::from_str(&method.to_ascii_uppercase())
+            .map_err(|_| format!("'{method}' is not an HTTP method"))?;
+        let client = self.slipway.outbound.http_client(false).map_err(|error| error.to_string())?;
+        let mut request = client.request(method, url).timeout(REQUEST_TIMEOUT);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        if let Some(body) = body {
+            request = request.body(body.to_string());
+        }
+        let response = tokio::select! {
+            response = request.send() => response.map_err(|error| format!("the request to {url} failed: {error}"))?,
+            _ = cancel.cancelled() => return Ok(None),
+        };
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(|error| format!("reading the answer failed: {error}"))?;
+        let kept = &bytes[..bytes.len().min(MAX_BODY_BYTES)];
+        let body = serde_json::from_slice::<Value>(kept)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(kept).into_owned()));
+        Ok(Some((status, body)))
+    }
+
+    async fn rest(&self, context: &TaskContext<'_>, task: &RestTask, log: &LogWriter) -> TaskEnd {
+        log.line(format!("{} {}", task.method.to_ascii_uppercase(), task.url));
+        match self
+            .request(&task.method, &task.url, &task.headers, task.body.as_deref(), context.cancel)
+            .await
+        {
+            Err(reason) => TaskEnd::Failed(reason),
+            Ok(None) => TaskEnd::Canceled,
+            Ok(Some((status, body))) => {
+                log.line(format!("answered {status}"));
+                if task.accepts_status(status) {
+                    TaskEnd::Completed(json!({ "status": status, "body": body }))
+                } else {
+                    TaskEnd::Failed(format!("{} answered {status}, which is not an expected status", task.url))
+                }
+            }
+        }
+    }
+
+    async fn poll(&self, context: &TaskContext<'_>, task: &PollTask, values: &Values<'_>, log: &LogWriter) -> TaskEnd {
+        let started = Instant::now();
+        let timeout = Duration::from_secs(task.timeout_seconds);
+        let interval = Duration::from_secs(task.interval_seconds.max(1));
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let answer = self
+                .request(&task.method, &task.url, &task.headers, task.body.as_deref(), context.cancel)
+                .await;
+            match answer {
+                Ok(None) => return TaskEnd::Canceled,
+                Err(reason) => log.line(format!("attempt {attempt}: {reason}")),
+                Ok(Some((status, body))) => {
+                    let with_response = Values {
+                        inputs: values.inputs,
+                        outputs: values.outputs,
+                        response: Some(&body),
+                    };
+                    match expression::evaluate(&task.condition, &with_response) {
+                        Ok(true) => {
+                            log.line(format!("attempt {attempt}: {status}, condition holds"));
+                            return TaskEnd::Completed(json!({ "status": status, "body": body, "attempts": attempt }));
+                        }
+                        Ok(false) => log.line(format!("attempt {attempt}: {status}, condition not yet true")),
+                        Err(error) => return TaskEnd::Failed(format!("condition: {error}")),
+                    }
+                }
+            }
+            if task.max_attempts.is_some_and(|limit| attempt >= limit) {
+                return TaskEnd::Failed(format!("the condition did not hold after {attempt} attempts"));
+            }
+            if started.elapsed() + interval > timeout {
+                return TaskEnd::Failed(format!("the condition did not hold within {} s", task.timeout_seconds));
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = context.cancel.cancelled() => return TaskEnd::Canceled,
+            }
+        }
+    }
+}

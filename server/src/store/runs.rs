@@ -1,0 +1,175 @@
+//! Records of pipelines and executions, and the [`RunStore`] half of the store.
+
+use app::model::Millis;
+
+use super::StoreResult;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PipelineRecord {
+    pub id: i64,
+    pub project_id: i64,
+    pub project_name: String,
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+    pub concurrency: i64,
+    /// The whole definition as JSON.
+    pub spec: String,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+pub struct PipelineWrite<'a> {
+    pub project_id: i64,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub enabled: bool,
+    pub concurrency: i64,
+    pub spec: &'a str,
+    /// The endpoints its tasks use, so those cannot be deleted under it.
+    pub endpoint_ids: &'a [i64],
+    pub now: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecutionRecord {
+    pub id: i64,
+    pub pipeline_id: i64,
+    pub pipeline_name: String,
+    pub project_id: i64,
+    pub project_name: String,
+    pub run_number: i64,
+    pub status: String,
+    pub inputs: String,
+    pub trigger: String,
+    pub spec: String,
+    pub error: Option<String>,
+    pub created_at: Millis,
+    pub started_at: Option<Millis>,
+    pub finished_at: Option<Millis>,
+    pub cancel_requested: bool,
+}
+
+pub struct NewExecution<'a> {
+    pub pipeline_id: i64,
+    pub project_id: i64,
+    pub inputs: &'a str,
+    pub trigger: &'a str,
+    pub spec: &'a str,
+    pub created_by: Option<i64>,
+    pub now: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskRunRecord {
+    pub id: i64,
+    pub execution_id: i64,
+    pub stage_index: i64,
+    pub stage_name: String,
+    pub task_index: i64,
+    pub task_name: String,
+    pub task_type: String,
+    pub status: String,
+    pub inputs: Option<String>,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub started_at: Option<Millis>,
+    pub finished_at: Option<Millis>,
+}
+
+pub struct TaskStart<'a> {
+    pub execution_id: i64,
+    pub stage_index: i64,
+    pub stage_name: &'a str,
+    pub task_index: i64,
+    pub task_name: &'a str,
+    pub task_type: &'a str,
+    pub inputs: Option<&'a str>,
+    pub now: Millis,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecutionQuery {
+    /// Only runs of projects this user is a member of (None: all).
+    pub member: Option<i64>,
+    pub project_id: Option<i64>,
+    pub pipeline_id: Option<i64>,
+    pub status: Option<String>,
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+/// What a cancel request found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// It was waiting in the queue and is now CANCELED.
+    CanceledInQueue,
+    /// It is running; its worker stops it.
+    Requested,
+    /// It had already finished.
+    AlreadyFinished,
+}
+
+#[async_trait::async_trait]
+pub trait RunStore: Send + Sync {
+    async fn list_pipelines(&self, member: Option<i64>) -> StoreResult<Vec<PipelineRecord>>;
+    async fn pipeline_by_id(&self, id: i64) -> StoreResult<Option<PipelineRecord>>;
+    async fn pipelines_by_name(&self, name: &str) -> StoreResult<Vec<PipelineRecord>>;
+    async fn create_pipeline(&self, pipeline: PipelineWrite<'_>) -> StoreResult<PipelineRecord>;
+    async fn update_pipeline(
+        &self,
+        id: i64,
+        pipeline: PipelineWrite<'_>,
+    ) -> StoreResult<PipelineRecord>;
+    async fn delete_pipeline(&self, id: i64) -> StoreResult<()>;
+
+    /// Queues a run with the next run number of its pipeline.
+    async fn queue_execution(&self, execution: NewExecution<'_>) -> StoreResult<ExecutionRecord>;
+    /// Atomically takes the oldest QUEUED run whose pipeline is under its
+    /// concurrency limit, marks it RUNNING and leases it to `owner`.
+    async fn claim_execution(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+    ) -> StoreResult<Option<ExecutionRecord>>;
+    /// Extends the lease; answers whether a cancel was requested (None: lease lost).
+    async fn renew_lease(
+        &self,
+        id: i64,
+        owner: &str,
+        lease_until: Millis,
+    ) -> StoreResult<Option<bool>>;
+    async fn finish_execution(
+        &self,
+        id: i64,
+        status: &str,
+        error: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<()>;
+    async fn request_cancel(&self, id: i64, now: Millis) -> StoreResult<CancelOutcome>;
+    /// Fails RUNNING runs whose worker is gone (all of them, or only expired leases)
+    /// and their running tasks, with `reason`. Returns how many runs.
+    async fn fail_abandoned_executions(
+        &self,
+        now: Millis,
+        reason: &str,
+        expired_only: bool,
+    ) -> StoreResult<u64>;
+    async fn execution_by_id(&self, id: i64) -> StoreResult<Option<ExecutionRecord>>;
+    async fn list_executions(&self, query: &ExecutionQuery) -> StoreResult<Vec<ExecutionRecord>>;
+
+    async fn start_task(&self, task: TaskStart<'_>) -> StoreResult<i64>;
+    async fn finish_task(
+        &self,
+        id: i64,
+        status: &str,
+        output: Option<&str>,
+        error: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<()>;
+    async fn append_log(&self, task_run_id: i64, at: Millis, line: &str) -> StoreResult<()>;
+    async fn task_runs(&self, execution_id: i64) -> StoreResult<Vec<TaskRunRecord>>;
+    /// Log lines of all tasks of a run: (task run id, at, line), in order.
+    async fn task_logs(&self, execution_id: i64) -> StoreResult<Vec<(i64, Millis, String)>>;
+}
