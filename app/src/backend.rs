@@ -9,7 +9,10 @@ use std::sync::Arc;
 
 use crate::endpoint::{Endpoint, EndpointInput, Validation};
 use crate::error::AppError;
+use crate::execution::{Execution, ExecutionFilter, ExecutionSummary, Pipeline};
 use crate::model::*;
+use crate::pipeline::PipelineSpec;
+use std::collections::BTreeMap;
 
 /// Who is asking: resolved from a session cookie or an API token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,6 +103,50 @@ pub trait Backend: Send + Sync + 'static {
         existing: Option<i64>,
         input: EndpointInput,
     ) -> Result<Validation, AppError>;
+
+    async fn list_pipelines(&self, actor: &Actor) -> Result<Vec<Pipeline>, AppError>;
+    async fn get_pipeline(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<Pipeline, AppError>;
+    async fn create_pipeline(
+        &self,
+        actor: &Actor,
+        spec: PipelineSpec,
+    ) -> Result<Pipeline, AppError>;
+    async fn update_pipeline(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+        spec: PipelineSpec,
+    ) -> Result<Pipeline, AppError>;
+    async fn delete_pipeline(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<(), AppError>;
+    /// Reads a pipeline written as YAML or JSON (what the editor's YAML view holds).
+    fn pipeline_from_text(&self, text: &str) -> Result<PipelineSpec, AppError>;
+    fn pipeline_to_yaml(&self, spec: &PipelineSpec) -> String;
+    /// Queues a run; inputs not given take their defaults.
+    async fn run_pipeline(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+        inputs: BTreeMap<String, String>,
+    ) -> Result<ExecutionSummary, AppError>;
+    async fn list_executions(
+        &self,
+        actor: &Actor,
+        filter: ExecutionFilter,
+    ) -> Result<Vec<ExecutionSummary>, AppError>;
+    async fn get_execution(&self, actor: &Actor, id: i64) -> Result<Execution, AppError>;
+    async fn cancel_execution(&self, actor: &Actor, id: i64) -> Result<ExecutionSummary, AppError>;
 
     async fn list_api_tokens(&self, actor: &Actor) -> Result<Vec<ApiTokenInfo>, AppError>;
     async fn create_api_token(&self, actor: &Actor, name: &str) -> Result<NewApiToken, AppError>;

@@ -8,7 +8,10 @@ use leptos::prelude::*;
 
 use crate::endpoint::{Endpoint, EndpointInput, Validation};
 use crate::error::AppError;
+use crate::execution::{Execution, ExecutionFilter, ExecutionSummary, Pipeline};
 use crate::model::*;
+use crate::pipeline::PipelineSpec;
+use std::collections::BTreeMap;
 
 #[cfg(feature = "ssr")]
 mod session {
@@ -338,6 +341,131 @@ pub async fn validate_endpoint_draft(
         async move {
             let (backend, actor) = session::actor().await?;
             backend.validate_endpoint_draft(&actor, id, input).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "pipelines/list")]
+pub async fn list_pipelines() -> Result<Vec<Pipeline>, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend.list_pipelines(&actor).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "pipelines/get")]
+pub async fn get_pipeline(id: i64) -> Result<Pipeline, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend.get_pipeline(&actor, &id.to_string(), None).await
+        }
+        .await,
+    )
+}
+
+/// Creates (`id` None) or updates a pipeline from the editor.
+#[server(endpoint = "pipelines/save", input = server_fn::codec::Json)]
+pub async fn save_pipeline(id: Option<i64>, spec: PipelineSpec) -> Result<Pipeline, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            match id {
+                Some(id) => {
+                    backend
+                        .update_pipeline(&actor, &id.to_string(), None, spec)
+                        .await
+                }
+                None => backend.create_pipeline(&actor, spec).await,
+            }
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "pipelines/delete")]
+pub async fn delete_pipeline(id: i64) -> Result<(), AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend.delete_pipeline(&actor, &id.to_string(), None).await
+        }
+        .await,
+    )
+}
+
+/// The editor's YAML view: the definition as YAML.
+#[server(endpoint = "pipelines/to_yaml", input = server_fn::codec::Json)]
+pub async fn pipeline_to_yaml(spec: PipelineSpec) -> Result<String, AppError> {
+    session::respond(
+        async move {
+            let (backend, _) = session::actor().await?;
+            Ok(backend.pipeline_to_yaml(&spec))
+        }
+        .await,
+    )
+}
+
+/// The editor's YAML view: YAML (or JSON) back to a definition.
+#[server(endpoint = "pipelines/from_yaml", input = server_fn::codec::Json)]
+pub async fn pipeline_from_yaml(text: String) -> Result<PipelineSpec, AppError> {
+    session::respond(
+        async move {
+            let (backend, _) = session::actor().await?;
+            backend.pipeline_from_text(&text)
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "pipelines/run", input = server_fn::codec::Json)]
+pub async fn run_pipeline(
+    id: i64,
+    inputs: BTreeMap<String, String>,
+) -> Result<ExecutionSummary, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend
+                .run_pipeline(&actor, &id.to_string(), None, inputs)
+                .await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "executions/list", input = server_fn::codec::Json)]
+pub async fn list_executions(filter: ExecutionFilter) -> Result<Vec<ExecutionSummary>, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend.list_executions(&actor, filter).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "executions/get")]
+pub async fn get_execution(id: i64) -> Result<Execution, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend.get_execution(&actor, id).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "executions/cancel")]
+pub async fn cancel_execution(id: i64) -> Result<ExecutionSummary, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend.cancel_execution(&actor, id).await
         }
         .await,
     )

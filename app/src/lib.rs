@@ -9,6 +9,7 @@
 pub mod backend;
 pub mod endpoint;
 pub mod error;
+pub mod execution;
 pub mod expression;
 pub mod functions;
 pub mod model;

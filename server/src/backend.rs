@@ -6,13 +6,17 @@ use app::backend::{Actor, Backend};
 use app::error::AppError;
 use app::model::*;
 
+use std::collections::BTreeMap;
+
 use app::endpoint::{Endpoint, EndpointInput, Validation};
+use app::execution::{Execution, ExecutionFilter, ExecutionSummary, Pipeline, Trigger};
+use app::pipeline::PipelineSpec;
 
 use crate::connect::Outbound;
 use crate::crypto::SecretBox;
 use crate::secrets;
 use crate::store::{
-    MemberRecord, NewTokenRecord, ProjectRecord, SharedStore, StoreError, UserRecord,
+    CancelOutcome, MemberRecord, NewTokenRecord, ProjectRecord, SharedStore, StoreError, UserRecord,
 };
 
 const SESSION_LIFETIME_MILLIS: i64 = 14 * 24 * 60 * 60 * 1000;
@@ -89,6 +93,8 @@ pub struct Slipway {
     pub store: SharedStore,
     pub secret_box: SecretBox,
     pub outbound: Outbound,
+    /// Wakes the engine's workers and reaches runs in progress here.
+    pub signals: crate::engine::EngineSignals,
 }
 
 fn member_view(record: MemberRecord) -> Member {
@@ -109,6 +115,7 @@ impl Slipway {
             store,
             secret_box,
             outbound,
+            signals: Default::default(),
         }
     }
 
@@ -537,6 +544,134 @@ impl Backend for Slipway {
             updated_at: 0,
         };
         Ok(self.check_endpoint(&draft, &secrets).await)
+    }
+
+    async fn list_pipelines(&self, actor: &Actor) -> Result<Vec<Pipeline>, AppError> {
+        let member = (!actor.user.is_admin).then_some(actor.user.id);
+        self.store
+            .list_pipelines(member)
+            .await?
+            .into_iter()
+            .map(|record| self.pipeline_view(record))
+            .collect()
+    }
+
+    async fn get_pipeline(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<Pipeline, AppError> {
+        let (record, _) = self.visible_pipeline(actor, reference, project).await?;
+        self.pipeline_view(record)
+    }
+
+    #[tracing::instrument(skip(self, actor, spec), fields(user = %actor.user.username, pipeline = %spec.name))]
+    async fn create_pipeline(
+        &self,
+        actor: &Actor,
+        spec: PipelineSpec,
+    ) -> Result<Pipeline, AppError> {
+        self.save_pipeline(actor, None, spec).await
+    }
+
+    #[tracing::instrument(skip(self, actor, spec), fields(user = %actor.user.username))]
+    async fn update_pipeline(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+        mut spec: PipelineSpec,
+    ) -> Result<Pipeline, AppError> {
+        let (record, role) = self.visible_pipeline(actor, reference, project).await?;
+        Self::require_role(actor, role, ProjectRole::Developer, "editing pipelines")?;
+        if spec.project.is_empty() {
+            spec.project = record.project_id.to_string();
+        }
+        self.save_pipeline(actor, Some(&record), spec).await
+    }
+
+    #[tracing::instrument(skip(self, actor), fields(user = %actor.user.username))]
+    async fn delete_pipeline(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<(), AppError> {
+        let (record, role) = self.visible_pipeline(actor, reference, project).await?;
+        Self::require_role(actor, role, ProjectRole::Developer, "deleting pipelines")?;
+        self.store.delete_pipeline(record.id).await?;
+        tracing::info!(pipeline = %record.name, "pipeline deleted");
+        Ok(())
+    }
+
+    fn pipeline_from_text(&self, text: &str) -> Result<PipelineSpec, AppError> {
+        crate::pipeline_text::parse_pipeline(text, None)
+            .map_err(|error| AppError::bad_request(error.to_string()))
+    }
+
+    fn pipeline_to_yaml(&self, spec: &PipelineSpec) -> String {
+        crate::pipeline_text::to_yaml(spec)
+    }
+
+    #[tracing::instrument(skip(self, actor, inputs), fields(user = %actor.user.username))]
+    async fn run_pipeline(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+        inputs: BTreeMap<String, String>,
+    ) -> Result<ExecutionSummary, AppError> {
+        let (record, role) = self.visible_pipeline(actor, reference, project).await?;
+        Self::require_role(actor, role, ProjectRole::Executor, "running pipelines")?;
+        let trigger = Trigger {
+            kind: "manual".into(),
+            user: Some(actor.user.username.clone()),
+            ..Trigger::default()
+        };
+        self.queue_run(&record, inputs, &trigger, Some(actor.user.id))
+            .await
+    }
+
+    async fn list_executions(
+        &self,
+        actor: &Actor,
+        filter: ExecutionFilter,
+    ) -> Result<Vec<ExecutionSummary>, AppError> {
+        let records = self
+            .store
+            .list_executions(&Self::page_query(actor, &filter))
+            .await?;
+        records
+            .into_iter()
+            .map(crate::pipelines::summary_view)
+            .collect()
+    }
+
+    async fn get_execution(&self, actor: &Actor, id: i64) -> Result<Execution, AppError> {
+        let (record, _) = self.visible_execution(actor, id).await?;
+        self.execution_view(record).await
+    }
+
+    #[tracing::instrument(skip(self, actor), fields(user = %actor.user.username))]
+    async fn cancel_execution(&self, actor: &Actor, id: i64) -> Result<ExecutionSummary, AppError> {
+        let (record, role) = self.visible_execution(actor, id).await?;
+        Self::require_role(actor, role, ProjectRole::Executor, "canceling runs")?;
+        match self.store.request_cancel(record.id, now_millis()).await? {
+            CancelOutcome::Requested => self.signals.cancel(record.id),
+            CancelOutcome::CanceledInQueue => {}
+            CancelOutcome::AlreadyFinished => {
+                return Err(AppError::conflict(format!(
+                    "execution {id} has already finished"
+                )))
+            }
+        }
+        let current = self
+            .store
+            .execution_by_id(id)
+            .await?
+            .ok_or(AppError::Internal)?;
+        crate::pipelines::summary_view(current)
     }
 
     async fn list_api_tokens(&self, actor: &Actor) -> Result<Vec<ApiTokenInfo>, AppError> {

@@ -13,9 +13,11 @@ use crate::backend::{now_millis, Slipway};
 use crate::config::ServeArgs;
 use crate::connect::Outbound;
 use crate::crypto::SecretBox;
+use crate::engine::Engine;
 use crate::http::{router, AppState};
 use crate::secrets;
 use crate::store::{self, SharedStore};
+use tokio_util::sync::CancellationToken;
 
 /// The file that holds the first administrator's password until it is changed.
 pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
@@ -28,7 +30,12 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     pub store: SharedStore,
+    engine: Arc<Engine>,
 }
+
+/// Pipeline workers per process: runs mostly wait on clusters and registries,
+/// so a few more than cores keeps them busy without crowding the database.
+const ENGINE_WORKERS: usize = 8;
 
 impl Application {
     pub async fn build(args: &ServeArgs) -> anyhow::Result<Self> {
@@ -51,14 +58,18 @@ impl Application {
             cloud_proxy_url: args.cloud_proxy_url.clone(),
             timeout: OUTBOUND_TIMEOUT,
         };
+        let slipway = Slipway::new(store.clone(), secret_box, outbound);
+        let engine = Engine::new(slipway.clone());
+        engine.recover_after_restart().await?;
         let state = AppState {
             leptos_options,
-            backend: Arc::new(Slipway::new(store.clone(), secret_box, outbound)),
+            backend: Arc::new(slipway),
         };
         Ok(Application {
             listener,
             router: router(state),
             store,
+            engine,
         })
     }
 
@@ -73,9 +84,16 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let stop_engine = CancellationToken::new();
+        let workers = self.engine.spawn(ENGINE_WORKERS, stop_engine.clone());
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await?;
+        // Runs in progress end FAILED ("interrupted by server shutdown"), so none stays RUNNING.
+        stop_engine.cancel();
+        for worker in workers {
+            let _ = worker.await;
+        }
         Ok(())
     }
 }

@@ -51,7 +51,9 @@ impl EngineSignals {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, CancellationToken>> {
         // A panic elsewhere while holding the lock leaves a usable map.
-        self.running.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -62,7 +64,11 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(slipway: Slipway) -> Arc<Self> {
-        let owner = format!("{}-{}", std::process::id(), crate::secrets::random_token("")[..8].to_string());
+        let owner = format!(
+            "{}-{}",
+            std::process::id(),
+            crate::secrets::random_token("")[..8].to_string()
+        );
         Arc::new(Engine { slipway, owner })
     }
 
@@ -75,13 +81,20 @@ impl Engine {
             .fail_abandoned_executions(now_millis(), RESTART_REASON, false)
             .await?;
         if failed > 0 {
-            tracing::warn!(failed, "runs interrupted by the last stop were marked FAILED");
+            tracing::warn!(
+                failed,
+                "runs interrupted by the last stop were marked FAILED"
+            );
         }
         Ok(failed)
     }
 
     /// Starts `workers` workers that stop when `shutdown` is canceled.
-    pub fn spawn(self: &Arc<Self>, workers: usize, shutdown: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+    pub fn spawn(
+        self: &Arc<Self>,
+        workers: usize,
+        shutdown: CancellationToken,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
         (0..workers)
             .map(|_| tokio::spawn(Arc::clone(self).work(shutdown.clone())))
             .collect()

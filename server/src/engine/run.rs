@@ -25,12 +25,20 @@ enum RunEnd {
 
 impl Engine {
     #[tracing::instrument(skip_all, fields(execution = execution.id, pipeline = %execution.pipeline_name, run = execution.run_number))]
-    pub(super) async fn run(self: &Arc<Self>, execution: ExecutionRecord, shutdown: CancellationToken) {
+    pub(super) async fn run(
+        self: &Arc<Self>,
+        execution: ExecutionRecord,
+        shutdown: CancellationToken,
+    ) {
         let cancel = CancellationToken::new();
-        self.slipway.signals.lock().insert(execution.id, cancel.clone());
+        self.slipway
+            .signals
+            .lock()
+            .insert(execution.id, cancel.clone());
         let heartbeat = tokio::spawn(Arc::clone(self).keep_lease(execution.id, cancel.clone()));
         let on_shutdown = {
             let cancel = cancel.clone();
+            let shutdown = shutdown.clone();
             tokio::spawn(async move {
                 shutdown.cancelled().await;
                 cancel.cancel();
@@ -48,11 +56,20 @@ impl Engine {
             RunEnd::Failed(reason) => (ExecutionStatus::Failed, Some(reason)),
             RunEnd::Canceled(reason) => (ExecutionStatus::Canceled, Some(reason)),
         };
-        tracing::info!(status = status.as_str(), error = error.as_deref().unwrap_or(""), "run ended");
+        tracing::info!(
+            status = status.as_str(),
+            error = error.as_deref().unwrap_or(""),
+            "run ended"
+        );
         if let Err(error) = self
             .slipway
             .store
-            .finish_execution(execution.id, status.as_str(), error.as_deref(), now_millis())
+            .finish_execution(
+                execution.id,
+                status.as_str(),
+                error.as_deref(),
+                now_millis(),
+            )
             .await
         {
             // The lease runs out and the recovery sweep ends the run as FAILED.
@@ -66,7 +83,12 @@ impl Engine {
         loop {
             tokio::time::sleep(HEARTBEAT).await;
             let lease_until = now_millis() + LEASE.as_millis() as i64;
-            match self.slipway.store.renew_lease(execution_id, &self.owner, lease_until).await {
+            match self
+                .slipway
+                .store
+                .renew_lease(execution_id, &self.owner, lease_until)
+                .await
+            {
                 Ok(Some(false)) => {}
                 Ok(Some(true)) | Ok(None) => {
                     cancel.cancel();
@@ -77,12 +99,20 @@ impl Engine {
         }
     }
 
-    async fn run_stages(&self, execution: &ExecutionRecord, cancel: &CancellationToken, shutdown: &CancellationToken) -> RunEnd {
+    async fn run_stages(
+        &self,
+        execution: &ExecutionRecord,
+        cancel: &CancellationToken,
+        shutdown: &CancellationToken,
+    ) -> RunEnd {
         let spec: PipelineSpec = match serde_json::from_str(&execution.spec) {
             Ok(spec) => spec,
-            Err(error) => return RunEnd::Failed(format!("the stored pipeline could not be read: {error}")),
+            Err(error) => {
+                return RunEnd::Failed(format!("the stored pipeline could not be read: {error}"))
+            }
         };
-        let inputs: BTreeMap<String, String> = serde_json::from_str(&execution.inputs).unwrap_or_default();
+        let inputs: BTreeMap<String, String> =
+            serde_json::from_str(&execution.inputs).unwrap_or_default();
         let mut outputs = Outputs::new();
         for (stage_index, stage) in spec.stages.iter().enumerate() {
             if cancel.is_cancelled() {
@@ -113,7 +143,9 @@ impl Engine {
                     TaskEnd::Skipped => {}
                     TaskEnd::Failed(_) if task.continue_on_failure => {}
                     TaskEnd::Failed(reason) => {
-                        failure.get_or_insert_with(|| format!("{}: {}", task_place(stage, task), reason));
+                        failure.get_or_insert_with(|| {
+                            format!("{}: {}", task_place(stage, task), reason)
+                        });
                     }
                     TaskEnd::Canceled => return canceled(shutdown),
                 }

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use app::endpoint::EndpointKind;
 use app::execution::TaskStatus;
 use app::expression::{self, ExpressionContext};
-use app::pipeline::{binding_text, lookup_json, Binding, KubernetesTask, PollTask, RestTask, Stage, Task, TaskSpec};
+use app::pipeline::{
+    binding_text, lookup_json, Binding, KubernetesTask, PollTask, RestTask, Stage, Task, TaskSpec,
+};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -95,7 +97,12 @@ impl LogWriter {
 }
 
 impl Engine {
-    pub(super) async fn run_task(&self, context: &TaskContext<'_>, task_index: usize, task: &Task) -> TaskEnd {
+    pub(super) async fn run_task(
+        &self,
+        context: &TaskContext<'_>,
+        task_index: usize,
+        task: &Task,
+    ) -> TaskEnd {
         let store = &self.slipway.store;
         let values = Values {
             inputs: context.inputs,
@@ -149,7 +156,13 @@ impl Engine {
             TaskEnd::Canceled => (TaskStatus::Canceled, None, Some("canceled")),
         };
         if let Err(error) = store
-            .finish_task(task_run_id, status.as_str(), output.as_deref(), error, now_millis())
+            .finish_task(
+                task_run_id,
+                status.as_str(),
+                output.as_deref(),
+                error,
+                now_millis(),
+            )
             .await
         {
             tracing::error!(%error, "recording the end of a task failed");
@@ -157,7 +170,13 @@ impl Engine {
         end
     }
 
-    async fn execute(&self, context: &TaskContext<'_>, spec: &TaskSpec, values: &Values<'_>, log: &LogWriter) -> TaskEnd {
+    async fn execute(
+        &self,
+        context: &TaskContext<'_>,
+        spec: &TaskSpec,
+        values: &Values<'_>,
+        log: &LogWriter,
+    ) -> TaskEnd {
         match spec {
             TaskSpec::Kubernetes(task) => self.kubernetes(context, task, log).await,
             TaskSpec::Rest(task) => self.rest(context, task, log).await,
@@ -173,10 +192,19 @@ impl Engine {
         }
     }
 
-    async fn kubernetes(&self, context: &TaskContext<'_>, task: &KubernetesTask, log: &LogWriter) -> TaskEnd {
+    async fn kubernetes(
+        &self,
+        context: &TaskContext<'_>,
+        task: &KubernetesTask,
+        log: &LogWriter,
+    ) -> TaskEnd {
         let (endpoint, secrets) = match self
             .slipway
-            .endpoint_for_run(context.execution.project_id, &task.endpoint, EndpointKind::Kubernetes)
+            .project_endpoint(
+                context.execution.project_id,
+                &task.endpoint,
+                EndpointKind::Kubernetes,
+            )
             .await
         {
             Ok(found) => found,
@@ -186,9 +214,20 @@ impl Engine {
             Ok(action) => action,
             Err(error) => return TaskEnd::Failed(error.to_string()),
         };
-        let client = match connect::kube_client(&endpoint, &secrets, connect::KubeTimeouts::for_requests(REQUEST_TIMEOUT)).await {
+        let client = match connect::kube_client(
+            &endpoint,
+            &secrets,
+            connect::KubeTimeouts::for_requests(REQUEST_TIMEOUT),
+        )
+        .await
+        {
             Ok(client) => client,
-            Err(error) => return TaskEnd::Failed(format!("connecting to endpoint '{}': {error}", endpoint.name)),
+            Err(error) => {
+                return TaskEnd::Failed(format!(
+                    "connecting to endpoint '{}': {error}",
+                    endpoint.name
+                ))
+            }
         };
         let deployment = deploy::KubernetesTask {
             action,
@@ -199,10 +238,27 @@ impl Engine {
             field_manager: deploy::DEFAULT_FIELD_MANAGER.to_string(),
             to_revision: task.to_revision.filter(|revision| *revision > 0),
         };
-        log.line(format!("{} on {} ({})", action.as_str(), endpoint.name, endpoint.url));
+        log.line(format!(
+            "{} on {} ({})",
+            action.as_str(),
+            endpoint.name,
+            endpoint.url
+        ));
         let namespace = endpoint.settings.namespace.clone().unwrap_or_default();
-        let step_log = |line: String| log.line(line);
-        match deploy::run(client, &namespace, &deployment, &step_log, context.cancel.clone()).await {
+        // The deploy module wants a log it may keep: give it its own sender.
+        let sender = log.sender.clone();
+        let step_log = move |line: String| {
+            let _ = sender.send(line);
+        };
+        match deploy::run(
+            client,
+            &namespace,
+            &deployment,
+            &step_log,
+            context.cancel.clone(),
+        )
+        .await
+        {
             Ok(output) => TaskEnd::Completed(output),
             Err(deploy::DeployError::Canceled) => TaskEnd::Canceled,
             Err(error) => TaskEnd::Failed(error.to_string()),
@@ -220,7 +276,11 @@ impl Engine {
     ) -> Result<Option<(u16, Value)>, String> {
         let method = reqwest::Method::from_str(&method.to_ascii_uppercase())
             .map_err(|_| format!("'{method}' is not an HTTP method"))?;
-        let client = self.slipway.outbound.http_client(false).map_err(|error| error.to_string())?;
+        let client = self
+            .slipway
+            .outbound
+            .http_client(false)
+            .map_err(|error| error.to_string())?;
         let mut request = client.request(method, url).timeout(REQUEST_TIMEOUT);
         for (name, value) in headers {
             request = request.header(name, value);
@@ -233,7 +293,10 @@ impl Engine {
             _ = cancel.cancelled() => return Ok(None),
         };
         let status = response.status().as_u16();
-        let bytes = response.bytes().await.map_err(|error| format!("reading the answer failed: {error}"))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| format!("reading the answer failed: {error}"))?;
         let kept = &bytes[..bytes.len().min(MAX_BODY_BYTES)];
         let body = serde_json::from_slice::<Value>(kept)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(kept).into_owned()));
@@ -243,7 +306,13 @@ impl Engine {
     async fn rest(&self, context: &TaskContext<'_>, task: &RestTask, log: &LogWriter) -> TaskEnd {
         log.line(format!("{} {}", task.method.to_ascii_uppercase(), task.url));
         match self
-            .request(&task.method, &task.url, &task.headers, task.body.as_deref(), context.cancel)
+            .request(
+                &task.method,
+                &task.url,
+                &task.headers,
+                task.body.as_deref(),
+                context.cancel,
+            )
             .await
         {
             Err(reason) => TaskEnd::Failed(reason),
@@ -253,13 +322,22 @@ impl Engine {
                 if task.accepts_status(status) {
                     TaskEnd::Completed(json!({ "status": status, "body": body }))
                 } else {
-                    TaskEnd::Failed(format!("{} answered {status}, which is not an expected status", task.url))
+                    TaskEnd::Failed(format!(
+                        "{} answered {status}, which is not an expected status",
+                        task.url
+                    ))
                 }
             }
         }
     }
 
-    async fn poll(&self, context: &TaskContext<'_>, task: &PollTask, values: &Values<'_>, log: &LogWriter) -> TaskEnd {
+    async fn poll(
+        &self,
+        context: &TaskContext<'_>,
+        task: &PollTask,
+        values: &Values<'_>,
+        log: &LogWriter,
+    ) -> TaskEnd {
         let started = Instant::now();
         let timeout = Duration::from_secs(task.timeout_seconds);
         let interval = Duration::from_secs(task.interval_seconds.max(1));
@@ -267,7 +345,13 @@ impl Engine {
         loop {
             attempt += 1;
             let answer = self
-                .request(&task.method, &task.url, &task.headers, task.body.as_deref(), context.cancel)
+                .request(
+                    &task.method,
+                    &task.url,
+                    &task.headers,
+                    task.body.as_deref(),
+                    context.cancel,
+                )
                 .await;
             match answer {
                 Ok(None) => return TaskEnd::Canceled,
@@ -281,18 +365,27 @@ impl Engine {
                     match expression::evaluate(&task.condition, &with_response) {
                         Ok(true) => {
                             log.line(format!("attempt {attempt}: {status}, condition holds"));
-                            return TaskEnd::Completed(json!({ "status": status, "body": body, "attempts": attempt }));
+                            return TaskEnd::Completed(
+                                json!({ "status": status, "body": body, "attempts": attempt }),
+                            );
                         }
-                        Ok(false) => log.line(format!("attempt {attempt}: {status}, condition not yet true")),
+                        Ok(false) => log.line(format!(
+                            "attempt {attempt}: {status}, condition not yet true"
+                        )),
                         Err(error) => return TaskEnd::Failed(format!("condition: {error}")),
                     }
                 }
             }
             if task.max_attempts.is_some_and(|limit| attempt >= limit) {
-                return TaskEnd::Failed(format!("the condition did not hold after {attempt} attempts"));
+                return TaskEnd::Failed(format!(
+                    "the condition did not hold after {attempt} attempts"
+                ));
             }
             if started.elapsed() + interval > timeout {
-                return TaskEnd::Failed(format!("the condition did not hold within {} s", task.timeout_seconds));
+                return TaskEnd::Failed(format!(
+                    "the condition did not hold within {} s",
+                    task.timeout_seconds
+                ));
             }
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}

@@ -2,13 +2,19 @@
 //! Every route needs `Authorization: Bearer <api token>`.
 
 use app::backend::{Actor, Backend};
+use std::collections::BTreeMap;
+
 use app::endpoint::{Endpoint, EndpointInput, Validation};
 use app::error::AppError;
+use app::execution::{Execution, ExecutionFilter, ExecutionSummary, Pipeline};
 use app::model::{ApiTokenInfo, NewApiToken, Project, ProjectInput};
 use app::model::{Member, NewUser, ProjectRole, User};
+use app::pipeline::PipelineSpec;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
 use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -71,6 +77,23 @@ pub fn router() -> Router<AppState> {
         .route(
             "/endpoints/{reference}/validate",
             axum::routing::post(validate_endpoint),
+        )
+        .route("/pipelines", get(list_pipelines).post(create_pipeline))
+        .route(
+            "/pipelines/{reference}",
+            get(get_pipeline)
+                .put(update_pipeline)
+                .delete(delete_pipeline),
+        )
+        .route(
+            "/pipelines/{reference}/executions",
+            axum::routing::post(run_pipeline),
+        )
+        .route("/executions", get(list_executions))
+        .route("/executions/{id}", get(get_execution))
+        .route(
+            "/executions/{id}/cancel",
+            axum::routing::post(cancel_execution),
         )
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{id}", delete(revoke_token))
@@ -307,4 +330,179 @@ async fn validate_endpoint(
             .validate_endpoint(&actor, &reference, scope.project.as_deref())
             .await?,
     ))
+}
+
+/// A pipeline body in JSON or YAML, chosen by its content type.
+struct PipelineBody(PipelineSpec);
+
+impl<S: Send + Sync> FromRequest<S> for PipelineBody {
+    type Rejection = Response;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        use crate::pipeline_text::{parse_pipeline, ParseError};
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string);
+        let body = String::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                ApiError(AppError::bad_request(rejection.body_text())).into_response()
+            })?;
+        match parse_pipeline(&body, content_type.as_deref()) {
+            Ok(spec) => Ok(PipelineBody(spec)),
+            Err(error @ ParseError::UnsupportedContentType(_)) => {
+                let body = serde_json::json!({ "error": "unsupported_media_type", "message": error.to_string() });
+                Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, Json(body)).into_response())
+            }
+            Err(error) => Err(ApiError(AppError::bad_request(error.to_string())).into_response()),
+        }
+    }
+}
+
+/// Answers with YAML when the client asks for it (`Accept: application/yaml`).
+fn pipeline_answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    pipeline: Pipeline,
+) -> Response {
+    let wants_yaml = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("yaml"));
+    if wants_yaml {
+        let yaml = state.backend.pipeline_to_yaml(&pipeline.spec);
+        (status, [(header::CONTENT_TYPE, "application/yaml")], yaml).into_response()
+    } else {
+        (status, Json(pipeline)).into_response()
+    }
+}
+
+async fn list_pipelines(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Query(filter): Query<InProject>,
+) -> Result<Json<Vec<Pipeline>>, ApiError> {
+    let mut pipelines = state.backend.list_pipelines(&actor).await?;
+    if let Some(project) = filter.project {
+        pipelines.retain(|pipeline| {
+            pipeline.spec.project == project || pipeline.project_id.to_string() == project
+        });
+    }
+    Ok(Json(pipelines))
+}
+
+async fn create_pipeline(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    headers: HeaderMap,
+    PipelineBody(spec): PipelineBody,
+) -> Result<Response, ApiError> {
+    let pipeline = state.backend.create_pipeline(&actor, spec).await?;
+    Ok(pipeline_answer(
+        &state,
+        &headers,
+        StatusCode::CREATED,
+        pipeline,
+    ))
+}
+
+async fn get_pipeline(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    headers: HeaderMap,
+    Path(reference): Path<String>,
+    Query(scope): Query<InProject>,
+) -> Result<Response, ApiError> {
+    let pipeline = state
+        .backend
+        .get_pipeline(&actor, &reference, scope.project.as_deref())
+        .await?;
+    Ok(pipeline_answer(&state, &headers, StatusCode::OK, pipeline))
+}
+
+async fn update_pipeline(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    headers: HeaderMap,
+    Path(reference): Path<String>,
+    Query(scope): Query<InProject>,
+    PipelineBody(spec): PipelineBody,
+) -> Result<Response, ApiError> {
+    let pipeline = state
+        .backend
+        .update_pipeline(&actor, &reference, scope.project.as_deref(), spec)
+        .await?;
+    Ok(pipeline_answer(&state, &headers, StatusCode::OK, pipeline))
+}
+
+async fn delete_pipeline(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(reference): Path<String>,
+    Query(scope): Query<InProject>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .backend
+        .delete_pipeline(&actor, &reference, scope.project.as_deref())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, Default)]
+struct RunRequest {
+    #[serde(default)]
+    inputs: BTreeMap<String, String>,
+}
+
+async fn run_pipeline(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(reference): Path<String>,
+    Query(scope): Query<InProject>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<ExecutionSummary>), ApiError> {
+    // The body is optional: no body runs with the defaults.
+    let request: RunRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        RunRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|error| {
+            AppError::bad_request(format!("the body must be {{\"inputs\": {{…}}}}: {error}"))
+        })?
+    };
+    let inputs = request.inputs;
+    let queued = state
+        .backend
+        .run_pipeline(&actor, &reference, scope.project.as_deref(), inputs)
+        .await?;
+    Ok((StatusCode::CREATED, Json(queued)))
+}
+
+async fn list_executions(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Query(filter): Query<ExecutionFilter>,
+) -> Result<Json<Vec<ExecutionSummary>>, ApiError> {
+    Ok(Json(state.backend.list_executions(&actor, filter).await?))
+}
+
+async fn get_execution(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<i64>,
+) -> Result<Json<Execution>, ApiError> {
+    Ok(Json(state.backend.get_execution(&actor, id).await?))
+}
+
+async fn cancel_execution(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<i64>,
+) -> Result<Json<ExecutionSummary>, ApiError> {
+    Ok(Json(state.backend.cancel_execution(&actor, id).await?))
 }

@@ -45,7 +45,10 @@ async fn each_role_may_do_what_it_should_and_no_more() {
             .json()
             .await
             .unwrap();
-        assert!(listed.iter().any(|e| e["name"] == "registry"), "{role} lists");
+        assert!(
+            listed.iter().any(|e| e["name"] == "registry"),
+            "{role} lists"
+        );
 
         let mut renamed = endpoint.clone();
         renamed["name"] = json!(format!("by-{role}"));
