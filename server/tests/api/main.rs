@@ -4,6 +4,8 @@
 mod auth;
 mod endpoints;
 mod helpers;
+mod pipelines;
 mod projects;
+mod recovery;
 mod roles;
 mod startup;

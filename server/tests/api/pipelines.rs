@@ -1,0 +1,508 @@
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use slipway_standins::kube::KubeStandin;
+
+use crate::helpers::{spawn_app, TestApp};
+
+/// A local HTTP peer for REST and Poll tasks: `/slow` answers after 400 ms,
+/// `/never` answers `{"ready": false}` forever.
+async fn slow_peer() -> String {
+    use axum::routing::get;
+    let router = axum::Router::new()
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                axum::Json(json!({"ok": true}))
+            }),
+        )
+        .route(
+            "/never",
+            get(|| async { axum::Json(json!({"ready": false})) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{address}")
+}
+
+async fn create_pipeline(app: &TestApp, body: Value) -> Value {
+    let response = app
+        .post_json("/api/v1/pipelines", &app.admin_token, &body)
+        .await;
+    let status = response.status();
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "{answer}");
+    answer
+}
+
+async fn run(app: &TestApp, pipeline_id: &Value, inputs: Value) -> i64 {
+    let response = app
+        .post_json(
+            &format!("/api/v1/pipelines/{pipeline_id}/executions"),
+            &app.admin_token,
+            &json!({ "inputs": inputs }),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let answer: Value = response.json().await.unwrap();
+    answer["id"].as_i64().unwrap()
+}
+
+/// Waits (polling the API, bounded) until the run is in a final state.
+async fn finished(app: &TestApp, id: i64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let execution: Value = app
+            .get(&format!("/api/v1/executions/{id}"), &app.admin_token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        if ["COMPLETED", "FAILED", "CANCELED"].contains(&execution["status"].as_str().unwrap()) {
+            return execution;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run {id} did not finish: {execution}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_for_status(app: &TestApp, id: i64, status: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let execution: Value = app
+            .get(&format!("/api/v1/executions/{id}"), &app.admin_token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        if execution["status"] == status {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run {id} never became {status}: {execution}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn condition_task(name: &str, expression: &str) -> Value {
+    json!({"name": name, "type": "condition", "expression": expression})
+}
+
+#[tokio::test]
+async fn a_run_passes_inputs_and_outputs_between_stages() {
+    // Arrange
+    let app = spawn_app().await;
+    app.create_project("Demo").await;
+    let pipeline = create_pipeline(&app, json!({
+        "project": "Demo", "name": "checks",
+        "inputs": [{"name": "ANSWER", "default": "41"}],
+        "inject_docker_parameters": true,
+        "stages": [
+            {"name": "first", "tasks": [condition_task("positive", "${input.ANSWER} > 0")]},
+            {"name": "second", "tasks": [condition_task("chained", "${first.positive.output.result} == true && '${input.DOCKER_TAG}' == 'v2'")]}
+        ]
+    })).await;
+
+    // Act
+    let id = run(
+        &app,
+        &pipeline["id"],
+        json!({"ANSWER": "42", "DOCKER_TAG": "v2"}),
+    )
+    .await;
+    let execution = finished(&app, id).await;
+
+    // Assert
+    assert_eq!(execution["status"], "COMPLETED", "{execution}");
+    assert_eq!(execution["inputs"]["ANSWER"], "42");
+    assert_eq!(
+        execution["inputs"]["DOCKER_IMAGE"], "",
+        "injected inputs default to empty"
+    );
+    assert_eq!(execution["run_number"], 1);
+    assert_eq!(execution["trigger"]["kind"], "manual");
+    let stages = execution["stages"].as_array().unwrap();
+    assert_eq!(stages.len(), 2);
+    assert_eq!(stages[1]["tasks"][0]["status"], "COMPLETED");
+    assert_eq!(stages[1]["tasks"][0]["output"]["result"], true);
+    assert!(
+        stages[0]["tasks"][0]["finished_at"].as_i64()
+            <= stages[1]["tasks"][0]["started_at"].as_i64()
+    );
+}
+
+#[tokio::test]
+async fn a_false_condition_fails_the_run_and_later_stages_do_not_run() {
+    let app = spawn_app().await;
+    app.create_project("Demo").await;
+    let pipeline = create_pipeline(
+        &app,
+        json!({
+            "project": "Demo", "name": "gate",
+            "inputs": [{"name": "X", "default": "no"}],
+            "stages": [
+                {"name": "check", "tasks": [condition_task("approved", "'${input.X}' == 'yes'")]},
+                {"name": "after", "tasks": [condition_task("never", "true")]}
+            ]
+        }),
+    )
+    .await;
+
+    let execution = finished(&app, run(&app, &pipeline["id"], json!({})).await).await;
+
+    assert_eq!(execution["status"], "FAILED");
+    assert!(
+        execution["error"]
+            .as_str()
+            .unwrap()
+            .contains("check.approved"),
+        "{execution}"
+    );
+    assert!(execution["stages"][1]["tasks"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_pipeline_written_in_yaml_round_trips() {
+    let app = spawn_app().await;
+    app.create_project("Demo").await;
+    let yaml = "project: Demo\nname: from-yaml\ninject_docker_parameters: true\nstages:\n  - name: check\n    tasks:\n      - name: ok\n        type: condition\n        expression: 'true'\n";
+
+    let created = app
+        .client
+        .post(app.url("/api/v1/pipelines"))
+        .bearer_auth(&app.admin_token)
+        .header("Content-Type", "application/yaml")
+        .body(yaml)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let as_yaml = app
+        .client
+        .get(app.url("/api/v1/pipelines/from-yaml?project=Demo"))
+        .bearer_auth(&app.admin_token)
+        .header("Accept", "application/yaml")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(as_yaml.headers()["content-type"], "application/yaml");
+    let text = as_yaml.text().await.unwrap();
+    assert!(text.contains("inject_docker_parameters: true"), "{text}");
+    assert!(
+        text.contains("expression: 'true'") || text.contains("expression: \"true\""),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn invalid_pipelines_are_refused_naming_the_place() {
+    let app = spawn_app().await;
+    app.create_project("Demo").await;
+    let stage = |name: &str, tasks: Value| json!({"name": name, "tasks": tasks});
+    let cases = vec![
+        (
+            json!({"project": "Demo", "name": "p", "stages": [stage("deploy", json!([{"name": "web", "type": "kubernetes", "endpoint": "missing", "action": "CREATE", "yaml": "kind: x"}]))]}),
+            422,
+            "stages[0].tasks[0].endpoint",
+        ),
+        (
+            json!({"project": "Demo", "name": "p", "stages": [stage("a", json!([condition_task("t", "true")])), stage("a", json!([condition_task("u", "true")]))]}),
+            422,
+            "stages[1].name",
+        ),
+        (
+            json!({"project": "Demo", "name": "p", "stages": [stage("a", json!([condition_task("t", "true"), condition_task("u", "${a.t.output.result}")]))]}),
+            422,
+            "stages[0].tasks[1]",
+        ),
+        (
+            json!({"project": "Demo", "name": "p", "stages": [stage("a", json!([{"name": "t", "type": "teleport"}]))]}),
+            400,
+            "teleport",
+        ),
+        (
+            json!({"project": "Nope", "name": "p", "stages": [stage("a", json!([condition_task("t", "true")]))]}),
+            422,
+            "project",
+        ),
+    ];
+    for (body, status, place) in cases {
+        let response = app
+            .post_json("/api/v1/pipelines", &app.admin_token, &body)
+            .await;
+        assert_eq!(response.status(), status, "{body}");
+        let answer: Value = response.json().await.unwrap();
+        assert!(answer.to_string().contains(place), "{place} in {answer}");
+    }
+    let wrong_type = app
+        .client
+        .post(app.url("/api/v1/pipelines"))
+        .bearer_auth(&app.admin_token)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("name=p")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_type.status(), 415);
+    let listed: Vec<Value> = app
+        .get("/api/v1/pipelines", &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(listed.is_empty());
+}
+
+#[tokio::test]
+async fn the_kubernetes_task_creates_the_deployment_with_the_bound_image() {
+    // Arrange: a cluster and its endpoint.
+    let cluster = KubeStandin::builder().token("t0ken").start().await.unwrap();
+    let app = spawn_app().await;
+    app.create_project("Demo").await;
+    let endpoint = app
+        .post_json("/api/v1/endpoints", &app.admin_token, &json!({
+            "project": "Demo", "name": "dev", "kind": "kubernetes", "url": cluster.url(), "token": "t0ken", "namespace": "default"
+        }))
+        .await;
+    assert_eq!(endpoint.status(), 201);
+    let yaml = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: testhook\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: testhook}\n  template:\n    metadata:\n      labels: {app: testhook}\n    spec:\n      containers:\n        - name: app\n          image: ${input.DOCKER_IMAGE}:${input.DOCKER_TAG}\n";
+    let pipeline = create_pipeline(&app, json!({
+        "project": "Demo", "name": "deploy", "inject_docker_parameters": true,
+        "stages": [{"name": "deploy", "tasks": [{"name": "web", "type": "kubernetes", "endpoint": "dev", "action": "APPLY", "yaml": yaml, "wait_for_rollout": true, "rollout_timeout_seconds": 10}]}]
+    })).await;
+
+    // Act: two runs with two tags; APPLY is idempotent and updates the image.
+    let first = finished(
+        &app,
+        run(
+            &app,
+            &pipeline["id"],
+            json!({"DOCKER_IMAGE": "svendowideit/testhook", "DOCKER_TAG": "latest"}),
+        )
+        .await,
+    )
+    .await;
+    let second = finished(
+        &app,
+        run(
+            &app,
+            &pipeline["id"],
+            json!({"DOCKER_IMAGE": "svendowideit/testhook", "DOCKER_TAG": "v2"}),
+        )
+        .await,
+    )
+    .await;
+
+    // Assert
+    assert_eq!(first["status"], "COMPLETED", "{first}");
+    assert_eq!(second["status"], "COMPLETED", "{second}");
+    let task = &second["stages"][0]["tasks"][0];
+    assert_eq!(task["output"]["image"], "svendowideit/testhook:v2");
+    assert!(!task["log"].as_array().unwrap().is_empty());
+    let stored = cluster
+        .object("apps", "v1", "deployments", Some("default"), "testhook")
+        .unwrap();
+    assert_eq!(
+        stored["spec"]["template"]["spec"]["containers"][0]["image"],
+        "svendowideit/testhook:v2"
+    );
+    assert_eq!(
+        first["stages"][0]["tasks"][0]["output"]["objects"][0]["uid"],
+        task["output"]["objects"][0]["uid"],
+        "the same object was applied twice"
+    );
+    // The endpoint is in use now.
+    assert_eq!(
+        app.delete("/api/v1/endpoints/dev?project=Demo", &app.admin_token)
+            .await
+            .status(),
+        409
+    );
+}
+
+#[tokio::test]
+async fn tasks_of_a_stage_run_in_parallel_and_stages_in_order() {
+    let peer = slow_peer().await;
+    let app = spawn_app().await;
+    app.create_project("Demo").await;
+    let rest = |name: &str| json!({"name": name, "type": "rest", "url": format!("{peer}/slow")});
+    let pipeline = create_pipeline(&app, json!({
+        "project": "Demo", "name": "parallel",
+        "stages": [{"name": "both", "tasks": [rest("a"), rest("b"), rest("c")]}, {"name": "then", "tasks": [rest("d")]}]
+    })).await;
+
+    let execution = finished(&app, run(&app, &pipeline["id"], json!({})).await).await;
+
+    assert_eq!(execution["status"], "COMPLETED", "{execution}");
+    let tasks = execution["stages"][0]["tasks"].as_array().unwrap();
+    let latest_start = tasks
+        .iter()
+        .map(|t| t["started_at"].as_i64().unwrap())
+        .max()
+        .unwrap();
+    let earliest_end = tasks
+        .iter()
+        .map(|t| t["finished_at"].as_i64().unwrap())
+        .min()
+        .unwrap();
+    assert!(
+        latest_start < earliest_end,
+        "the three 400 ms calls overlapped in time"
+    );
+    let then = &execution["stages"][1]["tasks"][0];
+    let stage_end = tasks
+        .iter()
+        .map(|t| t["finished_at"].as_i64().unwrap())
+        .max()
+        .unwrap();
+    assert!(then["started_at"].as_i64().unwrap() >= stage_end);
+}
+
+#[tokio::test]
+async fn the_concurrency_limit_keeps_extra_runs_queued() {
+    let peer = slow_peer().await;
+    let app = spawn_app().await;
+    app.create_project("Demo").await;
+    let pipeline = create_pipeline(&app, json!({
+        "project": "Demo", "name": "one-at-a-time", "concurrency": 1,
+        "stages": [{"name": "s", "tasks": [{"name": "t", "type": "rest", "url": format!("{peer}/slow")}]}]
+    })).await;
+
+    let ids = [
+        run(&app, &pipeline["id"], json!({})).await,
+        run(&app, &pipeline["id"], json!({})).await,
+        run(&app, &pipeline["id"], json!({})).await,
+    ];
+    // While they go, never more than one is RUNNING.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let listed: Vec<Value> = app
+            .get("/api/v1/executions?limit=10", &app.admin_token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let running = listed.iter().filter(|e| e["status"] == "RUNNING").count();
+        assert!(running <= 1, "{running} runs at once");
+        if listed.iter().all(|e| e["status"] == "COMPLETED") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the runs did not finish");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let runs: Vec<Value> = all_finished(&app, &ids).await;
+    let mut spans: Vec<(i64, i64)> = runs
+        .iter()
+        .map(|e| {
+            (
+                e["started_at"].as_i64().unwrap(),
+                e["finished_at"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    spans.sort();
+    assert!(
+        spans.windows(2).all(|pair| pair[0].1 <= pair[1].0),
+        "runs did not overlap: {spans:?}"
+    );
+}
+
+async fn all_finished(app: &TestApp, ids: &[i64]) -> Vec<Value> {
+    let mut runs = Vec::new();
+    for id in ids {
+        runs.push(finished(app, *id).await);
+    }
+    runs
+}
+
+#[tokio::test]
+async fn cancel_stops_a_waiting_task_promptly() {
+    let peer = slow_peer().await;
+    let app = spawn_app().await;
+    app.create_project("Demo").await;
+    let pipeline = create_pipeline(&app, json!({
+        "project": "Demo", "name": "waits",
+        "stages": [{"name": "s", "tasks": [{"name": "poll", "type": "poll", "url": format!("{peer}/never"), "condition": "$.ready == true", "interval_seconds": 1, "timeout_seconds": 120}]}]
+    })).await;
+    let id = run(&app, &pipeline["id"], json!({})).await;
+    wait_for_status(&app, id, "RUNNING").await;
+
+    let started = Instant::now();
+    let canceled = app
+        .post_json(
+            &format!("/api/v1/executions/{id}/cancel"),
+            &app.admin_token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(canceled.status(), 200);
+    let execution = finished(&app, id).await;
+
+    assert_eq!(execution["status"], "CANCELED");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(execution["stages"][0]["tasks"][0]["status"], "CANCELED");
+    let again = app
+        .post_json(
+            &format!("/api/v1/executions/{id}/cancel"),
+            &app.admin_token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(again.status(), 409);
+}
+
+#[tokio::test]
+async fn runs_need_the_executor_role_and_required_inputs() {
+    let app = spawn_app().await;
+    app.create_project("Demo").await;
+    let pipeline = create_pipeline(
+        &app,
+        json!({
+            "project": "Demo", "name": "needs-input",
+            "inputs": [{"name": "TARGET", "required": true}],
+            "stages": [{"name": "s", "tasks": [condition_task("t", "true")]}]
+        }),
+    )
+    .await;
+    let path = format!("/api/v1/pipelines/{}/executions", pipeline["id"]);
+    let viewer = app.member_token("Demo", "vic", "viewer").await;
+    let executor = app.member_token("Demo", "eve", "executor").await;
+
+    assert_eq!(
+        app.post_json(&path, &viewer, &json!({"inputs": {"TARGET": "x"}}))
+            .await
+            .status(),
+        403
+    );
+    let missing = app.post_json(&path, &executor, &json!({})).await;
+    assert_eq!(missing.status(), 422);
+    let unknown = app
+        .post_json(
+            &path,
+            &executor,
+            &json!({"inputs": {"TARGET": "x", "OTHER": "y"}}),
+        )
+        .await;
+    assert_eq!(unknown.status(), 422);
+    let ok = app
+        .post_json(&path, &executor, &json!({"inputs": {"TARGET": "x"}}))
+        .await;
+    assert_eq!(ok.status(), 201);
+    let edit = app.post_json("/api/v1/pipelines", &executor, &json!({"project": "Demo", "name": "mine", "stages": [{"name": "s", "tasks": [condition_task("t", "true")]}]})).await;
+    assert_eq!(edit.status(), 403);
+}
