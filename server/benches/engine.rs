@@ -1,0 +1,175 @@
+//! Engine overhead: N runs of a pipeline whose one task is a Condition that
+//! always passes, queued at once through the API, on SQLite.
+//!
+//! `cargo bench -p server --bench engine` (RUNS=1000, LIMIT=8 by default).
+//! Prints runs/s, the p50/p99 time from QUEUED to the first task starting,
+//! the most runs seen RUNNING at once (must not exceed LIMIT) and peak RSS.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use server::backend::{issue_api_token, now_millis};
+use server::config::{ServeArgs, StorageArgs};
+use server::startup::Application;
+use server::store::ExecutionQuery;
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[i64], fraction: f64) -> i64 {
+    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// Peak resident set size of this process (the server runs in it), in MiB.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmHWM:"))
+                .and_then(|line| line.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kib| kib / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runs = env_number("RUNS", 1000);
+    let limit = env_number("LIMIT", 8);
+    let data_dir = tempfile::tempdir()?;
+    let args = ServeArgs {
+        listen: "127.0.0.1:0".parse()?,
+        storage: StorageArgs {
+            data_dir: data_dir.path().to_path_buf(),
+            database_url: None,
+        },
+        public_url: None,
+        docker_hub_api_url: "http://127.0.0.1:9".into(),
+        cloud_proxy_url: None,
+        log_json: false,
+    };
+    let application = Application::build(&args).await?;
+    let base = format!("http://127.0.0.1:{}", application.port());
+    let store = application.store.clone();
+    tokio::spawn(application.run_until_stopped(std::future::pending()));
+    let admin = store.ensure_user("bench", true, now_millis()).await?;
+    let token = issue_api_token(&store, admin.id, "bench")
+        .await
+        .map_err(|error| anyhow::anyhow!("{error}"))?
+        .token;
+    let client = reqwest::Client::new();
+    let post = |path: String, body: serde_json::Value| {
+        client
+            .post(format!("{base}{path}"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    post("/api/v1/projects".into(), json!({"name": "Bench"}))
+        .await?
+        .error_for_status()?;
+    let pipeline: serde_json::Value = post(
+        "/api/v1/pipelines".into(),
+        json!({"project": "Bench", "name": "pass", "concurrency": limit,
+               "stages": [{"name": "check", "tasks": [{"name": "pass", "type": "condition", "expression": "true"}]}]}),
+    )
+    .await?
+    .error_for_status()?
+    .json()
+    .await?;
+    let run_path = format!("/api/v1/pipelines/{}/executions", pipeline["id"]);
+
+    let started = Instant::now();
+    let queued =
+        futures::future::join_all((0..runs).map(|_| post(run_path.clone(), json!({})))).await;
+    let queue_time = started.elapsed();
+    for answer in queued {
+        answer?.error_for_status()?;
+    }
+    let query = ExecutionQuery {
+        limit: runs as i64 + 10,
+        ..ExecutionQuery::default()
+    };
+    let executions = loop {
+        let executions = store.list_executions(&query).await?;
+        if executions
+            .iter()
+            .all(|execution| execution.status == "COMPLETED")
+            && executions.len() == runs
+        {
+            break executions;
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(600),
+            "runs did not complete in 10 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let elapsed = started.elapsed();
+
+    let mut waits = Vec::with_capacity(runs);
+    let mut spans = Vec::with_capacity(runs);
+    for execution in &executions {
+        let tasks = store.task_runs(execution.id).await?;
+        let first_task = tasks
+            .iter()
+            .filter_map(|task| task.started_at)
+            .min()
+            .unwrap_or_default();
+        waits.push(first_task - execution.created_at);
+        spans.push((
+            execution.started_at.unwrap_or_default(),
+            execution.finished_at.unwrap_or_default(),
+        ));
+    }
+    waits.sort_unstable();
+    // The most runs RUNNING at one time, from their start/finish instants.
+    let mut edges: Vec<(i64, i32)> = spans
+        .iter()
+        .flat_map(|(start, end)| [(*start, 1), (*end, -1)])
+        .collect();
+    edges.sort_unstable_by_key(|(at, delta)| (*at, *delta));
+    let most_at_once = edges
+        .iter()
+        .scan(0, |running, (_, delta)| {
+            *running += delta;
+            Some(*running)
+        })
+        .max()
+        .unwrap_or(0);
+
+    println!("engine: {runs} runs, concurrency limit {limit}, SQLite");
+    println!(
+        "  queued through the API in {:.2} s",
+        queue_time.as_secs_f64()
+    );
+    println!(
+        "  all COMPLETED after {:.2} s: {:.0} runs/s",
+        elapsed.as_secs_f64(),
+        runs as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "  QUEUED -> first task started: p50 {} ms, p99 {} ms, max {} ms",
+        percentile(&waits, 0.5),
+        percentile(&waits, 0.99),
+        waits[waits.len() - 1]
+    );
+    println!("  most runs RUNNING at once: {most_at_once} (limit {limit})");
+    println!(
+        "  peak RSS of the process (server + this client): {:.1} MiB",
+        peak_rss_mib()
+    );
+    anyhow::ensure!(
+        most_at_once <= limit as i32,
+        "the concurrency limit was exceeded"
+    );
+    Ok(())
+}
