@@ -8,6 +8,8 @@ WORKSPACE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export SLIPWAY_TOOLS="${SLIPWAY_TOOLS:-$HOME/.cache/slipway-tools}"
 # One target directory outside the clone, so a fresh clone builds incrementally.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/slipway-target}"
+# Incremental builds help an editor loop, not a from-scratch test run; they cost tens of GB.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 # cargo-leptos looks on PATH for wasm-bindgen, wasm-opt and tailwindcss before it
 # tries to download them (which fails here): ours come first.
 export PATH="$SLIPWAY_TOOLS/bin:$WORKSPACE/node_modules/.bin:$HOME/.cargo/bin:$PATH"
@@ -72,6 +74,9 @@ install_node_packages() {
 
 install_test_peers() {
   need_command chromium chromium
+  # A real registry peer: CNCF distribution sends push notifications, skopeo pushes without a Docker daemon.
+  need_command docker-registry docker-registry
+  need_command skopeo skopeo
 }
 
 # The site is built next to the sources (cargo-leptos 0.3.10 keeps site-root relative).

@@ -11,6 +11,7 @@ use crate::error::AppError;
 use crate::execution::{Execution, ExecutionFilter, ExecutionSummary, Pipeline};
 use crate::model::*;
 use crate::pipeline::PipelineSpec;
+use crate::webhook::{ActivityFilter, DockerEvent, DockerWebhook, DockerWebhookInput};
 use std::collections::BTreeMap;
 
 #[cfg(feature = "ssr")]
@@ -466,6 +467,99 @@ pub async fn cancel_execution(id: i64) -> Result<ExecutionSummary, AppError> {
         async move {
             let (backend, actor) = session::actor().await?;
             backend.cancel_execution(&actor, id).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "webhooks/list")]
+pub async fn list_webhooks() -> Result<Vec<DockerWebhook>, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend.list_webhooks(&actor).await
+        }
+        .await,
+    )
+}
+
+/// Creates (`id` None) or updates a Docker webhook; a create's answer carries the hook URL, once.
+#[server(endpoint = "webhooks/save", input = server_fn::codec::Json)]
+pub async fn save_webhook(id: Option<i64>, input: DockerWebhookInput) -> Result<DockerWebhook, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            match id {
+                Some(id) => backend.update_webhook(&actor, &id.to_string(), None, input).await,
+                None => backend.create_webhook(&actor, input).await,
+            }
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "webhooks/toggle")]
+pub async fn toggle_webhook(id: i64, enabled: bool) -> Result<DockerWebhook, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend.set_webhook_enabled(&actor, &id.to_string(), None, enabled).await
+        }
+        .await,
+    )
+}
+
+/// Deletes the webhook; answers why the Docker Hub side could not be removed, if so.
+#[server(endpoint = "webhooks/delete")]
+pub async fn delete_webhook(id: i64) -> Result<Option<String>, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend.delete_webhook(&actor, &id.to_string(), None).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "webhooks/regenerate")]
+pub async fn regenerate_webhook_token(id: i64) -> Result<DockerWebhook, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend.regenerate_webhook_token(&actor, &id.to_string(), None).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "webhooks/sync")]
+pub async fn retry_webhook_sync(id: i64) -> Result<DockerWebhook, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend.retry_webhook_sync(&actor, &id.to_string(), None).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "activity/list", input = server_fn::codec::Json)]
+pub async fn list_activity(filter: ActivityFilter) -> Result<Vec<DockerEvent>, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend.list_activity(&actor, filter).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "activity/rerun")]
+pub async fn rerun_event(id: i64) -> Result<DockerEvent, AppError> {
+    session::respond(
+        async move {
+            let (backend, actor) = session::actor().await?;
+            backend.rerun_event(&actor, id).await
         }
         .await,
     )

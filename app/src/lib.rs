@@ -15,6 +15,7 @@ pub mod functions;
 pub mod model;
 mod pages;
 pub mod pipeline;
+pub mod webhook;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

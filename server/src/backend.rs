@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use app::endpoint::{Endpoint, EndpointInput, Validation};
 use app::execution::{Execution, ExecutionFilter, ExecutionSummary, Pipeline, Trigger};
 use app::pipeline::PipelineSpec;
+use app::webhook::{ActivityFilter, DockerEvent, DockerWebhook, DockerWebhookInput};
 
 use crate::connect::Outbound;
 use crate::crypto::SecretBox;
@@ -93,6 +94,8 @@ pub struct Slipway {
     pub store: SharedStore,
     pub secret_box: SecretBox,
     pub outbound: Outbound,
+    /// Base of hook URLs, as registries reach this server.
+    pub public_url: String,
     /// Wakes the engine's workers and reaches runs in progress here.
     pub signals: crate::engine::EngineSignals,
 }
@@ -110,11 +113,17 @@ fn user_view(record: UserRecord) -> User {
 }
 
 impl Slipway {
-    pub fn new(store: SharedStore, secret_box: SecretBox, outbound: Outbound) -> Self {
+    pub fn new(
+        store: SharedStore,
+        secret_box: SecretBox,
+        outbound: Outbound,
+        public_url: String,
+    ) -> Self {
         Slipway {
             store,
             secret_box,
             outbound,
+            public_url,
             signals: Default::default(),
         }
     }
@@ -672,6 +681,147 @@ impl Backend for Slipway {
             .await?
             .ok_or(AppError::Internal)?;
         crate::pipelines::summary_view(current)
+    }
+
+    async fn list_webhooks(&self, actor: &Actor) -> Result<Vec<DockerWebhook>, AppError> {
+        let member = (!actor.user.is_admin).then_some(actor.user.id);
+        let mut webhooks = Vec::new();
+        for record in self.store.list_webhooks(member).await? {
+            webhooks.push(self.webhook_view(record, None).await?);
+        }
+        Ok(webhooks)
+    }
+
+    async fn get_webhook(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<DockerWebhook, AppError> {
+        let (record, _) = self.visible_webhook(actor, reference, project).await?;
+        self.webhook_view(record, None).await
+    }
+
+    #[tracing::instrument(skip(self, actor, input), fields(user = %actor.user.username, webhook = %input.name))]
+    async fn create_webhook(
+        &self,
+        actor: &Actor,
+        input: DockerWebhookInput,
+    ) -> Result<DockerWebhook, AppError> {
+        self.save_webhook(actor, None, input).await
+    }
+
+    #[tracing::instrument(skip(self, actor, input), fields(user = %actor.user.username))]
+    async fn update_webhook(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+        mut input: DockerWebhookInput,
+    ) -> Result<DockerWebhook, AppError> {
+        let (record, role) = self.visible_webhook(actor, reference, project).await?;
+        Self::require_role(actor, role, ProjectRole::Developer, "editing webhooks")?;
+        if input.project.is_empty() {
+            input.project = record.project_id.to_string();
+        }
+        self.save_webhook(actor, Some(&record), input).await
+    }
+
+    #[tracing::instrument(skip(self, actor), fields(user = %actor.user.username))]
+    async fn set_webhook_enabled(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+        enabled: bool,
+    ) -> Result<DockerWebhook, AppError> {
+        let (record, role) = self.visible_webhook(actor, reference, project).await?;
+        Self::require_role(
+            actor,
+            role,
+            ProjectRole::Developer,
+            "enabling or disabling webhooks",
+        )?;
+        self.store
+            .set_webhook_enabled(record.id, enabled, now_millis())
+            .await?;
+        tracing::info!(webhook = %record.name, enabled, "webhook toggled");
+        let record = self
+            .store
+            .webhook_by_id(record.id)
+            .await?
+            .ok_or(AppError::Internal)?;
+        self.webhook_view(record, None).await
+    }
+
+    #[tracing::instrument(skip(self, actor), fields(user = %actor.user.username))]
+    async fn delete_webhook(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<Option<String>, AppError> {
+        let (record, role) = self.visible_webhook(actor, reference, project).await?;
+        Self::require_role(actor, role, ProjectRole::Developer, "deleting webhooks")?;
+        let hub_problem = self.delete_from_hub(&record).await;
+        self.store.delete_webhook(record.id).await?;
+        tracing::info!(webhook = %record.name, hub_problem = hub_problem.as_deref().unwrap_or(""), "webhook deleted");
+        Ok(hub_problem)
+    }
+
+    async fn regenerate_webhook_token(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<DockerWebhook, AppError> {
+        let (record, role) = self.visible_webhook(actor, reference, project).await?;
+        Self::require_role(
+            actor,
+            role,
+            ProjectRole::Developer,
+            "regenerating a webhook's token",
+        )?;
+        self.regenerate_token(&record).await
+    }
+
+    async fn retry_webhook_sync(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<DockerWebhook, AppError> {
+        let (record, role) = self.visible_webhook(actor, reference, project).await?;
+        Self::require_role(actor, role, ProjectRole::Developer, "syncing webhooks")?;
+        self.retry_hub_sync(&record).await
+    }
+
+    async fn list_activity(
+        &self,
+        actor: &Actor,
+        filter: ActivityFilter,
+    ) -> Result<Vec<DockerEvent>, AppError> {
+        if let Some(webhook) = filter.webhook {
+            self.visible_webhook(actor, &webhook.to_string(), None)
+                .await?;
+        }
+        let query = crate::store::EventQuery {
+            member: (!actor.user.is_admin).then_some(actor.user.id),
+            webhook_id: filter.webhook,
+            status: filter.status.filter(|status| !status.is_empty()),
+            before_id: filter.before,
+            limit: i64::from(filter.limit.unwrap_or(50).clamp(1, 500)),
+        };
+        let events = self.store.list_events(&query).await?;
+        Ok(events
+            .into_iter()
+            .map(crate::webhooks::event_view)
+            .collect())
+    }
+
+    #[tracing::instrument(skip(self, actor), fields(user = %actor.user.username))]
+    async fn rerun_event(&self, actor: &Actor, event_id: i64) -> Result<DockerEvent, AppError> {
+        self.rerun_event_as(actor, event_id).await
     }
 
     async fn list_api_tokens(&self, actor: &Actor) -> Result<Vec<ApiTokenInfo>, AppError> {

@@ -12,6 +12,8 @@ pub mod engine;
 pub mod http;
 pub mod pipeline_text;
 pub mod pipelines;
+pub mod receive;
 pub mod secrets;
 pub mod startup;
 pub mod store;
+pub mod webhooks;

@@ -58,7 +58,11 @@ impl Application {
             cloud_proxy_url: args.cloud_proxy_url.clone(),
             timeout: OUTBOUND_TIMEOUT,
         };
-        let slipway = Slipway::new(store.clone(), secret_box, outbound);
+        let public_url = match &args.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", listener.local_addr()?),
+        };
+        let slipway = Slipway::new(store.clone(), secret_box, outbound, public_url);
         let engine = Engine::new(slipway.clone());
         engine.recover_after_restart().await?;
         let state = AppState {
@@ -86,7 +90,11 @@ impl Application {
     ) -> anyhow::Result<()> {
         let stop_engine = CancellationToken::new();
         let workers = self.engine.spawn(ENGINE_WORKERS, stop_engine.clone());
-        axum::serve(self.listener, self.router)
+        // The peer address feeds the webhooks' source allow-lists.
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await?;
         // Runs in progress end FAILED ("interrupted by server shutdown"), so none stays RUNNING.

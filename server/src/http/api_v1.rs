@@ -10,6 +10,7 @@ use app::execution::{Execution, ExecutionFilter, ExecutionSummary, Pipeline};
 use app::model::{ApiTokenInfo, NewApiToken, Project, ProjectInput};
 use app::model::{Member, NewUser, ProjectRole, User};
 use app::pipeline::PipelineSpec;
+use app::webhook::{ActivityFilter, DockerEvent, DockerWebhook, DockerWebhookInput};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
@@ -95,6 +96,28 @@ pub fn router() -> Router<AppState> {
             "/executions/{id}/cancel",
             axum::routing::post(cancel_execution),
         )
+        .route("/webhooks/docker", get(list_webhooks).post(create_webhook))
+        .route(
+            "/webhooks/docker/{reference}",
+            get(get_webhook)
+                .put(update_webhook)
+                .patch(toggle_webhook)
+                .delete(delete_webhook),
+        )
+        .route(
+            "/webhooks/docker/{reference}/activity",
+            get(webhook_activity),
+        )
+        .route(
+            "/webhooks/docker/{reference}/regenerate-token",
+            axum::routing::post(regenerate_token),
+        )
+        .route(
+            "/webhooks/docker/{reference}/sync",
+            axum::routing::post(retry_sync),
+        )
+        .route("/activity", get(list_activity))
+        .route("/activity/{id}/rerun", axum::routing::post(rerun_event))
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{id}", delete(revoke_token))
 }
@@ -505,4 +528,161 @@ async fn cancel_execution(
     Path(id): Path<i64>,
 ) -> Result<Json<ExecutionSummary>, ApiError> {
     Ok(Json(state.backend.cancel_execution(&actor, id).await?))
+}
+
+async fn list_webhooks(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Query(filter): Query<InProject>,
+) -> Result<Json<Vec<DockerWebhook>>, ApiError> {
+    let mut webhooks = state.backend.list_webhooks(&actor).await?;
+    if let Some(project) = filter.project {
+        webhooks.retain(|webhook| {
+            webhook.project == project || webhook.project_id.to_string() == project
+        });
+    }
+    Ok(Json(webhooks))
+}
+
+async fn create_webhook(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiJson(input): ApiJson<DockerWebhookInput>,
+) -> Result<(StatusCode, Json<DockerWebhook>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.backend.create_webhook(&actor, input).await?),
+    ))
+}
+
+async fn get_webhook(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(reference): Path<String>,
+    Query(scope): Query<InProject>,
+) -> Result<Json<DockerWebhook>, ApiError> {
+    Ok(Json(
+        state
+            .backend
+            .get_webhook(&actor, &reference, scope.project.as_deref())
+            .await?,
+    ))
+}
+
+async fn update_webhook(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(reference): Path<String>,
+    Query(scope): Query<InProject>,
+    ApiJson(input): ApiJson<DockerWebhookInput>,
+) -> Result<Json<DockerWebhook>, ApiError> {
+    let updated = state
+        .backend
+        .update_webhook(&actor, &reference, scope.project.as_deref(), input)
+        .await?;
+    Ok(Json(updated))
+}
+
+/// `PATCH {"enabled": false}`: the card's toggle.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Toggle {
+    enabled: bool,
+}
+
+async fn toggle_webhook(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(reference): Path<String>,
+    Query(scope): Query<InProject>,
+    ApiJson(toggle): ApiJson<Toggle>,
+) -> Result<Json<DockerWebhook>, ApiError> {
+    let updated = state
+        .backend
+        .set_webhook_enabled(&actor, &reference, scope.project.as_deref(), toggle.enabled)
+        .await?;
+    Ok(Json(updated))
+}
+
+async fn delete_webhook(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(reference): Path<String>,
+    Query(scope): Query<InProject>,
+) -> Result<Response, ApiError> {
+    let hub_problem = state
+        .backend
+        .delete_webhook(&actor, &reference, scope.project.as_deref())
+        .await?;
+    Ok(match hub_problem {
+        None => StatusCode::NO_CONTENT.into_response(),
+        // Deleted here; the person has to remove the Docker Hub side by hand.
+        Some(reason) => (
+            StatusCode::OK,
+            Json(serde_json::json!({"hub_sync": "not_synced", "message": reason})),
+        )
+            .into_response(),
+    })
+}
+
+async fn regenerate_token(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(reference): Path<String>,
+    Query(scope): Query<InProject>,
+) -> Result<Json<DockerWebhook>, ApiError> {
+    Ok(Json(
+        state
+            .backend
+            .regenerate_webhook_token(&actor, &reference, scope.project.as_deref())
+            .await?,
+    ))
+}
+
+async fn retry_sync(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(reference): Path<String>,
+    Query(scope): Query<InProject>,
+) -> Result<Json<DockerWebhook>, ApiError> {
+    Ok(Json(
+        state
+            .backend
+            .retry_webhook_sync(&actor, &reference, scope.project.as_deref())
+            .await?,
+    ))
+}
+
+async fn webhook_activity(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(reference): Path<String>,
+    Query(scope): Query<InProject>,
+    Query(mut filter): Query<ActivityFilter>,
+) -> Result<Json<Vec<DockerEvent>>, ApiError> {
+    let webhook = state
+        .backend
+        .get_webhook(&actor, &reference, scope.project.as_deref())
+        .await?;
+    filter.webhook = Some(webhook.id);
+    Ok(Json(state.backend.list_activity(&actor, filter).await?))
+}
+
+async fn list_activity(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Query(filter): Query<ActivityFilter>,
+) -> Result<Json<Vec<DockerEvent>>, ApiError> {
+    Ok(Json(state.backend.list_activity(&actor, filter).await?))
+}
+
+async fn rerun_event(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<DockerEvent>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.backend.rerun_event(&actor, id).await?),
+    ))
 }

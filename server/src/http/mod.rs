@@ -3,6 +3,7 @@
 
 mod api_v1;
 pub mod error;
+mod receivers;
 
 use std::sync::Arc;
 
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .nest("/api/v1", api_v1::router())
+        .nest("/pipelines/api", receivers::router())
         .leptos_routes_with_context(&state, routes, provide_backend.clone(), move || {
             app::shell(options.clone())
         })

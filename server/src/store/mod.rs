@@ -2,14 +2,17 @@
 //! backend is one module implementing [`Store`]; SQL dialect details stay
 //! inside those modules.
 
+pub mod hooks;
 pub mod runs;
 mod sqlite;
+mod sqlite_hooks;
 mod sqlite_runs;
 
 use std::sync::Arc;
 
 use app::model::{ApiTokenInfo, Millis, ProjectRole};
 
+pub use hooks::*;
 pub use runs::*;
 pub use sqlite::SqliteStore;
 
@@ -92,7 +95,7 @@ pub struct NewTokenRecord<'a> {
 }
 
 #[async_trait::async_trait]
-pub trait Store: RunStore + Send + Sync + 'static {
+pub trait Store: RunStore + HookStore + Send + Sync + 'static {
     /// Applies the embedded migrations not yet applied.
     async fn migrate(&self) -> StoreResult<()>;
 
@@ -129,6 +132,11 @@ pub trait Store: RunStore + Send + Sync + 'static {
         token_hash: &str,
         now: Millis,
     ) -> StoreResult<Option<UserRecord>>;
+    /// (token id, user id) of an active token.
+    async fn active_api_token(&self, token_hash: &str) -> StoreResult<Option<(i64, i64)>>;
+    /// Whether the token exists and is not revoked.
+    async fn api_token_by_id(&self, token_id: i64) -> StoreResult<bool>;
+    async fn user_is_admin(&self, user_id: i64) -> StoreResult<bool>;
     async fn list_api_tokens(&self, user_id: i64) -> StoreResult<Vec<ApiTokenInfo>>;
     /// Revokes one of the user's tokens; false when the user has no such active token.
     async fn revoke_api_token(&self, user_id: i64, token_id: i64, now: Millis)

@@ -269,6 +269,33 @@ impl Store for SqliteStore {
         Ok(user.as_ref().map(user_from))
     }
 
+    async fn active_api_token(&self, token_hash: &str) -> StoreResult<Option<(i64, i64)>> {
+        let row = sqlx::query(
+            "SELECT id, user_id FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| (row.get("id"), row.get("user_id"))))
+    }
+
+    async fn api_token_by_id(&self, token_id: i64) -> StoreResult<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM api_tokens WHERE id = ? AND revoked_at IS NULL")
+                .bind(token_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    async fn user_is_admin(&self, user_id: i64) -> StoreResult<bool> {
+        let admin: Option<bool> = sqlx::query_scalar("SELECT is_admin FROM users WHERE id = ?")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(admin.unwrap_or(false))
+    }
+
     async fn list_api_tokens(&self, user_id: i64) -> StoreResult<Vec<ApiTokenInfo>> {
         let rows = sqlx::query(&format!(
             "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = ? ORDER BY created_at DESC, id DESC"
@@ -396,7 +423,11 @@ impl Store for SqliteStore {
     }
 
     async fn project_contents(&self, id: i64) -> StoreResult<Vec<String>> {
-        // Webhooks join this list when their table arrives.
+        let webhooks: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM docker_webhooks WHERE project_id = ?")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
         let pipelines: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM pipelines WHERE project_id = ?")
                 .bind(id)
@@ -407,7 +438,11 @@ impl Store for SqliteStore {
                 .bind(id)
                 .fetch_one(&self.pool)
                 .await?;
-        Ok(counted(&[(endpoints, "endpoint"), (pipelines, "pipeline")]))
+        Ok(counted(&[
+            (endpoints, "endpoint"),
+            (pipelines, "pipeline"),
+            (webhooks, "webhook"),
+        ]))
     }
 
     async fn list_endpoints(&self, member: Option<i64>) -> StoreResult<Vec<EndpointRecord>> {
@@ -520,16 +555,23 @@ impl Store for SqliteStore {
     }
 
     async fn endpoint_users(&self, id: i64) -> StoreResult<Vec<String>> {
-        let names: Vec<String> = sqlx::query_scalar(
+        let pipelines: Vec<String> = sqlx::query_scalar(
             "SELECT pipelines.name FROM pipeline_endpoints JOIN pipelines ON pipelines.id = pipeline_endpoints.pipeline_id \
              WHERE pipeline_endpoints.endpoint_id = ? ORDER BY pipelines.name",
         )
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
-        Ok(names
+        let webhooks: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM docker_webhooks WHERE endpoint_id = ? ORDER BY name",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(pipelines
             .into_iter()
             .map(|name| format!("pipeline '{name}'"))
+            .chain(webhooks.into_iter().map(|name| format!("webhook '{name}'")))
             .collect())
     }
 

@@ -7,5 +7,7 @@ mod helpers;
 mod pipelines;
 mod projects;
 mod recovery;
+mod registry;
 mod roles;
 mod startup;
+mod webhooks;

@@ -1,0 +1,92 @@
+//! The registry-facing routes: Docker Hub pushes and CNCF distribution
+//! notifications. Plain axum routes (not server functions): the callers are
+//! registries, authenticated only by the webhook's secure token.
+
+use std::net::SocketAddr;
+
+use app::error::AppError;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::webhooks::{Delivery, DeliveryRefusal};
+
+/// Push payloads are a few KiB; anything near this is not a push.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/docker-hub-webhooks", post(docker_hub))
+        .route("/registry-webhooks", post(registry))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+#[derive(Deserialize)]
+struct HookQuery {
+    #[serde(rename = "secureToken")]
+    secure_token: Option<String>,
+}
+
+async fn docker_hub(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(query): Query<HookQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    deliver(&state, "docker-hub", peer, query, &headers, &body).await
+}
+
+async fn registry(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(query): Query<HookQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    deliver(&state, "registry", peer, query, &headers, &body).await
+}
+
+async fn deliver(
+    state: &AppState,
+    source: &str,
+    peer: SocketAddr,
+    query: HookQuery,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let delivery = Delivery {
+        secure_token: query.secure_token.as_deref(),
+        source,
+        peer: Some(peer.ip()),
+        body,
+        content_type: headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok()),
+    };
+    match state.backend.receive(delivery).await {
+        Ok(answer) => (StatusCode::ACCEPTED, Json(answer)).into_response(),
+        // One answer for a missing and an unknown token: nothing is revealed.
+        Err(DeliveryRefusal::Unauthorized) => (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "unauthorized", "message": "missing or unknown secureToken"})),
+        )
+            .into_response(),
+        Err(DeliveryRefusal::Rejected { status, reason }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            (
+                status,
+                Json(json!({"error": "rejected", "message": reason})),
+            )
+                .into_response()
+        }
+        Err(DeliveryRefusal::Internal) => ApiError(AppError::Internal).into_response(),
+    }
+}

@@ -1,0 +1,2 @@
+pub mod matching;
+pub mod payload;

@@ -1,0 +1,132 @@
+//! Records of Docker webhooks and their events, and the [`HookStore`] half of the store.
+
+use app::model::Millis;
+
+use super::StoreResult;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookRecord {
+    pub id: i64,
+    pub project_id: i64,
+    pub project_name: String,
+    pub name: String,
+    pub description: String,
+    pub endpoint_id: i64,
+    pub endpoint_name: String,
+    pub pipeline_id: i64,
+    pub pipeline_name: String,
+    pub api_token_id: i64,
+    pub api_token_name: String,
+    pub run_as_user_id: i64,
+    pub run_as_username: String,
+    pub image_pattern: String,
+    pub tag_pattern: String,
+    pub inputs: String,
+    pub enabled: bool,
+    pub source_cidrs: String,
+    pub secure_token_sealed: String,
+    pub hub_sync_state: String,
+    pub hub_sync_message: String,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+pub struct WebhookWrite<'a> {
+    pub project_id: i64,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub endpoint_id: i64,
+    pub pipeline_id: i64,
+    pub api_token_id: i64,
+    pub image_pattern: &'a str,
+    pub tag_pattern: &'a str,
+    pub inputs: &'a str,
+    pub enabled: bool,
+    pub source_cidrs: &'a str,
+    pub now: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventRecord {
+    pub id: i64,
+    pub webhook_id: i64,
+    pub webhook_name: String,
+    pub project_id: i64,
+    pub received_at: Millis,
+    pub source: String,
+    pub repository: String,
+    pub tag: String,
+    pub owner: String,
+    pub status: String,
+    pub reason: String,
+    pub dedupe_key: Option<String>,
+    pub inputs: Option<String>,
+    pub execution_id: Option<i64>,
+    pub execution_status: Option<String>,
+}
+
+pub struct NewEvent<'a> {
+    pub webhook_id: i64,
+    pub received_at: Millis,
+    pub source: &'a str,
+    pub repository: &'a str,
+    pub tag: &'a str,
+    pub owner: &'a str,
+    pub status: &'a str,
+    pub reason: &'a str,
+    pub dedupe_key: Option<&'a str>,
+    pub inputs: Option<&'a str>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct EventQuery {
+    pub member: Option<i64>,
+    pub webhook_id: Option<i64>,
+    pub status: Option<String>,
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+#[async_trait::async_trait]
+pub trait HookStore: Send + Sync {
+    async fn list_webhooks(&self, member: Option<i64>) -> StoreResult<Vec<WebhookRecord>>;
+    async fn webhook_by_id(&self, id: i64) -> StoreResult<Option<WebhookRecord>>;
+    async fn webhooks_by_name(&self, name: &str) -> StoreResult<Vec<WebhookRecord>>;
+    async fn webhook_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<WebhookRecord>>;
+    async fn create_webhook(
+        &self,
+        webhook: WebhookWrite<'_>,
+        token_hash: &str,
+        token_sealed: &str,
+    ) -> StoreResult<WebhookRecord>;
+    async fn update_webhook(
+        &self,
+        id: i64,
+        webhook: WebhookWrite<'_>,
+    ) -> StoreResult<WebhookRecord>;
+    async fn set_webhook_enabled(&self, id: i64, enabled: bool, now: Millis) -> StoreResult<()>;
+    async fn set_webhook_token(
+        &self,
+        id: i64,
+        token_hash: &str,
+        token_sealed: &str,
+        now: Millis,
+    ) -> StoreResult<()>;
+    async fn set_hub_sync(&self, id: i64, state: &str, message: &str) -> StoreResult<()>;
+    async fn delete_webhook(&self, id: i64) -> StoreResult<()>;
+
+    async fn record_event(&self, event: NewEvent<'_>) -> StoreResult<i64>;
+    /// Changes an event's status after the fact (a TRIGGERED event whose run could not start).
+    async fn mark_event(&self, event_id: i64, status: &str, reason: &str) -> StoreResult<()>;
+    async fn link_event(&self, event_id: i64, execution_id: i64) -> StoreResult<()>;
+    /// A TRIGGERED event of the webhook with this key since `since`, if any.
+    async fn triggered_event_with_key(
+        &self,
+        webhook_id: i64,
+        dedupe_key: &str,
+        since: Millis,
+    ) -> StoreResult<Option<i64>>;
+    async fn event_by_id(&self, id: i64) -> StoreResult<Option<EventRecord>>;
+    async fn list_events(&self, query: &EventQuery) -> StoreResult<Vec<EventRecord>>;
+    async fn last_event(&self, webhook_id: i64) -> StoreResult<Option<EventRecord>>;
+}

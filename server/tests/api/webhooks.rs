@@ -1,0 +1,420 @@
+//! The manual's whole flow through the API: endpoint → pipeline with injected
+//! Docker inputs and a Kubernetes task → webhook (with its Docker Hub twin) →
+//! push → run → Activity; then the receivers' bad input.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use slipway_standins::hub::{HubStandin, HubStandinHandle, Push};
+use slipway_standins::kube::{KubeStandin, KubeStandinHandle};
+
+use crate::helpers::{spawn_app_with, TestApp};
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: testhook\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: testhook}\n  template:\n    metadata:\n      labels: {app: testhook}\n    spec:\n      containers:\n        - name: app\n          image: ${input.DOCKER_IMAGE}:${input.DOCKER_TAG}\n";
+
+pub struct Seed {
+    pub app: TestApp,
+    pub hub: HubStandinHandle,
+    pub cluster: KubeStandinHandle,
+    pub webhook: Value,
+}
+
+/// Steps 1–4 of the manual: endpoints, pipeline, webhook.
+pub async fn seed(registry_kind: &str, image: &str) -> Seed {
+    let hub = HubStandin::builder()
+        .credentials("svendowideit", "hub-password")
+        .start()
+        .await
+        .unwrap();
+    let cluster = KubeStandin::builder()
+        .token("cluster-token")
+        .rollout_delay(Duration::from_millis(50))
+        .start()
+        .await
+        .unwrap();
+    let hub_url = hub.url();
+    let app = spawn_app_with(tempfile::tempdir().unwrap(), move |args| {
+        args.docker_hub_api_url = hub_url
+    })
+    .await;
+    app.create_project("Demo").await;
+    let registry = match registry_kind {
+        "docker-hub" => {
+            json!({"project": "Demo", "name": "hub", "kind": "docker-registry", "server_type": "docker-hub",
+                               "url": "https://index.docker.io/v1/", "username": "svendowideit", "password": "hub-password"})
+        }
+        _ => {
+            json!({"project": "Demo", "name": "hub", "kind": "docker-registry", "server_type": "registry", "url": "http://127.0.0.1:5000"})
+        }
+    };
+    assert_eq!(
+        app.post_json("/api/v1/endpoints", &app.admin_token, &registry)
+            .await
+            .status(),
+        201
+    );
+    let cluster_endpoint = json!({"project": "Demo", "name": "dev", "kind": "kubernetes", "url": cluster.url(), "token": "cluster-token", "namespace": "default"});
+    assert_eq!(
+        app.post_json("/api/v1/endpoints", &app.admin_token, &cluster_endpoint)
+            .await
+            .status(),
+        201
+    );
+    let pipeline = json!({
+        "project": "Demo", "name": "deploy-testhook", "inject_docker_parameters": true,
+        "inputs": [{"name": "ENVIRONMENT", "default": "dev"}],
+        "stages": [{"name": "deploy", "tasks": [{"name": "web", "type": "kubernetes", "endpoint": "dev", "action": "APPLY", "yaml": DEPLOYMENT, "wait_for_rollout": true, "rollout_timeout_seconds": 10}]}]
+    });
+    assert_eq!(
+        app.post_json("/api/v1/pipelines", &app.admin_token, &pipeline)
+            .await
+            .status(),
+        201
+    );
+    let created = app
+        .post_json("/api/v1/webhooks/docker", &app.admin_token, &json!({
+            "project": "Demo", "name": "demo_webhook", "endpoint": "hub", "pipeline": "deploy-testhook",
+            "api_token": app.admin_token, "image": image, "tag": "", "inputs": {"ENVIRONMENT": "dev"}
+        }))
+        .await;
+    assert_eq!(created.status(), 201);
+    let webhook: Value = created.json().await.unwrap();
+    Seed {
+        app,
+        hub,
+        cluster,
+        webhook,
+    }
+}
+
+pub async fn run_result(app: &TestApp, id: &Value) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let execution: Value = app
+            .get(&format!("/api/v1/executions/{id}"), &app.admin_token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        if ["COMPLETED", "FAILED", "CANCELED"]
+            .contains(&execution["status"].as_str().unwrap_or_default())
+        {
+            return execution;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run {id} did not finish: {execution}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn push(hub: &HubStandinHandle, hook_url: &str, tag: &str, pushed_at: f64) -> (u16, Value) {
+    let deliveries = hub
+        .push(Push {
+            hook_url: Some(hook_url.to_string()),
+            tag: Some(tag.into()),
+            pushed_at: Some(pushed_at),
+            ..Push::default()
+        })
+        .await
+        .expect("the Hub stand-in delivers");
+    let delivery = &deliveries[0];
+    (
+        delivery.status,
+        serde_json::from_str(&delivery.body).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn the_manual_flow_from_push_to_deployment() {
+    // Arrange: the manual's steps 1–4.
+    let Seed {
+        app,
+        hub,
+        cluster,
+        webhook,
+    } = seed("docker-hub", "svendowideit/testhook").await;
+    let hook_url = webhook["hook_url"]
+        .as_str()
+        .expect("the hook URL is shown once")
+        .to_string();
+    assert!(hook_url.contains("/pipelines/api/docker-hub-webhooks?secureToken="));
+    assert_eq!(webhook["hub_sync"]["state"], "synced", "{webhook}");
+    let twins = hub.webhook_pipelines("svendowideit", "testhook");
+    assert_eq!(twins.len(), 1);
+    assert_eq!(twins[0]["name"], "demo_webhook");
+    assert_eq!(twins[0]["webhooks"][0]["hook_url"], hook_url.as_str());
+    let id = webhook["id"].clone();
+    let shown: Value = app
+        .get(&format!("/api/v1/webhooks/docker/{id}"), &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        shown.get("hook_url").is_none(),
+        "the token is not shown again"
+    );
+
+    // Act: Docker Hub pushes.
+    let (status, answer) = push(&hub, &hook_url, "latest", 1_417_566_161.0).await;
+
+    // Assert: accepted, run deployed the pushed tag, Activity links to it.
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["status"], "TRIGGERED");
+    let execution = run_result(&app, &answer["execution_id"]).await;
+    assert_eq!(execution["status"], "COMPLETED", "{execution}");
+    assert_eq!(execution["inputs"]["DOCKER_IMAGE"], "svendowideit/testhook");
+    assert_eq!(execution["inputs"]["DOCKER_OWNER_NAME"], "trustedbuilder");
+    assert_eq!(execution["inputs"]["ENVIRONMENT"], "dev");
+    assert_eq!(execution["trigger"]["kind"], "docker");
+    let deployment = cluster
+        .object("apps", "v1", "deployments", Some("default"), "testhook")
+        .expect("deployed");
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        "svendowideit/testhook:latest"
+    );
+    let activity: Vec<Value> = app
+        .get(
+            &format!("/api/v1/webhooks/docker/{id}/activity"),
+            &app.admin_token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(activity[0]["status"], "TRIGGERED");
+    assert_eq!(activity[0]["execution_id"], answer["execution_id"]);
+    assert_eq!(activity[0]["execution_status"], "COMPLETED");
+    assert_eq!(activity[0]["repository"], "svendowideit/testhook");
+
+    // The same push again is a duplicate: no second run.
+    let (status, again) = push(&hub, &hook_url, "latest", 1_417_566_161.0).await;
+    assert_eq!(status, 202);
+    assert_eq!(again["status"], "DUPLICATE");
+    assert!(again["execution_id"].is_null());
+
+    // Disabled: the push is recorded as IGNORED and runs nothing.
+    let toggled = app
+        .client
+        .patch(app.url(&format!("/api/v1/webhooks/docker/{id}")))
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"enabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(toggled.status(), 200);
+    let (status, ignored) = push(&hub, &hook_url, "v2", 1_417_566_999.0).await;
+    assert_eq!(status, 202);
+    assert_eq!(ignored["status"], "IGNORED");
+    let activity: Vec<Value> = app
+        .get(
+            &format!("/api/v1/webhooks/docker/{id}/activity"),
+            &app.admin_token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(activity[0]["reason"], "disabled");
+    let runs: Vec<Value> = app
+        .get("/api/v1/executions", &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1);
+
+    // Deleting it deletes the Docker Hub side too.
+    assert_eq!(
+        app.delete(&format!("/api/v1/webhooks/docker/{id}"), &app.admin_token)
+            .await
+            .status(),
+        204
+    );
+    assert!(hub.webhook_pipelines("svendowideit", "testhook").is_empty());
+}
+
+#[tokio::test]
+async fn a_refusing_hub_leaves_the_webhook_saved_but_not_synced() {
+    let hub = HubStandin::builder()
+        .credentials("svendowideit", "hub-password")
+        .fail_with(503)
+        .start()
+        .await
+        .unwrap();
+    let hub_url = hub.url();
+    let app = spawn_app_with(tempfile::tempdir().unwrap(), move |args| {
+        args.docker_hub_api_url = hub_url
+    })
+    .await;
+    app.create_project("Demo").await;
+    app.post_json("/api/v1/endpoints", &app.admin_token, &json!({"project": "Demo", "name": "hub", "kind": "docker-registry", "server_type": "docker-hub", "url": "https://index.docker.io/v1/", "username": "svendowideit", "password": "hub-password"})).await;
+    app.post_json("/api/v1/pipelines", &app.admin_token, &json!({"project": "Demo", "name": "p", "stages": [{"name": "s", "tasks": [{"name": "t", "type": "condition", "expression": "true"}]}]})).await;
+
+    let created = app
+        .post_json("/api/v1/webhooks/docker", &app.admin_token, &json!({"project": "Demo", "name": "w", "endpoint": "hub", "pipeline": "p", "api_token": app.admin_token, "image": "svendowideit/testhook"}))
+        .await;
+
+    assert_eq!(created.status(), 201);
+    let webhook: Value = created.json().await.unwrap();
+    assert_eq!(webhook["hub_sync"]["state"], "not_synced");
+    assert!(
+        webhook["hub_sync"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("503"),
+        "{webhook}"
+    );
+    assert!(webhook["hook_url"].is_string(), "the URL to paste by hand");
+    // Retry once the Hub answers again.
+    hub.stop_failing();
+    let retried: Value = app
+        .post_json(
+            &format!("/api/v1/webhooks/docker/{}/sync", webhook["id"]),
+            &app.admin_token,
+            &json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(retried["hub_sync"]["state"], "synced", "{retried}");
+}
+
+#[tokio::test]
+async fn receivers_refuse_bad_deliveries_with_the_right_status() {
+    let Seed { app, webhook, .. } = seed("docker-hub", "svendowideit/testhook").await;
+    let hook_url = webhook["hook_url"].as_str().unwrap().to_string();
+    let id = webhook["id"].clone();
+    let fixture = include_str!("../fixtures/docker-hub-push.json");
+    let post = |url: String, content_type: &'static str, body: Vec<u8>| {
+        app.client
+            .post(url)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+    };
+    let base = format!("{}/pipelines/api/docker-hub-webhooks", app.address);
+
+    // Unknown and missing tokens: the same 401, nothing recorded.
+    let unknown = post(
+        format!("{base}?secureToken=not-a-token"),
+        "application/json",
+        fixture.into(),
+    )
+    .await
+    .unwrap();
+    let missing = post(base.clone(), "application/json", fixture.into())
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 401);
+    assert_eq!(missing.status(), 401);
+    assert_eq!(unknown.text().await.unwrap(), missing.text().await.unwrap());
+
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("application/json", b"{not json".to_vec(), 400),
+        ("application/json", br#"{"push_data": {"pusher": "x"}, "repository": {"repo_name": "svendowideit/testhook"}}"#.to_vec(), 400),
+        ("text/plain", fixture.as_bytes().to_vec(), 415),
+    ];
+    for (content_type, body, status) in cases {
+        let response = post(hook_url.clone(), content_type, body).await.unwrap();
+        assert_eq!(response.status(), status);
+        let answer: Value = response.json().await.unwrap();
+        assert!(
+            !answer["message"].as_str().unwrap().contains('\n'),
+            "one line: {answer}"
+        );
+    }
+    let huge = post(
+        hook_url.clone(),
+        "application/json",
+        vec![b' '; 2 * 1024 * 1024],
+    )
+    .await
+    .unwrap();
+    assert_eq!(huge.status(), 413);
+
+    // A tag that does not match is IGNORED.
+    let mut tagged: Value = serde_json::from_str(fixture).unwrap();
+    tagged["push_data"]["tag"] = json!("v9");
+    let put_tag = app
+        .put_json(&format!("/api/v1/webhooks/docker/{id}"), &app.admin_token, &json!({"name": "demo_webhook", "endpoint": "hub", "pipeline": "deploy-testhook", "image": "svendowideit/testhook", "tag": "v1.*"}))
+        .await;
+    assert_eq!(put_tag.status(), 200);
+    let ignored: Value = post(
+        hook_url.clone(),
+        "application/json",
+        tagged.to_string().into_bytes(),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(ignored["status"], "IGNORED");
+
+    let activity: Vec<Value> = app
+        .get(
+            &format!("/api/v1/webhooks/docker/{id}/activity"),
+            &app.admin_token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let statuses: Vec<&str> = activity
+        .iter()
+        .map(|event| event["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["IGNORED", "REJECTED", "REJECTED", "REJECTED"],
+        "newest first: {activity:?}"
+    );
+    assert!(activity[0]["reason"].as_str().unwrap().contains("v9"));
+    let runs: Vec<Value> = app
+        .get("/api/v1/executions", &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(runs.is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_run_can_be_re_run_from_its_activity_row() {
+    let Seed {
+        app,
+        hub,
+        cluster,
+        webhook,
+    } = seed("docker-hub", "svendowideit/*").await;
+    let hook_url = webhook["hook_url"].as_str().unwrap().to_string();
+    assert_eq!(
+        webhook["hub_sync"]["state"], "not_synced",
+        "a pattern cannot have a Hub twin"
+    );
+    drop(cluster); // the cluster is gone: the run fails.
+
+    let (_, answer) = push(&hub, &hook_url, "latest", 1_417_566_161.0).await;
+    let failed = run_result(&app, &answer["execution_id"]).await;
+    assert_eq!(failed["status"], "FAILED");
+    let event_id = answer["event_id"].clone();
+
+    let rerun = app
+        .post_json(
+            &format!("/api/v1/activity/{event_id}/rerun"),
+            &app.admin_token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(rerun.status(), 201);
+    let row: Value = rerun.json().await.unwrap();
+    assert_eq!(row["status"], "TRIGGERED");
+    assert_ne!(row["execution_id"], answer["execution_id"]);
+    let second = run_result(&app, &row["execution_id"]).await;
+    assert_eq!(second["inputs"], failed["inputs"]);
+}
