@@ -1,0 +1,147 @@
+//! Sustained webhook ingest on SQLite: the Docker Hub fixture POSTed by a
+//! load generator on loopback to (1) a bare axum route answering a small JSON
+//! body — the ceiling —, (2) a webhook whose tag pattern ignores the push, and
+//! (3) one that triggers a run (each push with its own `pushed_at`, so none is
+//! a duplicate). Afterwards every 202 must be an Activity row.
+//!
+//! `cargo bench -p server --bench ingest` (REQUESTS=4000 per case, CLIENTS=32).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use server::backend::{issue_api_token, now_millis};
+use server::config::{ServeArgs, StorageArgs};
+use server::startup::Application;
+use server::store::EventQuery;
+
+const FIXTURE: &str = include_str!("../tests/fixtures/docker-hub-push.json");
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default)
+}
+
+struct Outcome {
+    requests_per_second: f64,
+    p50: Duration,
+    p99: Duration,
+    accepted: usize,
+}
+
+/// `clients` tasks send `requests` POSTs in all, one after another each.
+async fn load(url: &str, requests: usize, clients: usize, body_for: impl Fn(usize) -> String + Sync) -> Outcome {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let per_client = requests / clients;
+    let results = futures::future::join_all((0..clients).map(|worker| {
+        let client = client.clone();
+        let body_for = &body_for;
+        async move {
+            let mut latencies = Vec::with_capacity(per_client);
+            let mut accepted = 0;
+            for index in 0..per_client {
+                let body = body_for(worker * per_client + index);
+                let sent = Instant::now();
+                let response = client.post(url).header("Content-Type", "application/json").body(body).send().await;
+                latencies.push(sent.elapsed());
+                if response.is_ok_and(|response| response.status().is_success()) {
+                    accepted += 1;
+                }
+            }
+            (latencies, accepted)
+        }
+    }))
+    .await;
+    let elapsed = started.elapsed();
+    let accepted = results.iter().map(|(_, accepted)| accepted).sum();
+    let mut latencies: Vec<Duration> = results.into_iter().flat_map(|(latencies, _)| latencies).collect();
+    latencies.sort_unstable();
+    let at = |fraction: f64| latencies[((latencies.len() as f64 - 1.0) * fraction).round() as usize];
+    Outcome {
+        requests_per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: at(0.5),
+        p99: at(0.99),
+        accepted,
+    }
+}
+
+fn print(name: &str, outcome: &Outcome) {
+    println!(
+        "  {name:<24} {:>8.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   2xx {}",
+        outcome.requests_per_second,
+        outcome.p50.as_secs_f64() * 1000.0,
+        outcome.p99.as_secs_f64() * 1000.0,
+        outcome.accepted
+    );
+}
+
+fn push_with(index: usize) -> String {
+    let mut payload: Value = serde_json::from_str(FIXTURE).expect("the fixture is JSON");
+    payload["push_data"]["pushed_at"] = json!(1_700_000_000.0 + index as f64);
+    payload.to_string()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let requests = env_number("REQUESTS", 4000);
+    let clients = env_number("CLIENTS", 32);
+
+    // The ceiling: a bare axum route with a small JSON answer, same machine, same client.
+    let bare = axum::Router::new().route(
+        "/bare",
+        axum::routing::post(|_body: axum::body::Bytes| async { (axum::http::StatusCode::ACCEPTED, axum::Json(json!({"status": "IGNORED"}))) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let bare_url = format!("http://{}/bare", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, bare).await });
+
+    let data_dir = tempfile::tempdir()?;
+    let args = ServeArgs {
+        listen: "127.0.0.1:0".parse()?,
+        storage: StorageArgs { data_dir: data_dir.path().to_path_buf(), database_url: None },
+        public_url: None,
+        docker_hub_api_url: "http://127.0.0.1:9".into(),
+        cloud_proxy_url: None,
+        log_json: false,
+    };
+    let application = Application::build(&args).await?;
+    let base = format!("http://127.0.0.1:{}", application.port());
+    let store = application.store.clone();
+    tokio::spawn(application.run_until_stopped(std::future::pending()));
+    let admin = store.ensure_user("bench", true, now_millis()).await?;
+    let token = issue_api_token(&store, admin.id, "bench").await.map_err(|error| anyhow::anyhow!("{error}"))?.token;
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: Value| client.post(format!("{base}{path}")).bearer_auth(&token).json(&body).send();
+    post("/api/v1/projects", json!({"name": "Bench"})).await?.error_for_status()?;
+    post("/api/v1/endpoints", json!({"project": "Bench", "name": "registry", "kind": "docker-registry", "server_type": "registry", "url": "http://127.0.0.1:5000"}))
+        .await?
+        .error_for_status()?;
+    post("/api/v1/pipelines", json!({"project": "Bench", "name": "pass", "concurrency": 8,
+        "stages": [{"name": "s", "tasks": [{"name": "t", "type": "condition", "expression": "true"}]}]}))
+        .await?
+        .error_for_status()?;
+    let mut hooks = Vec::new();
+    for (name, tag) in [("ignores", "never-*"), ("triggers", "")] {
+        let webhook: Value = post("/api/v1/webhooks/docker", json!({"project": "Bench", "name": name, "endpoint": "registry", "pipeline": "pass", "api_token": token, "image": "svendowideit/testhook", "tag": tag}))
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let hook_url = webhook["hook_url"].as_str().unwrap_or_default().replace("registry-webhooks", "docker-hub-webhooks");
+        hooks.push((webhook["id"].as_i64().unwrap_or_default(), hook_url));
+    }
+
+    println!("ingest: {requests} requests per case, {clients} concurrent clients, SQLite");
+    let ceiling = load(&bare_url, requests, clients, |_| FIXTURE.to_string()).await;
+    print("bare axum route", &ceiling);
+    let mut lost = 0;
+    for ((id, hook_url), name) in hooks.iter().zip(["webhook, tag ignored", "webhook, run triggered"]) {
+        let outcome = load(hook_url, requests, clients, push_with).await;
+        print(name, &outcome);
+        let rows = store.list_events(&EventQuery { webhook_id: Some(*id), limit: requests as i64 * 2, ..EventQuery::default() }).await?;
+        println!("    {} of {} accepted deliveries are Activity rows ({:.0}% of the ceiling)", rows.len(), outcome.accepted, 100.0 * outcome.requests_per_second / ceiling.requests_per_second);
+        lost += outcome.accepted.saturating_sub(rows.len());
+    }
+    anyhow::ensure!(lost == 0, "{lost} accepted deliveries are missing from Activity");
+    Ok(())
+}
