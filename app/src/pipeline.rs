@@ -51,7 +51,7 @@ pub const DOCKER_PARAMETERS: &[(&str, &str)] = &[
     ),
     (
         "DOCKER_EVENT_ID",
-        "Id of the Docker event (the Activity row) that started the run",
+        "Id of the push event as the registry sent it (registry notifications; empty for Docker Hub)",
     ),
 ];
 

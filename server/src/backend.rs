@@ -89,6 +89,30 @@ pub async fn issue_api_token(
     Ok(NewApiToken { info, token })
 }
 
+/// An object that belongs to a project; names are unique within a project only.
+pub(crate) trait ProjectOwned {
+    fn project_id(&self) -> i64;
+    fn project_name(&self) -> &str;
+}
+
+macro_rules! project_owned {
+    ($($record:ty),*) => {$(
+        impl ProjectOwned for $record {
+            fn project_id(&self) -> i64 {
+                self.project_id
+            }
+            fn project_name(&self) -> &str {
+                &self.project_name
+            }
+        }
+    )*};
+}
+project_owned!(
+    crate::store::EndpointRecord,
+    crate::store::PipelineRecord,
+    crate::store::WebhookRecord
+);
+
 #[derive(Clone)]
 pub struct Slipway {
     pub store: SharedStore,
@@ -125,6 +149,43 @@ impl Slipway {
             outbound,
             public_url,
             signals: Default::default(),
+        }
+    }
+
+    /// Of the objects found by id or name, the one the actor may see (in
+    /// `project` when given), with the actor's role in its project.
+    pub(crate) async fn pick_visible<R: ProjectOwned>(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+        candidates: Vec<R>,
+        noun: &str,
+    ) -> Result<(R, Option<ProjectRole>), AppError> {
+        let mut visible = Vec::new();
+        for record in candidates {
+            let in_project = project.is_none_or(|project| {
+                project == record.project_name() || project == record.project_id().to_string()
+            });
+            if !in_project {
+                continue;
+            }
+            let role = self
+                .store
+                .membership(record.project_id(), actor.user.id)
+                .await?;
+            if role.is_some() || actor.user.is_admin {
+                visible.push((record, role));
+            }
+        }
+        match visible.len() {
+            0 => Err(AppError::not_found(format!(
+                "no {noun} '{reference}' exists (or you are not a member of its project)"
+            ))),
+            1 => Ok(visible.remove(0)),
+            _ => Err(AppError::conflict(format!(
+                "several projects have a {noun} named '{reference}': name the project too, or use the id"
+            ))),
         }
     }
 

@@ -58,37 +58,12 @@ impl Slipway {
         reference: &str,
         project: Option<&str>,
     ) -> Result<(EndpointRecord, Option<ProjectRole>), AppError> {
-        let not_found = || {
-            AppError::not_found(format!(
-                "no endpoint '{reference}' exists (or you are not a member of its project)"
-            ))
-        };
         let candidates = match reference.parse::<i64>() {
             Ok(id) => self.store.endpoint_by_id(id).await?.into_iter().collect(),
             Err(_) => self.store.endpoints_by_name(reference).await?,
         };
-        let mut visible = Vec::new();
-        for record in candidates {
-            if project.is_some_and(|project| {
-                project != record.project_name && project != record.project_id.to_string()
-            }) {
-                continue;
-            }
-            let role = self
-                .store
-                .membership(record.project_id, actor.user.id)
-                .await?;
-            if role.is_some() || actor.user.is_admin {
-                visible.push((record, role));
-            }
-        }
-        match visible.len() {
-            0 => Err(not_found()),
-            1 => Ok(visible.remove(0)),
-            _ => Err(AppError::conflict(format!(
-                "several projects have an endpoint named '{reference}': name the project too, or use the id"
-            ))),
-        }
+        self.pick_visible(actor, reference, project, candidates, "endpoint")
+            .await
     }
 
     /// Checks the input and returns what to store: settings kept to the kind's own fields.

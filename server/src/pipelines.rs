@@ -43,30 +43,8 @@ impl Slipway {
             Ok(id) => self.store.pipeline_by_id(id).await?.into_iter().collect(),
             Err(_) => self.store.pipelines_by_name(reference).await?,
         };
-        let mut visible = Vec::new();
-        for record in candidates {
-            if project.is_some_and(|project| {
-                project != record.project_name && project != record.project_id.to_string()
-            }) {
-                continue;
-            }
-            let role = self
-                .store
-                .membership(record.project_id, actor.user.id)
-                .await?;
-            if role.is_some() || actor.user.is_admin {
-                visible.push((record, role));
-            }
-        }
-        match visible.len() {
-            0 => Err(AppError::not_found(format!(
-                "no pipeline '{reference}' exists (or you are not a member of its project)"
-            ))),
-            1 => Ok(visible.remove(0)),
-            _ => Err(AppError::conflict(format!(
-                "several projects have a pipeline named '{reference}': name the project too, or use the id"
-            ))),
-        }
+        self.pick_visible(actor, reference, project, candidates, "pipeline")
+            .await
     }
 
     /// An endpoint of the project by id or name, with its secrets, for a task.

@@ -166,30 +166,8 @@ impl Slipway {
             Ok(id) => self.store.webhook_by_id(id).await?.into_iter().collect(),
             Err(_) => self.store.webhooks_by_name(reference).await?,
         };
-        let mut visible = Vec::new();
-        for record in candidates {
-            if project.is_some_and(|project| {
-                project != record.project_name && project != record.project_id.to_string()
-            }) {
-                continue;
-            }
-            let role = self
-                .store
-                .membership(record.project_id, actor.user.id)
-                .await?;
-            if role.is_some() || actor.user.is_admin {
-                visible.push((record, role));
-            }
-        }
-        match visible.len() {
-            0 => Err(AppError::not_found(format!(
-                "no Docker webhook '{reference}' exists (or you are not a member of its project)"
-            ))),
-            1 => Ok(visible.remove(0)),
-            _ => Err(AppError::conflict(format!(
-                "several projects have a webhook named '{reference}': name the project too, or use the id"
-            ))),
-        }
+        self.pick_visible(actor, reference, project, candidates, "Docker webhook")
+            .await
     }
 
     /// The API token runs are attributed to: the token itself (any user's) or
@@ -636,7 +614,17 @@ impl Slipway {
         if !webhook.enabled {
             return ignored("disabled".into()).await;
         }
-        let image = Pattern::parse(&webhook.image_pattern).unwrap_or_else(|_| Pattern::any());
+        // Patterns were checked on save; should a stored one not parse, fail
+        // closed: a broken filter must not let every push through.
+        let (image, tag) = match (
+            Pattern::parse(&webhook.image_pattern),
+            Pattern::parse(&webhook.tag_pattern),
+        ) {
+            (Ok(image), Ok(tag)) => (image, tag),
+            (Err(problem), _) | (_, Err(problem)) => {
+                return ignored(format!("the webhook's pattern is invalid: {problem}")).await
+            }
+        };
         if !image.matches_image(event) {
             return ignored(format!(
                 "image '{}' does not match '{}'",
@@ -644,7 +632,6 @@ impl Slipway {
             ))
             .await;
         }
-        let tag = Pattern::parse(&webhook.tag_pattern).unwrap_or_else(|_| Pattern::any());
         if !tag.matches_tag(event) {
             return ignored(format!(
                 "tag '{}' does not match '{}'",
