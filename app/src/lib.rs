@@ -23,9 +23,11 @@ use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::path;
 
 use pages::endpoints::EndpointsPage;
+use pages::executions::{ExecutionPage, ExecutionsPage};
 use pages::layout::Layout;
 use pages::login::LoginPage;
 use pages::members::{MembersPage, UsersPage};
+use pages::pipelines::{PipelineEditorPage, PipelinesPage};
 use pages::placeholder::NotYet;
 use pages::projects::ProjectsPage;
 use pages::tokens::TokensPage;
@@ -72,14 +74,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("endpoints") view=EndpointsPage />
                     <Route path=path!("projects/:id/members") view=MembersPage />
                     <Route path=path!("settings/users") view=UsersPage />
-                    <Route
-                        path=path!("pipelines")
-                        view=|| view! { <NotYet area="Pipelines" what="Pipelines with input parameters, injected Docker parameters and stages of Kubernetes, REST, Poll and Condition tasks." /> }
-                    />
-                    <Route
-                        path=path!("executions")
-                        view=|| view! { <NotYet area="Executions" what="Every pipeline run, live, with its stages, tasks, outputs and logs." /> }
-                    />
+                    <Route path=path!("pipelines") view=PipelinesPage />
+                    <Route path=path!("pipelines/new") view=PipelineEditorPage />
+                    <Route path=path!("pipelines/:id") view=PipelineEditorPage />
+                    <Route path=path!("executions") view=ExecutionsPage />
+                    <Route path=path!("executions/:id") view=ExecutionPage />
                     <Route
                         path=path!("triggers/docker")
                         view=|| view! { <NotYet area="Docker triggers" what="Webhooks that start a pipeline when an image is pushed to Docker Hub or a registry." /> }

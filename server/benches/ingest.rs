@@ -17,7 +17,10 @@ use server::store::EventQuery;
 const FIXTURE: &str = include_str!("../tests/fixtures/docker-hub-push.json");
 
 fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
 }
 
 struct Outcome {
@@ -28,7 +31,12 @@ struct Outcome {
 }
 
 /// `clients` tasks send `requests` POSTs in all, one after another each.
-async fn load(url: &str, requests: usize, clients: usize, body_for: impl Fn(usize) -> String + Sync) -> Outcome {
+async fn load(
+    url: &str,
+    requests: usize,
+    clients: usize,
+    body_for: impl Fn(usize) -> String + Sync,
+) -> Outcome {
     let client = reqwest::Client::new();
     let started = Instant::now();
     let per_client = requests / clients;
@@ -41,7 +49,12 @@ async fn load(url: &str, requests: usize, clients: usize, body_for: impl Fn(usiz
             for index in 0..per_client {
                 let body = body_for(worker * per_client + index);
                 let sent = Instant::now();
-                let response = client.post(url).header("Content-Type", "application/json").body(body).send().await;
+                let response = client
+                    .post(url)
+                    .header("Content-Type", "application/json")
+                    .body(body)
+                    .send()
+                    .await;
                 latencies.push(sent.elapsed());
                 if response.is_ok_and(|response| response.status().is_success()) {
                     accepted += 1;
@@ -53,9 +66,13 @@ async fn load(url: &str, requests: usize, clients: usize, body_for: impl Fn(usiz
     .await;
     let elapsed = started.elapsed();
     let accepted = results.iter().map(|(_, accepted)| accepted).sum();
-    let mut latencies: Vec<Duration> = results.into_iter().flat_map(|(latencies, _)| latencies).collect();
+    let mut latencies: Vec<Duration> = results
+        .into_iter()
+        .flat_map(|(latencies, _)| latencies)
+        .collect();
     latencies.sort_unstable();
-    let at = |fraction: f64| latencies[((latencies.len() as f64 - 1.0) * fraction).round() as usize];
+    let at =
+        |fraction: f64| latencies[((latencies.len() as f64 - 1.0) * fraction).round() as usize];
     Outcome {
         requests_per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
         p50: at(0.5),
@@ -89,7 +106,12 @@ async fn main() -> anyhow::Result<()> {
     // The ceiling: a bare axum route with a small JSON answer, same machine, same client.
     let bare = axum::Router::new().route(
         "/bare",
-        axum::routing::post(|_body: axum::body::Bytes| async { (axum::http::StatusCode::ACCEPTED, axum::Json(json!({"status": "IGNORED"}))) }),
+        axum::routing::post(|_body: axum::body::Bytes| async {
+            (
+                axum::http::StatusCode::ACCEPTED,
+                axum::Json(json!({"status": "IGNORED"})),
+            )
+        }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let bare_url = format!("http://{}/bare", listener.local_addr()?);
@@ -98,7 +120,10 @@ async fn main() -> anyhow::Result<()> {
     let data_dir = tempfile::tempdir()?;
     let args = ServeArgs {
         listen: "127.0.0.1:0".parse()?,
-        storage: StorageArgs { data_dir: data_dir.path().to_path_buf(), database_url: None },
+        storage: StorageArgs {
+            data_dir: data_dir.path().to_path_buf(),
+            database_url: None,
+        },
         public_url: None,
         docker_hub_api_url: "http://127.0.0.1:9".into(),
         cloud_proxy_url: None,
@@ -109,10 +134,21 @@ async fn main() -> anyhow::Result<()> {
     let store = application.store.clone();
     tokio::spawn(application.run_until_stopped(std::future::pending()));
     let admin = store.ensure_user("bench", true, now_millis()).await?;
-    let token = issue_api_token(&store, admin.id, "bench").await.map_err(|error| anyhow::anyhow!("{error}"))?.token;
+    let token = issue_api_token(&store, admin.id, "bench")
+        .await
+        .map_err(|error| anyhow::anyhow!("{error}"))?
+        .token;
     let client = reqwest::Client::new();
-    let post = |path: &str, body: Value| client.post(format!("{base}{path}")).bearer_auth(&token).json(&body).send();
-    post("/api/v1/projects", json!({"name": "Bench"})).await?.error_for_status()?;
+    let post = |path: &str, body: Value| {
+        client
+            .post(format!("{base}{path}"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    post("/api/v1/projects", json!({"name": "Bench"}))
+        .await?
+        .error_for_status()?;
     post("/api/v1/endpoints", json!({"project": "Bench", "name": "registry", "kind": "docker-registry", "server_type": "registry", "url": "http://127.0.0.1:5000"}))
         .await?
         .error_for_status()?;
@@ -127,7 +163,10 @@ async fn main() -> anyhow::Result<()> {
             .error_for_status()?
             .json()
             .await?;
-        let hook_url = webhook["hook_url"].as_str().unwrap_or_default().replace("registry-webhooks", "docker-hub-webhooks");
+        let hook_url = webhook["hook_url"]
+            .as_str()
+            .unwrap_or_default()
+            .replace("registry-webhooks", "docker-hub-webhooks");
         hooks.push((webhook["id"].as_i64().unwrap_or_default(), hook_url));
     }
 
@@ -135,13 +174,30 @@ async fn main() -> anyhow::Result<()> {
     let ceiling = load(&bare_url, requests, clients, |_| FIXTURE.to_string()).await;
     print("bare axum route", &ceiling);
     let mut lost = 0;
-    for ((id, hook_url), name) in hooks.iter().zip(["webhook, tag ignored", "webhook, run triggered"]) {
+    for ((id, hook_url), name) in hooks
+        .iter()
+        .zip(["webhook, tag ignored", "webhook, run triggered"])
+    {
         let outcome = load(hook_url, requests, clients, push_with).await;
         print(name, &outcome);
-        let rows = store.list_events(&EventQuery { webhook_id: Some(*id), limit: requests as i64 * 2, ..EventQuery::default() }).await?;
-        println!("    {} of {} accepted deliveries are Activity rows ({:.0}% of the ceiling)", rows.len(), outcome.accepted, 100.0 * outcome.requests_per_second / ceiling.requests_per_second);
+        let rows = store
+            .list_events(&EventQuery {
+                webhook_id: Some(*id),
+                limit: requests as i64 * 2,
+                ..EventQuery::default()
+            })
+            .await?;
+        println!(
+            "    {} of {} accepted deliveries are Activity rows ({:.0}% of the ceiling)",
+            rows.len(),
+            outcome.accepted,
+            100.0 * outcome.requests_per_second / ceiling.requests_per_second
+        );
         lost += outcome.accepted.saturating_sub(rows.len());
     }
-    anyhow::ensure!(lost == 0, "{lost} accepted deliveries are missing from Activity");
+    anyhow::ensure!(
+        lost == 0,
+        "{lost} accepted deliveries are missing from Activity"
+    );
     Ok(())
 }

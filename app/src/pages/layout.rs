@@ -93,7 +93,12 @@ fn SignedIn(user: User) -> impl IntoView {
 #[component]
 fn NavLink(href: &'static str, label: &'static str) -> impl IntoView {
     let location = use_location();
-    let current = move || location.pathname.get() == href;
+    // A section stays highlighted on its sub-pages (`/pipelines/5` under Pipelines),
+    // but "Docker" does not light up on "Docker activity".
+    let current = move || {
+        let path = location.pathname.get();
+        path == href || (path.starts_with(&format!("{href}/")) && !path.ends_with("/activity"))
+    };
     view! {
         <A
             href=href

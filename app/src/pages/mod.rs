@@ -1,7 +1,9 @@
 pub mod endpoints;
+pub mod executions;
 pub mod layout;
 pub mod login;
 pub mod members;
+pub mod pipelines;
 pub mod placeholder;
 pub mod projects;
 pub mod tokens;
