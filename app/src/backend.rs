@@ -150,9 +150,18 @@ pub trait Backend: Send + Sync + 'static {
     async fn cancel_execution(&self, actor: &Actor, id: i64) -> Result<ExecutionSummary, AppError>;
 
     async fn list_webhooks(&self, actor: &Actor) -> Result<Vec<DockerWebhook>, AppError>;
-    async fn get_webhook(&self, actor: &Actor, reference: &str, project: Option<&str>) -> Result<DockerWebhook, AppError>;
+    async fn get_webhook(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<DockerWebhook, AppError>;
     /// Creates the webhook (and its Docker Hub twin); the answer carries the hook URL, once.
-    async fn create_webhook(&self, actor: &Actor, input: DockerWebhookInput) -> Result<DockerWebhook, AppError>;
+    async fn create_webhook(
+        &self,
+        actor: &Actor,
+        input: DockerWebhookInput,
+    ) -> Result<DockerWebhook, AppError>;
     async fn update_webhook(
         &self,
         actor: &Actor,
@@ -161,13 +170,38 @@ pub trait Backend: Send + Sync + 'static {
         input: DockerWebhookInput,
     ) -> Result<DockerWebhook, AppError>;
     /// The card's Enable/Disable toggle.
-    async fn set_webhook_enabled(&self, actor: &Actor, reference: &str, project: Option<&str>, enabled: bool) -> Result<DockerWebhook, AppError>;
+    async fn set_webhook_enabled(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+        enabled: bool,
+    ) -> Result<DockerWebhook, AppError>;
     /// Deletes the webhook and its Docker Hub twin; answers why the Hub side could not be deleted, if so.
-    async fn delete_webhook(&self, actor: &Actor, reference: &str, project: Option<&str>) -> Result<Option<String>, AppError>;
+    async fn delete_webhook(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<Option<String>, AppError>;
     /// A new secure token (the old hook URL stops working); the answer carries the new hook URL.
-    async fn regenerate_webhook_token(&self, actor: &Actor, reference: &str, project: Option<&str>) -> Result<DockerWebhook, AppError>;
-    async fn retry_webhook_sync(&self, actor: &Actor, reference: &str, project: Option<&str>) -> Result<DockerWebhook, AppError>;
-    async fn list_activity(&self, actor: &Actor, filter: ActivityFilter) -> Result<Vec<DockerEvent>, AppError>;
+    async fn regenerate_webhook_token(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<DockerWebhook, AppError>;
+    async fn retry_webhook_sync(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<DockerWebhook, AppError>;
+    async fn list_activity(
+        &self,
+        actor: &Actor,
+        filter: ActivityFilter,
+    ) -> Result<Vec<DockerEvent>, AppError>;
     async fn rerun_event(&self, actor: &Actor, event_id: i64) -> Result<DockerEvent, AppError>;
 
     async fn list_api_tokens(&self, actor: &Actor) -> Result<Vec<ApiTokenInfo>, AppError>;

@@ -485,12 +485,19 @@ pub async fn list_webhooks() -> Result<Vec<DockerWebhook>, AppError> {
 
 /// Creates (`id` None) or updates a Docker webhook; a create's answer carries the hook URL, once.
 #[server(endpoint = "webhooks/save", input = server_fn::codec::Json)]
-pub async fn save_webhook(id: Option<i64>, input: DockerWebhookInput) -> Result<DockerWebhook, AppError> {
+pub async fn save_webhook(
+    id: Option<i64>,
+    input: DockerWebhookInput,
+) -> Result<DockerWebhook, AppError> {
     session::respond(
         async move {
             let (backend, actor) = session::actor().await?;
             match id {
-                Some(id) => backend.update_webhook(&actor, &id.to_string(), None, input).await,
+                Some(id) => {
+                    backend
+                        .update_webhook(&actor, &id.to_string(), None, input)
+                        .await
+                }
                 None => backend.create_webhook(&actor, input).await,
             }
         }
@@ -503,7 +510,9 @@ pub async fn toggle_webhook(id: i64, enabled: bool) -> Result<DockerWebhook, App
     session::respond(
         async move {
             let (backend, actor) = session::actor().await?;
-            backend.set_webhook_enabled(&actor, &id.to_string(), None, enabled).await
+            backend
+                .set_webhook_enabled(&actor, &id.to_string(), None, enabled)
+                .await
         }
         .await,
     )
@@ -526,7 +535,9 @@ pub async fn regenerate_webhook_token(id: i64) -> Result<DockerWebhook, AppError
     session::respond(
         async move {
             let (backend, actor) = session::actor().await?;
-            backend.regenerate_webhook_token(&actor, &id.to_string(), None).await
+            backend
+                .regenerate_webhook_token(&actor, &id.to_string(), None)
+                .await
         }
         .await,
     )
@@ -537,7 +548,9 @@ pub async fn retry_webhook_sync(id: i64) -> Result<DockerWebhook, AppError> {
     session::respond(
         async move {
             let (backend, actor) = session::actor().await?;
-            backend.retry_webhook_sync(&actor, &id.to_string(), None).await
+            backend
+                .retry_webhook_sync(&actor, &id.to_string(), None)
+                .await
         }
         .await,
     )

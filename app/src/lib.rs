@@ -28,9 +28,9 @@ use pages::layout::Layout;
 use pages::login::LoginPage;
 use pages::members::{MembersPage, UsersPage};
 use pages::pipelines::{PipelineEditorPage, PipelinesPage};
-use pages::placeholder::NotYet;
 use pages::projects::ProjectsPage;
 use pages::tokens::TokensPage;
+use pages::{activity::ActivityPage, webhooks::WebhooksPage};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -79,14 +79,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("pipelines/:id") view=PipelineEditorPage />
                     <Route path=path!("executions") view=ExecutionsPage />
                     <Route path=path!("executions/:id") view=ExecutionPage />
-                    <Route
-                        path=path!("triggers/docker")
-                        view=|| view! { <NotYet area="Docker triggers" what="Webhooks that start a pipeline when an image is pushed to Docker Hub or a registry." /> }
-                    />
-                    <Route
-                        path=path!("triggers/docker/activity")
-                        view=|| view! { <NotYet area="Docker activity" what="Every Docker event received, and the run it started or why it was ignored." /> }
-                    />
+                    <Route path=path!("triggers/docker") view=WebhooksPage />
+                    <Route path=path!("triggers/docker/activity") view=ActivityPage />
                     <Route path=path!("settings/tokens") view=TokensPage />
                 </ParentRoute>
             </Routes>

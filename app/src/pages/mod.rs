@@ -1,10 +1,11 @@
+pub mod activity;
 pub mod endpoints;
 pub mod executions;
 pub mod layout;
 pub mod login;
 pub mod members;
 pub mod pipelines;
-pub mod placeholder;
 pub mod projects;
 pub mod tokens;
+pub mod webhooks;
 pub mod widgets;

@@ -1,0 +1,334 @@
+//! Triggers → Docker → Activity: every event the Docker webhooks received,
+//! newest first, and what became of it. Filters live in the query string, so
+//! a card links straight to its webhook's events. While a run an event started
+//! is not final the page refreshes itself (live streaming comes later).
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::NavigateOptions;
+
+use super::webhooks::{run_state_view, EventStatusBadge};
+use super::widgets::{format_millis, EmptyState, PageHeader};
+use crate::execution::ExecutionStatus;
+use crate::functions::{list_activity, list_webhooks, RerunEvent};
+use crate::webhook::{ActivityFilter, DockerEvent};
+
+/// Rows per page.
+const PAGE_SIZE: u32 = 25;
+const STATUSES: [&str; 4] = ["TRIGGERED", "IGNORED", "REJECTED", "DUPLICATE"];
+const PATH: &str = "/triggers/docker/activity";
+
+fn parse_id(text: Option<String>) -> Option<i64> {
+    text.and_then(|text| text.parse().ok())
+}
+
+/// The address of the page with these filters.
+fn address(webhook: Option<i64>, status: Option<&str>, before: Option<i64>) -> String {
+    let mut parts = Vec::new();
+    if let Some(webhook) = webhook {
+        parts.push(format!("webhook={webhook}"));
+    }
+    if let Some(status) = status {
+        parts.push(format!("status={status}"));
+    }
+    if let Some(before) = before {
+        parts.push(format!("before={before}"));
+    }
+    if parts.is_empty() {
+        PATH.to_string()
+    } else {
+        format!("{PATH}?{}", parts.join("&"))
+    }
+}
+
+/// A run that can still change: the page keeps refreshing while one is shown.
+fn is_live(event: &DockerEvent) -> bool {
+    match (event.execution_id, event.execution_status) {
+        (Some(_), None) => true,
+        (_, Some(status)) => !status.is_final(),
+        (None, None) => false,
+    }
+}
+
+fn can_rerun(event: &DockerEvent) -> bool {
+    matches!(
+        event.execution_status,
+        Some(ExecutionStatus::Failed | ExecutionStatus::Canceled)
+    )
+}
+
+/// Bumps `tick` once `every` has passed while `live()` holds, again after each
+/// refresh, and stops when it no longer holds or the page goes away. Browser
+/// only: effects do not run on the server.
+fn refresh_while(live: impl Fn() -> bool + 'static, tick: RwSignal<u64>, every: Duration) {
+    let pending = StoredValue::new(None::<TimeoutHandle>);
+    Effect::new(move |_| {
+        let live = live();
+        if let Some(handle) = pending.try_get_value().flatten() {
+            handle.clear();
+        }
+        let next = if live {
+            set_timeout_with_handle(
+                move || {
+                    tick.try_update(|tick| *tick += 1);
+                },
+                every,
+            )
+            .ok()
+        } else {
+            None
+        };
+        pending.try_set_value(next);
+    });
+    on_cleanup(move || {
+        if let Some(handle) = pending.try_get_value().flatten() {
+            handle.clear();
+        }
+    });
+}
+
+#[component]
+pub fn ActivityPage() -> impl IntoView {
+    let query = use_query_map();
+    // A local value: the router's navigate function is not Send.
+    let navigate = StoredValue::new_local(use_navigate());
+    let filter = Memo::new(move |_| {
+        query.with(|query| ActivityFilter {
+            webhook: parse_id(query.get("webhook")),
+            status: query
+                .get("status")
+                .filter(|status| STATUSES.contains(&status.as_str())),
+            before: parse_id(query.get("before")),
+            limit: Some(PAGE_SIZE),
+        })
+    });
+    let rerun = ServerAction::<RerunEvent>::new();
+    let tick = RwSignal::new(0u64);
+    let events = Resource::new(
+        move || (filter.get(), tick.get(), rerun.version().get()),
+        |(filter, _, _)| list_activity(filter),
+    );
+    let webhooks = Resource::new(|| (), |_| list_webhooks());
+    refresh_while(
+        move || matches!(events.get(), Some(Ok(list)) if list.iter().any(is_live)),
+        tick,
+        Duration::from_secs(2),
+    );
+    let go = move |webhook: Option<i64>, status: Option<String>, before: Option<i64>| {
+        navigate.with_value(|navigate| {
+            navigate(
+                &address(webhook, status.as_deref(), before),
+                NavigateOptions {
+                    scroll: false,
+                    ..Default::default()
+                },
+            )
+        });
+    };
+    let rerun_error = move || match rerun.value().get() {
+        Some(Err(error)) => Some(error.to_string()),
+        _ => None,
+    };
+    let rerun_started = move || match rerun.value().get() {
+        Some(Ok(event)) => event.execution_id,
+        _ => None,
+    };
+
+    view! {
+        <div class="flex flex-wrap items-start justify-between gap-4">
+            <PageHeader
+                title="Docker activity"
+                subtitle="Every push the Docker webhooks received, newest first, and what became of it. Runs in progress refresh by themselves."
+            />
+            <a class="btn-link" href="/triggers/docker">"Webhooks"</a>
+        </div>
+        <div class="card mb-6 flex flex-wrap items-end gap-4" role="search" aria-label="Filter activity">
+            <div>
+                <label class="label" for="activity-webhook">"Webhook"</label>
+                <select class="input min-w-52" id="activity-webhook"
+                    on:change=move |ev| {
+                        let current = filter.get_untracked();
+                        go(event_target_value(&ev).parse().ok(), current.status, None);
+                    }>
+                    <option value="" selected=move || filter.with(|filter| filter.webhook.is_none())
+                        prop:selected=move || filter.with(|filter| filter.webhook.is_none())>
+                        "All webhooks"
+                    </option>
+                    <Transition fallback=|| ()>
+                        {move || {
+                            webhooks
+                                .get()
+                                .and_then(Result::ok)
+                                .unwrap_or_default()
+                                .into_iter()
+                                .map(|hook| {
+                                    let id = hook.id;
+                                    let chosen = move || filter.with(|filter| filter.webhook == Some(id));
+                                    view! {
+                                        <option value=id selected=chosen prop:selected=chosen>
+                                            {format!("{} · {}", hook.name, hook.project)}
+                                        </option>
+                                    }
+                                })
+                                .collect_view()
+                        }}
+                    </Transition>
+                </select>
+            </div>
+            <div>
+                <label class="label" for="activity-status">"Status"</label>
+                <select class="input min-w-40" id="activity-status"
+                    on:change=move |ev| {
+                        let current = filter.get_untracked();
+                        let status = event_target_value(&ev);
+                        go(current.webhook, (!status.is_empty()).then_some(status), None);
+                    }>
+                    <option value="" selected=move || filter.with(|filter| filter.status.is_none())
+                        prop:selected=move || filter.with(|filter| filter.status.is_none())>
+                        "All statuses"
+                    </option>
+                    {STATUSES
+                        .iter()
+                        .map(|status| {
+                            let chosen = move || filter.with(|filter| filter.status.as_deref() == Some(*status));
+                            view! { <option value=*status selected=chosen prop:selected=chosen>{*status}</option> }
+                        })
+                        .collect_view()}
+                </select>
+            </div>
+        </div>
+        {move || rerun_error().map(|message| view! {
+            <p class="mb-4 rounded-md border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800" role="alert">{message}</p>
+        })}
+        {move || rerun_started().map(|execution| view! {
+            <p class="mb-4 rounded-md border border-emerald-200 bg-emerald-50 px-3 py-2 text-sm text-emerald-900" role="status">
+                "Re-run started: "
+                <a class="underline" href=format!("/executions/{execution}")>{format!("execution #{execution}")}</a>
+            </p>
+        })}
+        <Transition fallback=|| view! { <p class="text-slate-500">"Loading activity…"</p> }>
+            {move || {
+                let filtered = filter.with(|filter| filter.webhook.is_some() || filter.status.is_some());
+                let paged = filter.with(|filter| filter.before.is_some());
+                events
+                    .get()
+                    .map(|answer| match answer {
+                        Ok(list) if list.is_empty() && !filtered && !paged => {
+                            view! {
+                                <EmptyState title="No events yet">
+                                    "When a registry POSTs a push to a webhook's hook URL, the event shows here with the run it started or why it was ignored. Create webhooks on "
+                                    <a class="text-sky-700 underline" href="/triggers/docker">"Docker triggers"</a>
+                                    "."
+                                </EmptyState>
+                            }
+                                .into_any()
+                        }
+                        Ok(list) if list.is_empty() => {
+                            view! {
+                                <EmptyState title="No events match">
+                                    "Nothing here with these filters. "
+                                    <a class="text-sky-700 underline" href=PATH>"Show all events"</a>
+                                </EmptyState>
+                            }
+                                .into_any()
+                        }
+                        Ok(list) => view! { <ActivityTable list filter rerun /> }.into_any(),
+                        Err(error) => view! { <p class="text-red-700" role="alert">{error.to_string()}</p> }.into_any(),
+                    })
+            }}
+        </Transition>
+    }
+}
+
+#[component]
+fn ActivityTable(
+    list: Vec<DockerEvent>,
+    filter: Memo<ActivityFilter>,
+    rerun: ServerAction<RerunEvent>,
+) -> impl IntoView {
+    let older = (list.len() >= PAGE_SIZE as usize)
+        .then(|| list.last().map(|event| event.id))
+        .flatten();
+    let current = filter.get_untracked();
+    let newest = current
+        .before
+        .is_some()
+        .then(|| address(current.webhook, current.status.as_deref(), None));
+    let older =
+        older.map(|before| address(current.webhook, current.status.as_deref(), Some(before)));
+    let rows = list
+        .into_iter()
+        .map(|event| {
+            let id = event.id;
+            let rerunnable = can_rerun(&event);
+            let run = event.execution_id.map(|execution| {
+                view! {
+                    <a class="text-sky-700 underline" href=format!("/executions/{execution}") data-testid="execution-link">
+                        {format!("#{execution}")}
+                    </a>
+                }
+            });
+            let owner = if event.owner.is_empty() {
+                "—".to_string()
+            } else {
+                event.owner.clone()
+            };
+            let image = if event.tag.is_empty() {
+                event.repository.clone()
+            } else {
+                format!("{}:{}", event.repository, event.tag)
+            };
+            view! {
+                <tr data-event=id data-status=event.status.clone()>
+                    <td class="whitespace-nowrap text-slate-600">{format_millis(event.received_at)}</td>
+                    <td>
+                        <a class="text-sky-700 underline" href=address(Some(event.webhook_id), None, None)>{event.webhook.clone()}</a>
+                    </td>
+                    <td class="whitespace-nowrap font-mono text-xs">{image}</td>
+                    <td class="text-slate-600">{owner}</td>
+                    <td>
+                        <span class="flex flex-wrap items-center gap-1">
+                            <EventStatusBadge status=event.status.clone() />
+                            {run_state_view(&event)}
+                        </span>
+                    </td>
+                    <td class="max-w-64 text-xs text-slate-600" data-testid="reason">{event.reason.clone()}</td>
+                    <td class="whitespace-nowrap">{run}</td>
+                    <td class="whitespace-nowrap text-right">
+                        {rerunnable.then(|| view! {
+                            <button type="button" class="btn-secondary" disabled=move || rerun.pending().get()
+                                on:click=move |_| { rerun.dispatch(RerunEvent { id }); }>
+                                "Re-run"
+                            </button>
+                        })}
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+            <table class="table" data-testid="activity-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Received"</th>
+                        <th scope="col">"Webhook"</th>
+                        <th scope="col">"Repository:tag"</th>
+                        <th scope="col">"Owner / pusher"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Reason"</th>
+                        <th scope="col">"Execution"</th>
+                        <th scope="col"><span class="sr-only">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+        <nav class="mt-4 flex gap-3" aria-label="Pages">
+            {newest.map(|href| view! { <a class="btn-secondary" href=href>"Newest"</a> })}
+            {older.map(|href| view! { <a class="btn-secondary" href=href>"Older"</a> })}
+        </nav>
+    }
+}
