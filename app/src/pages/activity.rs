@@ -10,7 +10,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 
 use super::webhooks::{run_state_view, EventStatusBadge};
-use super::widgets::{format_millis, EmptyState, PageHeader};
+use super::widgets::{format_millis, refresh_while, EmptyState, PageHeader};
 use crate::execution::ExecutionStatus;
 use crate::functions::{list_activity, list_webhooks, RerunEvent};
 use crate::webhook::{ActivityFilter, DockerEvent};
@@ -57,36 +57,6 @@ fn can_rerun(event: &DockerEvent) -> bool {
         event.execution_status,
         Some(ExecutionStatus::Failed | ExecutionStatus::Canceled)
     )
-}
-
-/// Bumps `tick` once `every` has passed while `live()` holds, again after each
-/// refresh, and stops when it no longer holds or the page goes away. Browser
-/// only: effects do not run on the server.
-fn refresh_while(live: impl Fn() -> bool + 'static, tick: RwSignal<u64>, every: Duration) {
-    let pending = StoredValue::new(None::<TimeoutHandle>);
-    Effect::new(move |_| {
-        let live = live();
-        if let Some(handle) = pending.try_get_value().flatten() {
-            handle.clear();
-        }
-        let next = if live {
-            set_timeout_with_handle(
-                move || {
-                    tick.try_update(|tick| *tick += 1);
-                },
-                every,
-            )
-            .ok()
-        } else {
-            None
-        };
-        pending.try_set_value(next);
-    });
-    on_cleanup(move || {
-        if let Some(handle) = pending.try_get_value().flatten() {
-            handle.clear();
-        }
-    });
 }
 
 #[component]

@@ -10,7 +10,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use serde_json::Value;
 
 use super::pipelines::RunDialog;
-use super::widgets::{format_millis, last_error, EmptyState, FormError, PageHeader};
+use super::widgets::{format_millis, last_error, refresh_while, EmptyState, FormError, PageHeader};
 use crate::execution::{
     Execution, ExecutionFilter, ExecutionStatus, ExecutionSummary, StageRun, TaskRun, TaskStatus,
     Trigger,
@@ -122,36 +122,6 @@ fn time_of_day(millis: i64) -> String {
         (seconds % 3600) / 60,
         seconds % 60
     )
-}
-
-/// Bumps `tick` once `every` has passed while `live()` holds, again after each
-/// refresh, and stops when it no longer holds or the page goes away. Runs in
-/// the browser only (effects do not run on the server).
-fn refresh_while(live: impl Fn() -> bool + 'static, tick: RwSignal<u64>, every: Duration) {
-    let pending = StoredValue::new(None::<TimeoutHandle>);
-    Effect::new(move |_| {
-        let live = live();
-        if let Some(handle) = pending.try_get_value().flatten() {
-            handle.clear();
-        }
-        let next = if live {
-            set_timeout_with_handle(
-                move || {
-                    tick.try_update(|tick| *tick += 1);
-                },
-                every,
-            )
-            .ok()
-        } else {
-            None
-        };
-        pending.try_set_value(next);
-    });
-    on_cleanup(move || {
-        if let Some(handle) = pending.try_get_value().flatten() {
-            handle.clear();
-        }
-    });
 }
 
 // ---------------------------------------------------------------------------

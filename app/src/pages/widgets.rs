@@ -1,5 +1,7 @@
 //! Small pieces every page uses: field errors, banners, empty states, dates.
 
+use std::time::Duration;
+
 use leptos::prelude::*;
 
 use crate::error::AppError;
@@ -96,6 +98,36 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day)
+}
+
+/// Bumps `tick` once `every` has passed while `live()` holds, again after each
+/// refresh, and stops when it no longer holds or the page goes away. Browser
+/// only: effects do not run on the server.
+pub fn refresh_while(live: impl Fn() -> bool + 'static, tick: RwSignal<u64>, every: Duration) {
+    let pending = StoredValue::new(None::<TimeoutHandle>);
+    Effect::new(move |_| {
+        let live = live();
+        if let Some(handle) = pending.try_get_value().flatten() {
+            handle.clear();
+        }
+        let next = if live {
+            set_timeout_with_handle(
+                move || {
+                    tick.try_update(|tick| *tick += 1);
+                },
+                every,
+            )
+            .ok()
+        } else {
+            None
+        };
+        pending.try_set_value(next);
+    });
+    on_cleanup(move || {
+        if let Some(handle) = pending.try_get_value().flatten() {
+            handle.clear();
+        }
+    });
 }
 
 #[cfg(test)]
