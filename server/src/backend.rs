@@ -309,16 +309,14 @@ impl Backend for Slipway {
     }
 
     async fn list_projects(&self, actor: &Actor) -> Result<Vec<Project>, AppError> {
-        let member = (!actor.user.is_admin).then_some(actor.user.id);
-        let mut listed = Vec::new();
-        for (record, role) in self.store.list_projects(member).await? {
-            let role = match (member, role) {
-                (None, _) => self.store.membership(record.id, actor.user.id).await?,
-                (Some(_), role) => role,
-            };
-            listed.push(project_view(record, role));
-        }
-        Ok(listed)
+        let projects = self
+            .store
+            .list_projects(actor.user.id, actor.user.is_admin)
+            .await?;
+        Ok(projects
+            .into_iter()
+            .map(|(record, role)| project_view(record, role))
+            .collect())
     }
 
     async fn get_project(&self, actor: &Actor, reference: &str) -> Result<Project, AppError> {

@@ -142,10 +142,12 @@ pub trait Store: RunStore + HookStore + Send + Sync + 'static {
     async fn revoke_api_token(&self, user_id: i64, token_id: i64, now: Millis)
         -> StoreResult<bool>;
 
-    /// Projects with the member's role; every project (role where any) for `None`.
+    /// The user's projects with their role there; with `all`, every project
+    /// (role where the user has one).
     async fn list_projects(
         &self,
-        member: Option<i64>,
+        user_id: i64,
+        all: bool,
     ) -> StoreResult<Vec<(ProjectRecord, Option<ProjectRole>)>>;
     async fn project_by_id(&self, id: i64) -> StoreResult<Option<ProjectRecord>>;
     async fn project_by_name(&self, name: &str) -> StoreResult<Option<ProjectRecord>>;

@@ -325,28 +325,19 @@ impl Store for SqliteStore {
 
     async fn list_projects(
         &self,
-        member: Option<i64>,
+        user_id: i64,
+        all: bool,
     ) -> StoreResult<Vec<(ProjectRecord, Option<ProjectRole>)>> {
-        // For a member: only their projects. For everyone (admins): all projects.
-        let rows = match member {
-            Some(user_id) => {
-                sqlx::query(&format!(
-                    "SELECT {PROJECT_COLUMNS}, memberships.role FROM projects \
-                     JOIN memberships ON memberships.project_id = projects.id AND memberships.user_id = ? \
-                     ORDER BY projects.name"
-                ))
-                .bind(user_id)
-                .fetch_all(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query(&format!(
-                    "SELECT {PROJECT_COLUMNS}, NULL AS role FROM projects ORDER BY projects.name"
-                ))
-                .fetch_all(&self.pool)
-                .await?
-            }
-        };
+        // One query with the user's role: their projects, or every project (for admins).
+        let rows = sqlx::query(&format!(
+            "SELECT {PROJECT_COLUMNS}, memberships.role FROM projects \
+             LEFT JOIN memberships ON memberships.project_id = projects.id AND memberships.user_id = ? \
+             WHERE ? OR memberships.user_id IS NOT NULL ORDER BY projects.name"
+        ))
+        .bind(user_id)
+        .bind(all)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .iter()
             .map(|row| (project_from(row), role_from(row.get("role"))))
