@@ -134,6 +134,9 @@ pub struct Execution {
     pub summary: ExecutionSummary,
     pub inputs: BTreeMap<String, String>,
     pub stages: Vec<StageRun>,
+    /// Whether the caller may cancel it or run it again (executor or above).
+    #[serde(default)]
+    pub can_execute: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -164,6 +167,10 @@ pub struct TaskRun {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogLine {
+    /// Increases with every line stored, across tasks: a page streaming a log
+    /// keeps only lines newer than those it fetched.
+    #[serde(default)]
+    pub id: i64,
     pub at: Millis,
     pub line: String,
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod execution;
 pub mod expression;
 pub mod functions;
+pub mod live;
 pub mod model;
 mod pages;
 pub mod pipeline;

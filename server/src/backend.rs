@@ -122,6 +122,8 @@ pub struct Slipway {
     pub public_url: String,
     /// Wakes the engine's workers and reaches runs in progress here.
     pub signals: crate::engine::EngineSignals,
+    /// Where committed changes are announced to the pages' live streams.
+    pub live: crate::live::LiveBus,
 }
 
 fn member_view(record: MemberRecord) -> Member {
@@ -149,6 +151,7 @@ impl Slipway {
             outbound,
             public_url,
             signals: Default::default(),
+            live: Default::default(),
         }
     }
 
@@ -717,8 +720,11 @@ impl Backend for Slipway {
     }
 
     async fn get_execution(&self, actor: &Actor, id: i64) -> Result<Execution, AppError> {
-        let (record, _) = self.visible_execution(actor, id).await?;
-        self.execution_view(record).await
+        let (record, role) = self.visible_execution(actor, id).await?;
+        let mut execution = self.execution_view(record).await?;
+        execution.can_execute =
+            Self::require_role(actor, role, ProjectRole::Executor, "running").is_ok();
+        Ok(execution)
     }
 
     #[tracing::instrument(skip(self, actor), fields(user = %actor.user.username))]
@@ -727,7 +733,10 @@ impl Backend for Slipway {
         Self::require_role(actor, role, ProjectRole::Executor, "canceling runs")?;
         match self.store.request_cancel(record.id, now_millis()).await? {
             CancelOutcome::Requested => self.signals.cancel(record.id),
-            CancelOutcome::CanceledInQueue => {}
+            CancelOutcome::CanceledInQueue => self.live.publish(crate::live::execution_event(
+                &record,
+                app::execution::ExecutionStatus::Canceled,
+            )),
             CancelOutcome::AlreadyFinished => {
                 return Err(AppError::conflict(format!(
                     "execution {id} has already finished"

@@ -10,6 +10,7 @@ pub mod deploy;
 pub mod endpoints;
 pub mod engine;
 pub mod http;
+pub mod live;
 pub mod pipeline_text;
 pub mod pipelines;
 pub mod receive;

@@ -12,7 +12,8 @@ use app::pipeline::{bindings_in, validate, PipelineSpec, TaskSpec};
 
 use crate::backend::{internal, now_millis, Slipway};
 use crate::store::{
-    ExecutionRecord, NewExecution, PipelineRecord, PipelineWrite, StoreError, TaskRunRecord,
+    ExecutionRecord, LogRecord, NewExecution, PipelineRecord, PipelineWrite, StoreError,
+    TaskRunRecord,
 };
 
 /// Runs listed per page unless asked otherwise, and at most.
@@ -226,6 +227,10 @@ impl Slipway {
             })
             .await?;
         self.signals.run_queued();
+        self.live.publish(crate::live::execution_event(
+            &queued,
+            ExecutionStatus::Queued,
+        ));
         tracing::info!(execution = queued.id, pipeline = %record.name, run = queued.run_number, "run queued");
         summary_view(queued)
     }
@@ -280,6 +285,7 @@ impl Slipway {
             summary: summary_view(record)?,
             inputs,
             stages,
+            can_execute: false,
         })
     }
 
@@ -317,14 +323,14 @@ pub(crate) fn summary_view(record: ExecutionRecord) -> Result<ExecutionSummary, 
 }
 
 /// A task run with its log lines (taken out of `logs`, which is in order).
-fn task_view(task: &TaskRunRecord, logs: &mut Vec<(i64, i64, String)>) -> TaskRun {
+fn task_view(task: &TaskRunRecord, logs: &mut Vec<LogRecord>) -> TaskRun {
     let parse = |json: &Option<String>| {
         json.as_deref()
             .and_then(|text| serde_json::from_str(text).ok())
     };
     let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(logs)
         .into_iter()
-        .partition(|(id, _, _)| *id == task.id);
+        .partition(|log| log.task_run_id == task.id);
     *logs = rest;
     TaskRun {
         id: task.id,
@@ -338,7 +344,11 @@ fn task_view(task: &TaskRunRecord, logs: &mut Vec<(i64, i64, String)>) -> TaskRu
         finished_at: task.finished_at,
         log: mine
             .into_iter()
-            .map(|(_, at, line)| LogLine { at, line })
+            .map(|log| LogLine {
+                id: log.id,
+                at: log.at,
+                line: log.line,
+            })
             .collect(),
     }
 }

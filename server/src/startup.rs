@@ -31,6 +31,7 @@ pub struct Application {
     router: axum::Router,
     pub store: SharedStore,
     engine: Arc<Engine>,
+    live: crate::live::LiveBus,
 }
 
 /// Pipeline workers per process: runs mostly wait on clusters and registries,
@@ -65,6 +66,7 @@ impl Application {
         let slipway = Slipway::new(store.clone(), secret_box, outbound, public_url);
         let engine = Engine::new(slipway.clone());
         engine.recover_after_restart().await?;
+        let live = slipway.live.clone();
         let state = AppState {
             leptos_options,
             backend: Arc::new(slipway),
@@ -74,6 +76,7 @@ impl Application {
             router: router(state),
             store,
             engine,
+            live,
         })
     }
 
@@ -94,6 +97,13 @@ impl Application {
         let service = self
             .router
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        // Live streams never end by themselves: close them when shutdown starts,
+        // or the graceful shutdown would wait for every open page.
+        let live = self.live;
+        let shutdown = async move {
+            shutdown.await;
+            live.close();
+        };
         axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await?;

@@ -523,9 +523,10 @@ impl Slipway {
             .await?
             .ok_or(DeliveryRefusal::Unauthorized)?;
         let received_at = now_millis();
+        let webhook = &webhook;
         let reject = |status: u16, reason: String| async move {
             self.record(
-                webhook.id,
+                webhook,
                 delivery.source,
                 received_at,
                 None,
@@ -600,10 +601,16 @@ impl Slipway {
         received_at: i64,
         event: &PushEvent,
     ) -> Result<DeliveryAnswer, DeliveryRefusal> {
-        let hook = webhook.id;
         let ignored = |reason: String| async move {
             let id = self
-                .record(hook, source, received_at, Some(event), "IGNORED", &reason)
+                .record(
+                    webhook,
+                    source,
+                    received_at,
+                    Some(event),
+                    "IGNORED",
+                    &reason,
+                )
                 .await?;
             Ok::<_, DeliveryRefusal>(DeliveryAnswer {
                 event_id: Some(id),
@@ -650,7 +657,7 @@ impl Slipway {
         {
             let id = self
                 .record(
-                    hook,
+                    webhook,
                     source,
                     received_at,
                     Some(event),
@@ -669,19 +676,21 @@ impl Slipway {
         inputs.extend(event.docker_inputs());
         let inputs_json = serde_json::to_string(&inputs).map_err(|_| DeliveryRefusal::Internal)?;
         let event_id = self
-            .store
-            .record_event(NewEvent {
-                webhook_id: webhook.id,
-                received_at,
-                source,
-                repository: &event.image,
-                tag: &event.tag,
-                owner: &event.owner,
-                status: "TRIGGERED",
-                reason: "",
-                dedupe_key: Some(&event.dedupe_key),
-                inputs: Some(&inputs_json),
-            })
+            .record_activity(
+                webhook,
+                NewEvent {
+                    webhook_id: webhook.id,
+                    received_at,
+                    source,
+                    repository: &event.image,
+                    tag: &event.tag,
+                    owner: &event.owner,
+                    status: "TRIGGERED",
+                    reason: "",
+                    dedupe_key: Some(&event.dedupe_key),
+                    inputs: Some(&inputs_json),
+                },
+            )
             .await?;
         match self
             .start_event_run(webhook, event_id, inputs, &event.image, &event.tag)
@@ -695,6 +704,7 @@ impl Slipway {
             Err(reason) => {
                 // The event is known; it just cannot run (disabled pipeline, revoked token…).
                 self.store.mark_event(event_id, "REJECTED", &reason).await?;
+                self.announce_activity(webhook, event_id);
                 Ok(DeliveryAnswer {
                     event_id: Some(event_id),
                     status: "REJECTED".into(),
@@ -747,7 +757,7 @@ impl Slipway {
 
     async fn record(
         &self,
-        webhook_id: i64,
+        webhook: &WebhookRecord,
         source: &str,
         received_at: i64,
         event: Option<&PushEvent>,
@@ -755,20 +765,41 @@ impl Slipway {
         reason: &str,
     ) -> Result<i64, DeliveryRefusal> {
         Ok(self
-            .store
-            .record_event(NewEvent {
-                webhook_id,
-                received_at,
-                source,
-                repository: event.map_or("", |event| event.image.as_str()),
-                tag: event.map_or("", |event| event.tag.as_str()),
-                owner: event.map_or("", |event| event.owner.as_str()),
-                status,
-                reason,
-                dedupe_key: event.map(|event| event.dedupe_key.as_str()),
-                inputs: None,
-            })
+            .record_activity(
+                webhook,
+                NewEvent {
+                    webhook_id: webhook.id,
+                    received_at,
+                    source,
+                    repository: event.map_or("", |event| event.image.as_str()),
+                    tag: event.map_or("", |event| event.tag.as_str()),
+                    owner: event.map_or("", |event| event.owner.as_str()),
+                    status,
+                    reason,
+                    dedupe_key: event.map(|event| event.dedupe_key.as_str()),
+                    inputs: None,
+                },
+            )
             .await?)
+    }
+
+    /// Records an Activity row and announces it to open Activity pages.
+    async fn record_activity(
+        &self,
+        webhook: &WebhookRecord,
+        event: NewEvent<'_>,
+    ) -> Result<i64, crate::store::StoreError> {
+        let id = self.store.record_event(event).await?;
+        self.announce_activity(webhook, id);
+        Ok(id)
+    }
+
+    fn announce_activity(&self, webhook: &WebhookRecord, event_id: i64) {
+        self.live.publish(app::live::LiveEvent::Activity {
+            event_id,
+            project_id: webhook.project_id,
+            webhook_id: webhook.id,
+        });
     }
 
     /// Re-runs a stored event whose run failed: a new run with the same inputs.
@@ -805,19 +836,21 @@ impl Slipway {
             }
         };
         let rerun_id = self
-            .store
-            .record_event(NewEvent {
-                webhook_id: webhook.id,
-                received_at: now_millis(),
-                source: &event.source,
-                repository: &event.repository,
-                tag: &event.tag,
-                owner: &event.owner,
-                status: "TRIGGERED",
-                reason: &format!("re-run of event {event_id} by {}", actor.user.username),
-                dedupe_key: None,
-                inputs: event.inputs.as_deref(),
-            })
+            .record_activity(
+                &webhook,
+                NewEvent {
+                    webhook_id: webhook.id,
+                    received_at: now_millis(),
+                    source: &event.source,
+                    repository: &event.repository,
+                    tag: &event.tag,
+                    owner: &event.owner,
+                    status: "TRIGGERED",
+                    reason: &format!("re-run of event {event_id} by {}", actor.user.username),
+                    dedupe_key: None,
+                    inputs: event.inputs.as_deref(),
+                },
+            )
             .await?;
         self.start_event_run(&webhook, rerun_id, inputs, &event.repository, &event.tag)
             .await

@@ -1,18 +1,18 @@
 //! Triggers → Docker → Activity: every event the Docker webhooks received,
 //! newest first, and what became of it. Filters live in the query string, so
-//! a card links straight to its webhook's events. While a run an event started
-//! is not final the page refreshes itself (live streaming comes later).
-
-use std::time::Duration;
+//! a card links straight to its webhook's events. The page follows the live
+//! stream: a new row appears as its push is accepted, and its run's state
+//! follows the run.
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 
 use super::webhooks::{run_state_view, EventStatusBadge};
-use super::widgets::{format_millis, refresh_while, EmptyState, PageHeader};
+use super::widgets::{format_millis, EmptyState, PageHeader};
 use crate::execution::ExecutionStatus;
 use crate::functions::{list_activity, list_webhooks, RerunEvent};
+use crate::live::{use_live, LiveEvent, LiveScope, Refetch};
 use crate::webhook::{ActivityFilter, DockerEvent};
 
 /// Rows per page.
@@ -43,15 +43,6 @@ fn address(webhook: Option<i64>, status: Option<&str>, before: Option<i64>) -> S
     }
 }
 
-/// A run that can still change: the page keeps refreshing while one is shown.
-fn is_live(event: &DockerEvent) -> bool {
-    match (event.execution_id, event.execution_status) {
-        (Some(_), None) => true,
-        (_, Some(status)) => !status.is_final(),
-        (None, None) => false,
-    }
-}
-
 fn can_rerun(event: &DockerEvent) -> bool {
     matches!(
         event.execution_status,
@@ -75,17 +66,23 @@ pub fn ActivityPage() -> impl IntoView {
         })
     });
     let rerun = ServerAction::<RerunEvent>::new();
-    let tick = RwSignal::new(0u64);
+    let refetch = Refetch::default();
     let events = Resource::new(
-        move || (filter.get(), tick.get(), rerun.version().get()),
+        move || (filter.get(), refetch.version(), rerun.version().get()),
         |(filter, _, _)| list_activity(filter),
     );
     let webhooks = Resource::new(|| (), |_| list_webhooks());
-    refresh_while(
-        move || matches!(events.get(), Some(Ok(list)) if list.iter().any(is_live)),
-        tick,
-        Duration::from_secs(2),
-    );
+    // Rows show their run's state too: a change of a run on the page refetches it.
+    let shows_run = move |execution: i64| {
+        events.with_untracked(|shown| {
+            matches!(shown, Some(Ok(list)) if list.iter().any(|event| event.execution_id == Some(execution)))
+        })
+    };
+    use_live(LiveScope::default, move |event| match event {
+        LiveEvent::Activity { .. } | LiveEvent::Resync => refetch.request(),
+        LiveEvent::Execution { id, .. } if shows_run(id) => refetch.request(),
+        _ => {}
+    });
     let go = move |webhook: Option<i64>, status: Option<String>, before: Option<i64>| {
         navigate.with_value(|navigate| {
             navigate(
@@ -110,7 +107,7 @@ pub fn ActivityPage() -> impl IntoView {
         <div class="flex flex-wrap items-start justify-between gap-4">
             <PageHeader
                 title="Docker activity"
-                subtitle="Every push the Docker webhooks received, newest first, and what became of it. Runs in progress refresh by themselves."
+                subtitle="Every push the Docker webhooks received, newest first, and what became of it, as it happens."
             />
             <a class="btn-link" href="/triggers/docker">"Webhooks"</a>
         </div>
@@ -251,7 +248,7 @@ fn ActivityTable(
                 format!("{}:{}", event.repository, event.tag)
             };
             view! {
-                <tr data-event=id data-status=event.status.clone()>
+                <tr id=format!("event-{id}") class="target:bg-amber-50" data-event=id data-status=event.status.clone()>
                     <td class="whitespace-nowrap text-slate-600">{format_millis(event.received_at)}</td>
                     <td>
                         <a class="text-sky-700 underline" href=address(Some(event.webhook_id), None, None)>{event.webhook.clone()}</a>

@@ -1,23 +1,23 @@
 //! Executions: every run of a pipeline, and one run with its stages, tasks,
-//! resolved inputs, outputs and log. Pages refresh on a timer while a run
-//! they show is not final (live streaming comes later).
+//! resolved inputs, outputs and log. Both follow the server's live stream:
+//! new runs, state changes and log lines appear as they happen.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use serde_json::Value;
 
 use super::pipelines::RunDialog;
-use super::widgets::{format_millis, last_error, refresh_while, EmptyState, FormError, PageHeader};
+use super::widgets::{format_millis, last_error, ticking_clock, EmptyState, FormError, PageHeader};
 use crate::execution::{
-    Execution, ExecutionFilter, ExecutionStatus, ExecutionSummary, StageRun, TaskRun, TaskStatus,
-    Trigger,
+    Execution, ExecutionFilter, ExecutionStatus, ExecutionSummary, LogLine, StageRun, TaskRun,
+    TaskStatus, Trigger,
 };
 use crate::functions::{
     get_execution, list_executions, list_pipelines, list_projects, CancelExecution,
 };
+use crate::live::{use_live, LiveEvent, LiveScope, Refetch};
 
 /// Rows per page of the list.
 const PAGE_SIZE: u32 = 25;
@@ -104,13 +104,18 @@ pub fn format_duration(millis: i64) -> String {
     format!("{} h {:02} m", seconds / 3600, (seconds % 3600) / 60)
 }
 
-/// How long something ran, or what it is doing when it has not ended.
-fn duration_text(started: Option<i64>, finished: Option<i64>) -> String {
-    match (started, finished) {
-        (Some(started), Some(finished)) => format_duration(finished - started),
+/// How long something ran, or has been running by the clock `now`.
+fn duration_text(started: Option<i64>, finished: Option<i64>, now: Option<i64>) -> String {
+    match (started, finished.or(now)) {
+        (Some(started), Some(end)) => format_duration(end - started),
         (Some(_), None) => "running…".to_string(),
         (None, _) => "—".to_string(),
     }
+}
+
+/// Whether a run shown needs the ticking clock.
+fn any_running<'a>(mut runs: impl Iterator<Item = &'a ExecutionSummary>) -> bool {
+    runs.any(|run| run.status == ExecutionStatus::Running)
 }
 
 /// The time of day of a timestamp, to the second, in UTC.
@@ -150,7 +155,7 @@ pub fn ExecutionsPage() -> impl IntoView {
     // `before` of the page shown, and of the pages before it (for "Newer").
     let before = RwSignal::new(None::<i64>);
     let newer_pages = RwSignal::new(Vec::<Option<i64>>::new());
-    let tick = RwSignal::new(0u64);
+    let refetch = Refetch::default();
     let filter = Memo::new(move |_| ExecutionFilter {
         project: project.get(),
         pipeline: pipeline.get(),
@@ -159,15 +164,18 @@ pub fn ExecutionsPage() -> impl IntoView {
         limit: Some(PAGE_SIZE),
     });
     let executions = Resource::new(
-        move || (filter.get(), tick.get()),
+        move || (filter.get(), refetch.version()),
         |(filter, _)| list_executions(filter),
     );
     let projects = Resource::new(|| (), |_| list_projects());
     let pipelines = Resource::new(|| (), |_| list_pipelines());
-    refresh_while(
-        move || matches!(executions.get(), Some(Ok(list)) if list.iter().any(|run| !run.status.is_final())),
-        tick,
-        Duration::from_secs(2),
+    use_live(LiveScope::default, move |event| {
+        if matches!(event, LiveEvent::Execution { .. } | LiveEvent::Resync) {
+            refetch.request();
+        }
+    });
+    let clock = ticking_clock(
+        move || matches!(executions.get(), Some(Ok(list)) if any_running(list.iter())),
     );
     let first_page = move || {
         before.set(None);
@@ -176,7 +184,7 @@ pub fn ExecutionsPage() -> impl IntoView {
 
     let select_class = "input min-w-44";
     view! {
-        <PageHeader title="Executions" subtitle="Every run of a pipeline, newest first. Runs in progress refresh by themselves." />
+        <PageHeader title="Executions" subtitle="Every run of a pipeline, newest first. New runs and state changes appear as they happen." />
         <div class="card mb-6 flex flex-wrap items-end gap-4" role="search" aria-label="Filter executions">
             <div>
                 <label class="label" for="filter-project">"Project"</label>
@@ -298,7 +306,7 @@ pub fn ExecutionsPage() -> impl IntoView {
                             let full = list.len() >= PAGE_SIZE as usize;
                             let last = list.last().map(|run| run.id);
                             view! {
-                                <ExecutionTable list />
+                                <ExecutionTable list clock />
                                 <nav class="mt-4 flex items-center justify-between" aria-label="Pages of executions">
                                     <div>
                                         <Show when=move || before.get().is_some()>
@@ -341,7 +349,7 @@ pub fn ExecutionsPage() -> impl IntoView {
 }
 
 #[component]
-fn ExecutionTable(list: Vec<ExecutionSummary>) -> impl IntoView {
+fn ExecutionTable(list: Vec<ExecutionSummary>, clock: ReadSignal<Option<i64>>) -> impl IntoView {
     let rows = list
         .into_iter()
         .map(|run| {
@@ -367,10 +375,9 @@ fn ExecutionTable(list: Vec<ExecutionSummary>) -> impl IntoView {
                         {run.started_at.or(Some(run.created_at)).map(format_millis)}
                     </td>
                     <td class="whitespace-nowrap text-slate-600">
-                        {if run.status.is_final() && run.started_at.is_none() {
-                            "—".to_string()
-                        } else {
-                            duration_text(run.started_at, run.finished_at)
+                        {move || {
+                            let now = (!run.status.is_final()).then(|| clock.get()).flatten();
+                            duration_text(run.started_at, run.finished_at, now)
                         }}
                     </td>
                 </tr>
@@ -410,18 +417,40 @@ pub fn ExecutionPage() -> impl IntoView {
             .and_then(|id| id.parse::<i64>().ok())
             .unwrap_or_default()
     });
-    let tick = RwSignal::new(0u64);
-    let execution = Resource::new(move || (id.get(), tick.get()), |(id, _)| get_execution(id));
-    refresh_while(
-        move || matches!(execution.get(), Some(Ok(run)) if !run.summary.status.is_final()),
-        tick,
-        Duration::from_secs(1),
+    let refetch = Refetch::default();
+    let execution = Resource::new(
+        move || (id.get(), refetch.version()),
+        |(id, _)| get_execution(id),
+    );
+    // Log lines streamed since the run was last fetched, by task run.
+    let streamed = RwSignal::new(Vec::<(i64, LogLine)>::new());
+    use_live(
+        move || LiveScope {
+            execution: Some(id.get()),
+        },
+        move |event| match event {
+            LiveEvent::Log {
+                task_run_id, line, ..
+            } => streamed.update(|lines| lines.push((task_run_id, line))),
+            LiveEvent::Activity { .. } => {}
+            _ => refetch.request(),
+        },
+    );
+    // A fetched run holds every line stored so far: keep only newer streamed ones.
+    Effect::new(move |_| {
+        if let Some(Ok(run)) = execution.get() {
+            let newest = newest_log_line(&run);
+            streamed.update(|lines| lines.retain(|(_, line)| line.id > newest));
+        }
+    });
+    let clock = ticking_clock(
+        move || matches!(execution.get(), Some(Ok(run)) if run.summary.status == ExecutionStatus::Running),
     );
     let cancel = ServerAction::<CancelExecution>::new();
     let cancel_error = last_error(move || cancel.value().get());
     Effect::new(move |_| {
         if let Some(Ok(_)) = cancel.value().get() {
-            tick.update(|tick| *tick += 1);
+            refetch.request();
         }
     });
     // The task whose details are shown, by (stage, task) position.
@@ -440,7 +469,7 @@ pub fn ExecutionPage() -> impl IntoView {
                     .get()
                     .map(|answer| match answer {
                         Ok(execution) => {
-                            view! { <ExecutionView execution cancel selected output_open run_again /> }.into_any()
+                            view! { <ExecutionView execution cancel selected output_open run_again streamed clock /> }.into_any()
                         }
                         Err(error) => view! { <p class="text-red-700" role="alert">{error.to_string()}</p> }.into_any(),
                     })
@@ -469,25 +498,21 @@ fn ExecutionView(
     selected: RwSignal<Option<(usize, usize)>>,
     output_open: RwSignal<bool>,
     run_again: RwSignal<Option<(i64, BTreeMap<String, String>)>>,
+    streamed: RwSignal<Vec<(i64, LogLine)>>,
+    clock: ReadSignal<Option<i64>>,
 ) -> impl IntoView {
     let Execution {
         summary,
         inputs,
         stages,
+        can_execute,
     } = execution;
     let id = summary.id;
     let pipeline_id = summary.pipeline_id;
     let is_final = summary.status.is_final();
     let again_inputs = StoredValue::new(inputs.clone());
-    // Without a choice, the first failed task is shown: it is why a run failed.
-    let first_failed = stages.iter().enumerate().find_map(|(stage_index, stage)| {
-        stage
-            .tasks
-            .iter()
-            .position(|task| task.status == TaskStatus::Failed)
-            .map(|task_index| (stage_index, task_index))
-    });
-    let shown = Memo::new(move |_| selected.get().or(first_failed));
+    let default_task = default_task(&stages);
+    let shown = Memo::new(move |_| selected.get().or(default_task));
     let stages = StoredValue::new(stages);
     let columns = move || {
         let shown = shown.get();
@@ -496,7 +521,7 @@ fn ExecutionView(
                 .iter()
                 .cloned()
                 .enumerate()
-                .map(|(stage_index, stage)| view! { <StageColumn stage stage_index selected shown /> })
+                .map(|(stage_index, stage)| view! { <StageColumn stage stage_index selected shown clock /> })
                 .collect_view()
         })
     };
@@ -508,7 +533,7 @@ fn ExecutionView(
             })
         });
         match found {
-            Some((stage, task)) => view! { <TaskDetail stage task output_open /> }.into_any(),
+            Some((stage, task)) => view! { <TaskDetail stage task output_open streamed clock /> }.into_any(),
             None => view! {
                 <p class="mt-6 text-sm text-slate-500">"Choose a task to see its inputs, output and log."</p>
             }
@@ -528,7 +553,7 @@ fn ExecutionView(
                 </div>
                 <div class="flex flex-wrap items-center gap-3">
                     <span class="text-base" data-testid="execution-status"><StatusBadge status=summary.status /></span>
-                    {(!is_final).then(|| view! {
+                    {(can_execute && !is_final).then(|| view! {
                         <button
                             type="button"
                             class="btn-danger"
@@ -538,19 +563,28 @@ fn ExecutionView(
                             {move || if cancel.pending().get() { "Canceling…" } else { "Cancel run" }}
                         </button>
                     })}
-                    <button
-                        type="button"
-                        class="btn-secondary"
-                        on:click=move |_| run_again.set(Some((pipeline_id, again_inputs.get_value())))
-                    >
-                        "Run again"
-                    </button>
+                    {can_execute.then(|| view! {
+                        <button
+                            type="button"
+                            class="btn-secondary"
+                            on:click=move |_| run_again.set(Some((pipeline_id, again_inputs.get_value())))
+                        >
+                            "Run again"
+                        </button>
+                    })}
                 </div>
             </div>
             <dl class="mt-4 grid gap-4 text-sm sm:grid-cols-2 lg:grid-cols-4">
                 <div>
                     <dt class="text-xs font-semibold uppercase tracking-wide text-slate-500">"Trigger"</dt>
-                    <dd class="mt-1" data-testid="execution-trigger">{trigger_text(&summary.trigger)}</dd>
+                    <dd class="mt-1" data-testid="execution-trigger">
+                        {trigger_text(&summary.trigger)}
+                        {summary.trigger.event_id.map(|event| view! {
+                            <a class="ml-2 text-sky-700 underline" href=activity_row_address(event) data-testid="activity-link">
+                                {format!("Activity event {event}")}
+                            </a>
+                        })}
+                    </dd>
                 </div>
                 <div>
                     <dt class="text-xs font-semibold uppercase tracking-wide text-slate-500">"Queued"</dt>
@@ -562,7 +596,9 @@ fn ExecutionView(
                 </div>
                 <div>
                     <dt class="text-xs font-semibold uppercase tracking-wide text-slate-500">"Duration"</dt>
-                    <dd class="mt-1">{duration_text(summary.started_at, summary.finished_at)}</dd>
+                    <dd class="mt-1" data-testid="execution-duration">
+                        {move || duration_text(summary.started_at, summary.finished_at, clock.get())}
+                    </dd>
                 </div>
             </dl>
             {summary.error.clone().map(|error| view! {
@@ -622,6 +658,7 @@ fn StageColumn(
     stage_index: usize,
     selected: RwSignal<Option<(usize, usize)>>,
     shown: Option<(usize, usize)>,
+    clock: ReadSignal<Option<i64>>,
 ) -> impl IntoView {
     let tasks = if stage.tasks.is_empty() {
         view! { <li class="text-sm text-slate-500">"Not started"</li> }.into_any()
@@ -633,6 +670,7 @@ fn StageColumn(
             .map(|(task_index, task)| {
                 let position = (stage_index, task_index);
                 let is_shown = shown == Some(position);
+                let timing = Timing::of(&task);
                 let class = if is_shown {
                     "w-full rounded-md border-2 border-sky-600 bg-sky-50 p-3 text-left focus-visible:outline-2 focus-visible:outline-sky-700"
                 } else {
@@ -653,11 +691,11 @@ fn StageColumn(
                             </span>
                             <span class="mt-1 block text-xs text-slate-500">
                                 {format!(
-                                    "{} · {}{}",
+                                    "{} · {}",
                                     task.task_type,
                                     task.started_at.map(|at| format!("started {} · ", time_of_day(at))).unwrap_or_default(),
-                                    duration_text(task.started_at, task.finished_at),
                                 )}
+                                {move || timing.text(clock)}
                             </span>
                         </button>
                     </li>
@@ -735,8 +773,77 @@ fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
 }
 
+/// When a task ran: what its duration is made of.
+#[derive(Clone, Copy)]
+struct Timing {
+    running: bool,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+}
+
+impl Timing {
+    fn of(task: &TaskRun) -> Self {
+        Timing {
+            running: task.status == TaskStatus::Running,
+            started_at: task.started_at,
+            finished_at: task.finished_at,
+        }
+    }
+
+    /// The duration, ticking with `clock` while the task runs.
+    fn text(self, clock: ReadSignal<Option<i64>>) -> String {
+        let now = self.running.then(|| clock.get()).flatten();
+        duration_text(self.started_at, self.finished_at, now)
+    }
+}
+
+/// The task shown before anyone chooses one: the first that failed (it is why
+/// the run failed), else the last one that started (where the run is now).
+fn default_task(stages: &[StageRun]) -> Option<(usize, usize)> {
+    let positions = || {
+        stages.iter().enumerate().flat_map(|(stage_index, stage)| {
+            stage
+                .tasks
+                .iter()
+                .enumerate()
+                .map(move |(task_index, task)| ((stage_index, task_index), task))
+        })
+    };
+    positions()
+        .find(|(_, task)| task.status == TaskStatus::Failed)
+        .or_else(|| {
+            positions()
+                .filter(|(_, task)| task.started_at.is_some())
+                .last()
+        })
+        .map(|(position, _)| position)
+}
+
+/// The id of the newest log line a fetched run holds.
+fn newest_log_line(execution: &Execution) -> i64 {
+    execution
+        .stages
+        .iter()
+        .flat_map(|stage| &stage.tasks)
+        .filter_map(|task| task.log.last())
+        .map(|line| line.id)
+        .max()
+        .unwrap_or(0)
+}
+
+/// The Activity page at the row of event `id` (the newest row on that page).
+fn activity_row_address(id: i64) -> String {
+    format!("/triggers/docker/activity?before={}#event-{id}", id + 1)
+}
+
 #[component]
-fn TaskDetail(stage: String, task: TaskRun, output_open: RwSignal<bool>) -> impl IntoView {
+fn TaskDetail(
+    stage: String,
+    task: TaskRun,
+    output_open: RwSignal<bool>,
+    streamed: RwSignal<Vec<(i64, LogLine)>>,
+    clock: ReadSignal<Option<i64>>,
+) -> impl IntoView {
     let objects = if task.task_type == "kubernetes" {
         task.output
             .as_ref()
@@ -781,6 +888,7 @@ fn TaskDetail(stage: String, task: TaskRun, output_open: RwSignal<bool>) -> impl
     });
     let inputs = task.inputs.as_ref().map(split_texts);
     let output = task.output.as_ref().map(pretty);
+    let timing = Timing::of(&task);
     view! {
         <section class="card mt-6" aria-labelledby="task-detail-heading" data-testid="task-detail">
             <div class="flex flex-wrap items-center justify-between gap-3">
@@ -789,11 +897,11 @@ fn TaskDetail(stage: String, task: TaskRun, output_open: RwSignal<bool>) -> impl
             </div>
             <p class="mt-1 text-sm text-slate-600">
                 {format!(
-                    "{} task · started {} · {}",
+                    "{} task · started {} · ",
                     task.task_type,
                     task.started_at.map(|at| format!("{} UTC", time_of_day(at))).unwrap_or_else(|| "—".into()),
-                    duration_text(task.started_at, task.finished_at),
                 )}
+                {move || timing.text(clock)}
             </p>
             {task.error.clone().map(|error| view! {
                 <div class="mt-4 rounded-md border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800" data-testid="task-error">
@@ -838,25 +946,67 @@ fn TaskDetail(stage: String, task: TaskRun, output_open: RwSignal<bool>) -> impl
                 None => view! { <p class="mt-5 text-sm text-slate-500">"No output."</p> }.into_any(),
             }}
             <h3 class="mt-5 text-sm font-semibold text-slate-700">"Log"</h3>
-            {if task.log.is_empty() {
-                view! { <p class="mt-1 text-sm text-slate-500">"No log lines."</p> }.into_any()
-            } else {
-                view! {
-                    <ol class="mt-2 max-h-96 overflow-auto rounded-md bg-slate-900 p-3 font-mono text-xs leading-5 text-slate-100" data-testid="task-log">
-                        {task
-                            .log
-                            .into_iter()
-                            .map(|line| view! {
-                                <li class="whitespace-pre-wrap break-words">
-                                    <span class="mr-3 select-none text-slate-500">{time_of_day(line.at)}</span>
-                                    {line.line}
-                                </li>
-                            })
-                            .collect_view()}
-                    </ol>
-                }
-                    .into_any()
-            }}
+            <TaskLog task_run_id=task.id fetched=task.log streamed />
         </section>
+    }
+}
+
+/// A task's log: the lines fetched with the run, then those streamed since,
+/// kept scrolled to the newest line unless the reader scrolled up.
+#[component]
+fn TaskLog(
+    task_run_id: i64,
+    fetched: Vec<LogLine>,
+    streamed: RwSignal<Vec<(i64, LogLine)>>,
+) -> impl IntoView {
+    let fetched_count = fetched.len();
+    let newest_fetched = fetched.last().map_or(0, |line| line.id);
+    let later = Memo::new(move |_| {
+        streamed.with(|lines| {
+            lines
+                .iter()
+                .filter(|(task, line)| *task == task_run_id && line.id > newest_fetched)
+                .map(|(_, line)| line.clone())
+                .collect::<Vec<_>>()
+        })
+    });
+    let has_lines = move || fetched_count > 0 || later.with(|later| !later.is_empty());
+    let log = NodeRef::<leptos::html::Ol>::new();
+    let follow = RwSignal::new(true);
+    Effect::new(move |_| {
+        later.track();
+        if follow.get_untracked() {
+            if let Some(log) = log.get() {
+                log.set_scroll_top(log.scroll_height());
+            }
+        }
+    });
+    let row = |line: LogLine| {
+        view! {
+            <li class="whitespace-pre-wrap break-words" data-line=line.id>
+                <span class="mr-3 select-none text-slate-500">{time_of_day(line.at)}</span>
+                {line.line}
+            </li>
+        }
+    };
+    view! {
+        <p class="mt-1 text-sm text-slate-500" class:hidden=has_lines>"No log lines yet."</p>
+        <ol
+            node_ref=log
+            role="log"
+            aria-label="Task log"
+            tabindex="0"
+            class="mt-2 max-h-96 overflow-auto rounded-md bg-slate-900 p-3 font-mono text-xs leading-5 text-slate-100 focus-visible:outline-2 focus-visible:outline-sky-700"
+            class:hidden=move || !has_lines()
+            data-testid="task-log"
+            on:scroll=move |_| {
+                if let Some(log) = log.get_untracked() {
+                    follow.set(log.scroll_height() - log.scroll_top() - log.client_height() < 24);
+                }
+            }
+        >
+            {fetched.into_iter().map(row).collect_view()}
+            {move || later.get().into_iter().map(row).collect_view()}
+        </ol>
     }
 }

@@ -100,34 +100,44 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-/// Bumps `tick` once `every` has passed while `live()` holds, again after each
-/// refresh, and stops when it no longer holds or the page goes away. Browser
-/// only: effects do not run on the server.
-pub fn refresh_while(live: impl Fn() -> bool + 'static, tick: RwSignal<u64>, every: Duration) {
-    let pending = StoredValue::new(None::<TimeoutHandle>);
+/// The browser's clock, read once a second while `running()` holds, for
+/// durations that tick. None on the server and until the first tick, so the
+/// server's render and the hydrated page agree.
+pub fn ticking_clock(running: impl Fn() -> bool + 'static) -> ReadSignal<Option<i64>> {
+    let (now, set_now) = signal(None::<i64>);
+    let interval = StoredValue::new(None::<IntervalHandle>);
     Effect::new(move |_| {
-        let live = live();
-        if let Some(handle) = pending.try_get_value().flatten() {
+        let running = running();
+        if let Some(handle) = interval.try_get_value().flatten() {
             handle.clear();
         }
-        let next = if live {
-            set_timeout_with_handle(
+        let next = if running {
+            set_now.set(Some(browser_now()));
+            set_interval_with_handle(
                 move || {
-                    tick.try_update(|tick| *tick += 1);
+                    set_now.try_set(Some(browser_now()));
                 },
-                every,
+                Duration::from_secs(1),
             )
             .ok()
         } else {
             None
         };
-        pending.try_set_value(next);
+        interval.try_set_value(next);
     });
     on_cleanup(move || {
-        if let Some(handle) = pending.try_get_value().flatten() {
+        if let Some(handle) = interval.try_get_value().flatten() {
             handle.clear();
         }
     });
+    now
+}
+
+fn browser_now() -> i64 {
+    #[cfg(feature = "hydrate")]
+    return js_sys::Date::now() as i64;
+    #[cfg(not(feature = "hydrate"))]
+    0
 }
 
 #[cfg(test)]

@@ -46,6 +46,10 @@ impl Engine {
         };
 
         tracing::info!("run started");
+        self.slipway.live.publish(crate::live::execution_event(
+            &execution,
+            ExecutionStatus::Running,
+        ));
         let end = self.run_stages(&execution, &cancel, &shutdown).await;
         heartbeat.abort();
         on_shutdown.abort();
@@ -74,7 +78,11 @@ impl Engine {
         {
             // The lease runs out and the recovery sweep ends the run as FAILED.
             tracing::error!(%error, "recording the end of a run failed");
+            return;
         }
+        self.slipway
+            .live
+            .publish(crate::live::execution_event(&execution, status));
     }
 
     /// Renews the lease while the run goes on; a cancel requested anywhere

@@ -6,8 +6,9 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use app::endpoint::EndpointKind;
-use app::execution::TaskStatus;
+use app::execution::{LogLine, TaskStatus};
 use app::expression::{self, ExpressionContext};
+use app::live::LiveEvent;
 use app::pipeline::{
     binding_text, lookup_json, Binding, KubernetesTask, PollTask, RestTask, Stage, Task, TaskSpec,
 };
@@ -67,19 +68,29 @@ impl ExpressionContext for Values<'_> {
     }
 }
 
-/// Writes log lines in order, off the task's path; `finish` waits until all are stored.
+/// Writes log lines in order, off the task's path, and announces each one
+/// stored to the run's live readers; `finish` waits until all are stored.
 struct LogWriter {
     sender: mpsc::UnboundedSender<String>,
     writer: tokio::task::JoinHandle<()>,
 }
 
 impl LogWriter {
-    fn start(store: crate::store::SharedStore, task_run_id: i64) -> Self {
+    fn start(slipway: &crate::backend::Slipway, task: TaskOf) -> Self {
         let (sender, mut lines) = mpsc::unbounded_channel::<String>();
+        let store = slipway.store.clone();
+        let live = slipway.live.clone();
         let writer = tokio::spawn(async move {
             while let Some(line) = lines.recv().await {
-                if let Err(error) = store.append_log(task_run_id, now_millis(), &line).await {
-                    tracing::warn!(%error, "storing a log line failed");
+                let at = now_millis();
+                match store.append_log(task.task_run_id, at, &line).await {
+                    Ok(id) => live.publish(LiveEvent::Log {
+                        execution_id: task.execution_id,
+                        project_id: task.project_id,
+                        task_run_id: task.task_run_id,
+                        line: LogLine { id, at, line },
+                    }),
+                    Err(error) => tracing::warn!(%error, "storing a log line failed"),
                 }
             }
         });
@@ -93,6 +104,25 @@ impl LogWriter {
     async fn finish(self) {
         drop(self.sender);
         let _ = self.writer.await;
+    }
+}
+
+/// Which task run of which run (and project) an announcement is about.
+#[derive(Clone, Copy)]
+struct TaskOf {
+    execution_id: i64,
+    project_id: i64,
+    task_run_id: i64,
+}
+
+impl TaskOf {
+    fn event(self, status: TaskStatus) -> LiveEvent {
+        LiveEvent::Task {
+            execution_id: self.execution_id,
+            project_id: self.project_id,
+            task_run_id: self.task_run_id,
+            status,
+        }
     }
 }
 
@@ -130,7 +160,15 @@ impl Engine {
             Ok(id) => id,
             Err(error) => return TaskEnd::Failed(format!("recording the task failed: {error}")),
         };
-        let log = LogWriter::start(store.clone(), task_run_id);
+        let task_of = TaskOf {
+            execution_id: context.execution.id,
+            project_id: context.execution.project_id,
+            task_run_id,
+        };
+        self.slipway
+            .live
+            .publish(task_of.event(TaskStatus::Running));
+        let log = LogWriter::start(&self.slipway, task_of);
 
         let end = match (&task.precondition, resolved) {
             (_, Err(error)) => TaskEnd::Failed(error.to_string()),
@@ -167,6 +205,7 @@ impl Engine {
         {
             tracing::error!(%error, "recording the end of a task failed");
         }
+        self.slipway.live.publish(task_of.event(status));
         end
     }
 

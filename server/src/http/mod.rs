@@ -3,6 +3,7 @@
 
 mod api_v1;
 pub mod error;
+mod live;
 mod receivers;
 
 use std::sync::Arc;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .route("/healthz", get(healthz))
+        .route(app::live::LIVE_PATH, get(live::live))
         .nest("/api/v1", api_v1::router())
         .nest("/pipelines/api", receivers::router())
         .leptos_routes_with_context(&state, routes, provide_backend.clone(), move || {
@@ -67,9 +69,8 @@ async fn healthz() -> impl IntoResponse {
     )
 }
 
-fn session_cookie(request: &Request) -> Option<String> {
-    request
-        .headers()
+fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
@@ -97,7 +98,7 @@ async fn require_session_for_pages(
     if !is_page {
         return next.run(request).await;
     }
-    let signed_in = match session_cookie(&request) {
+    let signed_in = match session_cookie(request.headers()) {
         Some(token) => matches!(state.backend.actor_for_session(&token).await, Ok(Some(_))),
         None => false,
     };

@@ -99,6 +99,14 @@ pub struct ExecutionQuery {
     pub limit: i64,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogRecord {
+    pub id: i64,
+    pub task_run_id: i64,
+    pub at: Millis,
+    pub line: String,
+}
+
 /// What a cancel request found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CancelOutcome {
@@ -168,8 +176,9 @@ pub trait RunStore: Send + Sync {
         error: Option<&str>,
         now: Millis,
     ) -> StoreResult<()>;
-    async fn append_log(&self, task_run_id: i64, at: Millis, line: &str) -> StoreResult<()>;
+    /// Stores a log line; answers its id (increasing with every line).
+    async fn append_log(&self, task_run_id: i64, at: Millis, line: &str) -> StoreResult<i64>;
     async fn task_runs(&self, execution_id: i64) -> StoreResult<Vec<TaskRunRecord>>;
-    /// Log lines of all tasks of a run: (task run id, at, line), in order.
-    async fn task_logs(&self, execution_id: i64) -> StoreResult<Vec<(i64, Millis, String)>>;
+    /// Log lines of all tasks of a run, in order.
+    async fn task_logs(&self, execution_id: i64) -> StoreResult<Vec<LogRecord>>;
 }

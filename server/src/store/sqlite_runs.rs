@@ -439,14 +439,15 @@ impl RunStore for SqliteStore {
         Ok(())
     }
 
-    async fn append_log(&self, task_run_id: i64, at: Millis, line: &str) -> StoreResult<()> {
-        sqlx::query("INSERT INTO task_logs (task_run_id, at, line) VALUES (?, ?, ?)")
+    async fn append_log(&self, task_run_id: i64, at: Millis, line: &str) -> StoreResult<i64> {
+        let id = sqlx::query("INSERT INTO task_logs (task_run_id, at, line) VALUES (?, ?, ?)")
             .bind(task_run_id)
             .bind(at)
             .bind(line)
             .execute(&self.pool)
-            .await?;
-        Ok(())
+            .await?
+            .last_insert_rowid();
+        Ok(id)
     }
 
     async fn task_runs(&self, execution_id: i64) -> StoreResult<Vec<TaskRunRecord>> {
@@ -459,9 +460,9 @@ impl RunStore for SqliteStore {
         Ok(rows.iter().map(task_from).collect())
     }
 
-    async fn task_logs(&self, execution_id: i64) -> StoreResult<Vec<(i64, Millis, String)>> {
+    async fn task_logs(&self, execution_id: i64) -> StoreResult<Vec<LogRecord>> {
         let rows = sqlx::query(
-            "SELECT task_logs.task_run_id, task_logs.at, task_logs.line FROM task_logs \
+            "SELECT task_logs.id, task_logs.task_run_id, task_logs.at, task_logs.line FROM task_logs \
              JOIN task_runs ON task_runs.id = task_logs.task_run_id WHERE task_runs.execution_id = ? ORDER BY task_logs.id",
         )
         .bind(execution_id)
@@ -469,7 +470,12 @@ impl RunStore for SqliteStore {
         .await?;
         Ok(rows
             .iter()
-            .map(|row| (row.get("task_run_id"), row.get("at"), row.get("line")))
+            .map(|row| LogRecord {
+                id: row.get("id"),
+                task_run_id: row.get("task_run_id"),
+                at: row.get("at"),
+                line: row.get("line"),
+            })
             .collect())
     }
 }

@@ -4,6 +4,7 @@
 mod auth;
 mod endpoints;
 mod helpers;
+mod live;
 mod pipelines;
 mod projects;
 mod recovery;

@@ -7,7 +7,7 @@ use crate::helpers::{spawn_app, TestApp};
 
 /// A local HTTP peer for REST and Poll tasks: `/slow` answers after 400 ms,
 /// `/never` answers `{"ready": false}` forever.
-async fn slow_peer() -> String {
+pub(crate) async fn slow_peer() -> String {
     use axum::routing::get;
     let router = axum::Router::new()
         .route(
@@ -27,7 +27,7 @@ async fn slow_peer() -> String {
     format!("http://{address}")
 }
 
-async fn create_pipeline(app: &TestApp, body: Value) -> Value {
+pub(crate) async fn create_pipeline(app: &TestApp, body: Value) -> Value {
     let response = app
         .post_json("/api/v1/pipelines", &app.admin_token, &body)
         .await;
@@ -37,7 +37,7 @@ async fn create_pipeline(app: &TestApp, body: Value) -> Value {
     answer
 }
 
-async fn run(app: &TestApp, pipeline_id: &Value, inputs: Value) -> i64 {
+pub(crate) async fn run(app: &TestApp, pipeline_id: &Value, inputs: Value) -> i64 {
     let response = app
         .post_json(
             &format!("/api/v1/pipelines/{pipeline_id}/executions"),
@@ -51,7 +51,7 @@ async fn run(app: &TestApp, pipeline_id: &Value, inputs: Value) -> i64 {
 }
 
 /// Waits (polling the API, bounded) until the run is in a final state.
-async fn finished(app: &TestApp, id: i64) -> Value {
+pub(crate) async fn finished(app: &TestApp, id: i64) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let execution: Value = app

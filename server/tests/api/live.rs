@@ -1,0 +1,219 @@
+//! `GET /api/live`: the server-sent-events stream the pages follow.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TestApp};
+use crate::pipelines::{create_pipeline, finished, run, slow_peer};
+
+/// Reads a live stream's `data:` lines as JSON events.
+struct LiveStream {
+    chunks: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    pending: String,
+}
+
+impl LiveStream {
+    async fn open(app: &TestApp, query: &str, token: &str) -> LiveStream {
+        let response = app
+            .client
+            .get(app.url(&format!("/api/live{query}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("the stream opens");
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"].to_str().unwrap(),
+            "text/event-stream"
+        );
+        LiveStream {
+            chunks: response.bytes_stream().boxed(),
+            pending: String::new(),
+        }
+    }
+
+    /// The next event, or None when none comes within `wait` (or the stream ended).
+    async fn next_within(&mut self, wait: Duration) -> Option<Value> {
+        tokio::time::timeout(wait, self.next()).await.ok().flatten()
+    }
+
+    async fn next(&mut self) -> Option<Value> {
+        loop {
+            if let Some(end) = self.pending.find("\n\n") {
+                let message: String = self.pending.drain(..end + 2).collect();
+                let data: String = message
+                    .lines()
+                    .filter_map(|line| line.strip_prefix("data:"))
+                    .map(str::trim_start)
+                    .collect();
+                if !data.is_empty() {
+                    return Some(serde_json::from_str(&data).expect("events are JSON"));
+                }
+                continue;
+            }
+            let chunk = self.chunks.next().await?.ok()?;
+            self.pending.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// Events until `done` holds for one (included), bounded in time.
+    async fn until(&mut self, done: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let mut seen = Vec::new();
+        loop {
+            let event = self
+                .next_within(Duration::from_secs(10))
+                .await
+                .unwrap_or_else(|| panic!("the awaited event never came; saw {seen:#?}"));
+            let last = done(&event);
+            seen.push(event);
+            if last {
+                return seen;
+            }
+        }
+    }
+}
+
+fn is_final_state_of(id: i64) -> impl Fn(&Value) -> bool {
+    move |event| {
+        event["kind"] == "execution"
+            && event["id"] == id
+            && ["COMPLETED", "FAILED", "CANCELED"].contains(&event["status"].as_str().unwrap_or(""))
+    }
+}
+
+async fn slow_pipeline(app: &TestApp, project: &str, name: &str) -> Value {
+    let peer = slow_peer().await;
+    create_pipeline(
+        app,
+        json!({
+            "project": project, "name": name,
+            "stages": [{"name": "call", "tasks": [{"name": "slow", "type": "rest", "url": format!("{peer}/slow")}]}]
+        }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_run_is_followed_live_from_queued_to_completed_with_its_log() {
+    // Arrange
+    let app = spawn_app().await;
+    app.create_project("Demo").await;
+    let pipeline = slow_pipeline(&app, "Demo", "slow").await;
+    let mut everything = LiveStream::open(&app, "", &app.admin_token).await;
+
+    // Act
+    let id = run(&app, &pipeline["id"], json!({})).await;
+    let mut this_run = LiveStream::open(&app, &format!("?execution={id}"), &app.admin_token).await;
+    let run_events = this_run.until(is_final_state_of(id)).await;
+    let list_events = everything.until(is_final_state_of(id)).await;
+
+    // Assert: the list stream saw each state, in order, and no log lines.
+    let states: Vec<&str> = list_events
+        .iter()
+        .filter(|event| event["kind"] == "execution" && event["id"] == id)
+        .map(|event| event["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["QUEUED", "RUNNING", "COMPLETED"]);
+    assert!(list_events
+        .iter()
+        .all(|event| event["kind"] != "log" && event["kind"] != "task"));
+    // The run's stream carries its task's end and its log lines, the same as stored.
+    assert!(run_events
+        .iter()
+        .any(|event| event["kind"] == "task" && event["status"] == "COMPLETED"));
+    let streamed: Vec<(i64, String)> = run_events
+        .iter()
+        .filter(|event| event["kind"] == "log")
+        .map(|event| {
+            assert_eq!(event["execution_id"], id);
+            (
+                event["line"]["id"].as_i64().unwrap(),
+                event["line"]["line"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let stored: Vec<(i64, String)> = finished(&app, id).await["stages"][0]["tasks"][0]["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| {
+            (
+                line["id"].as_i64().unwrap(),
+                line["line"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(!stored.is_empty());
+    // The stream opened after the run was queued, so it may have missed the first lines.
+    assert!(stored.ends_with(&streamed), "{stored:?} vs {streamed:?}");
+    assert!(streamed.windows(2).all(|pair| pair[0].0 < pair[1].0));
+}
+
+#[tokio::test]
+async fn a_live_stream_shows_only_what_its_reader_may_see() {
+    // Arrange
+    let app = spawn_app().await;
+    app.create_project("Mine").await;
+    app.create_project("Theirs").await;
+    let viewer = app.member_token("Mine", "vera", "viewer").await;
+    let mine = slow_pipeline(&app, "Mine", "mine").await;
+    let theirs = slow_pipeline(&app, "Theirs", "theirs").await;
+    let mut stream = LiveStream::open(&app, "", &viewer).await;
+
+    // Act: their run first, so its events come before ours if they leak.
+    let their_run = run(&app, &theirs["id"], json!({})).await;
+    finished(&app, their_run).await;
+    let my_run = run(&app, &mine["id"], json!({})).await;
+    let seen = stream.until(is_final_state_of(my_run)).await;
+
+    // Assert
+    assert!(seen.iter().all(|event| event["project_id"] != theirs["project_id"]
+        && event["id"] != their_run), "{seen:#?}");
+    let their_stream = app
+        .client
+        .get(app.url(&format!("/api/live?execution={their_run}")))
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(their_stream.status(), 404);
+}
+
+#[tokio::test]
+async fn a_live_stream_needs_a_session_or_a_token() {
+    let app = spawn_app().await;
+
+    let anonymous = app.client.get(app.url("/api/live")).send().await.unwrap();
+    let bad_token = app
+        .client
+        .get(app.url("/api/live"))
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
+    let bad_scope = app
+        .client
+        .get(app.url("/api/live?execution=abc"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(bad_token.status(), 401);
+    assert_eq!(bad_scope.status(), 400);
+}
+
+#[tokio::test]
+async fn open_streams_end_when_the_server_stops() {
+    let app = spawn_app().await;
+    let mut stream = LiveStream::open(&app, "", &app.admin_token).await;
+
+    // Stopping waits for open connections: it must not wait for this one.
+    let stopped = tokio::time::timeout(Duration::from_secs(10), app.stop()).await;
+
+    assert!(stopped.is_ok(), "the server did not stop with a stream open");
+    assert_eq!(stream.next_within(Duration::from_secs(2)).await, None);
+}
