@@ -101,7 +101,7 @@ impl LiveScope {
 }
 
 /// How long a burst of events is gathered into one trailing refetch.
-const GATHER: Duration = Duration::from_millis(150);
+const GATHER: Duration = Duration::from_millis(50);
 
 /// A page's "refetch now" switch: a burst of events costs two fetches (one at
 /// once, one when the burst is over), not one per event.

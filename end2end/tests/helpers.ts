@@ -1,4 +1,4 @@
-import { expect, Page } from '@playwright/test';
+import { APIRequestContext, expect, Page } from '@playwright/test';
 import { adminPassword, adminUser } from '../playwright.config';
 
 /** Waits until the wasm has hydrated the page, so clicks reach Leptos handlers. */
@@ -19,4 +19,25 @@ export async function signIn(page: Page, user = adminUser, password = adminPassw
 /** A name no other test (or earlier run) uses. */
 export function uniqueName(prefix: string) {
   return `${prefix} ${Date.now().toString(36)}${Math.floor(Math.random() * 1000)}`;
+}
+
+/** Creates an API token on the tokens page (as a person would) and returns it. */
+export async function createToken(page: Page, name: string) {
+  await page.goto('/settings/tokens');
+  await hydrated(page);
+  await page.getByLabel('Name', { exact: true }).fill(name);
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const token = (await page.getByTestId('new-token').textContent())?.trim() ?? '';
+  expect(token.length).toBeGreaterThan(10);
+  return token;
+}
+
+/** POSTs to the JSON API with the token and expects a 201. */
+export async function apiCreate(request: APIRequestContext, token: string, path: string, data: unknown) {
+  const answer = await request.post(`/api/v1/${path}`, {
+    headers: { Authorization: `Bearer ${token}` },
+    data,
+  });
+  expect(answer.status(), await answer.text()).toBe(201);
+  return answer.json();
 }

@@ -1,31 +1,10 @@
 import { APIRequestContext, expect, Page, test } from '@playwright/test';
 import { hubPassword, hubUrl, hubUser, kubeToken, kubeUrl } from '../playwright.config';
-import { hydrated, signIn, uniqueName } from './helpers';
+import { apiCreate, createToken, hydrated, signIn, uniqueName } from './helpers';
 
 /** A lower-case suffix, for names Kubernetes and Docker Hub also have to accept. */
 function suffix() {
   return `${Date.now().toString(36)}${Math.floor(Math.random() * 1000)}`;
-}
-
-/** Creates an API token on the tokens page (as a person would) and returns it. */
-async function createToken(page: Page, name: string) {
-  await page.goto('/settings/tokens');
-  await hydrated(page);
-  await page.getByLabel('Name', { exact: true }).fill(name);
-  await page.getByRole('button', { name: 'Create token' }).click();
-  const token = (await page.getByTestId('new-token').textContent())?.trim() ?? '';
-  expect(token.length).toBeGreaterThan(10);
-  return token;
-}
-
-/** POSTs to the JSON API with the token and expects a 201. */
-async function apiCreate(request: APIRequestContext, token: string, path: string, data: unknown) {
-  const answer = await request.post(`/api/v1/${path}`, {
-    headers: { Authorization: `Bearer ${token}` },
-    data,
-  });
-  expect(answer.status(), await answer.text()).toBe(201);
-  return answer.json();
 }
 
 /** Has the Docker Hub stand-in deliver a push to a hook URL; answers Slipway's reply. */
