@@ -155,12 +155,18 @@ impl Refetch {
 /// (re)connects, so what was missed while it was closed is refetched. The
 /// browser's EventSource reconnects by itself after a dropped connection; a
 /// stream the server refused (say, a session that ended) is retried here.
-/// On the server this does nothing: effects run only in the browser.
-pub fn use_live(scope: impl Fn() -> LiveScope + 'static, on_event: impl Fn(LiveEvent) + 'static) {
+/// Answers whether the stream is open now. On the server this does nothing
+/// (effects run only in the browser) and the stream reads as not open.
+pub fn use_live(
+    scope: impl Fn() -> LiveScope + 'static,
+    on_event: impl Fn(LiveEvent) + 'static,
+) -> ReadSignal<bool> {
+    let (open, set_open) = signal(false);
     #[cfg(feature = "hydrate")]
-    browser::open(scope, on_event);
+    browser::open(scope, on_event, set_open);
     #[cfg(not(feature = "hydrate"))]
-    let _ = (scope, on_event);
+    let _ = (scope, on_event, set_open);
+    open
 }
 
 #[cfg(feature = "hydrate")]
@@ -179,7 +185,11 @@ mod browser {
     /// How long to wait before opening a stream the server refused.
     const RETRY_REFUSED: Duration = Duration::from_secs(3);
 
-    pub fn open(scope: impl Fn() -> LiveScope + 'static, on_event: impl Fn(LiveEvent) + 'static) {
+    pub fn open(
+        scope: impl Fn() -> LiveScope + 'static,
+        on_event: impl Fn(LiveEvent) + 'static,
+        set_open: WriteSignal<bool>,
+    ) {
         let on_event: Rc<dyn Fn(LiveEvent)> = Rc::new(on_event);
         // Bumped to open a new stream after the browser gave up on one.
         let attempt = RwSignal::new(0u32);
@@ -202,11 +212,15 @@ mod browser {
             };
             let on_open = {
                 let on_event = Rc::clone(&on_event);
-                Closure::<dyn Fn()>::new(move || on_event(LiveEvent::Resync))
+                Closure::<dyn Fn()>::new(move || {
+                    set_open.try_set(true);
+                    on_event(LiveEvent::Resync);
+                })
             };
             let on_error = {
                 let source = source.clone();
                 Closure::<dyn Fn()>::new(move || {
+                    set_open.try_set(false);
                     if source.ready_state() == EventSource::CLOSED {
                         set_timeout(
                             move || {
@@ -282,7 +296,10 @@ mod tests {
     #[test]
     fn events_are_tagged_json() {
         let text = serde_json::to_string(&log_of(7)).unwrap();
-        assert!(text.starts_with(r#"{"kind":"log","execution_id":7"#), "{text}");
+        assert!(
+            text.starts_with(r#"{"kind":"log","execution_id":7"#),
+            "{text}"
+        );
         assert_eq!(serde_json::from_str::<LiveEvent>(&text).unwrap(), log_of(7));
     }
 }

@@ -9,7 +9,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 
 use super::webhooks::{run_state_view, EventStatusBadge};
-use super::widgets::{format_millis, EmptyState, PageHeader};
+use super::widgets::{format_millis, EmptyState, LiveBadge, PageHeader};
 use crate::execution::ExecutionStatus;
 use crate::functions::{list_activity, list_webhooks, RerunEvent};
 use crate::live::{use_live, LiveEvent, LiveScope, Refetch};
@@ -78,7 +78,7 @@ pub fn ActivityPage() -> impl IntoView {
             matches!(shown, Some(Ok(list)) if list.iter().any(|event| event.execution_id == Some(execution)))
         })
     };
-    use_live(LiveScope::default, move |event| match event {
+    let live = use_live(LiveScope::default, move |event| match event {
         LiveEvent::Activity { .. } | LiveEvent::Resync => refetch.request(),
         LiveEvent::Execution { id, .. } if shows_run(id) => refetch.request(),
         _ => {}
@@ -109,7 +109,10 @@ pub fn ActivityPage() -> impl IntoView {
                 title="Docker activity"
                 subtitle="Every push the Docker webhooks received, newest first, and what became of it, as it happens."
             />
-            <a class="btn-link" href="/triggers/docker">"Webhooks"</a>
+            <div class="flex items-center gap-3">
+                <LiveBadge open=live />
+                <a class="btn-link" href="/triggers/docker">"Webhooks"</a>
+            </div>
         </div>
         <div class="card mb-6 flex flex-wrap items-end gap-4" role="search" aria-label="Filter activity">
             <div>

@@ -9,7 +9,9 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use serde_json::Value;
 
 use super::pipelines::RunDialog;
-use super::widgets::{format_millis, last_error, ticking_clock, EmptyState, FormError, PageHeader};
+use super::widgets::{
+    format_millis, last_error, ticking_clock, EmptyState, FormError, LiveBadge, PageHeader,
+};
 use crate::execution::{
     Execution, ExecutionFilter, ExecutionStatus, ExecutionSummary, LogLine, StageRun, TaskRun,
     TaskStatus, Trigger,
@@ -169,7 +171,7 @@ pub fn ExecutionsPage() -> impl IntoView {
     );
     let projects = Resource::new(|| (), |_| list_projects());
     let pipelines = Resource::new(|| (), |_| list_pipelines());
-    use_live(LiveScope::default, move |event| {
+    let live = use_live(LiveScope::default, move |event| {
         if matches!(event, LiveEvent::Execution { .. } | LiveEvent::Resync) {
             refetch.request();
         }
@@ -184,7 +186,10 @@ pub fn ExecutionsPage() -> impl IntoView {
 
     let select_class = "input min-w-44";
     view! {
-        <PageHeader title="Executions" subtitle="Every run of a pipeline, newest first. New runs and state changes appear as they happen." />
+        <div class="flex flex-wrap items-start justify-between gap-4">
+            <PageHeader title="Executions" subtitle="Every run of a pipeline, newest first. New runs and state changes appear as they happen." />
+            <LiveBadge open=live />
+        </div>
         <div class="card mb-6 flex flex-wrap items-end gap-4" role="search" aria-label="Filter executions">
             <div>
                 <label class="label" for="filter-project">"Project"</label>
@@ -424,7 +429,7 @@ pub fn ExecutionPage() -> impl IntoView {
     );
     // Log lines streamed since the run was last fetched, by task run.
     let streamed = RwSignal::new(Vec::<(i64, LogLine)>::new());
-    use_live(
+    let live = use_live(
         move || LiveScope {
             execution: Some(id.get()),
         },
@@ -459,8 +464,9 @@ pub fn ExecutionPage() -> impl IntoView {
     let run_again = RwSignal::new(None::<(i64, BTreeMap<String, String>)>);
 
     view! {
-        <div class="mb-4 text-sm">
+        <div class="mb-4 flex items-center justify-between gap-4 text-sm">
             <a class="text-sky-700 hover:underline" href="/executions">"← All executions"</a>
+            <LiveBadge open=live />
         </div>
         <FormError error=cancel_error />
         <Transition fallback=|| view! { <p class="text-slate-500">"Loading the run…"</p> }>

@@ -100,6 +100,31 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// Whether the page is following the server live, in words (not by colour
+/// alone) and announced politely when it changes.
+#[component]
+pub fn LiveBadge(open: ReadSignal<bool>) -> impl IntoView {
+    view! {
+        <span
+            class="inline-flex items-center gap-1.5 rounded-full border border-slate-200 bg-white px-2.5 py-0.5 text-xs text-slate-600"
+            role="status"
+            data-live=move || if open.get() { "open" } else { "connecting" }
+        >
+            <span
+                aria-hidden="true"
+                class=move || {
+                    if open.get() {
+                        "h-2 w-2 rounded-full bg-emerald-500"
+                    } else {
+                        "h-2 w-2 rounded-full bg-amber-400"
+                    }
+                }
+            ></span>
+            {move || if open.get() { "Live" } else { "Connecting…" }}
+        </span>
+    }
+}
+
 /// The browser's clock, read once a second while `running()` holds, for
 /// durations that tick. None on the server and until the first tick, so the
 /// server's render and the hydrated page agree.

@@ -169,8 +169,11 @@ async fn a_live_stream_shows_only_what_its_reader_may_see() {
     let seen = stream.until(is_final_state_of(my_run)).await;
 
     // Assert
-    assert!(seen.iter().all(|event| event["project_id"] != theirs["project_id"]
-        && event["id"] != their_run), "{seen:#?}");
+    assert!(
+        seen.iter()
+            .all(|event| event["project_id"] != theirs["project_id"] && event["id"] != their_run),
+        "{seen:#?}"
+    );
     let their_stream = app
         .client
         .get(app.url(&format!("/api/live?execution={their_run}")))
@@ -214,6 +217,9 @@ async fn open_streams_end_when_the_server_stops() {
     // Stopping waits for open connections: it must not wait for this one.
     let stopped = tokio::time::timeout(Duration::from_secs(10), app.stop()).await;
 
-    assert!(stopped.is_ok(), "the server did not stop with a stream open");
+    assert!(
+        stopped.is_ok(),
+        "the server did not stop with a stream open"
+    );
     assert_eq!(stream.next_within(Duration::from_secs(2)).await, None);
 }
