@@ -223,3 +223,31 @@ async fn open_streams_end_when_the_server_stops() {
     );
     assert_eq!(stream.next_within(Duration::from_secs(2)).await, None);
 }
+
+#[tokio::test]
+async fn an_accepted_push_is_announced_as_activity_and_its_run_follows() {
+    // Arrange
+    let crate::webhooks::Seed { app, webhook, .. } =
+        crate::webhooks::seed("docker-hub", "svendowideit/testhook").await;
+    let mut stream = LiveStream::open(&app, "", &app.admin_token).await;
+
+    // Act: the Docker Hub payload of the fixture, straight to the receiver.
+    let answer: Value = app
+        .client
+        .post(webhook["hook_url"].as_str().unwrap())
+        .header("Content-Type", "application/json")
+        .body(include_str!("../fixtures/docker-hub-push.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let run = answer["execution_id"].as_i64().expect("the push triggered a run");
+    let seen = stream.until(is_final_state_of(run)).await;
+
+    // Assert: the Activity row is announced before its run changes.
+    assert_eq!(seen[0]["kind"], "activity", "{seen:#?}");
+    assert_eq!(seen[0]["event_id"], answer["event_id"]);
+    assert_eq!(seen[0]["webhook_id"], webhook["id"]);
+}
