@@ -110,6 +110,10 @@ pub struct Trigger {
     pub event_id: Option<i64>,
     pub repository: Option<String>,
     pub tag: Option<String>,
+    /// Docker Hub's callback URL for this push, sealed. Kept with the run so
+    /// its end can be reported; cleared in every answer and page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -127,6 +127,7 @@ async fn main() -> anyhow::Result<()> {
         public_url: None,
         docker_hub_api_url: "http://127.0.0.1:9".into(),
         cloud_proxy_url: None,
+        docker_hub_callback_hosts: Vec::new(),
         log_json: false,
     };
     let application = Application::build(&args).await?;

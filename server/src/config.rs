@@ -106,6 +106,11 @@ pub struct ServeArgs {
         default_value = "https://hub.docker.com"
     )]
     pub docker_hub_api_url: String,
+    /// Hosts (`host` or `host:port`, comma-separated) Docker Hub callbacks may go to:
+    /// when set, a run started by a Docker Hub push reports its end to the push's
+    /// `callback_url` if that URL's host is listed. Unset: no callbacks (the default).
+    #[arg(long, env = "SLIPWAY_DOCKER_HUB_CALLBACK_HOSTS", value_delimiter = ',')]
+    pub docker_hub_callback_hosts: Vec<String>,
     /// HTTP(S) proxy for endpoints marked "cloud proxy" (registries reachable only from inside a network).
     #[arg(long, env = "SLIPWAY_CLOUD_PROXY_URL")]
     pub cloud_proxy_url: Option<String>,

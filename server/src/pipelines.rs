@@ -314,7 +314,10 @@ pub(crate) fn summary_view(record: ExecutionRecord) -> Result<ExecutionSummary, 
         run_number: record.run_number,
         status: ExecutionStatus::parse(&record.status)
             .ok_or_else(|| internal("unknown execution status in the database"))?,
-        trigger: serde_json::from_str(&record.trigger).unwrap_or_default(),
+        trigger: Trigger {
+            callback: None,
+            ..serde_json::from_str(&record.trigger).unwrap_or_default()
+        },
         error: record.error,
         created_at: record.created_at,
         started_at: record.started_at,

@@ -58,6 +58,7 @@ impl Application {
             docker_hub_api_url: args.docker_hub_api_url.trim_end_matches('/').to_string(),
             cloud_proxy_url: args.cloud_proxy_url.clone(),
             timeout: OUTBOUND_TIMEOUT,
+            callback_hosts: args.docker_hub_callback_hosts.clone(),
         };
         let public_url = match &args.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),

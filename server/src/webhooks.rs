@@ -693,7 +693,14 @@ impl Slipway {
             )
             .await?;
         match self
-            .start_event_run(webhook, event_id, inputs, &event.image, &event.tag)
+            .start_event_run(
+                webhook,
+                event_id,
+                inputs,
+                &event.image,
+                &event.tag,
+                event.callback_url.as_deref(),
+            )
             .await
         {
             Ok(execution_id) => Ok(DeliveryAnswer {
@@ -722,6 +729,7 @@ impl Slipway {
         inputs: BTreeMap<String, String>,
         repository: &str,
         tag: &str,
+        callback_url: Option<&str>,
     ) -> Result<i64, String> {
         let active = self
             .store
@@ -743,6 +751,9 @@ impl Slipway {
             event_id: Some(event_id),
             repository: Some(repository.to_string()),
             tag: Some(tag.to_string()),
+            callback: callback_url
+                .filter(|url| crate::receive::callback::allowed(&self.outbound, url))
+                .map(|url| self.secret_box.seal(url)),
         };
         let queued = self
             .queue_run(&pipeline, inputs, &trigger, Some(webhook.run_as_user_id))
@@ -852,9 +863,17 @@ impl Slipway {
                 },
             )
             .await?;
-        self.start_event_run(&webhook, rerun_id, inputs, &event.repository, &event.tag)
-            .await
-            .map_err(|reason| AppError::conflict(reason))?;
+        // Docker Hub's callback belongs to the original push: a re-run does not report.
+        self.start_event_run(
+            &webhook,
+            rerun_id,
+            inputs,
+            &event.repository,
+            &event.tag,
+            None,
+        )
+        .await
+        .map_err(|reason| AppError::conflict(reason))?;
         let created = self
             .store
             .event_by_id(rerun_id)

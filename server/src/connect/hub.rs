@@ -405,8 +405,8 @@ mod tests {
     fn outbound(api_url: String) -> Outbound {
         Outbound {
             docker_hub_api_url: api_url,
-            cloud_proxy_url: None,
             timeout: Duration::from_secs(5),
+            ..Outbound::default()
         }
     }
 

@@ -22,6 +22,8 @@ pub struct Outbound {
     pub cloud_proxy_url: Option<String>,
     /// The most any one call may take, connecting included.
     pub timeout: Duration,
+    /// Hosts (`host` or `host:port`) Docker Hub callbacks may be sent to; empty: callbacks off.
+    pub callback_hosts: Vec<String>,
 }
 
 impl Outbound {
@@ -59,6 +61,7 @@ impl Default for Outbound {
             docker_hub_api_url: DEFAULT_DOCKER_HUB_API_URL.to_string(),
             cloud_proxy_url: None,
             timeout: Self::DEFAULT_TIMEOUT,
+            callback_hosts: Vec::new(),
         }
     }
 }
@@ -74,6 +77,7 @@ impl std::fmt::Debug for Outbound {
                 &self.cloud_proxy_url.as_ref().map(|_| "<set>"),
             )
             .field("timeout", &self.timeout)
+            .field("callback_hosts", &self.callback_hosts)
             .finish()
     }
 }

@@ -83,6 +83,17 @@ impl Engine {
         self.slipway
             .live
             .publish(crate::live::execution_event(&execution, status));
+        // Off the worker's path: a slow callback host must not hold up the queue.
+        let slipway = self.slipway.clone();
+        tokio::spawn(async move {
+            crate::receive::callback::report_run_end(
+                &slipway,
+                &execution,
+                status,
+                error.as_deref(),
+            )
+            .await;
+        });
     }
 
     /// Renews the lease while the run goes on; a cancel requested anywhere

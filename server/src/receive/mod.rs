@@ -1,2 +1,3 @@
+pub mod callback;
 pub mod matching;
 pub mod payload;

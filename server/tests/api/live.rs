@@ -243,7 +243,9 @@ async fn an_accepted_push_is_announced_as_activity_and_its_run_follows() {
         .json()
         .await
         .unwrap();
-    let run = answer["execution_id"].as_i64().expect("the push triggered a run");
+    let run = answer["execution_id"]
+        .as_i64()
+        .expect("the push triggered a run");
     let seen = stream.until(is_final_state_of(run)).await;
 
     // Assert: the Activity row is announced before its run changes.

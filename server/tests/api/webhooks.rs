@@ -21,6 +21,15 @@ pub struct Seed {
 
 /// Steps 1–4 of the manual: endpoints, pipeline, webhook.
 pub async fn seed(registry_kind: &str, image: &str) -> Seed {
+    seed_with(registry_kind, image, |_| {}).await
+}
+
+/// As [`seed`], with the server's arguments adjusted.
+pub async fn seed_with(
+    registry_kind: &str,
+    image: &str,
+    adjust: impl FnOnce(&mut server::config::ServeArgs),
+) -> Seed {
     let hub = HubStandin::builder()
         .credentials("svendowideit", "hub-password")
         .start()
@@ -34,7 +43,8 @@ pub async fn seed(registry_kind: &str, image: &str) -> Seed {
         .unwrap();
     let hub_url = hub.url();
     let app = spawn_app_with(tempfile::tempdir().unwrap(), move |args| {
-        args.docker_hub_api_url = hub_url
+        args.docker_hub_api_url = hub_url;
+        adjust(args);
     })
     .await;
     app.create_project("Demo").await;
@@ -417,4 +427,107 @@ async fn a_failed_run_can_be_re_run_from_its_activity_row() {
     assert_ne!(row["execution_id"], answer["execution_id"]);
     let second = run_result(&app, &row["execution_id"]).await;
     assert_eq!(second["inputs"], failed["inputs"]);
+}
+
+/// A local peer that records the JSON bodies POSTed to it.
+async fn callback_peer() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use axum::routing::post;
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = received.clone();
+    let router = axum::Router::new().route(
+        "/u/svendowideit/testhook/hook/1/",
+        post(move |axum::Json(body): axum::Json<Value>| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().unwrap().push(body);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("127.0.0.1:{}", address.port()), received)
+}
+
+/// The fixture's push with its callback pointed at `host`.
+fn push_with_callback(host: &str) -> String {
+    let mut payload: Value =
+        serde_json::from_str(include_str!("../fixtures/docker-hub-push.json")).unwrap();
+    payload["callback_url"] = json!(format!("http://{host}/u/svendowideit/testhook/hook/1/"));
+    payload.to_string()
+}
+
+async fn deliver(app: &TestApp, webhook: &Value, body: String) -> Value {
+    app.client
+        .post(webhook["hook_url"].as_str().unwrap())
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_finished_run_reports_to_an_allowed_docker_hub_callback() {
+    // Arrange
+    let (peer, received) = callback_peer().await;
+    let allowed = peer.clone();
+    // The stand-ins stop when dropped: keep them for the whole test.
+    let Seed {
+        app,
+        webhook,
+        hub: _hub,
+        cluster: _cluster,
+    } = seed_with("docker-hub", "svendowideit/testhook", move |args| {
+        args.docker_hub_callback_hosts = vec![allowed];
+    })
+    .await;
+
+    // Act
+    let answer = deliver(&app, &webhook, push_with_callback(&peer)).await;
+    let execution = run_result(&app, &answer["execution_id"]).await;
+
+    // Assert
+    assert_eq!(execution["status"], "COMPLETED", "{execution}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while received.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let bodies = received.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert_eq!(bodies[0]["state"], "success");
+    assert_eq!(bodies[0]["context"], "Slipway");
+    let target = bodies[0]["target_url"].as_str().unwrap();
+    assert!(
+        target.ends_with(&format!("/executions/{}", answer["execution_id"])),
+        "{target}"
+    );
+    // The callback URL is a credential of the push: no answer shows it.
+    assert!(!execution.to_string().contains("/hook/1/"), "{execution}");
+}
+
+#[tokio::test]
+async fn a_callback_to_a_host_off_the_allow_list_is_never_sent() {
+    let (peer, received) = callback_peer().await;
+    // Callbacks on, but for another port of the same address.
+    let Seed {
+        app,
+        webhook,
+        hub: _hub,
+        cluster: _cluster,
+    } = seed_with("docker-hub", "svendowideit/testhook", |args| {
+        args.docker_hub_callback_hosts = vec!["127.0.0.1:1".into()];
+    })
+    .await;
+
+    let answer = deliver(&app, &webhook, push_with_callback(&peer)).await;
+    let execution = run_result(&app, &answer["execution_id"]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    assert_eq!(execution["status"], "COMPLETED");
+    assert!(received.lock().unwrap().is_empty());
 }

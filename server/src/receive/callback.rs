@@ -1,0 +1,136 @@
+//! Docker Hub's callback: when a run started by a Docker Hub push ends, POST
+//! its result to the push's `callback_url` — only when the operator listed
+//! that URL's host (`--docker-hub-callback-hosts`), never to whatever host a
+//! request names. The URL itself is a credential of the push: it is stored
+//! sealed with the run and never logged.
+
+use app::execution::{ExecutionStatus, Trigger};
+use serde_json::json;
+
+use crate::backend::Slipway;
+use crate::connect::Outbound;
+use crate::store::ExecutionRecord;
+
+/// Whether callbacks are on and `url`'s host (with its port, if the entry has
+/// one) is on the allow-list.
+pub fn allowed(outbound: &Outbound, url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return false;
+    }
+    let Some(host) = url.host_str().map(str::to_ascii_lowercase) else {
+        return false;
+    };
+    let with_port = url
+        .port_or_known_default()
+        .map(|port| format!("{host}:{port}"));
+    outbound.callback_hosts.iter().any(|entry| {
+        let entry = entry.trim().to_ascii_lowercase();
+        !entry.is_empty() && (entry == host || Some(&entry) == with_port.as_ref())
+    })
+}
+
+/// Reports a finished run to its push's callback, if it has one. Failures are
+/// logged (without the URL); the run's own state does not depend on them.
+pub async fn report_run_end(
+    slipway: &Slipway,
+    execution: &ExecutionRecord,
+    status: ExecutionStatus,
+    error: Option<&str>,
+) {
+    let trigger: Trigger = serde_json::from_str(&execution.trigger).unwrap_or_default();
+    let Some(sealed) = trigger.callback else {
+        return;
+    };
+    let Ok(url) = slipway.secret_box.open(&sealed) else {
+        tracing::warn!("a run's Docker Hub callback could not be unsealed; not reported");
+        return;
+    };
+    // Checked again: the allow-list may have shrunk since the push came in.
+    if !allowed(&slipway.outbound, &url) {
+        tracing::info!("the Docker Hub callback's host is no longer allowed; not reported");
+        return;
+    }
+    let (state, description) = match status {
+        ExecutionStatus::Completed => (
+            "success",
+            format!(
+                "{} run #{} completed",
+                execution.pipeline_name, execution.run_number
+            ),
+        ),
+        _ => (
+            "failure",
+            format!(
+                "{} run #{} {}: {}",
+                execution.pipeline_name,
+                execution.run_number,
+                status.as_str().to_ascii_lowercase(),
+                error.unwrap_or("no reason given")
+            ),
+        ),
+    };
+    let body = json!({
+        "state": state,
+        "description": description,
+        "context": "Slipway",
+        "target_url": format!("{}/executions/{}", slipway.public_url, execution.id),
+    });
+    let sent = match slipway.outbound.http_client(false) {
+        Ok(client) => client.post(url).json(&body).send().await,
+        Err(error) => {
+            tracing::warn!(%error, "no HTTP client for the Docker Hub callback");
+            return;
+        }
+    };
+    match sent {
+        Ok(answer) if answer.status().is_success() => {
+            tracing::info!(execution = execution.id, state, "Docker Hub callback sent")
+        }
+        Ok(answer) => tracing::warn!(
+            execution = execution.id,
+            status = answer.status().as_u16(),
+            "the Docker Hub callback was refused"
+        ),
+        Err(error) => tracing::warn!(
+            execution = execution.id,
+            error = %error.without_url(),
+            "the Docker Hub callback could not be sent"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outbound(hosts: &[&str]) -> Outbound {
+        Outbound {
+            callback_hosts: hosts.iter().map(|host| host.to_string()).collect(),
+            ..Outbound::default()
+        }
+    }
+
+    #[test]
+    fn callbacks_are_off_without_an_allow_list() {
+        assert!(!allowed(
+            &outbound(&[]),
+            "https://hooks.example.test/u/a/hook/1/"
+        ));
+    }
+
+    #[test]
+    fn only_listed_hosts_and_ports_are_allowed() {
+        let list = outbound(&["hooks.example.test", "127.0.0.1:8080"]);
+        assert!(allowed(&list, "https://hooks.example.test/u/a/hook/1/"));
+        assert!(allowed(&list, "https://HOOKS.example.test:8443/x"));
+        assert!(allowed(&list, "http://127.0.0.1:8080/callback"));
+        assert!(!allowed(&list, "http://127.0.0.1:9090/callback"));
+        assert!(!allowed(&list, "https://hooks.example.test.evil.test/x"));
+        assert!(!allowed(&list, "https://evil.test/?hooks.example.test"));
+        assert!(!allowed(&list, "ftp://hooks.example.test/x"));
+        assert!(!allowed(&list, "not a url"));
+    }
+}
