@@ -53,8 +53,21 @@ fn can_rerun(event: &DockerEvent) -> bool {
 #[component]
 pub fn ActivityPage() -> impl IntoView {
     let query = use_query_map();
-    // A local value: the router's navigate function is not Send.
-    let navigate = StoredValue::new_local(use_navigate());
+    // Filters navigate from an effect: the router's navigate function is not
+    // Send, and holding it in a local StoredValue broke the server render.
+    let navigate = use_navigate();
+    let target = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        if let Some(address) = target.get() {
+            navigate(
+                &address,
+                NavigateOptions {
+                    scroll: false,
+                    ..Default::default()
+                },
+            );
+        }
+    });
     let filter = Memo::new(move |_| {
         query.with(|query| ActivityFilter {
             webhook: parse_id(query.get("webhook")),
@@ -84,15 +97,7 @@ pub fn ActivityPage() -> impl IntoView {
         _ => {}
     });
     let go = move |webhook: Option<i64>, status: Option<String>, before: Option<i64>| {
-        navigate.with_value(|navigate| {
-            navigate(
-                &address(webhook, status.as_deref(), before),
-                NavigateOptions {
-                    scroll: false,
-                    ..Default::default()
-                },
-            )
-        });
+        target.set(Some(address(webhook, status.as_deref(), before)));
     };
     let rerun_error = move || match rerun.value().get() {
         Some(Err(error)) => Some(error.to_string()),
