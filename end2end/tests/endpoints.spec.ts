@@ -34,7 +34,8 @@ test('a developer adds both endpoint kinds and validates them against the stand-
   await page.getByLabel('Repository or registry URL').fill('https://index.docker.io/v1/');
   await page.getByLabel('User name').fill(hubUser);
   await page.getByLabel('Password').fill(hubPassword);
-  await page.getByRole('button', { name: 'Validate' }).click();
+  // The form's own Validate (rows of endpoints made by earlier tests have one each).
+  await page.getByRole('region', { name: 'New endpoint' }).getByRole('button', { name: 'Validate' }).click();
   await expect(page.getByTestId('draft-validation')).toContainText('valid');
   await page.screenshot({ path: 'test-results/screenshots/endpoint-form.png', fullPage: true });
   await page.getByRole('button', { name: 'Save' }).click();

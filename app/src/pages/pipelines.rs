@@ -243,6 +243,45 @@ fn PipelineRow(
 // The Run dialog
 // ---------------------------------------------------------------------------
 
+/// Tab from the dialog's last control goes to its first, Shift+Tab from its first
+/// (or from the dialog itself) to its last: a modal dialog keeps keyboard focus, as it
+/// keeps the pointer, away from the page behind it. Browser only.
+fn keep_focus_inside(ev: &leptos::ev::KeyboardEvent, dialog: NodeRef<leptos::html::Div>) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+
+        let Some(dialog) = dialog.get_untracked() else {
+            return;
+        };
+        let Ok(found) = dialog.query_selector_all(
+            "a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex='0']",
+        ) else {
+            return;
+        };
+        let controls: Vec<web_sys::HtmlElement> = (0..found.length())
+            .filter_map(|index| found.item(index))
+            .filter_map(|node| node.dyn_into().ok())
+            .collect();
+        let (Some(first), Some(last)) = (controls.first(), controls.last()) else {
+            return;
+        };
+        let active = document().active_element();
+        let is = |element: &web_sys::Element| active.as_ref() == Some(element);
+        if ev.shift_key() && (is(&**first) || is(&**dialog)) {
+            ev.prevent_default();
+            let _ = last.focus();
+        } else if !ev.shift_key() && is(&**last) {
+            ev.prevent_default();
+            let _ = first.focus();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (ev, dialog);
+    }
+}
+
 /// Asks for the inputs of a run of a saved pipeline and starts it; on success
 /// goes to the new execution. `initial` prefills values (Run again).
 #[component]
@@ -276,6 +315,8 @@ pub fn RunDialog(
                 on:keydown=move |ev| {
                     if ev.key() == "Escape" {
                         on_close.run(());
+                    } else if ev.key() == "Tab" {
+                        keep_focus_inside(&ev, dialog);
                     }
                 }
             >
