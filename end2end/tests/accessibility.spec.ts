@@ -322,11 +322,7 @@ const screens: Screen[] = [
       await page.getByLabel('Project').selectOption({ label: data.project });
     },
   },
-  // Loaded directly, this page sometimes never finishes: its server render panics
-  // ("Dropped SendWrapper<T> variable from a thread different to the one it has been
-  // created with", from `StoredValue::new_local(use_navigate())` in activity.rs) and the
-  // response stalls. Until that is fixed it is reached from the navigation, as people do.
-  { name: 'activity', path: () => '/projects', nav: 'Docker activity' },
+  { name: 'activity', path: () => '/triggers/docker/activity' },
   { name: 'executions', path: () => '/executions' },
   {
     name: 'an execution',

@@ -201,6 +201,8 @@ test('seed flow: a Docker Hub push deploys the pushed image, followed live; a di
   await navigate(page, 'Docker activity', /\/triggers\/docker\/activity$/);
   await hydrated(page);
   await markDocument(page);
+  // The page follows the server's live stream: the push below reaches it as an event.
+  await expect(page.locator('[data-live="open"]')).toBeAttached();
   const tag = `seed-${id}-1`;
   const first = await push(page, hookUrl, tag);
   expect(first.status).toBe('TRIGGERED');
