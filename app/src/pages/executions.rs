@@ -155,6 +155,7 @@ pub fn ExecutionsPage() -> impl IntoView {
         project: project.get(),
         pipeline: pipeline.get(),
         status: status.get(),
+        trigger: None,
         before: before.get(),
         limit: Some(PAGE_SIZE),
     });
