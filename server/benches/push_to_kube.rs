@@ -76,12 +76,18 @@ async fn main() -> anyhow::Result<()> {
             if let Some(execution) = execution.filter(|run| FINAL.contains(&run.status.as_str())) {
                 break execution;
             }
-            anyhow::ensure!(Instant::now() < deadline, "run {execution_id} did not finish");
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "run {execution_id} did not finish"
+            );
             tokio::time::sleep(Duration::from_millis(2)).await;
         };
         if execution.status != "COMPLETED" {
             failed += 1;
-            eprintln!("run {execution_id} {}: {:?}", execution.status, execution.error);
+            eprintln!(
+                "run {execution_id} {}: {:?}",
+                execution.status, execution.error
+            );
         }
         let requests = cluster.requests();
         let Some(first) = requests.iter().min_by_key(|request| request.received_at) else {
@@ -96,9 +102,18 @@ async fn main() -> anyhow::Result<()> {
             .or_default() += 1;
     }
     println!("push_to_kube: {pushes} Docker Hub pushes one after another, SQLite, Kubernetes stand-in over HTTP");
-    println!("  POST sent -> 202 answered:                {}", summary(&mut answers));
-    println!("  202 answered -> first Kubernetes request: {}", summary(&mut from_answer));
-    println!("  POST sent -> first Kubernetes request:    {}", summary(&mut from_send));
+    println!(
+        "  POST sent -> 202 answered:                {}",
+        summary(&mut answers)
+    );
+    println!(
+        "  202 answered -> first Kubernetes request: {}",
+        summary(&mut from_answer)
+    );
+    println!(
+        "  POST sent -> first Kubernetes request:    {}",
+        summary(&mut from_send)
+    );
     requests_per_run.sort_unstable();
     println!(
         "  Kubernetes requests per run: min {}, max {}; first request: {first_paths:?}",

@@ -64,6 +64,16 @@ pub fn peak_rss_mib() -> f64 {
     )
 }
 
+/// POSTs a JSON body with an API token.
+pub fn send_post(
+    client: &reqwest::Client,
+    url: String,
+    token: &str,
+    body: &Value,
+) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> {
+    client.post(url).bearer_auth(token).json(body).send()
+}
+
 /// The server serving on `127.0.0.1:0` in this process, with an admin API token.
 pub struct Bench {
     pub base: String,
@@ -124,13 +134,7 @@ impl Bench {
 
     /// POSTs JSON with the admin token; any answer but 2xx is an error.
     pub async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
-        let answer = self
-            .client
-            .post(self.url(path))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await?;
+        let answer = send_post(&self.client, self.url(path), &self.token, &body).await?;
         let status = answer.status();
         let text = answer.text().await?;
         anyhow::ensure!(status.is_success(), "POST {path}: {status} {text}");
