@@ -99,6 +99,9 @@ impl TaskStatus {
     }
 }
 
+/// The kinds of [`Trigger`]: what the Executions list filters on.
+pub const TRIGGER_KINDS: [&str; 2] = ["manual", "docker"];
+
 /// What started a run.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trigger {
@@ -186,6 +189,8 @@ pub struct ExecutionFilter {
     pub project: Option<i64>,
     pub pipeline: Option<i64>,
     pub status: Option<ExecutionStatus>,
+    /// What started the run: [`TRIGGER_KINDS`] (`manual` or `docker`).
+    pub trigger: Option<String>,
     /// Executions with an id below this one (for "older" pages).
     pub before: Option<i64>,
     pub limit: Option<u32>,

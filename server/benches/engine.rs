@@ -5,74 +5,23 @@
 //! Prints runs/s, the p50/p99 time from QUEUED to the first task starting,
 //! the most runs seen RUNNING at once (must not exceed LIMIT) and peak RSS.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use server::backend::{issue_api_token, now_millis};
-use server::config::{ServeArgs, StorageArgs};
-use server::startup::Application;
 use server::store::ExecutionQuery;
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[i64], fraction: f64) -> i64 {
-    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
-/// Peak resident set size of this process (the server runs in it), in MiB.
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("VmHWM:"))
-                .and_then(|line| line.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map(|kib| kib / 1024.0)
-        .unwrap_or(f64::NAN)
-}
+use support::{env_number, peak_rss_mib, percentile, Bench};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let runs = env_number("RUNS", 1000);
     let limit = env_number("LIMIT", 8);
-    let data_dir = tempfile::tempdir()?;
-    let args = ServeArgs {
-        listen: "127.0.0.1:0".parse()?,
-        storage: StorageArgs {
-            data_dir: data_dir.path().to_path_buf(),
-            database_url: None,
-        },
-        public_url: None,
-        docker_hub_api_url: "http://127.0.0.1:9".into(),
-        cloud_proxy_url: None,
-        docker_hub_callback_hosts: Vec::new(),
-        log_json: false,
-    };
-    let application = Application::build(&args).await?;
-    let base = format!("http://127.0.0.1:{}", application.port());
-    let store = application.store.clone();
-    tokio::spawn(application.run_until_stopped(std::future::pending()));
-    let admin = store.ensure_user("bench", true, now_millis()).await?;
-    let token = issue_api_token(&store, admin.id, "bench")
-        .await
-        .map_err(|error| anyhow::anyhow!("{error}"))?
-        .token;
+    let bench = Bench::start().await?;
+    let (base, store, token) = (&bench.base, &bench.store, &bench.token);
     let client = reqwest::Client::new();
     let post = |path: String, body: serde_json::Value| {
-        client
-            .post(format!("{base}{path}"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
+        support::send_post(&client, format!("{base}{path}"), &token, &body)
     };
     post("/api/v1/projects".into(), json!({"name": "Bench"}))
         .await?

@@ -6,22 +6,15 @@
 //!
 //! `cargo bench -p server --bench ingest` (REQUESTS=4000 per case, CLIENTS=32).
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use server::backend::{issue_api_token, now_millis};
-use server::config::{ServeArgs, StorageArgs};
-use server::startup::Application;
 use server::store::EventQuery;
+use support::{env_number, percentile, Bench};
 
 const FIXTURE: &str = include_str!("../tests/fixtures/docker-hub-push.json");
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
 
 struct Outcome {
     requests_per_second: f64,
@@ -71,12 +64,10 @@ async fn load(
         .flat_map(|(latencies, _)| latencies)
         .collect();
     latencies.sort_unstable();
-    let at =
-        |fraction: f64| latencies[((latencies.len() as f64 - 1.0) * fraction).round() as usize];
     Outcome {
         requests_per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50: at(0.5),
-        p99: at(0.99),
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
         accepted,
     }
 }
@@ -99,7 +90,6 @@ fn push_with(index: usize) -> String {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let requests = env_number("REQUESTS", 4000);
     let clients = env_number("CLIENTS", 32);
 
@@ -117,58 +107,23 @@ async fn main() -> anyhow::Result<()> {
     let bare_url = format!("http://{}/bare", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, bare).await });
 
-    let data_dir = tempfile::tempdir()?;
-    let args = ServeArgs {
-        listen: "127.0.0.1:0".parse()?,
-        storage: StorageArgs {
-            data_dir: data_dir.path().to_path_buf(),
-            database_url: None,
-        },
-        public_url: None,
-        docker_hub_api_url: "http://127.0.0.1:9".into(),
-        cloud_proxy_url: None,
-        docker_hub_callback_hosts: Vec::new(),
-        log_json: false,
-    };
-    let application = Application::build(&args).await?;
-    let base = format!("http://127.0.0.1:{}", application.port());
-    let store = application.store.clone();
-    tokio::spawn(application.run_until_stopped(std::future::pending()));
-    let admin = store.ensure_user("bench", true, now_millis()).await?;
-    let token = issue_api_token(&store, admin.id, "bench")
-        .await
-        .map_err(|error| anyhow::anyhow!("{error}"))?
-        .token;
-    let client = reqwest::Client::new();
-    let post = |path: &str, body: Value| {
-        client
-            .post(format!("{base}{path}"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-    };
-    post("/api/v1/projects", json!({"name": "Bench"}))
-        .await?
-        .error_for_status()?;
-    post("/api/v1/endpoints", json!({"project": "Bench", "name": "registry", "kind": "docker-registry", "server_type": "registry", "url": "http://127.0.0.1:5000"}))
-        .await?
-        .error_for_status()?;
-    post("/api/v1/pipelines", json!({"project": "Bench", "name": "pass", "concurrency": 8,
+    let bench = Bench::start().await?;
+    let store = &bench.store;
+    bench
+        .post("/api/v1/projects", json!({"name": "Bench"}))
+        .await?;
+    bench.post("/api/v1/endpoints", json!({"project": "Bench", "name": "registry", "kind": "docker-registry", "server_type": "registry", "url": "http://127.0.0.1:5000"}))
+        .await?;
+    bench.post("/api/v1/pipelines", json!({"project": "Bench", "name": "pass", "concurrency": 8,
         "stages": [{"name": "s", "tasks": [{"name": "t", "type": "condition", "expression": "true"}]}]}))
-        .await?
-        .error_for_status()?;
+        .await?;
     let mut hooks = Vec::new();
     for (name, tag) in [("ignores", "never-*"), ("triggers", "")] {
-        let webhook: Value = post("/api/v1/webhooks/docker", json!({"project": "Bench", "name": name, "endpoint": "registry", "pipeline": "pass", "api_token": token, "image": "svendowideit/testhook", "tag": tag}))
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let hook_url = webhook["hook_url"]
-            .as_str()
-            .unwrap_or_default()
-            .replace("registry-webhooks", "docker-hub-webhooks");
-        hooks.push((webhook["id"].as_i64().unwrap_or_default(), hook_url));
+        hooks.push(
+            bench
+                .docker_hub_webhook(json!({"project": "Bench", "name": name, "endpoint": "registry", "pipeline": "pass", "api_token": bench.token, "image": "svendowideit/testhook", "tag": tag}))
+                .await?,
+        );
     }
 
     println!("ingest: {requests} requests per case, {clients} concurrent clients, SQLite");

@@ -711,7 +711,7 @@ impl Backend for Slipway {
     ) -> Result<Vec<ExecutionSummary>, AppError> {
         let records = self
             .store
-            .list_executions(&Self::page_query(actor, &filter))
+            .list_executions(&Self::page_query(actor, &filter)?)
             .await?;
         records
             .into_iter()

@@ -292,15 +292,24 @@ impl Slipway {
     pub(crate) fn page_query(
         actor: &Actor,
         filter: &ExecutionFilter,
-    ) -> crate::store::ExecutionQuery {
-        crate::store::ExecutionQuery {
+    ) -> Result<crate::store::ExecutionQuery, AppError> {
+        if let Some(trigger) = &filter.trigger {
+            if !TRIGGER_KINDS.contains(&trigger.as_str()) {
+                return Err(AppError::bad_request(format!(
+                    "unknown trigger '{trigger}': use one of {}",
+                    TRIGGER_KINDS.join(", ")
+                )));
+            }
+        }
+        Ok(crate::store::ExecutionQuery {
             member: (!actor.user.is_admin).then_some(actor.user.id),
             project_id: filter.project,
             pipeline_id: filter.pipeline,
             status: filter.status.map(|status| status.as_str().to_string()),
+            trigger: filter.trigger.clone(),
             before_id: filter.before,
             limit: i64::from(filter.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)),
-        }
+        })
     }
 }
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use leptos::config::LeptosOptions;
 use tokio::net::TcpListener;
 
@@ -105,7 +106,14 @@ impl Application {
             shutdown.await;
             live.close();
         };
-        axum::serve(self.listener, service)
+        // Without TCP_NODELAY a streamed page's last small write waits for the
+        // browser's delayed ACK: every server-rendered page took 40 ms more.
+        let listener = self.listener.tap_io(|stream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "setting TCP_NODELAY failed");
+            }
+        });
+        axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await?;
         // Runs in progress end FAILED ("interrupted by server shutdown"), so none stays RUNNING.

@@ -14,7 +14,7 @@ use super::widgets::{
 };
 use crate::execution::{
     Execution, ExecutionFilter, ExecutionStatus, ExecutionSummary, LogLine, StageRun, TaskRun,
-    TaskStatus, Trigger,
+    TaskStatus, Trigger, TRIGGER_KINDS,
 };
 use crate::functions::{
     get_execution, list_executions, list_pipelines, list_projects, CancelExecution,
@@ -142,18 +142,22 @@ fn parse_id(text: Option<String>) -> Option<i64> {
 #[component]
 pub fn ExecutionsPage() -> impl IntoView {
     let query = use_query_map();
-    let (project, pipeline, status) = query.with_untracked(|query| {
+    let (project, pipeline, status, trigger) = query.with_untracked(|query| {
         (
             parse_id(query.get("project")),
             parse_id(query.get("pipeline")),
             query
                 .get("status")
                 .and_then(|status| ExecutionStatus::parse(&status)),
+            query
+                .get("trigger")
+                .filter(|trigger| TRIGGER_KINDS.contains(&trigger.as_str())),
         )
     });
     let project = RwSignal::new(project);
     let pipeline = RwSignal::new(pipeline);
     let status = RwSignal::new(status);
+    let trigger = RwSignal::new(trigger);
     // `before` of the page shown, and of the pages before it (for "Newer").
     let before = RwSignal::new(None::<i64>);
     let newer_pages = RwSignal::new(Vec::<Option<i64>>::new());
@@ -162,6 +166,7 @@ pub fn ExecutionsPage() -> impl IntoView {
         project: project.get(),
         pipeline: pipeline.get(),
         status: status.get(),
+        trigger: trigger.get(),
         before: before.get(),
         limit: Some(PAGE_SIZE),
     });
@@ -279,11 +284,36 @@ pub fn ExecutionsPage() -> impl IntoView {
                         .collect_view()}
                 </select>
             </div>
+            <div>
+                <label class="label" for="filter-trigger">"Trigger"</label>
+                <select
+                    class=select_class
+                    id="filter-trigger"
+                    on:change=move |ev| {
+                        let chosen = event_target_value(&ev);
+                        trigger.set(TRIGGER_KINDS.contains(&chosen.as_str()).then_some(chosen));
+                        first_page();
+                    }
+                >
+                    <option value="" selected=move || trigger.get().is_none()>"Any trigger"</option>
+                    {TRIGGER_KINDS
+                        .into_iter()
+                        .map(|kind| {
+                            let chosen = move || trigger.with(|trigger| trigger.as_deref() == Some(kind));
+                            let label = if kind == "docker" { "Docker push" } else { "Manual" };
+                            view! { <option value=kind selected=chosen prop:selected=chosen>{label}</option> }
+                        })
+                        .collect_view()}
+                </select>
+            </div>
         </div>
         <Transition fallback=|| view! { <p class="text-slate-500">"Loading executions…"</p> }>
             {move || {
                 let filtered = filter.with(|filter| {
-                    filter.project.is_some() || filter.pipeline.is_some() || filter.status.is_some()
+                    filter.project.is_some()
+                        || filter.pipeline.is_some()
+                        || filter.status.is_some()
+                        || filter.trigger.is_some()
                 });
                 executions
                     .get()

@@ -95,6 +95,8 @@ pub struct ExecutionQuery {
     pub project_id: Option<i64>,
     pub pipeline_id: Option<i64>,
     pub status: Option<String>,
+    /// The trigger's `kind` (`manual`, `docker`).
+    pub trigger: Option<String>,
     pub before_id: Option<i64>,
     pub limit: i64,
 }

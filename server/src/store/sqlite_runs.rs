@@ -386,6 +386,12 @@ impl RunStore for SqliteStore {
                 .push(" AND executions.status = ")
                 .push_bind(status.clone());
         }
+        if let Some(trigger) = &filter.trigger {
+            // A generated column over `trigger` (migration 0005), with its index.
+            query
+                .push(" AND executions.trigger_kind = ")
+                .push_bind(trigger.clone());
+        }
         if let Some(before_id) = filter.before_id {
             query.push(" AND executions.id < ").push_bind(before_id);
         }

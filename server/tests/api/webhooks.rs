@@ -531,3 +531,55 @@ async fn a_callback_to_a_host_off_the_allow_list_is_never_sent() {
     assert_eq!(execution["status"], "COMPLETED");
     assert!(received.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn executions_filter_by_trigger_kind() {
+    let Seed {
+        app,
+        hub,
+        cluster: _cluster,
+        webhook,
+    } = seed("docker-hub", "svendowideit/testhook").await;
+    let hook_url = webhook["hook_url"].as_str().unwrap().to_string();
+    let (_, pushed) = push(&hub, &hook_url, "latest", 1_417_566_161.0).await;
+    let docker_run = pushed["execution_id"].clone();
+    let manual = app
+        .post_json(
+            "/api/v1/pipelines/deploy-testhook/executions",
+            &app.admin_token,
+            &json!({"inputs": {"DOCKER_IMAGE": "svendowideit/testhook", "DOCKER_TAG": "by-hand"}}),
+        )
+        .await;
+    assert_eq!(manual.status(), 201);
+    let manual_run = manual.json::<Value>().await.unwrap()["id"].clone();
+    run_result(&app, &docker_run).await;
+    run_result(&app, &manual_run).await;
+
+    let ids = |trigger: &'static str| {
+        let app = &app;
+        async move {
+            let listed: Vec<Value> = app
+                .get(
+                    &format!("/api/v1/executions?trigger={trigger}"),
+                    &app.admin_token,
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            listed
+                .iter()
+                .map(|run| run["id"].clone())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(ids("docker").await, vec![docker_run]);
+    assert_eq!(ids("manual").await, vec![manual_run]);
+
+    let unknown = app
+        .get("/api/v1/executions?trigger=cron", &app.admin_token)
+        .await;
+    assert_eq!(unknown.status(), 400);
+    let error: Value = unknown.json().await.unwrap();
+    assert_eq!(error["error"], "bad_request", "{error}");
+}

@@ -154,6 +154,7 @@ async fn record(State(state): State<Arc<KubeState>>, request: Request, next: Nex
     if request.uri().path().starts_with("/_standin/") {
         return next.run(request).await;
     }
+    let received_at = std::time::Instant::now();
     let (parts, body) = request.into_parts();
     let bytes = match to_bytes(body, BODY_LIMIT).await {
         Ok(bytes) => bytes,
@@ -173,6 +174,7 @@ async fn record(State(state): State<Arc<KubeState>>, request: Request, next: Nex
             .map(str::to_string),
         body: body_for_record(&bytes),
         time_unix_micros: unix_micros_now(),
+        received_at,
         status: 0,
     };
     let response = next

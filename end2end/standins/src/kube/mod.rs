@@ -92,6 +92,10 @@ pub struct RecordedRequest {
     pub body: Option<Value>,
     /// When the request arrived, in microseconds since the Unix epoch.
     pub time_unix_micros: i64,
+    /// When the request arrived (its headers were read), on this process's monotonic
+    /// clock: for latency measurements in the same process (benches). Not serialized.
+    #[serde(skip)]
+    pub received_at: std::time::Instant,
     /// The HTTP status of the answer.
     pub status: u16,
 }
