@@ -4,7 +4,8 @@ import * as path from 'node:path';
 // The suite runs against the real release build: `scripts/test` builds it first.
 const workspace = path.resolve(__dirname, '..');
 const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(workspace, 'target');
-const slipway = process.env.SLIPWAY_BIN ?? path.join(targetDir, 'release', 'slipway');
+export const slipway = process.env.SLIPWAY_BIN ?? path.join(targetDir, 'release', 'slipway');
+export const siteRoot = path.join(workspace, 'target', 'site');
 const port = process.env.SLIPWAY_E2E_PORT ?? '3917';
 const standinsDir = path.join(targetDir, 'debug');
 const hubPort = process.env.SLIPWAY_E2E_HUB_PORT ?? '3918';
@@ -77,7 +78,7 @@ export default defineConfig({
       env: {
         SLIPWAY: slipway,
         E2E_PASSWORD: adminPassword,
-        LEPTOS_SITE_ROOT: path.join(workspace, 'target', 'site'),
+        LEPTOS_SITE_ROOT: siteRoot,
         RUST_LOG: 'warn',
       },
     },

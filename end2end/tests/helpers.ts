@@ -41,3 +41,11 @@ export async function apiCreate(request: APIRequestContext, token: string, path:
   expect(answer.status(), await answer.text()).toBe(201);
   return answer.json();
 }
+
+/** Marks the current document; `expectSameDocument` fails if the page was loaded again since. */
+export async function markDocument(page: Page) {
+  await page.evaluate(() => ((window as unknown as { __seedMarker: number }).__seedMarker = 1));
+}
+export async function expectSameDocument(page: Page) {
+  expect(await page.evaluate(() => (window as unknown as { __seedMarker?: number }).__seedMarker)).toBe(1);
+}

@@ -1,6 +1,6 @@
 import { expect, Page, test } from '@playwright/test';
 import { hubPassword, hubUrl, hubUser, kubeToken, kubeUrl } from '../playwright.config';
-import { hydrated, signIn, uniqueName } from './helpers';
+import { expectSameDocument, hydrated, markDocument, signIn, uniqueName } from './helpers';
 
 // The manual's whole flow, as one person would click it: endpoints, a pipeline with the
 // Docker parameters injected and a Kubernetes task, a Docker webhook, a push from the
@@ -20,14 +20,6 @@ function suffix() {
 async function navigate(page: Page, label: string, path: RegExp) {
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label, exact: true }).click();
   await expect(page).toHaveURL(path);
-}
-
-/** Marks the current document; `expectSameDocument` fails if the page was loaded again since. */
-async function markDocument(page: Page) {
-  await page.evaluate(() => ((window as unknown as { __seedMarker: number }).__seedMarker = 1));
-}
-async function expectSameDocument(page: Page) {
-  expect(await page.evaluate(() => (window as unknown as { __seedMarker?: number }).__seedMarker)).toBe(1);
 }
 
 /** Has the Docker Hub stand-in deliver a push of `svendowideit/testhook:<tag>` to a hook URL. */
