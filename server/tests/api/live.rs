@@ -253,3 +253,40 @@ async fn an_accepted_push_is_announced_as_activity_and_its_run_follows() {
     assert_eq!(seen[0]["event_id"], answer["event_id"]);
     assert_eq!(seen[0]["webhook_id"], webhook["id"]);
 }
+
+#[tokio::test]
+async fn a_run_says_whether_its_reader_may_cancel_or_rerun_it() {
+    // Arrange
+    let app = spawn_app().await;
+    app.create_project("Demo").await;
+    let viewer = app.member_token("Demo", "vera", "viewer").await;
+    let executor = app.member_token("Demo", "eddie", "executor").await;
+    let pipeline = slow_pipeline(&app, "Demo", "slow").await;
+    let id = run(&app, &pipeline["id"], json!({})).await;
+
+    // Act
+    let as_viewer: Value = app
+        .get(&format!("/api/v1/executions/{id}"), &viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let as_executor: Value = app
+        .get(&format!("/api/v1/executions/{id}"), &executor)
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    // Assert: the runtime view shows Cancel and Run again only when this is true.
+    assert_eq!(as_viewer["can_execute"], false);
+    assert_eq!(as_executor["can_execute"], true);
+    let cancel = app
+        .post_json(
+            &format!("/api/v1/executions/{id}/cancel"),
+            &viewer,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(cancel.status(), 403);
+}
