@@ -280,4 +280,17 @@ test('seed flow: a Docker Hub push deploys the pushed image, followed live; a di
     await page.request.get(`${kubeUrl}/_standin/objects?kind=Deployment&namespace=default&name=${deployment}`)
   ).json()) as { spec: { template: { spec: { containers: { image: string }[] } } } }[];
   expect(after[0].spec.template.spec.containers[0].image).toBe(`svendowideit/testhook:${tag}`);
+
+  // The Executions filters live in the address: the Docker-triggered list survives a reload.
+  await navigate(page, 'Executions', /\/executions$/);
+  await hydrated(page);
+  await page.getByLabel('Trigger').selectOption('docker');
+  await expect(page).toHaveURL(/\/executions\?trigger=docker$/);
+  await expect(page.locator(`tr[data-execution="${first.execution_id}"]`)).toBeVisible();
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByLabel('Trigger')).toHaveValue('docker');
+  await expect(page.locator(`tr[data-execution="${first.execution_id}"]`)).toBeVisible();
+  await page.getByLabel('Trigger').selectOption('manual');
+  await expect(page.locator(`tr[data-execution="${first.execution_id}"]`)).toHaveCount(0);
 });

@@ -139,6 +139,39 @@ fn parse_id(text: Option<String>) -> Option<i64> {
     text.and_then(|text| text.parse().ok())
 }
 
+/// `/executions` with the filters that are set, as the page reads them on load.
+fn list_address(filter: &ExecutionFilter) -> String {
+    let parts: Vec<String> = [
+        filter.project.map(|id| format!("project={id}")),
+        filter.pipeline.map(|id| format!("pipeline={id}")),
+        filter
+            .status
+            .map(|status| format!("status={}", status.as_str())),
+        filter
+            .trigger
+            .as_ref()
+            .map(|kind| format!("trigger={kind}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if parts.is_empty() {
+        "/executions".to_string()
+    } else {
+        format!("/executions?{}", parts.join("&"))
+    }
+}
+
+/// Rewrites the address bar without a navigation (and without a history entry).
+fn replace_address(address: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Ok(history) = window().history() {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(address));
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = address;
+}
+
 #[component]
 pub fn ExecutionsPage() -> impl IntoView {
     let query = use_query_map();
@@ -188,6 +221,21 @@ pub fn ExecutionsPage() -> impl IntoView {
         before.set(None);
         newer_pages.set(Vec::new());
     };
+    // The filters stay in the address, so a filtered list can be bookmarked or shared.
+    Effect::new(move |previous: Option<String>| {
+        let address = list_address(&filter.with(|filter| ExecutionFilter {
+            before: None,
+            limit: None,
+            ..filter.clone()
+        }));
+        if previous
+            .as_ref()
+            .is_some_and(|previous| *previous != address)
+        {
+            replace_address(&address);
+        }
+        address
+    });
 
     let select_class = "input min-w-44";
     view! {
@@ -1044,5 +1092,25 @@ fn TaskLog(
             {fetched.into_iter().map(row).collect_view()}
             {move || later.get().into_iter().map(row).collect_view()}
         </ol>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_address_holds_the_filters_that_are_set() {
+        assert_eq!(list_address(&ExecutionFilter::default()), "/executions");
+        let filter = ExecutionFilter {
+            project: Some(3),
+            status: Some(ExecutionStatus::Failed),
+            trigger: Some("docker".into()),
+            ..ExecutionFilter::default()
+        };
+        assert_eq!(
+            list_address(&filter),
+            "/executions?project=3&status=FAILED&trigger=docker"
+        );
     }
 }
