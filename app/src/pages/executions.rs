@@ -453,7 +453,7 @@ fn ExecutionTable(list: Vec<ExecutionSummary>, clock: ReadSignal<Option<i64>>) -
                         </a>
                     </td>
                     <td><StatusBadge status=run.status /></td>
-                    <td class="max-w-64 truncate text-slate-700">{trigger_text(&run.trigger)}</td>
+                    <td class="max-w-64 truncate text-slate-700" title=trigger_text(&run.trigger)>{trigger_text(&run.trigger)}</td>
                     <td class="whitespace-nowrap text-slate-600">
                         {run.started_at.or(Some(run.created_at)).map(format_millis)}
                     </td>
