@@ -38,13 +38,7 @@ impl FromRequestParts<AppState> for ApiActor {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or(AppError::Unauthorized)?;
+        let token = bearer_token(&parts.headers).ok_or(AppError::Unauthorized)?;
         let actor = state
             .backend
             .actor_for_api_token(token)
@@ -52,6 +46,15 @@ impl FromRequestParts<AppState> for ApiActor {
             .ok_or(AppError::Unauthorized)?;
         Ok(ApiActor(actor))
     }
+}
+
+/// The API token of an `Authorization: Bearer` header.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
 }
 
 pub fn router() -> Router<AppState> {

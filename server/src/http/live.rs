@@ -11,12 +11,13 @@ use app::backend::{Actor, Backend};
 use app::error::AppError;
 use app::live::{LiveEvent, LiveScope};
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 
+use super::api_v1::bearer_token;
 use super::error::ApiError;
 use super::{session_cookie, AppState};
 use crate::backend::Slipway;
@@ -53,12 +54,7 @@ pub async fn live(
 
 /// The browser sends its session cookie; scripts may use an API token.
 async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Actor, AppError> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim);
-    let actor = match (bearer, session_cookie(headers)) {
+    let actor = match (bearer_token(headers), session_cookie(headers)) {
         (Some(token), _) => state.backend.actor_for_api_token(token).await?,
         (None, Some(session)) => state.backend.actor_for_session(&session).await?,
         (None, None) => None,

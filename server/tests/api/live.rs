@@ -232,17 +232,8 @@ async fn an_accepted_push_is_announced_as_activity_and_its_run_follows() {
     let mut stream = LiveStream::open(&app, "", &app.admin_token).await;
 
     // Act: the Docker Hub payload of the fixture, straight to the receiver.
-    let answer: Value = app
-        .client
-        .post(webhook["hook_url"].as_str().unwrap())
-        .header("Content-Type", "application/json")
-        .body(include_str!("../fixtures/docker-hub-push.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let fixture = include_str!("../fixtures/docker-hub-push.json");
+    let answer = crate::webhooks::deliver(&app, &webhook, fixture.to_string()).await;
     let run = answer["execution_id"]
         .as_i64()
         .expect("the push triggered a run");

@@ -458,7 +458,7 @@ fn push_with_callback(host: &str) -> String {
     payload.to_string()
 }
 
-async fn deliver(app: &TestApp, webhook: &Value, body: String) -> Value {
+pub(crate) async fn deliver(app: &TestApp, webhook: &Value, body: String) -> Value {
     app.client
         .post(webhook["hook_url"].as_str().unwrap())
         .header("Content-Type", "application/json")
