@@ -21,6 +21,8 @@ use crate::functions::{
 };
 use crate::live::{use_live, LiveEvent, LiveScope, Refetch};
 
+const FILTER_SELECT: &str = "input min-w-44";
+
 /// Rows per page of the list.
 const PAGE_SIZE: u32 = 25;
 
@@ -172,6 +174,42 @@ fn replace_address(address: &str) {
     let _ = address;
 }
 
+/// A filter with a fixed list of choices (value, label), or any.
+#[component]
+fn ChoiceFilter(
+    id: &'static str,
+    label: &'static str,
+    any: &'static str,
+    choices: Vec<(&'static str, &'static str)>,
+    chosen: RwSignal<Option<&'static str>>,
+    on_change: Callback<()>,
+) -> impl IntoView {
+    let values: Vec<&'static str> = choices.iter().map(|(value, _)| *value).collect();
+    view! {
+        <div>
+            <label class="label" for=id>{label}</label>
+            <select
+                class=FILTER_SELECT
+                id=id
+                on:change=move |ev| {
+                    let picked = event_target_value(&ev);
+                    chosen.set(values.iter().copied().find(|value| *value == picked));
+                    on_change.run(());
+                }
+            >
+                <option value="" selected=move || chosen.get().is_none()>{any}</option>
+                {choices
+                    .into_iter()
+                    .map(|(value, text)| {
+                        let is_chosen = move || chosen.get() == Some(value);
+                        view! { <option value=value selected=is_chosen prop:selected=is_chosen>{text}</option> }
+                    })
+                    .collect_view()}
+            </select>
+        </div>
+    }
+}
+
 #[component]
 pub fn ExecutionsPage() -> impl IntoView {
     let query = use_query_map();
@@ -181,10 +219,13 @@ pub fn ExecutionsPage() -> impl IntoView {
             parse_id(query.get("pipeline")),
             query
                 .get("status")
-                .and_then(|status| ExecutionStatus::parse(&status)),
-            query
-                .get("trigger")
-                .filter(|trigger| TRIGGER_KINDS.contains(&trigger.as_str())),
+                .and_then(|status| ExecutionStatus::parse(&status))
+                .map(ExecutionStatus::as_str),
+            query.get("trigger").and_then(|trigger| {
+                TRIGGER_KINDS
+                    .into_iter()
+                    .find(|kind| *kind == trigger.as_str())
+            }),
         )
     });
     let project = RwSignal::new(project);
@@ -198,8 +239,8 @@ pub fn ExecutionsPage() -> impl IntoView {
     let filter = Memo::new(move |_| ExecutionFilter {
         project: project.get(),
         pipeline: pipeline.get(),
-        status: status.get(),
-        trigger: trigger.get(),
+        status: status.get().and_then(ExecutionStatus::parse),
+        trigger: trigger.get().map(str::to_string),
         before: before.get(),
         limit: Some(PAGE_SIZE),
     });
@@ -237,7 +278,6 @@ pub fn ExecutionsPage() -> impl IntoView {
         address
     });
 
-    let select_class = "input min-w-44";
     view! {
         <div class="flex flex-wrap items-start justify-between gap-4">
             <PageHeader title="Executions" subtitle="Every run of a pipeline, newest first. New runs and state changes appear as they happen." />
@@ -247,7 +287,7 @@ pub fn ExecutionsPage() -> impl IntoView {
             <div>
                 <label class="label" for="filter-project">"Project"</label>
                 <select
-                    class=select_class
+                    class=FILTER_SELECT
                     id="filter-project"
                     on:change=move |ev| {
                         project.set(event_target_value(&ev).parse().ok());
@@ -279,7 +319,7 @@ pub fn ExecutionsPage() -> impl IntoView {
             <div>
                 <label class="label" for="filter-pipeline">"Pipeline"</label>
                 <select
-                    class=select_class
+                    class=FILTER_SELECT
                     id="filter-pipeline"
                     on:change=move |ev| {
                         pipeline.set(event_target_value(&ev).parse().ok());
@@ -309,51 +349,24 @@ pub fn ExecutionsPage() -> impl IntoView {
                     </Transition>
                 </select>
             </div>
-            <div>
-                <label class="label" for="filter-status">"Status"</label>
-                <select
-                    class=select_class
-                    id="filter-status"
-                    on:change=move |ev| {
-                        status.set(ExecutionStatus::parse(&event_target_value(&ev)));
-                        first_page();
-                    }
-                >
-                    <option value="" selected=move || status.get().is_none()>"Any status"</option>
-                    {ExecutionStatus::ALL
-                        .into_iter()
-                        .map(|each| {
-                            view! {
-                                <option value=each.as_str() selected=move || status.get() == Some(each) prop:selected=move || status.get() == Some(each)>
-                                    {each.as_str()}
-                                </option>
-                            }
-                        })
-                        .collect_view()}
-                </select>
-            </div>
-            <div>
-                <label class="label" for="filter-trigger">"Trigger"</label>
-                <select
-                    class=select_class
-                    id="filter-trigger"
-                    on:change=move |ev| {
-                        let chosen = event_target_value(&ev);
-                        trigger.set(TRIGGER_KINDS.contains(&chosen.as_str()).then_some(chosen));
-                        first_page();
-                    }
-                >
-                    <option value="" selected=move || trigger.get().is_none()>"Any trigger"</option>
-                    {TRIGGER_KINDS
-                        .into_iter()
-                        .map(|kind| {
-                            let chosen = move || trigger.with(|trigger| trigger.as_deref() == Some(kind));
-                            let label = if kind == "docker" { "Docker push" } else { "Manual" };
-                            view! { <option value=kind selected=chosen prop:selected=chosen>{label}</option> }
-                        })
-                        .collect_view()}
-                </select>
-            </div>
+            <ChoiceFilter
+                id="filter-status"
+                label="Status"
+                any="Any status"
+                choices=ExecutionStatus::ALL.map(|each| (each.as_str(), each.as_str())).to_vec()
+                chosen=status
+                on_change=Callback::new(move |_| first_page())
+            />
+            <ChoiceFilter
+                id="filter-trigger"
+                label="Trigger"
+                any="Any trigger"
+                choices=TRIGGER_KINDS
+                    .map(|kind| (kind, if kind == "docker" { "Docker push" } else { "Manual" }))
+                    .to_vec()
+                chosen=trigger
+                on_change=Callback::new(move |_| first_page())
+            />
         </div>
         <Transition fallback=|| view! { <p class="text-slate-500">"Loading executions…"</p> }>
             {move || {
