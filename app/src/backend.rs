@@ -26,14 +26,53 @@ pub type SharedBackend = Arc<dyn Backend>;
 /// Name of the HTTP-only cookie that carries the session token.
 pub const SESSION_COOKIE: &str = "slipway_session";
 
+/// Everything the server offers the two doors (server functions and `/api/v1`):
+/// one trait per domain, each implemented in its own file on the server side, so a
+/// new operation is one edit in its domain. Import [`Backend`] and the domain
+/// traits (`use app::backend::*`) to call them.
+pub trait Backend:
+    AuthApi
+    + ProjectsApi
+    + UsersApi
+    + EndpointsApi
+    + PipelinesApi
+    + ExecutionsApi
+    + WebhooksApi
+    + ActivityApi
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> Backend for T where
+    T: AuthApi
+        + ProjectsApi
+        + UsersApi
+        + EndpointsApi
+        + PipelinesApi
+        + ExecutionsApi
+        + WebhooksApi
+        + ActivityApi
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// Signing in and out, and who a session or an API token belongs to.
 #[async_trait::async_trait]
-pub trait Backend: Send + Sync + 'static {
+pub trait AuthApi: Send + Sync {
     /// Checks a user name and password and opens a session; returns the session token.
     async fn sign_in(&self, username: &str, password: &str) -> Result<String, AppError>;
     async fn sign_out(&self, session_token: &str) -> Result<(), AppError>;
     async fn actor_for_session(&self, session_token: &str) -> Result<Option<Actor>, AppError>;
     async fn actor_for_api_token(&self, api_token: &str) -> Result<Option<Actor>, AppError>;
+}
 
+/// Projects and their members.
+#[async_trait::async_trait]
+pub trait ProjectsApi: Send + Sync {
     async fn list_projects(&self, actor: &Actor) -> Result<Vec<Project>, AppError>;
     async fn get_project(&self, actor: &Actor, reference: &str) -> Result<Project, AppError>;
     async fn create_project(&self, actor: &Actor, input: ProjectInput)
@@ -61,9 +100,22 @@ pub trait Backend: Send + Sync + 'static {
         project: &str,
         username: &str,
     ) -> Result<(), AppError>;
+}
+
+/// Users (global admins only) and each user's own API tokens.
+#[async_trait::async_trait]
+pub trait UsersApi: Send + Sync {
     async fn list_users(&self, actor: &Actor) -> Result<Vec<User>, AppError>;
     async fn create_user(&self, actor: &Actor, input: NewUser) -> Result<User, AppError>;
 
+    async fn list_api_tokens(&self, actor: &Actor) -> Result<Vec<ApiTokenInfo>, AppError>;
+    async fn create_api_token(&self, actor: &Actor, name: &str) -> Result<NewApiToken, AppError>;
+    async fn revoke_api_token(&self, actor: &Actor, id: i64) -> Result<(), AppError>;
+}
+
+/// Docker registry and Kubernetes endpoints.
+#[async_trait::async_trait]
+pub trait EndpointsApi: Send + Sync {
     /// `reference` is an id, or a name (with `project` when several projects use it).
     async fn list_endpoints(&self, actor: &Actor) -> Result<Vec<Endpoint>, AppError>;
     async fn get_endpoint(
@@ -104,7 +156,11 @@ pub trait Backend: Send + Sync + 'static {
         existing: Option<i64>,
         input: EndpointInput,
     ) -> Result<Validation, AppError>;
+}
 
+/// Pipeline definitions.
+#[async_trait::async_trait]
+pub trait PipelinesApi: Send + Sync {
     async fn list_pipelines(&self, actor: &Actor) -> Result<Vec<Pipeline>, AppError>;
     async fn get_pipeline(
         &self,
@@ -133,6 +189,11 @@ pub trait Backend: Send + Sync + 'static {
     /// Reads a pipeline written as YAML or JSON (what the editor's YAML view holds).
     fn pipeline_from_text(&self, text: &str) -> Result<PipelineSpec, AppError>;
     fn pipeline_to_yaml(&self, spec: &PipelineSpec) -> String;
+}
+
+/// Runs: starting, listing, following and canceling them.
+#[async_trait::async_trait]
+pub trait ExecutionsApi: Send + Sync {
     /// Queues a run; inputs not given take their defaults.
     async fn run_pipeline(
         &self,
@@ -148,7 +209,11 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<Vec<ExecutionSummary>, AppError>;
     async fn get_execution(&self, actor: &Actor, id: i64) -> Result<Execution, AppError>;
     async fn cancel_execution(&self, actor: &Actor, id: i64) -> Result<ExecutionSummary, AppError>;
+}
 
+/// Docker webhooks (triggers), their Docker Hub twins and their Activity.
+#[async_trait::async_trait]
+pub trait WebhooksApi: Send + Sync {
     async fn list_webhooks(&self, actor: &Actor) -> Result<Vec<DockerWebhook>, AppError>;
     async fn get_webhook(
         &self,
@@ -197,14 +262,15 @@ pub trait Backend: Send + Sync + 'static {
         reference: &str,
         project: Option<&str>,
     ) -> Result<DockerWebhook, AppError>;
+}
+
+/// Activity: what became of every delivery, and re-running an event whose run failed.
+#[async_trait::async_trait]
+pub trait ActivityApi: Send + Sync {
     async fn list_activity(
         &self,
         actor: &Actor,
         filter: ActivityFilter,
     ) -> Result<Vec<DockerEvent>, AppError>;
     async fn rerun_event(&self, actor: &Actor, event_id: i64) -> Result<DockerEvent, AppError>;
-
-    async fn list_api_tokens(&self, actor: &Actor) -> Result<Vec<ApiTokenInfo>, AppError>;
-    async fn create_api_token(&self, actor: &Actor, name: &str) -> Result<NewApiToken, AppError>;
-    async fn revoke_api_token(&self, actor: &Actor, id: i64) -> Result<(), AppError>;
 }

@@ -16,7 +16,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use server::backend::now_millis;
+use server::clock::now_millis;
 use sqlx::Connection;
 use support::{millis, percentile, Bench};
 

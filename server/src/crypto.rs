@@ -53,7 +53,7 @@ impl SecretBox {
             return Self::from_base64(encoded.trim()).with_context(|| path.display().to_string());
         }
         let key = XChaCha20Poly1305::generate_key(&mut OsRng);
-        crate::startup::write_private_file(&path, &format!("{}\n", STANDARD.encode(key)))?;
+        crate::files::write_private_file(&path, &format!("{}\n", STANDARD.encode(key)))?;
         tracing::info!(file = %path.display(), "created the key that encrypts stored secrets; back it up with the database");
         Ok(SecretBox {
             cipher: XChaCha20Poly1305::new(&key),

@@ -2,19 +2,19 @@
 //! The Slipway server: one axum process that serves the UI and the API, and
 //! (as features arrive) receives registry webhooks and runs pipelines.
 
-pub mod backend;
+pub mod clock;
 pub mod config;
 pub mod connect;
 pub mod crypto;
 pub mod deploy;
-pub mod endpoints;
 pub mod engine;
+pub mod errors;
+pub mod files;
 pub mod http;
 pub mod live;
 pub mod pipeline_text;
-pub mod pipelines;
 pub mod receive;
 pub mod secrets;
+pub mod service;
 pub mod startup;
 pub mod store;
-pub mod webhooks;

@@ -2,8 +2,9 @@ use std::io::BufRead;
 
 use anyhow::Context;
 use clap::Parser;
-use server::backend::{issue_api_token, now_millis};
+use server::clock::now_millis;
 use server::config::{Cli, Command, GlobalRole, ServeArgs, StorageArgs, TokenCommand, UserCommand};
+use server::service::issue_api_token;
 use server::startup::Application;
 use server::{secrets, store};
 

@@ -10,13 +10,15 @@ use axum::serve::ListenerExt;
 use leptos::config::LeptosOptions;
 use tokio::net::TcpListener;
 
-use crate::backend::{now_millis, Slipway};
+use crate::clock::now_millis;
 use crate::config::ServeArgs;
 use crate::connect::Outbound;
 use crate::crypto::SecretBox;
 use crate::engine::Engine;
+use crate::files::write_private_file;
 use crate::http::{router, AppState};
 use crate::secrets;
+use crate::service::Slipway;
 use crate::store::{self, SharedStore};
 use tokio_util::sync::CancellationToken;
 
@@ -155,21 +157,5 @@ async fn ensure_initial_admin(store: &SharedStore, data_dir: &Path) -> anyhow::R
         file = %file.display(),
         "created user 'admin'; its password is in the file named here"
     );
-    Ok(())
-}
-
-/// Writes a file only its owner can read.
-pub fn write_private_file(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    file.write_all(contents.as_bytes())?;
     Ok(())
 }

@@ -7,8 +7,9 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use server::backend::{issue_api_token, now_millis};
+use server::clock::now_millis;
 use server::config::{ServeArgs, StorageArgs};
+use server::service::issue_api_token;
 use server::startup::Application;
 use server::store::SharedStore;
 

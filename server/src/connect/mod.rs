@@ -105,7 +105,7 @@ pub async fn validate(
     Validation {
         ok,
         message,
-        checked_at: crate::backend::now_millis(),
+        checked_at: crate::clock::now_millis(),
     }
 }
 

@@ -17,7 +17,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{now_millis, Slipway};
+use crate::clock::now_millis;
+use crate::service::Slipway;
 
 /// How long a claim holds without renewal.
 const LEASE: Duration = Duration::from_secs(30);
@@ -67,7 +68,7 @@ impl Engine {
         let owner = format!(
             "{}-{}",
             std::process::id(),
-            crate::secrets::random_token("")[..8].to_string()
+            &crate::secrets::random_token("")[..8]
         );
         Arc::new(Engine { slipway, owner })
     }

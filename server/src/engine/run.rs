@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::tasks::{TaskContext, TaskEnd};
 use super::{Engine, HEARTBEAT, LEASE};
-use crate::backend::now_millis;
+use crate::clock::now_millis;
 use crate::store::ExecutionRecord;
 
 /// Outputs of finished tasks by (stage, task), for `${stage.task.output.key}`.

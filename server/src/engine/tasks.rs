@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::run::Outputs;
 use super::Engine;
-use crate::backend::now_millis;
+use crate::clock::now_millis;
 use crate::store::ExecutionRecord;
 use crate::{connect, deploy};
 
@@ -76,7 +76,7 @@ struct LogWriter {
 }
 
 impl LogWriter {
-    fn start(slipway: &crate::backend::Slipway, task: TaskOf) -> Self {
+    fn start(slipway: &crate::service::Slipway, task: TaskOf) -> Self {
         let (sender, mut lines) = mpsc::unbounded_channel::<String>();
         let store = slipway.store.clone();
         let live = slipway.live.clone();

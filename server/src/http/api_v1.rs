@@ -1,7 +1,7 @@
 //! `/api/v1`: the JSON API for scripts and CI, mirroring what the UI can do.
 //! Every route needs `Authorization: Bearer <api token>`.
 
-use app::backend::{Actor, Backend};
+use app::backend::*;
 use std::collections::BTreeMap;
 
 use app::endpoint::{Endpoint, EndpointInput, Validation};

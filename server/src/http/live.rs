@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::backend::{Actor, Backend};
+use app::backend::*;
 use app::error::AppError;
 use app::live::{LiveEvent, LiveScope};
 use axum::extract::{Query, State};
@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::api_v1::bearer_token;
 use super::error::ApiError;
 use super::{session_cookie, AppState};
-use crate::backend::Slipway;
+use crate::service::Slipway;
 
 /// How soon a browser reconnects after the stream dropped (a restart).
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);

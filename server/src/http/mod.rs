@@ -8,7 +8,7 @@ mod receivers;
 
 use std::sync::Arc;
 
-use app::backend::{Backend, SharedBackend, SESSION_COOKIE};
+use app::backend::{AuthApi, SharedBackend, SESSION_COOKIE};
 use axum::body::Body;
 use axum::extract::{FromRef, Request, State};
 use axum::http::{header, Method, StatusCode};
@@ -20,7 +20,7 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::trace::TraceLayer;
 
-use crate::backend::Slipway;
+use crate::service::Slipway;
 
 #[derive(Clone)]
 pub struct AppState {

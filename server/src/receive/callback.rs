@@ -7,8 +7,8 @@
 use app::execution::{ExecutionStatus, Trigger};
 use serde_json::json;
 
-use crate::backend::Slipway;
 use crate::connect::Outbound;
+use crate::service::Slipway;
 use crate::store::ExecutionRecord;
 
 /// Whether callbacks are on and `url`'s host (with its port, if the entry has

@@ -1,4 +1,4 @@
-use server::backend::now_millis;
+use server::clock::now_millis;
 use server::secrets::hash_password;
 
 use crate::helpers::{create_token, spawn_app, TestApp};

@@ -1,8 +1,9 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use server::backend::{issue_api_token, now_millis};
+use server::clock::now_millis;
 use server::config::{ServeArgs, StorageArgs};
+use server::service::issue_api_token;
 use server::startup::Application;
 use server::store::SharedStore;
 use tokio::sync::oneshot;

@@ -1,167 +1,27 @@
-//! Pipeline rules: saving a definition (validated, its endpoints resolved in
-//! its project), queueing runs with their inputs, and the views of runs.
+//! Runs: queueing them with their inputs, listing, following and canceling
+//! them, and the views of runs and their tasks.
 
 use std::collections::BTreeMap;
 
-use app::backend::Actor;
-use app::endpoint::{Endpoint, EndpointKind, EndpointSecrets};
+use app::backend::*;
 use app::error::AppError;
 use app::execution::*;
 use app::model::ProjectRole;
-use app::pipeline::{bindings_in, validate, PipelineSpec, TaskSpec};
+use app::pipeline::PipelineSpec;
 
-use crate::backend::{internal, now_millis, Slipway};
+use super::Slipway;
+use crate::clock::now_millis;
+use crate::errors::internal;
 use crate::store::{
-    ExecutionRecord, LogRecord, NewExecution, PipelineRecord, PipelineWrite, StoreError,
-    TaskRunRecord,
+    CancelOutcome, ExecutionRecord, LogRecord, NewExecution, PipelineRecord, TaskRunRecord,
 };
 
+/// Runs listed per page unless asked otherwise, and at most.
 /// Runs listed per page unless asked otherwise, and at most.
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 500;
 
 impl Slipway {
-    pub(crate) fn pipeline_view(&self, record: PipelineRecord) -> Result<Pipeline, AppError> {
-        let mut spec: PipelineSpec = serde_json::from_str(&record.spec).map_err(internal)?;
-        spec.project = record.project_name;
-        spec.name = record.name;
-        Ok(Pipeline {
-            id: record.id,
-            project_id: record.project_id,
-            spec,
-            created_at: record.created_at,
-            updated_at: record.updated_at,
-        })
-    }
-
-    pub(crate) async fn visible_pipeline(
-        &self,
-        actor: &Actor,
-        reference: &str,
-        project: Option<&str>,
-    ) -> Result<(PipelineRecord, Option<ProjectRole>), AppError> {
-        let candidates = match reference.parse::<i64>() {
-            Ok(id) => self.store.pipeline_by_id(id).await?.into_iter().collect(),
-            Err(_) => self.store.pipelines_by_name(reference).await?,
-        };
-        self.pick_visible(actor, reference, project, candidates, "pipeline")
-            .await
-    }
-
-    /// An endpoint of the project by id or name, with its secrets, for a task.
-    pub(crate) async fn project_endpoint(
-        &self,
-        project_id: i64,
-        reference: &str,
-        kind: EndpointKind,
-    ) -> Result<(Endpoint, EndpointSecrets), String> {
-        let candidates = match reference.parse::<i64>() {
-            Ok(id) => self
-                .store
-                .endpoint_by_id(id)
-                .await
-                .map(|found| found.into_iter().collect()),
-            Err(_) => self.store.endpoints_by_name(reference).await,
-        }
-        .map_err(|error| error.to_string())?;
-        let record = candidates
-            .into_iter()
-            .find(|record| record.project_id == project_id && record.kind == kind.as_str())
-            .ok_or_else(|| format!("the project has no {} endpoint '{reference}'", kind.label()))?;
-        let secrets = self
-            .endpoint_secrets(&record)
-            .map_err(|error| error.to_string())?;
-        let endpoint = self
-            .endpoint_view(record)
-            .map_err(|error| error.to_string())?;
-        Ok((endpoint, secrets))
-    }
-
-    /// Validates a definition for its project; answers the ids of the endpoints it uses.
-    async fn checked_pipeline(
-        &self,
-        project_id: i64,
-        spec: &PipelineSpec,
-    ) -> Result<Vec<i64>, AppError> {
-        app::model::validate_name("name", &spec.name)?;
-        app::model::validate_description("description", &spec.description)?;
-        if let Err(errors) = validate(spec) {
-            let first = &errors[0];
-            let mut message = first.message.clone();
-            if errors.len() > 1 {
-                message.push_str(&format!(" (and {} more problems)", errors.len() - 1));
-            }
-            return Err(AppError::Invalid {
-                field: first.path.clone(),
-                message,
-            });
-        }
-        let mut endpoint_ids = Vec::new();
-        for (stage_index, stage) in spec.stages.iter().enumerate() {
-            for (task_index, task) in stage.tasks.iter().enumerate() {
-                let TaskSpec::Kubernetes(kubernetes) = &task.spec else {
-                    continue;
-                };
-                // An endpoint chosen by a binding is resolved when the task runs.
-                if !bindings_in(&kubernetes.endpoint).is_empty() {
-                    continue;
-                }
-                let (endpoint, _) = self
-                    .project_endpoint(project_id, &kubernetes.endpoint, EndpointKind::Kubernetes)
-                    .await
-                    .map_err(|message| AppError::Invalid {
-                        field: format!("stages[{stage_index}].tasks[{task_index}].endpoint"),
-                        message,
-                    })?;
-                endpoint_ids.push(endpoint.id);
-            }
-        }
-        Ok(endpoint_ids)
-    }
-
-    pub(crate) async fn save_pipeline(
-        &self,
-        actor: &Actor,
-        existing: Option<&PipelineRecord>,
-        spec: PipelineSpec,
-    ) -> Result<Pipeline, AppError> {
-        let (project, role) =
-            self.visible_project(actor, &spec.project)
-                .await
-                .map_err(|error| match error {
-                    AppError::NotFound { message } => AppError::invalid("project", &message),
-                    other => other,
-                })?;
-        Self::require_role(actor, role, ProjectRole::Developer, "editing pipelines")?;
-        let endpoint_ids = self.checked_pipeline(project.id, &spec).await?;
-        let spec_json = serde_json::to_string(&spec).map_err(internal)?;
-        let write = PipelineWrite {
-            project_id: project.id,
-            name: &spec.name,
-            description: &spec.description,
-            enabled: spec.enabled,
-            concurrency: i64::from(spec.concurrency),
-            spec: &spec_json,
-            endpoint_ids: &endpoint_ids,
-            now: now_millis(),
-        };
-        let saved = match existing {
-            Some(record) => self.store.update_pipeline(record.id, write).await,
-            None => self.store.create_pipeline(write).await,
-        }
-        .map_err(|error| match error {
-            StoreError::Constraint(name) if name == "pipelines_project_id_name_key" => {
-                AppError::conflict(format!(
-                    "project '{}' already has a pipeline named '{}'; choose another name",
-                    project.name, spec.name
-                ))
-            }
-            other => other.into(),
-        })?;
-        tracing::info!(pipeline = %saved.name, project = %project.name, "pipeline saved");
-        self.pipeline_view(saved)
-    }
-
     /// The inputs of a run: given values, else defaults; required ones must have a value.
     fn run_inputs(
         spec: &PipelineSpec,
@@ -389,5 +249,71 @@ fn stage_view(name: &str, tasks: Vec<TaskRun>) -> StageRun {
             tasks.iter().filter_map(|task| task.finished_at).max()
         },
         tasks,
+    }
+}
+
+#[async_trait::async_trait]
+impl ExecutionsApi for Slipway {
+    #[tracing::instrument(skip(self, actor, inputs), fields(user = %actor.user.username))]
+    async fn run_pipeline(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+        inputs: BTreeMap<String, String>,
+    ) -> Result<ExecutionSummary, AppError> {
+        let (record, role) = self.visible_pipeline(actor, reference, project).await?;
+        Self::require_role(actor, role, ProjectRole::Executor, "running pipelines")?;
+        let trigger = Trigger {
+            kind: "manual".into(),
+            user: Some(actor.user.username.clone()),
+            ..Trigger::default()
+        };
+        self.queue_run(&record, inputs, &trigger, Some(actor.user.id))
+            .await
+    }
+
+    async fn list_executions(
+        &self,
+        actor: &Actor,
+        filter: ExecutionFilter,
+    ) -> Result<Vec<ExecutionSummary>, AppError> {
+        let records = self
+            .store
+            .list_executions(&Self::page_query(actor, &filter)?)
+            .await?;
+        records.into_iter().map(summary_view).collect()
+    }
+
+    async fn get_execution(&self, actor: &Actor, id: i64) -> Result<Execution, AppError> {
+        let (record, role) = self.visible_execution(actor, id).await?;
+        let mut execution = self.execution_view(record).await?;
+        execution.can_execute =
+            Self::require_role(actor, role, ProjectRole::Executor, "running").is_ok();
+        Ok(execution)
+    }
+
+    #[tracing::instrument(skip(self, actor), fields(user = %actor.user.username))]
+    async fn cancel_execution(&self, actor: &Actor, id: i64) -> Result<ExecutionSummary, AppError> {
+        let (record, role) = self.visible_execution(actor, id).await?;
+        Self::require_role(actor, role, ProjectRole::Executor, "canceling runs")?;
+        match self.store.request_cancel(record.id, now_millis()).await? {
+            CancelOutcome::Requested => self.signals.cancel(record.id),
+            CancelOutcome::CanceledInQueue => self.live.publish(crate::live::execution_event(
+                &record,
+                app::execution::ExecutionStatus::Canceled,
+            )),
+            CancelOutcome::AlreadyFinished => {
+                return Err(AppError::conflict(format!(
+                    "execution {id} has already finished"
+                )))
+            }
+        }
+        let current = self
+            .store
+            .execution_by_id(id)
+            .await?
+            .ok_or(AppError::Internal)?;
+        summary_view(current)
     }
 }

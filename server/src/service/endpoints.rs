@@ -1,13 +1,15 @@
 //! Endpoint rules: what a valid Docker registry or Kubernetes endpoint holds,
 //! how its secrets are sealed and merged on edit, and the view pages get.
 
-use app::backend::Actor;
+use app::backend::*;
 use app::endpoint::*;
 use app::error::AppError;
 use app::model::ProjectRole;
 
-use crate::backend::{internal, now_millis, Slipway};
+use super::Slipway;
+use crate::clock::now_millis;
 use crate::connect;
+use crate::errors::internal;
 use crate::store::{EndpointRecord, EndpointWrite, StoreError};
 
 impl Slipway {
@@ -295,5 +297,140 @@ fn check_namespace(namespace: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err("must be a DNS label: lower-case letters, digits and '-', at most 63 characters".into())
+    }
+}
+
+#[async_trait::async_trait]
+impl EndpointsApi for Slipway {
+    async fn list_endpoints(&self, actor: &Actor) -> Result<Vec<Endpoint>, AppError> {
+        let member = (!actor.user.is_admin).then_some(actor.user.id);
+        self.store
+            .list_endpoints(member)
+            .await?
+            .into_iter()
+            .map(|record| self.endpoint_view(record))
+            .collect()
+    }
+
+    async fn get_endpoint(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<Endpoint, AppError> {
+        let (record, _) = self.visible_endpoint(actor, reference, project).await?;
+        self.endpoint_view(record)
+    }
+
+    #[tracing::instrument(skip(self, actor, input), fields(user = %actor.user.username, endpoint = %input.name))]
+    async fn create_endpoint(
+        &self,
+        actor: &Actor,
+        input: EndpointInput,
+    ) -> Result<Endpoint, AppError> {
+        self.save_endpoint(actor, None, input).await
+    }
+
+    #[tracing::instrument(skip(self, actor, input), fields(user = %actor.user.username))]
+    async fn update_endpoint(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+        mut input: EndpointInput,
+    ) -> Result<Endpoint, AppError> {
+        let (record, role) = self.visible_endpoint(actor, reference, project).await?;
+        Self::require_role(actor, role, ProjectRole::Developer, "editing endpoints")?;
+        if input.project.is_empty() {
+            input.project = record.project_id.to_string();
+        }
+        if input.kind.is_some_and(|kind| kind.as_str() != record.kind) {
+            return Err(AppError::invalid(
+                "kind",
+                "cannot change; create a new endpoint of the other kind",
+            ));
+        }
+        self.save_endpoint(actor, Some(&record), input).await
+    }
+
+    #[tracing::instrument(skip(self, actor), fields(user = %actor.user.username))]
+    async fn delete_endpoint(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<(), AppError> {
+        let (record, role) = self.visible_endpoint(actor, reference, project).await?;
+        Self::require_role(actor, role, ProjectRole::Developer, "deleting endpoints")?;
+        let users = self.store.endpoint_users(record.id).await?;
+        if !users.is_empty() {
+            return Err(AppError::conflict(format!(
+                "endpoint '{}' is still used by {}; change or delete those first",
+                record.name,
+                users.join(", ")
+            )));
+        }
+        self.store.delete_endpoint(record.id).await?;
+        tracing::info!(endpoint = %record.name, "endpoint deleted");
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self, actor), fields(user = %actor.user.username))]
+    async fn validate_endpoint(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<Validation, AppError> {
+        let (record, role) = self.visible_endpoint(actor, reference, project).await?;
+        Self::require_role(actor, role, ProjectRole::Developer, "validating endpoints")?;
+        let secrets = self.endpoint_secrets(&record)?;
+        let endpoint = self.endpoint_view(record)?;
+        let validation = self.check_endpoint(&endpoint, &secrets).await;
+        let json = serde_json::to_string(&validation).map_err(internal)?;
+        self.store
+            .set_endpoint_validation(endpoint.id, &json)
+            .await?;
+        Ok(validation)
+    }
+
+    async fn validate_endpoint_draft(
+        &self,
+        actor: &Actor,
+        existing: Option<i64>,
+        mut input: EndpointInput,
+    ) -> Result<Validation, AppError> {
+        let stored = match existing {
+            Some(id) => {
+                let (record, _) = self.visible_endpoint(actor, &id.to_string(), None).await?;
+                if input.project.is_empty() {
+                    input.project = record.project_id.to_string();
+                }
+                self.endpoint_secrets(&record)?
+            }
+            None => Default::default(),
+        };
+        let (project, role) = self.visible_project(actor, &input.project).await?;
+        Self::require_role(actor, role, ProjectRole::Developer, "validating endpoints")?;
+        let kind = input.kind.ok_or_else(|| {
+            AppError::invalid("kind", "is required: docker-registry or kubernetes")
+        })?;
+        let secrets = Self::merged_secrets(&input, kind, stored);
+        let settings = Self::checked_endpoint(&input, kind, &secrets)?;
+        let draft = Endpoint {
+            id: existing.unwrap_or_default(),
+            project: project.name,
+            project_id: project.id,
+            name: input.name,
+            description: input.description,
+            kind,
+            url: input.url.trim_end_matches('/').to_string(),
+            settings,
+            stored_secrets: secrets.names(),
+            last_validation: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        Ok(self.check_endpoint(&draft, &secrets).await)
     }
 }

@@ -1,0 +1,199 @@
+//! Activity: the rows that say what became of every delivery, the runs they
+//! start, and re-running an event whose run failed.
+
+use std::collections::BTreeMap;
+
+use app::backend::*;
+use app::error::AppError;
+use app::execution::{ExecutionStatus, Trigger};
+use app::model::ProjectRole;
+use app::webhook::*;
+
+use super::Slipway;
+use crate::clock::now_millis;
+use crate::errors::internal;
+use crate::store::{EventRecord, NewEvent, WebhookRecord};
+
+impl Slipway {
+    /// Queues the webhook's pipeline for an event as the webhook's token user.
+    pub(crate) async fn start_event_run(
+        &self,
+        webhook: &WebhookRecord,
+        event_id: i64,
+        inputs: BTreeMap<String, String>,
+        repository: &str,
+        tag: &str,
+        callback_url: Option<&str>,
+    ) -> Result<i64, String> {
+        let active = self
+            .store
+            .api_token_by_id(webhook.api_token_id)
+            .await
+            .map_err(|error| error.to_string())?;
+        if !active {
+            return Err("the webhook's API token was revoked; choose another one".into());
+        }
+        let pipeline = self
+            .store
+            .pipeline_by_id(webhook.pipeline_id)
+            .await
+            .map_err(|error| error.to_string())?
+            .ok_or("the webhook's pipeline no longer exists")?;
+        let trigger = Trigger {
+            kind: "docker".into(),
+            user: Some(webhook.run_as_username.clone()),
+            event_id: Some(event_id),
+            repository: Some(repository.to_string()),
+            tag: Some(tag.to_string()),
+            callback: callback_url
+                .filter(|url| crate::receive::callback::allowed(&self.outbound, url))
+                .map(|url| self.secret_box.seal(url)),
+        };
+        let queued = self
+            .queue_run(&pipeline, inputs, &trigger, Some(webhook.run_as_user_id))
+            .await
+            .map_err(|error| error.to_string())?;
+        self.store
+            .link_event(event_id, queued.id)
+            .await
+            .map_err(|error| error.to_string())?;
+        Ok(queued.id)
+    }
+
+    /// Records an Activity row and announces it to open Activity pages.
+    pub(crate) async fn record_activity(
+        &self,
+        webhook: &WebhookRecord,
+        event: NewEvent<'_>,
+    ) -> Result<i64, crate::store::StoreError> {
+        let id = self.store.record_event(event).await?;
+        self.announce_activity(webhook, id);
+        Ok(id)
+    }
+
+    pub(crate) fn announce_activity(&self, webhook: &WebhookRecord, event_id: i64) {
+        self.live.publish(app::live::LiveEvent::Activity {
+            event_id,
+            project_id: webhook.project_id,
+            webhook_id: webhook.id,
+        });
+    }
+
+    /// Re-runs a stored event whose run failed: a new run with the same inputs.
+    pub(crate) async fn rerun_event_as(
+        &self,
+        actor: &Actor,
+        event_id: i64,
+    ) -> Result<DockerEvent, AppError> {
+        let not_found = || {
+            AppError::not_found(format!(
+                "no Activity row {event_id} exists (or you are not a member of its project)"
+            ))
+        };
+        let event = self
+            .store
+            .event_by_id(event_id)
+            .await?
+            .ok_or_else(not_found)?;
+        let (webhook, role) = self
+            .visible_webhook(actor, &event.webhook_id.to_string(), None)
+            .await
+            .map_err(|_| not_found())?;
+        Self::require_role(actor, role, ProjectRole::Executor, "re-running events")?;
+        let failed = matches!(
+            event.execution_status.as_deref(),
+            Some("FAILED") | Some("CANCELED")
+        );
+        let inputs: BTreeMap<String, String> = match (&event.inputs, failed) {
+            (Some(inputs), true) => serde_json::from_str(inputs).map_err(internal)?,
+            _ => {
+                return Err(AppError::conflict(
+                    "only an event whose run failed or was canceled can be re-run",
+                ))
+            }
+        };
+        let rerun_id = self
+            .record_activity(
+                &webhook,
+                NewEvent {
+                    webhook_id: webhook.id,
+                    received_at: now_millis(),
+                    source: &event.source,
+                    repository: &event.repository,
+                    tag: &event.tag,
+                    owner: &event.owner,
+                    status: "TRIGGERED",
+                    reason: &format!("re-run of event {event_id} by {}", actor.user.username),
+                    dedupe_key: None,
+                    inputs: event.inputs.as_deref(),
+                },
+            )
+            .await?;
+        // Docker Hub's callback belongs to the original push: a re-run does not report.
+        self.start_event_run(
+            &webhook,
+            rerun_id,
+            inputs,
+            &event.repository,
+            &event.tag,
+            None,
+        )
+        .await
+        .map_err(AppError::conflict)?;
+        let created = self
+            .store
+            .event_by_id(rerun_id)
+            .await?
+            .ok_or(AppError::Internal)?;
+        Ok(event_view(created))
+    }
+}
+
+pub(crate) fn event_view(record: EventRecord) -> DockerEvent {
+    DockerEvent {
+        id: record.id,
+        webhook_id: record.webhook_id,
+        webhook: record.webhook_name,
+        project_id: record.project_id,
+        received_at: record.received_at,
+        source: record.source,
+        repository: record.repository,
+        tag: record.tag,
+        owner: record.owner,
+        status: record.status,
+        reason: record.reason,
+        execution_id: record.execution_id,
+        execution_status: record
+            .execution_status
+            .as_deref()
+            .and_then(ExecutionStatus::parse),
+    }
+}
+
+#[async_trait::async_trait]
+impl ActivityApi for Slipway {
+    async fn list_activity(
+        &self,
+        actor: &Actor,
+        filter: ActivityFilter,
+    ) -> Result<Vec<DockerEvent>, AppError> {
+        if let Some(webhook) = filter.webhook {
+            self.visible_webhook(actor, &webhook.to_string(), None)
+                .await?;
+        }
+        let query = crate::store::EventQuery {
+            member: (!actor.user.is_admin).then_some(actor.user.id),
+            webhook_id: filter.webhook,
+            status: filter.status.filter(|status| !status.is_empty()),
+            before_id: filter.before,
+            limit: i64::from(filter.limit.unwrap_or(50).clamp(1, 500)),
+        };
+        let events = self.store.list_events(&query).await?;
+        Ok(events.into_iter().map(event_view).collect())
+    }
+
+    #[tracing::instrument(skip(self, actor), fields(user = %actor.user.username))]
+    async fn rerun_event(&self, actor: &Actor, event_id: i64) -> Result<DockerEvent, AppError> {
+        self.rerun_event_as(actor, event_id).await
+    }
+}

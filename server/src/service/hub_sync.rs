@@ -1,0 +1,149 @@
+//! The Docker Hub twin of a webhook: created, updated and deleted with it
+//! through the Hub's `webhook_pipeline` API. A refusal never fails the save:
+//! the webhook shows "not synced" with the Hub's answer.
+
+use app::endpoint::{EndpointKind, RegistryServerType};
+use app::error::AppError;
+
+use super::Slipway;
+use crate::connect::DockerHubClient;
+use crate::store::WebhookRecord;
+
+impl Slipway {
+    /// Creates or updates the Docker Hub side of a webhook; a refusal is
+    /// recorded as "not synced" with the Hub's reason, never as a failed save.
+    pub(crate) async fn sync_hub(
+        &self,
+        record: &WebhookRecord,
+        previous_name: Option<&str>,
+        hook_url: &str,
+    ) -> Result<(), AppError> {
+        let (state, message) = match self.push_to_hub(record, previous_name, hook_url).await {
+            HubOutcome::NotHub => ("not_applicable", String::new()),
+            HubOutcome::Synced => ("synced", String::new()),
+            HubOutcome::NotSynced(reason) => ("not_synced", reason),
+        };
+        if state == "not_synced" {
+            tracing::warn!(webhook = %record.name, reason = %message, "Docker Hub webhook not synced");
+        }
+        self.store.set_hub_sync(record.id, state, &message).await?;
+        Ok(())
+    }
+
+    async fn hub_session(
+        &self,
+        record: &WebhookRecord,
+    ) -> Result<Option<(crate::connect::HubSession, String, String)>, String> {
+        let (endpoint, secrets) = self
+            .project_endpoint(
+                record.project_id,
+                &record.endpoint_id.to_string(),
+                EndpointKind::DockerRegistry,
+            )
+            .await?;
+        if endpoint.settings.server_type != Some(RegistryServerType::DockerHub) {
+            return Ok(None);
+        }
+        let (namespace, repo) = literal_repository(&record.image_pattern).ok_or_else(|| {
+            "the image pattern must name one repository (namespace/name) to create the Docker Hub webhook".to_string()
+        })?;
+        let client = DockerHubClient::new(&self.outbound, endpoint.settings.cloud_proxy)
+            .map_err(|error| error.to_string())?;
+        let username = endpoint.settings.username.clone().unwrap_or_default();
+        let session = client
+            .login(&username, secrets.password.as_deref().unwrap_or_default())
+            .await
+            .map_err(|error| format!("Docker Hub login: {error}"))?;
+        Ok(Some((session, namespace, repo)))
+    }
+
+    async fn push_to_hub(
+        &self,
+        record: &WebhookRecord,
+        previous_name: Option<&str>,
+        hook_url: &str,
+    ) -> HubOutcome {
+        let (session, namespace, repo) = match self.hub_session(record).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return HubOutcome::NotHub,
+            Err(reason) => return HubOutcome::NotSynced(reason),
+        };
+        let result = match previous_name {
+            Some(previous) => match session
+                .update_webhook(&namespace, &repo, previous, &record.name, hook_url)
+                .await
+            {
+                Err(error) if error.is_not_found() => {
+                    session
+                        .create_webhook(&namespace, &repo, &record.name, hook_url)
+                        .await
+                }
+                other => other,
+            },
+            None => {
+                session
+                    .create_webhook(&namespace, &repo, &record.name, hook_url)
+                    .await
+            }
+        };
+        match result {
+            Ok(_) => HubOutcome::Synced,
+            Err(error) => HubOutcome::NotSynced(error.to_string()),
+        }
+    }
+
+    /// Deletes the Docker Hub side; answers a reason when it could not.
+    pub(crate) async fn delete_from_hub(&self, record: &WebhookRecord) -> Option<String> {
+        let (session, namespace, repo) = match self.hub_session(record).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return None,
+            Err(reason) => return Some(reason),
+        };
+        // Docker Hub deletes by its own slug of the name: ask it rather than guess.
+        let existing = match session.list_webhooks(&namespace, &repo).await {
+            Ok(existing) => existing,
+            Err(error) => return Some(error.to_string()),
+        };
+        let slug = existing
+            .into_iter()
+            .find(|webhook| webhook.name == record.name)?
+            .slug;
+        session
+            .delete_webhook(&namespace, &repo, &slug)
+            .await
+            .err()
+            .map(|error| error.to_string())
+    }
+}
+
+enum HubOutcome {
+    NotHub,
+    Synced,
+    NotSynced(String),
+}
+
+/// `namespace/name` when the image pattern names exactly one repository.
+fn literal_repository(pattern: &str) -> Option<(String, String)> {
+    if pattern.contains(['*', '?', '[']) || pattern.starts_with("re:") || pattern.starts_with('/') {
+        return None;
+    }
+    let (namespace, name) = pattern.trim().split_once('/')?;
+    (!namespace.is_empty() && !name.is_empty() && !name.contains('/'))
+        .then(|| (namespace.to_string(), name.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_literal_repositories_get_a_hub_twin() {
+        assert_eq!(
+            literal_repository("svendowideit/testhook"),
+            Some(("svendowideit".into(), "testhook".into()))
+        );
+        assert_eq!(literal_repository("svendowideit/*"), None);
+        assert_eq!(literal_repository("re:^a/b$"), None);
+        assert_eq!(literal_repository("testhook"), None);
+    }
+}

@@ -1,0 +1,187 @@
+//! The application's rules: who may do what, validation, and the calls into
+//! the store. Both doors — Leptos server functions and `/api/v1` — go through
+//! [`Slipway`], so a rule is written once. Each domain's operations are one
+//! trait of `app::backend`, implemented in the file of that domain.
+
+mod activity;
+mod auth;
+mod endpoints;
+mod executions;
+mod hub_sync;
+mod pipelines;
+mod projects;
+mod users;
+mod webhooks;
+
+pub use users::{issue_api_token, API_TOKEN_PREFIX};
+
+use app::backend::Actor;
+use app::error::AppError;
+use app::model::*;
+
+use crate::connect::Outbound;
+use crate::crypto::SecretBox;
+use crate::errors::internal;
+use crate::store::{ProjectRecord, SharedStore, StoreError, UserRecord};
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Constraint(name) if name == "projects_name_key" => {
+                AppError::conflict("a project with this name already exists; choose another name")
+            }
+            other => internal(other),
+        }
+    }
+}
+
+fn actor_from(user: UserRecord) -> Actor {
+    Actor {
+        user: User {
+            id: user.id,
+            username: user.username,
+            is_admin: user.is_admin,
+        },
+    }
+}
+
+/// An object that belongs to a project; names are unique within a project only.
+pub(crate) trait ProjectOwned {
+    fn project_id(&self) -> i64;
+    fn project_name(&self) -> &str;
+}
+
+macro_rules! project_owned {
+    ($($record:ty),*) => {$(
+        impl ProjectOwned for $record {
+            fn project_id(&self) -> i64 {
+                self.project_id
+            }
+            fn project_name(&self) -> &str {
+                &self.project_name
+            }
+        }
+    )*};
+}
+project_owned!(
+    crate::store::EndpointRecord,
+    crate::store::PipelineRecord,
+    crate::store::WebhookRecord
+);
+
+#[derive(Clone)]
+pub struct Slipway {
+    pub store: SharedStore,
+    pub secret_box: SecretBox,
+    pub outbound: Outbound,
+    /// Base of hook URLs, as registries reach this server.
+    pub public_url: String,
+    /// Wakes the engine's workers and reaches runs in progress here.
+    pub signals: crate::engine::EngineSignals,
+    /// Where committed changes are announced to the pages' live streams.
+    pub live: crate::live::LiveBus,
+}
+
+impl Slipway {
+    pub fn new(
+        store: SharedStore,
+        secret_box: SecretBox,
+        outbound: Outbound,
+        public_url: String,
+    ) -> Self {
+        Slipway {
+            store,
+            secret_box,
+            outbound,
+            public_url,
+            signals: Default::default(),
+            live: Default::default(),
+        }
+    }
+
+    /// Of the objects found by id or name, the one the actor may see (in
+    /// `project` when given), with the actor's role in its project.
+    pub(crate) async fn pick_visible<R: ProjectOwned>(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+        candidates: Vec<R>,
+        noun: &str,
+    ) -> Result<(R, Option<ProjectRole>), AppError> {
+        let mut visible = Vec::new();
+        for record in candidates {
+            let in_project = project.is_none_or(|project| {
+                project == record.project_name() || project == record.project_id().to_string()
+            });
+            if !in_project {
+                continue;
+            }
+            let role = self
+                .store
+                .membership(record.project_id(), actor.user.id)
+                .await?;
+            if role.is_some() || actor.user.is_admin {
+                visible.push((record, role));
+            }
+        }
+        match visible.len() {
+            0 => Err(AppError::not_found(format!(
+                "no {noun} '{reference}' exists (or you are not a member of its project)"
+            ))),
+            1 => Ok(visible.remove(0)),
+            _ => Err(AppError::conflict(format!(
+                "several projects have a {noun} named '{reference}': name the project too, or use the id"
+            ))),
+        }
+    }
+
+    fn require_admin(actor: &Actor, doing: &str) -> Result<(), AppError> {
+        if actor.user.is_admin {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(format!(
+                "{doing} needs the global admin role"
+            )))
+        }
+    }
+
+    /// Finds a project by id (all digits) or by name, among those the actor may see.
+    pub(crate) async fn visible_project(
+        &self,
+        actor: &Actor,
+        reference: &str,
+    ) -> Result<(ProjectRecord, Option<ProjectRole>), AppError> {
+        let record = match reference.parse::<i64>() {
+            Ok(id) => self.store.project_by_id(id).await?,
+            Err(_) => self.store.project_by_name(reference).await?,
+        };
+        let not_found = || {
+            AppError::not_found(format!(
+                "no project '{reference}' exists (or you are not a member of it)"
+            ))
+        };
+        let record = record.ok_or_else(not_found)?;
+        let role = self.store.membership(record.id, actor.user.id).await?;
+        if role.is_none() && !actor.user.is_admin {
+            return Err(not_found());
+        }
+        Ok((record, role))
+    }
+
+    /// Checks that the actor holds at least `needed` in the project (admins hold everything).
+    pub(crate) fn require_role(
+        actor: &Actor,
+        role: Option<ProjectRole>,
+        needed: ProjectRole,
+        doing: &str,
+    ) -> Result<(), AppError> {
+        if actor.user.is_admin || role.is_some_and(|role| role >= needed) {
+            return Ok(());
+        }
+        Err(AppError::forbidden(format!(
+            "{doing} needs the {} role in this project",
+            needed.as_str()
+        )))
+    }
+}

@@ -1,0 +1,228 @@
+//! Pipeline rules: saving a definition (validated, its endpoints resolved in
+//! its project).
+
+use app::backend::*;
+use app::endpoint::{Endpoint, EndpointKind, EndpointSecrets};
+use app::error::AppError;
+use app::execution::*;
+use app::model::ProjectRole;
+use app::pipeline::{bindings_in, validate, PipelineSpec, TaskSpec};
+
+use super::Slipway;
+use crate::clock::now_millis;
+use crate::errors::internal;
+use crate::store::{PipelineRecord, PipelineWrite, StoreError};
+
+impl Slipway {
+    pub(crate) fn pipeline_view(&self, record: PipelineRecord) -> Result<Pipeline, AppError> {
+        let mut spec: PipelineSpec = serde_json::from_str(&record.spec).map_err(internal)?;
+        spec.project = record.project_name;
+        spec.name = record.name;
+        Ok(Pipeline {
+            id: record.id,
+            project_id: record.project_id,
+            spec,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+        })
+    }
+
+    pub(crate) async fn visible_pipeline(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<(PipelineRecord, Option<ProjectRole>), AppError> {
+        let candidates = match reference.parse::<i64>() {
+            Ok(id) => self.store.pipeline_by_id(id).await?.into_iter().collect(),
+            Err(_) => self.store.pipelines_by_name(reference).await?,
+        };
+        self.pick_visible(actor, reference, project, candidates, "pipeline")
+            .await
+    }
+
+    /// An endpoint of the project by id or name, with its secrets, for a task.
+    pub(crate) async fn project_endpoint(
+        &self,
+        project_id: i64,
+        reference: &str,
+        kind: EndpointKind,
+    ) -> Result<(Endpoint, EndpointSecrets), String> {
+        let candidates = match reference.parse::<i64>() {
+            Ok(id) => self
+                .store
+                .endpoint_by_id(id)
+                .await
+                .map(|found| found.into_iter().collect()),
+            Err(_) => self.store.endpoints_by_name(reference).await,
+        }
+        .map_err(|error| error.to_string())?;
+        let record = candidates
+            .into_iter()
+            .find(|record| record.project_id == project_id && record.kind == kind.as_str())
+            .ok_or_else(|| format!("the project has no {} endpoint '{reference}'", kind.label()))?;
+        let secrets = self
+            .endpoint_secrets(&record)
+            .map_err(|error| error.to_string())?;
+        let endpoint = self
+            .endpoint_view(record)
+            .map_err(|error| error.to_string())?;
+        Ok((endpoint, secrets))
+    }
+
+    /// Validates a definition for its project; answers the ids of the endpoints it uses.
+    async fn checked_pipeline(
+        &self,
+        project_id: i64,
+        spec: &PipelineSpec,
+    ) -> Result<Vec<i64>, AppError> {
+        app::model::validate_name("name", &spec.name)?;
+        app::model::validate_description("description", &spec.description)?;
+        if let Err(errors) = validate(spec) {
+            let first = &errors[0];
+            let mut message = first.message.clone();
+            if errors.len() > 1 {
+                message.push_str(&format!(" (and {} more problems)", errors.len() - 1));
+            }
+            return Err(AppError::Invalid {
+                field: first.path.clone(),
+                message,
+            });
+        }
+        let mut endpoint_ids = Vec::new();
+        for (stage_index, stage) in spec.stages.iter().enumerate() {
+            for (task_index, task) in stage.tasks.iter().enumerate() {
+                let TaskSpec::Kubernetes(kubernetes) = &task.spec else {
+                    continue;
+                };
+                // An endpoint chosen by a binding is resolved when the task runs.
+                if !bindings_in(&kubernetes.endpoint).is_empty() {
+                    continue;
+                }
+                let (endpoint, _) = self
+                    .project_endpoint(project_id, &kubernetes.endpoint, EndpointKind::Kubernetes)
+                    .await
+                    .map_err(|message| AppError::Invalid {
+                        field: format!("stages[{stage_index}].tasks[{task_index}].endpoint"),
+                        message,
+                    })?;
+                endpoint_ids.push(endpoint.id);
+            }
+        }
+        Ok(endpoint_ids)
+    }
+
+    pub(crate) async fn save_pipeline(
+        &self,
+        actor: &Actor,
+        existing: Option<&PipelineRecord>,
+        spec: PipelineSpec,
+    ) -> Result<Pipeline, AppError> {
+        let (project, role) =
+            self.visible_project(actor, &spec.project)
+                .await
+                .map_err(|error| match error {
+                    AppError::NotFound { message } => AppError::invalid("project", &message),
+                    other => other,
+                })?;
+        Self::require_role(actor, role, ProjectRole::Developer, "editing pipelines")?;
+        let endpoint_ids = self.checked_pipeline(project.id, &spec).await?;
+        let spec_json = serde_json::to_string(&spec).map_err(internal)?;
+        let write = PipelineWrite {
+            project_id: project.id,
+            name: &spec.name,
+            description: &spec.description,
+            enabled: spec.enabled,
+            concurrency: i64::from(spec.concurrency),
+            spec: &spec_json,
+            endpoint_ids: &endpoint_ids,
+            now: now_millis(),
+        };
+        let saved = match existing {
+            Some(record) => self.store.update_pipeline(record.id, write).await,
+            None => self.store.create_pipeline(write).await,
+        }
+        .map_err(|error| match error {
+            StoreError::Constraint(name) if name == "pipelines_project_id_name_key" => {
+                AppError::conflict(format!(
+                    "project '{}' already has a pipeline named '{}'; choose another name",
+                    project.name, spec.name
+                ))
+            }
+            other => other.into(),
+        })?;
+        tracing::info!(pipeline = %saved.name, project = %project.name, "pipeline saved");
+        self.pipeline_view(saved)
+    }
+}
+
+#[async_trait::async_trait]
+impl PipelinesApi for Slipway {
+    async fn list_pipelines(&self, actor: &Actor) -> Result<Vec<Pipeline>, AppError> {
+        let member = (!actor.user.is_admin).then_some(actor.user.id);
+        self.store
+            .list_pipelines(member)
+            .await?
+            .into_iter()
+            .map(|record| self.pipeline_view(record))
+            .collect()
+    }
+
+    async fn get_pipeline(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<Pipeline, AppError> {
+        let (record, _) = self.visible_pipeline(actor, reference, project).await?;
+        self.pipeline_view(record)
+    }
+
+    #[tracing::instrument(skip(self, actor, spec), fields(user = %actor.user.username, pipeline = %spec.name))]
+    async fn create_pipeline(
+        &self,
+        actor: &Actor,
+        spec: PipelineSpec,
+    ) -> Result<Pipeline, AppError> {
+        self.save_pipeline(actor, None, spec).await
+    }
+
+    #[tracing::instrument(skip(self, actor, spec), fields(user = %actor.user.username))]
+    async fn update_pipeline(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+        mut spec: PipelineSpec,
+    ) -> Result<Pipeline, AppError> {
+        let (record, role) = self.visible_pipeline(actor, reference, project).await?;
+        Self::require_role(actor, role, ProjectRole::Developer, "editing pipelines")?;
+        if spec.project.is_empty() {
+            spec.project = record.project_id.to_string();
+        }
+        self.save_pipeline(actor, Some(&record), spec).await
+    }
+
+    #[tracing::instrument(skip(self, actor), fields(user = %actor.user.username))]
+    async fn delete_pipeline(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+    ) -> Result<(), AppError> {
+        let (record, role) = self.visible_pipeline(actor, reference, project).await?;
+        Self::require_role(actor, role, ProjectRole::Developer, "deleting pipelines")?;
+        self.store.delete_pipeline(record.id).await?;
+        tracing::info!(pipeline = %record.name, "pipeline deleted");
+        Ok(())
+    }
+
+    fn pipeline_from_text(&self, text: &str) -> Result<PipelineSpec, AppError> {
+        crate::pipeline_text::parse_pipeline(text, None)
+            .map_err(|error| AppError::bad_request(error.to_string()))
+    }
+
+    fn pipeline_to_yaml(&self, spec: &PipelineSpec) -> String {
+        crate::pipeline_text::to_yaml(spec)
+    }
+}

@@ -1,0 +1,179 @@
+//! Projects and their members.
+
+use app::backend::*;
+use app::error::AppError;
+use app::model::*;
+
+use super::Slipway;
+use crate::clock::now_millis;
+use crate::store::{MemberRecord, ProjectRecord, UserRecord};
+
+fn project_view(record: ProjectRecord, my_role: Option<ProjectRole>) -> Project {
+    Project {
+        id: record.id,
+        name: record.name,
+        description: record.description,
+        created_at: record.created_at,
+        updated_at: record.updated_at,
+        my_role,
+    }
+}
+
+fn member_view(record: MemberRecord) -> Member {
+    Member {
+        user_id: record.user_id,
+        username: record.username,
+        role: record.role,
+    }
+}
+
+impl Slipway {
+    fn validate_project(input: &ProjectInput) -> Result<(), AppError> {
+        validate_name("name", &input.name)?;
+        validate_description("description", &input.description)
+    }
+
+    async fn user_named(&self, username: &str) -> Result<UserRecord, AppError> {
+        self.store
+            .user_by_name(username)
+            .await?
+            .ok_or_else(|| AppError::invalid("username", &format!("no user '{username}' exists")))
+    }
+}
+
+#[async_trait::async_trait]
+impl ProjectsApi for Slipway {
+    async fn list_projects(&self, actor: &Actor) -> Result<Vec<Project>, AppError> {
+        let projects = self
+            .store
+            .list_projects(actor.user.id, actor.user.is_admin)
+            .await?;
+        Ok(projects
+            .into_iter()
+            .map(|(record, role)| project_view(record, role))
+            .collect())
+    }
+
+    async fn get_project(&self, actor: &Actor, reference: &str) -> Result<Project, AppError> {
+        let (record, role) = self.visible_project(actor, reference).await?;
+        Ok(project_view(record, role))
+    }
+
+    #[tracing::instrument(skip(self, actor), fields(user = %actor.user.username))]
+    async fn create_project(
+        &self,
+        actor: &Actor,
+        input: ProjectInput,
+    ) -> Result<Project, AppError> {
+        if !actor.user.is_admin {
+            return Err(AppError::forbidden(
+                "creating a project needs the global admin role",
+            ));
+        }
+        Self::validate_project(&input)?;
+        let record = self
+            .store
+            .create_project(&input.name, &input.description, now_millis())
+            .await?;
+        // The creator administers what they made, even if later not a global admin.
+        self.store
+            .set_membership(record.id, actor.user.id, ProjectRole::Administrator)
+            .await?;
+        tracing::info!(project = %record.name, "project created");
+        Ok(project_view(record, Some(ProjectRole::Administrator)))
+    }
+
+    #[tracing::instrument(skip(self, actor, input), fields(user = %actor.user.username))]
+    async fn update_project(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        input: ProjectInput,
+    ) -> Result<Project, AppError> {
+        let (record, role) = self.visible_project(actor, reference).await?;
+        Self::require_role(actor, role, ProjectRole::Administrator, "editing a project")?;
+        Self::validate_project(&input)?;
+        let updated = self
+            .store
+            .update_project(record.id, &input.name, &input.description, now_millis())
+            .await?;
+        Ok(project_view(updated, role))
+    }
+
+    #[tracing::instrument(skip(self, actor), fields(user = %actor.user.username))]
+    async fn delete_project(&self, actor: &Actor, reference: &str) -> Result<(), AppError> {
+        let (record, role) = self.visible_project(actor, reference).await?;
+        Self::require_role(
+            actor,
+            role,
+            ProjectRole::Administrator,
+            "deleting a project",
+        )?;
+        let contents = self.store.project_contents(record.id).await?;
+        if !contents.is_empty() {
+            return Err(AppError::conflict(format!(
+                "project '{}' still holds {}; delete those first",
+                record.name,
+                contents.join(", ")
+            )));
+        }
+        self.store.delete_project(record.id).await?;
+        tracing::info!(project = %record.name, "project deleted");
+        Ok(())
+    }
+
+    async fn list_members(&self, actor: &Actor, project: &str) -> Result<Vec<Member>, AppError> {
+        let (record, _) = self.visible_project(actor, project).await?;
+        let members = self.store.list_members(record.id).await?;
+        Ok(members.into_iter().map(member_view).collect())
+    }
+
+    #[tracing::instrument(skip(self, actor), fields(user = %actor.user.username))]
+    async fn set_member(
+        &self,
+        actor: &Actor,
+        project: &str,
+        username: &str,
+        role: ProjectRole,
+    ) -> Result<Member, AppError> {
+        let (record, my_role) = self.visible_project(actor, project).await?;
+        Self::require_role(
+            actor,
+            my_role,
+            ProjectRole::Administrator,
+            "managing members",
+        )?;
+        let user = self.user_named(username).await?;
+        self.store.set_membership(record.id, user.id, role).await?;
+        tracing::info!(project = %record.name, member = %user.username, role = role.as_str(), "member set");
+        Ok(Member {
+            user_id: user.id,
+            username: user.username,
+            role,
+        })
+    }
+
+    #[tracing::instrument(skip(self, actor), fields(user = %actor.user.username))]
+    async fn remove_member(
+        &self,
+        actor: &Actor,
+        project: &str,
+        username: &str,
+    ) -> Result<(), AppError> {
+        let (record, my_role) = self.visible_project(actor, project).await?;
+        Self::require_role(
+            actor,
+            my_role,
+            ProjectRole::Administrator,
+            "managing members",
+        )?;
+        let user = self.user_named(username).await?;
+        if !self.store.remove_membership(record.id, user.id).await? {
+            return Err(AppError::not_found(format!(
+                "'{username}' is not a member of '{}'",
+                record.name
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,102 @@
+//! Users (managed by global admins) and each user's API tokens.
+
+use app::backend::*;
+use app::error::AppError;
+use app::model::*;
+
+use super::{actor_from, Slipway};
+use crate::clock::now_millis;
+use crate::errors::internal;
+use crate::secrets;
+use crate::store::{NewTokenRecord, SharedStore, UserRecord};
+
+pub const API_TOKEN_PREFIX: &str = "slw_";
+
+fn user_view(record: UserRecord) -> User {
+    actor_from(record).user
+}
+
+/// Creates an API token for a user; the answer is the only place the secret appears.
+pub async fn issue_api_token(
+    store: &SharedStore,
+    user_id: i64,
+    name: &str,
+) -> Result<NewApiToken, AppError> {
+    validate_name("name", name)?;
+    let token = secrets::random_token(API_TOKEN_PREFIX);
+    let info = store
+        .create_api_token(NewTokenRecord {
+            user_id,
+            name,
+            prefix: &token[..API_TOKEN_PREFIX.len() + 6],
+            token_hash: &secrets::token_hash(&token),
+            created_at: now_millis(),
+        })
+        .await?;
+    Ok(NewApiToken { info, token })
+}
+
+#[async_trait::async_trait]
+impl UsersApi for Slipway {
+    async fn list_users(&self, actor: &Actor) -> Result<Vec<User>, AppError> {
+        Self::require_admin(actor, "listing users")?;
+        Ok(self
+            .store
+            .list_users()
+            .await?
+            .into_iter()
+            .map(user_view)
+            .collect())
+    }
+
+    #[tracing::instrument(skip(self, actor, input), fields(user = %actor.user.username, new_user = %input.username))]
+    async fn create_user(&self, actor: &Actor, input: NewUser) -> Result<User, AppError> {
+        Self::require_admin(actor, "creating users")?;
+        validate_name("username", &input.username)?;
+        if input.password.chars().count() < 8 {
+            return Err(AppError::invalid(
+                "password",
+                "must be at least 8 characters long",
+            ));
+        }
+        if self.store.user_by_name(&input.username).await?.is_some() {
+            return Err(AppError::conflict(format!(
+                "a user named '{}' already exists",
+                input.username
+            )));
+        }
+        let password = input.password.clone();
+        let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&password))
+            .await
+            .map_err(internal)?
+            .map_err(internal)?;
+        let user = self
+            .store
+            .ensure_user(&input.username, input.is_admin, now_millis())
+            .await?;
+        self.store.set_password_hash(user.id, &hash).await?;
+        Ok(user_view(user))
+    }
+
+    async fn list_api_tokens(&self, actor: &Actor) -> Result<Vec<ApiTokenInfo>, AppError> {
+        Ok(self.store.list_api_tokens(actor.user.id).await?)
+    }
+
+    async fn create_api_token(&self, actor: &Actor, name: &str) -> Result<NewApiToken, AppError> {
+        issue_api_token(&self.store, actor.user.id, name).await
+    }
+
+    async fn revoke_api_token(&self, actor: &Actor, id: i64) -> Result<(), AppError> {
+        if self
+            .store
+            .revoke_api_token(actor.user.id, id, now_millis())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AppError::not_found(format!(
+                "you have no active API token with id {id}"
+            )))
+        }
+    }
+}
