@@ -908,11 +908,7 @@ fn default_task(stages: &[StageRun]) -> Option<(usize, usize)> {
     };
     positions()
         .find(|(_, task)| task.status == TaskStatus::Failed)
-        .or_else(|| {
-            positions()
-                .filter(|(_, task)| task.started_at.is_some())
-                .last()
-        })
+        .or_else(|| positions().rfind(|(_, task)| task.started_at.is_some()))
         .map(|(position, _)| position)
 }
 
