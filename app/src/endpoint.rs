@@ -139,6 +139,14 @@ pub struct Endpoint {
     pub updated_at: Millis,
 }
 
+impl Endpoint {
+    /// Whether the endpoint is of the project a definition names, by name or
+    /// by id (as pipelines may name it).
+    pub fn belongs_to(&self, project: &str) -> bool {
+        self.project == project || self.project_id.to_string() == project
+    }
+}
+
 /// A create or an edit. A secret left out (or empty) on an edit keeps the stored one.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

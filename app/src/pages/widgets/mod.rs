@@ -1,10 +1,15 @@
-//! Small pieces every page uses: field errors, banners, empty states, dates.
+//! Small pieces every page uses: banners, empty states, dates, and (in
+//! `form`) the labelled form fields.
+
+mod form;
 
 use std::time::Duration;
 
 use leptos::prelude::*;
 
 use crate::error::AppError;
+
+pub use form::{static_options, Bound, CheckInput, FieldError, FormInput, SelectInput, TextInput};
 
 /// The error of the last submission of a form, if any.
 pub fn last_error<T>(
@@ -14,23 +19,6 @@ pub fn last_error<T>(
         Some(Err(error)) => Some(error),
         _ => None,
     })
-}
-
-/// The message under an input when the last submission failed because of it.
-#[component]
-pub fn FieldError(error: Signal<Option<AppError>>, field: &'static str) -> impl IntoView {
-    move || {
-        error
-            .get()
-            .and_then(|error| error.for_field(field))
-            .map(|message| {
-                view! {
-                    <p class="mt-1 text-sm text-red-700" role="alert" data-field-error=field>
-                        {message}
-                    </p>
-                }
-            })
-    }
 }
 
 /// A banner for errors that are not about one field.
