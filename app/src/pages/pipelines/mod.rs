@@ -17,7 +17,7 @@ mod yaml_tab;
 
 use leptos::prelude::*;
 
-use super::widgets::{last_error, EmptyState, FormError, PageHeader};
+use super::widgets::{last_error, EmptyState, FormError, ListTable, PageHeader};
 use crate::endpoint::EndpointKind;
 use crate::execution::Pipeline;
 use crate::functions::{list_endpoints, list_pipelines, list_projects, DeletePipeline};
@@ -90,21 +90,7 @@ pub fn PipelinesPage() -> impl IntoView {
                                 })
                                 .collect_view();
                             view! {
-                                <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white">
-                                    <table class="table" data-testid="pipelines-table">
-                                        <thead>
-                                            <tr>
-                                                <th scope="col">"Name"</th>
-                                                <th scope="col">"Project"</th>
-                                                <th scope="col">"Stages"</th>
-                                                <th scope="col">"State"</th>
-                                                <th scope="col">"Docker"</th>
-                                                <th scope="col"><span class="sr-only">"Actions"</span></th>
-                                            </tr>
-                                        </thead>
-                                        <tbody>{rows}</tbody>
-                                    </table>
-                                </div>
+                                <ListTable testid="pipelines-table" columns=&["Name", "Project", "Stages", "State", "Docker", ""]>{rows}</ListTable>
                             }
                                 .into_any()
                         }

@@ -157,7 +157,7 @@ fn StageCard(
                 <SelectInput
                     id=format!("stage-{stage}-new-task-type")
                     label="New task type"
-                    bind=new_kind.into()
+                    bind=new_kind
                     options=kind_options
                 />
                 <button type="button" class="btn-secondary mb-0.5" on:click=add_task>"Add task"</button>

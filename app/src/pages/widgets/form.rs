@@ -105,7 +105,7 @@ fn Labelled(
 pub fn TextInput(
     #[prop(into)] id: String,
     #[prop(into)] label: String,
-    bind: Bound<String>,
+    #[prop(into)] bind: Bound<String>,
     #[prop(optional)] error: Option<Signal<Option<AppError>>>,
     /// The field errors are reported for; empty: none.
     #[prop(into, optional)]
@@ -176,7 +176,7 @@ pub fn TextInput(
 pub fn SelectInput(
     #[prop(into)] id: String,
     #[prop(into)] label: String,
-    bind: Bound<String>,
+    #[prop(into)] bind: Bound<String>,
     #[prop(into)] options: Signal<Vec<(String, String)>>,
     #[prop(optional)] error: Option<Signal<Option<AppError>>>,
     /// The field errors are reported for; empty: none.
@@ -213,6 +213,18 @@ pub fn SelectInput(
     }
 }
 
+/// Options for values of an enum: each one's text, and its label.
+pub fn enum_options<T: Copy>(
+    values: &[T],
+    text: fn(T) -> &'static str,
+    label: fn(T) -> &'static str,
+) -> Vec<(String, String)> {
+    values
+        .iter()
+        .map(|&value| (text(value).to_string(), label(value).to_string()))
+        .collect()
+}
+
 /// Options whose values are their texts.
 pub fn static_options(values: &[&str]) -> Signal<Vec<(String, String)>> {
     let options: Vec<(String, String)> = values
@@ -227,7 +239,7 @@ pub fn static_options(values: &[&str]) -> Signal<Vec<(String, String)>> {
 pub fn CheckInput(
     #[prop(into)] id: String,
     #[prop(into)] label: String,
-    bind: Bound<bool>,
+    #[prop(into)] bind: Bound<bool>,
     #[prop(optional)] hint: &'static str,
 ) -> impl IntoView {
     view! {
