@@ -1,9 +1,10 @@
 //! Project members (for project administrators) and users (for global admins).
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 
-use super::widgets::{last_error, EmptyState, FormError, FormInput, ListTable, PageHeader};
+use super::widgets::{
+    last_error, route_id, EmptyState, FormError, FormInput, ListTable, PageHeader,
+};
 use crate::functions::{list_members, list_users, CreateUser, RemoveMember, SetMember};
 use crate::model::ProjectRole;
 
@@ -16,14 +17,8 @@ fn role_options() -> impl IntoView {
 
 #[component]
 pub fn MembersPage() -> impl IntoView {
-    let params = use_params_map();
-    let project = move || {
-        params
-            .read()
-            .get("id")
-            .and_then(|id| id.parse::<i64>().ok())
-            .unwrap_or_default()
-    };
+    let id = route_id();
+    let project = move || id.get().unwrap_or_default();
     let set = ServerAction::<SetMember>::new();
     let remove = ServerAction::<RemoveMember>::new();
     let members = Resource::new(

@@ -1,7 +1,7 @@
 //! The editor page: the definition being edited, its tabs, Save and Run.
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::use_navigate;
 
 use super::general_tab::GeneralTab;
 use super::input_tab::InputTab;
@@ -14,7 +14,7 @@ use crate::error::AppError;
 use crate::execution::Pipeline;
 use crate::functions::{get_pipeline, list_endpoints, list_projects, PipelineToYaml, SavePipeline};
 use crate::model::{Project, ProjectRole};
-use crate::pages::widgets::last_error;
+use crate::pages::widgets::{last_error, route_id};
 use crate::pipeline::PipelineSpec;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,13 +61,7 @@ impl Tab {
 /// `/pipelines/new` and `/pipelines/:id`.
 #[component]
 pub fn PipelineEditorPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = Memo::new(move |_| {
-        params
-            .read()
-            .get("id")
-            .and_then(|id| id.parse::<i64>().ok())
-    });
+    let id = route_id();
     let existing = Resource::new(
         move || id.get(),
         |id| async move {

@@ -6,6 +6,7 @@ mod form;
 use std::time::Duration;
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
 
 use crate::error::AppError;
 use crate::model::Project;
@@ -13,6 +14,13 @@ use crate::model::Project;
 pub use form::{
     enum_options, static_options, Bound, CheckInput, FieldError, FormInput, SelectInput, TextInput,
 };
+
+/// The route's `:id` as a number; none where the route has no id
+/// (`/pipelines/new`) or one that is not a number.
+pub fn route_id() -> Memo<Option<i64>> {
+    let params = use_params_map();
+    Memo::new(move |_| params.read().get("id").and_then(|id| id.parse().ok()))
+}
 
 /// The error of the last submission of a form, if any.
 pub fn last_error<T>(
