@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 #[cfg(feature = "ssr")]
 mod session {
-    use crate::backend::{Actor, SharedBackend, SESSION_COOKIE};
+    use crate::backend::{session_token_from, Actor, SharedBackend, SESSION_COOKIE};
     use crate::error::AppError;
     use leptos::prelude::*;
 
@@ -27,15 +27,7 @@ mod session {
     /// The session token from the request's cookie header, if any.
     pub fn session_token() -> Option<String> {
         let parts = use_context::<http::request::Parts>()?;
-        parts
-            .headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|header| header.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == SESSION_COOKIE)
-            .map(|(_, value)| value.to_string())
+        session_token_from(&parts.headers)
     }
 
     pub async fn actor() -> Result<(SharedBackend, Actor), AppError> {
