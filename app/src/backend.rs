@@ -274,3 +274,49 @@ pub trait ActivityApi: Send + Sync {
     ) -> Result<Vec<DockerEvent>, AppError>;
     async fn rerun_event(&self, actor: &Actor, event_id: i64) -> Result<DockerEvent, AppError>;
 }
+
+/// The session token in a request's Cookie headers, if any: the one reader
+/// of [`SESSION_COOKIE`] for server functions and the server's own routes.
+pub fn session_token_from(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|header| header.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_string())
+}
+
+#[cfg(test)]
+mod session_token_tests {
+    use super::{session_token_from, SESSION_COOKIE};
+
+    fn headers(cookies: &[&str]) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        for cookie in cookies {
+            headers.append(http::header::COOKIE, cookie.parse().unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others_and_in_any_cookie_header() {
+        let mine = format!("{SESSION_COOKIE}=abc.def");
+        assert_eq!(
+            session_token_from(&headers(&[&format!("theme=dark; {mine}; lang=en")])),
+            Some("abc.def".to_string())
+        );
+        assert_eq!(
+            session_token_from(&headers(&["theme=dark", &mine])),
+            Some("abc.def".to_string())
+        );
+    }
+
+    #[test]
+    fn no_session_cookie_is_none() {
+        assert_eq!(session_token_from(&headers(&[])), None);
+        let other = format!("x{SESSION_COOKIE}=nope; {SESSION_COOKIE}_old=nope");
+        assert_eq!(session_token_from(&headers(&[&other])), None);
+    }
+}

@@ -46,6 +46,9 @@ pub enum RegistryServerType {
 }
 
 impl RegistryServerType {
+    pub const ALL: [RegistryServerType; 2] =
+        [RegistryServerType::DockerHub, RegistryServerType::Registry];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RegistryServerType::DockerHub => "docker-hub",
@@ -53,10 +56,16 @@ impl RegistryServerType {
         }
     }
 
+    /// How pages name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            RegistryServerType::DockerHub => "Docker Hub",
+            RegistryServerType::Registry => "Registry (HTTP API v2)",
+        }
+    }
+
     pub fn parse(text: &str) -> Option<Self> {
-        [RegistryServerType::DockerHub, RegistryServerType::Registry]
-            .into_iter()
-            .find(|kind| kind.as_str() == text)
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
     }
 }
 
@@ -74,6 +83,12 @@ pub enum KubernetesAuth {
 }
 
 impl KubernetesAuth {
+    pub const ALL: [KubernetesAuth; 3] = [
+        KubernetesAuth::Token,
+        KubernetesAuth::ClientCertificate,
+        KubernetesAuth::Kubeconfig,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             KubernetesAuth::Token => "token",
@@ -82,14 +97,17 @@ impl KubernetesAuth {
         }
     }
 
+    /// How pages name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            KubernetesAuth::Token => "Bearer token",
+            KubernetesAuth::ClientCertificate => "Client certificate",
+            KubernetesAuth::Kubeconfig => "Kubeconfig",
+        }
+    }
+
     pub fn parse(text: &str) -> Option<Self> {
-        [
-            KubernetesAuth::Token,
-            KubernetesAuth::ClientCertificate,
-            KubernetesAuth::Kubeconfig,
-        ]
-        .into_iter()
-        .find(|kind| kind.as_str() == text)
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
     }
 }
 
@@ -137,6 +155,14 @@ pub struct Endpoint {
     pub last_validation: Option<Validation>,
     pub created_at: Millis,
     pub updated_at: Millis,
+}
+
+impl Endpoint {
+    /// Whether the endpoint is of the project a definition names, by name or
+    /// by id (as pipelines may name it).
+    pub fn belongs_to(&self, project: &str) -> bool {
+        self.project == project || self.project_id.to_string() == project
+    }
 }
 
 /// A create or an edit. A secret left out (or empty) on an edit keeps the stored one.

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 #[cfg(feature = "ssr")]
 mod session {
-    use crate::backend::{Actor, SharedBackend, SESSION_COOKIE};
+    use crate::backend::{session_token_from, Actor, SharedBackend, SESSION_COOKIE};
     use crate::error::AppError;
     use leptos::prelude::*;
 
@@ -27,15 +27,7 @@ mod session {
     /// The session token from the request's cookie header, if any.
     pub fn session_token() -> Option<String> {
         let parts = use_context::<http::request::Parts>()?;
-        parts
-            .headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|header| header.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == SESSION_COOKIE)
-            .map(|(_, value)| value.to_string())
+        session_token_from(&parts.headers)
     }
 
     pub async fn actor() -> Result<(SharedBackend, Actor), AppError> {
@@ -46,6 +38,21 @@ mod session {
             .await?
             .ok_or(AppError::Unauthorized)?;
         Ok((backend, actor))
+    }
+
+    /// Runs `call` as the signed-in user (unauthorized without a valid
+    /// session), and answers as [`respond`] does: the one way in for every
+    /// server function that acts for someone.
+    pub async fn as_actor<T, F, Fut>(call: F) -> Result<T, AppError>
+    where
+        F: FnOnce(SharedBackend, Actor) -> Fut,
+        Fut: std::future::Future<Output = Result<T, AppError>>,
+    {
+        let result = match actor().await {
+            Ok((backend, actor)) => call(backend, actor).await,
+            Err(error) => Err(error),
+        };
+        respond(result)
     }
 
     /// Gives the HTTP answer of a failed server function the error's status
@@ -121,26 +128,17 @@ pub async fn sign_out() -> Result<(), AppError> {
 
 #[server(endpoint = "projects/list")]
 pub async fn list_projects() -> Result<Vec<Project>, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend.list_projects(&actor).await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move { backend.list_projects(&actor).await }).await
 }
 
 #[server(endpoint = "projects/create")]
 pub async fn create_project(name: String, description: String) -> Result<Project, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend
-                .create_project(&actor, ProjectInput { name, description })
-                .await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move {
+        backend
+            .create_project(&actor, ProjectInput { name, description })
+            .await
+    })
+    .await
 }
 
 #[server(endpoint = "projects/update")]
@@ -149,113 +147,76 @@ pub async fn update_project(
     name: String,
     description: String,
 ) -> Result<Project, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend
-                .update_project(&actor, &id.to_string(), ProjectInput { name, description })
-                .await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move {
+        backend
+            .update_project(&actor, &id.to_string(), ProjectInput { name, description })
+            .await
+    })
+    .await
 }
 
 #[server(endpoint = "projects/delete")]
 pub async fn delete_project(id: i64) -> Result<(), AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend.delete_project(&actor, &id.to_string()).await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move {
+        backend.delete_project(&actor, &id.to_string()).await
+    })
+    .await
 }
 
 #[server(endpoint = "tokens/list")]
 pub async fn list_api_tokens() -> Result<Vec<ApiTokenInfo>, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend.list_api_tokens(&actor).await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move { backend.list_api_tokens(&actor).await }).await
 }
 
 #[server(endpoint = "tokens/create")]
 pub async fn create_api_token(name: String) -> Result<NewApiToken, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend.create_api_token(&actor, &name).await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move { backend.create_api_token(&actor, &name).await })
+        .await
 }
 
 #[server(endpoint = "tokens/revoke")]
 pub async fn revoke_api_token(id: i64) -> Result<(), AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend.revoke_api_token(&actor, id).await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move { backend.revoke_api_token(&actor, id).await })
+        .await
 }
 
 #[server(endpoint = "members/list")]
 pub async fn list_members(project: i64) -> Result<Vec<Member>, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend.list_members(&actor, &project.to_string()).await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move {
+        backend.list_members(&actor, &project.to_string()).await
+    })
+    .await
 }
 
 #[server(endpoint = "members/set")]
 pub async fn set_member(project: i64, username: String, role: String) -> Result<Member, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            let role = ProjectRole::parse(&role).ok_or_else(|| {
-                AppError::invalid(
-                    "role",
-                    "must be viewer, executor, developer or administrator",
-                )
-            })?;
-            backend
-                .set_member(&actor, &project.to_string(), &username, role)
-                .await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move {
+        let role = ProjectRole::parse(&role).ok_or_else(|| {
+            AppError::invalid(
+                "role",
+                "must be viewer, executor, developer or administrator",
+            )
+        })?;
+        backend
+            .set_member(&actor, &project.to_string(), &username, role)
+            .await
+    })
+    .await
 }
 
 #[server(endpoint = "members/remove")]
 pub async fn remove_member(project: i64, username: String) -> Result<(), AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend
-                .remove_member(&actor, &project.to_string(), &username)
-                .await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move {
+        backend
+            .remove_member(&actor, &project.to_string(), &username)
+            .await
+    })
+    .await
 }
 
 #[server(endpoint = "users/list")]
 pub async fn list_users() -> Result<Vec<User>, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend.list_users(&actor).await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move { backend.list_users(&actor).await }).await
 }
 
 #[server(endpoint = "users/create")]
@@ -264,73 +225,55 @@ pub async fn create_user(
     password: String,
     is_admin: Option<String>,
 ) -> Result<User, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            let input = NewUser {
-                username,
-                password,
-                is_admin: is_admin.is_some(),
-            };
-            backend.create_user(&actor, input).await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move {
+        let input = NewUser {
+            username,
+            password,
+            is_admin: is_admin.is_some(),
+        };
+        backend.create_user(&actor, input).await
+    })
+    .await
 }
 
 #[server(endpoint = "endpoints/list")]
 pub async fn list_endpoints() -> Result<Vec<Endpoint>, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend.list_endpoints(&actor).await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move { backend.list_endpoints(&actor).await }).await
 }
 
 /// Creates (`id` None) or updates an endpoint. JSON-encoded: the form is built
 /// from signals, and its shape (optional secrets, flags) does not fit a flat form.
 #[server(endpoint = "endpoints/save", input = server_fn::codec::Json)]
 pub async fn save_endpoint(id: Option<i64>, input: EndpointInput) -> Result<Endpoint, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            match id {
-                Some(id) => {
-                    backend
-                        .update_endpoint(&actor, &id.to_string(), None, input)
-                        .await
-                }
-                None => backend.create_endpoint(&actor, input).await,
+    session::as_actor(|backend, actor| async move {
+        match id {
+            Some(id) => {
+                backend
+                    .update_endpoint(&actor, &id.to_string(), None, input)
+                    .await
             }
+            None => backend.create_endpoint(&actor, input).await,
         }
-        .await,
-    )
+    })
+    .await
 }
 
 #[server(endpoint = "endpoints/delete")]
 pub async fn delete_endpoint(id: i64) -> Result<(), AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend.delete_endpoint(&actor, &id.to_string(), None).await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move {
+        backend.delete_endpoint(&actor, &id.to_string(), None).await
+    })
+    .await
 }
 
 #[server(endpoint = "endpoints/validate")]
 pub async fn validate_endpoint(id: i64) -> Result<Validation, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend
-                .validate_endpoint(&actor, &id.to_string(), None)
-                .await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move {
+        backend
+            .validate_endpoint(&actor, &id.to_string(), None)
+            .await
+    })
+    .await
 }
 
 #[server(endpoint = "endpoints/validate_draft", input = server_fn::codec::Json)]
@@ -338,89 +281,59 @@ pub async fn validate_endpoint_draft(
     id: Option<i64>,
     input: EndpointInput,
 ) -> Result<Validation, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend.validate_endpoint_draft(&actor, id, input).await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move {
+        backend.validate_endpoint_draft(&actor, id, input).await
+    })
+    .await
 }
 
 #[server(endpoint = "pipelines/list")]
 pub async fn list_pipelines() -> Result<Vec<Pipeline>, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend.list_pipelines(&actor).await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move { backend.list_pipelines(&actor).await }).await
 }
 
 #[server(endpoint = "pipelines/get")]
 pub async fn get_pipeline(id: i64) -> Result<Pipeline, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend.get_pipeline(&actor, &id.to_string(), None).await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move {
+        backend.get_pipeline(&actor, &id.to_string(), None).await
+    })
+    .await
 }
 
 /// Creates (`id` None) or updates a pipeline from the editor.
 #[server(endpoint = "pipelines/save", input = server_fn::codec::Json)]
 pub async fn save_pipeline(id: Option<i64>, spec: PipelineSpec) -> Result<Pipeline, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            match id {
-                Some(id) => {
-                    backend
-                        .update_pipeline(&actor, &id.to_string(), None, spec)
-                        .await
-                }
-                None => backend.create_pipeline(&actor, spec).await,
+    session::as_actor(|backend, actor| async move {
+        match id {
+            Some(id) => {
+                backend
+                    .update_pipeline(&actor, &id.to_string(), None, spec)
+                    .await
             }
+            None => backend.create_pipeline(&actor, spec).await,
         }
-        .await,
-    )
+    })
+    .await
 }
 
 #[server(endpoint = "pipelines/delete")]
 pub async fn delete_pipeline(id: i64) -> Result<(), AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend.delete_pipeline(&actor, &id.to_string(), None).await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move {
+        backend.delete_pipeline(&actor, &id.to_string(), None).await
+    })
+    .await
 }
 
 /// The editor's YAML view: the definition as YAML.
 #[server(endpoint = "pipelines/to_yaml", input = server_fn::codec::Json)]
 pub async fn pipeline_to_yaml(spec: PipelineSpec) -> Result<String, AppError> {
-    session::respond(
-        async move {
-            let (backend, _) = session::actor().await?;
-            Ok(backend.pipeline_to_yaml(&spec))
-        }
-        .await,
-    )
+    session::as_actor(|backend, _| async move { Ok(backend.pipeline_to_yaml(&spec)) }).await
 }
 
 /// The editor's YAML view: YAML (or JSON) back to a definition.
 #[server(endpoint = "pipelines/from_yaml", input = server_fn::codec::Json)]
 pub async fn pipeline_from_yaml(text: String) -> Result<PipelineSpec, AppError> {
-    session::respond(
-        async move {
-            let (backend, _) = session::actor().await?;
-            backend.pipeline_from_text(&text)
-        }
-        .await,
-    )
+    session::as_actor(|backend, _| async move { backend.pipeline_from_text(&text) }).await
 }
 
 #[server(endpoint = "pipelines/run", input = server_fn::codec::Json)]
@@ -428,59 +341,34 @@ pub async fn run_pipeline(
     id: i64,
     inputs: BTreeMap<String, String>,
 ) -> Result<ExecutionSummary, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend
-                .run_pipeline(&actor, &id.to_string(), None, inputs)
-                .await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move {
+        backend
+            .run_pipeline(&actor, &id.to_string(), None, inputs)
+            .await
+    })
+    .await
 }
 
 #[server(endpoint = "executions/list", input = server_fn::codec::Json)]
 pub async fn list_executions(filter: ExecutionFilter) -> Result<Vec<ExecutionSummary>, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend.list_executions(&actor, filter).await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move { backend.list_executions(&actor, filter).await })
+        .await
 }
 
 #[server(endpoint = "executions/get")]
 pub async fn get_execution(id: i64) -> Result<Execution, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend.get_execution(&actor, id).await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move { backend.get_execution(&actor, id).await }).await
 }
 
 #[server(endpoint = "executions/cancel")]
 pub async fn cancel_execution(id: i64) -> Result<ExecutionSummary, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend.cancel_execution(&actor, id).await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move { backend.cancel_execution(&actor, id).await })
+        .await
 }
 
 #[server(endpoint = "webhooks/list")]
 pub async fn list_webhooks() -> Result<Vec<DockerWebhook>, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend.list_webhooks(&actor).await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move { backend.list_webhooks(&actor).await }).await
 }
 
 /// Creates (`id` None) or updates a Docker webhook; a create's answer carries the hook URL, once.
@@ -489,91 +377,65 @@ pub async fn save_webhook(
     id: Option<i64>,
     input: DockerWebhookInput,
 ) -> Result<DockerWebhook, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            match id {
-                Some(id) => {
-                    backend
-                        .update_webhook(&actor, &id.to_string(), None, input)
-                        .await
-                }
-                None => backend.create_webhook(&actor, input).await,
+    session::as_actor(|backend, actor| async move {
+        match id {
+            Some(id) => {
+                backend
+                    .update_webhook(&actor, &id.to_string(), None, input)
+                    .await
             }
+            None => backend.create_webhook(&actor, input).await,
         }
-        .await,
-    )
+    })
+    .await
 }
 
 #[server(endpoint = "webhooks/toggle")]
 pub async fn toggle_webhook(id: i64, enabled: bool) -> Result<DockerWebhook, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend
-                .set_webhook_enabled(&actor, &id.to_string(), None, enabled)
-                .await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move {
+        backend
+            .set_webhook_enabled(&actor, &id.to_string(), None, enabled)
+            .await
+    })
+    .await
 }
 
 /// Deletes the webhook; answers why the Docker Hub side could not be removed, if so.
 #[server(endpoint = "webhooks/delete")]
 pub async fn delete_webhook(id: i64) -> Result<Option<String>, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend.delete_webhook(&actor, &id.to_string(), None).await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move {
+        backend.delete_webhook(&actor, &id.to_string(), None).await
+    })
+    .await
 }
 
 #[server(endpoint = "webhooks/regenerate")]
 pub async fn regenerate_webhook_token(id: i64) -> Result<DockerWebhook, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend
-                .regenerate_webhook_token(&actor, &id.to_string(), None)
-                .await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move {
+        backend
+            .regenerate_webhook_token(&actor, &id.to_string(), None)
+            .await
+    })
+    .await
 }
 
 #[server(endpoint = "webhooks/sync")]
 pub async fn retry_webhook_sync(id: i64) -> Result<DockerWebhook, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend
-                .retry_webhook_sync(&actor, &id.to_string(), None)
-                .await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move {
+        backend
+            .retry_webhook_sync(&actor, &id.to_string(), None)
+            .await
+    })
+    .await
 }
 
 #[server(endpoint = "activity/list", input = server_fn::codec::Json)]
 pub async fn list_activity(filter: ActivityFilter) -> Result<Vec<DockerEvent>, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend.list_activity(&actor, filter).await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move { backend.list_activity(&actor, filter).await })
+        .await
 }
 
 #[server(endpoint = "activity/rerun")]
 pub async fn rerun_event(id: i64) -> Result<DockerEvent, AppError> {
-    session::respond(
-        async move {
-            let (backend, actor) = session::actor().await?;
-            backend.rerun_event(&actor, id).await
-        }
-        .await,
-    )
+    session::as_actor(|backend, actor| async move { backend.rerun_event(&actor, id).await }).await
 }

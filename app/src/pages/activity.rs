@@ -9,7 +9,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 
 use super::webhooks::{run_state_view, EventStatusBadge};
-use super::widgets::{format_millis, EmptyState, LiveBadge, PageHeader};
+use super::widgets::{format_millis, EmptyState, ListTable, LiveBadge, PageHeader};
 use crate::execution::ExecutionStatus;
 use crate::functions::{list_activity, list_webhooks, RerunEvent};
 use crate::live::{use_live, LiveEvent, LiveScope, Refetch};
@@ -284,23 +284,7 @@ fn ActivityTable(
         })
         .collect_view();
     view! {
-        <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white">
-            <table class="table" data-testid="activity-table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Received"</th>
-                        <th scope="col">"Webhook"</th>
-                        <th scope="col">"Repository:tag"</th>
-                        <th scope="col">"Owner / pusher"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col">"Reason"</th>
-                        <th scope="col">"Execution"</th>
-                        <th scope="col"><span class="sr-only">"Actions"</span></th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
+        <ListTable testid="activity-table" columns=&["Received", "Webhook", "Repository:tag", "Owner / pusher", "Status", "Reason", "Execution", ""]>{rows}</ListTable>
         <nav class="mt-4 flex gap-3" aria-label="Pages">
             {newest.map(|href| view! { <a class="btn-secondary" href=href>"Newest"</a> })}
             {older.map(|href| view! { <a class="btn-secondary" href=href>"Older"</a> })}

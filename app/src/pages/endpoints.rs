@@ -3,7 +3,10 @@
 
 use leptos::prelude::*;
 
-use super::widgets::{format_millis, EmptyState, PageHeader};
+use super::widgets::{
+    enum_options, format_millis, project_options, Bound, EmptyState, ListTable, PageHeader,
+    SelectInput, TextInput,
+};
 use crate::endpoint::*;
 use crate::error::AppError;
 use crate::functions::{
@@ -97,21 +100,7 @@ pub fn EndpointsPage() -> impl IntoView {
                                 })
                                 .collect_view();
                             view! {
-                                <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white">
-                                    <table class="table" data-testid="endpoints-table">
-                                        <thead>
-                                            <tr>
-                                                <th scope="col">"Name"</th>
-                                                <th scope="col">"Project"</th>
-                                                <th scope="col">"Type"</th>
-                                                <th scope="col">"URL"</th>
-                                                <th scope="col">"Last validation"</th>
-                                                <th scope="col"><span class="sr-only">"Actions"</span></th>
-                                            </tr>
-                                        </thead>
-                                        <tbody>{rows}</tbody>
-                                    </table>
-                                </div>
+                                <ListTable testid="endpoints-table" columns=&["Name", "Project", "Type", "URL", "Last validation", ""]>{rows}</ListTable>
                             }
                                 .into_any()
                         }
@@ -198,42 +187,20 @@ fn EndpointRow(
     }
 }
 
-/// A text input bound to a signal, with its label and the error for its field.
+/// The server type of a Docker registry endpoint, a select.
 #[component]
-fn TextField(
-    label: &'static str,
-    field: &'static str,
-    value: RwSignal<String>,
-    error: Signal<Option<AppError>>,
-    #[prop(optional)] placeholder: Option<Signal<String>>,
-    #[prop(optional)] secret: bool,
-    #[prop(optional)] multiline: bool,
-) -> impl IntoView {
-    let id = format!("endpoint-{field}");
-    let placeholder = move || placeholder.map(|text| text.get()).unwrap_or_default();
-    let input = if multiline {
-        view! {
-            <textarea class="input font-mono text-xs" rows="4" id=id.clone() name=field placeholder=placeholder
-                prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))></textarea>
-        }
-            .into_any()
-    } else {
-        view! {
-            <input class="input" id=id.clone() name=field type=if secret { "password" } else { "text" }
-                autocomplete=if secret { "new-password" } else { "off" } placeholder=placeholder
-                prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
-        }
-            .into_any()
-    };
-    view! {
-        <div>
-            <label class="label" for=id>{label}</label>
-            {input}
-            {move || error.get().and_then(|error| error.for_field(field)).map(|message| view! {
-                <p class="mt-1 text-sm text-red-700" role="alert" data-field-error=field>{message}</p>
-            })}
-        </div>
-    }
+pub fn ServerTypeSelect(id: &'static str, value: RwSignal<RegistryServerType>) -> impl IntoView {
+    let options = enum_options(
+        &RegistryServerType::ALL,
+        RegistryServerType::as_str,
+        RegistryServerType::label,
+    );
+    let bind = Bound::as_text(
+        value,
+        |kind| kind.as_str().to_string(),
+        |text| RegistryServerType::parse(text).unwrap_or_default(),
+    );
+    view! { <SelectInput id label="Server type" bind options /> }
 }
 
 #[component]
@@ -321,14 +288,8 @@ fn EndpointForm(
     };
     // "unchanged" tells the person a secret is stored and stays unless they type a new one.
     let secret_hint = move |secret: &'static str| {
-        let stored = stored.clone();
-        Signal::derive(move || {
-            if stored.iter().any(|name| name == secret) {
-                "unchanged".to_string()
-            } else {
-                String::new()
-            }
-        })
+        let stored = stored.iter().any(|name| name == secret);
+        Signal::stored(stored.then(|| "unchanged".to_string()))
     };
     let password_hint = secret_hint("password");
     let token_hint = secret_hint("token");
@@ -346,20 +307,8 @@ fn EndpointForm(
                 ev.prevent_default();
                 save.dispatch(SaveEndpoint { id, input: input() });
             }>
-                <div>
-                    <label class="label" for="endpoint-project">"Project"</label>
-                    <select class="input" id="endpoint-project" disabled=editing_existing
-                        on:change=move |ev| project.set(event_target_value(&ev))>
-                        {projects.iter().map(|option| {
-                            let value = option.id.to_string();
-                            let selected = value == project.get_untracked();
-                            view! { <option value=value selected=selected>{option.name.clone()}</option> }
-                        }).collect_view()}
-                    </select>
-                    {move || error.get().and_then(|error| error.for_field("project")).map(|message| view! {
-                        <p class="mt-1 text-sm text-red-700" role="alert" data-field-error="project">{message}</p>
-                    })}
-                </div>
+                <SelectInput id="endpoint-project" label="Project" bind=project options=project_options(&projects)
+                    error field="project" disabled=editing_existing />
                 <fieldset>
                     <legend class="label">"Type"</legend>
                     <div class="flex gap-4 pt-2 text-sm">
@@ -377,49 +326,46 @@ fn EndpointForm(
                         </label>
                     </div>
                 </fieldset>
-                <TextField label="Name" field="name" value=name error />
-                <TextField label="Description" field="description" value=description error />
+                <TextInput id="endpoint-name" label="Name" bind=name error field="name" />
+                <TextInput id="endpoint-description" label="Description" bind=description error field="description" />
                 <Show when=move || kind.get() == EndpointKind::DockerRegistry>
-                    <div>
-                        <label class="label" for="endpoint-server-type">"Server type"</label>
-                        <select class="input" id="endpoint-server-type"
-                            on:change=move |ev| server_type.set(RegistryServerType::parse(&event_target_value(&ev)).unwrap_or_default())>
-                            <option value="docker-hub" selected=move || server_type.get() == RegistryServerType::DockerHub>"Docker Hub"</option>
-                            <option value="registry" selected=move || server_type.get() == RegistryServerType::Registry>"Registry (HTTP API v2)"</option>
-                        </select>
-                    </div>
-                    <TextField label="Repository or registry URL" field="url" value=url error />
-                    <TextField label="User name" field="username" value=username error />
-                    <TextField label="Password" field="password" value=password error secret=true placeholder=password_hint />
+                    <ServerTypeSelect id="endpoint-server-type" value=server_type />
+                    <TextInput id="endpoint-url" label="Repository or registry URL" bind=url error field="url" />
+                    <TextInput id="endpoint-username" label="User name" bind=username error field="username" />
+                    <TextInput id="endpoint-password" label="Password" bind=password error field="password"
+                        secret=true placeholder=password_hint />
                     <label class="flex items-center gap-2 text-sm md:col-span-2">
                         <input type="checkbox" prop:checked=move || cloud_proxy.get() on:change=move |ev| cloud_proxy.set(event_target_checked(&ev)) />
                         "Reach this registry through the cloud proxy (for registries only reachable inside a network)"
                     </label>
                 </Show>
                 <Show when=move || kind.get() == EndpointKind::Kubernetes>
-                    <TextField label="API server URL" field="url" value=url error />
-                    <TextField label="Default namespace" field="namespace" value=namespace error />
-                    <div>
-                        <label class="label" for="endpoint-auth">"Authentication"</label>
-                        <select class="input" id="endpoint-auth"
-                            on:change=move |ev| auth.set(KubernetesAuth::parse(&event_target_value(&ev)).unwrap_or_default())>
-                            <option value="token" selected=move || auth.get() == KubernetesAuth::Token>"Bearer token"</option>
-                            <option value="client-certificate" selected=move || auth.get() == KubernetesAuth::ClientCertificate>"Client certificate"</option>
-                            <option value="kubeconfig" selected=move || auth.get() == KubernetesAuth::Kubeconfig>"Kubeconfig"</option>
-                        </select>
-                    </div>
+                    <TextInput id="endpoint-url" label="API server URL" bind=url error field="url" />
+                    <TextInput id="endpoint-namespace" label="Default namespace" bind=namespace error field="namespace" />
+                    <SelectInput
+                        id="endpoint-auth"
+                        label="Authentication"
+                        bind=Bound::as_text(auth, |auth| auth.as_str().to_string(), |text| KubernetesAuth::parse(text).unwrap_or_default())
+                        options=enum_options(&KubernetesAuth::ALL, KubernetesAuth::as_str, KubernetesAuth::label)
+                    />
                     <Show when=move || auth.get() == KubernetesAuth::Token>
-                        <TextField label="Bearer token" field="token" value=token error secret=true placeholder=token_hint />
+                        <TextInput id="endpoint-token" label="Bearer token" bind=token error field="token"
+                            secret=true placeholder=token_hint />
                     </Show>
                     <Show when=move || auth.get() == KubernetesAuth::ClientCertificate>
-                        <TextField label="Client certificate (PEM)" field="client_cert" value=client_cert error multiline=true />
-                        <TextField label="Client key (PEM)" field="client_key" value=client_key error multiline=true placeholder=client_key_hint />
+                        <TextInput id="endpoint-client_cert" label="Client certificate (PEM)" bind=client_cert error
+                            field="client_cert" rows=4 mono=true />
+                        <TextInput id="endpoint-client_key" label="Client key (PEM)" bind=client_key error
+                            field="client_key" rows=4 mono=true placeholder=client_key_hint />
                     </Show>
                     <Show when=move || auth.get() == KubernetesAuth::Kubeconfig>
-                        <TextField label="Kubeconfig" field="kubeconfig" value=kubeconfig error multiline=true placeholder=kubeconfig_hint />
-                        <TextField label="Context (empty: the kubeconfig's current one)" field="kubeconfig_context" value=kubeconfig_context error />
+                        <TextInput id="endpoint-kubeconfig" label="Kubeconfig" bind=kubeconfig error field="kubeconfig"
+                            rows=4 mono=true placeholder=kubeconfig_hint />
+                        <TextInput id="endpoint-kubeconfig_context" label="Context (empty: the kubeconfig's current one)"
+                            bind=kubeconfig_context error field="kubeconfig_context" />
                     </Show>
-                    <TextField label="CA certificate (PEM)" field="ca_cert" value=ca_cert error multiline=true />
+                    <TextInput id="endpoint-ca_cert" label="CA certificate (PEM)" bind=ca_cert error field="ca_cert"
+                        rows=4 mono=true />
                     <label class="flex items-center gap-2 text-sm">
                         <input type="checkbox" prop:checked=move || insecure.get() on:change=move |ev| insecure.set(event_target_checked(&ev)) />
                         "Skip TLS verification"

@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_query_map;
 use serde_json::Value;
 
 use super::pipelines::RunDialog;
 use super::widgets::{
-    format_millis, last_error, ticking_clock, EmptyState, FormError, LiveBadge, PageHeader,
+    format_millis, last_error, route_id, ticking_clock, EmptyState, FormError, ListTable,
+    LiveBadge, PageHeader,
 };
 use crate::execution::{
     Execution, ExecutionFilter, ExecutionStatus, ExecutionSummary, LogLine, StageRun, TaskRun,
@@ -481,21 +482,7 @@ fn ExecutionTable(list: Vec<ExecutionSummary>, clock: ReadSignal<Option<i64>>) -
         })
         .collect_view();
     view! {
-        <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white">
-            <table class="table" data-testid="executions-table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Pipeline"</th>
-                        <th scope="col">"Run"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col">"Trigger"</th>
-                        <th scope="col">"Started"</th>
-                        <th scope="col">"Duration"</th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
+        <ListTable testid="executions-table" columns=&["Pipeline", "Run", "Status", "Trigger", "Started", "Duration"]>{rows}</ListTable>
     }
 }
 
@@ -505,14 +492,8 @@ fn ExecutionTable(list: Vec<ExecutionSummary>, clock: ReadSignal<Option<i64>>) -
 
 #[component]
 pub fn ExecutionPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = Memo::new(move |_| {
-        params
-            .read()
-            .get("id")
-            .and_then(|id| id.parse::<i64>().ok())
-            .unwrap_or_default()
-    });
+    let route_id = route_id();
+    let id = Memo::new(move |_| route_id.get().unwrap_or_default());
     let refetch = Refetch::default();
     let execution = Resource::new(
         move || (id.get(), refetch.version()),

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
-use super::widgets::{last_error, FormError};
+use super::widgets::{last_error, FormError, FormInput};
 use crate::functions::SignIn;
 
 #[component]
@@ -25,21 +25,15 @@ pub fn LoginPage() -> impl IntoView {
                     "Continuous delivery from registry push to cluster."
                 </p>
                 <ActionForm action=sign_in attr:class="mt-6 space-y-4">
-                    <div>
-                        <label class="label" for="username">"User name"</label>
-                        <input class="input" id="username" name="username" autocomplete="username" required />
-                    </div>
-                    <div>
-                        <label class="label" for="password">"Password"</label>
-                        <input
-                            class="input"
-                            id="password"
-                            name="password"
-                            type="password"
-                            autocomplete="current-password"
-                            required
-                        />
-                    </div>
+                    <FormInput id="username" label="User name" name="username" autocomplete="username" required=true />
+                    <FormInput
+                        id="password"
+                        label="Password"
+                        name="password"
+                        kind="password"
+                        autocomplete="current-password"
+                        required=true
+                    />
                     <FormError error />
                     <button type="submit" class="btn-primary w-full" disabled=move || sign_in.pending().get()>
                         "Sign in"

@@ -1,9 +1,10 @@
 //! Project members (for project administrators) and users (for global admins).
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 
-use super::widgets::{last_error, EmptyState, FieldError, FormError, PageHeader};
+use super::widgets::{
+    last_error, route_id, EmptyState, FormError, FormInput, ListTable, PageHeader,
+};
 use crate::functions::{list_members, list_users, CreateUser, RemoveMember, SetMember};
 use crate::model::ProjectRole;
 
@@ -16,14 +17,8 @@ fn role_options() -> impl IntoView {
 
 #[component]
 pub fn MembersPage() -> impl IntoView {
-    let params = use_params_map();
-    let project = move || {
-        params
-            .read()
-            .get("id")
-            .and_then(|id| id.parse::<i64>().ok())
-            .unwrap_or_default()
-    };
+    let id = route_id();
+    let project = move || id.get().unwrap_or_default();
     let set = ServerAction::<SetMember>::new();
     let remove = ServerAction::<RemoveMember>::new();
     let members = Resource::new(
@@ -38,11 +33,7 @@ pub fn MembersPage() -> impl IntoView {
             <h2 class="text-base font-semibold">"Add a member or change a role"</h2>
             <ActionForm action=set attr:class="mt-4 grid gap-4 md:grid-cols-[2fr_1fr_auto] md:items-start">
                 <input type="hidden" name="project" value=project />
-                <div>
-                    <label class="label" for="member-username">"User name"</label>
-                    <input class="input" id="member-username" name="username" />
-                    <FieldError error=set_error field="username" />
-                </div>
+                <FormInput id="member-username" label="User name" name="username" error=set_error />
                 <div>
                     <label class="label" for="member-role">"Role"</label>
                     <select class="input" id="member-role" name="role">{role_options()}</select>
@@ -58,27 +49,22 @@ pub fn MembersPage() -> impl IntoView {
                     <EmptyState title="No members">"Add people above; global admins can always see every project."</EmptyState>
                 }.into_any(),
                 Ok(list) => view! {
-                    <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white">
-                        <table class="table" data-testid="members-table">
-                            <thead><tr><th scope="col">"User"</th><th scope="col">"Role"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
-                            <tbody>
-                                {list.into_iter().map(|member| {
-                                    let username = member.username.clone();
-                                    view! {
-                                        <tr data-member=member.username.clone()>
-                                            <td class="font-medium">{member.username.clone()}</td>
-                                            <td><span class="badge">{member.role.as_str()}</span></td>
-                                            <td class="text-right">
-                                                <button type="button" class="btn-link text-red-700" on:click=move |_| {
-                                                    remove.dispatch(RemoveMember { project: project(), username: username.clone() });
-                                                }>"Remove"</button>
-                                            </td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
+                    <ListTable testid="members-table" columns=&["User", "Role", ""]>
+                        {list.into_iter().map(|member| {
+                            let username = member.username.clone();
+                            view! {
+                                <tr data-member=member.username.clone()>
+                                    <td class="font-medium">{member.username.clone()}</td>
+                                    <td><span class="badge">{member.role.as_str()}</span></td>
+                                    <td class="text-right">
+                                        <button type="button" class="btn-link text-red-700" on:click=move |_| {
+                                            remove.dispatch(RemoveMember { project: project(), username: username.clone() });
+                                        }>"Remove"</button>
+                                    </td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </ListTable>
                 }.into_any(),
                 Err(error) => view! { <p class="text-red-700" role="alert">{error.to_string()}</p> }.into_any(),
             })}
@@ -96,16 +82,15 @@ pub fn UsersPage() -> impl IntoView {
         <section class="card mb-8">
             <h2 class="text-base font-semibold">"New user"</h2>
             <ActionForm action=create attr:class="mt-4 grid gap-4 md:grid-cols-[1fr_1fr_auto_auto] md:items-start">
-                <div>
-                    <label class="label" for="user-name">"User name"</label>
-                    <input class="input" id="user-name" name="username" />
-                    <FieldError error=create_error field="username" />
-                </div>
-                <div>
-                    <label class="label" for="user-password">"Password"</label>
-                    <input class="input" id="user-password" name="password" type="password" autocomplete="new-password" />
-                    <FieldError error=create_error field="password" />
-                </div>
+                <FormInput id="user-name" label="User name" name="username" error=create_error />
+                <FormInput
+                    id="user-password"
+                    label="Password"
+                    name="password"
+                    error=create_error
+                    kind="password"
+                    autocomplete="new-password"
+                />
                 <label class="flex items-center gap-2 text-sm md:mt-8">
                     <input type="checkbox" name="is_admin" value="on" />
                     "Global admin"
@@ -117,19 +102,14 @@ pub fn UsersPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="text-slate-500">"Loading users…"</p> }>
             {move || users.get().map(|answer| match answer {
                 Ok(list) => view! {
-                    <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white">
-                        <table class="table" data-testid="users-table">
-                            <thead><tr><th scope="col">"User"</th><th scope="col">"Role"</th></tr></thead>
-                            <tbody>
-                                {list.into_iter().map(|user| view! {
-                                    <tr data-user=user.username.clone()>
-                                        <td class="font-medium">{user.username.clone()}</td>
-                                        <td>{if user.is_admin { "global admin" } else { "member" }}</td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
+                    <ListTable testid="users-table" columns=&["User", "Role"]>
+                        {list.into_iter().map(|user| view! {
+                            <tr data-user=user.username.clone()>
+                                <td class="font-medium">{user.username.clone()}</td>
+                                <td>{if user.is_admin { "global admin" } else { "member" }}</td>
+                            </tr>
+                        }).collect_view()}
+                    </ListTable>
                 }.into_any(),
                 Err(error) => view! { <p class="text-red-700" role="alert">{error.to_string()}</p> }.into_any(),
             })}

@@ -2,7 +2,9 @@
 
 use leptos::prelude::*;
 
-use super::widgets::{format_millis, last_error, EmptyState, FieldError, FormError, PageHeader};
+use super::widgets::{
+    format_millis, last_error, EmptyState, FormError, FormInput, ListTable, PageHeader,
+};
 use crate::functions::{list_projects, CreateProject, DeleteProject, UpdateProject};
 use crate::model::Project;
 
@@ -41,21 +43,14 @@ pub fn ProjectsPage() -> impl IntoView {
                 let _ = last_created.get();
                 view! {
                     <ActionForm action=create attr:class="mt-4 grid gap-4 md:grid-cols-[1fr_2fr_auto] md:items-start">
-                        <div>
-                            <label class="label" for="new-project-name">"Name"</label>
-                            <input class="input" id="new-project-name" name="name" placeholder="e.g. Demo" />
-                            <FieldError error=create_error field="name" />
-                        </div>
-                        <div>
-                            <label class="label" for="new-project-description">"Description"</label>
-                            <input
-                                class="input"
-                                id="new-project-description"
-                                name="description"
-                                placeholder="What is deployed from here"
-                            />
-                            <FieldError error=create_error field="description" />
-                        </div>
+                        <FormInput id="new-project-name" label="Name" name="name" error=create_error placeholder="e.g. Demo" />
+                        <FormInput
+                            id="new-project-description"
+                            label="Description"
+                            name="description"
+                            error=create_error
+                            placeholder="What is deployed from here"
+                        />
                         <button type="submit" class="btn-primary md:mt-6" disabled=move || create.pending().get()>
                             "Create project"
                         </button>
@@ -95,27 +90,12 @@ fn ProjectTable(
     delete: ServerAction<DeleteProject>,
 ) -> impl IntoView {
     view! {
-        <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white">
-            <table class="table" data-testid="projects-table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Name"</th>
-                        <th scope="col">"Description"</th>
-                        <th scope="col">"Your role"</th>
-                        <th scope="col">"Created"</th>
-                        <th scope="col">
-                            <span class="sr-only">"Actions"</span>
-                        </th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {list
-                        .into_iter()
-                        .map(|project| view! { <ProjectRow project update delete /> })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <ListTable testid="projects-table" columns=&["Name", "Description", "Your role", "Created", ""]>
+            {list
+                .into_iter()
+                .map(|project| view! { <ProjectRow project update delete /> })
+                .collect_view()}
+        </ListTable>
     }
 }
 
@@ -160,21 +140,14 @@ fn ProjectRow(
                         <td colspan="5">
                             <ActionForm action=update attr:class="grid gap-3 md:grid-cols-[1fr_2fr_auto] md:items-start">
                                 <input type="hidden" name="id" value=id />
-                                <div>
-                                    <label class="label" for=edit_name_id.clone()>"Name"</label>
-                                    <input class="input" id=edit_name_id.clone() name="name" value=name.clone() />
-                                    <FieldError error=update_error field="name" />
-                                </div>
-                                <div>
-                                    <label class="label" for=edit_description_id.clone()>"Description"</label>
-                                    <input
-                                        class="input"
-                                        id=edit_description_id.clone()
-                                        name="description"
-                                        value=description.clone()
-                                    />
-                                    <FieldError error=update_error field="description" />
-                                </div>
+                                <FormInput id=edit_name_id.clone() label="Name" name="name" error=update_error value=name.clone() />
+                                <FormInput
+                                    id=edit_description_id.clone()
+                                    label="Description"
+                                    name="description"
+                                    error=update_error
+                                    value=description.clone()
+                                />
                                 <div class="flex gap-2 md:mt-6">
                                     <button type="submit" class="btn-primary">"Save"</button>
                                     <button type="button" class="btn-secondary" on:click=move |_| mode.set(RowMode::Viewing)>

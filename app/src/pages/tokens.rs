@@ -2,7 +2,9 @@
 
 use leptos::prelude::*;
 
-use super::widgets::{format_millis, last_error, EmptyState, FieldError, FormError, PageHeader};
+use super::widgets::{
+    format_millis, last_error, EmptyState, FormError, FormInput, ListTable, PageHeader,
+};
 use crate::functions::{list_api_tokens, CreateApiToken, RevokeApiToken};
 use crate::model::ApiTokenInfo;
 
@@ -28,9 +30,7 @@ pub fn TokensPage() -> impl IntoView {
             <h2 id="new-token-heading" class="text-base font-semibold">"New token"</h2>
             <ActionForm action=create attr:class="mt-4 flex flex-wrap items-start gap-4">
                 <div class="min-w-64 flex-1">
-                    <label class="label" for="token-name">"Name"</label>
-                    <input class="input" id="token-name" name="name" placeholder="e.g. ci-deployer" />
-                    <FieldError error=create_error field="name" />
+                    <FormInput id="token-name" label="Name" name="name" error=create_error placeholder="e.g. ci-deployer" />
                 </div>
                 <button type="submit" class="btn-primary md:mt-6">"Create token"</button>
             </ActionForm>
@@ -77,60 +77,44 @@ pub fn TokensPage() -> impl IntoView {
 #[component]
 fn TokenTable(list: Vec<ApiTokenInfo>, revoke: ServerAction<RevokeApiToken>) -> impl IntoView {
     view! {
-        <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white">
-            <table class="table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Name"</th>
-                        <th scope="col">"Token"</th>
-                        <th scope="col">"Created"</th>
-                        <th scope="col">"Last used"</th>
-                        <th scope="col">"State"</th>
-                        <th scope="col">
-                            <span class="sr-only">"Actions"</span>
-                        </th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {list
-                        .into_iter()
-                        .map(|token| {
-                            let id = token.id;
-                            let revoked = token.revoked_at.is_some();
-                            view! {
-                                <tr>
-                                    <td class="font-medium">{token.name}</td>
-                                    <td class="font-mono text-sm text-slate-600">{format!("{}…", token.prefix)}</td>
-                                    <td class="whitespace-nowrap text-slate-600">{format_millis(token.created_at)}</td>
-                                    <td class="whitespace-nowrap text-slate-600">
-                                        {token.last_used_at.map(format_millis).unwrap_or_else(|| "never".into())}
-                                    </td>
-                                    <td>
-                                        {if revoked {
-                                            view! { <span class="badge badge-red">"revoked"</span> }.into_any()
-                                        } else {
-                                            view! { <span class="badge badge-green">"active"</span> }.into_any()
-                                        }}
-                                    </td>
-                                    <td class="text-right">
-                                        <Show when=move || !revoked>
-                                            <button
-                                                type="button"
-                                                class="btn-link text-red-700"
-                                                on:click=move |_| {
-                                                    revoke.dispatch(RevokeApiToken { id });
-                                                }
-                                            >
-                                                "Revoke"
-                                            </button>
-                                        </Show>
-                                    </td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <ListTable columns=&["Name", "Token", "Created", "Last used", "State", ""]>
+            {list
+                .into_iter()
+                .map(|token| {
+                    let id = token.id;
+                    let revoked = token.revoked_at.is_some();
+                    view! {
+                        <tr>
+                            <td class="font-medium">{token.name}</td>
+                            <td class="font-mono text-sm text-slate-600">{format!("{}…", token.prefix)}</td>
+                            <td class="whitespace-nowrap text-slate-600">{format_millis(token.created_at)}</td>
+                            <td class="whitespace-nowrap text-slate-600">
+                                {token.last_used_at.map(format_millis).unwrap_or_else(|| "never".into())}
+                            </td>
+                            <td>
+                                {if revoked {
+                                    view! { <span class="badge badge-red">"revoked"</span> }.into_any()
+                                } else {
+                                    view! { <span class="badge badge-green">"active"</span> }.into_any()
+                                }}
+                            </td>
+                            <td class="text-right">
+                                <Show when=move || !revoked>
+                                    <button
+                                        type="button"
+                                        class="btn-link text-red-700"
+                                        on:click=move |_| {
+                                            revoke.dispatch(RevokeApiToken { id });
+                                        }
+                                    >
+                                        "Revoke"
+                                    </button>
+                                </Show>
+                            </td>
+                        </tr>
+                    }
+                })
+                .collect_view()}
+        </ListTable>
     }
 }

@@ -6,7 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use leptos::prelude::*;
 
-use super::widgets::{format_millis, last_error, EmptyState, FieldError, PageHeader};
+use super::endpoints::ServerTypeSelect;
+use super::widgets::{
+    format_millis, last_error, project_options, Bound, EmptyState, FieldError, PageHeader,
+    SelectInput, TextInput,
+};
 use crate::endpoint::{
     Endpoint, EndpointInput, EndpointKind, EndpointSettings, RegistryServerType,
 };
@@ -17,7 +21,7 @@ use crate::functions::{
     RegenerateWebhookToken, RetryWebhookSync, SaveEndpoint, SaveWebhook, ToggleWebhook,
 };
 use crate::model::{Project, ProjectRole, User};
-use crate::pipeline::DOCKER_PARAMETERS;
+use crate::pipeline::is_docker_parameter;
 use crate::webhook::{DockerEvent, DockerWebhook, DockerWebhookInput};
 
 // ---------------------------------------------------------------------------
@@ -104,8 +108,7 @@ fn can_edit(projects: &[Project], project_id: i64, is_admin: bool) -> bool {
 
 /// Whether a pipeline input is filled from the Docker event rather than by the webhook.
 fn from_event(pipeline: &Pipeline, name: &str) -> bool {
-    pipeline.spec.inject_docker_parameters
-        && DOCKER_PARAMETERS.iter().any(|(docker, _)| *docker == name)
+    pipeline.spec.inject_docker_parameters && is_docker_parameter(name)
 }
 
 /// A hook URL (with its secure token) as shown once after a create or a regeneration.
@@ -529,23 +532,6 @@ fn WebhookCard(
 // The form
 // ---------------------------------------------------------------------------
 
-/// The message beside an input whose field name is only known at run time.
-fn dynamic_field_error(error: Signal<Option<AppError>>, field: String) -> impl IntoView {
-    let marker = field.clone();
-    move || {
-        error
-            .get()
-            .and_then(|error| error.for_field(&field))
-            .map(|message| {
-                view! {
-                    <p class="mt-1 text-sm text-red-700" role="alert" data-field-error=marker.clone()>
-                        {message}
-                    </p>
-                }
-            })
-    }
-}
-
 /// Fields the form shows an error beside; any other error goes to the banner.
 fn shown_beside(field: &str) -> bool {
     matches!(
@@ -716,14 +702,15 @@ fn WebhookForm(
         })
     };
     let cancel = on_cancel.clone();
-    let project_options = projects
-        .iter()
-        .map(|option| {
-            let value = option.id.to_string();
-            let selected = value == project.get_untracked();
-            view! { <option value=value selected=selected>{option.name.clone()}</option> }
-        })
-        .collect_view();
+    // Endpoints and pipelines belong to one project: choosing another clears them.
+    let choose_project = Bound {
+        value: project.into(),
+        set: Callback::new(move |chosen| {
+            project.set(chosen);
+            endpoint.set(String::new());
+            pipeline.set(String::new());
+        }),
+    };
     let no_projects = projects.is_empty();
 
     view! {
@@ -744,30 +731,11 @@ fn WebhookForm(
                 ev.prevent_default();
                 save.dispatch(SaveWebhook { id, input: input() });
             }>
-                <div>
-                    <label class="label" for="webhook-project">"Project"</label>
-                    <select class="input" id="webhook-project" disabled=editing_existing
-                        on:change=move |ev| {
-                            project.set(event_target_value(&ev));
-                            // Endpoints and pipelines belong to one project.
-                            endpoint.set(String::new());
-                            pipeline.set(String::new());
-                        }>
-                        {project_options}
-                    </select>
-                    <FieldError error field="project" />
-                </div>
-                <div>
-                    <label class="label" for="webhook-name">"Name"</label>
-                    <input class="input" id="webhook-name" autocomplete="off" placeholder="e.g. demo_webhook"
-                        prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
-                    <FieldError error field="name" />
-                </div>
+                <SelectInput id="webhook-project" label="Project" bind=choose_project
+                    options=project_options(&projects) error field="project" disabled=editing_existing />
+                <TextInput id="webhook-name" label="Name" bind=name error field="name" placeholder="e.g. demo_webhook" />
                 <div class="md:col-span-2">
-                    <label class="label" for="webhook-description">"Description"</label>
-                    <input class="input" id="webhook-description" autocomplete="off"
-                        prop:value=move || description.get() on:input=move |ev| description.set(event_target_value(&ev)) />
-                    <FieldError error field="description" />
+                    <TextInput id="webhook-description" label="Description" bind=description error field="description" />
                 </div>
 
                 // The registry endpoint, or a small form to create one in place.
@@ -905,30 +873,16 @@ fn WebhookForm(
                     <FieldError error field="api_token" />
                 </div>
 
+                <TextInput id="webhook-image" label="Build image" bind=image error field="image" mono=true
+                    placeholder="e.g. svendowideit/testhook"
+                    hint="The repository pushed to. A glob (*) or re:regex matches several; empty matches any." />
+                <TextInput id="webhook-tag" label="Tag" bind=tag error field="tag" mono=true placeholder="any tag"
+                    hint="e.g. latest or v*; empty matches any tag." />
                 <div>
-                    <label class="label" for="webhook-image">"Build image"</label>
-                    <input class="input font-mono" id="webhook-image" autocomplete="off" placeholder="e.g. svendowideit/testhook"
-                        aria-describedby="webhook-image-hint"
-                        prop:value=move || image.get() on:input=move |ev| image.set(event_target_value(&ev)) />
-                    <p id="webhook-image-hint" class="mt-1 text-xs text-slate-500">
-                        "The repository pushed to. A glob (*) or re:regex matches several; empty matches any."
-                    </p>
-                    <FieldError error field="image" />
-                </div>
-                <div>
-                    <label class="label" for="webhook-tag">"Tag"</label>
-                    <input class="input font-mono" id="webhook-tag" autocomplete="off" placeholder="any tag"
-                        aria-describedby="webhook-tag-hint"
-                        prop:value=move || tag.get() on:input=move |ev| tag.set(event_target_value(&ev)) />
-                    <p id="webhook-tag-hint" class="mt-1 text-xs text-slate-500">"e.g. latest or v*; empty matches any tag."</p>
-                    <FieldError error field="tag" />
-                </div>
-                <div>
-                    <label class="label" for="webhook-cidrs">"Allowed sources"</label>
-                    <textarea class="input font-mono text-xs" id="webhook-cidrs" rows="3" placeholder="e.g. 203.0.113.0/24"
-                        aria-describedby="webhook-cidrs-hint"
-                        prop:value=move || cidrs.get() on:input=move |ev| cidrs.set(event_target_value(&ev))></textarea>
-                    <p id="webhook-cidrs-hint" class="mt-1 text-xs text-slate-500">"Addresses (CIDR) pushes may come from, one per line; empty allows any."</p>
+                    // Its errors name a line, not the field: shown here, not by the input.
+                    <TextInput id="webhook-cidrs" label="Allowed sources" bind=cidrs rows=3 mono=true
+                        placeholder="e.g. 203.0.113.0/24"
+                        hint="Addresses (CIDR) pushes may come from, one per line; empty allows any." />
                     {move || cidr_errors().map(|message| view! {
                         <p class="mt-1 text-sm text-red-700" role="alert" data-field-error="source_cidrs">{message}</p>
                     })}
@@ -1034,7 +988,7 @@ fn PipelineInputs(
                     {(!parameter.description.is_empty()).then(|| view! {
                         <p class="mt-1 text-xs text-slate-500">{parameter.description.clone()}</p>
                     })}
-                    {dynamic_field_error(error, field)}
+                    <FieldError error field />
                 </div>
             }
         })
@@ -1123,21 +1077,6 @@ fn EndpointShortcut(
             })
             .map(|error| error.to_string())
     };
-    let text_field = move |label: &'static str,
-                           field: &'static str,
-                           value: RwSignal<String>,
-                           secret: bool| {
-        let id = format!("shortcut-{field}");
-        view! {
-            <div>
-                <label class="label" for=id.clone()>{label}</label>
-                <input class="input" id=id type=if secret { "password" } else { "text" }
-                    autocomplete=if secret { "new-password" } else { "off" }
-                    prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
-                <FieldError error field />
-            </div>
-        }
-    };
     view! {
         <div
             class="mt-3 rounded-md border border-sky-200 bg-sky-50 p-4"
@@ -1154,18 +1093,11 @@ fn EndpointShortcut(
             <h3 id="shortcut-heading" class="text-sm font-semibold">"New Docker registry endpoint"</h3>
             <p class="mt-1 text-xs text-slate-600">"Created in the webhook's project; the webhook form keeps what you typed."</p>
             <div class="mt-3 grid gap-3 md:grid-cols-2">
-                {text_field("Endpoint name", "name", name, false)}
-                <div>
-                    <label class="label" for="shortcut-server-type">"Server type"</label>
-                    <select class="input" id="shortcut-server-type"
-                        on:change=move |ev| server_type.set(RegistryServerType::parse(&event_target_value(&ev)).unwrap_or_default())>
-                        <option value="docker-hub" prop:selected=move || server_type.get() == RegistryServerType::DockerHub>"Docker Hub"</option>
-                        <option value="registry" prop:selected=move || server_type.get() == RegistryServerType::Registry>"Registry (HTTP API v2)"</option>
-                    </select>
-                </div>
-                {text_field("Repository or registry URL", "url", url, false)}
-                {text_field("User name", "username", username, false)}
-                {text_field("Password", "password", password, true)}
+                <TextInput id="shortcut-name" label="Endpoint name" bind=name error field="name" />
+                <ServerTypeSelect id="shortcut-server-type" value=server_type />
+                <TextInput id="shortcut-url" label="Repository or registry URL" bind=url error field="url" />
+                <TextInput id="shortcut-username" label="User name" bind=username error field="username" />
+                <TextInput id="shortcut-password" label="Password" bind=password error field="password" secret=true />
             </div>
             <div class="mt-3 flex flex-wrap items-center gap-3">
                 <button type="button" class="btn-primary" disabled=move || save.pending().get() on:click=move |_| submit()>

@@ -8,7 +8,7 @@ mod receivers;
 
 use std::sync::Arc;
 
-use app::backend::{AuthApi, SharedBackend, SESSION_COOKIE};
+use app::backend::{session_token_from, AuthApi, SharedBackend};
 use axum::body::Body;
 use axum::extract::{FromRef, Request, State};
 use axum::http::{header, Method, StatusCode};
@@ -70,14 +70,7 @@ async fn healthz() -> impl IntoResponse {
 }
 
 fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|header| header.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_string())
+    session_token_from(headers)
 }
 
 /// Page requests without a valid session go to the sign-in page before any

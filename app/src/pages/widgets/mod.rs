@@ -1,10 +1,26 @@
-//! Small pieces every page uses: field errors, banners, empty states, dates.
+//! Small pieces every page uses: banners, empty states, dates, and (in
+//! `form`) the labelled form fields.
+
+mod form;
 
 use std::time::Duration;
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
 
 use crate::error::AppError;
+use crate::model::Project;
+
+pub use form::{
+    enum_options, static_options, Bound, CheckInput, FieldError, FormInput, SelectInput, TextInput,
+};
+
+/// The route's `:id` as a number; none where the route has no id
+/// (`/pipelines/new`) or one that is not a number.
+pub fn route_id() -> Memo<Option<i64>> {
+    let params = use_params_map();
+    Memo::new(move |_| params.read().get("id").and_then(|id| id.parse().ok()))
+}
 
 /// The error of the last submission of a form, if any.
 pub fn last_error<T>(
@@ -16,21 +32,12 @@ pub fn last_error<T>(
     })
 }
 
-/// The message under an input when the last submission failed because of it.
-#[component]
-pub fn FieldError(error: Signal<Option<AppError>>, field: &'static str) -> impl IntoView {
-    move || {
-        error
-            .get()
-            .and_then(|error| error.for_field(field))
-            .map(|message| {
-                view! {
-                    <p class="mt-1 text-sm text-red-700" role="alert" data-field-error=field>
-                        {message}
-                    </p>
-                }
-            })
-    }
+/// The options of a select of projects: their ids, named.
+pub fn project_options(projects: &[Project]) -> Vec<(String, String)> {
+    projects
+        .iter()
+        .map(|project| (project.id.to_string(), project.name.clone()))
+        .collect()
 }
 
 /// A banner for errors that are not about one field.
@@ -57,6 +64,37 @@ pub fn EmptyState(title: &'static str, children: Children) -> impl IntoView {
         <div class="rounded-lg border border-dashed border-slate-300 bg-white px-6 py-10 text-center">
             <h3 class="text-base font-semibold text-slate-800">{title}</h3>
             <div class="mt-1 text-sm text-slate-600">{children()}</div>
+        </div>
+    }
+}
+
+/// A list as a table that scrolls sideways on narrow screens; `children`
+/// are its rows. An empty column heading is the actions column, named for
+/// screen readers only.
+#[component]
+pub fn ListTable(
+    #[prop(optional)] testid: Option<&'static str>,
+    columns: &'static [&'static str],
+    children: Children,
+) -> impl IntoView {
+    let headings = columns
+        .iter()
+        .map(|&column| {
+            if column.is_empty() {
+                view! { <th scope="col"><span class="sr-only">"Actions"</span></th> }.into_any()
+            } else {
+                view! { <th scope="col">{column}</th> }.into_any()
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+            <table class="table" data-testid=testid>
+                <thead>
+                    <tr>{headings}</tr>
+                </thead>
+                <tbody>{children()}</tbody>
+            </table>
         </div>
     }
 }
