@@ -196,7 +196,10 @@ struct PeerState {
 
 impl PeerState {
     fn note(&self, what: &str) {
-        self.seen.lock().expect("the peer's notes").push(what.to_string());
+        self.seen
+            .lock()
+            .expect("the peer's notes")
+            .push(what.to_string());
     }
 }
 
@@ -329,7 +332,11 @@ async fn outputs_of_a_task_reach_later_stages_through_bindings() {
     assert!(peer.seen().contains(&"/echo/v7".to_string()));
     let announce = harness.task(id, "announce").await;
     assert!(
-        announce.inputs.as_deref().unwrap_or("").contains("/echo/v7"),
+        announce
+            .inputs
+            .as_deref()
+            .unwrap_or("")
+            .contains("/echo/v7"),
         "the stored inputs are the resolved ones: {:?}",
         announce.inputs
     );
@@ -636,9 +643,7 @@ async fn run_and_task_transitions_are_announced_on_the_live_bus() {
 
     harness.start();
     let mut seen: Vec<LiveEvent> = Vec::new();
-    let run_ended = |event: &LiveEvent| {
-        matches!(event, LiveEvent::Execution { id: run, status, .. } if *run == id && status.is_final())
-    };
+    let run_ended = |event: &LiveEvent| matches!(event, LiveEvent::Execution { id: run, status, .. } if *run == id && status.is_final());
     let seen = eventually("the run's final event", WAIT, || {
         while let Ok(event) = events.try_recv() {
             seen.push((*event).clone());
