@@ -78,9 +78,10 @@ impl Harness {
         }
     }
 
-    async fn pipeline(&self, name: &str, concurrency: u32, stages: Value) -> PipelineRecord {
+    /// A pipeline of project "demo" with one run at a time (the default concurrency).
+    async fn pipeline(&self, name: &str, stages: Value) -> PipelineRecord {
         let spec: PipelineSpec = serde_json::from_value(json!({
-            "project": "demo", "name": name, "concurrency": concurrency, "stages": stages
+            "project": "demo", "name": name, "stages": stages
         }))
         .expect("the pipeline reads");
         self.context
@@ -90,7 +91,7 @@ impl Harness {
                 name,
                 description: "",
                 enabled: true,
-                concurrency: concurrency.into(),
+                concurrency: spec.concurrency.into(),
                 spec: &serde_json::to_string(&spec).expect("the pipeline writes"),
                 endpoint_ids: &[],
                 now: now_millis(),
@@ -156,6 +157,14 @@ impl Harness {
         .await
     }
 
+    /// Queues a run of a new pipeline, starts the workers and waits for the end.
+    async fn run_to_end(&mut self, name: &str, stages: Value) -> (i64, ExecutionRecord) {
+        let pipeline = self.pipeline(name, stages).await;
+        let id = self.queue(&pipeline).await;
+        self.start();
+        (id, self.finished(id).await)
+    }
+
     /// Waits until the run has ended, whichever way.
     async fn finished(&self, id: i64) -> ExecutionRecord {
         eventually(&format!("run {id} to end"), WAIT, || async move {
@@ -166,6 +175,11 @@ impl Harness {
         })
         .await
     }
+}
+
+/// A finished task's output.
+fn output(task: &TaskRunRecord) -> Value {
+    serde_json::from_str(task.output.as_deref().expect("an output")).expect("the output is JSON")
 }
 
 fn condition(name: &str, expression: &str) -> Value {
@@ -261,26 +275,21 @@ async fn answer(State(peer): State<PeerState>, uri: Uri) -> Response {
 }
 
 #[tokio::test]
-async fn a_queued_run_is_claimed_and_runs_its_stages_in_order_with_the_tasks_of_a_stage_in_parallel(
-) {
+async fn a_queued_run_runs_its_stages_in_order_and_the_tasks_of_a_stage_together() {
     // Arrange: /together answers only while both tasks of stage one wait there.
     let peer = Peer::start().await;
     let mut harness = Harness::new().await;
-    let pipeline = harness
-        .pipeline(
+
+    // Act
+    let (id, execution) = harness
+        .run_to_end(
             "ordered",
-            1,
             json!([
                 {"name": "one", "tasks": [rest("left", peer.url("/together")), rest("right", peer.url("/together"))]},
                 {"name": "two", "tasks": [rest("after", peer.url("/echo/after"))]}
             ]),
         )
         .await;
-    let id = harness.queue(&pipeline).await;
-
-    // Act
-    harness.start();
-    let execution = harness.finished(id).await;
 
     // Assert
     assert_eq!(execution.status, "COMPLETED", "{:?}", execution.error);
@@ -312,10 +321,10 @@ async fn a_queued_run_is_claimed_and_runs_its_stages_in_order_with_the_tasks_of_
 async fn outputs_of_a_task_reach_later_stages_through_bindings() {
     let peer = Peer::start().await;
     let mut harness = Harness::new().await;
-    let pipeline = harness
-        .pipeline(
+
+    let (id, execution) = harness
+        .run_to_end(
             "chained",
-            1,
             json!([
                 {"name": "build", "tasks": [rest("version", peer.url("/version"))]},
                 {"name": "deploy", "tasks": [rest("announce", peer.url("/echo/${build.version.output.body.version}"))]},
@@ -323,10 +332,6 @@ async fn outputs_of_a_task_reach_later_stages_through_bindings() {
             ]),
         )
         .await;
-    let id = harness.queue(&pipeline).await;
-
-    harness.start();
-    let execution = harness.finished(id).await;
 
     assert_eq!(execution.status, "COMPLETED", "{:?}", execution.error);
     assert!(peer.seen().contains(&"/echo/v7".to_string()));
@@ -340,9 +345,7 @@ async fn outputs_of_a_task_reach_later_stages_through_bindings() {
         "the stored inputs are the resolved ones: {:?}",
         announce.inputs
     );
-    let output: Value =
-        serde_json::from_str(announce.output.as_deref().expect("an output")).expect("JSON");
-    assert_eq!(output["body"]["echo"], "v7");
+    assert_eq!(output(&announce)["body"]["echo"], "v7");
     harness.shut_down().await;
 }
 
@@ -350,20 +353,16 @@ async fn outputs_of_a_task_reach_later_stages_through_bindings() {
 async fn a_failing_task_fails_the_run_and_later_stages_do_not_run() {
     let peer = Peer::start().await;
     let mut harness = Harness::new().await;
-    let pipeline = harness
-        .pipeline(
+
+    let (id, execution) = harness
+        .run_to_end(
             "breaks",
-            1,
             json!([
                 {"name": "first", "tasks": [condition("fine", "1 == 1"), rest("broken", peer.url("/fail"))]},
                 {"name": "second", "tasks": [rest("never", peer.url("/echo/never"))]}
             ]),
         )
         .await;
-    let id = harness.queue(&pipeline).await;
-
-    harness.start();
-    let execution = harness.finished(id).await;
 
     assert_eq!(execution.status, "FAILED");
     let error = execution.error.unwrap_or_default();
@@ -387,20 +386,16 @@ async fn a_failing_task_that_may_fail_lets_the_run_go_on() {
     let mut harness = Harness::new().await;
     let mut broken = rest("broken", peer.url("/fail"));
     broken["continue_on_failure"] = true.into();
-    let pipeline = harness
-        .pipeline(
+
+    let (id, execution) = harness
+        .run_to_end(
             "tolerant",
-            1,
             json!([
                 {"name": "first", "tasks": [broken]},
                 {"name": "second", "tasks": [condition("later", "1 == 1")]}
             ]),
         )
         .await;
-    let id = harness.queue(&pipeline).await;
-
-    harness.start();
-    let execution = harness.finished(id).await;
 
     assert_eq!(execution.status, "COMPLETED", "{:?}", execution.error);
     assert_eq!(harness.task(id, "broken").await.status, "FAILED");
@@ -416,20 +411,16 @@ async fn a_false_precondition_skips_the_task_and_a_true_one_runs_it() {
     skipped["precondition"] = "${build.version.output.status} == 404".into();
     let mut runs = rest("runs", peer.url("/echo/runs"));
     runs["precondition"] = "${build.version.output.status} == 200".into();
-    let pipeline = harness
-        .pipeline(
+
+    let (id, execution) = harness
+        .run_to_end(
             "conditional",
-            1,
             json!([
                 {"name": "build", "tasks": [rest("version", peer.url("/version"))]},
                 {"name": "deploy", "tasks": [skipped, runs]}
             ]),
         )
         .await;
-    let id = harness.queue(&pipeline).await;
-
-    harness.start();
-    let execution = harness.finished(id).await;
 
     assert_eq!(execution.status, "COMPLETED", "{:?}", execution.error);
     assert_eq!(harness.task(id, "skipped").await.status, "SKIPPED");
@@ -445,7 +436,6 @@ async fn waiting_run(harness: &Harness, peer: &Peer) -> i64 {
     let pipeline = harness
         .pipeline(
             "waits",
-            1,
             json!([{"name": "wait", "tasks": [{
                 "name": "poll", "type": "poll", "url": peer.url("/never"),
                 "condition": "$.ready == true", "interval_seconds": 1, "timeout_seconds": 120
@@ -506,14 +496,12 @@ async fn the_concurrency_limit_keeps_an_extra_run_queued_while_others_go_on() {
     let gated = harness
         .pipeline(
             "gated",
-            1,
             json!([{"name": "s", "tasks": [rest("wait", peer.url("/gate"))]}]),
         )
         .await;
     let free = harness
         .pipeline(
             "free",
-            1,
             json!([{"name": "s", "tasks": [condition("quick", "1 == 1")]}]),
         )
         .await;
@@ -553,14 +541,12 @@ async fn recover_after_restart_fails_runs_left_running_and_leaves_queued_ones() 
     let pipeline = harness
         .pipeline(
             "cut-off",
-            1,
             json!([{"name": "s", "tasks": [condition("t", "1 == 1")]}]),
         )
         .await;
     let other = harness
         .pipeline(
             "waiting",
-            1,
             json!([{"name": "s", "tasks": [condition("t", "1 == 1")]}]),
         )
         .await;
@@ -610,7 +596,6 @@ async fn a_shutdown_ends_a_run_in_progress_as_failed() {
     let pipeline = harness
         .pipeline(
             "long",
-            1,
             json!([{"name": "s", "tasks": [rest("wait", peer.url("/gate"))]}]),
         )
         .await;
@@ -631,19 +616,22 @@ async fn a_shutdown_ends_a_run_in_progress_as_failed() {
 #[tokio::test]
 async fn run_and_task_transitions_are_announced_on_the_live_bus() {
     let mut harness = Harness::new().await;
-    let pipeline = harness
-        .pipeline(
+    let mut events = harness.context.live.subscribe();
+
+    let (id, _) = harness
+        .run_to_end(
             "announced",
-            1,
             json!([{"name": "s", "tasks": [condition("check", "1 == 1")]}]),
         )
         .await;
-    let mut events = harness.context.live.subscribe();
-    let id = harness.queue(&pipeline).await;
 
-    harness.start();
     let mut seen: Vec<LiveEvent> = Vec::new();
-    let run_ended = |event: &LiveEvent| matches!(event, LiveEvent::Execution { id: run, status, .. } if *run == id && status.is_final());
+    let run_ended = |event: &LiveEvent| match event {
+        LiveEvent::Execution {
+            id: run, status, ..
+        } => *run == id && status.is_final(),
+        _ => false,
+    };
     let seen = eventually("the run's final event", WAIT, || {
         while let Ok(event) = events.try_recv() {
             seen.push((*event).clone());
@@ -728,20 +716,16 @@ async fn a_kubernetes_create_task_creates_the_deployment_in_the_cluster() {
         .await
         .expect("the endpoint is stored");
     let yaml = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: app\n          image: example/web:v1\n";
-    let pipeline = harness
-        .pipeline(
+
+    // Act
+    let (id, execution) = harness
+        .run_to_end(
             "deploy",
-            1,
             json!([{"name": "deploy", "tasks": [{
                 "name": "web", "type": "kubernetes", "endpoint": "dev", "action": "CREATE", "yaml": yaml
             }]}]),
         )
         .await;
-    let id = harness.queue(&pipeline).await;
-
-    // Act
-    harness.start();
-    let execution = harness.finished(id).await;
 
     // Assert
     assert_eq!(execution.status, "COMPLETED", "{:?}", execution.error);
@@ -752,9 +736,7 @@ async fn a_kubernetes_create_task_creates_the_deployment_in_the_cluster() {
         deployment["spec"]["template"]["spec"]["containers"][0]["image"],
         "example/web:v1"
     );
-    let task = harness.task(id, "web").await;
-    let output: Value =
-        serde_json::from_str(task.output.as_deref().expect("an output")).expect("JSON");
+    let output = output(&harness.task(id, "web").await);
     assert_eq!(output["objects"][0]["kind"], "Deployment", "{output:#}");
     harness.shut_down().await;
 }
@@ -762,20 +744,16 @@ async fn a_kubernetes_create_task_creates_the_deployment_in_the_cluster() {
 #[tokio::test]
 async fn a_kubernetes_task_naming_no_endpoint_of_the_project_fails() {
     let mut harness = Harness::new().await;
-    let pipeline = harness
-        .pipeline(
+
+    let (_, execution) = harness
+        .run_to_end(
             "nowhere",
-            1,
             json!([{"name": "deploy", "tasks": [{
                 "name": "web", "type": "kubernetes", "endpoint": "missing", "action": "GET",
                 "yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"
             }]}]),
         )
         .await;
-    let id = harness.queue(&pipeline).await;
-
-    harness.start();
-    let execution = harness.finished(id).await;
 
     assert_eq!(execution.status, "FAILED");
     assert_eq!(
