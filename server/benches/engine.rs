@@ -21,7 +21,7 @@ async fn main() -> anyhow::Result<()> {
     let (base, store, token) = (&bench.base, &bench.store, &bench.token);
     let client = reqwest::Client::new();
     let post = |path: String, body: serde_json::Value| {
-        support::send_post(&client, format!("{base}{path}"), &token, &body)
+        support::send_post(&client, format!("{base}{path}"), token, &body)
     };
     post("/api/v1/projects".into(), json!({"name": "Bench"}))
         .await?

@@ -1,12 +1,13 @@
 #![recursion_limit = "512"]
-//! The Slipway server: one axum process that serves the UI and the API, and
-//! (as features arrive) receives registry webhooks and runs pipelines.
+//! The Slipway server: one axum process that serves the UI and the API,
+//! receives registry webhooks and runs pipelines.
 
 pub mod clock;
 pub mod config;
 pub mod connect;
 pub mod crypto;
 pub mod deploy;
+pub mod endpoints;
 pub mod engine;
 pub mod errors;
 pub mod files;
@@ -18,3 +19,5 @@ pub mod secrets;
 pub mod service;
 pub mod startup;
 pub mod store;
+#[doc(hidden)]
+pub mod test_support;

@@ -1,10 +1,11 @@
 //! The in-process event bus behind the pages' live streams.
 //!
-//! The engine and the receivers publish what changed after it is committed;
-//! each open `/api/live` stream subscribes and forwards what its reader may
-//! see. With several replicas on PostgreSQL, a `LISTEN/NOTIFY` listener
-//! publishes the other replicas' events into this same bus, so a stream sees
-//! every replica's runs without knowing where they ran.
+//! The engine and the request side publish what changed after it is
+//! committed; each open `/api/live` stream subscribes and forwards what its
+//! reader may see. Today one server process runs everything, so this bus
+//! carries every event. Not yet built: passing events between replicas
+//! (e.g. PostgreSQL `LISTEN/NOTIFY` feeding this bus), which several
+//! replicas would need.
 
 use std::sync::Arc;
 

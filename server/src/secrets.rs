@@ -1,8 +1,9 @@
 //! Random tokens and their hashes, and password hashing.
 //!
-//! Session cookies, API tokens and (later) webhook secure tokens are 256 bits
-//! from the OS CSPRNG; only their SHA-256 is stored, which is enough for
-//! high-entropy values. Passwords are low-entropy, so they get argon2id.
+//! Session cookies, API tokens and webhook secure tokens are 256 bits from
+//! the OS CSPRNG; requests are matched on their SHA-256, which is enough for
+//! high-entropy values (a webhook's token is also kept sealed, to rebuild its
+//! hook URL). Passwords are low-entropy, so they get argon2id.
 
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,

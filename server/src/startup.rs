@@ -14,7 +14,7 @@ use crate::clock::now_millis;
 use crate::config::ServeArgs;
 use crate::connect::Outbound;
 use crate::crypto::SecretBox;
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineContext};
 use crate::files::write_private_file;
 use crate::http::{router, AppState};
 use crate::secrets;
@@ -67,8 +67,22 @@ impl Application {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => format!("http://{}", listener.local_addr()?),
         };
-        let slipway = Slipway::new(store.clone(), secret_box, outbound, public_url);
-        let engine = Engine::new(slipway.clone());
+        let slipway = Slipway::new(
+            store.clone(),
+            secret_box.clone(),
+            outbound.clone(),
+            public_url.clone(),
+        );
+        // The engine gets only what it uses; the signals and the live bus are
+        // the request side's own, so both sides wake, cancel and announce alike.
+        let engine = Engine::new(EngineContext {
+            store: store.clone(),
+            live: slipway.live.clone(),
+            signals: slipway.signals.clone(),
+            outbound,
+            secret_box,
+            public_url,
+        });
         engine.recover_after_restart().await?;
         let live = slipway.live.clone();
         let state = AppState {

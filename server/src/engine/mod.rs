@@ -2,13 +2,21 @@
 //! the store, run their stages in order (the tasks of a stage in parallel),
 //! and commit every transition before the next step.
 //!
-//! A claim is a lease in the database: with SQLite one process holds them;
-//! with PostgreSQL several replicas share the queue the same way. A worker
-//! renews its lease while it runs and learns there of cancel requests made
-//! on another replica; a run whose lease expired lost its worker.
+//! A claim is a lease in the database. A worker renews its lease while it
+//! runs and learns there of cancel requests recorded in the store; a cancel
+//! made through this process's [`EngineSignals`] stops the run at once. Today
+//! the store is SQLite and one process holds every lease, so a run left
+//! RUNNING by a crash ends FAILED on the next start
+//! ([`Engine::recover_after_restart`]). Not yet built: several replicas
+//! sharing the queue (PostgreSQL), and a sweep that fails runs whose lease
+//! expired while the server kept running.
+//!
+//! The engine sees only its [`EngineContext`], not the request side's service.
 
 mod run;
 mod tasks;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,14 +26,17 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::now_millis;
-use crate::service::Slipway;
+use crate::connect::Outbound;
+use crate::crypto::SecretBox;
+use crate::live::LiveBus;
+use crate::store::SharedStore;
 
 /// How long a claim holds without renewal.
 const LEASE: Duration = Duration::from_secs(30);
 /// Renewal (and remote-cancel check) period: well inside the lease.
 const HEARTBEAT: Duration = Duration::from_secs(1);
-/// A worker with nothing to do looks again this often even without a wake-up
-/// (runs queued by another replica do not wake this one).
+/// A worker with nothing to do looks again this often even without a wake-up,
+/// so a missed wake-up delays a run by this much at most.
 const IDLE_POLL: Duration = Duration::from_secs(1);
 pub const RESTART_REASON: &str = "interrupted by server restart";
 
@@ -43,7 +54,8 @@ impl EngineSignals {
         self.queued.notify_one();
     }
 
-    /// Stops a run in progress in this process at once (the heartbeat covers other replicas).
+    /// Stops a run in progress in this process at once. (A cancel recorded
+    /// only in the store reaches the run at its worker's next heartbeat.)
     pub fn cancel(&self, execution_id: i64) {
         if let Some(token) = self.lock().get(&execution_id) {
             token.cancel();
@@ -58,26 +70,43 @@ impl EngineSignals {
     }
 }
 
+/// What the engine uses of the server, and nothing more (the shape of a
+/// kube-rs controller's `Context`). `signals` and `live` must be the request
+/// side's own instances: a run queued there wakes a worker here, a cancel
+/// there stops a run here, and what a run does reaches the pages' streams.
+#[derive(Clone)]
+pub struct EngineContext {
+    pub store: SharedStore,
+    pub live: LiveBus,
+    pub signals: EngineSignals,
+    /// REST and Poll requests, and Docker Hub callbacks.
+    pub outbound: Outbound,
+    /// Unseals endpoint secrets and Docker Hub callback URLs.
+    pub secret_box: SecretBox,
+    /// Base of the run links sent in Docker Hub callbacks.
+    pub public_url: String,
+}
+
 pub struct Engine {
-    slipway: Slipway,
+    context: EngineContext,
     owner: String,
 }
 
 impl Engine {
-    pub fn new(slipway: Slipway) -> Arc<Self> {
+    pub fn new(context: EngineContext) -> Arc<Self> {
         let owner = format!(
             "{}-{}",
             std::process::id(),
             &crate::secrets::random_token("")[..8]
         );
-        Arc::new(Engine { slipway, owner })
+        Arc::new(Engine { context, owner })
     }
 
     /// On start with the embedded database no other process can hold a run:
     /// whatever was RUNNING was cut off by a crash or kill, and ends FAILED.
     pub async fn recover_after_restart(&self) -> anyhow::Result<u64> {
         let failed = self
-            .slipway
+            .context
             .store
             .fail_abandoned_executions(now_millis(), RESTART_REASON, false)
             .await?;
@@ -102,11 +131,11 @@ impl Engine {
     }
 
     async fn work(self: Arc<Self>, shutdown: CancellationToken) {
-        let signals = self.slipway.signals.clone();
+        let signals = self.context.signals.clone();
         while !shutdown.is_cancelled() {
             let now = now_millis();
             let claimed = self
-                .slipway
+                .context
                 .store
                 .claim_execution(&self.owner, now, now + LEASE.as_millis() as i64)
                 .await;

@@ -31,7 +31,7 @@ impl Engine {
         shutdown: CancellationToken,
     ) {
         let cancel = CancellationToken::new();
-        self.slipway
+        self.context
             .signals
             .lock()
             .insert(execution.id, cancel.clone());
@@ -46,14 +46,14 @@ impl Engine {
         };
 
         tracing::info!("run started");
-        self.slipway.live.publish(crate::live::execution_event(
+        self.context.live.publish(crate::live::execution_event(
             &execution,
             ExecutionStatus::Running,
         ));
         let end = self.run_stages(&execution, &cancel, &shutdown).await;
         heartbeat.abort();
         on_shutdown.abort();
-        self.slipway.signals.lock().remove(&execution.id);
+        self.context.signals.lock().remove(&execution.id);
 
         let (status, error) = match end {
             RunEnd::Completed => (ExecutionStatus::Completed, None),
@@ -66,7 +66,7 @@ impl Engine {
             "run ended"
         );
         if let Err(error) = self
-            .slipway
+            .context
             .store
             .finish_execution(
                 execution.id,
@@ -76,18 +76,22 @@ impl Engine {
             )
             .await
         {
-            // The lease runs out and the recovery sweep ends the run as FAILED.
+            // The run stays RUNNING until the next start fails it (a sweep of
+            // expired leases while the server runs is not yet built).
             tracing::error!(%error, "recording the end of a run failed");
             return;
         }
-        self.slipway
+        self.context
             .live
             .publish(crate::live::execution_event(&execution, status));
         // Off the worker's path: a slow callback host must not hold up the queue.
-        let slipway = self.slipway.clone();
+        let engine = Arc::clone(self);
         tokio::spawn(async move {
+            let context = &engine.context;
             crate::receive::callback::report_run_end(
-                &slipway,
+                &context.secret_box,
+                &context.outbound,
+                &context.public_url,
                 &execution,
                 status,
                 error.as_deref(),
@@ -103,7 +107,7 @@ impl Engine {
             tokio::time::sleep(HEARTBEAT).await;
             let lease_until = now_millis() + LEASE.as_millis() as i64;
             match self
-                .slipway
+                .context
                 .store
                 .renew_lease(execution_id, &self.owner, lease_until)
                 .await

@@ -17,10 +17,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::run::Outputs;
-use super::Engine;
+use super::{Engine, EngineContext};
 use crate::clock::now_millis;
 use crate::store::ExecutionRecord;
-use crate::{connect, deploy};
+use crate::{connect, deploy, endpoints};
 
 /// How much of a response body a REST or Poll task keeps in its output.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -76,10 +76,10 @@ struct LogWriter {
 }
 
 impl LogWriter {
-    fn start(slipway: &crate::service::Slipway, task: TaskOf) -> Self {
+    fn start(context: &EngineContext, task: TaskOf) -> Self {
         let (sender, mut lines) = mpsc::unbounded_channel::<String>();
-        let store = slipway.store.clone();
-        let live = slipway.live.clone();
+        let store = context.store.clone();
+        let live = context.live.clone();
         let writer = tokio::spawn(async move {
             while let Some(line) = lines.recv().await {
                 let at = now_millis();
@@ -133,7 +133,7 @@ impl Engine {
         task_index: usize,
         task: &Task,
     ) -> TaskEnd {
-        let store = &self.slipway.store;
+        let store = &self.context.store;
         let values = Values {
             inputs: context.inputs,
             outputs: context.outputs,
@@ -165,10 +165,10 @@ impl Engine {
             project_id: context.execution.project_id,
             task_run_id,
         };
-        self.slipway
+        self.context
             .live
             .publish(task_of.event(TaskStatus::Running));
-        let log = LogWriter::start(&self.slipway, task_of);
+        let log = LogWriter::start(&self.context, task_of);
 
         let end = match (&task.precondition, resolved) {
             (_, Err(error)) => TaskEnd::Failed(error.to_string()),
@@ -205,7 +205,7 @@ impl Engine {
         {
             tracing::error!(%error, "recording the end of a task failed");
         }
-        self.slipway.live.publish(task_of.event(status));
+        self.context.live.publish(task_of.event(status));
         end
     }
 
@@ -237,14 +237,14 @@ impl Engine {
         task: &KubernetesTask,
         log: &LogWriter,
     ) -> TaskEnd {
-        let (endpoint, secrets) = match self
-            .slipway
-            .project_endpoint(
-                context.execution.project_id,
-                &task.endpoint,
-                EndpointKind::Kubernetes,
-            )
-            .await
+        let (endpoint, secrets) = match endpoints::in_project(
+            &self.context.store,
+            &self.context.secret_box,
+            context.execution.project_id,
+            &task.endpoint,
+            EndpointKind::Kubernetes,
+        )
+        .await
         {
             Ok(found) => found,
             Err(reason) => return TaskEnd::Failed(reason),
@@ -316,7 +316,7 @@ impl Engine {
         let method = reqwest::Method::from_str(&method.to_ascii_uppercase())
             .map_err(|_| format!("'{method}' is not an HTTP method"))?;
         let client = self
-            .slipway
+            .context
             .outbound
             .http_client(false)
             .map_err(|error| error.to_string())?;

@@ -8,7 +8,7 @@ use app::execution::{ExecutionStatus, Trigger};
 use serde_json::json;
 
 use crate::connect::Outbound;
-use crate::service::Slipway;
+use crate::crypto::SecretBox;
 use crate::store::ExecutionRecord;
 
 /// Whether callbacks are on and `url`'s host (with its port, if the entry has
@@ -34,8 +34,11 @@ pub fn allowed(outbound: &Outbound, url: &str) -> bool {
 
 /// Reports a finished run to its push's callback, if it has one. Failures are
 /// logged (without the URL); the run's own state does not depend on them.
+/// `public_url` is the base of the run's link in the report.
 pub async fn report_run_end(
-    slipway: &Slipway,
+    secret_box: &SecretBox,
+    outbound: &Outbound,
+    public_url: &str,
     execution: &ExecutionRecord,
     status: ExecutionStatus,
     error: Option<&str>,
@@ -44,12 +47,12 @@ pub async fn report_run_end(
     let Some(sealed) = trigger.callback else {
         return;
     };
-    let Ok(url) = slipway.secret_box.open(&sealed) else {
+    let Ok(url) = secret_box.open(&sealed) else {
         tracing::warn!("a run's Docker Hub callback could not be unsealed; not reported");
         return;
     };
     // Checked again: the allow-list may have shrunk since the push came in.
-    if !allowed(&slipway.outbound, &url) {
+    if !allowed(outbound, &url) {
         tracing::info!("the Docker Hub callback's host is no longer allowed; not reported");
         return;
     }
@@ -76,9 +79,9 @@ pub async fn report_run_end(
         "state": state,
         "description": description,
         "context": "Slipway",
-        "target_url": format!("{}/executions/{}", slipway.public_url, execution.id),
+        "target_url": format!("{}/executions/{}", public_url, execution.id),
     });
-    let sent = match slipway.outbound.http_client(false) {
+    let sent = match outbound.http_client(false) {
         Ok(client) => client.post(url).json(&body).send().await,
         Err(error) => {
             tracing::warn!(%error, "no HTTP client for the Docker Hub callback");

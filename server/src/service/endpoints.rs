@@ -15,42 +15,14 @@ use crate::store::{EndpointRecord, EndpointWrite, StoreError};
 impl Slipway {
     /// The page/API view of a stored endpoint: settings parsed, secrets reduced to their names.
     pub(crate) fn endpoint_view(&self, record: EndpointRecord) -> Result<Endpoint, AppError> {
-        let kind = EndpointKind::parse(&record.kind)
-            .ok_or_else(|| internal("unknown endpoint kind in the database"))?;
-        let settings: EndpointSettings =
-            serde_json::from_str(&record.settings).map_err(internal)?;
-        let stored_secrets = self.endpoint_secrets(&record)?.names();
-        let last_validation = record
-            .last_validation
-            .as_deref()
-            .and_then(|json| serde_json::from_str(json).ok());
-        Ok(Endpoint {
-            id: record.id,
-            project: record.project_name,
-            project_id: record.project_id,
-            name: record.name,
-            description: record.description,
-            kind,
-            url: record.url,
-            settings,
-            stored_secrets,
-            last_validation,
-            created_at: record.created_at,
-            updated_at: record.updated_at,
-        })
+        crate::endpoints::view(&self.secret_box, record)
     }
 
     pub(crate) fn endpoint_secrets(
         &self,
         record: &EndpointRecord,
     ) -> Result<EndpointSecrets, AppError> {
-        match &record.sealed_secrets {
-            None => Ok(EndpointSecrets::default()),
-            Some(sealed) => {
-                let json = self.secret_box.open(sealed).map_err(internal)?;
-                serde_json::from_str(&json).map_err(internal)
-            }
-        }
+        crate::endpoints::secrets(&self.secret_box, record)
     }
 
     /// Finds an endpoint the actor may see, by id or by name (and project).

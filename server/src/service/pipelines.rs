@@ -48,26 +48,8 @@ impl Slipway {
         reference: &str,
         kind: EndpointKind,
     ) -> Result<(Endpoint, EndpointSecrets), String> {
-        let candidates = match reference.parse::<i64>() {
-            Ok(id) => self
-                .store
-                .endpoint_by_id(id)
-                .await
-                .map(|found| found.into_iter().collect()),
-            Err(_) => self.store.endpoints_by_name(reference).await,
-        }
-        .map_err(|error| error.to_string())?;
-        let record = candidates
-            .into_iter()
-            .find(|record| record.project_id == project_id && record.kind == kind.as_str())
-            .ok_or_else(|| format!("the project has no {} endpoint '{reference}'", kind.label()))?;
-        let secrets = self
-            .endpoint_secrets(&record)
-            .map_err(|error| error.to_string())?;
-        let endpoint = self
-            .endpoint_view(record)
-            .map_err(|error| error.to_string())?;
-        Ok((endpoint, secrets))
+        crate::endpoints::in_project(&self.store, &self.secret_box, project_id, reference, kind)
+            .await
     }
 
     /// Validates a definition for its project; answers the ids of the endpoints it uses.

@@ -1,5 +1,7 @@
+use std::fmt::Display;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use server::clock::now_millis;
 use server::config::{ServeArgs, StorageArgs};
@@ -7,6 +9,13 @@ use server::service::issue_api_token;
 use server::startup::Application;
 use server::store::SharedStore;
 use tokio::sync::oneshot;
+
+/// The one wait of these tests: polls until the closure answers `Some`, and
+/// panics naming what was awaited when the time is up.
+pub use server::test_support::eventually;
+
+/// The longest a run may take to reach an awaited state.
+const RUN_WAIT: Duration = Duration::from_secs(20);
 
 pub struct TestApp {
     pub address: String,
@@ -74,6 +83,36 @@ pub async fn spawn_app_with(
         stop: Some(stop),
         server: Some(server),
     }
+}
+
+/// Waits until the run satisfies `done` (`what` says how, for the message on
+/// timeout), polling `GET /api/v1/executions/{id}`, and answers it.
+pub async fn run_when(
+    app: &TestApp,
+    id: impl Display,
+    what: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let path = format!("/api/v1/executions/{id}");
+    eventually(&format!("run {id} {what}"), RUN_WAIT, || async {
+        let execution: serde_json::Value = app
+            .get(&path, &app.admin_token)
+            .await
+            .json()
+            .await
+            .expect("the run is JSON");
+        done(&execution).then_some(execution)
+    })
+    .await
+}
+
+/// Waits until the run is in a final state, and answers it.
+pub async fn finished(app: &TestApp, id: impl Display) -> serde_json::Value {
+    run_when(app, id, "to end", |execution| {
+        ["COMPLETED", "FAILED", "CANCELED"]
+            .contains(&execution["status"].as_str().unwrap_or_default())
+    })
+    .await
 }
 
 /// Creates (or reuses) a user and returns a fresh API token for it.

@@ -5,8 +5,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp};
-use crate::pipelines::{create_pipeline, finished, run, slow_peer};
+use crate::helpers::{finished, spawn_app, TestApp};
+use crate::pipelines::{create_pipeline, run, slow_peer};
 
 /// Reads a live stream's `data:` lines as JSON events.
 struct LiveStream {

@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use slipway_standins::kube::KubeStandin;
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{eventually, finished, run_when, spawn_app, TestApp};
 
 /// A local HTTP peer for REST and Poll tasks: `/slow` answers after 400 ms,
 /// `/never` answers `{"ready": false}` forever.
@@ -48,47 +48,6 @@ pub(crate) async fn run(app: &TestApp, pipeline_id: &Value, inputs: Value) -> i6
     assert_eq!(response.status(), 201);
     let answer: Value = response.json().await.unwrap();
     answer["id"].as_i64().unwrap()
-}
-
-/// Waits (polling the API, bounded) until the run is in a final state.
-pub(crate) async fn finished(app: &TestApp, id: i64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let execution: Value = app
-            .get(&format!("/api/v1/executions/{id}"), &app.admin_token)
-            .await
-            .json()
-            .await
-            .unwrap();
-        if ["COMPLETED", "FAILED", "CANCELED"].contains(&execution["status"].as_str().unwrap()) {
-            return execution;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "run {id} did not finish: {execution}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn wait_for_status(app: &TestApp, id: i64, status: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let execution: Value = app
-            .get(&format!("/api/v1/executions/{id}"), &app.admin_token)
-            .await
-            .json()
-            .await
-            .unwrap();
-        if execution["status"] == status {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "run {id} never became {status}: {execution}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn condition_task(name: &str, expression: &str) -> Value {
@@ -385,8 +344,7 @@ async fn the_concurrency_limit_keeps_extra_runs_queued() {
         run(&app, &pipeline["id"], json!({})).await,
     ];
     // While they go, never more than one is RUNNING.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    eventually("the runs to complete", Duration::from_secs(20), || async {
         let listed: Vec<Value> = app
             .get("/api/v1/executions?limit=10", &app.admin_token)
             .await
@@ -395,12 +353,12 @@ async fn the_concurrency_limit_keeps_extra_runs_queued() {
             .unwrap();
         let running = listed.iter().filter(|e| e["status"] == "RUNNING").count();
         assert!(running <= 1, "{running} runs at once");
-        if listed.iter().all(|e| e["status"] == "COMPLETED") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the runs did not finish");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        listed
+            .iter()
+            .all(|e| e["status"] == "COMPLETED")
+            .then_some(())
+    })
+    .await;
     let runs: Vec<Value> = all_finished(&app, &ids).await;
     let mut spans: Vec<(i64, i64)> = runs
         .iter()
@@ -436,7 +394,10 @@ async fn cancel_stops_a_waiting_task_promptly() {
         "stages": [{"name": "s", "tasks": [{"name": "poll", "type": "poll", "url": format!("{peer}/never"), "condition": "$.ready == true", "interval_seconds": 1, "timeout_seconds": 120}]}]
     })).await;
     let id = run(&app, &pipeline["id"], json!({})).await;
-    wait_for_status(&app, id, "RUNNING").await;
+    run_when(&app, id, "to be RUNNING", |execution| {
+        execution["status"] == "RUNNING"
+    })
+    .await;
 
     let started = Instant::now();
     let canceled = app

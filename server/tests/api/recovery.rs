@@ -4,11 +4,11 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::helpers::http_client;
+use crate::helpers::{eventually, http_client};
 
 struct Server {
     child: Child,
@@ -110,10 +110,10 @@ async fn a_run_cut_off_by_kill_9_ends_failed_after_restart() {
     .unwrap();
     let id = queued["id"].as_i64().unwrap();
     let execution_url = |address: &str| format!("{address}/api/v1/executions/{id}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let url = execution_url(&server.address);
+    eventually("the run to start", Duration::from_secs(10), || async {
         let execution: Value = client
-            .get(execution_url(&server.address))
+            .get(&url)
             .bearer_auth(&token)
             .send()
             .await
@@ -121,17 +121,11 @@ async fn a_run_cut_off_by_kill_9_ends_failed_after_restart() {
             .json()
             .await
             .unwrap();
-        if execution["status"] == "RUNNING"
-            && execution["stages"][0]["tasks"][0]["status"] == "RUNNING"
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the run never started: {execution}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (execution["status"] == "RUNNING"
+            && execution["stages"][0]["tasks"][0]["status"] == "RUNNING")
+            .then_some(())
+    })
+    .await;
 
     // Act: kill -9, then start again on the same data.
     server.child.kill().unwrap();

@@ -4,13 +4,13 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use slipway_standins::kube::KubeStandin;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{eventually, spawn_app};
 use crate::webhooks::run_result;
 
 struct KillOnDrop(Child);
@@ -132,16 +132,11 @@ async fn a_push_to_a_real_registry_deploys_the_pushed_tag() {
             .expect("docker-registry runs (scripts/test installs it)"),
     );
     let client = crate::helpers::http_client();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while client
-        .get(format!("http://{registry_address}/v2/"))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "the registry did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let registry = format!("http://{registry_address}/v2/");
+    eventually("the registry to start", Duration::from_secs(10), || async {
+        client.get(&registry).send().await.ok().map(|_| ())
+    })
+    .await;
 
     // Act: push an image with skopeo.
     let layout = work.path().join("layout");
@@ -160,23 +155,22 @@ async fn a_push_to_a_real_registry_deploys_the_pushed_tag() {
 
     // Assert: the notification arrived, the run deployed that tag.
     let activity_path = format!("/api/v1/webhooks/docker/{}/activity", webhook["id"]);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let event = loop {
-        let activity: Vec<Value> = app
-            .get(&activity_path, &app.admin_token)
-            .await
-            .json()
-            .await
-            .unwrap();
-        if let Some(event) = activity
-            .into_iter()
-            .find(|event| event["status"] == "TRIGGERED" && event["execution_id"].is_i64())
-        {
-            break event;
-        }
-        assert!(Instant::now() < deadline, "no notification reached Slipway");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let event = eventually(
+        "a notification to reach Slipway",
+        Duration::from_secs(20),
+        || async {
+            let activity: Vec<Value> = app
+                .get(&activity_path, &app.admin_token)
+                .await
+                .json()
+                .await
+                .unwrap();
+            activity
+                .into_iter()
+                .find(|event| event["status"] == "TRIGGERED" && event["execution_id"].is_i64())
+        },
+    )
+    .await;
     assert_eq!(event["repository"], "demo/app");
     assert_eq!(event["tag"], "v1");
     let execution = run_result(&app, &event["execution_id"]).await;

@@ -2,13 +2,13 @@
 //! Docker inputs and a Kubernetes task → webhook (with its Docker Hub twin) →
 //! push → run → Activity; then the receivers' bad input.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use slipway_standins::hub::{HubStandin, HubStandinHandle, Push};
 use slipway_standins::kube::{KubeStandin, KubeStandinHandle};
 
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{eventually, spawn_app_with, TestApp};
 
 const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: testhook\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: testhook}\n  template:\n    metadata:\n      labels: {app: testhook}\n    spec:\n      containers:\n        - name: app\n          image: ${input.DOCKER_IMAGE}:${input.DOCKER_TAG}\n";
 
@@ -98,25 +98,7 @@ pub async fn seed_with(
 }
 
 pub async fn run_result(app: &TestApp, id: &Value) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let execution: Value = app
-            .get(&format!("/api/v1/executions/{id}"), &app.admin_token)
-            .await
-            .json()
-            .await
-            .unwrap();
-        if ["COMPLETED", "FAILED", "CANCELED"]
-            .contains(&execution["status"].as_str().unwrap_or_default())
-        {
-            return execution;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "run {id} did not finish: {execution}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::helpers::finished(app, id).await
 }
 
 async fn push(hub: &HubStandinHandle, hook_url: &str, tag: &str, pushed_at: f64) -> (u16, Value) {
@@ -493,10 +475,10 @@ async fn a_finished_run_reports_to_an_allowed_docker_hub_callback() {
 
     // Assert
     assert_eq!(execution["status"], "COMPLETED", "{execution}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while received.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("the callback to arrive", Duration::from_secs(10), || {
+        std::future::ready((!received.lock().unwrap().is_empty()).then_some(()))
+    })
+    .await;
     let bodies = received.lock().unwrap().clone();
     assert_eq!(bodies.len(), 1, "{bodies:?}");
     assert_eq!(bodies[0]["state"], "success");

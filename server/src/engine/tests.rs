@@ -1,0 +1,764 @@
+//! The engine on its own, without the HTTP server: a real SQLite store in a
+//! temporary directory, runs queued straight into it, and for peers a small
+//! HTTP server and the Kubernetes stand-in, both on 127.0.0.1:0.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use app::execution::{ExecutionStatus, TaskStatus};
+use app::live::LiveEvent;
+use app::pipeline::PipelineSpec;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use slipway_standins::kube::KubeStandin;
+use tokio::sync::{watch, Barrier};
+use tokio_util::sync::CancellationToken;
+
+use super::*;
+use crate::store::{
+    CancelOutcome, EndpointWrite, ExecutionRecord, NewExecution, PipelineRecord, PipelineWrite,
+    TaskRunRecord, TaskStart,
+};
+use crate::test_support::eventually;
+
+/// The longest any awaited state may take.
+const WAIT: Duration = Duration::from_secs(10);
+const WORKERS: usize = 3;
+
+/// An engine with its own store and project "demo"; workers start on [`Harness::start`].
+struct Harness {
+    context: EngineContext,
+    engine: Arc<Engine>,
+    project_id: i64,
+    stop: CancellationToken,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    _data_dir: tempfile::TempDir,
+}
+
+impl Harness {
+    async fn new() -> Self {
+        let data_dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite:{}", data_dir.path().join("engine.db").display());
+        let store = crate::store::open(&url).await.expect("the store opens");
+        let project = store
+            .create_project("demo", "", now_millis())
+            .await
+            .expect("the project is stored");
+        let context = EngineContext {
+            store,
+            live: LiveBus::default(),
+            signals: EngineSignals::default(),
+            outbound: Outbound::default(),
+            secret_box: SecretBox::from_key(&[7; 32]),
+            public_url: "http://slipway.test".into(),
+        };
+        Harness {
+            engine: Engine::new(context.clone()),
+            context,
+            project_id: project.id,
+            stop: CancellationToken::new(),
+            workers: Vec::new(),
+            _data_dir: data_dir,
+        }
+    }
+
+    /// Starts the workers, as the server does (with fewer of them).
+    fn start(&mut self) {
+        self.workers = self.engine.spawn(WORKERS, self.stop.clone());
+    }
+
+    /// Stops the workers as a server shutdown does, and waits for them.
+    async fn shut_down(&mut self) {
+        self.stop.cancel();
+        for worker in self.workers.drain(..) {
+            worker.await.expect("a worker ends cleanly");
+        }
+    }
+
+    /// A pipeline of project "demo" with one run at a time (the default concurrency).
+    async fn pipeline(&self, name: &str, stages: Value) -> PipelineRecord {
+        let spec: PipelineSpec = serde_json::from_value(json!({
+            "project": "demo", "name": name, "stages": stages
+        }))
+        .expect("the pipeline reads");
+        self.context
+            .store
+            .create_pipeline(PipelineWrite {
+                project_id: self.project_id,
+                name,
+                description: "",
+                enabled: true,
+                concurrency: spec.concurrency.into(),
+                spec: &serde_json::to_string(&spec).expect("the pipeline writes"),
+                endpoint_ids: &[],
+                now: now_millis(),
+            })
+            .await
+            .expect("the pipeline is stored")
+    }
+
+    /// Queues a run as the request side does: stored, then a worker woken.
+    async fn queue(&self, pipeline: &PipelineRecord) -> i64 {
+        let queued = self
+            .context
+            .store
+            .queue_execution(NewExecution {
+                pipeline_id: pipeline.id,
+                project_id: pipeline.project_id,
+                inputs: "{}",
+                trigger: r#"{"kind":"manual"}"#,
+                spec: &pipeline.spec,
+                created_by: None,
+                now: now_millis(),
+            })
+            .await
+            .expect("the run is queued");
+        self.context.signals.run_queued();
+        queued.id
+    }
+
+    async fn execution(&self, id: i64) -> ExecutionRecord {
+        self.context
+            .store
+            .execution_by_id(id)
+            .await
+            .expect("the store answers")
+            .expect("the run exists")
+    }
+
+    async fn tasks(&self, id: i64) -> Vec<TaskRunRecord> {
+        self.context
+            .store
+            .task_runs(id)
+            .await
+            .expect("the store answers")
+    }
+
+    async fn task(&self, id: i64, name: &str) -> TaskRunRecord {
+        self.tasks(id)
+            .await
+            .into_iter()
+            .find(|task| task.task_name == name)
+            .unwrap_or_else(|| panic!("run {id} has no task {name}"))
+    }
+
+    /// Waits until the run's task `name` is in `status`.
+    async fn task_reaches(&self, id: i64, name: &str, status: TaskStatus) -> TaskRunRecord {
+        let what = format!("task {name} of run {id} to be {status:?}");
+        eventually(&what, WAIT, || async move {
+            let tasks = self.tasks(id).await;
+            tasks
+                .into_iter()
+                .find(|task| task.task_name == name && task.status == status.as_str())
+        })
+        .await
+    }
+
+    /// Queues a run of a new pipeline, starts the workers and waits for the end.
+    async fn run_to_end(&mut self, name: &str, stages: Value) -> (i64, ExecutionRecord) {
+        let pipeline = self.pipeline(name, stages).await;
+        let id = self.queue(&pipeline).await;
+        self.start();
+        (id, self.finished(id).await)
+    }
+
+    /// Waits until the run has ended, whichever way.
+    async fn finished(&self, id: i64) -> ExecutionRecord {
+        eventually(&format!("run {id} to end"), WAIT, || async move {
+            let execution = self.execution(id).await;
+            ExecutionStatus::parse(&execution.status)
+                .is_some_and(ExecutionStatus::is_final)
+                .then_some(execution)
+        })
+        .await
+    }
+}
+
+/// A finished task's output.
+fn output(task: &TaskRunRecord) -> Value {
+    serde_json::from_str(task.output.as_deref().expect("an output")).expect("the output is JSON")
+}
+
+fn condition(name: &str, expression: &str) -> Value {
+    json!({"name": name, "type": "condition", "expression": expression})
+}
+
+fn rest(name: &str, url: String) -> Value {
+    json!({"name": name, "type": "rest", "url": url})
+}
+
+/// A small HTTP peer for REST and Poll tasks that notes every path asked for:
+/// `/version` answers `{"version": "v7"}`, `/echo/X` answers `{"echo": "X"}`,
+/// `/fail` answers 500, `/never` answers `{"ready": false}`, `/together`
+/// answers only once two requests wait there at the same time, and `/gate`
+/// answers once the test opens the gate.
+struct Peer {
+    url: String,
+    seen: Arc<Mutex<Vec<String>>>,
+    gate: watch::Sender<bool>,
+}
+
+#[derive(Clone)]
+struct PeerState {
+    seen: Arc<Mutex<Vec<String>>>,
+    together: Arc<Barrier>,
+    gate: watch::Receiver<bool>,
+}
+
+impl PeerState {
+    fn note(&self, what: &str) {
+        self.seen
+            .lock()
+            .expect("the peer's notes")
+            .push(what.to_string());
+    }
+}
+
+impl Peer {
+    async fn start() -> Peer {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (gate, gate_open) = watch::channel(false);
+        let state = PeerState {
+            seen: Arc::clone(&seen),
+            together: Arc::new(Barrier::new(2)),
+            gate: gate_open,
+        };
+        let router = axum::Router::new().fallback(answer).with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("the peer listens");
+        let url = format!("http://{}", listener.local_addr().expect("an address"));
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Peer { url, seen, gate }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    fn seen(&self) -> Vec<String> {
+        self.seen.lock().expect("the peer's notes").clone()
+    }
+
+    fn open_gate(&self) {
+        self.gate.send_replace(true);
+    }
+}
+
+async fn answer(State(peer): State<PeerState>, uri: Uri) -> Response {
+    let path = uri.path();
+    peer.note(path);
+    match path {
+        "/version" => Json(json!({"version": "v7"})).into_response(),
+        "/fail" => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        "/never" => Json(json!({"ready": false})).into_response(),
+        "/together" => match tokio::time::timeout(WAIT / 2, peer.together.wait()).await {
+            Ok(_) => {
+                peer.note("answered /together");
+                StatusCode::OK.into_response()
+            }
+            Err(_) => StatusCode::GATEWAY_TIMEOUT.into_response(),
+        },
+        "/gate" => {
+            let mut gate = peer.gate.clone();
+            let _ = gate.wait_for(|open| *open).await;
+            StatusCode::OK.into_response()
+        }
+        other => match other.strip_prefix("/echo/") {
+            Some(text) => Json(json!({"echo": text})).into_response(),
+            None => StatusCode::NOT_FOUND.into_response(),
+        },
+    }
+}
+
+#[tokio::test]
+async fn a_queued_run_runs_its_stages_in_order_and_the_tasks_of_a_stage_together() {
+    // Arrange: /together answers only while both tasks of stage one wait there.
+    let peer = Peer::start().await;
+    let mut harness = Harness::new().await;
+
+    // Act
+    let (id, execution) = harness
+        .run_to_end(
+            "ordered",
+            json!([
+                {"name": "one", "tasks": [rest("left", peer.url("/together")), rest("right", peer.url("/together"))]},
+                {"name": "two", "tasks": [rest("after", peer.url("/echo/after"))]}
+            ]),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(execution.status, "COMPLETED", "{:?}", execution.error);
+    assert!(execution.started_at.is_some() && execution.finished_at.is_some());
+    assert_eq!(
+        peer.seen(),
+        [
+            "/together",
+            "/together",
+            "answered /together",
+            "answered /together",
+            "/echo/after"
+        ],
+        "stage two starts only after both tasks of stage one, which ran together"
+    );
+    let tasks = harness.tasks(id).await;
+    assert!(tasks.iter().all(|task| task.status == "COMPLETED"));
+    assert_eq!(
+        tasks
+            .iter()
+            .map(|task| (task.stage_index, task.task_name.as_str()))
+            .collect::<Vec<_>>(),
+        [(0, "left"), (0, "right"), (1, "after")]
+    );
+    harness.shut_down().await;
+}
+
+#[tokio::test]
+async fn outputs_of_a_task_reach_later_stages_through_bindings() {
+    let peer = Peer::start().await;
+    let mut harness = Harness::new().await;
+
+    let (id, execution) = harness
+        .run_to_end(
+            "chained",
+            json!([
+                {"name": "build", "tasks": [rest("version", peer.url("/version"))]},
+                {"name": "deploy", "tasks": [rest("announce", peer.url("/echo/${build.version.output.body.version}"))]},
+                {"name": "verify", "tasks": [condition("echoed", "'${deploy.announce.output.body.echo}' == 'v7' && ${build.version.output.status} == 200")]}
+            ]),
+        )
+        .await;
+
+    assert_eq!(execution.status, "COMPLETED", "{:?}", execution.error);
+    assert!(peer.seen().contains(&"/echo/v7".to_string()));
+    let announce = harness.task(id, "announce").await;
+    assert!(
+        announce
+            .inputs
+            .as_deref()
+            .unwrap_or("")
+            .contains("/echo/v7"),
+        "the stored inputs are the resolved ones: {:?}",
+        announce.inputs
+    );
+    assert_eq!(output(&announce)["body"]["echo"], "v7");
+    harness.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_failing_task_fails_the_run_and_later_stages_do_not_run() {
+    let peer = Peer::start().await;
+    let mut harness = Harness::new().await;
+
+    let (id, execution) = harness
+        .run_to_end(
+            "breaks",
+            json!([
+                {"name": "first", "tasks": [condition("fine", "1 == 1"), rest("broken", peer.url("/fail"))]},
+                {"name": "second", "tasks": [rest("never", peer.url("/echo/never"))]}
+            ]),
+        )
+        .await;
+
+    assert_eq!(execution.status, "FAILED");
+    let error = execution.error.unwrap_or_default();
+    assert!(
+        error.starts_with("first.broken: ") && error.contains("500"),
+        "{error}"
+    );
+    let tasks = harness.tasks(id).await;
+    let statuses: Vec<(&str, &str)> = tasks
+        .iter()
+        .map(|task| (task.task_name.as_str(), task.status.as_str()))
+        .collect();
+    assert_eq!(statuses, [("fine", "COMPLETED"), ("broken", "FAILED")]);
+    assert!(!peer.seen().contains(&"/echo/never".to_string()));
+    harness.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_failing_task_that_may_fail_lets_the_run_go_on() {
+    let peer = Peer::start().await;
+    let mut harness = Harness::new().await;
+    let mut broken = rest("broken", peer.url("/fail"));
+    broken["continue_on_failure"] = true.into();
+
+    let (id, execution) = harness
+        .run_to_end(
+            "tolerant",
+            json!([
+                {"name": "first", "tasks": [broken]},
+                {"name": "second", "tasks": [condition("later", "1 == 1")]}
+            ]),
+        )
+        .await;
+
+    assert_eq!(execution.status, "COMPLETED", "{:?}", execution.error);
+    assert_eq!(harness.task(id, "broken").await.status, "FAILED");
+    assert_eq!(harness.task(id, "later").await.status, "COMPLETED");
+    harness.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_false_precondition_skips_the_task_and_a_true_one_runs_it() {
+    let peer = Peer::start().await;
+    let mut harness = Harness::new().await;
+    let mut skipped = rest("skipped", peer.url("/echo/skipped"));
+    skipped["precondition"] = "${build.version.output.status} == 404".into();
+    let mut runs = rest("runs", peer.url("/echo/runs"));
+    runs["precondition"] = "${build.version.output.status} == 200".into();
+
+    let (id, execution) = harness
+        .run_to_end(
+            "conditional",
+            json!([
+                {"name": "build", "tasks": [rest("version", peer.url("/version"))]},
+                {"name": "deploy", "tasks": [skipped, runs]}
+            ]),
+        )
+        .await;
+
+    assert_eq!(execution.status, "COMPLETED", "{:?}", execution.error);
+    assert_eq!(harness.task(id, "skipped").await.status, "SKIPPED");
+    assert_eq!(harness.task(id, "runs").await.status, "COMPLETED");
+    let seen = peer.seen();
+    assert!(!seen.contains(&"/echo/skipped".to_string()), "{seen:?}");
+    assert!(seen.contains(&"/echo/runs".to_string()), "{seen:?}");
+    harness.shut_down().await;
+}
+
+/// A run whose only task polls a peer that never says ready.
+async fn waiting_run(harness: &Harness, peer: &Peer) -> i64 {
+    let pipeline = harness
+        .pipeline(
+            "waits",
+            json!([{"name": "wait", "tasks": [{
+                "name": "poll", "type": "poll", "url": peer.url("/never"),
+                "condition": "$.ready == true", "interval_seconds": 1, "timeout_seconds": 120
+            }]}]),
+        )
+        .await;
+    harness.queue(&pipeline).await
+}
+
+#[tokio::test]
+async fn a_cancel_signal_stops_a_running_run_at_once() {
+    let peer = Peer::start().await;
+    let mut harness = Harness::new().await;
+    let id = waiting_run(&harness, &peer).await;
+    harness.start();
+    harness.task_reaches(id, "poll", TaskStatus::Running).await;
+
+    // Act: only the in-process signal; the store knows of no cancel, so the
+    // heartbeat cannot be what stops the run.
+    harness.context.signals.cancel(id);
+    let execution = harness.finished(id).await;
+
+    // Assert
+    assert_eq!(execution.status, "CANCELED");
+    assert_eq!(execution.error.as_deref(), Some("canceled by a user"));
+    assert_eq!(harness.task(id, "poll").await.status, "CANCELED");
+    harness.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_cancel_recorded_in_the_store_reaches_the_run_through_its_heartbeat() {
+    let peer = Peer::start().await;
+    let mut harness = Harness::new().await;
+    let id = waiting_run(&harness, &peer).await;
+    harness.start();
+    harness.task_reaches(id, "poll", TaskStatus::Running).await;
+
+    // As another process would: recorded, no signal here.
+    let outcome = harness
+        .context
+        .store
+        .request_cancel(id, now_millis())
+        .await
+        .expect("the store answers");
+    assert_eq!(outcome, CancelOutcome::Requested);
+    let execution = harness.finished(id).await;
+
+    assert_eq!(execution.status, "CANCELED");
+    assert_eq!(harness.task(id, "poll").await.status, "CANCELED");
+    harness.shut_down().await;
+}
+
+#[tokio::test]
+async fn the_concurrency_limit_keeps_an_extra_run_queued_while_others_go_on() {
+    // Arrange: runs of "gated" wait at the gate; "free" has no such wait.
+    let peer = Peer::start().await;
+    let mut harness = Harness::new().await;
+    let gated = harness
+        .pipeline(
+            "gated",
+            json!([{"name": "s", "tasks": [rest("wait", peer.url("/gate"))]}]),
+        )
+        .await;
+    let free = harness
+        .pipeline(
+            "free",
+            json!([{"name": "s", "tasks": [condition("quick", "1 == 1")]}]),
+        )
+        .await;
+    let first = harness.queue(&gated).await;
+    let second = harness.queue(&gated).await;
+
+    // Act
+    harness.start();
+    harness
+        .task_reaches(first, "wait", TaskStatus::Running)
+        .await;
+    // A later run of another pipeline is claimed past the older queued one:
+    // the workers looked at the queue while the first run held the limit.
+    let other = harness.queue(&free).await;
+    let other = harness.finished(other).await;
+    let held = harness.execution(second).await;
+    peer.open_gate();
+    let first = harness.finished(first).await;
+    let second = harness.finished(second).await;
+
+    // Assert
+    assert_eq!(other.status, "COMPLETED");
+    assert_eq!(held.status, "QUEUED", "the second run waited its turn");
+    assert_eq!(first.status, "COMPLETED", "{:?}", first.error);
+    assert_eq!(second.status, "COMPLETED", "{:?}", second.error);
+    assert!(
+        second.started_at >= first.finished_at,
+        "the second run started after the first ended"
+    );
+    harness.shut_down().await;
+}
+
+#[tokio::test]
+async fn recover_after_restart_fails_runs_left_running_and_leaves_queued_ones() {
+    // Arrange: a run claimed by a worker that is gone, with a task under way.
+    let harness = Harness::new().await;
+    let pipeline = harness
+        .pipeline(
+            "cut-off",
+            json!([{"name": "s", "tasks": [condition("t", "1 == 1")]}]),
+        )
+        .await;
+    let other = harness
+        .pipeline(
+            "waiting",
+            json!([{"name": "s", "tasks": [condition("t", "1 == 1")]}]),
+        )
+        .await;
+    let abandoned = harness.queue(&pipeline).await;
+    let store = &harness.context.store;
+    let now = now_millis();
+    let claimed = store
+        .claim_execution("a-worker-that-died", now, now + 60_000)
+        .await
+        .expect("the store answers")
+        .expect("the run is claimed");
+    assert_eq!(claimed.id, abandoned);
+    store
+        .start_task(TaskStart {
+            execution_id: abandoned,
+            stage_index: 0,
+            stage_name: "s",
+            task_index: 0,
+            task_name: "t",
+            task_type: "condition",
+            inputs: None,
+            now,
+        })
+        .await
+        .expect("the task is recorded");
+    let queued = harness.queue(&other).await;
+
+    // Act: what a new process does on start, before its workers run.
+    let failed = Engine::new(harness.context.clone())
+        .recover_after_restart()
+        .await
+        .expect("recovery runs");
+
+    // Assert
+    assert_eq!(failed, 1);
+    let execution = harness.execution(abandoned).await;
+    assert_eq!(execution.status, "FAILED");
+    assert_eq!(execution.error.as_deref(), Some(RESTART_REASON));
+    assert_eq!(harness.task(abandoned, "t").await.status, "FAILED");
+    assert_eq!(harness.execution(queued).await.status, "QUEUED");
+}
+
+#[tokio::test]
+async fn a_shutdown_ends_a_run_in_progress_as_failed() {
+    let peer = Peer::start().await;
+    let mut harness = Harness::new().await;
+    let pipeline = harness
+        .pipeline(
+            "long",
+            json!([{"name": "s", "tasks": [rest("wait", peer.url("/gate"))]}]),
+        )
+        .await;
+    let id = harness.queue(&pipeline).await;
+    harness.start();
+    harness.task_reaches(id, "wait", TaskStatus::Running).await;
+
+    harness.shut_down().await;
+
+    let execution = harness.execution(id).await;
+    assert_eq!(execution.status, "FAILED");
+    assert_eq!(
+        execution.error.as_deref(),
+        Some("interrupted by server shutdown")
+    );
+}
+
+#[tokio::test]
+async fn run_and_task_transitions_are_announced_on_the_live_bus() {
+    let mut harness = Harness::new().await;
+    let mut events = harness.context.live.subscribe();
+
+    let (id, _) = harness
+        .run_to_end(
+            "announced",
+            json!([{"name": "s", "tasks": [condition("check", "1 == 1")]}]),
+        )
+        .await;
+
+    let mut seen: Vec<LiveEvent> = Vec::new();
+    let run_ended = |event: &LiveEvent| match event {
+        LiveEvent::Execution {
+            id: run, status, ..
+        } => *run == id && status.is_final(),
+        _ => false,
+    };
+    let seen = eventually("the run's final event", WAIT, || {
+        while let Ok(event) = events.try_recv() {
+            seen.push((*event).clone());
+        }
+        std::future::ready(seen.iter().any(run_ended).then(|| seen.clone()))
+    })
+    .await;
+
+    let task_run_id = harness.task(id, "check").await.id;
+    let transitions: Vec<String> = seen
+        .iter()
+        .filter_map(|event| match event {
+            LiveEvent::Execution {
+                id: run, status, ..
+            } if *run == id => Some(format!("run {}", status.as_str())),
+            LiveEvent::Task {
+                execution_id,
+                task_run_id: task,
+                status,
+                ..
+            } if *execution_id == id && *task == task_run_id => {
+                Some(format!("task {}", status.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        transitions,
+        [
+            "run RUNNING",
+            "task RUNNING",
+            "task COMPLETED",
+            "run COMPLETED"
+        ]
+    );
+    assert!(
+        seen.iter().any(|event| matches!(
+            event,
+            LiveEvent::Log { task_run_id: task, line, .. }
+                if *task == task_run_id && line.line.contains("holds")
+        )),
+        "the task's log line is announced: {seen:?}"
+    );
+    harness.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_kubernetes_create_task_creates_the_deployment_in_the_cluster() {
+    // Arrange: the stand-in cluster, and an endpoint for it as the service stores one.
+    let cluster = KubeStandin::builder()
+        .token("engine-test-token")
+        .start()
+        .await
+        .expect("the stand-in starts");
+    let mut harness = Harness::new().await;
+    let settings = app::endpoint::EndpointSettings {
+        auth: Some(app::endpoint::KubernetesAuth::Token),
+        namespace: Some("default".into()),
+        ..Default::default()
+    };
+    let secrets = app::endpoint::EndpointSecrets {
+        token: Some("engine-test-token".into()),
+        ..Default::default()
+    };
+    let sealed = harness
+        .context
+        .secret_box
+        .seal(&serde_json::to_string(&secrets).expect("the secrets write"));
+    harness
+        .context
+        .store
+        .create_endpoint(EndpointWrite {
+            project_id: harness.project_id,
+            name: "dev",
+            description: "",
+            kind: "kubernetes",
+            url: &cluster.url(),
+            settings: &serde_json::to_string(&settings).expect("the settings write"),
+            sealed_secrets: Some(&sealed),
+            now: now_millis(),
+        })
+        .await
+        .expect("the endpoint is stored");
+    let yaml = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: app\n          image: example/web:v1\n";
+
+    // Act
+    let (id, execution) = harness
+        .run_to_end(
+            "deploy",
+            json!([{"name": "deploy", "tasks": [{
+                "name": "web", "type": "kubernetes", "endpoint": "dev", "action": "CREATE", "yaml": yaml
+            }]}]),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(execution.status, "COMPLETED", "{:?}", execution.error);
+    let deployment = cluster
+        .object("apps", "v1", "deployments", Some("default"), "web")
+        .expect("the Deployment exists in the cluster");
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        "example/web:v1"
+    );
+    let output = output(&harness.task(id, "web").await);
+    assert_eq!(output["objects"][0]["kind"], "Deployment", "{output:#}");
+    harness.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_kubernetes_task_naming_no_endpoint_of_the_project_fails() {
+    let mut harness = Harness::new().await;
+
+    let (_, execution) = harness
+        .run_to_end(
+            "nowhere",
+            json!([{"name": "deploy", "tasks": [{
+                "name": "web", "type": "kubernetes", "endpoint": "missing", "action": "GET",
+                "yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"
+            }]}]),
+        )
+        .await;
+
+    assert_eq!(execution.status, "FAILED");
+    assert_eq!(
+        execution.error.as_deref(),
+        Some("deploy.web: the project has no Kubernetes endpoint 'missing'")
+    );
+    harness.shut_down().await;
+}
