@@ -109,12 +109,8 @@ impl Slipway {
                 .await;
             }
         }
-        let events = if delivery.source == "registry" {
-            crate::receive::payload::parse_registry_envelope(delivery.body)
-        } else {
-            crate::receive::payload::parse_docker_hub(delivery.body).map(|event| vec![event])
-        };
-        let events = match events {
+        let source = DeliverySource::parse(delivery.source).ok_or(DeliveryRefusal::Internal)?;
+        let events = match super::payload::parse(source, delivery.body) {
             Ok(events) => events,
             Err(error) => return reject(400, error.to_string()).await,
         };
