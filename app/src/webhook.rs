@@ -108,7 +108,7 @@ impl HubSyncState {
 /// Whether the Docker Hub side of a webhook exists as configured.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HubSync {
-    pub state: String,
+    pub state: HubSyncState,
     /// Docker Hub's answer when `state` is `not_synced`.
     pub message: String,
 }
@@ -173,7 +173,7 @@ pub struct DockerEvent {
     pub webhook: String,
     pub project_id: i64,
     pub received_at: Millis,
-    pub source: String,
+    pub source: DeliverySource,
     pub repository: String,
     pub tag: String,
     pub owner: String,
@@ -190,7 +190,7 @@ pub struct DockerEvent {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryAnswer {
     pub event_id: Option<i64>,
-    pub status: String,
+    pub status: EventStatus,
     pub execution_id: Option<i64>,
 }
 
@@ -265,5 +265,27 @@ mod tests {
             HubSyncState::as_str,
             HubSyncState::parse,
         );
+    }
+
+    #[test]
+    fn answers_and_hub_sync_keep_their_json() {
+        let answer = DeliveryAnswer {
+            event_id: Some(7),
+            status: EventStatus::Duplicate,
+            execution_id: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&answer).expect("serializes"),
+            r#"{"event_id":7,"status":"DUPLICATE","execution_id":null}"#
+        );
+        let sync = HubSync {
+            state: HubSyncState::NotSynced,
+            message: "denied".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&sync).expect("serializes"),
+            r#"{"state":"not_synced","message":"denied"}"#
+        );
+        assert_eq!(HubSync::default().state, HubSyncState::NotApplicable);
     }
 }

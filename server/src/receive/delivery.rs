@@ -15,13 +15,12 @@ use crate::service::Slipway;
 use crate::store::{NewEvent, StoreError, WebhookRecord};
 
 /// A re-delivery of the same push within this window starts no second run.
-/// A re-delivery of the same push within this window starts no second run.
 const DEDUPE_WINDOW_MILLIS: i64 = 24 * 60 * 60 * 1000;
 
 /// Where a delivery came from and what it carried.
 pub struct Delivery<'a> {
     pub secure_token: Option<&'a str>,
-    pub source: &'a str,
+    pub source: DeliverySource,
     pub peer: Option<IpAddr>,
     pub body: &'a [u8],
     pub content_type: Option<&'a str>,
@@ -50,7 +49,7 @@ impl From<StoreError> for DeliveryRefusal {
 impl Slipway {
     /// Handles one delivery to a receiver: checks, records, queues; answers
     /// before the run starts.
-    #[tracing::instrument(skip_all, fields(source = delivery.source))]
+    #[tracing::instrument(skip_all, fields(source = delivery.source.as_str()))]
     pub async fn receive(&self, delivery: Delivery<'_>) -> Result<DeliveryAnswer, DeliveryRefusal> {
         let token = delivery
             .secure_token
@@ -71,7 +70,7 @@ impl Slipway {
                 delivery.source,
                 received_at,
                 None,
-                "REJECTED",
+                EventStatus::Rejected,
                 &reason,
             )
             .await?;
@@ -109,15 +108,14 @@ impl Slipway {
                 .await;
             }
         }
-        let source = DeliverySource::parse(delivery.source).ok_or(DeliveryRefusal::Internal)?;
-        let events = match super::payload::parse(source, delivery.body) {
+        let events = match super::payload::parse(delivery.source, delivery.body) {
             Ok(events) => events,
             Err(error) => return reject(400, error.to_string()).await,
         };
         // Layer pushes, pulls and untagged pushes carry nothing to deploy: no Activity row.
         let mut answer = DeliveryAnswer {
             event_id: None,
-            status: "IGNORED".into(),
+            status: EventStatus::Ignored,
             execution_id: None,
         };
         for (index, event) in events.iter().enumerate() {
@@ -134,7 +132,7 @@ impl Slipway {
     async fn handle_event(
         &self,
         webhook: &WebhookRecord,
-        source: &str,
+        source: DeliverySource,
         received_at: i64,
         event: &PushEvent,
     ) -> Result<DeliveryAnswer, DeliveryRefusal> {
@@ -145,13 +143,13 @@ impl Slipway {
                     source,
                     received_at,
                     Some(event),
-                    "IGNORED",
+                    EventStatus::Ignored,
                     &reason,
                 )
                 .await?;
             Ok::<_, DeliveryRefusal>(DeliveryAnswer {
                 event_id: Some(id),
-                status: "IGNORED".into(),
+                status: EventStatus::Ignored,
                 execution_id: None,
             })
         };
@@ -198,13 +196,13 @@ impl Slipway {
                     source,
                     received_at,
                     Some(event),
-                    "DUPLICATE",
+                    EventStatus::Duplicate,
                     &format!("the same push already started a run (event {first})"),
                 )
                 .await?;
             return Ok(DeliveryAnswer {
                 event_id: Some(id),
-                status: "DUPLICATE".into(),
+                status: EventStatus::Duplicate,
                 execution_id: None,
             });
         }
@@ -218,11 +216,11 @@ impl Slipway {
                 NewEvent {
                     webhook_id: webhook.id,
                     received_at,
-                    source,
+                    source: source.as_str(),
                     repository: &event.image,
                     tag: &event.tag,
                     owner: &event.owner,
-                    status: "TRIGGERED",
+                    status: EventStatus::Triggered.as_str(),
                     reason: "",
                     dedupe_key: Some(&event.dedupe_key),
                     inputs: Some(&inputs_json),
@@ -242,16 +240,18 @@ impl Slipway {
         {
             Ok(execution_id) => Ok(DeliveryAnswer {
                 event_id: Some(event_id),
-                status: "TRIGGERED".into(),
+                status: EventStatus::Triggered,
                 execution_id: Some(execution_id),
             }),
             Err(reason) => {
                 // The event is known; it just cannot run (disabled pipeline, revoked token…).
-                self.store.mark_event(event_id, "REJECTED", &reason).await?;
+                self.store
+                    .mark_event(event_id, EventStatus::Rejected.as_str(), &reason)
+                    .await?;
                 self.announce_activity(webhook, event_id);
                 Ok(DeliveryAnswer {
                     event_id: Some(event_id),
-                    status: "REJECTED".into(),
+                    status: EventStatus::Rejected,
                     execution_id: None,
                 })
             }
@@ -261,10 +261,10 @@ impl Slipway {
     async fn record(
         &self,
         webhook: &WebhookRecord,
-        source: &str,
+        source: DeliverySource,
         received_at: i64,
         event: Option<&PushEvent>,
-        status: &str,
+        status: EventStatus,
         reason: &str,
     ) -> Result<i64, DeliveryRefusal> {
         Ok(self
@@ -273,11 +273,11 @@ impl Slipway {
                 NewEvent {
                     webhook_id: webhook.id,
                     received_at,
-                    source,
+                    source: source.as_str(),
                     repository: event.map_or("", |event| event.image.as_str()),
                     tag: event.map_or("", |event| event.tag.as_str()),
                     owner: event.map_or("", |event| event.owner.as_str()),
-                    status,
+                    status: status.as_str(),
                     reason,
                     dedupe_key: event.map(|event| event.dedupe_key.as_str()),
                     inputs: None,

@@ -4,6 +4,7 @@
 
 use app::endpoint::{EndpointKind, RegistryServerType};
 use app::error::AppError;
+use app::webhook::HubSyncState;
 
 use super::Slipway;
 use crate::connect::DockerHubClient;
@@ -19,14 +20,16 @@ impl Slipway {
         hook_url: &str,
     ) -> Result<(), AppError> {
         let (state, message) = match self.push_to_hub(record, previous_name, hook_url).await {
-            HubOutcome::NotHub => ("not_applicable", String::new()),
-            HubOutcome::Synced => ("synced", String::new()),
-            HubOutcome::NotSynced(reason) => ("not_synced", reason),
+            HubOutcome::NotHub => (HubSyncState::NotApplicable, String::new()),
+            HubOutcome::Synced => (HubSyncState::Synced, String::new()),
+            HubOutcome::NotSynced(reason) => (HubSyncState::NotSynced, reason),
         };
-        if state == "not_synced" {
+        if state == HubSyncState::NotSynced {
             tracing::warn!(webhook = %record.name, reason = %message, "Docker Hub webhook not synced");
         }
-        self.store.set_hub_sync(record.id, state, &message).await?;
+        self.store
+            .set_hub_sync(record.id, state.as_str(), &message)
+            .await?;
         Ok(())
     }
 

@@ -37,7 +37,12 @@ impl Slipway {
         record: WebhookRecord,
         hook_url: Option<String>,
     ) -> Result<DockerWebhook, AppError> {
-        let last_event = self.store.last_event(record.id).await?.map(event_view);
+        let last_event = self
+            .store
+            .last_event(record.id)
+            .await?
+            .map(event_view)
+            .transpose()?;
         Ok(DockerWebhook {
             id: record.id,
             project: record.project_name,
@@ -57,7 +62,12 @@ impl Slipway {
             enabled: record.enabled,
             source_cidrs: serde_json::from_str(&record.source_cidrs).unwrap_or_default(),
             hub_sync: HubSync {
-                state: record.hub_sync_state,
+                state: HubSyncState::parse(&record.hub_sync_state).ok_or_else(|| {
+                    internal(format!(
+                        "unknown hub sync state '{}' stored",
+                        record.hub_sync_state
+                    ))
+                })?,
                 message: record.hub_sync_message,
             },
             last_event,
