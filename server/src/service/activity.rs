@@ -9,13 +9,16 @@ use app::execution::{ExecutionStatus, Trigger};
 use app::model::ProjectRole;
 use app::webhook::*;
 
-use super::Slipway;
+use super::{Refusal, Slipway};
 use crate::clock::now_millis;
 use crate::errors::internal;
 use crate::store::{EventRecord, NewEvent, WebhookRecord};
 
 impl Slipway {
     /// Queues the webhook's pipeline for an event as the webhook's token user.
+    /// A [`Refusal::Reason`] says why it cannot run (token revoked, pipeline
+    /// gone or disabled, inputs refused) and may be shown as the event's
+    /// reason; an internal failure is logged and [`Refusal::Internal`].
     pub(crate) async fn start_event_run(
         &self,
         webhook: &WebhookRecord,
@@ -24,21 +27,18 @@ impl Slipway {
         repository: &str,
         tag: &str,
         callback_url: Option<&str>,
-    ) -> Result<i64, String> {
-        let active = self
-            .store
-            .api_token_by_id(webhook.api_token_id)
-            .await
-            .map_err(|error| error.to_string())?;
+    ) -> Result<i64, Refusal> {
+        let active = self.store.api_token_by_id(webhook.api_token_id).await?;
         if !active {
-            return Err("the webhook's API token was revoked; choose another one".into());
+            return Err(Refusal::Reason(
+                "the webhook's API token was revoked; choose another one".into(),
+            ));
         }
         let pipeline = self
             .store
             .pipeline_by_id(webhook.pipeline_id)
-            .await
-            .map_err(|error| error.to_string())?
-            .ok_or("the webhook's pipeline no longer exists")?;
+            .await?
+            .ok_or_else(|| Refusal::Reason("the webhook's pipeline no longer exists".into()))?;
         let trigger = Trigger {
             kind: "docker".into(),
             user: Some(webhook.run_as_username.clone()),
@@ -51,12 +51,8 @@ impl Slipway {
         };
         let queued = self
             .queue_run(&pipeline, inputs, &trigger, Some(webhook.run_as_user_id))
-            .await
-            .map_err(|error| error.to_string())?;
-        self.store
-            .link_event(event_id, queued.id)
-            .await
-            .map_err(|error| error.to_string())?;
+            .await?;
+        self.store.link_event(event_id, queued.id).await?;
         Ok(queued.id)
     }
 
@@ -139,7 +135,7 @@ impl Slipway {
             None,
         )
         .await
-        .map_err(AppError::conflict)?;
+        .map_err(|refusal| refusal.into_app_error(AppError::conflict))?;
         let created = self
             .store
             .event_by_id(rerun_id)

@@ -23,7 +23,9 @@ impl Slipway {
         let last_validation = record
             .last_validation
             .as_deref()
-            .and_then(|json| serde_json::from_str(json).ok());
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(internal)?;
         Ok(Endpoint {
             id: record.id,
             project: record.project_name,

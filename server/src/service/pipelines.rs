@@ -8,7 +8,7 @@ use app::execution::*;
 use app::model::ProjectRole;
 use app::pipeline::{bindings_in, validate, PipelineSpec, TaskSpec};
 
-use super::Slipway;
+use super::{Refusal, Slipway};
 use crate::clock::now_millis;
 use crate::errors::internal;
 use crate::store::{PipelineRecord, PipelineWrite, StoreError};
@@ -41,33 +41,56 @@ impl Slipway {
             .await
     }
 
-    /// An endpoint of the project by id or name, with its secrets, for a task.
+    /// An endpoint of the project by id or name, with its secrets, for a task
+    /// or a webhook. No such endpoint of that kind is a [`Refusal::Reason`];
+    /// a failure to read or unseal it is [`Refusal::Internal`].
+    pub(crate) async fn endpoint_in_project(
+        &self,
+        project_id: i64,
+        reference: &str,
+        kind: EndpointKind,
+    ) -> Result<(Endpoint, EndpointSecrets), Refusal> {
+        let candidates = match reference.parse::<i64>() {
+            Ok(id) => self.store.endpoint_by_id(id).await?.into_iter().collect(),
+            Err(_) => self.store.endpoints_by_name(reference).await?,
+        };
+        let mut found = None;
+        for record in candidates {
+            if record.project_id != project_id {
+                continue;
+            }
+            let stored_kind = EndpointKind::parse(&record.kind).ok_or_else(|| {
+                internal(format!("unknown endpoint kind '{}' stored", record.kind))
+            })?;
+            if stored_kind == kind {
+                found = Some(record);
+                break;
+            }
+        }
+        let record = found.ok_or_else(|| {
+            Refusal::Reason(format!(
+                "the project has no {} endpoint '{reference}'",
+                kind.label()
+            ))
+        })?;
+        let secrets = self.endpoint_secrets(&record)?;
+        let endpoint = self.endpoint_view(record)?;
+        Ok((endpoint, secrets))
+    }
+
+    /// [`Self::endpoint_in_project`] for the engine, whose task failures are
+    /// text: an internal failure becomes the internal error's text (its cause
+    /// is logged), never the database's message. Only the engine calls this;
+    /// once it takes a [`Refusal`], remove it.
     pub(crate) async fn project_endpoint(
         &self,
         project_id: i64,
         reference: &str,
         kind: EndpointKind,
     ) -> Result<(Endpoint, EndpointSecrets), String> {
-        let candidates = match reference.parse::<i64>() {
-            Ok(id) => self
-                .store
-                .endpoint_by_id(id)
-                .await
-                .map(|found| found.into_iter().collect()),
-            Err(_) => self.store.endpoints_by_name(reference).await,
-        }
-        .map_err(|error| error.to_string())?;
-        let record = candidates
-            .into_iter()
-            .find(|record| record.project_id == project_id && record.kind == kind.as_str())
-            .ok_or_else(|| format!("the project has no {} endpoint '{reference}'", kind.label()))?;
-        let secrets = self
-            .endpoint_secrets(&record)
-            .map_err(|error| error.to_string())?;
-        let endpoint = self
-            .endpoint_view(record)
-            .map_err(|error| error.to_string())?;
-        Ok((endpoint, secrets))
+        self.endpoint_in_project(project_id, reference, kind)
+            .await
+            .map_err(|refusal| refusal.into_app_error(AppError::conflict).to_string())
     }
 
     /// Validates a definition for its project; answers the ids of the endpoints it uses.
@@ -100,11 +123,13 @@ impl Slipway {
                     continue;
                 }
                 let (endpoint, _) = self
-                    .project_endpoint(project_id, &kubernetes.endpoint, EndpointKind::Kubernetes)
+                    .endpoint_in_project(project_id, &kubernetes.endpoint, EndpointKind::Kubernetes)
                     .await
-                    .map_err(|message| AppError::Invalid {
-                        field: format!("stages[{stage_index}].tasks[{task_index}].endpoint"),
-                        message,
+                    .map_err(|refusal| {
+                        refusal.into_app_error(|message| AppError::Invalid {
+                            field: format!("stages[{stage_index}].tasks[{task_index}].endpoint"),
+                            message,
+                        })
                     })?;
                 endpoint_ids.push(endpoint.id);
             }
