@@ -7,12 +7,109 @@ use serde::{Deserialize, Serialize};
 use crate::execution::ExecutionStatus;
 use crate::model::Millis;
 
+/// Which receiver a delivery was sent to, and so the format of its body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeliverySource {
+    /// `docker-hub`: Docker Hub's push webhook body.
+    DockerHub,
+    /// `registry`: a CNCF distribution notification envelope.
+    Registry,
+}
+
+impl DeliverySource {
+    pub const ALL: [DeliverySource; 2] = [DeliverySource::DockerHub, DeliverySource::Registry];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliverySource::DockerHub => "docker-hub",
+            DeliverySource::Registry => "registry",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|source| source.as_str() == text)
+    }
+}
+
+/// What became of a delivered push: the status of its Activity row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EventStatus {
+    /// A run was queued for it.
+    Triggered,
+    /// The webhook is disabled, or the push does not match its patterns
+    /// (also the answer for a delivery that held no tag push).
+    Ignored,
+    /// The delivery was refused, or its run could not start.
+    Rejected,
+    /// The same push already started a run.
+    Duplicate,
+}
+
+impl EventStatus {
+    pub const ALL: [EventStatus; 4] = [
+        EventStatus::Triggered,
+        EventStatus::Ignored,
+        EventStatus::Rejected,
+        EventStatus::Duplicate,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventStatus::Triggered => "TRIGGERED",
+            EventStatus::Ignored => "IGNORED",
+            EventStatus::Rejected => "REJECTED",
+            EventStatus::Duplicate => "DUPLICATE",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+}
+
+/// Whether the Docker Hub side of a webhook exists as configured.
+///
+/// Not `Copy` (unlike the other states) only because the webhook page still
+/// clones it out of a [`HubSync`]: make it `Copy` together with that page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HubSyncState {
+    /// Docker Hub has the webhook.
+    Synced,
+    /// Docker Hub refused it; [`HubSync::message`] has its answer.
+    NotSynced,
+    /// The endpoint is not Docker Hub: there is nothing to sync.
+    #[default]
+    NotApplicable,
+}
+
+impl HubSyncState {
+    pub const ALL: [HubSyncState; 3] = [
+        HubSyncState::Synced,
+        HubSyncState::NotSynced,
+        HubSyncState::NotApplicable,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            HubSyncState::Synced => "synced",
+            HubSyncState::NotSynced => "not_synced",
+            HubSyncState::NotApplicable => "not_applicable",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|state| state.as_str() == text)
+    }
+}
+
 /// Whether the Docker Hub side of a webhook exists as configured.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HubSync {
-    /// `synced`, `not_synced` (with the Hub's answer in `message`), or
-    /// `not_applicable` (the endpoint is not Docker Hub).
-    pub state: String,
+    pub state: HubSyncState,
+    /// Docker Hub's answer when `state` is `not_synced`.
     pub message: String,
 }
 
@@ -76,12 +173,12 @@ pub struct DockerEvent {
     pub webhook: String,
     pub project_id: i64,
     pub received_at: Millis,
-    /// `docker-hub` or `registry`.
-    pub source: String,
+    pub source: DeliverySource,
     pub repository: String,
     pub tag: String,
     pub owner: String,
-    /// TRIGGERED, IGNORED, REJECTED or DUPLICATE.
+    /// An [`EventStatus`] as text (TRIGGERED, IGNORED, REJECTED or
+    /// DUPLICATE); the pages still take it as a string.
     pub status: String,
     pub reason: String,
     pub execution_id: Option<i64>,
@@ -93,7 +190,7 @@ pub struct DockerEvent {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryAnswer {
     pub event_id: Option<i64>,
-    pub status: String,
+    pub status: EventStatus,
     pub execution_id: Option<i64>,
 }
 
@@ -105,4 +202,90 @@ pub struct ActivityFilter {
     pub status: Option<String>,
     pub before: Option<i64>,
     pub limit: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each value (all of `all`) is written as `text` in JSON and by `as_str`,
+    /// and both read back.
+    fn spelled<T>(
+        all: &[T],
+        pairs: &[(T, &str)],
+        as_str: fn(&T) -> &'static str,
+        parse: fn(&str) -> Option<T>,
+    ) where
+        T: std::fmt::Debug + PartialEq + Serialize + serde::de::DeserializeOwned,
+    {
+        assert_eq!(all.len(), pairs.len());
+        for (value, text) in pairs {
+            assert!(all.contains(value), "{value:?} is missing from ALL");
+            assert_eq!(as_str(value), *text);
+            assert_eq!(
+                serde_json::to_value(value).expect("serializes"),
+                serde_json::Value::from(*text)
+            );
+            let read: T = serde_json::from_value(serde_json::Value::from(*text)).expect("reads");
+            assert_eq!(&read, value);
+            assert_eq!(parse(text).as_ref(), Some(value));
+        }
+        assert_eq!(parse("unknown"), None);
+    }
+
+    #[test]
+    fn states_are_written_as_the_contract_spells_them() {
+        use DeliverySource::*;
+        use EventStatus::*;
+        use HubSyncState::*;
+        spelled(
+            &DeliverySource::ALL,
+            &[(DockerHub, "docker-hub"), (Registry, "registry")],
+            |source| source.as_str(),
+            DeliverySource::parse,
+        );
+        spelled(
+            &EventStatus::ALL,
+            &[
+                (Triggered, "TRIGGERED"),
+                (Ignored, "IGNORED"),
+                (Rejected, "REJECTED"),
+                (Duplicate, "DUPLICATE"),
+            ],
+            |status| status.as_str(),
+            EventStatus::parse,
+        );
+        spelled(
+            &HubSyncState::ALL,
+            &[
+                (Synced, "synced"),
+                (NotSynced, "not_synced"),
+                (NotApplicable, "not_applicable"),
+            ],
+            HubSyncState::as_str,
+            HubSyncState::parse,
+        );
+    }
+
+    #[test]
+    fn answers_and_hub_sync_keep_their_json() {
+        let answer = DeliveryAnswer {
+            event_id: Some(7),
+            status: EventStatus::Duplicate,
+            execution_id: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&answer).expect("serializes"),
+            r#"{"event_id":7,"status":"DUPLICATE","execution_id":null}"#
+        );
+        let sync = HubSync {
+            state: HubSyncState::NotSynced,
+            message: "denied".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&sync).expect("serializes"),
+            r#"{"state":"not_synced","message":"denied"}"#
+        );
+        assert_eq!(HubSync::default().state, HubSyncState::NotApplicable);
+    }
 }

@@ -7,19 +7,21 @@ use app::endpoint::{Endpoint, EndpointKind, EndpointSecrets, EndpointSettings};
 use app::error::AppError;
 
 use crate::crypto::SecretBox;
-use crate::errors::internal;
+use crate::errors::{internal, Refusal};
 use crate::store::{EndpointRecord, SharedStore};
 
 /// The page/API view of a stored endpoint: settings parsed, secrets reduced to their names.
 pub fn view(secret_box: &SecretBox, record: EndpointRecord) -> Result<Endpoint, AppError> {
     let kind = EndpointKind::parse(&record.kind)
-        .ok_or_else(|| internal("unknown endpoint kind in the database"))?;
+        .ok_or_else(|| internal(format!("unknown endpoint kind '{}' stored", record.kind)))?;
     let settings: EndpointSettings = serde_json::from_str(&record.settings).map_err(internal)?;
     let stored_secrets = secrets(secret_box, &record)?.names();
     let last_validation = record
         .last_validation
         .as_deref()
-        .and_then(|json| serde_json::from_str(json).ok());
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(internal)?;
     Ok(Endpoint {
         id: record.id,
         project: record.project_name,
@@ -50,27 +52,40 @@ pub fn secrets(
     }
 }
 
-/// An endpoint of the project by id or name, with its secrets, for a task.
+/// An endpoint of the project by id or name, with its secrets, for a task
+/// or a webhook. No such endpoint of that kind is a [`Refusal::Reason`]; a
+/// failure to read or unseal it is [`Refusal::Internal`] (its cause logged).
 pub async fn in_project(
     store: &SharedStore,
     secret_box: &SecretBox,
     project_id: i64,
     reference: &str,
     kind: EndpointKind,
-) -> Result<(Endpoint, EndpointSecrets), String> {
+) -> Result<(Endpoint, EndpointSecrets), Refusal> {
     let candidates = match reference.parse::<i64>() {
-        Ok(id) => store
-            .endpoint_by_id(id)
-            .await
-            .map(|found| found.into_iter().collect()),
+        Ok(id) => store.endpoint_by_id(id).await.map(Vec::from_iter),
         Err(_) => store.endpoints_by_name(reference).await,
     }
-    .map_err(|error| error.to_string())?;
-    let record = candidates
-        .into_iter()
-        .find(|record| record.project_id == project_id && record.kind == kind.as_str())
-        .ok_or_else(|| format!("the project has no {} endpoint '{reference}'", kind.label()))?;
-    let secrets = secrets(secret_box, &record).map_err(|error| error.to_string())?;
-    let endpoint = view(secret_box, record).map_err(|error| error.to_string())?;
+    .map_err(|error| Refusal::from(internal(error)))?;
+    let mut found = None;
+    for record in candidates {
+        if record.project_id != project_id {
+            continue;
+        }
+        let stored_kind = EndpointKind::parse(&record.kind)
+            .ok_or_else(|| internal(format!("unknown endpoint kind '{}' stored", record.kind)))?;
+        if stored_kind == kind {
+            found = Some(record);
+            break;
+        }
+    }
+    let record = found.ok_or_else(|| {
+        Refusal::Reason(format!(
+            "the project has no {} endpoint '{reference}'",
+            kind.label()
+        ))
+    })?;
+    let secrets = secrets(secret_box, &record)?;
+    let endpoint = view(secret_box, record)?;
     Ok((endpoint, secrets))
 }

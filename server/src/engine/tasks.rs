@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::run::Outputs;
 use super::{Engine, EngineContext};
 use crate::clock::now_millis;
+use crate::errors::{Refusal, INTERNAL_FAILURE};
 use crate::store::ExecutionRecord;
 use crate::{connect, deploy, endpoints};
 
@@ -247,7 +248,8 @@ impl Engine {
         .await
         {
             Ok(found) => found,
-            Err(reason) => return TaskEnd::Failed(reason),
+            Err(Refusal::Reason(reason)) => return TaskEnd::Failed(reason),
+            Err(Refusal::Internal) => return TaskEnd::Failed(INTERNAL_FAILURE.into()),
         };
         let action = match deploy::KubernetesAction::from_str(task.action.as_str()) {
             Ok(action) => action,

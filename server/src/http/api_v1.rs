@@ -10,7 +10,7 @@ use app::execution::{Execution, ExecutionFilter, ExecutionSummary, Pipeline};
 use app::model::{ApiTokenInfo, NewApiToken, Project, ProjectInput};
 use app::model::{Member, NewUser, ProjectRole, User};
 use app::pipeline::PipelineSpec;
-use app::webhook::{ActivityFilter, DockerEvent, DockerWebhook, DockerWebhookInput};
+use app::webhook::{ActivityFilter, DockerEvent, DockerWebhook, DockerWebhookInput, HubSyncState};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
@@ -622,7 +622,7 @@ async fn delete_webhook(
         // Deleted here; the person has to remove the Docker Hub side by hand.
         Some(reason) => (
             StatusCode::OK,
-            Json(serde_json::json!({"hub_sync": "not_synced", "message": reason})),
+            Json(serde_json::json!({"hub_sync": HubSyncState::NotSynced, "message": reason})),
         )
             .into_response(),
     })

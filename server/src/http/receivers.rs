@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use app::error::AppError;
+use app::webhook::DeliverySource;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -41,7 +42,15 @@ async fn docker_hub(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    deliver(&state, "docker-hub", peer, query, &headers, &body).await
+    deliver(
+        &state,
+        DeliverySource::DockerHub,
+        peer,
+        query,
+        &headers,
+        &body,
+    )
+    .await
 }
 
 async fn registry(
@@ -51,12 +60,20 @@ async fn registry(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    deliver(&state, "registry", peer, query, &headers, &body).await
+    deliver(
+        &state,
+        DeliverySource::Registry,
+        peer,
+        query,
+        &headers,
+        &body,
+    )
+    .await
 }
 
 async fn deliver(
     state: &AppState,
-    source: &str,
+    source: DeliverySource,
     peer: SocketAddr,
     query: HookQuery,
     headers: &HeaderMap,

@@ -1,27 +1,30 @@
 //! One delivery to a receiver, from the secure token to the queued run:
 //! token, source allow-list, content type, parse, Activity row, dedupe, run.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use app::webhook::*;
 
-use super::cidr::Cidr;
+use super::cidr::AllowList;
 use super::matching::Pattern;
 use super::payload::PushEvent;
 use crate::clock::now_millis;
 use crate::secrets;
-use crate::service::Slipway;
+use crate::service::{Refusal, Slipway};
 use crate::store::{NewEvent, StoreError, WebhookRecord};
 
 /// A re-delivery of the same push within this window starts no second run.
-/// A re-delivery of the same push within this window starts no second run.
 const DEDUPE_WINDOW_MILLIS: i64 = 24 * 60 * 60 * 1000;
+
+/// The Activity reason of an event whose run failed to start inside the
+/// server: what failed is for the log, not for the page.
+const RUN_FAILED_INSIDE: &str =
+    "the run could not be started: internal error (the server log has the details)";
 
 /// Where a delivery came from and what it carried.
 pub struct Delivery<'a> {
     pub secure_token: Option<&'a str>,
-    pub source: &'a str,
+    pub source: DeliverySource,
     pub peer: Option<IpAddr>,
     pub body: &'a [u8],
     pub content_type: Option<&'a str>,
@@ -50,83 +53,35 @@ impl From<StoreError> for DeliveryRefusal {
 impl Slipway {
     /// Handles one delivery to a receiver: checks, records, queues; answers
     /// before the run starts.
-    #[tracing::instrument(skip_all, fields(source = delivery.source))]
+    #[tracing::instrument(skip_all, fields(source = delivery.source.as_str()))]
     pub async fn receive(&self, delivery: Delivery<'_>) -> Result<DeliveryAnswer, DeliveryRefusal> {
-        let token = delivery
-            .secure_token
-            .filter(|token| !token.is_empty())
-            .ok_or(DeliveryRefusal::Unauthorized)?;
-        // Looked up by hash: the stored value reveals nothing, and the lookup
-        // time does not depend on how much of a guessed token is right.
-        let webhook = self
-            .store
-            .webhook_by_token_hash(&secrets::token_hash(token))
-            .await?
-            .ok_or(DeliveryRefusal::Unauthorized)?;
+        let webhook = self.webhook_of_token(delivery.secure_token).await?;
         let received_at = now_millis();
-        let webhook = &webhook;
-        let reject = |status: u16, reason: String| async move {
-            self.record(
-                webhook,
-                delivery.source,
-                received_at,
-                None,
-                "REJECTED",
-                &reason,
-            )
-            .await?;
-            Err::<DeliveryAnswer, _>(DeliveryRefusal::Rejected { status, reason })
-        };
-
-        let cidrs: Vec<String> = serde_json::from_str(&webhook.source_cidrs).unwrap_or_default();
-        if !cidrs.is_empty() {
-            let allowed = delivery.peer.is_some_and(|peer| {
-                cidrs
-                    .iter()
-                    .filter_map(|cidr| Cidr::parse(cidr).ok())
-                    .any(|cidr| cidr.contains(peer))
-            });
-            if !allowed {
-                return reject(
-                    403,
-                    "the sender's address is not on the webhook's source allow-list".into(),
-                )
-                .await;
-            }
-        }
-        if let Some(content_type) = delivery.content_type {
-            let essence = content_type
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase();
-            if !(essence == "application/json" || essence.ends_with("+json")) {
-                return reject(
-                    415,
-                    format!("content type '{essence}' is not JSON; send application/json"),
-                )
-                .await;
-            }
-        }
-        let events = if delivery.source == "registry" {
-            crate::receive::payload::parse_registry_envelope(delivery.body)
-        } else {
-            crate::receive::payload::parse_docker_hub(delivery.body).map(|event| vec![event])
-        };
-        let events = match events {
+        let events = match pushes_of(&webhook, &delivery) {
             Ok(events) => events,
-            Err(error) => return reject(400, error.to_string()).await,
+            Err(DeliveryRefusal::Rejected { status, reason }) => {
+                self.record(
+                    &webhook,
+                    delivery.source,
+                    received_at,
+                    None,
+                    EventStatus::Rejected,
+                    &reason,
+                )
+                .await?;
+                return Err(DeliveryRefusal::Rejected { status, reason });
+            }
+            Err(refusal) => return Err(refusal),
         };
         // Layer pushes, pulls and untagged pushes carry nothing to deploy: no Activity row.
         let mut answer = DeliveryAnswer {
             event_id: None,
-            status: "IGNORED".into(),
+            status: EventStatus::Ignored,
             execution_id: None,
         };
         for (index, event) in events.iter().enumerate() {
             let handled = self
-                .handle_event(webhook, delivery.source, received_at, event)
+                .handle_event(&webhook, delivery.source, received_at, event)
                 .await?;
             if index == 0 {
                 answer = handled;
@@ -135,10 +90,26 @@ impl Slipway {
         Ok(answer)
     }
 
+    /// The webhook whose secure token the delivery carries.
+    async fn webhook_of_token(
+        &self,
+        secure_token: Option<&str>,
+    ) -> Result<WebhookRecord, DeliveryRefusal> {
+        let token = secure_token
+            .filter(|token| !token.is_empty())
+            .ok_or(DeliveryRefusal::Unauthorized)?;
+        // Looked up by hash: the stored value reveals nothing, and the lookup
+        // time does not depend on how much of a guessed token is right.
+        self.store
+            .webhook_by_token_hash(&secrets::token_hash(token))
+            .await?
+            .ok_or(DeliveryRefusal::Unauthorized)
+    }
+
     async fn handle_event(
         &self,
         webhook: &WebhookRecord,
-        source: &str,
+        source: DeliverySource,
         received_at: i64,
         event: &PushEvent,
     ) -> Result<DeliveryAnswer, DeliveryRefusal> {
@@ -149,13 +120,13 @@ impl Slipway {
                     source,
                     received_at,
                     Some(event),
-                    "IGNORED",
+                    EventStatus::Ignored,
                     &reason,
                 )
                 .await?;
             Ok::<_, DeliveryRefusal>(DeliveryAnswer {
                 event_id: Some(id),
-                status: "IGNORED".into(),
+                status: EventStatus::Ignored,
                 execution_id: None,
             })
         };
@@ -202,18 +173,17 @@ impl Slipway {
                     source,
                     received_at,
                     Some(event),
-                    "DUPLICATE",
+                    EventStatus::Duplicate,
                     &format!("the same push already started a run (event {first})"),
                 )
                 .await?;
             return Ok(DeliveryAnswer {
                 event_id: Some(id),
-                status: "DUPLICATE".into(),
+                status: EventStatus::Duplicate,
                 execution_id: None,
             });
         }
-        let mut inputs: BTreeMap<String, String> =
-            serde_json::from_str(&webhook.inputs).unwrap_or_default();
+        let mut inputs = Slipway::stored_inputs(webhook).map_err(|_| DeliveryRefusal::Internal)?;
         inputs.extend(event.docker_inputs());
         let inputs_json = serde_json::to_string(&inputs).map_err(|_| DeliveryRefusal::Internal)?;
         let event_id = self
@@ -222,11 +192,11 @@ impl Slipway {
                 NewEvent {
                     webhook_id: webhook.id,
                     received_at,
-                    source,
+                    source: source.as_str(),
                     repository: &event.image,
                     tag: &event.tag,
                     owner: &event.owner,
-                    status: "TRIGGERED",
+                    status: EventStatus::Triggered.as_str(),
                     reason: "",
                     dedupe_key: Some(&event.dedupe_key),
                     inputs: Some(&inputs_json),
@@ -246,29 +216,48 @@ impl Slipway {
         {
             Ok(execution_id) => Ok(DeliveryAnswer {
                 event_id: Some(event_id),
-                status: "TRIGGERED".into(),
+                status: EventStatus::Triggered,
                 execution_id: Some(execution_id),
             }),
-            Err(reason) => {
-                // The event is known; it just cannot run (disabled pipeline, revoked token…).
-                self.store.mark_event(event_id, "REJECTED", &reason).await?;
-                self.announce_activity(webhook, event_id);
-                Ok(DeliveryAnswer {
-                    event_id: Some(event_id),
-                    status: "REJECTED".into(),
-                    execution_id: None,
-                })
-            }
+            Err(refusal) => self.run_refused(webhook, event_id, refusal).await,
+        }
+    }
+
+    /// The event is known; it just cannot run. Its row says why (disabled
+    /// pipeline, revoked token…), or, for an internal failure, only that:
+    /// the cause is in the log, the delivery answers 500, and a retry by the
+    /// registry is not taken for a duplicate of a run that never started.
+    async fn run_refused(
+        &self,
+        webhook: &WebhookRecord,
+        event_id: i64,
+        refusal: Refusal,
+    ) -> Result<DeliveryAnswer, DeliveryRefusal> {
+        let reason = match &refusal {
+            Refusal::Reason(reason) => reason.as_str(),
+            Refusal::Internal => RUN_FAILED_INSIDE,
+        };
+        self.store
+            .mark_event(event_id, EventStatus::Rejected.as_str(), reason)
+            .await?;
+        self.announce_activity(webhook, event_id);
+        match refusal {
+            Refusal::Reason(_) => Ok(DeliveryAnswer {
+                event_id: Some(event_id),
+                status: EventStatus::Rejected,
+                execution_id: None,
+            }),
+            Refusal::Internal => Err(DeliveryRefusal::Internal),
         }
     }
 
     async fn record(
         &self,
         webhook: &WebhookRecord,
-        source: &str,
+        source: DeliverySource,
         received_at: i64,
         event: Option<&PushEvent>,
-        status: &str,
+        status: EventStatus,
         reason: &str,
     ) -> Result<i64, DeliveryRefusal> {
         Ok(self
@@ -277,11 +266,11 @@ impl Slipway {
                 NewEvent {
                     webhook_id: webhook.id,
                     received_at,
-                    source,
+                    source: source.as_str(),
                     repository: event.map_or("", |event| event.image.as_str()),
                     tag: event.map_or("", |event| event.tag.as_str()),
                     owner: event.map_or("", |event| event.owner.as_str()),
-                    status,
+                    status: status.as_str(),
                     reason,
                     dedupe_key: event.map(|event| event.dedupe_key.as_str()),
                     inputs: None,
@@ -289,4 +278,46 @@ impl Slipway {
             )
             .await?)
     }
+}
+
+/// The checks before a push is read, in order — the sender is on the
+/// webhook's source allow-list, the body is JSON, it is in the source's
+/// format — and the pushes it holds. A failed check is
+/// [`DeliveryRefusal::Rejected`]; an allow-list that cannot be read is
+/// [`DeliveryRefusal::Internal`]: it is never taken for an empty (open) one.
+fn pushes_of(
+    webhook: &WebhookRecord,
+    delivery: &Delivery<'_>,
+) -> Result<Vec<PushEvent>, DeliveryRefusal> {
+    let rejected = |status: u16, reason: String| DeliveryRefusal::Rejected { status, reason };
+    let allow_list = AllowList::from_stored(&webhook.source_cidrs).map_err(|problem| {
+        tracing::error!(webhook = webhook.id, %problem, "refusing deliveries: bad stored source allow-list");
+        DeliveryRefusal::Internal
+    })?;
+    if !allow_list.allows(delivery.peer) {
+        return Err(rejected(
+            403,
+            "the sender's address is not on the webhook's source allow-list".into(),
+        ));
+    }
+    if let Some(essence) = delivery.content_type.and_then(not_json) {
+        return Err(rejected(
+            415,
+            format!("content type '{essence}' is not JSON; send application/json"),
+        ));
+    }
+    super::payload::parse(delivery.source, delivery.body)
+        .map_err(|error| rejected(400, error.to_string()))
+}
+
+/// The essence of a content type (lower case, without parameters) when it is
+/// not JSON: `application/json` or any `…+json`.
+fn not_json(content_type: &str) -> Option<String> {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    (!(essence == "application/json" || essence.ends_with("+json"))).then_some(essence)
 }

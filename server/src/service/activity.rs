@@ -9,13 +9,16 @@ use app::execution::{ExecutionStatus, Trigger};
 use app::model::ProjectRole;
 use app::webhook::*;
 
-use super::Slipway;
+use super::{Refusal, Slipway};
 use crate::clock::now_millis;
 use crate::errors::internal;
 use crate::store::{EventRecord, NewEvent, WebhookRecord};
 
 impl Slipway {
     /// Queues the webhook's pipeline for an event as the webhook's token user.
+    /// A [`Refusal::Reason`] says why it cannot run (token revoked, pipeline
+    /// gone or disabled, inputs refused) and may be shown as the event's
+    /// reason; an internal failure is logged and [`Refusal::Internal`].
     pub(crate) async fn start_event_run(
         &self,
         webhook: &WebhookRecord,
@@ -24,21 +27,18 @@ impl Slipway {
         repository: &str,
         tag: &str,
         callback_url: Option<&str>,
-    ) -> Result<i64, String> {
-        let active = self
-            .store
-            .api_token_by_id(webhook.api_token_id)
-            .await
-            .map_err(|error| error.to_string())?;
+    ) -> Result<i64, Refusal> {
+        let active = self.store.api_token_by_id(webhook.api_token_id).await?;
         if !active {
-            return Err("the webhook's API token was revoked; choose another one".into());
+            return Err(Refusal::Reason(
+                "the webhook's API token was revoked; choose another one".into(),
+            ));
         }
         let pipeline = self
             .store
             .pipeline_by_id(webhook.pipeline_id)
-            .await
-            .map_err(|error| error.to_string())?
-            .ok_or("the webhook's pipeline no longer exists")?;
+            .await?
+            .ok_or_else(|| Refusal::Reason("the webhook's pipeline no longer exists".into()))?;
         let trigger = Trigger {
             kind: "docker".into(),
             user: Some(webhook.run_as_username.clone()),
@@ -51,12 +51,8 @@ impl Slipway {
         };
         let queued = self
             .queue_run(&pipeline, inputs, &trigger, Some(webhook.run_as_user_id))
-            .await
-            .map_err(|error| error.to_string())?;
-        self.store
-            .link_event(event_id, queued.id)
-            .await
-            .map_err(|error| error.to_string())?;
+            .await?;
+        self.store.link_event(event_id, queued.id).await?;
         Ok(queued.id)
     }
 
@@ -101,8 +97,8 @@ impl Slipway {
             .map_err(|_| not_found())?;
         Self::require_role(actor, role, ProjectRole::Executor, "re-running events")?;
         let failed = matches!(
-            event.execution_status.as_deref(),
-            Some("FAILED") | Some("CANCELED")
+            stored_execution_status(&event)?,
+            Some(ExecutionStatus::Failed | ExecutionStatus::Canceled)
         );
         let inputs: BTreeMap<String, String> = match (&event.inputs, failed) {
             (Some(inputs), true) => serde_json::from_str(inputs).map_err(internal)?,
@@ -118,11 +114,11 @@ impl Slipway {
                 NewEvent {
                     webhook_id: webhook.id,
                     received_at: now_millis(),
-                    source: &event.source,
+                    source: stored_source(&event)?.as_str(),
                     repository: &event.repository,
                     tag: &event.tag,
                     owner: &event.owner,
-                    status: "TRIGGERED",
+                    status: EventStatus::Triggered.as_str(),
                     reason: &format!("re-run of event {event_id} by {}", actor.user.username),
                     dedupe_key: None,
                     inputs: event.inputs.as_deref(),
@@ -139,35 +135,55 @@ impl Slipway {
             None,
         )
         .await
-        .map_err(AppError::conflict)?;
+        .map_err(|refusal| refusal.into_app_error(AppError::conflict))?;
         let created = self
             .store
             .event_by_id(rerun_id)
             .await?
             .ok_or(AppError::Internal)?;
-        Ok(event_view(created))
+        event_view(created)
     }
 }
 
-pub(crate) fn event_view(record: EventRecord) -> DockerEvent {
-    DockerEvent {
+/// The Activity row as pages and the API show it. Its states are read
+/// strictly: a value the code does not know is bad data, an internal error.
+pub(crate) fn event_view(record: EventRecord) -> Result<DockerEvent, AppError> {
+    let source = stored_source(&record)?;
+    let status = EventStatus::parse(&record.status)
+        .ok_or_else(|| internal(format!("unknown event status '{}' stored", record.status)))?;
+    let execution_status = stored_execution_status(&record)?;
+    Ok(DockerEvent {
         id: record.id,
         webhook_id: record.webhook_id,
         webhook: record.webhook_name,
         project_id: record.project_id,
         received_at: record.received_at,
-        source: record.source,
+        source,
         repository: record.repository,
         tag: record.tag,
         owner: record.owner,
-        status: record.status,
+        status: status.as_str().to_string(),
         reason: record.reason,
         execution_id: record.execution_id,
-        execution_status: record
-            .execution_status
-            .as_deref()
-            .and_then(ExecutionStatus::parse),
-    }
+        execution_status,
+    })
+}
+
+fn stored_source(record: &EventRecord) -> Result<DeliverySource, AppError> {
+    DeliverySource::parse(&record.source)
+        .ok_or_else(|| internal(format!("unknown event source '{}' stored", record.source)))
+}
+
+/// The state of the run the event started, if it started one.
+fn stored_execution_status(record: &EventRecord) -> Result<Option<ExecutionStatus>, AppError> {
+    record
+        .execution_status
+        .as_deref()
+        .map(|status| {
+            ExecutionStatus::parse(status)
+                .ok_or_else(|| internal(format!("unknown execution status '{status}' stored")))
+        })
+        .transpose()
 }
 
 #[async_trait::async_trait]
@@ -189,7 +205,7 @@ impl ActivityApi for Slipway {
             limit: i64::from(filter.limit.unwrap_or(50).clamp(1, 500)),
         };
         let events = self.store.list_events(&query).await?;
-        Ok(events.into_iter().map(event_view).collect())
+        events.into_iter().map(event_view).collect()
     }
 
     #[tracing::instrument(skip(self, actor), fields(user = %actor.user.username))]

@@ -316,7 +316,10 @@ impl EndpointsApi for Slipway {
         if input.project.is_empty() {
             input.project = record.project_id.to_string();
         }
-        if input.kind.is_some_and(|kind| kind.as_str() != record.kind) {
+        if input
+            .kind
+            .is_some_and(|kind| EndpointKind::parse(&record.kind) != Some(kind))
+        {
             return Err(AppError::invalid(
                 "kind",
                 "cannot change; create a new endpoint of the other kind",

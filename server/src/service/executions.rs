@@ -127,20 +127,16 @@ impl Slipway {
         let tasks = self.store.task_runs(record.id).await?;
         let mut logs = self.store.task_logs(record.id).await?;
         let spec: PipelineSpec = serde_json::from_str(&record.spec).map_err(internal)?;
-        let inputs = serde_json::from_str(&record.inputs).unwrap_or_default();
-        let stages = spec
-            .stages
-            .iter()
-            .enumerate()
-            .map(|(stage_index, stage)| {
-                let runs: Vec<TaskRun> = tasks
-                    .iter()
-                    .filter(|task| task.stage_index == stage_index as i64)
-                    .map(|task| task_view(task, &mut logs))
-                    .collect();
-                stage_view(&stage.name, runs)
-            })
-            .collect();
+        let inputs = serde_json::from_str(&record.inputs).map_err(internal)?;
+        let mut stages = Vec::with_capacity(spec.stages.len());
+        for (stage_index, stage) in spec.stages.iter().enumerate() {
+            let runs = tasks
+                .iter()
+                .filter(|task| task.stage_index == stage_index as i64)
+                .map(|task| task_view(task, &mut logs))
+                .collect::<Result<Vec<TaskRun>, AppError>>()?;
+            stages.push(stage_view(&stage.name, runs));
+        }
         Ok(Execution {
             summary: summary_view(record)?,
             inputs,
@@ -185,7 +181,7 @@ pub(crate) fn summary_view(record: ExecutionRecord) -> Result<ExecutionSummary, 
             .ok_or_else(|| internal("unknown execution status in the database"))?,
         trigger: Trigger {
             callback: None,
-            ..serde_json::from_str(&record.trigger).unwrap_or_default()
+            ..serde_json::from_str(&record.trigger).map_err(internal)?
         },
         error: record.error,
         created_at: record.created_at,
@@ -195,22 +191,27 @@ pub(crate) fn summary_view(record: ExecutionRecord) -> Result<ExecutionSummary, 
 }
 
 /// A task run with its log lines (taken out of `logs`, which is in order).
-fn task_view(task: &TaskRunRecord, logs: &mut Vec<LogRecord>) -> TaskRun {
+/// Its stored status and JSON are read strictly: bad data is an internal error.
+fn task_view(task: &TaskRunRecord, logs: &mut Vec<LogRecord>) -> Result<TaskRun, AppError> {
     let parse = |json: &Option<String>| {
         json.as_deref()
-            .and_then(|text| serde_json::from_str(text).ok())
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(internal)
     };
+    let status = TaskStatus::parse(&task.status)
+        .ok_or_else(|| internal(format!("unknown task status '{}' stored", task.status)))?;
     let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(logs)
         .into_iter()
         .partition(|log| log.task_run_id == task.id);
     *logs = rest;
-    TaskRun {
+    Ok(TaskRun {
         id: task.id,
         name: task.task_name.clone(),
         task_type: task.task_type.clone(),
-        status: TaskStatus::parse(&task.status).unwrap_or(TaskStatus::Failed),
-        inputs: parse(&task.inputs),
-        output: parse(&task.output),
+        status,
+        inputs: parse(&task.inputs)?,
+        output: parse(&task.output)?,
         error: task.error.clone(),
         started_at: task.started_at,
         finished_at: task.finished_at,
@@ -222,7 +223,7 @@ fn task_view(task: &TaskRunRecord, logs: &mut Vec<LogRecord>) -> TaskRun {
                 line: log.line,
             })
             .collect(),
-    }
+    })
 }
 
 /// A stage's state follows its tasks: running while one runs, failed when one

@@ -4,8 +4,9 @@
 
 use app::endpoint::{EndpointKind, RegistryServerType};
 use app::error::AppError;
+use app::webhook::HubSyncState;
 
-use super::Slipway;
+use super::{Refusal, Slipway};
 use crate::connect::DockerHubClient;
 use crate::store::WebhookRecord;
 
@@ -18,24 +19,29 @@ impl Slipway {
         previous_name: Option<&str>,
         hook_url: &str,
     ) -> Result<(), AppError> {
-        let (state, message) = match self.push_to_hub(record, previous_name, hook_url).await {
-            HubOutcome::NotHub => ("not_applicable", String::new()),
-            HubOutcome::Synced => ("synced", String::new()),
-            HubOutcome::NotSynced(reason) => ("not_synced", reason),
+        let (state, message) = match self.push_to_hub(record, previous_name, hook_url).await? {
+            HubOutcome::NotHub => (HubSyncState::NotApplicable, String::new()),
+            HubOutcome::Synced => (HubSyncState::Synced, String::new()),
+            HubOutcome::NotSynced(reason) => (HubSyncState::NotSynced, reason),
         };
-        if state == "not_synced" {
+        if state == HubSyncState::NotSynced {
             tracing::warn!(webhook = %record.name, reason = %message, "Docker Hub webhook not synced");
         }
-        self.store.set_hub_sync(record.id, state, &message).await?;
+        self.store
+            .set_hub_sync(record.id, state.as_str(), &message)
+            .await?;
         Ok(())
     }
 
+    /// A signed-in Docker Hub session for the webhook's repository; `None`
+    /// when its endpoint is not Docker Hub. A [`Refusal::Reason`] is what the
+    /// webhook shows as "not synced".
     async fn hub_session(
         &self,
         record: &WebhookRecord,
-    ) -> Result<Option<(crate::connect::HubSession, String, String)>, String> {
+    ) -> Result<Option<(crate::connect::HubSession, String, String)>, Refusal> {
         let (endpoint, secrets) = self
-            .project_endpoint(
+            .endpoint_in_project(
                 record.project_id,
                 &record.endpoint_id.to_string(),
                 EndpointKind::DockerRegistry,
@@ -45,15 +51,15 @@ impl Slipway {
             return Ok(None);
         }
         let (namespace, repo) = literal_repository(&record.image_pattern).ok_or_else(|| {
-            "the image pattern must name one repository (namespace/name) to create the Docker Hub webhook".to_string()
+            Refusal::Reason("the image pattern must name one repository (namespace/name) to create the Docker Hub webhook".to_string())
         })?;
         let client = DockerHubClient::new(&self.outbound, endpoint.settings.cloud_proxy)
-            .map_err(|error| error.to_string())?;
+            .map_err(|error| Refusal::Reason(error.to_string()))?;
         let username = endpoint.settings.username.clone().unwrap_or_default();
         let session = client
             .login(&username, secrets.password.as_deref().unwrap_or_default())
             .await
-            .map_err(|error| format!("Docker Hub login: {error}"))?;
+            .map_err(|error| Refusal::Reason(format!("Docker Hub login: {error}")))?;
         Ok(Some((session, namespace, repo)))
     }
 
@@ -62,11 +68,11 @@ impl Slipway {
         record: &WebhookRecord,
         previous_name: Option<&str>,
         hook_url: &str,
-    ) -> HubOutcome {
+    ) -> Result<HubOutcome, AppError> {
         let (session, namespace, repo) = match self.hub_session(record).await {
             Ok(Some(found)) => found,
-            Ok(None) => return HubOutcome::NotHub,
-            Err(reason) => return HubOutcome::NotSynced(reason),
+            Ok(None) => return Ok(HubOutcome::NotHub),
+            Err(refusal) => return Ok(HubOutcome::NotSynced(refusal.reason()?)),
         };
         let result = match previous_name {
             Some(previous) => match session
@@ -86,33 +92,39 @@ impl Slipway {
                     .await
             }
         };
-        match result {
+        Ok(match result {
             Ok(_) => HubOutcome::Synced,
             Err(error) => HubOutcome::NotSynced(error.to_string()),
-        }
+        })
     }
 
-    /// Deletes the Docker Hub side; answers a reason when it could not.
-    pub(crate) async fn delete_from_hub(&self, record: &WebhookRecord) -> Option<String> {
+    /// Deletes the Docker Hub side; answers a reason when it could not, and
+    /// fails only on an internal error (the webhook is then left as it is).
+    pub(crate) async fn delete_from_hub(
+        &self,
+        record: &WebhookRecord,
+    ) -> Result<Option<String>, AppError> {
         let (session, namespace, repo) = match self.hub_session(record).await {
             Ok(Some(found)) => found,
-            Ok(None) => return None,
-            Err(reason) => return Some(reason),
+            Ok(None) => return Ok(None),
+            Err(refusal) => return refusal.reason().map(Some),
         };
         // Docker Hub deletes by its own slug of the name: ask it rather than guess.
         let existing = match session.list_webhooks(&namespace, &repo).await {
             Ok(existing) => existing,
-            Err(error) => return Some(error.to_string()),
+            Err(error) => return Ok(Some(error.to_string())),
         };
-        let slug = existing
+        let Some(found) = existing
             .into_iter()
-            .find(|webhook| webhook.name == record.name)?
-            .slug;
-        session
-            .delete_webhook(&namespace, &repo, &slug)
+            .find(|webhook| webhook.name == record.name)
+        else {
+            return Ok(None);
+        };
+        Ok(session
+            .delete_webhook(&namespace, &repo, &found.slug)
             .await
             .err()
-            .map(|error| error.to_string())
+            .map(|error| error.to_string()))
     }
 }
 

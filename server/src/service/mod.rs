@@ -22,6 +22,7 @@ use app::model::*;
 use crate::connect::Outbound;
 use crate::crypto::SecretBox;
 use crate::errors::internal;
+pub(crate) use crate::errors::Refusal;
 use crate::store::{ProjectRecord, SharedStore, StoreError, UserRecord};
 
 impl From<StoreError> for AppError {
@@ -32,6 +33,12 @@ impl From<StoreError> for AppError {
             }
             other => internal(other),
         }
+    }
+}
+
+impl From<StoreError> for Refusal {
+    fn from(error: StoreError) -> Self {
+        AppError::from(error).into()
     }
 }
 

@@ -8,7 +8,7 @@ use app::execution::*;
 use app::model::ProjectRole;
 use app::pipeline::{bindings_in, validate, PipelineSpec, TaskSpec};
 
-use super::Slipway;
+use super::{Refusal, Slipway};
 use crate::clock::now_millis;
 use crate::errors::internal;
 use crate::store::{PipelineRecord, PipelineWrite, StoreError};
@@ -41,13 +41,15 @@ impl Slipway {
             .await
     }
 
-    /// An endpoint of the project by id or name, with its secrets, for a task.
-    pub(crate) async fn project_endpoint(
+    /// An endpoint of the project by id or name, with its secrets, for a task
+    /// or a webhook. No such endpoint of that kind is a [`Refusal::Reason`];
+    /// a failure to read or unseal it is [`Refusal::Internal`].
+    pub(crate) async fn endpoint_in_project(
         &self,
         project_id: i64,
         reference: &str,
         kind: EndpointKind,
-    ) -> Result<(Endpoint, EndpointSecrets), String> {
+    ) -> Result<(Endpoint, EndpointSecrets), Refusal> {
         crate::endpoints::in_project(&self.store, &self.secret_box, project_id, reference, kind)
             .await
     }
@@ -82,11 +84,13 @@ impl Slipway {
                     continue;
                 }
                 let (endpoint, _) = self
-                    .project_endpoint(project_id, &kubernetes.endpoint, EndpointKind::Kubernetes)
+                    .endpoint_in_project(project_id, &kubernetes.endpoint, EndpointKind::Kubernetes)
                     .await
-                    .map_err(|message| AppError::Invalid {
-                        field: format!("stages[{stage_index}].tasks[{task_index}].endpoint"),
-                        message,
+                    .map_err(|refusal| {
+                        refusal.into_app_error(|message| AppError::Invalid {
+                            field: format!("stages[{stage_index}].tasks[{task_index}].endpoint"),
+                            message,
+                        })
                     })?;
                 endpoint_ids.push(endpoint.id);
             }

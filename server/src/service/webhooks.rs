@@ -1,5 +1,7 @@
 //! Docker webhooks: the trigger's settings, its secure token and hook URL.
 
+use std::collections::BTreeMap;
+
 use app::backend::*;
 use app::endpoint::{EndpointKind, RegistryServerType};
 use app::error::AppError;
@@ -32,12 +34,43 @@ impl Slipway {
         )
     }
 
+    /// The webhook's own values for its pipeline's inputs. Saving stored them
+    /// as JSON: anything else is bad data, an internal error (logged), never
+    /// "no inputs".
+    pub(crate) fn stored_inputs(
+        record: &WebhookRecord,
+    ) -> Result<BTreeMap<String, String>, AppError> {
+        serde_json::from_str(&record.inputs)
+            .map_err(|error| internal(format!("webhook {}: bad stored inputs: {error}", record.id)))
+    }
+
     pub(crate) async fn webhook_view(
         &self,
         record: WebhookRecord,
         hook_url: Option<String>,
     ) -> Result<DockerWebhook, AppError> {
-        let last_event = self.store.last_event(record.id).await?.map(event_view);
+        let last_event = self
+            .store
+            .last_event(record.id)
+            .await?
+            .map(event_view)
+            .transpose()?;
+        let inputs = Self::stored_inputs(&record)?;
+        let source_cidrs = serde_json::from_str(&record.source_cidrs).map_err(|error| {
+            internal(format!(
+                "webhook {}: bad stored source allow-list: {error}",
+                record.id
+            ))
+        })?;
+        let hub_sync = HubSync {
+            state: HubSyncState::parse(&record.hub_sync_state).ok_or_else(|| {
+                internal(format!(
+                    "webhook {}: unknown stored hub sync state '{}'",
+                    record.id, record.hub_sync_state
+                ))
+            })?,
+            message: record.hub_sync_message,
+        };
         Ok(DockerWebhook {
             id: record.id,
             project: record.project_name,
@@ -53,13 +86,10 @@ impl Slipway {
             run_as: record.run_as_username,
             image: record.image_pattern,
             tag: record.tag_pattern,
-            inputs: serde_json::from_str(&record.inputs).unwrap_or_default(),
+            inputs,
             enabled: record.enabled,
-            source_cidrs: serde_json::from_str(&record.source_cidrs).unwrap_or_default(),
-            hub_sync: HubSync {
-                state: record.hub_sync_state,
-                message: record.hub_sync_message,
-            },
+            source_cidrs,
+            hub_sync,
             last_event,
             hook_url,
             created_at: record.created_at,
@@ -133,9 +163,11 @@ impl Slipway {
         app::model::validate_name("name", &input.name)?;
         app::model::validate_description("description", &input.description)?;
         let (endpoint, _) = self
-            .project_endpoint(project.id, &input.endpoint, EndpointKind::DockerRegistry)
+            .endpoint_in_project(project.id, &input.endpoint, EndpointKind::DockerRegistry)
             .await
-            .map_err(|message| AppError::invalid("endpoint", &message))?;
+            .map_err(|refusal| {
+                refusal.into_app_error(|message| AppError::invalid("endpoint", &message))
+            })?;
         let (pipeline_record, _) = self
             .visible_pipeline(actor, &input.pipeline, Some(&project.id.to_string()))
             .await
@@ -396,7 +428,7 @@ impl WebhooksApi for Slipway {
     ) -> Result<Option<String>, AppError> {
         let (record, role) = self.visible_webhook(actor, reference, project).await?;
         Self::require_role(actor, role, ProjectRole::Developer, "deleting webhooks")?;
-        let hub_problem = self.delete_from_hub(&record).await;
+        let hub_problem = self.delete_from_hub(&record).await?;
         self.store.delete_webhook(record.id).await?;
         tracing::info!(webhook = %record.name, hub_problem = hub_problem.as_deref().unwrap_or(""), "webhook deleted");
         Ok(hub_problem)

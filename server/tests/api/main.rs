@@ -12,3 +12,4 @@ mod registry;
 mod roles;
 mod startup;
 mod webhooks;
+mod webhooks_bad_data;
