@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::tasks::{TaskContext, TaskEnd};
 use super::{Engine, HEARTBEAT, LEASE};
 use crate::clock::now_millis;
+use crate::errors::INTERNAL_FAILURE;
 use crate::store::ExecutionRecord;
 
 /// Outputs of finished tasks by (stage, task), for `${stage.task.output.key}`.
@@ -128,14 +129,21 @@ impl Engine {
         cancel: &CancellationToken,
         shutdown: &CancellationToken,
     ) -> RunEnd {
-        let spec: PipelineSpec = match serde_json::from_str(&execution.spec) {
-            Ok(spec) => spec,
+        // Stored data that does not read fails the run rather than running
+        // with a default: an empty input set could deploy the wrong thing.
+        let stored = serde_json::from_str::<PipelineSpec>(&execution.spec).and_then(|spec| {
+            serde_json::from_str::<BTreeMap<String, String>>(&execution.inputs)
+                .map(|inputs| (spec, inputs))
+        });
+        let (spec, inputs) = match stored {
+            Ok(stored) => stored,
             Err(error) => {
-                return RunEnd::Failed(format!("the stored pipeline could not be read: {error}"))
+                tracing::error!(%error, "a run's stored pipeline or inputs could not be read");
+                return RunEnd::Failed(format!(
+                    "the stored pipeline or inputs could not be read: {INTERNAL_FAILURE}"
+                ));
             }
         };
-        let inputs: BTreeMap<String, String> =
-            serde_json::from_str(&execution.inputs).unwrap_or_default();
         let mut outputs = Outputs::new();
         for (stage_index, stage) in spec.stages.iter().enumerate() {
             if cancel.is_cancelled() {

@@ -43,7 +43,13 @@ pub async fn report_run_end(
     status: ExecutionStatus,
     error: Option<&str>,
 ) {
-    let trigger: Trigger = serde_json::from_str(&execution.trigger).unwrap_or_default();
+    let trigger: Trigger = match serde_json::from_str(&execution.trigger) {
+        Ok(trigger) => trigger,
+        Err(error) => {
+            tracing::error!(%error, "a run's stored trigger could not be read; not reported");
+            return;
+        }
+    };
     let Some(sealed) = trigger.callback else {
         return;
     };
