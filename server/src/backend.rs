@@ -17,7 +17,8 @@ use crate::connect::Outbound;
 use crate::crypto::SecretBox;
 use crate::secrets;
 use crate::store::{
-    CancelOutcome, MemberRecord, NewTokenRecord, ProjectRecord, SharedStore, StoreError, UserRecord,
+    constraint, CancelOutcome, EndpointUser, EndpointUserKind, MemberRecord, NewTokenRecord,
+    ProjectContents, ProjectRecord, ResultExt, SharedStore, StoreError, UserRecord,
 };
 
 const SESSION_LIFETIME_MILLIS: i64 = 14 * 24 * 60 * 60 * 1000;
@@ -37,15 +38,42 @@ pub(crate) fn internal(error: impl std::fmt::Display) -> AppError {
     AppError::Internal
 }
 
+/// A store failure the caller did not expect (a refused constraint it reacts
+/// to is caught first, with `ResultExt::on_constraint`).
 impl From<StoreError> for AppError {
     fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Constraint(name) if name == "projects_name_key" => {
-                AppError::conflict("a project with this name already exists; choose another name")
-            }
-            other => internal(other),
-        }
+        internal(error)
     }
+}
+
+fn project_name_taken(_: StoreError) -> AppError {
+    AppError::conflict("a project with this name already exists; choose another name")
+}
+
+/// "2 endpoints, 1 pipeline": what still lives in a project, leaving out the zeros.
+fn contents_phrase(contents: &ProjectContents) -> String {
+    [
+        (contents.endpoints, "endpoint"),
+        (contents.pipelines, "pipeline"),
+        (contents.webhooks, "webhook"),
+    ]
+    .iter()
+    .filter(|(count, _)| *count > 0)
+    .map(|(count, noun)| format!("{count} {noun}{}", if *count == 1 { "" } else { "s" }))
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// "pipeline 'deploy', webhook 'on-push'": what still uses an endpoint.
+fn users_phrase(users: &[EndpointUser]) -> String {
+    users
+        .iter()
+        .map(|user| match user.kind {
+            EndpointUserKind::Pipeline => format!("pipeline '{}'", user.name),
+            EndpointUserKind::Webhook => format!("webhook '{}'", user.name),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn actor_from(user: UserRecord) -> Actor {
@@ -342,7 +370,8 @@ impl Backend for Slipway {
         let record = self
             .store
             .create_project(&input.name, &input.description, now_millis())
-            .await?;
+            .await
+            .on_constraint(constraint::PROJECT_NAME, project_name_taken)?;
         // The creator administers what they made, even if later not a global admin.
         self.store
             .set_membership(record.id, actor.user.id, ProjectRole::Administrator)
@@ -364,7 +393,8 @@ impl Backend for Slipway {
         let updated = self
             .store
             .update_project(record.id, &input.name, &input.description, now_millis())
-            .await?;
+            .await
+            .on_constraint(constraint::PROJECT_NAME, project_name_taken)?;
         Ok(project_view(updated, role))
     }
 
@@ -382,7 +412,7 @@ impl Backend for Slipway {
             return Err(AppError::conflict(format!(
                 "project '{}' still holds {}; delete those first",
                 record.name,
-                contents.join(", ")
+                contents_phrase(&contents)
             )));
         }
         self.store.delete_project(record.id).await?;
@@ -550,7 +580,7 @@ impl Backend for Slipway {
             return Err(AppError::conflict(format!(
                 "endpoint '{}' is still used by {}; change or delete those first",
                 record.name,
-                users.join(", ")
+                users_phrase(&users)
             )));
         }
         self.store.delete_endpoint(record.id).await?;

@@ -8,7 +8,7 @@ use app::model::ProjectRole;
 
 use crate::backend::{internal, now_millis, Slipway};
 use crate::connect;
-use crate::store::{EndpointRecord, EndpointWrite, StoreError};
+use crate::store::{constraint, EndpointRecord, EndpointWrite, ResultExt};
 
 impl Slipway {
     /// The page/API view of a stored endpoint: settings parsed, secrets reduced to their names.
@@ -260,14 +260,11 @@ impl Slipway {
             Some(record) => self.store.update_endpoint(record.id, write).await,
             None => self.store.create_endpoint(write).await,
         };
-        let record = result.map_err(|error| match error {
-            StoreError::Constraint(name) if name == "endpoints_project_id_name_key" => {
-                AppError::conflict(format!(
-                    "project '{}' already has an endpoint named '{}'; choose another name",
-                    project.name, input.name
-                ))
-            }
-            other => other.into(),
+        let record = result.on_constraint(constraint::ENDPOINT_NAME, |_| {
+            AppError::conflict(format!(
+                "project '{}' already has an endpoint named '{}'; choose another name",
+                project.name, input.name
+            ))
         })?;
         tracing::info!(endpoint = %record.name, project = %project.name, kind = %record.kind, "endpoint saved");
         self.endpoint_view(record)

@@ -12,7 +12,7 @@ use app::pipeline::{bindings_in, validate, PipelineSpec, TaskSpec};
 
 use crate::backend::{internal, now_millis, Slipway};
 use crate::store::{
-    ExecutionRecord, LogRecord, NewExecution, PipelineRecord, PipelineWrite, StoreError,
+    constraint, ExecutionRecord, LogRecord, NewExecution, PipelineRecord, PipelineWrite, ResultExt,
     TaskRunRecord,
 };
 
@@ -149,14 +149,11 @@ impl Slipway {
             Some(record) => self.store.update_pipeline(record.id, write).await,
             None => self.store.create_pipeline(write).await,
         }
-        .map_err(|error| match error {
-            StoreError::Constraint(name) if name == "pipelines_project_id_name_key" => {
-                AppError::conflict(format!(
-                    "project '{}' already has a pipeline named '{}'; choose another name",
-                    project.name, spec.name
-                ))
-            }
-            other => other.into(),
+        .on_constraint(constraint::PIPELINE_NAME, |_| {
+            AppError::conflict(format!(
+                "project '{}' already has a pipeline named '{}'; choose another name",
+                project.name, spec.name
+            ))
         })?;
         tracing::info!(pipeline = %saved.name, project = %project.name, "pipeline saved");
         self.pipeline_view(saved)

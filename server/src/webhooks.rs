@@ -16,7 +16,10 @@ use crate::connect::DockerHubClient;
 use crate::receive::matching::Pattern;
 use crate::receive::payload::PushEvent;
 use crate::secrets;
-use crate::store::{EventRecord, NewEvent, StoreError, WebhookRecord, WebhookWrite};
+use crate::store::{
+    constraint, EventRecord, NewEvent, PushRecorded, ResultExt, StoreError, WebhookRecord,
+    WebhookWrite,
+};
 
 /// A re-delivery of the same push within this window starts no second run.
 const DEDUPE_WINDOW_MILLIS: i64 = 24 * 60 * 60 * 1000;
@@ -289,14 +292,11 @@ impl Slipway {
             now: now_millis(),
         };
         let server_type = endpoint.settings.server_type.unwrap_or_default();
-        let conflict = |error: StoreError| match error {
-            StoreError::Constraint(name) if name == "docker_webhooks_project_id_name_key" => {
-                AppError::conflict(format!(
-                    "project '{}' already has a webhook named '{}'; choose another name",
-                    project.name, input.name
-                ))
-            }
-            other => other.into(),
+        let name_taken = |_: StoreError| {
+            AppError::conflict(format!(
+                "project '{}' already has a webhook named '{}'; choose another name",
+                project.name, input.name
+            ))
         };
         let (record, token) = match existing {
             Some(record) => {
@@ -308,7 +308,7 @@ impl Slipway {
                     .store
                     .update_webhook(record.id, write)
                     .await
-                    .map_err(conflict)?;
+                    .on_constraint(constraint::WEBHOOK_NAME, name_taken)?;
                 (updated, token)
             }
             None => {
@@ -321,7 +321,7 @@ impl Slipway {
                         &self.secret_box.seal(&token),
                     )
                     .await
-                    .map_err(conflict)?;
+                    .on_constraint(constraint::WEBHOOK_NAME, name_taken)?;
                 (created, token)
             }
         };
@@ -646,38 +646,14 @@ impl Slipway {
             ))
             .await;
         }
-        if let Some(first) = self
-            .store
-            .triggered_event_with_key(
-                webhook.id,
-                &event.dedupe_key,
-                received_at - DEDUPE_WINDOW_MILLIS,
-            )
-            .await?
-        {
-            let id = self
-                .record(
-                    webhook,
-                    source,
-                    received_at,
-                    Some(event),
-                    "DUPLICATE",
-                    &format!("the same push already started a run (event {first})"),
-                )
-                .await?;
-            return Ok(DeliveryAnswer {
-                event_id: Some(id),
-                status: "DUPLICATE".into(),
-                execution_id: None,
-            });
-        }
         let mut inputs: BTreeMap<String, String> =
             serde_json::from_str(&webhook.inputs).unwrap_or_default();
         inputs.extend(event.docker_inputs());
         let inputs_json = serde_json::to_string(&inputs).map_err(|_| DeliveryRefusal::Internal)?;
-        let event_id = self
-            .record_activity(
-                webhook,
+        // One claim per push: of concurrent re-deliveries exactly one is TRIGGERED.
+        let recorded = self
+            .store
+            .record_push(
                 NewEvent {
                     webhook_id: webhook.id,
                     received_at,
@@ -690,8 +666,22 @@ impl Slipway {
                     dedupe_key: Some(&event.dedupe_key),
                     inputs: Some(&inputs_json),
                 },
+                received_at - DEDUPE_WINDOW_MILLIS,
+                &|first| format!("the same push already started a run (event {first})"),
             )
             .await?;
+        let event_id = match recorded {
+            PushRecorded::First(event_id) => event_id,
+            PushRecorded::Duplicate { event_id, .. } => {
+                self.announce_activity(webhook, event_id);
+                return Ok(DeliveryAnswer {
+                    event_id: Some(event_id),
+                    status: "DUPLICATE".into(),
+                    execution_id: None,
+                });
+            }
+        };
+        self.announce_activity(webhook, event_id);
         match self
             .start_event_run(
                 webhook,
