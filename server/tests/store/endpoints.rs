@@ -105,14 +105,8 @@ pub async fn endpoints_and_their_users(store: SharedStore) {
     let zeta = pipeline(&store, demo.id, "zeta", &[hub.id, cluster.id]).await;
     pipeline(&store, demo.id, "alpha", &[hub.id]).await;
     let token_id = token(&store, member.id, "t").await;
-    store
-        .create_webhook(
-            webhook_write(demo.id, "on-push", hub.id, zeta.id, token_id),
-            "hook",
-            "sealed",
-        )
-        .await
-        .unwrap();
+    let write = webhook_write(demo.id, "on-push", hub.id, zeta.id, token_id);
+    webhook(&store, write, "hook").await;
     let user_of = |kind, name: &str| EndpointUser {
         kind,
         name: name.into(),

@@ -106,14 +106,8 @@ pub async fn webhooks(store: SharedStore) {
     );
 
     // Lists are by project, then name; a member sees their projects' only.
-    let second = store
-        .create_webhook(
-            webhook_write(project.id, "another", endpoint.id, pipeline.id, token_id),
-            "second-hook",
-            "sealed",
-        )
-        .await
-        .unwrap();
+    let write = webhook_write(project.id, "another", endpoint.id, pipeline.id, token_id);
+    let second = crate::support::webhook(&store, write, "second-hook").await;
     let ids =
         |hooks: Vec<WebhookRecord>| -> Vec<i64> { hooks.iter().map(|hook| hook.id).collect() };
     assert_eq!(

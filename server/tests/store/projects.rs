@@ -66,14 +66,12 @@ pub async fn projects_and_their_contents(store: SharedStore) {
     endpoint(&store, alpha.id, "cluster").await;
     let deploy = pipeline(&store, alpha.id, "deploy", &[]).await;
     let token_id = token(&store, viewer.id, "t").await;
-    store
-        .create_webhook(
-            webhook_write(alpha.id, "w", hub.id, deploy.id, token_id),
-            "hook",
-            "sealed",
-        )
-        .await
-        .unwrap();
+    webhook(
+        &store,
+        webhook_write(alpha.id, "w", hub.id, deploy.id, token_id),
+        "hook",
+    )
+    .await;
     let contents = store.project_contents(alpha.id).await.unwrap();
     assert_eq!(
         contents,

@@ -120,6 +120,18 @@ pub fn webhook_write(
     }
 }
 
+/// Stores the webhook under a secure token of that hash.
+pub async fn webhook(
+    store: &SharedStore,
+    write: WebhookWrite<'_>,
+    token_hash: &str,
+) -> WebhookRecord {
+    store
+        .create_webhook(write, token_hash, "sealed")
+        .await
+        .expect("the webhook is stored")
+}
+
 /// A project "Demo" with an endpoint, a pipeline using it, and a webhook
 /// running that pipeline with a token of `user`.
 pub struct Seed {
@@ -137,14 +149,8 @@ pub async fn seed(store: &SharedStore) -> Seed {
     let endpoint = endpoint(store, project.id, "hub").await;
     let pipeline = pipeline(store, project.id, "deploy", &[endpoint.id]).await;
     let token_id = token(store, user.id, "seed-token").await;
-    let webhook = store
-        .create_webhook(
-            webhook_write(project.id, "on-push", endpoint.id, pipeline.id, token_id),
-            "seed-hook",
-            "sealed",
-        )
-        .await
-        .expect("the webhook is stored");
+    let write = webhook_write(project.id, "on-push", endpoint.id, pipeline.id, token_id);
+    let webhook = webhook(store, write, "seed-hook").await;
     Seed {
         user,
         project,

@@ -15,34 +15,30 @@ const ENDPOINT_FROM: &str = "endpoints JOIN projects ON projects.id = endpoints.
 impl EndpointStore for SqliteStore {
     async fn list_endpoints(&self, member: Option<i64>) -> StoreResult<Vec<EndpointRecord>> {
         // With no member (`$1` NULL), the endpoints of every project.
-        let rows: Vec<EndpointRow> = sqlx::query_as(&format!(
-            "SELECT {ENDPOINT_COLUMNS} FROM {ENDPOINT_FROM} WHERE $1 IS NULL OR endpoints.project_id IN \
-             (SELECT project_id FROM memberships WHERE user_id = $1) ORDER BY projects.name, endpoints.name"
-        ))
-        .bind(member)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|row| row.0).collect())
+        self.records_by::<EndpointRow>(
+            &format!(
+                "SELECT {ENDPOINT_COLUMNS} FROM {ENDPOINT_FROM} WHERE $1 IS NULL OR endpoints.project_id IN \
+                 (SELECT project_id FROM memberships WHERE user_id = $1) ORDER BY projects.name, endpoints.name"
+            ),
+            member,
+        )
+        .await
     }
 
     async fn endpoint_by_id(&self, id: i64) -> StoreResult<Option<EndpointRecord>> {
-        let row: Option<EndpointRow> = sqlx::query_as(&format!(
-            "SELECT {ENDPOINT_COLUMNS} FROM {ENDPOINT_FROM} WHERE endpoints.id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|row| row.0))
+        self.record_by::<EndpointRow>(
+            &format!("SELECT {ENDPOINT_COLUMNS} FROM {ENDPOINT_FROM} WHERE endpoints.id = $1"),
+            id,
+        )
+        .await
     }
 
     async fn endpoints_by_name(&self, name: &str) -> StoreResult<Vec<EndpointRecord>> {
-        let rows: Vec<EndpointRow> = sqlx::query_as(&format!(
-            "SELECT {ENDPOINT_COLUMNS} FROM {ENDPOINT_FROM} WHERE endpoints.name = $1"
-        ))
-        .bind(name)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|row| row.0).collect())
+        self.records_by::<EndpointRow>(
+            &format!("SELECT {ENDPOINT_COLUMNS} FROM {ENDPOINT_FROM} WHERE endpoints.name = $1"),
+            name,
+        )
+        .await
     }
 
     async fn create_endpoint(&self, endpoint: EndpointWrite<'_>) -> StoreResult<EndpointRecord> {

@@ -70,33 +70,31 @@ impl HookStore for SqliteStore {
     }
 
     async fn webhook_by_id(&self, id: i64) -> StoreResult<Option<WebhookRecord>> {
-        let row: Option<WebhookRow> = sqlx::query_as(&format!(
-            "SELECT {WEBHOOK_COLUMNS} FROM {WEBHOOK_FROM} WHERE docker_webhooks.id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|row| row.0))
+        self.record_by::<WebhookRow>(
+            &format!("SELECT {WEBHOOK_COLUMNS} FROM {WEBHOOK_FROM} WHERE docker_webhooks.id = $1"),
+            id,
+        )
+        .await
     }
 
     async fn webhooks_by_name(&self, name: &str) -> StoreResult<Vec<WebhookRecord>> {
-        let rows: Vec<WebhookRow> = sqlx::query_as(&format!(
-            "SELECT {WEBHOOK_COLUMNS} FROM {WEBHOOK_FROM} WHERE docker_webhooks.name = $1"
-        ))
-        .bind(name)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|row| row.0).collect())
+        self.records_by::<WebhookRow>(
+            &format!(
+                "SELECT {WEBHOOK_COLUMNS} FROM {WEBHOOK_FROM} WHERE docker_webhooks.name = $1"
+            ),
+            name,
+        )
+        .await
     }
 
     async fn webhook_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<WebhookRecord>> {
-        let row: Option<WebhookRow> = sqlx::query_as(&format!(
-            "SELECT {WEBHOOK_COLUMNS} FROM {WEBHOOK_FROM} WHERE docker_webhooks.secure_token_hash = $1"
-        ))
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|row| row.0))
+        self.record_by::<WebhookRow>(
+            &format!(
+                "SELECT {WEBHOOK_COLUMNS} FROM {WEBHOOK_FROM} WHERE docker_webhooks.secure_token_hash = $1"
+            ),
+            token_hash,
+        )
+        .await
     }
 
     async fn create_webhook(
@@ -302,13 +300,11 @@ impl HookStore for SqliteStore {
     }
 
     async fn event_by_id(&self, id: i64) -> StoreResult<Option<EventRecord>> {
-        let row: Option<EventRow> = sqlx::query_as(&format!(
-            "SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} WHERE docker_events.id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|row| row.0))
+        self.record_by::<EventRow>(
+            &format!("SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} WHERE docker_events.id = $1"),
+            id,
+        )
+        .await
     }
 
     async fn list_events(&self, filter: &EventQuery) -> StoreResult<Vec<EventRecord>> {
@@ -341,13 +337,13 @@ impl HookStore for SqliteStore {
     }
 
     async fn last_event(&self, webhook_id: i64) -> StoreResult<Option<EventRecord>> {
-        let row: Option<EventRow> = sqlx::query_as(&format!(
-            "SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} WHERE docker_events.webhook_id = $1 \
+        self.record_by::<EventRow>(
+            &format!(
+                "SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} WHERE docker_events.webhook_id = $1 \
              ORDER BY docker_events.id DESC LIMIT 1"
-        ))
-        .bind(webhook_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|row| row.0))
+            ),
+            webhook_id,
+        )
+        .await
     }
 }

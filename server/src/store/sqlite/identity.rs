@@ -12,13 +12,11 @@ const TOKEN_COLUMNS: &str = "id, name, prefix, created_at, last_used_at, revoked
 #[async_trait::async_trait]
 impl IdentityStore for SqliteStore {
     async fn user_by_name(&self, username: &str) -> StoreResult<Option<UserRecord>> {
-        let row: Option<UserRow> = sqlx::query_as(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE username = $1"
-        ))
-        .bind(username)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|row| row.0))
+        self.record_by::<UserRow>(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"),
+            username,
+        )
+        .await
     }
 
     async fn ensure_user(
@@ -150,12 +148,11 @@ impl IdentityStore for SqliteStore {
         let Some(user_id) = user_id else {
             return Ok(None);
         };
-        let row: Option<UserRow> =
-            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-                .bind(user_id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|row| row.0))
+        self.record_by::<UserRow>(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
+            user_id,
+        )
+        .await
     }
 
     async fn active_api_token(&self, token_hash: &str) -> StoreResult<Option<(i64, i64)>> {
@@ -186,13 +183,13 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn list_api_tokens(&self, user_id: i64) -> StoreResult<Vec<ApiTokenInfo>> {
-        let rows: Vec<TokenRow> = sqlx::query_as(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id DESC"
-        ))
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|row| row.0).collect())
+        self.records_by::<TokenRow>(
+            &format!(
+                "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id DESC"
+            ),
+            user_id,
+        )
+        .await
     }
 
     async fn revoke_api_token(

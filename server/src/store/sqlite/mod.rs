@@ -17,6 +17,7 @@ use sqlx::error::ErrorKind;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
+use self::rows::RecordRow;
 use super::{Store, StoreError, StoreResult};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -50,7 +51,35 @@ impl SqliteStore {
     async fn begin_write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
+
+    /// The record of the row `sql` selects with `$1 = key`, if any.
+    async fn record_by<'q, R: RecordRow>(
+        &self,
+        sql: &'q str,
+        key: impl Key<'q>,
+    ) -> StoreResult<Option<R::Record>> {
+        let row: Option<R> = sqlx::query_as(sql)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(R::record))
+    }
+
+    /// The records of the rows `sql` selects with `$1 = key`.
+    async fn records_by<'q, R: RecordRow>(
+        &self,
+        sql: &'q str,
+        key: impl Key<'q>,
+    ) -> StoreResult<Vec<R::Record>> {
+        let rows: Vec<R> = sqlx::query_as(sql).bind(key).fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(R::record).collect())
+    }
 }
+
+/// A value a lookup binds as `$1`.
+trait Key<'q>: 'q + sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite> + Send {}
+
+impl<'q, T: 'q + sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite> + Send> Key<'q> for T {}
 
 /// The answer when a row just written cannot be read back.
 fn missing() -> StoreError {

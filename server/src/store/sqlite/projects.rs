@@ -30,23 +30,19 @@ impl ProjectStore for SqliteStore {
     }
 
     async fn project_by_id(&self, id: i64) -> StoreResult<Option<ProjectRecord>> {
-        let row: Option<ProjectRow> = sqlx::query_as(&format!(
-            "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|row| row.0))
+        self.record_by::<ProjectRow>(
+            &format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1"),
+            id,
+        )
+        .await
     }
 
     async fn project_by_name(&self, name: &str) -> StoreResult<Option<ProjectRecord>> {
-        let row: Option<ProjectRow> = sqlx::query_as(&format!(
-            "SELECT {PROJECT_COLUMNS} FROM projects WHERE name = $1"
-        ))
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|row| row.0))
+        self.record_by::<ProjectRow>(
+            &format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE name = $1"),
+            name,
+        )
+        .await
     }
 
     async fn create_project(
@@ -110,15 +106,13 @@ impl ProjectStore for SqliteStore {
     }
 
     async fn list_members(&self, project_id: i64) -> StoreResult<Vec<MemberRecord>> {
-        let rows: Vec<MemberRow> = sqlx::query_as(
+        self.records_by::<MemberRow>(
             "SELECT users.id, users.username, memberships.role FROM memberships \
              JOIN users ON users.id = memberships.user_id WHERE memberships.project_id = $1 \
              ORDER BY users.username",
+            project_id,
         )
-        .bind(project_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|row| row.0).collect())
+        .await
     }
 
     async fn remove_membership(&self, project_id: i64, user_id: i64) -> StoreResult<bool> {

@@ -11,6 +11,12 @@ use crate::store::{
     ProjectContents, ProjectRecord, TaskRunRecord, UserRecord, WebhookRecord,
 };
 
+/// A row wrapper, and the record it carries.
+pub(super) trait RecordRow: for<'r> FromRow<'r, SqliteRow> + Send + Unpin {
+    type Record;
+    fn record(self) -> Self::Record;
+}
+
 /// Wrappers whose record fields are read from the columns of the same name.
 macro_rules! rows {
     ($($(#[$doc:meta])* $wrapper:ident => $record:ident { $($field:ident),* $(,)? })*) => {$(
@@ -22,6 +28,13 @@ macro_rules! rows {
                 Ok(Self($record {
                     $($field: row.try_get(stringify!($field))?,)*
                 }))
+            }
+        }
+
+        impl RecordRow for $wrapper {
+            type Record = $record;
+            fn record(self) -> $record {
+                self.0
             }
         }
     )*};
@@ -77,6 +90,13 @@ impl FromRow<'_, SqliteRow> for ProjectRoleRow {
 
 /// A member: columns `id` (the user's), `username` and `role`.
 pub(super) struct MemberRow(pub MemberRecord);
+
+impl RecordRow for MemberRow {
+    type Record = MemberRecord;
+    fn record(self) -> MemberRecord {
+        self.0
+    }
+}
 
 impl FromRow<'_, SqliteRow> for MemberRow {
     fn from_row(row: &SqliteRow) -> sqlx::Result<Self> {

@@ -63,23 +63,19 @@ impl RunStore for SqliteStore {
     }
 
     async fn pipeline_by_id(&self, id: i64) -> StoreResult<Option<PipelineRecord>> {
-        let row: Option<PipelineRow> = sqlx::query_as(&format!(
-            "SELECT {PIPELINE_COLUMNS} FROM {PIPELINE_FROM} WHERE pipelines.id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|row| row.0))
+        self.record_by::<PipelineRow>(
+            &format!("SELECT {PIPELINE_COLUMNS} FROM {PIPELINE_FROM} WHERE pipelines.id = $1"),
+            id,
+        )
+        .await
     }
 
     async fn pipelines_by_name(&self, name: &str) -> StoreResult<Vec<PipelineRecord>> {
-        let rows: Vec<PipelineRow> = sqlx::query_as(&format!(
-            "SELECT {PIPELINE_COLUMNS} FROM {PIPELINE_FROM} WHERE pipelines.name = $1"
-        ))
-        .bind(name)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|row| row.0).collect())
+        self.records_by::<PipelineRow>(
+            &format!("SELECT {PIPELINE_COLUMNS} FROM {PIPELINE_FROM} WHERE pipelines.name = $1"),
+            name,
+        )
+        .await
     }
 
     async fn create_pipeline(&self, pipeline: PipelineWrite<'_>) -> StoreResult<PipelineRecord> {
@@ -292,13 +288,11 @@ impl RunStore for SqliteStore {
     }
 
     async fn execution_by_id(&self, id: i64) -> StoreResult<Option<ExecutionRecord>> {
-        let row: Option<ExecutionRow> = sqlx::query_as(&format!(
-            "SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_FROM} WHERE executions.id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|row| row.0))
+        self.record_by::<ExecutionRow>(
+            &format!("SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_FROM} WHERE executions.id = $1"),
+            id,
+        )
+        .await
     }
 
     async fn list_executions(&self, filter: &ExecutionQuery) -> StoreResult<Vec<ExecutionRecord>> {
@@ -399,24 +393,22 @@ impl RunStore for SqliteStore {
     }
 
     async fn task_runs(&self, execution_id: i64) -> StoreResult<Vec<TaskRunRecord>> {
-        let rows: Vec<TaskRunRow> = sqlx::query_as(&format!(
-            "SELECT {TASK_COLUMNS} FROM task_runs WHERE execution_id = $1 ORDER BY stage_index, task_index"
-        ))
-        .bind(execution_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|row| row.0).collect())
+        self.records_by::<TaskRunRow>(
+            &format!(
+                "SELECT {TASK_COLUMNS} FROM task_runs WHERE execution_id = $1 ORDER BY stage_index, task_index"
+            ),
+            execution_id,
+        )
+        .await
     }
 
     async fn task_logs(&self, execution_id: i64) -> StoreResult<Vec<LogRecord>> {
-        let rows: Vec<LogRow> = sqlx::query_as(
+        self.records_by::<LogRow>(
             "SELECT task_logs.id, task_logs.task_run_id, task_logs.at, task_logs.line FROM task_logs \
              JOIN task_runs ON task_runs.id = task_logs.task_run_id WHERE task_runs.execution_id = $1 \
              ORDER BY task_logs.id",
+            execution_id,
         )
-        .bind(execution_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|row| row.0).collect())
+        .await
     }
 }
