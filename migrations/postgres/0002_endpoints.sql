@@ -1,3 +1,6 @@
+-- PostgreSQL twin of migrations/sqlite/0002. JSON documents are TEXT, as in
+-- SQLite: the store writes and reads them as strings, unchanged (JSONB would
+-- refuse a text parameter and re-order keys).
 CREATE TABLE endpoints (
     id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     project_id      BIGINT NOT NULL REFERENCES projects (id),
@@ -5,9 +8,9 @@ CREATE TABLE endpoints (
     description     TEXT   NOT NULL DEFAULT '',
     kind            TEXT   NOT NULL CHECK (kind IN ('docker-registry', 'kubernetes')),
     url             TEXT   NOT NULL,
-    settings        JSONB  NOT NULL DEFAULT '{}',
+    settings        TEXT   NOT NULL DEFAULT '{}',
     sealed_secrets  TEXT,
-    last_validation JSONB,
+    last_validation TEXT,
     created_at      BIGINT NOT NULL,
     updated_at      BIGINT NOT NULL,
     CONSTRAINT endpoints_project_id_name_key UNIQUE (project_id, name)

@@ -7,7 +7,7 @@ CREATE TABLE pipelines (
     description TEXT    NOT NULL DEFAULT '',
     enabled     BOOLEAN NOT NULL DEFAULT TRUE,
     concurrency BIGINT NOT NULL DEFAULT 1 CHECK (concurrency >= 1),
-    spec        JSONB   NOT NULL,
+    spec        TEXT    NOT NULL,
     created_at  BIGINT NOT NULL,
     updated_at  BIGINT NOT NULL,
     CONSTRAINT pipelines_project_id_name_key UNIQUE (project_id, name)
@@ -39,7 +39,7 @@ CREATE TABLE executions (
     -- worker died (see the recovery sweep).
     lease_owner      TEXT,
     lease_expires_at BIGINT,
-    cancel_requested BIGINT NOT NULL DEFAULT 0,
+    cancel_requested BOOLEAN NOT NULL DEFAULT FALSE,
     CONSTRAINT executions_pipeline_id_run_number_key UNIQUE (pipeline_id, run_number)
 );
 CREATE INDEX executions_status_idx ON executions (status, id);

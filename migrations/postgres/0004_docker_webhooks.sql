@@ -10,7 +10,7 @@ CREATE TABLE docker_webhooks (
     api_token_id       BIGINT NOT NULL REFERENCES api_tokens (id),
     image_pattern      TEXT    NOT NULL DEFAULT '',
     tag_pattern        TEXT    NOT NULL DEFAULT '',
-    inputs             JSONB   NOT NULL DEFAULT '{}',
+    inputs             TEXT    NOT NULL DEFAULT '{}',
     enabled            BOOLEAN NOT NULL DEFAULT TRUE,
     source_cidrs       TEXT    NOT NULL DEFAULT '[]',
     -- The secure token: its hash finds the webhook, its sealed copy lets the

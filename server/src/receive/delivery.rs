@@ -11,7 +11,7 @@ use super::payload::PushEvent;
 use crate::clock::now_millis;
 use crate::secrets;
 use crate::service::{Refusal, Slipway};
-use crate::store::{NewEvent, StoreError, WebhookRecord};
+use crate::store::{NewEvent, PushRecorded, StoreError, WebhookRecord};
 
 /// A re-delivery of the same push within this window starts no second run.
 const DEDUPE_WINDOW_MILLIS: i64 = 24 * 60 * 60 * 1000;
@@ -106,6 +106,9 @@ impl Slipway {
             .ok_or(DeliveryRefusal::Unauthorized)
     }
 
+    /// One push to one webhook: IGNORED when the webhook filters it out,
+    /// DUPLICATE when the same push already started a run, else TRIGGERED
+    /// with its run queued.
     async fn handle_event(
         &self,
         webhook: &WebhookRecord,
@@ -113,7 +116,7 @@ impl Slipway {
         received_at: i64,
         event: &PushEvent,
     ) -> Result<DeliveryAnswer, DeliveryRefusal> {
-        let ignored = |reason: String| async move {
+        if let Some(reason) = why_ignored(webhook, event) {
             let id = self
                 .record(
                     webhook,
@@ -124,71 +127,20 @@ impl Slipway {
                     &reason,
                 )
                 .await?;
-            Ok::<_, DeliveryRefusal>(DeliveryAnswer {
-                event_id: Some(id),
-                status: EventStatus::Ignored,
-                execution_id: None,
-            })
-        };
-        if !webhook.enabled {
-            return ignored("disabled".into()).await;
-        }
-        // Patterns were checked on save; should a stored one not parse, fail
-        // closed: a broken filter must not let every push through.
-        let (image, tag) = match (
-            Pattern::parse(&webhook.image_pattern),
-            Pattern::parse(&webhook.tag_pattern),
-        ) {
-            (Ok(image), Ok(tag)) => (image, tag),
-            (Err(problem), _) | (_, Err(problem)) => {
-                return ignored(format!("the webhook's pattern is invalid: {problem}")).await
-            }
-        };
-        if !image.matches_image(event) {
-            return ignored(format!(
-                "image '{}' does not match '{}'",
-                event.image, webhook.image_pattern
-            ))
-            .await;
-        }
-        if !tag.matches_tag(event) {
-            return ignored(format!(
-                "tag '{}' does not match '{}'",
-                event.tag, webhook.tag_pattern
-            ))
-            .await;
-        }
-        if let Some(first) = self
-            .store
-            .triggered_event_with_key(
-                webhook.id,
-                &event.dedupe_key,
-                received_at - DEDUPE_WINDOW_MILLIS,
-            )
-            .await?
-        {
-            let id = self
-                .record(
-                    webhook,
-                    source,
-                    received_at,
-                    Some(event),
-                    EventStatus::Duplicate,
-                    &format!("the same push already started a run (event {first})"),
-                )
-                .await?;
             return Ok(DeliveryAnswer {
                 event_id: Some(id),
-                status: EventStatus::Duplicate,
+                status: EventStatus::Ignored,
                 execution_id: None,
             });
         }
         let mut inputs = Slipway::stored_inputs(webhook).map_err(|_| DeliveryRefusal::Internal)?;
         inputs.extend(event.docker_inputs());
         let inputs_json = serde_json::to_string(&inputs).map_err(|_| DeliveryRefusal::Internal)?;
-        let event_id = self
-            .record_activity(
-                webhook,
+        // One claim per push, taken atomically with its row: of concurrent
+        // re-deliveries exactly one is TRIGGERED, the others DUPLICATE.
+        let recorded = self
+            .store
+            .record_push(
                 NewEvent {
                     webhook_id: webhook.id,
                     received_at,
@@ -201,8 +153,22 @@ impl Slipway {
                     dedupe_key: Some(&event.dedupe_key),
                     inputs: Some(&inputs_json),
                 },
+                received_at - DEDUPE_WINDOW_MILLIS,
+                &|first| format!("the same push already started a run (event {first})"),
             )
             .await?;
+        let event_id = match recorded {
+            PushRecorded::First(event_id) => event_id,
+            PushRecorded::Duplicate { event_id, .. } => {
+                self.announce_activity(webhook, event_id);
+                return Ok(DeliveryAnswer {
+                    event_id: Some(event_id),
+                    status: EventStatus::Duplicate,
+                    execution_id: None,
+                });
+            }
+        };
+        self.announce_activity(webhook, event_id);
         match self
             .start_event_run(
                 webhook,
@@ -278,6 +244,38 @@ impl Slipway {
             )
             .await?)
     }
+}
+
+/// Why the webhook does not take this push, if it does not: disabled, or
+/// its image or tag pattern does not match.
+fn why_ignored(webhook: &WebhookRecord, event: &PushEvent) -> Option<String> {
+    if !webhook.enabled {
+        return Some("disabled".into());
+    }
+    // Patterns were checked on save; should a stored one not parse, fail
+    // closed: a broken filter must not let every push through.
+    let (image, tag) = match (
+        Pattern::parse(&webhook.image_pattern),
+        Pattern::parse(&webhook.tag_pattern),
+    ) {
+        (Ok(image), Ok(tag)) => (image, tag),
+        (Err(problem), _) | (_, Err(problem)) => {
+            return Some(format!("the webhook's pattern is invalid: {problem}"))
+        }
+    };
+    if !image.matches_image(event) {
+        return Some(format!(
+            "image '{}' does not match '{}'",
+            event.image, webhook.image_pattern
+        ));
+    }
+    if !tag.matches_tag(event) {
+        return Some(format!(
+            "tag '{}' does not match '{}'",
+            event.tag, webhook.tag_pattern
+        ));
+    }
+    None
 }
 
 /// The checks before a push is read, in order — the sender is on the

@@ -10,7 +10,21 @@ use super::Slipway;
 use crate::clock::now_millis;
 use crate::connect;
 use crate::errors::internal;
-use crate::store::{EndpointRecord, EndpointWrite, StoreError};
+use crate::store::{
+    constraint, EndpointRecord, EndpointUser, EndpointUserKind, EndpointWrite, ResultExt,
+};
+
+/// "pipeline 'deploy', webhook 'on-push'": what still uses an endpoint.
+fn users_phrase(users: &[EndpointUser]) -> String {
+    users
+        .iter()
+        .map(|user| match user.kind {
+            EndpointUserKind::Pipeline => format!("pipeline '{}'", user.name),
+            EndpointUserKind::Webhook => format!("webhook '{}'", user.name),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 impl Slipway {
     /// The page/API view of a stored endpoint: settings parsed, secrets reduced to their names.
@@ -234,14 +248,11 @@ impl Slipway {
             Some(record) => self.store.update_endpoint(record.id, write).await,
             None => self.store.create_endpoint(write).await,
         };
-        let record = result.map_err(|error| match error {
-            StoreError::Constraint(name) if name == "endpoints_project_id_name_key" => {
-                AppError::conflict(format!(
-                    "project '{}' already has an endpoint named '{}'; choose another name",
-                    project.name, input.name
-                ))
-            }
-            other => other.into(),
+        let record = result.on_constraint(constraint::ENDPOINT_NAME, |_| {
+            AppError::conflict(format!(
+                "project '{}' already has an endpoint named '{}'; choose another name",
+                project.name, input.name
+            ))
         })?;
         tracing::info!(endpoint = %record.name, project = %project.name, kind = %record.kind, "endpoint saved");
         self.endpoint_view(record)
@@ -342,7 +353,7 @@ impl EndpointsApi for Slipway {
             return Err(AppError::conflict(format!(
                 "endpoint '{}' is still used by {}; change or delete those first",
                 record.name,
-                users.join(", ")
+                users_phrase(&users)
             )));
         }
         self.store.delete_endpoint(record.id).await?;

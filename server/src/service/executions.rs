@@ -17,7 +17,6 @@ use crate::store::{
 };
 
 /// Runs listed per page unless asked otherwise, and at most.
-/// Runs listed per page unless asked otherwise, and at most.
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 500;
 

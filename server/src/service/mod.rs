@@ -25,14 +25,11 @@ use crate::errors::internal;
 pub(crate) use crate::errors::Refusal;
 use crate::store::{ProjectRecord, SharedStore, StoreError, UserRecord};
 
+/// A store failure the caller did not expect (a refused constraint it reacts
+/// to is caught first, with `ResultExt::on_constraint`).
 impl From<StoreError> for AppError {
     fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Constraint(name) if name == "projects_name_key" => {
-                AppError::conflict("a project with this name already exists; choose another name")
-            }
-            other => internal(other),
-        }
+        internal(error)
     }
 }
 

@@ -11,7 +11,7 @@ use app::pipeline::{bindings_in, validate, PipelineSpec, TaskSpec};
 use super::{Refusal, Slipway};
 use crate::clock::now_millis;
 use crate::errors::internal;
-use crate::store::{PipelineRecord, PipelineWrite, StoreError};
+use crate::store::{constraint, PipelineRecord, PipelineWrite, ResultExt};
 
 impl Slipway {
     pub(crate) fn pipeline_view(&self, record: PipelineRecord) -> Result<Pipeline, AppError> {
@@ -128,14 +128,11 @@ impl Slipway {
             Some(record) => self.store.update_pipeline(record.id, write).await,
             None => self.store.create_pipeline(write).await,
         }
-        .map_err(|error| match error {
-            StoreError::Constraint(name) if name == "pipelines_project_id_name_key" => {
-                AppError::conflict(format!(
-                    "project '{}' already has a pipeline named '{}'; choose another name",
-                    project.name, spec.name
-                ))
-            }
-            other => other.into(),
+        .on_constraint(constraint::PIPELINE_NAME, |_| {
+            AppError::conflict(format!(
+                "project '{}' already has a pipeline named '{}'; choose another name",
+                project.name, spec.name
+            ))
         })?;
         tracing::info!(pipeline = %saved.name, project = %project.name, "pipeline saved");
         self.pipeline_view(saved)

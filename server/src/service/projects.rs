@@ -6,7 +6,27 @@ use app::model::*;
 
 use super::Slipway;
 use crate::clock::now_millis;
-use crate::store::{MemberRecord, ProjectRecord, UserRecord};
+use crate::store::{
+    constraint, MemberRecord, ProjectContents, ProjectRecord, ResultExt, StoreError, UserRecord,
+};
+
+fn project_name_taken(_: StoreError) -> AppError {
+    AppError::conflict("a project with this name already exists; choose another name")
+}
+
+/// "2 endpoints, 1 pipeline": what still lives in a project, leaving out the zeros.
+fn contents_phrase(contents: &ProjectContents) -> String {
+    [
+        (contents.endpoints, "endpoint"),
+        (contents.pipelines, "pipeline"),
+        (contents.webhooks, "webhook"),
+    ]
+    .iter()
+    .filter(|(count, _)| *count > 0)
+    .map(|(count, noun)| format!("{count} {noun}{}", if *count == 1 { "" } else { "s" }))
+    .collect::<Vec<_>>()
+    .join(", ")
+}
 
 fn project_view(record: ProjectRecord, my_role: Option<ProjectRole>) -> Project {
     Project {
@@ -74,7 +94,8 @@ impl ProjectsApi for Slipway {
         let record = self
             .store
             .create_project(&input.name, &input.description, now_millis())
-            .await?;
+            .await
+            .on_constraint(constraint::PROJECT_NAME, project_name_taken)?;
         // The creator administers what they made, even if later not a global admin.
         self.store
             .set_membership(record.id, actor.user.id, ProjectRole::Administrator)
@@ -96,7 +117,8 @@ impl ProjectsApi for Slipway {
         let updated = self
             .store
             .update_project(record.id, &input.name, &input.description, now_millis())
-            .await?;
+            .await
+            .on_constraint(constraint::PROJECT_NAME, project_name_taken)?;
         Ok(project_view(updated, role))
     }
 
@@ -114,7 +136,7 @@ impl ProjectsApi for Slipway {
             return Err(AppError::conflict(format!(
                 "project '{}' still holds {}; delete those first",
                 record.name,
-                contents.join(", ")
+                contents_phrase(&contents)
             )));
         }
         self.store.delete_project(record.id).await?;

@@ -15,7 +15,7 @@ use crate::errors::internal;
 use crate::receive::cidr::Cidr;
 use crate::receive::matching::Pattern;
 use crate::secrets;
-use crate::store::{StoreError, WebhookRecord, WebhookWrite};
+use crate::store::{constraint, ResultExt, StoreError, WebhookRecord, WebhookWrite};
 
 /// Which receiver a webhook's hook URL points at.
 pub fn hook_path(server_type: RegistryServerType) -> &'static str {
@@ -232,14 +232,11 @@ impl Slipway {
             now: now_millis(),
         };
         let server_type = endpoint.settings.server_type.unwrap_or_default();
-        let conflict = |error: StoreError| match error {
-            StoreError::Constraint(name) if name == "docker_webhooks_project_id_name_key" => {
-                AppError::conflict(format!(
-                    "project '{}' already has a webhook named '{}'; choose another name",
-                    project.name, input.name
-                ))
-            }
-            other => other.into(),
+        let name_taken = |_: StoreError| {
+            AppError::conflict(format!(
+                "project '{}' already has a webhook named '{}'; choose another name",
+                project.name, input.name
+            ))
         };
         let (record, token) = match existing {
             Some(record) => {
@@ -251,7 +248,7 @@ impl Slipway {
                     .store
                     .update_webhook(record.id, write)
                     .await
-                    .map_err(conflict)?;
+                    .on_constraint(constraint::WEBHOOK_NAME, name_taken)?;
                 (updated, token)
             }
             None => {
@@ -264,7 +261,7 @@ impl Slipway {
                         &self.secret_box.seal(&token),
                     )
                     .await
-                    .map_err(conflict)?;
+                    .on_constraint(constraint::WEBHOOK_NAME, name_taken)?;
                 (created, token)
             }
         };

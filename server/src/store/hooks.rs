@@ -1,4 +1,4 @@
-//! Records of Docker webhooks and their events, and the [`HookStore`] half of the store.
+//! Records of Docker webhooks and their events, and the [`HookStore`] part of the store.
 
 use app::model::Millis;
 
@@ -78,6 +78,15 @@ pub struct NewEvent<'a> {
     pub inputs: Option<&'a str>,
 }
 
+/// What [`HookStore::record_push`] stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PushRecorded {
+    /// The first delivery of the push: stored TRIGGERED; it starts the run.
+    First(i64),
+    /// The push already started a run (event `first_event_id`): stored DUPLICATE.
+    Duplicate { event_id: i64, first_event_id: i64 },
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct EventQuery {
     pub member: Option<i64>,
@@ -116,16 +125,23 @@ pub trait HookStore: Send + Sync {
     async fn delete_webhook(&self, id: i64) -> StoreResult<()>;
 
     async fn record_event(&self, event: NewEvent<'_>) -> StoreResult<i64>;
-    /// Changes an event's status after the fact (a TRIGGERED event whose run could not start).
+    /// Records a push that passed the webhook's filters, atomically deduped by
+    /// its `dedupe_key`: the first delivery since `window_start` claims the key
+    /// and is stored as given (TRIGGERED); any other delivery of the same key
+    /// while the claim holds is stored DUPLICATE, with the reason
+    /// `duplicate_reason(first event id)` and no inputs. Concurrent deliveries
+    /// of one push claim it exactly once. An event without a key claims nothing.
+    async fn record_push(
+        &self,
+        event: NewEvent<'_>,
+        window_start: Millis,
+        duplicate_reason: &(dyn Fn(i64) -> String + Sync),
+    ) -> StoreResult<PushRecorded>;
+    /// Changes an event's status after the fact (a TRIGGERED event whose run
+    /// could not start). An event no longer TRIGGERED gives up its claim on its
+    /// push, so a re-delivery is tried again.
     async fn mark_event(&self, event_id: i64, status: &str, reason: &str) -> StoreResult<()>;
     async fn link_event(&self, event_id: i64, execution_id: i64) -> StoreResult<()>;
-    /// A TRIGGERED event of the webhook with this key since `since`, if any.
-    async fn triggered_event_with_key(
-        &self,
-        webhook_id: i64,
-        dedupe_key: &str,
-        since: Millis,
-    ) -> StoreResult<Option<i64>>;
     async fn event_by_id(&self, id: i64) -> StoreResult<Option<EventRecord>>;
     async fn list_events(&self, query: &EventQuery) -> StoreResult<Vec<EventRecord>>;
     async fn last_event(&self, webhook_id: i64) -> StoreResult<Option<EventRecord>>;

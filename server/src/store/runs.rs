@@ -1,4 +1,4 @@
-//! Records of pipelines and executions, and the [`RunStore`] half of the store.
+//! Records of pipelines and executions, and the [`RunStore`] part of the store.
 
 use app::model::Millis;
 
@@ -133,7 +133,8 @@ pub trait RunStore: Send + Sync {
     ) -> StoreResult<PipelineRecord>;
     async fn delete_pipeline(&self, id: i64) -> StoreResult<()>;
 
-    /// Queues a run with the next run number of its pipeline.
+    /// Queues a run with the next run number of its pipeline; runs queued at
+    /// once get distinct numbers.
     async fn queue_execution(&self, execution: NewExecution<'_>) -> StoreResult<ExecutionRecord>;
     /// Atomically takes the oldest QUEUED run whose pipeline is under its
     /// concurrency limit, marks it RUNNING and leases it to `owner`.

@@ -565,3 +565,80 @@ async fn executions_filter_by_trigger_kind() {
     let error: Value = unknown.json().await.unwrap();
     assert_eq!(error["error"], "bad_request", "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_re_deliveries_of_one_registry_event_start_one_run() {
+    // Arrange: a registry webhook; the registry re-sends one envelope 40 times at once.
+    let Seed {
+        app,
+        webhook,
+        hub: _hub,
+        cluster: _cluster,
+    } = seed("registry", "demo/app").await;
+    let envelope = include_str!("../fixtures/registry-push-event.json");
+
+    // Act
+    let answers =
+        futures::future::join_all((0..40).map(|_| deliver(&app, &webhook, envelope.to_string())))
+            .await;
+
+    // Assert: one TRIGGERED answer, every other one a DUPLICATE, one run.
+    let count = |status: &str| {
+        answers
+            .iter()
+            .filter(|answer| answer["status"] == status)
+            .count()
+    };
+    assert_eq!(
+        (count("TRIGGERED"), count("DUPLICATE")),
+        (1, 39),
+        "{answers:?}"
+    );
+    let runs: Vec<Value> = app
+        .get("/api/v1/executions", &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let first = answers
+        .iter()
+        .find(|answer| answer["status"] == "TRIGGERED")
+        .unwrap();
+    assert_eq!(runs[0]["id"], first["execution_id"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_manual_queues_of_one_pipeline_get_distinct_run_numbers() {
+    // Arrange
+    let Seed {
+        app,
+        hub: _hub,
+        cluster: _cluster,
+        ..
+    } = seed("registry", "demo/app").await;
+    let pipeline: Value = app
+        .get("/api/v1/pipelines/deploy-testhook", &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/api/v1/pipelines/{}/executions", pipeline["id"]);
+    let body = json!({"inputs": {"DOCKER_IMAGE": "demo/app", "DOCKER_TAG": "v1"}});
+
+    // Act: 20 queues at once.
+    let responses =
+        futures::future::join_all((0..20).map(|_| app.post_json(&path, &app.admin_token, &body)))
+            .await;
+
+    // Assert: all queued, numbered 1 to 20 without a repeat.
+    let mut numbers = Vec::new();
+    for response in responses {
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "{answer}");
+        numbers.push(answer["run_number"].as_i64().unwrap());
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=20).collect::<Vec<i64>>());
+}

@@ -3,12 +3,12 @@
 //! `FOR UPDATE SKIP LOCKED` for the same contract.
 
 use app::model::Millis;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Sqlite};
 
-use super::runs::*;
-use super::sqlite::{map_constraint, SqliteStore};
-use super::{StoreError, StoreResult};
+use super::rows::{ExecutionRow, LogRow, PipelineRow, TaskRunRow};
+use super::{map_constraint, missing, SqliteStore};
+use crate::store::runs::*;
+use crate::store::StoreResult;
 
 const PIPELINE_COLUMNS: &str = "pipelines.id, pipelines.project_id, projects.name AS project_name, pipelines.name, \
      pipelines.description, pipelines.enabled, pipelines.concurrency, pipelines.spec, pipelines.created_at, pipelines.updated_at";
@@ -23,72 +23,20 @@ const TASK_COLUMNS: &str =
     "id, execution_id, stage_index, stage_name, task_index, task_name, task_type, status, \
      inputs, output, error, started_at, finished_at";
 
-fn pipeline_from(row: &SqliteRow) -> PipelineRecord {
-    PipelineRecord {
-        id: row.get("id"),
-        project_id: row.get("project_id"),
-        project_name: row.get("project_name"),
-        name: row.get("name"),
-        description: row.get("description"),
-        enabled: row.get("enabled"),
-        concurrency: row.get("concurrency"),
-        spec: row.get("spec"),
-        created_at: row.get("created_at"),
-        updated_at: row.get("updated_at"),
-    }
-}
-
-fn execution_from(row: &SqliteRow) -> ExecutionRecord {
-    ExecutionRecord {
-        id: row.get("id"),
-        pipeline_id: row.get("pipeline_id"),
-        pipeline_name: row.get("pipeline_name"),
-        project_id: row.get("project_id"),
-        project_name: row.get("project_name"),
-        run_number: row.get("run_number"),
-        status: row.get("status"),
-        inputs: row.get("inputs"),
-        trigger: row.get("trigger"),
-        spec: row.get("spec"),
-        error: row.get("error"),
-        created_at: row.get("created_at"),
-        started_at: row.get("started_at"),
-        finished_at: row.get("finished_at"),
-        cancel_requested: row.get("cancel_requested"),
-    }
-}
-
-fn task_from(row: &SqliteRow) -> TaskRunRecord {
-    TaskRunRecord {
-        id: row.get("id"),
-        execution_id: row.get("execution_id"),
-        stage_index: row.get("stage_index"),
-        stage_name: row.get("stage_name"),
-        task_index: row.get("task_index"),
-        task_name: row.get("task_name"),
-        task_type: row.get("task_type"),
-        status: row.get("status"),
-        inputs: row.get("inputs"),
-        output: row.get("output"),
-        error: row.get("error"),
-        started_at: row.get("started_at"),
-        finished_at: row.get("finished_at"),
-    }
-}
-
 impl SqliteStore {
     async fn write_pipeline_endpoints(
         transaction: &mut sqlx::Transaction<'_, Sqlite>,
         pipeline_id: i64,
         endpoint_ids: &[i64],
     ) -> StoreResult<()> {
-        sqlx::query("DELETE FROM pipeline_endpoints WHERE pipeline_id = ?")
+        sqlx::query("DELETE FROM pipeline_endpoints WHERE pipeline_id = $1")
             .bind(pipeline_id)
             .execute(&mut **transaction)
             .await?;
         for endpoint_id in endpoint_ids {
             sqlx::query(
-                "INSERT OR IGNORE INTO pipeline_endpoints (pipeline_id, endpoint_id) VALUES (?, ?)",
+                "INSERT INTO pipeline_endpoints (pipeline_id, endpoint_id) VALUES ($1, $2) \
+                 ON CONFLICT (pipeline_id, endpoint_id) DO NOTHING",
             )
             .bind(pipeline_id)
             .bind(endpoint_id)
@@ -96,12 +44,6 @@ impl SqliteStore {
             .await?;
         }
         Ok(())
-    }
-
-    async fn pipeline_or_missing(&self, id: i64) -> StoreResult<PipelineRecord> {
-        self.pipeline_by_id(id)
-            .await?
-            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
     }
 }
 
@@ -116,35 +58,31 @@ impl RunStore for SqliteStore {
                 .push_bind(user_id);
         }
         query.push(" ORDER BY projects.name, pipelines.name");
-        let rows = query.build().fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(pipeline_from).collect())
+        let rows: Vec<PipelineRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|row| row.0).collect())
     }
 
     async fn pipeline_by_id(&self, id: i64) -> StoreResult<Option<PipelineRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {PIPELINE_COLUMNS} FROM {PIPELINE_FROM} WHERE pipelines.id = ?"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(pipeline_from))
+        self.record_by::<PipelineRow>(
+            &format!("SELECT {PIPELINE_COLUMNS} FROM {PIPELINE_FROM} WHERE pipelines.id = $1"),
+            id,
+        )
+        .await
     }
 
     async fn pipelines_by_name(&self, name: &str) -> StoreResult<Vec<PipelineRecord>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {PIPELINE_COLUMNS} FROM {PIPELINE_FROM} WHERE pipelines.name = ?"
-        ))
-        .bind(name)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(pipeline_from).collect())
+        self.records_by::<PipelineRow>(
+            &format!("SELECT {PIPELINE_COLUMNS} FROM {PIPELINE_FROM} WHERE pipelines.name = $1"),
+            name,
+        )
+        .await
     }
 
     async fn create_pipeline(&self, pipeline: PipelineWrite<'_>) -> StoreResult<PipelineRecord> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO pipelines (project_id, name, description, enabled, concurrency, spec, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
         )
         .bind(pipeline.project_id)
         .bind(pipeline.name)
@@ -153,13 +91,12 @@ impl RunStore for SqliteStore {
         .bind(pipeline.concurrency)
         .bind(pipeline.spec)
         .bind(pipeline.now)
-        .bind(pipeline.now)
         .fetch_one(&mut *transaction)
         .await
         .map_err(map_constraint)?;
         Self::write_pipeline_endpoints(&mut transaction, id, pipeline.endpoint_ids).await?;
         transaction.commit().await?;
-        self.pipeline_or_missing(id).await
+        self.pipeline_by_id(id).await?.ok_or_else(missing)
     }
 
     async fn update_pipeline(
@@ -167,10 +104,10 @@ impl RunStore for SqliteStore {
         id: i64,
         pipeline: PipelineWrite<'_>,
     ) -> StoreResult<PipelineRecord> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.begin_write().await?;
         sqlx::query(
-            "UPDATE pipelines SET project_id = ?, name = ?, description = ?, enabled = ?, concurrency = ?, spec = ?, \
-             updated_at = ? WHERE id = ?",
+            "UPDATE pipelines SET project_id = $1, name = $2, description = $3, enabled = $4, concurrency = $5, \
+             spec = $6, updated_at = $7 WHERE id = $8",
         )
         .bind(pipeline.project_id)
         .bind(pipeline.name)
@@ -185,11 +122,11 @@ impl RunStore for SqliteStore {
         .map_err(map_constraint)?;
         Self::write_pipeline_endpoints(&mut transaction, id, pipeline.endpoint_ids).await?;
         transaction.commit().await?;
-        self.pipeline_or_missing(id).await
+        self.pipeline_by_id(id).await?.ok_or_else(missing)
     }
 
     async fn delete_pipeline(&self, id: i64) -> StoreResult<()> {
-        sqlx::query("DELETE FROM pipelines WHERE id = ?")
+        sqlx::query("DELETE FROM pipelines WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -197,24 +134,33 @@ impl RunStore for SqliteStore {
     }
 
     async fn queue_execution(&self, execution: NewExecution<'_>) -> StoreResult<ExecutionRecord> {
+        // The pipeline's counter hands out the number: the row update holds it
+        // until the run is inserted, so runs queued at once never share one.
+        let mut transaction = self.begin_write().await?;
+        let run_number: i64 = sqlx::query_scalar(
+            "UPDATE pipelines SET last_run_number = last_run_number + 1 WHERE id = $1 \
+             RETURNING last_run_number",
+        )
+        .bind(execution.pipeline_id)
+        .fetch_one(&mut *transaction)
+        .await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO executions (pipeline_id, project_id, run_number, status, inputs, trigger, spec, created_by, created_at) \
-             SELECT ?, ?, COALESCE(MAX(run_number), 0) + 1, 'QUEUED', ?, ?, ?, ?, ? FROM executions WHERE pipeline_id = ? \
-             RETURNING id",
+            "INSERT INTO executions (pipeline_id, project_id, run_number, status, inputs, trigger, spec, \
+             created_by, created_at) VALUES ($1, $2, $3, 'QUEUED', $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(execution.pipeline_id)
         .bind(execution.project_id)
+        .bind(run_number)
         .bind(execution.inputs)
         .bind(execution.trigger)
         .bind(execution.spec)
         .bind(execution.created_by)
         .bind(execution.now)
-        .bind(execution.pipeline_id)
-        .fetch_one(&self.pool)
-        .await?;
-        self.execution_by_id(id)
-            .await?
-            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+        .fetch_one(&mut *transaction)
+        .await
+        .map_err(map_constraint)?;
+        transaction.commit().await?;
+        self.execution_by_id(id).await?.ok_or_else(missing)
     }
 
     async fn claim_execution(
@@ -224,8 +170,8 @@ impl RunStore for SqliteStore {
         lease_until: Millis,
     ) -> StoreResult<Option<ExecutionRecord>> {
         let id: Option<i64> = sqlx::query_scalar(
-            "UPDATE executions SET status = 'RUNNING', lease_owner = ?, lease_expires_at = ?, \
-                 started_at = COALESCE(started_at, ?) \
+            "UPDATE executions SET status = 'RUNNING', lease_owner = $1, lease_expires_at = $2, \
+                 started_at = COALESCE(started_at, $3) \
              WHERE id = ( \
                  SELECT queued.id FROM executions AS queued JOIN pipelines ON pipelines.id = queued.pipeline_id \
                  WHERE queued.status = 'QUEUED' AND ( \
@@ -253,7 +199,7 @@ impl RunStore for SqliteStore {
         lease_until: Millis,
     ) -> StoreResult<Option<bool>> {
         let cancel: Option<bool> = sqlx::query_scalar(
-            "UPDATE executions SET lease_expires_at = ? WHERE id = ? AND lease_owner = ? \
+            "UPDATE executions SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3 \
              AND status IN ('RUNNING', 'WAITING') RETURNING cancel_requested",
         )
         .bind(lease_until)
@@ -272,8 +218,8 @@ impl RunStore for SqliteStore {
         now: Millis,
     ) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE executions SET status = ?, error = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL \
-             WHERE id = ? AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED')",
+            "UPDATE executions SET status = $1, error = $2, finished_at = $3, lease_owner = NULL, \
+             lease_expires_at = NULL WHERE id = $4 AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED')",
         )
         .bind(status)
         .bind(error)
@@ -286,8 +232,8 @@ impl RunStore for SqliteStore {
 
     async fn request_cancel(&self, id: i64, now: Millis) -> StoreResult<CancelOutcome> {
         let queued = sqlx::query(
-            "UPDATE executions SET status = 'CANCELED', error = 'canceled before it started', finished_at = ? \
-             WHERE id = ? AND status = 'QUEUED'",
+            "UPDATE executions SET status = 'CANCELED', error = 'canceled before it started', finished_at = $1 \
+             WHERE id = $2 AND status = 'QUEUED'",
         )
         .bind(now)
         .bind(id)
@@ -297,7 +243,7 @@ impl RunStore for SqliteStore {
             return Ok(CancelOutcome::CanceledInQueue);
         }
         let running = sqlx::query(
-            "UPDATE executions SET cancel_requested = 1 WHERE id = ? AND status IN ('RUNNING', 'WAITING')",
+            "UPDATE executions SET cancel_requested = TRUE WHERE id = $1 AND status IN ('RUNNING', 'WAITING')",
         )
         .bind(id)
         .execute(&self.pool)
@@ -315,50 +261,38 @@ impl RunStore for SqliteStore {
         reason: &str,
         expired_only: bool,
     ) -> StoreResult<u64> {
-        let mut transaction = self.pool.begin().await?;
-        let lease_rule = if expired_only {
-            "AND lease_expires_at < ?"
-        } else {
-            "AND ? IS NOT NULL"
-        };
-        let abandoned: Vec<i64> = sqlx::query_scalar(&format!(
-            "SELECT id FROM executions WHERE status IN ('RUNNING', 'WAITING') {lease_rule}"
+        // Abandoned: RUNNING or WAITING, and (unless `$3`, every one) its lease expired.
+        const ABANDONED: &str =
+            "status IN ('RUNNING', 'WAITING') AND (lease_expires_at < $2 OR $3)";
+        let mut transaction = self.begin_write().await?;
+        sqlx::query(&format!(
+            "UPDATE task_runs SET status = 'FAILED', error = $1, finished_at = $2 \
+             WHERE status = 'RUNNING' AND execution_id IN (SELECT id FROM executions WHERE {ABANDONED})"
         ))
+        .bind(reason)
         .bind(now)
-        .fetch_all(&mut *transaction)
+        .bind(!expired_only)
+        .execute(&mut *transaction)
         .await?;
-        for id in &abandoned {
-            sqlx::query(
-                "UPDATE task_runs SET status = 'FAILED', error = ?, finished_at = ? \
-                 WHERE execution_id = ? AND status = 'RUNNING'",
-            )
-            .bind(reason)
-            .bind(now)
-            .bind(id)
-            .execute(&mut *transaction)
-            .await?;
-            sqlx::query(
-                "UPDATE executions SET status = 'FAILED', error = ?, finished_at = ?, lease_owner = NULL, \
-                 lease_expires_at = NULL WHERE id = ?",
-            )
-            .bind(reason)
-            .bind(now)
-            .bind(id)
-            .execute(&mut *transaction)
-            .await?;
-        }
+        let failed = sqlx::query(&format!(
+            "UPDATE executions SET status = 'FAILED', error = $1, finished_at = $2, lease_owner = NULL, \
+             lease_expires_at = NULL WHERE {ABANDONED}"
+        ))
+        .bind(reason)
+        .bind(now)
+        .bind(!expired_only)
+        .execute(&mut *transaction)
+        .await?;
         transaction.commit().await?;
-        Ok(abandoned.len() as u64)
+        Ok(failed.rows_affected())
     }
 
     async fn execution_by_id(&self, id: i64) -> StoreResult<Option<ExecutionRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_FROM} WHERE executions.id = ?"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(execution_from))
+        self.record_by::<ExecutionRow>(
+            &format!("SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_FROM} WHERE executions.id = $1"),
+            id,
+        )
+        .await
     }
 
     async fn list_executions(&self, filter: &ExecutionQuery) -> StoreResult<Vec<ExecutionRecord>> {
@@ -370,7 +304,7 @@ impl RunStore for SqliteStore {
                 .push(" JOIN memberships ON memberships.project_id = executions.project_id AND memberships.user_id = ")
                 .push_bind(user_id);
         }
-        query.push(" WHERE 1 = 1");
+        query.push(" WHERE TRUE");
         if let Some(project_id) = filter.project_id {
             query
                 .push(" AND executions.project_id = ")
@@ -399,16 +333,17 @@ impl RunStore for SqliteStore {
         query
             .push(" ORDER BY executions.id DESC LIMIT ")
             .push_bind(filter.limit);
-        let rows = query.build().fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(execution_from).collect())
+        let rows: Vec<ExecutionRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|row| row.0).collect())
     }
 
     async fn start_task(&self, task: TaskStart<'_>) -> StoreResult<i64> {
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO task_runs (execution_id, stage_index, stage_name, task_index, task_name, task_type, status, inputs, started_at) \
-             VALUES (?, ?, ?, ?, ?, ?, 'RUNNING', ?, ?) \
+            "INSERT INTO task_runs (execution_id, stage_index, stage_name, task_index, task_name, task_type, \
+             status, inputs, started_at) VALUES ($1, $2, $3, $4, $5, $6, 'RUNNING', $7, $8) \
              ON CONFLICT (execution_id, stage_index, task_index) DO UPDATE SET status = 'RUNNING', \
-                 inputs = excluded.inputs, started_at = excluded.started_at, finished_at = NULL, error = NULL, output = NULL \
+                 inputs = excluded.inputs, started_at = excluded.started_at, finished_at = NULL, error = NULL, \
+                 output = NULL \
              RETURNING id",
         )
         .bind(task.execution_id)
@@ -433,7 +368,7 @@ impl RunStore for SqliteStore {
         now: Millis,
     ) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE task_runs SET status = ?, output = ?, error = ?, finished_at = ? WHERE id = ?",
+            "UPDATE task_runs SET status = $1, output = $2, error = $3, finished_at = $4 WHERE id = $5",
         )
         .bind(status)
         .bind(output)
@@ -446,42 +381,34 @@ impl RunStore for SqliteStore {
     }
 
     async fn append_log(&self, task_run_id: i64, at: Millis, line: &str) -> StoreResult<i64> {
-        let id = sqlx::query("INSERT INTO task_logs (task_run_id, at, line) VALUES (?, ?, ?)")
-            .bind(task_run_id)
-            .bind(at)
-            .bind(line)
-            .execute(&self.pool)
-            .await?
-            .last_insert_rowid();
+        let id = sqlx::query_scalar(
+            "INSERT INTO task_logs (task_run_id, at, line) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(task_run_id)
+        .bind(at)
+        .bind(line)
+        .fetch_one(&self.pool)
+        .await?;
         Ok(id)
     }
 
     async fn task_runs(&self, execution_id: i64) -> StoreResult<Vec<TaskRunRecord>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {TASK_COLUMNS} FROM task_runs WHERE execution_id = ? ORDER BY stage_index, task_index"
-        ))
-        .bind(execution_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(task_from).collect())
+        self.records_by::<TaskRunRow>(
+            &format!(
+                "SELECT {TASK_COLUMNS} FROM task_runs WHERE execution_id = $1 ORDER BY stage_index, task_index"
+            ),
+            execution_id,
+        )
+        .await
     }
 
     async fn task_logs(&self, execution_id: i64) -> StoreResult<Vec<LogRecord>> {
-        let rows = sqlx::query(
+        self.records_by::<LogRow>(
             "SELECT task_logs.id, task_logs.task_run_id, task_logs.at, task_logs.line FROM task_logs \
-             JOIN task_runs ON task_runs.id = task_logs.task_run_id WHERE task_runs.execution_id = ? ORDER BY task_logs.id",
+             JOIN task_runs ON task_runs.id = task_logs.task_run_id WHERE task_runs.execution_id = $1 \
+             ORDER BY task_logs.id",
+            execution_id,
         )
-        .bind(execution_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|row| LogRecord {
-                id: row.get("id"),
-                task_run_id: row.get("task_run_id"),
-                at: row.get("at"),
-                line: row.get("line"),
-            })
-            .collect())
+        .await
     }
 }

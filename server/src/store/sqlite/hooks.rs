@@ -1,12 +1,12 @@
 //! SQLite implementation of [`HookStore`].
 
 use app::model::Millis;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::hooks::*;
-use super::sqlite::{map_constraint, SqliteStore};
-use super::{StoreError, StoreResult};
+use super::rows::{EventRow, WebhookRow};
+use super::{map_constraint, missing, SqliteStore};
+use crate::store::hooks::*;
+use crate::store::StoreResult;
 
 const WEBHOOK_COLUMNS: &str = "docker_webhooks.id, docker_webhooks.project_id, projects.name AS project_name, \
      docker_webhooks.name, docker_webhooks.description, docker_webhooks.endpoint_id, endpoints.name AS endpoint_name, \
@@ -29,73 +29,28 @@ const EVENT_FROM: &str =
     "docker_events JOIN docker_webhooks ON docker_webhooks.id = docker_events.webhook_id \
      LEFT JOIN executions ON executions.id = docker_events.execution_id";
 
-fn webhook_from(row: &SqliteRow) -> WebhookRecord {
-    WebhookRecord {
-        id: row.get("id"),
-        project_id: row.get("project_id"),
-        project_name: row.get("project_name"),
-        name: row.get("name"),
-        description: row.get("description"),
-        endpoint_id: row.get("endpoint_id"),
-        endpoint_name: row.get("endpoint_name"),
-        pipeline_id: row.get("pipeline_id"),
-        pipeline_name: row.get("pipeline_name"),
-        api_token_id: row.get("api_token_id"),
-        api_token_name: row.get("api_token_name"),
-        run_as_user_id: row.get("run_as_user_id"),
-        run_as_username: row.get("run_as_username"),
-        image_pattern: row.get("image_pattern"),
-        tag_pattern: row.get("tag_pattern"),
-        inputs: row.get("inputs"),
-        enabled: row.get("enabled"),
-        source_cidrs: row.get("source_cidrs"),
-        secure_token_sealed: row.get("secure_token_sealed"),
-        hub_sync_state: row.get("hub_sync_state"),
-        hub_sync_message: row.get("hub_sync_message"),
-        created_at: row.get("created_at"),
-        updated_at: row.get("updated_at"),
-    }
-}
-
-fn event_from(row: &SqliteRow) -> EventRecord {
-    EventRecord {
-        id: row.get("id"),
-        webhook_id: row.get("webhook_id"),
-        webhook_name: row.get("webhook_name"),
-        project_id: row.get("project_id"),
-        received_at: row.get("received_at"),
-        source: row.get("source"),
-        repository: row.get("repository"),
-        tag: row.get("tag"),
-        owner: row.get("owner"),
-        status: row.get("status"),
-        reason: row.get("reason"),
-        dedupe_key: row.get("dedupe_key"),
-        inputs: row.get("inputs"),
-        execution_id: row.get("execution_id"),
-        execution_status: row.get("execution_status"),
-    }
-}
-
 impl SqliteStore {
-    async fn webhook_where(
-        &self,
-        condition: &str,
-        value: impl ToString,
-    ) -> StoreResult<Option<WebhookRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {WEBHOOK_COLUMNS} FROM {WEBHOOK_FROM} WHERE {condition} = ?"
-        ))
-        .bind(value.to_string())
-        .fetch_optional(&self.pool)
+    async fn insert_event(
+        connection: &mut SqliteConnection,
+        event: &NewEvent<'_>,
+    ) -> StoreResult<i64> {
+        let id = sqlx::query_scalar(
+            "INSERT INTO docker_events (webhook_id, received_at, source, repository, tag, owner, status, reason, \
+             dedupe_key, inputs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(event.webhook_id)
+        .bind(event.received_at)
+        .bind(event.source)
+        .bind(event.repository)
+        .bind(event.tag)
+        .bind(event.owner)
+        .bind(event.status)
+        .bind(event.reason)
+        .bind(event.dedupe_key)
+        .bind(event.inputs)
+        .fetch_one(connection)
         .await?;
-        Ok(row.as_ref().map(webhook_from))
-    }
-
-    async fn webhook_or_missing(&self, id: i64) -> StoreResult<WebhookRecord> {
-        self.webhook_by_id(id)
-            .await?
-            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+        Ok(id)
     }
 }
 
@@ -110,33 +65,36 @@ impl HookStore for SqliteStore {
                 .push_bind(user_id);
         }
         query.push(" ORDER BY projects.name, docker_webhooks.name");
-        let rows = query.build().fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(webhook_from).collect())
+        let rows: Vec<WebhookRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|row| row.0).collect())
     }
 
     async fn webhook_by_id(&self, id: i64) -> StoreResult<Option<WebhookRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {WEBHOOK_COLUMNS} FROM {WEBHOOK_FROM} WHERE docker_webhooks.id = ?"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(webhook_from))
+        self.record_by::<WebhookRow>(
+            &format!("SELECT {WEBHOOK_COLUMNS} FROM {WEBHOOK_FROM} WHERE docker_webhooks.id = $1"),
+            id,
+        )
+        .await
     }
 
     async fn webhooks_by_name(&self, name: &str) -> StoreResult<Vec<WebhookRecord>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {WEBHOOK_COLUMNS} FROM {WEBHOOK_FROM} WHERE docker_webhooks.name = ?"
-        ))
-        .bind(name)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(webhook_from).collect())
+        self.records_by::<WebhookRow>(
+            &format!(
+                "SELECT {WEBHOOK_COLUMNS} FROM {WEBHOOK_FROM} WHERE docker_webhooks.name = $1"
+            ),
+            name,
+        )
+        .await
     }
 
     async fn webhook_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<WebhookRecord>> {
-        self.webhook_where("docker_webhooks.secure_token_hash", token_hash)
-            .await
+        self.record_by::<WebhookRow>(
+            &format!(
+                "SELECT {WEBHOOK_COLUMNS} FROM {WEBHOOK_FROM} WHERE docker_webhooks.secure_token_hash = $1"
+            ),
+            token_hash,
+        )
+        .await
     }
 
     async fn create_webhook(
@@ -148,7 +106,8 @@ impl HookStore for SqliteStore {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO docker_webhooks (project_id, name, description, endpoint_id, pipeline_id, api_token_id, \
              image_pattern, tag_pattern, inputs, enabled, source_cidrs, secure_token_hash, secure_token_sealed, \
-             created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
+             RETURNING id",
         )
         .bind(webhook.project_id)
         .bind(webhook.name)
@@ -164,11 +123,10 @@ impl HookStore for SqliteStore {
         .bind(token_hash)
         .bind(token_sealed)
         .bind(webhook.now)
-        .bind(webhook.now)
         .fetch_one(&self.pool)
         .await
         .map_err(map_constraint)?;
-        self.webhook_or_missing(id).await
+        self.webhook_by_id(id).await?.ok_or_else(missing)
     }
 
     async fn update_webhook(
@@ -177,9 +135,9 @@ impl HookStore for SqliteStore {
         webhook: WebhookWrite<'_>,
     ) -> StoreResult<WebhookRecord> {
         sqlx::query(
-            "UPDATE docker_webhooks SET project_id = ?, name = ?, description = ?, endpoint_id = ?, pipeline_id = ?, \
-             api_token_id = ?, image_pattern = ?, tag_pattern = ?, inputs = ?, enabled = ?, source_cidrs = ?, \
-             updated_at = ? WHERE id = ?",
+            "UPDATE docker_webhooks SET project_id = $1, name = $2, description = $3, endpoint_id = $4, \
+             pipeline_id = $5, api_token_id = $6, image_pattern = $7, tag_pattern = $8, inputs = $9, \
+             enabled = $10, source_cidrs = $11, updated_at = $12 WHERE id = $13",
         )
         .bind(webhook.project_id)
         .bind(webhook.name)
@@ -197,11 +155,11 @@ impl HookStore for SqliteStore {
         .execute(&self.pool)
         .await
         .map_err(map_constraint)?;
-        self.webhook_or_missing(id).await
+        self.webhook_by_id(id).await?.ok_or_else(missing)
     }
 
     async fn set_webhook_enabled(&self, id: i64, enabled: bool, now: Millis) -> StoreResult<()> {
-        sqlx::query("UPDATE docker_webhooks SET enabled = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE docker_webhooks SET enabled = $1, updated_at = $2 WHERE id = $3")
             .bind(enabled)
             .bind(now)
             .bind(id)
@@ -218,20 +176,22 @@ impl HookStore for SqliteStore {
         now: Millis,
     ) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE docker_webhooks SET secure_token_hash = ?, secure_token_sealed = ?, updated_at = ? WHERE id = ?",
+            "UPDATE docker_webhooks SET secure_token_hash = $1, secure_token_sealed = $2, updated_at = $3 \
+             WHERE id = $4",
         )
         .bind(token_hash)
         .bind(token_sealed)
         .bind(now)
         .bind(id)
         .execute(&self.pool)
-        .await?;
+        .await
+        .map_err(map_constraint)?;
         Ok(())
     }
 
     async fn set_hub_sync(&self, id: i64, state: &str, message: &str) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE docker_webhooks SET hub_sync_state = ?, hub_sync_message = ? WHERE id = ?",
+            "UPDATE docker_webhooks SET hub_sync_state = $1, hub_sync_message = $2 WHERE id = $3",
         )
         .bind(state)
         .bind(message)
@@ -242,7 +202,7 @@ impl HookStore for SqliteStore {
     }
 
     async fn delete_webhook(&self, id: i64) -> StoreResult<()> {
-        sqlx::query("DELETE FROM docker_webhooks WHERE id = ?")
+        sqlx::query("DELETE FROM docker_webhooks WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -250,37 +210,88 @@ impl HookStore for SqliteStore {
     }
 
     async fn record_event(&self, event: NewEvent<'_>) -> StoreResult<i64> {
-        let id = sqlx::query_scalar(
-            "INSERT INTO docker_events (webhook_id, received_at, source, repository, tag, owner, status, reason, \
-             dedupe_key, inputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        let mut connection = self.pool.acquire().await?;
+        Self::insert_event(&mut connection, &event).await
+    }
+
+    async fn record_push(
+        &self,
+        event: NewEvent<'_>,
+        window_start: Millis,
+        duplicate_reason: &(dyn Fn(i64) -> String + Sync),
+    ) -> StoreResult<PushRecorded> {
+        // Write first, under the write lock: the event row, then the claim on
+        // its key. Whichever delivery's claim lands decides; the others find
+        // the key held and turn their row into a DUPLICATE, all before commit.
+        let mut transaction = self.begin_write().await?;
+        let event_id = Self::insert_event(&mut transaction, &event).await?;
+        let Some(dedupe_key) = event.dedupe_key else {
+            transaction.commit().await?;
+            return Ok(PushRecorded::First(event_id));
+        };
+        // A new key, or one whose claim is older than the window, is taken.
+        let claimed = sqlx::query(
+            "INSERT INTO delivery_keys (webhook_id, dedupe_key, event_id, claimed_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (webhook_id, dedupe_key) DO UPDATE \
+                 SET event_id = excluded.event_id, claimed_at = excluded.claimed_at \
+                 WHERE delivery_keys.claimed_at < $5",
         )
         .bind(event.webhook_id)
+        .bind(dedupe_key)
+        .bind(event_id)
         .bind(event.received_at)
-        .bind(event.source)
-        .bind(event.repository)
-        .bind(event.tag)
-        .bind(event.owner)
-        .bind(event.status)
-        .bind(event.reason)
-        .bind(event.dedupe_key)
-        .bind(event.inputs)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(id)
+        .bind(window_start)
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected()
+            == 1;
+        let recorded = if claimed {
+            PushRecorded::First(event_id)
+        } else {
+            let first_event_id: i64 = sqlx::query_scalar(
+                "SELECT event_id FROM delivery_keys WHERE webhook_id = $1 AND dedupe_key = $2",
+            )
+            .bind(event.webhook_id)
+            .bind(dedupe_key)
+            .fetch_one(&mut *transaction)
+            .await?;
+            sqlx::query(
+                "UPDATE docker_events SET status = 'DUPLICATE', reason = $1, inputs = NULL WHERE id = $2",
+            )
+            .bind(duplicate_reason(first_event_id))
+            .bind(event_id)
+            .execute(&mut *transaction)
+            .await?;
+            PushRecorded::Duplicate {
+                event_id,
+                first_event_id,
+            }
+        };
+        transaction.commit().await?;
+        Ok(recorded)
     }
 
     async fn mark_event(&self, event_id: i64, status: &str, reason: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE docker_events SET status = ?, reason = ? WHERE id = ?")
+        let mut transaction = self.begin_write().await?;
+        sqlx::query("UPDATE docker_events SET status = $1, reason = $2 WHERE id = $3")
             .bind(status)
             .bind(reason)
             .bind(event_id)
-            .execute(&self.pool)
+            .execute(&mut *transaction)
             .await?;
+        if status != "TRIGGERED" {
+            // It started no run: the next delivery of its push may.
+            sqlx::query("DELETE FROM delivery_keys WHERE event_id = $1")
+                .bind(event_id)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        transaction.commit().await?;
         Ok(())
     }
 
     async fn link_event(&self, event_id: i64, execution_id: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE docker_events SET execution_id = ? WHERE id = ?")
+        sqlx::query("UPDATE docker_events SET execution_id = $1 WHERE id = $2")
             .bind(execution_id)
             .bind(event_id)
             .execute(&self.pool)
@@ -288,32 +299,12 @@ impl HookStore for SqliteStore {
         Ok(())
     }
 
-    async fn triggered_event_with_key(
-        &self,
-        webhook_id: i64,
-        dedupe_key: &str,
-        since: Millis,
-    ) -> StoreResult<Option<i64>> {
-        let id = sqlx::query_scalar(
-            "SELECT id FROM docker_events WHERE webhook_id = ? AND dedupe_key = ? AND received_at >= ? \
-             AND status = 'TRIGGERED' ORDER BY id LIMIT 1",
-        )
-        .bind(webhook_id)
-        .bind(dedupe_key)
-        .bind(since)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(id)
-    }
-
     async fn event_by_id(&self, id: i64) -> StoreResult<Option<EventRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} WHERE docker_events.id = ?"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(event_from))
+        self.record_by::<EventRow>(
+            &format!("SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} WHERE docker_events.id = $1"),
+            id,
+        )
+        .await
     }
 
     async fn list_events(&self, filter: &EventQuery) -> StoreResult<Vec<EventRecord>> {
@@ -324,7 +315,7 @@ impl HookStore for SqliteStore {
                 .push(" JOIN memberships ON memberships.project_id = docker_webhooks.project_id AND memberships.user_id = ")
                 .push_bind(user_id);
         }
-        query.push(" WHERE 1 = 1");
+        query.push(" WHERE TRUE");
         if let Some(webhook_id) = filter.webhook_id {
             query
                 .push(" AND docker_events.webhook_id = ")
@@ -341,17 +332,18 @@ impl HookStore for SqliteStore {
         query
             .push(" ORDER BY docker_events.id DESC LIMIT ")
             .push_bind(filter.limit);
-        let rows = query.build().fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(event_from).collect())
+        let rows: Vec<EventRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|row| row.0).collect())
     }
 
     async fn last_event(&self, webhook_id: i64) -> StoreResult<Option<EventRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} WHERE docker_events.webhook_id = ? ORDER BY docker_events.id DESC LIMIT 1"
-        ))
-        .bind(webhook_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(event_from))
+        self.record_by::<EventRow>(
+            &format!(
+                "SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} WHERE docker_events.webhook_id = $1 \
+             ORDER BY docker_events.id DESC LIMIT 1"
+            ),
+            webhook_id,
+        )
+        .await
     }
 }

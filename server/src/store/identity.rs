@@ -1,0 +1,69 @@
+//! Records of users, sessions and API tokens, and the [`IdentityStore`] part of the store.
+
+use app::model::{ApiTokenInfo, Millis};
+
+use super::StoreResult;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: Option<String>,
+    pub is_admin: bool,
+}
+
+/// A new API token as it is stored: only the hash of the secret.
+pub struct NewTokenRecord<'a> {
+    pub user_id: i64,
+    pub name: &'a str,
+    pub prefix: &'a str,
+    pub token_hash: &'a str,
+    pub created_at: Millis,
+}
+
+#[async_trait::async_trait]
+pub trait IdentityStore: Send + Sync {
+    async fn user_by_name(&self, username: &str) -> StoreResult<Option<UserRecord>>;
+    /// Creates the user, or returns the existing one of that name unchanged.
+    async fn ensure_user(
+        &self,
+        username: &str,
+        is_admin: bool,
+        now: Millis,
+    ) -> StoreResult<UserRecord>;
+    async fn set_user_admin(&self, user_id: i64, is_admin: bool) -> StoreResult<()>;
+    async fn set_password_hash(&self, user_id: i64, password_hash: &str) -> StoreResult<()>;
+    async fn count_users_with_password(&self) -> StoreResult<i64>;
+    async fn list_users(&self) -> StoreResult<Vec<UserRecord>>;
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        now: Millis,
+        expires_at: Millis,
+    ) -> StoreResult<()>;
+    async fn user_for_session(
+        &self,
+        token_hash: &str,
+        now: Millis,
+    ) -> StoreResult<Option<UserRecord>>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+
+    async fn create_api_token(&self, token: NewTokenRecord<'_>) -> StoreResult<ApiTokenInfo>;
+    /// The owner of an active token; records the use.
+    async fn user_for_api_token(
+        &self,
+        token_hash: &str,
+        now: Millis,
+    ) -> StoreResult<Option<UserRecord>>;
+    /// (token id, user id) of an active token.
+    async fn active_api_token(&self, token_hash: &str) -> StoreResult<Option<(i64, i64)>>;
+    /// Whether the token exists and is not revoked.
+    async fn api_token_by_id(&self, token_id: i64) -> StoreResult<bool>;
+    async fn user_is_admin(&self, user_id: i64) -> StoreResult<bool>;
+    async fn list_api_tokens(&self, user_id: i64) -> StoreResult<Vec<ApiTokenInfo>>;
+    /// Revokes one of the user's tokens; false when the user has no such active token.
+    async fn revoke_api_token(&self, user_id: i64, token_id: i64, now: Millis)
+        -> StoreResult<bool>;
+}

@@ -1,0 +1,211 @@
+//! SQLite implementation of [`IdentityStore`]: users, sessions, API tokens.
+
+use app::model::{ApiTokenInfo, Millis};
+
+use super::rows::{TokenRow, UserRow};
+use super::{map_constraint, missing, SqliteStore};
+use crate::store::{IdentityStore, NewTokenRecord, StoreResult, UserRecord};
+
+const USER_COLUMNS: &str = "users.id, users.username, users.password_hash, users.is_admin";
+const TOKEN_COLUMNS: &str = "id, name, prefix, created_at, last_used_at, revoked_at";
+
+#[async_trait::async_trait]
+impl IdentityStore for SqliteStore {
+    async fn user_by_name(&self, username: &str) -> StoreResult<Option<UserRecord>> {
+        self.record_by::<UserRow>(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"),
+            username,
+        )
+        .await
+    }
+
+    async fn ensure_user(
+        &self,
+        username: &str,
+        is_admin: bool,
+        now: Millis,
+    ) -> StoreResult<UserRecord> {
+        sqlx::query(
+            "INSERT INTO users (username, is_admin, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (username) DO NOTHING",
+        )
+        .bind(username)
+        .bind(is_admin)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        self.user_by_name(username).await?.ok_or_else(missing)
+    }
+
+    async fn set_user_admin(&self, user_id: i64, is_admin: bool) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET is_admin = $1 WHERE id = $2")
+            .bind(is_admin)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_password_hash(&self, user_id: i64, password_hash: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn count_users_with_password(&self) -> StoreResult<i64> {
+        let count =
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE password_hash IS NOT NULL")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(count)
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<UserRecord>> {
+        let rows: Vec<UserRow> = sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY users.username"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|row| row.0).collect())
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        now: Millis,
+        expires_at: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_constraint)?;
+        Ok(())
+    }
+
+    async fn user_for_session(
+        &self,
+        token_hash: &str,
+        now: Millis,
+    ) -> StoreResult<Option<UserRecord>> {
+        let row: Option<UserRow> = sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS} FROM sessions JOIN users ON users.id = sessions.user_id \
+             WHERE sessions.token_hash = $1 AND sessions.expires_at > $2"
+        ))
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| row.0))
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_api_token(&self, token: NewTokenRecord<'_>) -> StoreResult<ApiTokenInfo> {
+        let row: TokenRow = sqlx::query_as(&format!(
+            "INSERT INTO api_tokens (user_id, name, prefix, token_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING {TOKEN_COLUMNS}"
+        ))
+        .bind(token.user_id)
+        .bind(token.name)
+        .bind(token.prefix)
+        .bind(token.token_hash)
+        .bind(token.created_at)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_constraint)?;
+        Ok(row.0)
+    }
+
+    async fn user_for_api_token(
+        &self,
+        token_hash: &str,
+        now: Millis,
+    ) -> StoreResult<Option<UserRecord>> {
+        let user_id: Option<i64> = sqlx::query_scalar(
+            "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL \
+             RETURNING user_id",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(user_id) = user_id else {
+            return Ok(None);
+        };
+        self.record_by::<UserRow>(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
+            user_id,
+        )
+        .await
+    }
+
+    async fn active_api_token(&self, token_hash: &str) -> StoreResult<Option<(i64, i64)>> {
+        let ids = sqlx::query_as(
+            "SELECT id, user_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(ids)
+    }
+
+    async fn api_token_by_id(&self, token_id: i64) -> StoreResult<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM api_tokens WHERE id = $1 AND revoked_at IS NULL")
+                .bind(token_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    async fn user_is_admin(&self, user_id: i64) -> StoreResult<bool> {
+        let admin: Option<bool> = sqlx::query_scalar("SELECT is_admin FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(admin.unwrap_or(false))
+    }
+
+    async fn list_api_tokens(&self, user_id: i64) -> StoreResult<Vec<ApiTokenInfo>> {
+        self.records_by::<TokenRow>(
+            &format!(
+                "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id DESC"
+            ),
+            user_id,
+        )
+        .await
+    }
+
+    async fn revoke_api_token(
+        &self,
+        user_id: i64,
+        token_id: i64,
+        now: Millis,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(token_id)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,189 @@
+//! The embedded SQLite store: one file, WAL journal, foreign keys on. One
+//! file per part of the [`Store`]; the SQL is the dialect PostgreSQL speaks
+//! too (`$N` placeholders, `RETURNING`, `ON CONFLICT`, `TRUE`/`FALSE`), so a
+//! second backend differs in types and connection handling, not in queries.
+
+mod endpoints;
+mod hooks;
+mod identity;
+mod projects;
+mod rows;
+mod runs;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::error::ErrorKind;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+use self::rows::RecordRow;
+use super::{Store, StoreError, StoreResult};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(database_url: &str) -> StoreResult<Self> {
+        // SQLite has one writer at a time. A writer that finds the lock taken
+        // waits up to the busy timeout instead of failing, as long as its
+        // transaction did not read first: see `begin_write`.
+        let options = SqliteConnectOptions::from_str(database_url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// A transaction that holds the write lock from its start (`BEGIN
+    /// IMMEDIATE`), for every transaction that writes: a deferred one that
+    /// reads first cannot take the lock later while another connection
+    /// writes, and fails with SQLITE_BUSY at once, whatever the busy timeout.
+    async fn begin_write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// The record of the row `sql` selects with `$1 = key`, if any.
+    async fn record_by<'q, R: RecordRow>(
+        &self,
+        sql: &'q str,
+        key: impl Key<'q>,
+    ) -> StoreResult<Option<R::Record>> {
+        let row: Option<R> = sqlx::query_as(sql)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(R::record))
+    }
+
+    /// The records of the rows `sql` selects with `$1 = key`.
+    async fn records_by<'q, R: RecordRow>(
+        &self,
+        sql: &'q str,
+        key: impl Key<'q>,
+    ) -> StoreResult<Vec<R::Record>> {
+        let rows: Vec<R> = sqlx::query_as(sql).bind(key).fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(R::record).collect())
+    }
+}
+
+/// A value a lookup binds as `$1`.
+trait Key<'q>: 'q + sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite> + Send {}
+
+impl<'q, T: 'q + sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite> + Send> Key<'q> for T {}
+
+/// The answer when a row just written cannot be read back.
+fn missing() -> StoreError {
+    StoreError::Database(sqlx::Error::RowNotFound)
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// SQLite's text for each unique constraint ("UNIQUE constraint failed: "
+/// and the columns), with the name the PostgreSQL migrations give it.
+const UNIQUE_CONSTRAINTS: &[(&str, &str)] = &[
+    ("users.username", "users_username_key"),
+    ("sessions.token_hash", "sessions_pkey"),
+    ("api_tokens.token_hash", "api_tokens_token_hash_key"),
+    ("projects.name", "projects_name_key"),
+    (
+        "memberships.project_id, memberships.user_id",
+        "memberships_pkey",
+    ),
+    (
+        "endpoints.project_id, endpoints.name",
+        "endpoints_project_id_name_key",
+    ),
+    (
+        "pipelines.project_id, pipelines.name",
+        "pipelines_project_id_name_key",
+    ),
+    (
+        "pipeline_endpoints.pipeline_id, pipeline_endpoints.endpoint_id",
+        "pipeline_endpoints_pkey",
+    ),
+    (
+        "executions.pipeline_id, executions.run_number",
+        "executions_pipeline_id_run_number_key",
+    ),
+    (
+        "task_runs.execution_id, task_runs.stage_index, task_runs.task_index",
+        "task_runs_execution_id_stage_index_task_index_key",
+    ),
+    (
+        "docker_webhooks.project_id, docker_webhooks.name",
+        "docker_webhooks_project_id_name_key",
+    ),
+    (
+        "docker_webhooks.secure_token_hash",
+        "docker_webhooks_secure_token_hash_key",
+    ),
+    (
+        "delivery_keys.webhook_id, delivery_keys.dedupe_key",
+        "delivery_keys_pkey",
+    ),
+];
+
+/// Turns a unique-constraint failure into [`StoreError::Constraint`] with the
+/// constraint's PostgreSQL name: SQLite reports the columns, not the name.
+fn map_constraint(error: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &error {
+        if db.kind() == ErrorKind::UniqueViolation {
+            let name = db
+                .message()
+                .strip_prefix("UNIQUE constraint failed: ")
+                .and_then(|columns| {
+                    UNIQUE_CONSTRAINTS
+                        .iter()
+                        .find(|(failed, _)| *failed == columns)
+                });
+            if let Some((_, name)) = name {
+                return StoreError::Constraint((*name).to_string());
+            }
+        }
+    }
+    StoreError::Database(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UNIQUE_CONSTRAINTS;
+
+    /// Every name SQLite's failures map to is one the PostgreSQL schema has.
+    #[test]
+    fn constraint_names_are_those_of_the_postgres_migrations() {
+        let postgres: String = std::fs::read_dir(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../migrations/postgres"
+        ))
+        .expect("the PostgreSQL migrations")
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .collect();
+        for (columns, name) in UNIQUE_CONSTRAINTS {
+            let declared = match name.strip_suffix("_pkey") {
+                // A primary key is named `<table>_pkey` by PostgreSQL itself.
+                Some(table) => postgres.contains(&format!("CREATE TABLE {table} (")),
+                None => postgres.contains(&format!("CONSTRAINT {name} UNIQUE")),
+            };
+            assert!(
+                declared,
+                "{name} ({columns}) is not in the PostgreSQL migrations"
+            );
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! How SQLite rows become the store's records: one wrapper per record with a
+//! [`FromRow`] that reads every column with `try_get`, so a column the code
+//! and the schema disagree on is an error, never a panic.
+
+use app::model::{ApiTokenInfo, ProjectRole};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{FromRow, Row};
+
+use crate::store::{
+    EndpointRecord, EventRecord, ExecutionRecord, LogRecord, MemberRecord, PipelineRecord,
+    ProjectContents, ProjectRecord, TaskRunRecord, UserRecord, WebhookRecord,
+};
+
+/// A row wrapper, and the record it carries.
+pub(super) trait RecordRow: for<'r> FromRow<'r, SqliteRow> + Send + Unpin {
+    type Record;
+    fn record(self) -> Self::Record;
+}
+
+/// Wrappers whose record fields are read from the columns of the same name.
+macro_rules! rows {
+    ($($(#[$doc:meta])* $wrapper:ident => $record:ident { $($field:ident),* $(,)? })*) => {$(
+        $(#[$doc])*
+        pub(super) struct $wrapper(pub $record);
+
+        impl FromRow<'_, SqliteRow> for $wrapper {
+            fn from_row(row: &SqliteRow) -> sqlx::Result<Self> {
+                Ok(Self($record {
+                    $($field: row.try_get(stringify!($field))?,)*
+                }))
+            }
+        }
+
+        impl RecordRow for $wrapper {
+            type Record = $record;
+            fn record(self) -> $record {
+                self.0
+            }
+        }
+    )*};
+}
+
+rows! {
+    UserRow => UserRecord { id, username, password_hash, is_admin }
+    TokenRow => ApiTokenInfo { id, name, prefix, created_at, last_used_at, revoked_at }
+    ProjectRow => ProjectRecord { id, name, description, created_at, updated_at }
+    /// The three counts as columns `endpoints`, `pipelines`, `webhooks`.
+    ContentsRow => ProjectContents { endpoints, pipelines, webhooks }
+    EndpointRow => EndpointRecord {
+        id, project_id, project_name, name, description, kind, url, settings,
+        sealed_secrets, last_validation, created_at, updated_at,
+    }
+    PipelineRow => PipelineRecord {
+        id, project_id, project_name, name, description, enabled, concurrency, spec,
+        created_at, updated_at,
+    }
+    ExecutionRow => ExecutionRecord {
+        id, pipeline_id, pipeline_name, project_id, project_name, run_number, status,
+        inputs, trigger, spec, error, created_at, started_at, finished_at, cancel_requested,
+    }
+    TaskRunRow => TaskRunRecord {
+        id, execution_id, stage_index, stage_name, task_index, task_name, task_type, status,
+        inputs, output, error, started_at, finished_at,
+    }
+    LogRow => LogRecord { id, task_run_id, at, line }
+    WebhookRow => WebhookRecord {
+        id, project_id, project_name, name, description, endpoint_id, endpoint_name,
+        pipeline_id, pipeline_name, api_token_id, api_token_name, run_as_user_id,
+        run_as_username, image_pattern, tag_pattern, inputs, enabled, source_cidrs,
+        secure_token_sealed, hub_sync_state, hub_sync_message, created_at, updated_at,
+    }
+    EventRow => EventRecord {
+        id, webhook_id, webhook_name, project_id, received_at, source, repository, tag,
+        owner, status, reason, dedupe_key, inputs, execution_id, execution_status,
+    }
+}
+
+/// A project with the reader's role there (column `role`, NULL for none).
+pub(super) struct ProjectRoleRow(pub ProjectRecord, pub Option<ProjectRole>);
+
+impl FromRow<'_, SqliteRow> for ProjectRoleRow {
+    fn from_row(row: &SqliteRow) -> sqlx::Result<Self> {
+        let role: Option<String> = row.try_get("role")?;
+        Ok(Self(
+            ProjectRow::from_row(row)?.0,
+            role.as_deref().map(parse_role).transpose()?,
+        ))
+    }
+}
+
+/// A member: columns `id` (the user's), `username` and `role`.
+pub(super) struct MemberRow(pub MemberRecord);
+
+impl RecordRow for MemberRow {
+    type Record = MemberRecord;
+    fn record(self) -> MemberRecord {
+        self.0
+    }
+}
+
+impl FromRow<'_, SqliteRow> for MemberRow {
+    fn from_row(row: &SqliteRow) -> sqlx::Result<Self> {
+        Ok(Self(MemberRecord {
+            user_id: row.try_get("id")?,
+            username: row.try_get("username")?,
+            role: parse_role(row.try_get("role")?)?,
+        }))
+    }
+}
+
+/// A stored role; the schema's CHECK admits only the known ones.
+pub(super) fn parse_role(text: &str) -> sqlx::Result<ProjectRole> {
+    ProjectRole::parse(text).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: "role".into(),
+        source: format!("unknown project role '{text}'").into(),
+    })
+}

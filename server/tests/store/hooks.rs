@@ -1,0 +1,365 @@
+//! Docker webhooks, their events, and the atomic dedupe of pushes.
+
+use app::model::ProjectRole;
+use server::store::*;
+
+use crate::support::*;
+
+pub async fn webhooks(store: SharedStore) {
+    let Seed {
+        user,
+        project,
+        endpoint,
+        pipeline,
+        token_id,
+        webhook,
+    } = seed(&store).await;
+    assert_eq!(
+        (webhook.project_name.as_str(), webhook.name.as_str()),
+        ("Demo", "on-push")
+    );
+    assert_eq!(
+        (
+            webhook.endpoint_name.as_str(),
+            webhook.pipeline_name.as_str(),
+            webhook.api_token_name.as_str()
+        ),
+        ("hub", "deploy", "seed-token")
+    );
+    assert_eq!(
+        (webhook.run_as_user_id, webhook.run_as_username.as_str()),
+        (user.id, "alice")
+    );
+    assert_eq!(
+        (
+            webhook.image_pattern.as_str(),
+            webhook.inputs.as_str(),
+            webhook.source_cidrs.as_str()
+        ),
+        ("demo/app", "{}", "[]")
+    );
+    assert_eq!(
+        (
+            webhook.enabled,
+            webhook.secure_token_sealed.as_str(),
+            webhook.hub_sync_state.as_str()
+        ),
+        (true, "sealed", "not_applicable")
+    );
+    let found = store.webhook_by_token_hash("seed-hook").await.unwrap();
+    assert_eq!(found, Some(webhook.clone()));
+    assert_eq!(store.webhook_by_token_hash("other").await.unwrap(), None);
+
+    let updated = store
+        .update_webhook(
+            webhook.id,
+            WebhookWrite {
+                tag_pattern: "v*",
+                enabled: false,
+                source_cidrs: r#"["10.0.0.0/8"]"#,
+                now: 5,
+                ..webhook_write(project.id, "on-push", endpoint.id, pipeline.id, token_id)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            updated.tag_pattern.as_str(),
+            updated.enabled,
+            updated.source_cidrs.as_str()
+        ),
+        ("v*", false, r#"["10.0.0.0/8"]"#)
+    );
+    assert_eq!((updated.created_at, updated.updated_at), (1, 5));
+
+    store
+        .set_webhook_enabled(webhook.id, true, 6)
+        .await
+        .unwrap();
+    store
+        .set_webhook_token(webhook.id, "new-hook", "resealed", 7)
+        .await
+        .unwrap();
+    store
+        .set_hub_sync(webhook.id, "not_synced", "503 from Docker Hub")
+        .await
+        .unwrap();
+    let now = store.webhook_by_id(webhook.id).await.unwrap().unwrap();
+    assert_eq!((now.enabled, now.updated_at), (true, 7));
+    assert_eq!(now.secure_token_sealed, "resealed");
+    assert_eq!(
+        (now.hub_sync_state.as_str(), now.hub_sync_message.as_str()),
+        ("not_synced", "503 from Docker Hub")
+    );
+    assert_eq!(
+        store.webhook_by_token_hash("seed-hook").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .webhook_by_token_hash("new-hook")
+            .await
+            .unwrap()
+            .map(|hook| hook.id),
+        Some(webhook.id)
+    );
+
+    // Lists are by project, then name; a member sees their projects' only.
+    let write = webhook_write(project.id, "another", endpoint.id, pipeline.id, token_id);
+    let second = crate::support::webhook(&store, write, "second-hook").await;
+    let ids =
+        |hooks: Vec<WebhookRecord>| -> Vec<i64> { hooks.iter().map(|hook| hook.id).collect() };
+    assert_eq!(
+        ids(store.list_webhooks(None).await.unwrap()),
+        [second.id, webhook.id]
+    );
+    assert_eq!(
+        ids(store.webhooks_by_name("another").await.unwrap()),
+        [second.id]
+    );
+    let member = crate::support::user(&store, "member").await;
+    assert!(store
+        .list_webhooks(Some(member.id))
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .set_membership(project.id, member.id, ProjectRole::Viewer)
+        .await
+        .unwrap();
+    assert_eq!(store.list_webhooks(Some(member.id)).await.unwrap().len(), 2);
+
+    store.delete_webhook(second.id).await.unwrap();
+    assert_eq!(store.webhook_by_id(second.id).await.unwrap(), None);
+}
+
+pub async fn events_and_dedupe(store: SharedStore) {
+    let Seed {
+        pipeline, webhook, ..
+    } = seed(&store).await;
+    let record = |received_at: i64, key: &'static str| {
+        let store = store.clone();
+        let webhook_id = webhook.id;
+        async move {
+            store
+                .record_push(
+                    push(webhook_id, received_at, key),
+                    received_at - WINDOW,
+                    &duplicate_reason,
+                )
+                .await
+                .unwrap()
+        }
+    };
+
+    // Other events are recorded as given and claim nothing.
+    let ignored = store
+        .record_event(NewEvent {
+            status: "IGNORED",
+            reason: "tag 'v1' does not match 'v2*'",
+            inputs: None,
+            ..push(webhook.id, 50, "k")
+        })
+        .await
+        .unwrap();
+    let stored = store.event_by_id(ignored).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            stored.status.as_str(),
+            stored.reason.as_str(),
+            stored.dedupe_key.as_deref()
+        ),
+        ("IGNORED", "tag 'v1' does not match 'v2*'", Some("k"))
+    );
+
+    // The first push of a key is TRIGGERED; the same push again is a DUPLICATE.
+    let PushRecorded::First(first) = record(100, "k").await else {
+        panic!("the first push claims its key")
+    };
+    let event = store.event_by_id(first).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            event.status.as_str(),
+            event.reason.as_str(),
+            event.inputs.as_deref()
+        ),
+        ("TRIGGERED", "", Some(r#"{"DOCKER_TAG":"v1"}"#))
+    );
+    assert_eq!(
+        (
+            event.webhook_name.as_str(),
+            event.project_id,
+            event.source.as_str()
+        ),
+        ("on-push", webhook.project_id, "registry")
+    );
+    assert_eq!(
+        (event.repository.as_str(), event.tag.as_str()),
+        ("demo/app", "v1")
+    );
+    let PushRecorded::Duplicate {
+        event_id,
+        first_event_id,
+    } = record(200, "k").await
+    else {
+        panic!("the same push again is a duplicate")
+    };
+    assert_eq!(first_event_id, first);
+    let duplicate = store.event_by_id(event_id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            duplicate.status.as_str(),
+            duplicate.reason,
+            duplicate.inputs
+        ),
+        ("DUPLICATE", duplicate_reason(first), None)
+    );
+    assert_eq!(duplicate.dedupe_key.as_deref(), Some("k"));
+    assert!(matches!(record(210, "other").await, PushRecorded::First(_)));
+
+    // After the window, the next push of the key claims it again.
+    let PushRecorded::First(later) = record(100 + WINDOW + 1, "k").await else {
+        panic!("an expired claim is taken over")
+    };
+    assert_eq!(
+        record(100 + WINDOW + 2, "k").await,
+        PushRecorded::Duplicate {
+            event_id: later + 1,
+            first_event_id: later
+        }
+    );
+
+    // A TRIGGERED event whose run could not start gives its claim up.
+    store
+        .mark_event(later, "REJECTED", "the pipeline is disabled")
+        .await
+        .unwrap();
+    let rejected = store.event_by_id(later).await.unwrap().unwrap();
+    assert_eq!(
+        (rejected.status.as_str(), rejected.reason.as_str()),
+        ("REJECTED", "the pipeline is disabled")
+    );
+    let PushRecorded::First(retried) = record(100 + WINDOW + 3, "k").await else {
+        panic!("a re-delivery of a rejected push is tried again")
+    };
+
+    // An event links to its run and shows the run's status.
+    let execution = store
+        .queue_execution(run(&pipeline, DOCKER, 1))
+        .await
+        .unwrap();
+    store.link_event(retried, execution.id).await.unwrap();
+    let linked = store.event_by_id(retried).await.unwrap().unwrap();
+    assert_eq!(
+        (linked.execution_id, linked.execution_status.as_deref()),
+        (Some(execution.id), Some("QUEUED"))
+    );
+
+    // Lists: newest first, by webhook, status, page and member.
+    let everything = EventQuery {
+        limit: 50,
+        ..EventQuery::default()
+    };
+    let listed = |query: EventQuery| {
+        let store = store.clone();
+        async move {
+            store
+                .list_events(&query)
+                .await
+                .unwrap()
+                .iter()
+                .map(|event| event.id)
+                .collect::<Vec<i64>>()
+        }
+    };
+    let all = listed(everything.clone()).await;
+    assert_eq!(all.len(), 7);
+    assert!(all.windows(2).all(|pair| pair[0] > pair[1]), "{all:?}");
+    assert_eq!(
+        listed(EventQuery {
+            status: Some("TRIGGERED".into()),
+            ..everything.clone()
+        })
+        .await,
+        [retried, first + 2, first]
+    );
+    assert_eq!(
+        listed(EventQuery {
+            before_id: Some(first + 1),
+            limit: 1,
+            ..everything.clone()
+        })
+        .await,
+        [first]
+    );
+    assert_eq!(
+        listed(EventQuery {
+            webhook_id: Some(webhook.id + 100),
+            ..everything.clone()
+        })
+        .await,
+        Vec::<i64>::new()
+    );
+    let stranger = crate::support::user(&store, "stranger").await;
+    assert_eq!(
+        listed(EventQuery {
+            member: Some(stranger.id),
+            ..everything.clone()
+        })
+        .await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        store
+            .last_event(webhook.id)
+            .await
+            .unwrap()
+            .map(|event| event.id),
+        Some(retried)
+    );
+}
+
+pub async fn dedupe_is_atomic_under_concurrency(store: SharedStore) {
+    let Seed { webhook, .. } = seed(&store).await;
+
+    // 40 deliveries of one push at once.
+    let mut deliveries = tokio::task::JoinSet::new();
+    for offset in 0..40 {
+        let store = store.clone();
+        let webhook_id = webhook.id;
+        deliveries.spawn(async move {
+            let received_at = 1_000 + offset;
+            store
+                .record_push(
+                    push(webhook_id, received_at, "registry|event|1"),
+                    received_at - WINDOW,
+                    &duplicate_reason,
+                )
+                .await
+        });
+    }
+    let mut firsts = Vec::new();
+    let mut duplicates_of = Vec::new();
+    while let Some(done) = deliveries.join_next().await {
+        match done.unwrap().expect("every delivery is recorded") {
+            PushRecorded::First(event_id) => firsts.push(event_id),
+            PushRecorded::Duplicate { first_event_id, .. } => duplicates_of.push(first_event_id),
+        }
+    }
+
+    // Exactly one claimed the push; every other one names it.
+    assert_eq!(firsts.len(), 1, "{firsts:?}");
+    assert_eq!(duplicates_of.len(), 39);
+    assert!(duplicates_of.iter().all(|first| *first == firsts[0]));
+    let triggered = store
+        .list_events(&EventQuery {
+            status: Some("TRIGGERED".into()),
+            limit: 100,
+            ..EventQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(triggered.len(), 1);
+    assert_eq!(triggered[0].id, firsts[0]);
+}

@@ -1,0 +1,490 @@
+//! Pipelines, runs (queue, claim, lease, cancel, finish), run numbers, tasks and logs.
+
+use app::model::ProjectRole;
+use server::store::*;
+
+use crate::support::*;
+
+pub async fn pipelines(store: SharedStore) {
+    let demo = project(&store, "Demo").await;
+    let other = project(&store, "Other").await;
+    let hub = endpoint(&store, demo.id, "hub").await;
+    let created = store
+        .create_pipeline(PipelineWrite {
+            description: "ships it",
+            concurrency: 2,
+            spec: r#"{"stages":[]}"#,
+            now: 3,
+            // The same endpoint twice is recorded once.
+            ..pipeline_write(demo.id, "deploy", &[hub.id, hub.id])
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            created.project_name.as_str(),
+            created.name.as_str(),
+            created.description.as_str()
+        ),
+        ("Demo", "deploy", "ships it")
+    );
+    assert_eq!(
+        (created.enabled, created.concurrency, created.spec.as_str()),
+        (true, 2, r#"{"stages":[]}"#)
+    );
+    assert_eq!((created.created_at, created.updated_at), (3, 3));
+    assert_eq!(store.endpoint_users(hub.id).await.unwrap().len(), 1);
+
+    // An update rewrites the fields and the endpoints it uses.
+    let updated = store
+        .update_pipeline(
+            created.id,
+            PipelineWrite {
+                enabled: false,
+                now: 5,
+                ..pipeline_write(demo.id, "deploy", &[])
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            updated.enabled,
+            updated.concurrency,
+            updated.created_at,
+            updated.updated_at
+        ),
+        (false, 1, 3, 5)
+    );
+    assert!(store.endpoint_users(hub.id).await.unwrap().is_empty());
+    assert_eq!(
+        store.pipeline_by_id(created.id).await.unwrap(),
+        Some(updated.clone())
+    );
+
+    // Lists are by project, then name; a member sees their projects' only.
+    let elsewhere = pipeline(&store, other.id, "deploy", &[]).await;
+    let build = pipeline(&store, demo.id, "build", &[]).await;
+    assert_eq!(store.pipelines_by_name("deploy").await.unwrap().len(), 2);
+    let ids = |pipelines: Vec<PipelineRecord>| -> Vec<i64> {
+        pipelines.iter().map(|pipeline| pipeline.id).collect()
+    };
+    assert_eq!(
+        ids(store.list_pipelines(None).await.unwrap()),
+        [build.id, created.id, elsewhere.id]
+    );
+    let member = user(&store, "member").await;
+    assert!(store
+        .list_pipelines(Some(member.id))
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .set_membership(other.id, member.id, ProjectRole::Viewer)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(store.list_pipelines(Some(member.id)).await.unwrap()),
+        [elsewhere.id]
+    );
+
+    store.delete_pipeline(build.id).await.unwrap();
+    assert_eq!(store.pipeline_by_id(build.id).await.unwrap(), None);
+}
+
+pub async fn executions_queue_claim_renew_finish_cancel(store: SharedStore) {
+    let demo = project(&store, "Demo").await;
+    let deploy = pipeline(&store, demo.id, "deploy", &[]).await;
+
+    let first = store
+        .queue_execution(run(&deploy, MANUAL, 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            first.run_number,
+            first.status.as_str(),
+            first.trigger.as_str()
+        ),
+        (1, "QUEUED", MANUAL)
+    );
+    assert_eq!(
+        (
+            first.pipeline_name.as_str(),
+            first.project_name.as_str(),
+            first.project_id
+        ),
+        ("deploy", "Demo", demo.id)
+    );
+    assert_eq!(
+        (
+            first.created_at,
+            first.started_at,
+            first.finished_at,
+            first.cancel_requested
+        ),
+        (10, None, None, false)
+    );
+    let second = store
+        .queue_execution(run(&deploy, MANUAL, 11))
+        .await
+        .unwrap();
+    assert_eq!(second.run_number, 2);
+
+    // A claim takes the oldest run, and no more than the pipeline's concurrency.
+    let claimed = store.claim_execution("w1", 20, 100).await.unwrap().unwrap();
+    assert_eq!(
+        (claimed.id, claimed.status.as_str(), claimed.started_at),
+        (first.id, "RUNNING", Some(20))
+    );
+    assert_eq!(store.claim_execution("w2", 21, 100).await.unwrap(), None);
+
+    // The holder renews its lease and learns of a cancel request.
+    assert_eq!(
+        store.renew_lease(first.id, "w1", 200).await.unwrap(),
+        Some(false)
+    );
+    assert_eq!(store.renew_lease(first.id, "w2", 200).await.unwrap(), None);
+    assert_eq!(
+        store.request_cancel(first.id, 30).await.unwrap(),
+        CancelOutcome::Requested
+    );
+    assert_eq!(
+        store.renew_lease(first.id, "w1", 300).await.unwrap(),
+        Some(true)
+    );
+    let running = store.execution_by_id(first.id).await.unwrap().unwrap();
+    assert!(running.cancel_requested);
+
+    // A finished run stays as it finished.
+    store
+        .finish_execution(first.id, "CANCELED", Some("canceled by alice"), 40)
+        .await
+        .unwrap();
+    store
+        .finish_execution(first.id, "COMPLETED", None, 41)
+        .await
+        .unwrap();
+    let finished = store.execution_by_id(first.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            finished.status.as_str(),
+            finished.error.as_deref(),
+            finished.finished_at
+        ),
+        ("CANCELED", Some("canceled by alice"), Some(40))
+    );
+    assert_eq!(store.renew_lease(first.id, "w1", 400).await.unwrap(), None);
+    assert_eq!(
+        store.request_cancel(first.id, 42).await.unwrap(),
+        CancelOutcome::AlreadyFinished
+    );
+
+    // A queued run is canceled where it waits.
+    let third = store
+        .queue_execution(run(&deploy, MANUAL, 12))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.request_cancel(third.id, 43).await.unwrap(),
+        CancelOutcome::CanceledInQueue
+    );
+    let canceled = store.execution_by_id(third.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            canceled.status.as_str(),
+            canceled.error.as_deref(),
+            canceled.finished_at
+        ),
+        ("CANCELED", Some("canceled before it started"), Some(43))
+    );
+
+    // Abandoned runs: those whose lease expired, or all that run.
+    let claimed = store.claim_execution("w2", 50, 60).await.unwrap().unwrap();
+    assert_eq!(claimed.id, second.id);
+    let task = store
+        .start_task(TaskStart {
+            execution_id: second.id,
+            stage_index: 0,
+            stage_name: "s",
+            task_index: 0,
+            task_name: "t",
+            task_type: "condition",
+            inputs: None,
+            now: 51,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .fail_abandoned_executions(59, "worker gone", true)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .fail_abandoned_executions(61, "worker gone", true)
+            .await
+            .unwrap(),
+        1
+    );
+    let failed = store.execution_by_id(second.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            failed.status.as_str(),
+            failed.error.as_deref(),
+            failed.finished_at
+        ),
+        ("FAILED", Some("worker gone"), Some(61))
+    );
+    let tasks = store.task_runs(second.id).await.unwrap();
+    assert_eq!(
+        (
+            tasks[0].id,
+            tasks[0].status.as_str(),
+            tasks[0].error.as_deref()
+        ),
+        (task, "FAILED", Some("worker gone"))
+    );
+    let fourth = store
+        .queue_execution(run(&deploy, MANUAL, 70))
+        .await
+        .unwrap();
+    store
+        .claim_execution("w3", 71, 10_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store
+            .fail_abandoned_executions(72, "restarted", false)
+            .await
+            .unwrap(),
+        1
+    );
+    let restarted = store.execution_by_id(fourth.id).await.unwrap().unwrap();
+    assert_eq!(restarted.status, "FAILED");
+    assert_eq!(store.execution_by_id(fourth.id + 100).await.unwrap(), None);
+}
+
+pub async fn executions_list_by_filter_newest_first(store: SharedStore) {
+    let demo = project(&store, "Demo").await;
+    let other = project(&store, "Other").await;
+    let deploy = pipeline(&store, demo.id, "deploy", &[]).await;
+    let elsewhere = pipeline(&store, other.id, "deploy", &[]).await;
+    let a = store
+        .queue_execution(run(&deploy, MANUAL, 1))
+        .await
+        .unwrap();
+    let b = store
+        .queue_execution(run(&elsewhere, DOCKER, 2))
+        .await
+        .unwrap();
+    let c = store
+        .queue_execution(run(&deploy, DOCKER, 3))
+        .await
+        .unwrap();
+    // `a` and `b` run (one per pipeline); `c` waits behind `a`.
+    store.claim_execution("w", 4, 100).await.unwrap().unwrap();
+    store.claim_execution("w", 4, 100).await.unwrap().unwrap();
+    assert_eq!(store.claim_execution("w", 4, 100).await.unwrap(), None);
+
+    let member = user(&store, "member").await;
+    store
+        .set_membership(other.id, member.id, ProjectRole::Viewer)
+        .await
+        .unwrap();
+    let everything = ExecutionQuery {
+        limit: 50,
+        ..ExecutionQuery::default()
+    };
+    let cases = [
+        (everything.clone(), vec![c.id, b.id, a.id]),
+        (
+            ExecutionQuery {
+                project_id: Some(demo.id),
+                ..everything.clone()
+            },
+            vec![c.id, a.id],
+        ),
+        (
+            ExecutionQuery {
+                pipeline_id: Some(elsewhere.id),
+                ..everything.clone()
+            },
+            vec![b.id],
+        ),
+        (
+            ExecutionQuery {
+                status: Some("QUEUED".into()),
+                ..everything.clone()
+            },
+            vec![c.id],
+        ),
+        (
+            ExecutionQuery {
+                trigger: Some("docker".into()),
+                ..everything.clone()
+            },
+            vec![c.id, b.id],
+        ),
+        (
+            ExecutionQuery {
+                before_id: Some(c.id),
+                ..everything.clone()
+            },
+            vec![b.id, a.id],
+        ),
+        (
+            ExecutionQuery {
+                limit: 1,
+                ..everything.clone()
+            },
+            vec![c.id],
+        ),
+        (
+            ExecutionQuery {
+                member: Some(member.id),
+                ..everything.clone()
+            },
+            vec![b.id],
+        ),
+    ];
+    for (query, expected) in cases {
+        let listed: Vec<i64> = store
+            .list_executions(&query)
+            .await
+            .unwrap()
+            .iter()
+            .map(|execution| execution.id)
+            .collect();
+        assert_eq!(listed, expected, "{query:?}");
+    }
+}
+
+pub async fn run_numbers_stay_distinct_under_concurrency(store: SharedStore) {
+    let demo = project(&store, "Demo").await;
+    let deploy = pipeline(&store, demo.id, "deploy", &[]).await;
+    let build = pipeline(&store, demo.id, "build", &[]).await;
+
+    let mut queued = tokio::task::JoinSet::new();
+    for now in 0..20 {
+        let store = store.clone();
+        let deploy = deploy.clone();
+        queued.spawn(async move { store.queue_execution(run(&deploy, MANUAL, now)).await });
+    }
+    let mut numbers = Vec::new();
+    while let Some(done) = queued.join_next().await {
+        numbers.push(done.unwrap().expect("every run is queued").run_number);
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=20).collect::<Vec<i64>>());
+
+    // Each pipeline counts its own runs.
+    let other = store
+        .queue_execution(run(&build, MANUAL, 30))
+        .await
+        .unwrap();
+    assert_eq!(other.run_number, 1);
+    let next = store
+        .queue_execution(run(&deploy, MANUAL, 31))
+        .await
+        .unwrap();
+    assert_eq!(next.run_number, 21);
+}
+
+pub async fn tasks_and_logs(store: SharedStore) {
+    let demo = project(&store, "Demo").await;
+    let deploy = pipeline(&store, demo.id, "deploy", &[]).await;
+    let execution = store
+        .queue_execution(run(&deploy, MANUAL, 1))
+        .await
+        .unwrap();
+    let task = |stage_index, task_index, task_name, now| TaskStart {
+        execution_id: execution.id,
+        stage_index,
+        stage_name: "build",
+        task_index,
+        task_name,
+        task_type: "condition",
+        inputs: Some(r#"{"x":"1"}"#),
+        now,
+    };
+    let second = store.start_task(task(0, 1, "second", 10)).await.unwrap();
+    let first = store.start_task(task(0, 0, "first", 11)).await.unwrap();
+    store
+        .finish_task(first, "FAILED", Some("out"), Some("boom"), 12)
+        .await
+        .unwrap();
+    let finished = &store.task_runs(execution.id).await.unwrap()[0];
+    assert_eq!(
+        (
+            finished.status.as_str(),
+            finished.output.as_deref(),
+            finished.error.as_deref()
+        ),
+        ("FAILED", Some("out"), Some("boom"))
+    );
+    assert_eq!(finished.finished_at, Some(12));
+
+    // Starting a task again reuses its row and clears its result.
+    assert_eq!(
+        store.start_task(task(0, 0, "first", 13)).await.unwrap(),
+        first
+    );
+    let tasks = store.task_runs(execution.id).await.unwrap();
+    let ids: Vec<i64> = tasks.iter().map(|task| task.id).collect();
+    assert_eq!(ids, [first, second], "in stage and task order");
+    assert_eq!(
+        (
+            tasks[0].status.as_str(),
+            tasks[0].output.as_deref(),
+            tasks[0].error.as_deref()
+        ),
+        ("RUNNING", None, None)
+    );
+    assert_eq!(
+        (tasks[0].started_at, tasks[0].finished_at),
+        (Some(13), None)
+    );
+    assert_eq!(
+        (
+            tasks[0].stage_name.as_str(),
+            tasks[0].task_name.as_str(),
+            tasks[0].task_type.as_str()
+        ),
+        ("build", "first", "condition")
+    );
+    assert_eq!(tasks[0].inputs.as_deref(), Some(r#"{"x":"1"}"#));
+
+    // Log lines: ids grow with every line, across the run's tasks.
+    let one = store.append_log(second, 20, "one").await.unwrap();
+    let two = store.append_log(first, 21, "two").await.unwrap();
+    let three = store.append_log(second, 22, "three").await.unwrap();
+    assert!(one < two && two < three);
+    let logs = store.task_logs(execution.id).await.unwrap();
+    assert_eq!(
+        logs,
+        [
+            LogRecord {
+                id: one,
+                task_run_id: second,
+                at: 20,
+                line: "one".into()
+            },
+            LogRecord {
+                id: two,
+                task_run_id: first,
+                at: 21,
+                line: "two".into()
+            },
+            LogRecord {
+                id: three,
+                task_run_id: second,
+                at: 22,
+                line: "three".into()
+            },
+        ]
+    );
+}
