@@ -1,6 +1,8 @@
-//! Small pieces every page uses: banners, empty states, dates, and (in
-//! `form`) the labelled form fields.
+//! Small pieces every page uses: banners, empty states, dates, (in `form`)
+//! the labelled form fields and (in `badges`) the badges of run, task and
+//! event states.
 
+mod badges;
 mod form;
 
 use std::time::Duration;
@@ -11,6 +13,7 @@ use leptos_router::hooks::use_params_map;
 use crate::error::AppError;
 use crate::model::Project;
 
+pub use badges::{run_state_view, EventStatusBadge, ExecutionStatusBadge, TaskStatusBadge};
 pub use form::{
     enum_options, static_options, Bound, CheckInput, FieldError, FormInput, SelectInput, TextInput,
 };
@@ -43,17 +46,28 @@ pub fn project_options(projects: &[Project]) -> Vec<(String, String)> {
 /// A banner for errors that are not about one field.
 #[component]
 pub fn FormError(error: Signal<Option<AppError>>) -> impl IntoView {
-    move || {
+    let message = Signal::derive(move || {
         error
             .get()
             .filter(|error| !matches!(error, AppError::Invalid { .. }))
-            .map(|error| {
-                view! {
-                    <div class="mt-3 rounded-md border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800" role="alert">
-                        {error.to_string()}
-                    </div>
-                }
-            })
+            .map(|error| error.to_string())
+    });
+    view! { <ErrorBanner message /> }
+}
+
+/// A red banner under a form for a message about the whole form (forms that
+/// show some field errors in the banner pick the message themselves);
+/// nothing while there is none.
+#[component]
+pub fn ErrorBanner(message: Signal<Option<String>>) -> impl IntoView {
+    move || {
+        message.get().map(|message| {
+            view! {
+                <div class="mt-3 rounded-md border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800" role="alert">
+                    {message}
+                </div>
+            }
+        })
     }
 }
 
