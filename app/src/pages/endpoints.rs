@@ -5,8 +5,8 @@ use leptos::prelude::*;
 
 use super::access::{can_edit, signed_in_admin};
 use super::widgets::{
-    enum_options, format_millis, project_options, Bound, EmptyState, FormError, ListTable,
-    PageHeader, SelectInput, TextInput,
+    enum_options, format_millis, loaded, project_options, Bound, ConfirmInPlace, EmptyState,
+    FormError, ListTable, PageHeader, SelectInput, TextInput,
 };
 use crate::endpoint::*;
 use crate::functions::{
@@ -56,7 +56,7 @@ pub fn EndpointsPage() -> impl IntoView {
         </div>
         <Transition fallback=|| ()>
             {move || {
-                let projects = projects.get().and_then(Result::ok).unwrap_or_default();
+                let projects = loaded(projects.get());
                 editing
                     .get()
                     .map(|existing| {
@@ -67,7 +67,7 @@ pub fn EndpointsPage() -> impl IntoView {
         {move || delete_error().map(|message| view! { <p class="mb-4 rounded-md border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800" role="alert">{message}</p> })}
         <Transition fallback=|| view! { <p class="text-slate-500">"Loading endpoints…"</p> }>
             {move || {
-                let projects = projects.get().and_then(Result::ok).unwrap_or_default();
+                let projects = loaded(projects.get());
                 endpoints
                     .get()
                     .map(|answer| match answer {
@@ -163,11 +163,12 @@ fn EndpointRow(
                             }
                         }
                     >
-                        <span class="mr-2 text-sm">{delete_question.get_value()}</span>
-                        <button type="button" class="btn-danger" on:click=move |_| { delete.dispatch(DeleteEndpoint { id }); confirming.set(false); }>
-                            "Confirm delete"
-                        </button>
-                        <button type="button" class="btn-link" on:click=move |_| confirming.set(false)>"Keep"</button>
+                        <ConfirmInPlace
+                            question=delete_question.get_value()
+                            confirm="Confirm delete"
+                            on_confirm=move || { delete.dispatch(DeleteEndpoint { id }); }
+                            on_close=move || confirming.set(false)
+                        />
                     </Show>
                 </Show>
             </td>

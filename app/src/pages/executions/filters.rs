@@ -6,6 +6,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::execution::{ExecutionFilter, ExecutionStatus, TRIGGER_KINDS};
 use crate::functions::{list_pipelines, list_projects};
+use crate::pages::widgets::loaded;
 
 const FILTER_SELECT: &str = "input min-w-44";
 
@@ -134,10 +135,7 @@ pub(super) fn FilterBar(filters: Filters, on_change: Callback<()>) -> impl IntoV
             >
                 <Transition fallback=|| ()>
                     {move || {
-                        projects
-                            .get()
-                            .and_then(Result::ok)
-                            .unwrap_or_default()
+                        loaded(projects.get())
                             .into_iter()
                             .map(|each| choice(each.id, each.name, project))
                             .collect_view()
@@ -155,10 +153,7 @@ pub(super) fn FilterBar(filters: Filters, on_change: Callback<()>) -> impl IntoV
                 <Transition fallback=|| ()>
                     {move || {
                         let chosen_project = project.get();
-                        pipelines
-                            .get()
-                            .and_then(Result::ok)
-                            .unwrap_or_default()
+                        loaded(pipelines.get())
                             .into_iter()
                             .filter(|each| chosen_project.is_none_or(|project| each.project_id == project))
                             .map(|each| {

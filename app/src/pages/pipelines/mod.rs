@@ -18,7 +18,7 @@ mod yaml_tab;
 use leptos::prelude::*;
 
 use super::access::{has_role, signed_in_admin};
-use super::widgets::{last_error, EmptyState, FormError, ListTable, PageHeader};
+use super::widgets::{last_error, ConfirmInPlace, EmptyState, FormError, ListTable, PageHeader};
 use crate::endpoint::EndpointKind;
 use crate::execution::Pipeline;
 use crate::functions::{list_endpoints, list_pipelines, list_projects, DeletePipeline};
@@ -186,18 +186,12 @@ fn PipelineRow(
                         }
                     }
                 >
-                    <span class="mr-2 text-sm">{delete_question.get_value()}</span>
-                    <button
-                        type="button"
-                        class="btn-danger"
-                        on:click=move |_| {
-                            delete.dispatch(DeletePipeline { id });
-                            confirming.set(false);
-                        }
-                    >
-                        "Confirm delete"
-                    </button>
-                    <button type="button" class="btn-link" on:click=move |_| confirming.set(false)>"Keep"</button>
+                    <ConfirmInPlace
+                        question=delete_question.get_value()
+                        confirm="Confirm delete"
+                        on_confirm=move || { delete.dispatch(DeletePipeline { id }); }
+                        on_close=move || confirming.set(false)
+                    />
                 </Show>
             </td>
         </tr>

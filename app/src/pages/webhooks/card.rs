@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::functions::{DeleteWebhook, RegenerateWebhookToken, RetryWebhookSync, ToggleWebhook};
-use crate::pages::widgets::{format_millis, run_state_view, EventStatusBadge};
+use crate::pages::widgets::{format_millis, run_state_view, ConfirmInPlace, EventStatusBadge};
 use crate::webhook::{DockerEvent, DockerWebhook};
 
 /// An image or tag pattern as people read it: empty matches anything.
@@ -89,21 +89,21 @@ pub(super) fn WebhookCard(
                     >
                         {move || match confirming.get() {
                             Some("delete") => view! {
-                                <span class="mr-2 text-sm">{format!("Delete {}? Its Docker Hub webhook goes too.", name.get_value())}</span>
-                                <button type="button" class="btn-danger" on:click=move |_| {
-                                    delete.dispatch(DeleteWebhook { id });
-                                    confirming.set(None);
-                                }>"Confirm delete"</button>
-                                <button type="button" class="btn-link" on:click=move |_| confirming.set(None)>"Keep"</button>
+                                <ConfirmInPlace
+                                    question=format!("Delete {}? Its Docker Hub webhook goes too.", name.get_value())
+                                    confirm="Confirm delete"
+                                    on_confirm=move || { delete.dispatch(DeleteWebhook { id }); }
+                                    on_close=move || confirming.set(None)
+                                />
                             }
                                 .into_any(),
                             _ => view! {
-                                <span class="mr-2 text-sm">"The current URL stops working at once."</span>
-                                <button type="button" class="btn-danger" on:click=move |_| {
-                                    regenerate.dispatch(RegenerateWebhookToken { id });
-                                    confirming.set(None);
-                                }>"Regenerate"</button>
-                                <button type="button" class="btn-link" on:click=move |_| confirming.set(None)>"Keep"</button>
+                                <ConfirmInPlace
+                                    question="The current URL stops working at once."
+                                    confirm="Regenerate"
+                                    on_confirm=move || { regenerate.dispatch(RegenerateWebhookToken { id }); }
+                                    on_close=move || confirming.set(None)
+                                />
                             }
                                 .into_any(),
                         }}

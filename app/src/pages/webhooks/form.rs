@@ -16,7 +16,7 @@ use crate::functions::{
 };
 use crate::model::Project;
 use crate::pages::widgets::{
-    last_error, project_options, Bound, ErrorBanner, FieldError, SelectInput, TextInput,
+    last_error, loaded, project_options, Bound, ErrorBanner, FieldError, SelectInput, TextInput,
 };
 use crate::webhook::{DockerWebhook, DockerWebhookInput};
 
@@ -224,10 +224,7 @@ pub(super) fn WebhookForm(
                     <div class="flex flex-wrap items-center gap-2">
                         <LoadedSelect id="webhook-endpoint" chosen=endpoint unchosen="Choose an endpoint" choices=move || {
                             let wanted = project.get();
-                            endpoints
-                                .get()
-                                .and_then(Result::ok)
-                                .unwrap_or_default()
+                            loaded(endpoints.get())
                                 .into_iter()
                                 .filter(|each| each.kind == EndpointKind::DockerRegistry && each.project_id.to_string() == wanted)
                                 .map(|each| (each.id.to_string(), each.name))
@@ -256,10 +253,7 @@ pub(super) fn WebhookForm(
                     <label class="label" for="webhook-pipeline">"Pipeline"</label>
                     <LoadedSelect id="webhook-pipeline" chosen=pipeline unchosen="Choose a pipeline" choices=move || {
                         let wanted = project.get();
-                        pipelines
-                            .get()
-                            .and_then(Result::ok)
-                            .unwrap_or_default()
+                        loaded(pipelines.get())
                             .into_iter()
                             .filter(|each| each.project_id.to_string() == wanted)
                             .map(|each| (each.id.to_string(), each.spec.name))
@@ -278,10 +272,7 @@ pub(super) fn WebhookForm(
                             None => "Choose a token".to_string(),
                         }
                         choices=move || {
-                            tokens
-                                .get()
-                                .and_then(Result::ok)
-                                .unwrap_or_default()
+                            loaded(tokens.get())
                                 .into_iter()
                                 .filter(|token| token.revoked_at.is_none())
                                 .map(|token| (token.id.to_string(), format!("{} ({}…)", token.name, token.prefix)))

@@ -13,7 +13,7 @@ mod pipeline_inputs;
 use leptos::prelude::*;
 
 use super::access::{can_edit, signed_in_admin};
-use super::widgets::{EmptyState, PageHeader};
+use super::widgets::{loaded, EmptyState, PageHeader};
 use crate::functions::{
     list_projects, list_webhooks, DeleteWebhook, RegenerateWebhookToken, RetryWebhookSync,
     SaveWebhook, ToggleWebhook,
@@ -103,7 +103,7 @@ pub fn WebhooksPage() -> impl IntoView {
         {move || revealed.get().map(|shown| view! { <HookUrlBox shown on_close=move || revealed.set(None) /> })}
         <Transition fallback=|| ()>
             {move || {
-                let projects = projects.get().and_then(Result::ok).unwrap_or_default();
+                let projects = loaded(projects.get());
                 editing
                     .get()
                     .map(|existing| {
@@ -128,7 +128,7 @@ pub fn WebhooksPage() -> impl IntoView {
         })}
         <Transition fallback=|| view! { <p class="text-slate-500">"Loading webhooks…"</p> }>
             {move || {
-                let projects = projects.get().and_then(Result::ok).unwrap_or_default();
+                let projects = loaded(projects.get());
                 webhooks
                     .get()
                     .map(|answer| match answer {

@@ -35,6 +35,13 @@ pub fn last_error<T>(
     })
 }
 
+/// The list a resource has loaded: empty while it loads, and when loading
+/// failed (the page shows that error elsewhere, or the list is only a
+/// choice among others).
+pub fn loaded<T, E>(answer: Option<Result<Vec<T>, E>>) -> Vec<T> {
+    answer.and_then(Result::ok).unwrap_or_default()
+}
+
 /// The options of a select of projects: their ids, named.
 pub fn project_options(projects: &[Project]) -> Vec<(String, String)> {
     projects
@@ -68,6 +75,32 @@ pub fn ErrorBanner(message: Signal<Option<String>>) -> impl IntoView {
                 </div>
             }
         })
+    }
+}
+
+/// The question asked in place of a row's buttons before a destructive
+/// action: `confirm` does it, Keep does not; either way `on_close` puts the
+/// buttons back.
+#[component]
+pub fn ConfirmInPlace(
+    #[prop(into)] question: String,
+    confirm: &'static str,
+    on_confirm: impl Fn() + Send + Sync + 'static,
+    on_close: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    view! {
+        <span class="mr-2 text-sm">{question}</span>
+        <button
+            type="button"
+            class="btn-danger"
+            on:click=move |_| {
+                on_confirm();
+                on_close();
+            }
+        >
+            {confirm}
+        </button>
+        <button type="button" class="btn-link" on:click=move |_| on_close()>"Keep"</button>
     }
 }
 
