@@ -8,8 +8,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 
-use super::webhooks::{run_state_view, EventStatusBadge};
-use super::widgets::{format_millis, EmptyState, ListTable, LiveBadge, PageHeader};
+use super::widgets::{
+    format_millis, run_state_view, EmptyState, EventStatusBadge, ListTable, LiveBadge, PageHeader,
+};
 use crate::execution::ExecutionStatus;
 use crate::functions::{list_activity, list_webhooks, RerunEvent};
 use crate::live::{use_live, LiveEvent, LiveScope, Refetch};

@@ -3,28 +3,17 @@
 
 use leptos::prelude::*;
 
+use super::access::{can_edit, signed_in_admin};
 use super::widgets::{
-    enum_options, format_millis, project_options, Bound, EmptyState, ListTable, PageHeader,
-    SelectInput, TextInput,
+    enum_options, format_millis, loaded, project_options, Bound, ConfirmInPlace, EmptyState,
+    FormError, ListTable, PageHeader, SelectInput, TextInput,
 };
 use crate::endpoint::*;
-use crate::error::AppError;
 use crate::functions::{
     list_endpoints, list_projects, DeleteEndpoint, SaveEndpoint, ValidateEndpoint,
     ValidateEndpointDraft,
 };
-use crate::model::{Project, ProjectRole};
-
-/// Whether the signed-in user may edit endpoints of a project (developer or more).
-fn can_edit(projects: &[Project], project_id: i64, is_admin: bool) -> bool {
-    is_admin
-        || projects.iter().any(|project| {
-            project.id == project_id
-                && project
-                    .my_role
-                    .is_some_and(|role| role >= ProjectRole::Developer)
-        })
-}
+use crate::model::Project;
 
 #[component]
 pub fn EndpointsPage() -> impl IntoView {
@@ -42,8 +31,7 @@ pub fn EndpointsPage() -> impl IntoView {
         |_| list_endpoints(),
     );
     let projects = Resource::new(|| (), |_| list_projects());
-    let user = use_context::<crate::model::User>();
-    let is_admin = user.map(|user| user.is_admin).unwrap_or(false);
+    let is_admin = signed_in_admin();
     // None: no form open; Some(None): new endpoint; Some(Some(e)): editing e.
     let editing = RwSignal::new(None::<Option<Endpoint>>);
     Effect::new(move |_| {
@@ -68,7 +56,7 @@ pub fn EndpointsPage() -> impl IntoView {
         </div>
         <Transition fallback=|| ()>
             {move || {
-                let projects = projects.get().and_then(Result::ok).unwrap_or_default();
+                let projects = loaded(projects.get());
                 editing
                     .get()
                     .map(|existing| {
@@ -79,7 +67,7 @@ pub fn EndpointsPage() -> impl IntoView {
         {move || delete_error().map(|message| view! { <p class="mb-4 rounded-md border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800" role="alert">{message}</p> })}
         <Transition fallback=|| view! { <p class="text-slate-500">"Loading endpoints…"</p> }>
             {move || {
-                let projects = projects.get().and_then(Result::ok).unwrap_or_default();
+                let projects = loaded(projects.get());
                 endpoints
                     .get()
                     .map(|answer| match answer {
@@ -175,11 +163,12 @@ fn EndpointRow(
                             }
                         }
                     >
-                        <span class="mr-2 text-sm">{delete_question.get_value()}</span>
-                        <button type="button" class="btn-danger" on:click=move |_| { delete.dispatch(DeleteEndpoint { id }); confirming.set(false); }>
-                            "Confirm delete"
-                        </button>
-                        <button type="button" class="btn-link" on:click=move |_| confirming.set(false)>"Keep"</button>
+                        <ConfirmInPlace
+                            question=delete_question.get_value()
+                            confirm="Confirm delete"
+                            on_confirm=move || { delete.dispatch(DeleteEndpoint { id }); }
+                            on_close=move || confirming.set(false)
+                        />
                     </Show>
                 </Show>
             </td>
@@ -280,12 +269,6 @@ fn EndpointForm(
         (Some(Err(error)), _) | (_, Some(Err(error))) => Some(error),
         _ => None,
     });
-    let banner = move || {
-        error
-            .get()
-            .filter(|error| !matches!(error, AppError::Invalid { .. }))
-            .map(|error| error.to_string())
-    };
     // "unchanged" tells the person a secret is stored and stays unless they type a new one.
     let secret_hint = move |secret: &'static str| {
         let stored = stored.iter().any(|name| name == secret);
@@ -387,9 +370,7 @@ fn EndpointForm(
                     </span>
                 </div>
             </form>
-            {move || banner().map(|message| view! {
-                <div class="mt-3 rounded-md border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800" role="alert">{message}</div>
-            })}
+            <FormError error />
         </section>
     }
 }

@@ -3,7 +3,8 @@
 use leptos::prelude::*;
 
 use super::widgets::{
-    format_millis, last_error, EmptyState, FormError, FormInput, ListTable, PageHeader,
+    format_millis, last_error, ConfirmInPlace, EmptyState, FormError, FormInput, ListTable,
+    PageHeader,
 };
 use crate::functions::{list_projects, CreateProject, DeleteProject, UpdateProject};
 use crate::model::Project;
@@ -188,20 +189,12 @@ fn ProjectRow(
                                     }
                                 }
                             >
-                                <span class="mr-2 text-sm">{format!("Delete {}?", row_name)}</span>
-                                <button
-                                    type="button"
-                                    class="btn-danger"
-                                    on:click=move |_| {
-                                        delete.dispatch(DeleteProject { id });
-                                        mode.set(RowMode::Viewing);
-                                    }
-                                >
-                                    "Confirm delete"
-                                </button>
-                                <button type="button" class="btn-link" on:click=move |_| mode.set(RowMode::Viewing)>
-                                    "Keep"
-                                </button>
+                                <ConfirmInPlace
+                                    question=format!("Delete {}?", row_name)
+                                    confirm="Confirm delete"
+                                    on_confirm=move || { delete.dispatch(DeleteProject { id }); }
+                                    on_close=move || mode.set(RowMode::Viewing)
+                                />
                             </Show>
                         </td>
                     }

@@ -3,17 +3,18 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
+use super::find_project;
 use super::general_tab::GeneralTab;
 use super::input_tab::InputTab;
 use super::run_dialog::RunDialog;
 use super::workspace_tab::WorkspaceTab;
 use super::yaml_tab::YamlTab;
-use super::{find_project, has_role, signed_in_admin};
 use crate::endpoint::{Endpoint, EndpointKind};
 use crate::error::AppError;
 use crate::execution::Pipeline;
 use crate::functions::{get_pipeline, list_endpoints, list_projects, PipelineToYaml, SavePipeline};
 use crate::model::{Project, ProjectRole};
+use crate::pages::access::{has_role, signed_in_admin};
 use crate::pages::widgets::{last_error, route_id};
 use crate::pipeline::PipelineSpec;
 

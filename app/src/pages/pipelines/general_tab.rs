@@ -2,10 +2,10 @@
 
 use leptos::prelude::*;
 
-use super::has_role;
 use super::places::{set_number, spec_field};
 use crate::error::AppError;
 use crate::model::{Project, ProjectRole};
+use crate::pages::access::has_role;
 use crate::pages::widgets::{CheckInput, SelectInput, TextInput};
 use crate::pipeline::PipelineSpec;
 

@@ -17,11 +17,12 @@ mod yaml_tab;
 
 use leptos::prelude::*;
 
-use super::widgets::{last_error, EmptyState, FormError, ListTable, PageHeader};
+use super::access::{has_role, signed_in_admin};
+use super::widgets::{last_error, ConfirmInPlace, EmptyState, FormError, ListTable, PageHeader};
 use crate::endpoint::EndpointKind;
 use crate::execution::Pipeline;
 use crate::functions::{list_endpoints, list_pipelines, list_projects, DeletePipeline};
-use crate::model::{Project, ProjectRole, User};
+use crate::model::{Project, ProjectRole};
 
 pub use editor::PipelineEditorPage;
 pub use run_dialog::RunDialog;
@@ -31,15 +32,6 @@ fn find_project<'p>(projects: &'p [Project], reference: &str) -> Option<&'p Proj
     projects
         .iter()
         .find(|project| project.name == reference || project.id.to_string() == reference)
-}
-
-/// Whether the signed-in user has at least `role` in a project.
-fn has_role(project: Option<&Project>, is_admin: bool, role: ProjectRole) -> bool {
-    is_admin || project.and_then(|project| project.my_role) >= Some(role)
-}
-
-fn signed_in_admin() -> bool {
-    use_context::<User>().is_some_and(|user| user.is_admin)
 }
 
 // ---------------------------------------------------------------------------
@@ -194,18 +186,12 @@ fn PipelineRow(
                         }
                     }
                 >
-                    <span class="mr-2 text-sm">{delete_question.get_value()}</span>
-                    <button
-                        type="button"
-                        class="btn-danger"
-                        on:click=move |_| {
-                            delete.dispatch(DeletePipeline { id });
-                            confirming.set(false);
-                        }
-                    >
-                        "Confirm delete"
-                    </button>
-                    <button type="button" class="btn-link" on:click=move |_| confirming.set(false)>"Keep"</button>
+                    <ConfirmInPlace
+                        question=delete_question.get_value()
+                        confirm="Confirm delete"
+                        on_confirm=move || { delete.dispatch(DeletePipeline { id }); }
+                        on_close=move || confirming.set(false)
+                    />
                 </Show>
             </td>
         </tr>

@@ -1,6 +1,8 @@
-//! Small pieces every page uses: banners, empty states, dates, and (in
-//! `form`) the labelled form fields.
+//! Small pieces every page uses: banners, empty states, dates, (in `form`)
+//! the labelled form fields and (in `badges`) the badges of run, task and
+//! event states.
 
+mod badges;
 mod form;
 
 use std::time::Duration;
@@ -11,6 +13,7 @@ use leptos_router::hooks::use_params_map;
 use crate::error::AppError;
 use crate::model::Project;
 
+pub use badges::{run_state_view, EventStatusBadge, ExecutionStatusBadge, TaskStatusBadge};
 pub use form::{
     enum_options, static_options, Bound, CheckInput, FieldError, FormInput, SelectInput, TextInput,
 };
@@ -32,6 +35,13 @@ pub fn last_error<T>(
     })
 }
 
+/// The list a resource has loaded: empty while it loads, and when loading
+/// failed (the page shows that error elsewhere, or the list is only a
+/// choice among others).
+pub fn loaded<T, E>(answer: Option<Result<Vec<T>, E>>) -> Vec<T> {
+    answer.and_then(Result::ok).unwrap_or_default()
+}
+
 /// The options of a select of projects: their ids, named.
 pub fn project_options(projects: &[Project]) -> Vec<(String, String)> {
     projects
@@ -43,17 +53,54 @@ pub fn project_options(projects: &[Project]) -> Vec<(String, String)> {
 /// A banner for errors that are not about one field.
 #[component]
 pub fn FormError(error: Signal<Option<AppError>>) -> impl IntoView {
-    move || {
+    let message = Signal::derive(move || {
         error
             .get()
             .filter(|error| !matches!(error, AppError::Invalid { .. }))
-            .map(|error| {
-                view! {
-                    <div class="mt-3 rounded-md border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800" role="alert">
-                        {error.to_string()}
-                    </div>
-                }
-            })
+            .map(|error| error.to_string())
+    });
+    view! { <ErrorBanner message /> }
+}
+
+/// A red banner under a form for a message about the whole form (forms that
+/// show some field errors in the banner pick the message themselves);
+/// nothing while there is none.
+#[component]
+pub fn ErrorBanner(message: Signal<Option<String>>) -> impl IntoView {
+    move || {
+        message.get().map(|message| {
+            view! {
+                <div class="mt-3 rounded-md border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800" role="alert">
+                    {message}
+                </div>
+            }
+        })
+    }
+}
+
+/// The question asked in place of a row's buttons before a destructive
+/// action: `confirm` does it, Keep does not; either way `on_close` puts the
+/// buttons back.
+#[component]
+pub fn ConfirmInPlace(
+    #[prop(into)] question: String,
+    confirm: &'static str,
+    on_confirm: impl Fn() + Send + Sync + 'static,
+    on_close: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    view! {
+        <span class="mr-2 text-sm">{question}</span>
+        <button
+            type="button"
+            class="btn-danger"
+            on:click=move |_| {
+                on_confirm();
+                on_close();
+            }
+        >
+            {confirm}
+        </button>
+        <button type="button" class="btn-link" on:click=move |_| on_close()>"Keep"</button>
     }
 }
 
