@@ -71,9 +71,7 @@ impl EventStatus {
 
 /// Whether the Docker Hub side of a webhook exists as configured.
 ///
-/// Not `Copy` (unlike the other states) only because the webhook page still
-/// clones it out of a [`HubSync`]: make it `Copy` together with that page.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HubSyncState {
     /// Docker Hub has the webhook.
@@ -179,7 +177,7 @@ pub struct DockerEvent {
     pub owner: String,
     /// An [`EventStatus`] as text (TRIGGERED, IGNORED, REJECTED or
     /// DUPLICATE); the pages still take it as a string.
-    pub status: String,
+    pub status: EventStatus,
     pub reason: String,
     pub execution_id: Option<i64>,
     /// The linked run's own state, once there is one.

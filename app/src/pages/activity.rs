@@ -257,7 +257,7 @@ fn ActivityTable(
                 format!("{}:{}", event.repository, event.tag)
             };
             view! {
-                <tr id=format!("event-{id}") class="target:bg-amber-50" data-event=id data-status=event.status.clone()>
+                <tr id=format!("event-{id}") class="target:bg-amber-50" data-event=id data-status=event.status.as_str()>
                     <td class="whitespace-nowrap text-slate-600">{format_millis(event.received_at)}</td>
                     <td>
                         <a class="text-sky-700 underline" href=address(Some(event.webhook_id), None, None)>{event.webhook.clone()}</a>
@@ -266,7 +266,7 @@ fn ActivityTable(
                     <td class="text-slate-600">{owner}</td>
                     <td>
                         <span class="flex flex-wrap items-center gap-1">
-                            <EventStatusBadge status=event.status.clone() />
+                            <EventStatusBadge status=event.status />
                             {run_state_view(&event)}
                         </span>
                     </td>

@@ -162,7 +162,7 @@ pub(crate) fn event_view(record: EventRecord) -> Result<DockerEvent, AppError> {
         repository: record.repository,
         tag: record.tag,
         owner: record.owner,
-        status: status.as_str().to_string(),
+        status,
         reason: record.reason,
         execution_id: record.execution_id,
         execution_status,

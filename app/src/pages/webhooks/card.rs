@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use crate::functions::{DeleteWebhook, RegenerateWebhookToken, RetryWebhookSync, ToggleWebhook};
 use crate::pages::widgets::{format_millis, run_state_view, ConfirmInPlace, EventStatusBadge};
-use crate::webhook::{DockerEvent, DockerWebhook};
+use crate::webhook::{DockerEvent, DockerWebhook, HubSyncState};
 
 /// An image or tag pattern as people read it: empty matches anything.
 fn pattern_text(pattern: &str) -> &str {
@@ -173,7 +173,7 @@ fn last_event_view(last_event: Option<DockerEvent>) -> AnyView {
                 <span class="block text-xs text-slate-500">{format_millis(event.received_at)}</span>
                 <span class="block font-mono text-xs [overflow-wrap:anywhere]">{format!("{}:{}", event.repository, event.tag)}</span>
                 <span class="mt-1 flex flex-wrap items-center gap-1" data-testid="last-event">
-                    <EventStatusBadge status=event.status.clone() />
+                    <EventStatusBadge status=event.status />
                     {run_state_view(&event)}
                     {run}
                 </span>
@@ -192,8 +192,8 @@ fn hub_sync_view(
 ) -> Option<AnyView> {
     let id = hook.id;
     let message = hook.hub_sync.message.clone();
-    match hook.hub_sync.state.as_str() {
-        "synced" => Some(
+    match hook.hub_sync.state {
+        HubSyncState::Synced => Some(
             view! {
                 <dt class="text-slate-500">"Docker Hub"</dt>
                 <dd data-hub-sync="synced">
@@ -202,7 +202,7 @@ fn hub_sync_view(
             }
                 .into_any(),
         ),
-        "not_synced" => Some(
+        HubSyncState::NotSynced => Some(
             view! {
                 <dt class="text-slate-500">"Docker Hub"</dt>
                 <dd data-hub-sync="not_synced">
@@ -218,6 +218,6 @@ fn hub_sync_view(
             }
                 .into_any(),
         ),
-        _ => None,
+        HubSyncState::NotApplicable => None,
     }
 }

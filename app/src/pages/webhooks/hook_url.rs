@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::webhook::DockerWebhook;
+use crate::webhook::{DockerWebhook, HubSyncState};
 
 /// A hook URL (with its secure token) as shown once after a create or a regeneration.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,10 +23,10 @@ impl Revealed {
         Some(Revealed {
             name: hook.name,
             url,
-            synced: match hook.hub_sync.state.as_str() {
-                "synced" => Some(true),
-                "not_synced" => Some(false),
-                _ => None,
+            synced: match hook.hub_sync.state {
+                HubSyncState::Synced => Some(true),
+                HubSyncState::NotSynced => Some(false),
+                HubSyncState::NotApplicable => None,
             },
         })
     }

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::execution::{ExecutionStatus, TaskStatus};
-use crate::webhook::DockerEvent;
+use crate::webhook::{DockerEvent, EventStatus};
 
 /// A badge: `class` colours it, `mark` is for the eye only and `children`
 /// are the words screen readers read. Each caller adds the data attribute
@@ -55,13 +55,12 @@ fn task_look(status: Option<TaskStatus>) -> (&'static str, &'static str, &'stati
     }
 }
 
-fn event_look(status: &str) -> (&'static str, &'static str) {
+fn event_look(status: EventStatus) -> (&'static str, &'static str) {
     match status {
-        "TRIGGERED" => ("badge bg-sky-100 text-sky-800", "▶"),
-        "IGNORED" => ("badge bg-slate-200 text-slate-700", "–"),
-        "REJECTED" => ("badge badge-red", "✗"),
-        "DUPLICATE" => ("badge bg-amber-100 text-amber-900", "≡"),
-        _ => ("badge", "?"),
+        EventStatus::Triggered => ("badge bg-sky-100 text-sky-800", "▶"),
+        EventStatus::Ignored => ("badge bg-slate-200 text-slate-700", "–"),
+        EventStatus::Rejected => ("badge badge-red", "✗"),
+        EventStatus::Duplicate => ("badge bg-amber-100 text-amber-900", "≡"),
     }
 }
 
@@ -89,12 +88,11 @@ pub fn TaskStatusBadge(status: Option<TaskStatus>) -> impl IntoView {
 
 /// What became of an event: TRIGGERED, IGNORED, REJECTED or DUPLICATE.
 #[component]
-pub fn EventStatusBadge(status: String) -> impl IntoView {
-    let (class, mark) = event_look(&status);
-    let marker = status.clone();
+pub fn EventStatusBadge(status: EventStatus) -> impl IntoView {
+    let (class, mark) = event_look(status);
     view! {
-        <MarkedBadge class mark {..} data-event-status=marker>
-            {status}
+        <MarkedBadge class mark {..} data-event-status=status.as_str()>
+            {status.as_str()}
         </MarkedBadge>
     }
 }
