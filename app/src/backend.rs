@@ -26,39 +26,30 @@ pub type SharedBackend = Arc<dyn Backend>;
 /// Name of the HTTP-only cookie that carries the session token.
 pub const SESSION_COOKIE: &str = "slipway_session";
 
-/// Everything the server offers the two doors (server functions and `/api/v1`):
-/// one trait per domain, each implemented in its own file on the server side, so a
-/// new operation is one edit in its domain. Import [`Backend`] and the domain
-/// traits (`use app::backend::*`) to call them.
-pub trait Backend:
-    AuthApi
-    + ProjectsApi
-    + UsersApi
-    + EndpointsApi
-    + PipelinesApi
-    + ExecutionsApi
-    + WebhooksApi
-    + ActivityApi
-    + Send
-    + Sync
-    + 'static
-{
+/// `Backend`: every domain trait at once, implemented for whatever implements them all.
+macro_rules! backend_of {
+    ($(#[$doc:meta])* $($domain:ident),+) => {
+        $(#[$doc])*
+        pub trait Backend: $($domain +)+ Send + Sync + 'static {}
+
+        impl<T> Backend for T where T: $($domain +)+ Send + Sync + 'static {}
+    };
 }
 
-impl<T> Backend for T where
-    T: AuthApi
-        + ProjectsApi
-        + UsersApi
-        + EndpointsApi
-        + PipelinesApi
-        + ExecutionsApi
-        + WebhooksApi
-        + ActivityApi
-        + Send
-        + Sync
-        + 'static
-{
-}
+backend_of!(
+    /// Everything the server offers the two doors (server functions and `/api/v1`):
+    /// one trait per domain, each implemented in its own file on the server side, so a
+    /// new operation is one edit in its domain. Methods of the domain traits can be
+    /// called on a [`SharedBackend`] directly.
+    AuthApi,
+    ProjectsApi,
+    UsersApi,
+    EndpointsApi,
+    PipelinesApi,
+    ExecutionsApi,
+    WebhooksApi,
+    ActivityApi
+);
 
 /// Signing in and out, and who a session or an API token belongs to.
 #[async_trait::async_trait]

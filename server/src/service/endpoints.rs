@@ -6,7 +6,7 @@ use app::endpoint::*;
 use app::error::AppError;
 use app::model::ProjectRole;
 
-use super::Slipway;
+use super::{default_project, Slipway};
 use crate::clock::now_millis;
 use crate::connect;
 use crate::errors::internal;
@@ -322,11 +322,8 @@ impl EndpointsApi for Slipway {
         project: Option<&str>,
         mut input: EndpointInput,
     ) -> Result<Endpoint, AppError> {
-        let (record, role) = self.visible_endpoint(actor, reference, project).await?;
-        Self::require_role(actor, role, ProjectRole::Developer, "editing endpoints")?;
-        if input.project.is_empty() {
-            input.project = record.project_id.to_string();
-        }
+        let found = self.visible_endpoint(actor, reference, project).await?;
+        let record = Self::to_edit(actor, found, "editing endpoints", &mut input.project)?;
         if input
             .kind
             .is_some_and(|kind| EndpointKind::parse(&record.kind) != Some(kind))
@@ -389,9 +386,7 @@ impl EndpointsApi for Slipway {
         let stored = match existing {
             Some(id) => {
                 let (record, _) = self.visible_endpoint(actor, &id.to_string(), None).await?;
-                if input.project.is_empty() {
-                    input.project = record.project_id.to_string();
-                }
+                default_project(&mut input.project, &record);
                 self.endpoint_secrets(&record)?
             }
             None => Default::default(),

@@ -73,6 +73,13 @@ project_owned!(
     crate::store::WebhookRecord
 );
 
+/// A form that names no project means the project of the object it edits.
+pub(crate) fn default_project(project: &mut String, record: &impl ProjectOwned) {
+    if project.is_empty() {
+        *project = record.project_id().to_string();
+    }
+}
+
 #[derive(Clone)]
 pub struct Slipway {
     pub store: SharedStore,
@@ -138,6 +145,19 @@ impl Slipway {
                 "several projects have a {noun} named '{reference}': name the project too, or use the id"
             ))),
         }
+    }
+
+    /// For an update: the found object if the actor may edit it (developer
+    /// role), with the form's project defaulting to the object's own.
+    pub(crate) fn to_edit<R: ProjectOwned>(
+        actor: &Actor,
+        (record, role): (R, Option<ProjectRole>),
+        doing: &str,
+        project: &mut String,
+    ) -> Result<R, AppError> {
+        Self::require_role(actor, role, ProjectRole::Developer, doing)?;
+        default_project(project, &record);
+        Ok(record)
     }
 
     fn require_admin(actor: &Actor, doing: &str) -> Result<(), AppError> {

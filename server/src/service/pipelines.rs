@@ -178,11 +178,8 @@ impl PipelinesApi for Slipway {
         project: Option<&str>,
         mut spec: PipelineSpec,
     ) -> Result<Pipeline, AppError> {
-        let (record, role) = self.visible_pipeline(actor, reference, project).await?;
-        Self::require_role(actor, role, ProjectRole::Developer, "editing pipelines")?;
-        if spec.project.is_empty() {
-            spec.project = record.project_id.to_string();
-        }
+        let found = self.visible_pipeline(actor, reference, project).await?;
+        let record = Self::to_edit(actor, found, "editing pipelines", &mut spec.project)?;
         self.save_pipeline(actor, Some(&record), spec).await
     }
 

@@ -381,11 +381,8 @@ impl WebhooksApi for Slipway {
         project: Option<&str>,
         mut input: DockerWebhookInput,
     ) -> Result<DockerWebhook, AppError> {
-        let (record, role) = self.visible_webhook(actor, reference, project).await?;
-        Self::require_role(actor, role, ProjectRole::Developer, "editing webhooks")?;
-        if input.project.is_empty() {
-            input.project = record.project_id.to_string();
-        }
+        let found = self.visible_webhook(actor, reference, project).await?;
+        let record = Self::to_edit(actor, found, "editing webhooks", &mut input.project)?;
         self.save_webhook(actor, Some(&record), input).await
     }
 
