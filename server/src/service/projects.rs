@@ -48,6 +48,24 @@ fn member_view(record: MemberRecord) -> Member {
 }
 
 impl Slipway {
+    /// The project and the user a change of membership is about, once the
+    /// actor is known to administer the project.
+    async fn membership_change(
+        &self,
+        actor: &Actor,
+        project: &str,
+        username: &str,
+    ) -> Result<(ProjectRecord, UserRecord), AppError> {
+        let (record, my_role) = self.visible_project(actor, project).await?;
+        Self::require_role(
+            actor,
+            my_role,
+            ProjectRole::Administrator,
+            "managing members",
+        )?;
+        Ok((record, self.user_named(username).await?))
+    }
+
     fn validate_project(input: &ProjectInput) -> Result<(), AppError> {
         validate_name("name", &input.name)?;
         validate_description("description", &input.description)
@@ -158,14 +176,7 @@ impl ProjectsApi for Slipway {
         username: &str,
         role: ProjectRole,
     ) -> Result<Member, AppError> {
-        let (record, my_role) = self.visible_project(actor, project).await?;
-        Self::require_role(
-            actor,
-            my_role,
-            ProjectRole::Administrator,
-            "managing members",
-        )?;
-        let user = self.user_named(username).await?;
+        let (record, user) = self.membership_change(actor, project, username).await?;
         self.store.set_membership(record.id, user.id, role).await?;
         tracing::info!(project = %record.name, member = %user.username, role = role.as_str(), "member set");
         Ok(Member {
@@ -182,14 +193,7 @@ impl ProjectsApi for Slipway {
         project: &str,
         username: &str,
     ) -> Result<(), AppError> {
-        let (record, my_role) = self.visible_project(actor, project).await?;
-        Self::require_role(
-            actor,
-            my_role,
-            ProjectRole::Administrator,
-            "managing members",
-        )?;
-        let user = self.user_named(username).await?;
+        let (record, user) = self.membership_change(actor, project, username).await?;
         if !self.store.remove_membership(record.id, user.id).await? {
             return Err(AppError::not_found(format!(
                 "'{username}' is not a member of '{}'",
