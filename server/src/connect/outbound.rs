@@ -27,6 +27,27 @@ pub struct Outbound {
 }
 
 impl Outbound {
+    /// Whether callbacks are on and `url`'s host (with its port, if the entry has
+    /// one) is on the allow-list.
+    pub fn allows_callback(&self, url: &str) -> bool {
+        let Ok(url) = reqwest::Url::parse(url) else {
+            return false;
+        };
+        if !matches!(url.scheme(), "http" | "https") {
+            return false;
+        }
+        let Some(host) = url.host_str().map(str::to_ascii_lowercase) else {
+            return false;
+        };
+        let with_port = url
+            .port_or_known_default()
+            .map(|port| format!("{host}:{port}"));
+        self.callback_hosts.iter().any(|entry| {
+            let entry = entry.trim().to_ascii_lowercase();
+            !entry.is_empty() && (entry == host || Some(&entry) == with_port.as_ref())
+        })
+    }
+
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
     /// A client whose connects and whole requests end within [`Self::timeout`],
@@ -233,6 +254,31 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+
+    fn outbound(hosts: &[&str]) -> Outbound {
+        Outbound {
+            callback_hosts: hosts.iter().map(|host| host.to_string()).collect(),
+            ..Outbound::default()
+        }
+    }
+
+    #[test]
+    fn callbacks_are_off_without_an_allow_list() {
+        assert!(!outbound(&[]).allows_callback("https://hooks.example.test/u/a/hook/1/"));
+    }
+
+    #[test]
+    fn only_listed_hosts_and_ports_are_allowed() {
+        let list = outbound(&["hooks.example.test", "127.0.0.1:8080"]);
+        assert!(list.allows_callback("https://hooks.example.test/u/a/hook/1/"));
+        assert!(list.allows_callback("https://HOOKS.example.test:8443/x"));
+        assert!(list.allows_callback("http://127.0.0.1:8080/callback"));
+        assert!(!list.allows_callback("http://127.0.0.1:9090/callback"));
+        assert!(!list.allows_callback("https://hooks.example.test.evil.test/x"));
+        assert!(!list.allows_callback("https://evil.test/?hooks.example.test"));
+        assert!(!list.allows_callback("ftp://hooks.example.test/x"));
+        assert!(!list.allows_callback("not a url"));
+    }
     use crate::connect::test_support::install_crypto_provider;
 
     #[tokio::test]

@@ -13,6 +13,7 @@
 //!
 //! The engine sees only its [`EngineContext`], not the request side's service.
 
+mod callback;
 mod run;
 mod tasks;
 #[cfg(test)]

@@ -89,7 +89,7 @@ impl Engine {
         let engine = Arc::clone(self);
         tokio::spawn(async move {
             let context = &engine.context;
-            crate::receive::callback::report_run_end(
+            super::callback::report_run_end(
                 &context.secret_box,
                 &context.outbound,
                 &context.public_url,

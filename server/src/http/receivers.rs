@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::error::ApiError;
 use super::AppState;
-use crate::receive::delivery::{Delivery, DeliveryRefusal};
+use crate::service::delivery::{Delivery, DeliveryRefusal};
 
 /// Push payloads are a few KiB; anything near this is not a push.
 pub const BODY_LIMIT: usize = 1024 * 1024;

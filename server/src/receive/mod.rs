@@ -1,8 +1,7 @@
-//! The receivers' side: deliveries from registries, their payload formats,
-//! the webhooks' filters and allow-lists, and Docker Hub's callback.
+//! What registries send and what a webhook accepts of it: the payload formats
+//! (one module each), image and tag patterns, and source allow-lists. Pure
+//! rules, no storage: one delivery's handling is `service::delivery`.
 
-pub mod callback;
 pub mod cidr;
-pub mod delivery;
 pub mod matching;
 pub mod payload;

@@ -46,7 +46,7 @@ impl Slipway {
             repository: Some(repository.to_string()),
             tag: Some(tag.to_string()),
             callback: callback_url
-                .filter(|url| crate::receive::callback::allowed(&self.outbound, url))
+                .filter(|url| self.outbound.allows_callback(url))
                 .map(|url| self.secret_box.seal(url)),
         };
         let queued = self

@@ -5,6 +5,7 @@
 
 mod activity;
 mod auth;
+pub mod delivery;
 mod endpoints;
 mod executions;
 mod hub_sync;

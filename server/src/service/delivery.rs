@@ -5,10 +5,10 @@ use std::net::IpAddr;
 
 use app::webhook::*;
 
-use super::cidr::AllowList;
-use super::matching::Pattern;
-use super::payload::PushEvent;
 use crate::clock::now_millis;
+use crate::receive::cidr::AllowList;
+use crate::receive::matching::Pattern;
+use crate::receive::payload::{self, PushEvent};
 use crate::secrets;
 use crate::service::{Refusal, Slipway};
 use crate::store::{NewEvent, PushRecorded, StoreError, WebhookRecord};
@@ -304,8 +304,7 @@ fn pushes_of(
             format!("content type '{essence}' is not JSON; send application/json"),
         ));
     }
-    super::payload::parse(delivery.source, delivery.body)
-        .map_err(|error| rejected(400, error.to_string()))
+    payload::parse(delivery.source, delivery.body).map_err(|error| rejected(400, error.to_string()))
 }
 
 /// The essence of a content type (lower case, without parameters) when it is
