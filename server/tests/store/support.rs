@@ -1,5 +1,7 @@
 //! Fixtures the contract functions build on.
 
+use app::endpoint::EndpointKind;
+use app::webhook::{DeliverySource, EventStatus};
 use server::store::*;
 
 /// The dedupe window of the receivers: a day.
@@ -26,7 +28,7 @@ pub fn endpoint_write(project_id: i64, name: &str) -> EndpointWrite<'_> {
         project_id,
         name,
         description: "",
-        kind: "kubernetes",
+        kind: EndpointKind::Kubernetes,
         url: "https://cluster.example",
         settings: "{}",
         sealed_secrets: None,
@@ -166,11 +168,11 @@ pub fn push(webhook_id: i64, received_at: i64, dedupe_key: &str) -> NewEvent<'_>
     NewEvent {
         webhook_id,
         received_at,
-        source: "registry",
+        source: DeliverySource::Registry,
         repository: "demo/app",
         tag: "v1",
         owner: "",
-        status: "TRIGGERED",
+        status: EventStatus::Triggered,
         reason: "",
         dedupe_key: Some(dedupe_key),
         inputs: Some(r#"{"DOCKER_TAG":"v1"}"#),
