@@ -66,7 +66,6 @@ where
     R: Row,
     T: StoredText,
     &'r str: ColumnIndex<R> + Decode<'r, R::Database> + Type<R::Database>,
-    Option<&'r str>: Decode<'r, R::Database> + Type<R::Database>,
 {
     row.try_get::<Option<&str>, _>(column)?
         .map(|text| from_stored(column, text))

@@ -44,9 +44,9 @@ pub async fn webhooks(store: SharedStore) {
         (
             webhook.enabled,
             webhook.secure_token_sealed.as_str(),
-            webhook.hub_sync_state.as_str()
+            webhook.hub_sync_state
         ),
-        (true, "sealed", "not_applicable")
+        (true, "sealed", HubSyncState::NotApplicable)
     );
     let found = store.webhook_by_token_hash("seed-hook").await.unwrap();
     assert_eq!(found, Some(webhook.clone()));

@@ -212,19 +212,7 @@ pub async fn executions_queue_claim_renew_finish_cancel(store: SharedStore) {
     // Abandoned runs: those whose lease expired, or all that run.
     let claimed = store.claim_execution("w2", 50, 60).await.unwrap().unwrap();
     assert_eq!(claimed.id, second.id);
-    let task = store
-        .start_task(TaskStart {
-            execution_id: second.id,
-            stage_index: 0,
-            stage_name: "s",
-            task_index: 0,
-            task_name: "t",
-            task_type: "condition",
-            inputs: None,
-            now: 51,
-        })
-        .await
-        .unwrap();
+    let task = store.start_task(task_start(second.id, 51)).await.unwrap();
     assert_eq!(
         store
             .fail_abandoned_executions(59, "worker gone", true)

@@ -85,6 +85,20 @@ pub fn run(pipeline: &PipelineRecord, trigger: &'static str, now: i64) -> NewExe
     }
 }
 
+/// The run's one task: `t` of stage `s`, a condition without inputs.
+pub fn task_start(execution_id: i64, now: i64) -> TaskStart<'static> {
+    TaskStart {
+        execution_id,
+        stage_index: 0,
+        stage_name: "s",
+        task_index: 0,
+        task_name: "t",
+        task_type: "condition",
+        inputs: None,
+        now,
+    }
+}
+
 pub async fn token(store: &SharedStore, user_id: i64, hash: &str) -> i64 {
     store
         .create_api_token(NewTokenRecord {
