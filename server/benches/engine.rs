@@ -9,6 +9,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use app::execution::ExecutionStatus;
 use serde_json::json;
 use server::store::ExecutionQuery;
 use support::{env_number, peak_rss_mib, percentile, Bench};
@@ -52,7 +53,7 @@ async fn main() -> anyhow::Result<()> {
         let executions = store.list_executions(&query).await?;
         if executions
             .iter()
-            .all(|execution| execution.status == "COMPLETED")
+            .all(|execution| execution.status == ExecutionStatus::Completed)
             && executions.len() == runs
         {
             break executions;

@@ -15,13 +15,13 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use app::execution::ExecutionStatus;
 use serde_json::{json, Value};
 use slipway_standins::kube::KubeStandin;
 use support::{summary, Bench};
 
 const FIXTURE: &str = include_str!("../tests/fixtures/docker-hub-push.json");
 const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: testhook\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: testhook}\n  template:\n    metadata:\n      labels: {app: testhook}\n    spec:\n      containers:\n        - name: app\n          image: ${input.DOCKER_IMAGE}:${input.DOCKER_TAG}\n";
-const FINAL: [&str; 3] = ["COMPLETED", "FAILED", "CANCELED"];
 
 fn push(index: usize) -> String {
     let mut payload: Value = serde_json::from_str(FIXTURE).expect("the fixture is JSON");
@@ -73,7 +73,7 @@ async fn main() -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(30);
         let execution = loop {
             let execution = bench.store.execution_by_id(execution_id).await?;
-            if let Some(execution) = execution.filter(|run| FINAL.contains(&run.status.as_str())) {
+            if let Some(execution) = execution.filter(|run| run.status.is_final()) {
                 break execution;
             }
             anyhow::ensure!(
@@ -82,11 +82,12 @@ async fn main() -> anyhow::Result<()> {
             );
             tokio::time::sleep(Duration::from_millis(2)).await;
         };
-        if execution.status != "COMPLETED" {
+        if execution.status != ExecutionStatus::Completed {
             failed += 1;
             eprintln!(
                 "run {execution_id} {}: {:?}",
-                execution.status, execution.error
+                execution.status.as_str(),
+                execution.error
             );
         }
         let requests = cluster.requests();

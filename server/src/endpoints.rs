@@ -12,8 +12,6 @@ use crate::store::{EndpointRecord, SharedStore};
 
 /// The page/API view of a stored endpoint: settings parsed, secrets reduced to their names.
 pub fn view(secret_box: &SecretBox, record: EndpointRecord) -> Result<Endpoint, AppError> {
-    let kind = EndpointKind::parse(&record.kind)
-        .ok_or_else(|| internal(format!("unknown endpoint kind '{}' stored", record.kind)))?;
     let settings: EndpointSettings = serde_json::from_str(&record.settings).map_err(internal)?;
     let stored_secrets = secrets(secret_box, &record)?.names();
     let last_validation = record
@@ -28,7 +26,7 @@ pub fn view(secret_box: &SecretBox, record: EndpointRecord) -> Result<Endpoint, 
         project_id: record.project_id,
         name: record.name,
         description: record.description,
-        kind,
+        kind: record.kind,
         url: record.url,
         settings,
         stored_secrets,
@@ -67,24 +65,15 @@ pub async fn in_project(
         Err(_) => store.endpoints_by_name(reference).await,
     }
     .map_err(|error| Refusal::from(internal(error)))?;
-    let mut found = None;
-    for record in candidates {
-        if record.project_id != project_id {
-            continue;
-        }
-        let stored_kind = EndpointKind::parse(&record.kind)
-            .ok_or_else(|| internal(format!("unknown endpoint kind '{}' stored", record.kind)))?;
-        if stored_kind == kind {
-            found = Some(record);
-            break;
-        }
-    }
-    let record = found.ok_or_else(|| {
-        Refusal::Reason(format!(
-            "the project has no {} endpoint '{reference}'",
-            kind.label()
-        ))
-    })?;
+    let record = candidates
+        .into_iter()
+        .find(|record| record.project_id == project_id && record.kind == kind)
+        .ok_or_else(|| {
+            Refusal::Reason(format!(
+                "the project has no {} endpoint '{reference}'",
+                kind.label()
+            ))
+        })?;
     let secrets = secrets(secret_box, &record)?;
     let endpoint = view(secret_box, record)?;
     Ok((endpoint, secrets))

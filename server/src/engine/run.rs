@@ -69,12 +69,7 @@ impl Engine {
         if let Err(error) = self
             .context
             .store
-            .finish_execution(
-                execution.id,
-                status.as_str(),
-                error.as_deref(),
-                now_millis(),
-            )
+            .finish_execution(execution.id, status, error.as_deref(), now_millis())
             .await
         {
             // The run stays RUNNING until the next start fails it (a sweep of

@@ -195,13 +195,7 @@ impl Engine {
             TaskEnd::Canceled => (TaskStatus::Canceled, None, Some("canceled")),
         };
         if let Err(error) = store
-            .finish_task(
-                task_run_id,
-                status.as_str(),
-                output.as_deref(),
-                error,
-                now_millis(),
-            )
+            .finish_task(task_run_id, status, output.as_deref(), error, now_millis())
             .await
         {
             tracing::error!(%error, "recording the end of a task failed");

@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use app::endpoint::EndpointKind;
 use app::execution::{ExecutionStatus, TaskStatus};
 use app::live::LiveEvent;
 use app::pipeline::PipelineSpec;
@@ -152,7 +153,7 @@ impl Harness {
             let tasks = self.tasks(id).await;
             tasks
                 .into_iter()
-                .find(|task| task.task_name == name && task.status == status.as_str())
+                .find(|task| task.task_name == name && task.status == status)
         })
         .await
     }
@@ -169,12 +170,20 @@ impl Harness {
     async fn finished(&self, id: i64) -> ExecutionRecord {
         eventually(&format!("run {id} to end"), WAIT, || async move {
             let execution = self.execution(id).await;
-            ExecutionStatus::parse(&execution.status)
-                .is_some_and(ExecutionStatus::is_final)
-                .then_some(execution)
+            execution.status.is_final().then_some(execution)
         })
         .await
     }
+}
+
+/// Asserts the run completed; if not, shows its error.
+fn assert_completed(execution: &ExecutionRecord) {
+    assert_eq!(
+        execution.status,
+        ExecutionStatus::Completed,
+        "{:?}",
+        execution.error
+    );
 }
 
 /// A finished task's output.
@@ -292,7 +301,7 @@ async fn a_queued_run_runs_its_stages_in_order_and_the_tasks_of_a_stage_together
         .await;
 
     // Assert
-    assert_eq!(execution.status, "COMPLETED", "{:?}", execution.error);
+    assert_completed(&execution);
     assert!(execution.started_at.is_some() && execution.finished_at.is_some());
     assert_eq!(
         peer.seen(),
@@ -306,7 +315,9 @@ async fn a_queued_run_runs_its_stages_in_order_and_the_tasks_of_a_stage_together
         "stage two starts only after both tasks of stage one, which ran together"
     );
     let tasks = harness.tasks(id).await;
-    assert!(tasks.iter().all(|task| task.status == "COMPLETED"));
+    assert!(tasks
+        .iter()
+        .all(|task| task.status == TaskStatus::Completed));
     assert_eq!(
         tasks
             .iter()
@@ -333,7 +344,7 @@ async fn outputs_of_a_task_reach_later_stages_through_bindings() {
         )
         .await;
 
-    assert_eq!(execution.status, "COMPLETED", "{:?}", execution.error);
+    assert_completed(&execution);
     assert!(peer.seen().contains(&"/echo/v7".to_string()));
     let announce = harness.task(id, "announce").await;
     assert!(
@@ -364,18 +375,24 @@ async fn a_failing_task_fails_the_run_and_later_stages_do_not_run() {
         )
         .await;
 
-    assert_eq!(execution.status, "FAILED");
+    assert_eq!(execution.status, ExecutionStatus::Failed);
     let error = execution.error.unwrap_or_default();
     assert!(
         error.starts_with("first.broken: ") && error.contains("500"),
         "{error}"
     );
     let tasks = harness.tasks(id).await;
-    let statuses: Vec<(&str, &str)> = tasks
+    let statuses: Vec<(&str, TaskStatus)> = tasks
         .iter()
-        .map(|task| (task.task_name.as_str(), task.status.as_str()))
+        .map(|task| (task.task_name.as_str(), task.status))
         .collect();
-    assert_eq!(statuses, [("fine", "COMPLETED"), ("broken", "FAILED")]);
+    assert_eq!(
+        statuses,
+        [
+            ("fine", TaskStatus::Completed),
+            ("broken", TaskStatus::Failed)
+        ]
+    );
     assert!(!peer.seen().contains(&"/echo/never".to_string()));
     harness.shut_down().await;
 }
@@ -397,9 +414,12 @@ async fn a_failing_task_that_may_fail_lets_the_run_go_on() {
         )
         .await;
 
-    assert_eq!(execution.status, "COMPLETED", "{:?}", execution.error);
-    assert_eq!(harness.task(id, "broken").await.status, "FAILED");
-    assert_eq!(harness.task(id, "later").await.status, "COMPLETED");
+    assert_completed(&execution);
+    assert_eq!(harness.task(id, "broken").await.status, TaskStatus::Failed);
+    assert_eq!(
+        harness.task(id, "later").await.status,
+        TaskStatus::Completed
+    );
     harness.shut_down().await;
 }
 
@@ -422,9 +442,12 @@ async fn a_false_precondition_skips_the_task_and_a_true_one_runs_it() {
         )
         .await;
 
-    assert_eq!(execution.status, "COMPLETED", "{:?}", execution.error);
-    assert_eq!(harness.task(id, "skipped").await.status, "SKIPPED");
-    assert_eq!(harness.task(id, "runs").await.status, "COMPLETED");
+    assert_completed(&execution);
+    assert_eq!(
+        harness.task(id, "skipped").await.status,
+        TaskStatus::Skipped
+    );
+    assert_eq!(harness.task(id, "runs").await.status, TaskStatus::Completed);
     let seen = peer.seen();
     assert!(!seen.contains(&"/echo/skipped".to_string()), "{seen:?}");
     assert!(seen.contains(&"/echo/runs".to_string()), "{seen:?}");
@@ -459,9 +482,9 @@ async fn a_cancel_signal_stops_a_running_run_at_once() {
     let execution = harness.finished(id).await;
 
     // Assert
-    assert_eq!(execution.status, "CANCELED");
+    assert_eq!(execution.status, ExecutionStatus::Canceled);
     assert_eq!(execution.error.as_deref(), Some("canceled by a user"));
-    assert_eq!(harness.task(id, "poll").await.status, "CANCELED");
+    assert_eq!(harness.task(id, "poll").await.status, TaskStatus::Canceled);
     harness.shut_down().await;
 }
 
@@ -483,8 +506,8 @@ async fn a_cancel_recorded_in_the_store_reaches_the_run_through_its_heartbeat() 
     assert_eq!(outcome, CancelOutcome::Requested);
     let execution = harness.finished(id).await;
 
-    assert_eq!(execution.status, "CANCELED");
-    assert_eq!(harness.task(id, "poll").await.status, "CANCELED");
+    assert_eq!(execution.status, ExecutionStatus::Canceled);
+    assert_eq!(harness.task(id, "poll").await.status, TaskStatus::Canceled);
     harness.shut_down().await;
 }
 
@@ -523,10 +546,14 @@ async fn the_concurrency_limit_keeps_an_extra_run_queued_while_others_go_on() {
     let second = harness.finished(second).await;
 
     // Assert
-    assert_eq!(other.status, "COMPLETED");
-    assert_eq!(held.status, "QUEUED", "the second run waited its turn");
-    assert_eq!(first.status, "COMPLETED", "{:?}", first.error);
-    assert_eq!(second.status, "COMPLETED", "{:?}", second.error);
+    assert_eq!(other.status, ExecutionStatus::Completed);
+    assert_eq!(
+        held.status,
+        ExecutionStatus::Queued,
+        "the second run waited its turn"
+    );
+    assert_completed(&first);
+    assert_completed(&second);
     assert!(
         second.started_at >= first.finished_at,
         "the second run started after the first ended"
@@ -583,10 +610,16 @@ async fn recover_after_restart_fails_runs_left_running_and_leaves_queued_ones() 
     // Assert
     assert_eq!(failed, 1);
     let execution = harness.execution(abandoned).await;
-    assert_eq!(execution.status, "FAILED");
+    assert_eq!(execution.status, ExecutionStatus::Failed);
     assert_eq!(execution.error.as_deref(), Some(RESTART_REASON));
-    assert_eq!(harness.task(abandoned, "t").await.status, "FAILED");
-    assert_eq!(harness.execution(queued).await.status, "QUEUED");
+    assert_eq!(
+        harness.task(abandoned, "t").await.status,
+        TaskStatus::Failed
+    );
+    assert_eq!(
+        harness.execution(queued).await.status,
+        ExecutionStatus::Queued
+    );
 }
 
 #[tokio::test]
@@ -606,7 +639,7 @@ async fn a_shutdown_ends_a_run_in_progress_as_failed() {
     harness.shut_down().await;
 
     let execution = harness.execution(id).await;
-    assert_eq!(execution.status, "FAILED");
+    assert_eq!(execution.status, ExecutionStatus::Failed);
     assert_eq!(
         execution.error.as_deref(),
         Some("interrupted by server shutdown")
@@ -707,7 +740,7 @@ async fn a_kubernetes_create_task_creates_the_deployment_in_the_cluster() {
             project_id: harness.project_id,
             name: "dev",
             description: "",
-            kind: "kubernetes",
+            kind: EndpointKind::Kubernetes,
             url: &cluster.url(),
             settings: &serde_json::to_string(&settings).expect("the settings write"),
             sealed_secrets: Some(&sealed),
@@ -728,7 +761,7 @@ async fn a_kubernetes_create_task_creates_the_deployment_in_the_cluster() {
         .await;
 
     // Assert
-    assert_eq!(execution.status, "COMPLETED", "{:?}", execution.error);
+    assert_completed(&execution);
     let deployment = cluster
         .object("apps", "v1", "deployments", Some("default"), "web")
         .expect("the Deployment exists in the cluster");
@@ -755,7 +788,7 @@ async fn a_kubernetes_task_naming_no_endpoint_of_the_project_fails() {
         )
         .await;
 
-    assert_eq!(execution.status, "FAILED");
+    assert_eq!(execution.status, ExecutionStatus::Failed);
     assert_eq!(
         execution.error.as_deref(),
         Some("deploy.web: the project has no Kubernetes endpoint 'missing'")

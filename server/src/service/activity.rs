@@ -97,7 +97,7 @@ impl Slipway {
             .map_err(|_| not_found())?;
         Self::require_role(actor, role, ProjectRole::Executor, "re-running events")?;
         let failed = matches!(
-            stored_execution_status(&event)?,
+            event.execution_status,
             Some(ExecutionStatus::Failed | ExecutionStatus::Canceled)
         );
         let inputs: BTreeMap<String, String> = match (&event.inputs, failed) {
@@ -114,11 +114,11 @@ impl Slipway {
                 NewEvent {
                     webhook_id: webhook.id,
                     received_at: now_millis(),
-                    source: stored_source(&event)?.as_str(),
+                    source: event.source,
                     repository: &event.repository,
                     tag: &event.tag,
                     owner: &event.owner,
-                    status: EventStatus::Triggered.as_str(),
+                    status: EventStatus::Triggered,
                     reason: &format!("re-run of event {event_id} by {}", actor.user.username),
                     dedupe_key: None,
                     inputs: event.inputs.as_deref(),
@@ -141,49 +141,44 @@ impl Slipway {
             .event_by_id(rerun_id)
             .await?
             .ok_or(AppError::Internal)?;
-        event_view(created)
+        Ok(event_view(created))
     }
 }
 
-/// The Activity row as pages and the API show it. Its states are read
-/// strictly: a value the code does not know is bad data, an internal error.
-pub(crate) fn event_view(record: EventRecord) -> Result<DockerEvent, AppError> {
-    let source = stored_source(&record)?;
-    let status = EventStatus::parse(&record.status)
-        .ok_or_else(|| internal(format!("unknown event status '{}' stored", record.status)))?;
-    let execution_status = stored_execution_status(&record)?;
-    Ok(DockerEvent {
+/// The Activity row as pages and the API show it.
+pub(crate) fn event_view(record: EventRecord) -> DockerEvent {
+    DockerEvent {
         id: record.id,
         webhook_id: record.webhook_id,
         webhook: record.webhook_name,
         project_id: record.project_id,
         received_at: record.received_at,
-        source,
+        source: record.source,
         repository: record.repository,
         tag: record.tag,
         owner: record.owner,
-        status,
+        status: record.status,
         reason: record.reason,
         execution_id: record.execution_id,
-        execution_status,
-    })
+        execution_status: record.execution_status,
+    }
 }
 
-fn stored_source(record: &EventRecord) -> Result<DeliverySource, AppError> {
-    DeliverySource::parse(&record.source)
-        .ok_or_else(|| internal(format!("unknown event source '{}' stored", record.source)))
-}
-
-/// The state of the run the event started, if it started one.
-fn stored_execution_status(record: &EventRecord) -> Result<Option<ExecutionStatus>, AppError> {
-    record
-        .execution_status
-        .as_deref()
-        .map(|status| {
-            ExecutionStatus::parse(status)
-                .ok_or_else(|| internal(format!("unknown execution status '{status}' stored")))
-        })
-        .transpose()
+/// The status an Activity filter names; empty (or none) is every status.
+fn status_filter(text: Option<&str>) -> Result<Option<EventStatus>, AppError> {
+    match text.filter(|text| !text.is_empty()) {
+        None => Ok(None),
+        Some(text) => EventStatus::parse(text).map(Some).ok_or_else(|| {
+            let allowed: Vec<&str> = EventStatus::ALL
+                .iter()
+                .map(|status| status.as_str())
+                .collect();
+            AppError::bad_request(format!(
+                "unknown status '{text}': use one of {}",
+                allowed.join(", ")
+            ))
+        }),
+    }
 }
 
 #[async_trait::async_trait]
@@ -200,12 +195,12 @@ impl ActivityApi for Slipway {
         let query = crate::store::EventQuery {
             member: (!actor.user.is_admin).then_some(actor.user.id),
             webhook_id: filter.webhook,
-            status: filter.status.filter(|status| !status.is_empty()),
+            status: status_filter(filter.status.as_deref())?,
             before_id: filter.before,
             limit: i64::from(filter.limit.unwrap_or(50).clamp(1, 500)),
         };
         let events = self.store.list_events(&query).await?;
-        events.into_iter().map(event_view).collect()
+        Ok(events.into_iter().map(event_view).collect())
     }
 
     #[tracing::instrument(skip(self, actor), fields(user = %actor.user.username))]

@@ -144,11 +144,11 @@ impl Slipway {
                 NewEvent {
                     webhook_id: webhook.id,
                     received_at,
-                    source: source.as_str(),
+                    source,
                     repository: &event.image,
                     tag: &event.tag,
                     owner: &event.owner,
-                    status: EventStatus::Triggered.as_str(),
+                    status: EventStatus::Triggered,
                     reason: "",
                     dedupe_key: Some(&event.dedupe_key),
                     inputs: Some(&inputs_json),
@@ -204,7 +204,7 @@ impl Slipway {
             Refusal::Internal => RUN_FAILED_INSIDE,
         };
         self.store
-            .mark_event(event_id, EventStatus::Rejected.as_str(), reason)
+            .mark_event(event_id, EventStatus::Rejected, reason)
             .await?;
         self.announce_activity(webhook, event_id);
         match refusal {
@@ -232,11 +232,11 @@ impl Slipway {
                 NewEvent {
                     webhook_id: webhook.id,
                     received_at,
-                    source: source.as_str(),
+                    source,
                     repository: event.map_or("", |event| event.image.as_str()),
                     tag: event.map_or("", |event| event.tag.as_str()),
                     owner: event.map_or("", |event| event.owner.as_str()),
-                    status: status.as_str(),
+                    status,
                     reason,
                     dedupe_key: event.map(|event| event.dedupe_key.as_str()),
                     inputs: None,

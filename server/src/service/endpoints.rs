@@ -238,7 +238,7 @@ impl Slipway {
             project_id: project.id,
             name: &input.name,
             description: &input.description,
-            kind: kind.as_str(),
+            kind,
             url: input.url.trim_end_matches('/'),
             settings: &settings_json,
             sealed_secrets: sealed.as_deref(),
@@ -254,7 +254,7 @@ impl Slipway {
                 project.name, input.name
             ))
         })?;
-        tracing::info!(endpoint = %record.name, project = %project.name, kind = %record.kind, "endpoint saved");
+        tracing::info!(endpoint = %record.name, project = %project.name, kind = record.kind.as_str(), "endpoint saved");
         self.endpoint_view(record)
     }
 
@@ -324,10 +324,7 @@ impl EndpointsApi for Slipway {
     ) -> Result<Endpoint, AppError> {
         let found = self.visible_endpoint(actor, reference, project).await?;
         let record = Self::to_edit(actor, found, "editing endpoints", &mut input.project)?;
-        if input
-            .kind
-            .is_some_and(|kind| EndpointKind::parse(&record.kind) != Some(kind))
-        {
+        if input.kind.is_some_and(|kind| kind != record.kind) {
             return Err(AppError::invalid(
                 "kind",
                 "cannot change; create a new endpoint of the other kind",

@@ -160,7 +160,7 @@ impl Slipway {
             member: (!actor.user.is_admin).then_some(actor.user.id),
             project_id: filter.project,
             pipeline_id: filter.pipeline,
-            status: filter.status.map(|status| status.as_str().to_string()),
+            status: filter.status,
             trigger: filter.trigger.clone(),
             before_id: filter.before,
             limit: i64::from(filter.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)),
@@ -176,8 +176,7 @@ pub(crate) fn summary_view(record: ExecutionRecord) -> Result<ExecutionSummary, 
         project_id: record.project_id,
         project: record.project_name,
         run_number: record.run_number,
-        status: ExecutionStatus::parse(&record.status)
-            .ok_or_else(|| internal("unknown execution status in the database"))?,
+        status: record.status,
         trigger: Trigger {
             callback: None,
             ..serde_json::from_str(&record.trigger).map_err(internal)?
@@ -190,7 +189,7 @@ pub(crate) fn summary_view(record: ExecutionRecord) -> Result<ExecutionSummary, 
 }
 
 /// A task run with its log lines (taken out of `logs`, which is in order).
-/// Its stored status and JSON are read strictly: bad data is an internal error.
+/// Its stored JSON is read strictly: bad data is an internal error.
 fn task_view(task: &TaskRunRecord, logs: &mut Vec<LogRecord>) -> Result<TaskRun, AppError> {
     let parse = |json: &Option<String>| {
         json.as_deref()
@@ -198,8 +197,6 @@ fn task_view(task: &TaskRunRecord, logs: &mut Vec<LogRecord>) -> Result<TaskRun,
             .transpose()
             .map_err(internal)
     };
-    let status = TaskStatus::parse(&task.status)
-        .ok_or_else(|| internal(format!("unknown task status '{}' stored", task.status)))?;
     let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(logs)
         .into_iter()
         .partition(|log| log.task_run_id == task.id);
@@ -208,7 +205,7 @@ fn task_view(task: &TaskRunRecord, logs: &mut Vec<LogRecord>) -> Result<TaskRun,
         id: task.id,
         name: task.task_name.clone(),
         task_type: task.task_type.clone(),
-        status,
+        status: task.status,
         inputs: parse(&task.inputs)?,
         output: parse(&task.output)?,
         error: task.error.clone(),

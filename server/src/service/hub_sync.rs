@@ -27,9 +27,7 @@ impl Slipway {
         if state == HubSyncState::NotSynced {
             tracing::warn!(webhook = %record.name, reason = %message, "Docker Hub webhook not synced");
         }
-        self.store
-            .set_hub_sync(record.id, state.as_str(), &message)
-            .await?;
+        self.store.set_hub_sync(record.id, state, &message).await?;
         Ok(())
     }
 

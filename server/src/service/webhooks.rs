@@ -49,12 +49,7 @@ impl Slipway {
         record: WebhookRecord,
         hook_url: Option<String>,
     ) -> Result<DockerWebhook, AppError> {
-        let last_event = self
-            .store
-            .last_event(record.id)
-            .await?
-            .map(event_view)
-            .transpose()?;
+        let last_event = self.store.last_event(record.id).await?.map(event_view);
         let inputs = Self::stored_inputs(&record)?;
         let source_cidrs = serde_json::from_str(&record.source_cidrs).map_err(|error| {
             internal(format!(
@@ -63,12 +58,7 @@ impl Slipway {
             ))
         })?;
         let hub_sync = HubSync {
-            state: HubSyncState::parse(&record.hub_sync_state).ok_or_else(|| {
-                internal(format!(
-                    "webhook {}: unknown stored hub sync state '{}'",
-                    record.id, record.hub_sync_state
-                ))
-            })?,
+            state: record.hub_sync_state,
             message: record.hub_sync_message,
         };
         Ok(DockerWebhook {

@@ -1,5 +1,6 @@
 //! Records of endpoints, and the [`EndpointStore`] part of the store.
 
+use app::endpoint::EndpointKind;
 use app::model::Millis;
 
 use super::StoreResult;
@@ -13,7 +14,7 @@ pub struct EndpointRecord {
     pub project_name: String,
     pub name: String,
     pub description: String,
-    pub kind: String,
+    pub kind: EndpointKind,
     pub url: String,
     pub settings: String,
     pub sealed_secrets: Option<String>,
@@ -27,7 +28,7 @@ pub struct EndpointWrite<'a> {
     pub project_id: i64,
     pub name: &'a str,
     pub description: &'a str,
-    pub kind: &'a str,
+    pub kind: EndpointKind,
     pub url: &'a str,
     pub settings: &'a str,
     pub sealed_secrets: Option<&'a str>,

@@ -1,6 +1,8 @@
 //! Records of Docker webhooks and their events, and the [`HookStore`] part of the store.
 
+use app::execution::ExecutionStatus;
 use app::model::Millis;
+use app::webhook::{DeliverySource, EventStatus, HubSyncState};
 
 use super::StoreResult;
 
@@ -25,7 +27,7 @@ pub struct WebhookRecord {
     pub enabled: bool,
     pub source_cidrs: String,
     pub secure_token_sealed: String,
-    pub hub_sync_state: String,
+    pub hub_sync_state: HubSyncState,
     pub hub_sync_message: String,
     pub created_at: Millis,
     pub updated_at: Millis,
@@ -53,26 +55,26 @@ pub struct EventRecord {
     pub webhook_name: String,
     pub project_id: i64,
     pub received_at: Millis,
-    pub source: String,
+    pub source: DeliverySource,
     pub repository: String,
     pub tag: String,
     pub owner: String,
-    pub status: String,
+    pub status: EventStatus,
     pub reason: String,
     pub dedupe_key: Option<String>,
     pub inputs: Option<String>,
     pub execution_id: Option<i64>,
-    pub execution_status: Option<String>,
+    pub execution_status: Option<ExecutionStatus>,
 }
 
 pub struct NewEvent<'a> {
     pub webhook_id: i64,
     pub received_at: Millis,
-    pub source: &'a str,
+    pub source: DeliverySource,
     pub repository: &'a str,
     pub tag: &'a str,
     pub owner: &'a str,
-    pub status: &'a str,
+    pub status: EventStatus,
     pub reason: &'a str,
     pub dedupe_key: Option<&'a str>,
     pub inputs: Option<&'a str>,
@@ -91,7 +93,7 @@ pub enum PushRecorded {
 pub struct EventQuery {
     pub member: Option<i64>,
     pub webhook_id: Option<i64>,
-    pub status: Option<String>,
+    pub status: Option<EventStatus>,
     pub before_id: Option<i64>,
     pub limit: i64,
 }
@@ -121,7 +123,7 @@ pub trait HookStore: Send + Sync {
         token_sealed: &str,
         now: Millis,
     ) -> StoreResult<()>;
-    async fn set_hub_sync(&self, id: i64, state: &str, message: &str) -> StoreResult<()>;
+    async fn set_hub_sync(&self, id: i64, state: HubSyncState, message: &str) -> StoreResult<()>;
     async fn delete_webhook(&self, id: i64) -> StoreResult<()>;
 
     async fn record_event(&self, event: NewEvent<'_>) -> StoreResult<i64>;
@@ -140,7 +142,8 @@ pub trait HookStore: Send + Sync {
     /// Changes an event's status after the fact (a TRIGGERED event whose run
     /// could not start). An event no longer TRIGGERED gives up its claim on its
     /// push, so a re-delivery is tried again.
-    async fn mark_event(&self, event_id: i64, status: &str, reason: &str) -> StoreResult<()>;
+    async fn mark_event(&self, event_id: i64, status: EventStatus, reason: &str)
+        -> StoreResult<()>;
     async fn link_event(&self, event_id: i64, execution_id: i64) -> StoreResult<()>;
     async fn event_by_id(&self, id: i64) -> StoreResult<Option<EventRecord>>;
     async fn list_events(&self, query: &EventQuery) -> StoreResult<Vec<EventRecord>>;

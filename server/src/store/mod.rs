@@ -12,6 +12,7 @@ pub mod identity;
 pub mod projects;
 pub mod runs;
 mod sqlite;
+pub mod states;
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ pub use identity::*;
 pub use projects::*;
 pub use runs::*;
 pub use sqlite::SqliteStore;
+pub use states::StoredText;
 
 pub type SharedStore = Arc<dyn Store>;
 

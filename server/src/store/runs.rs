@@ -1,5 +1,6 @@
 //! Records of pipelines and executions, and the [`RunStore`] part of the store.
 
+use app::execution::{ExecutionStatus, TaskStatus};
 use app::model::Millis;
 
 use super::StoreResult;
@@ -39,7 +40,7 @@ pub struct ExecutionRecord {
     pub project_id: i64,
     pub project_name: String,
     pub run_number: i64,
-    pub status: String,
+    pub status: ExecutionStatus,
     pub inputs: String,
     pub trigger: String,
     pub spec: String,
@@ -69,7 +70,7 @@ pub struct TaskRunRecord {
     pub task_index: i64,
     pub task_name: String,
     pub task_type: String,
-    pub status: String,
+    pub status: TaskStatus,
     pub inputs: Option<String>,
     pub output: Option<String>,
     pub error: Option<String>,
@@ -94,7 +95,7 @@ pub struct ExecutionQuery {
     pub member: Option<i64>,
     pub project_id: Option<i64>,
     pub pipeline_id: Option<i64>,
-    pub status: Option<String>,
+    pub status: Option<ExecutionStatus>,
     /// The trigger's `kind` (`manual`, `docker`).
     pub trigger: Option<String>,
     pub before_id: Option<i64>,
@@ -154,7 +155,7 @@ pub trait RunStore: Send + Sync {
     async fn finish_execution(
         &self,
         id: i64,
-        status: &str,
+        status: ExecutionStatus,
         error: Option<&str>,
         now: Millis,
     ) -> StoreResult<()>;
@@ -174,7 +175,7 @@ pub trait RunStore: Send + Sync {
     async fn finish_task(
         &self,
         id: i64,
-        status: &str,
+        status: TaskStatus,
         output: Option<&str>,
         error: Option<&str>,
         now: Millis,

@@ -367,6 +367,29 @@ async fn receivers_refuse_bad_deliveries_with_the_right_status() {
         "newest first: {activity:?}"
     );
     assert!(activity[0]["reason"].as_str().unwrap().contains("v9"));
+
+    // The status filter: one status, none for empty, and a clear refusal
+    // of a status that does not exist.
+    let filtered = |status: &'static str| {
+        let app = &app;
+        let url = format!("/api/v1/webhooks/docker/{id}/activity?status={status}");
+        async move { app.get(&url, &app.admin_token).await }
+    };
+    let count = |answer: reqwest::Response| async move {
+        assert_eq!(answer.status(), 200);
+        answer.json::<Vec<Value>>().await.unwrap().len()
+    };
+    assert_eq!(count(filtered("REJECTED").await).await, 3);
+    assert_eq!(count(filtered("").await).await, 4);
+    let unknown = filtered("LOST").await;
+    assert_eq!(unknown.status(), 400);
+    let error: Value = unknown.json().await.unwrap();
+    assert_eq!(error["error"], "bad_request", "{error}");
+    assert_eq!(
+        error["message"],
+        "unknown status 'LOST': use one of TRIGGERED, IGNORED, REJECTED, DUPLICATE",
+        "{error}"
+    );
     let runs: Vec<Value> = app
         .get("/api/v1/executions", &app.admin_token)
         .await

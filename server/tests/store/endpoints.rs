@@ -1,5 +1,6 @@
 //! Endpoints and what uses them.
 
+use app::endpoint::EndpointKind;
 use app::model::ProjectRole;
 use server::store::*;
 
@@ -13,7 +14,7 @@ pub async fn endpoints_and_their_users(store: SharedStore) {
             project_id: demo.id,
             name: "hub",
             description: "the registry",
-            kind: "docker-registry",
+            kind: EndpointKind::DockerRegistry,
             url: "https://index.docker.io/v1/",
             settings: r#"{"server_type":"docker-hub"}"#,
             sealed_secrets: Some("sealed"),
@@ -30,9 +31,9 @@ pub async fn endpoints_and_their_users(store: SharedStore) {
         ("Demo", "hub", "the registry")
     );
     assert_eq!(
-        (hub.kind.as_str(), hub.url.as_str(), hub.settings.as_str()),
+        (hub.kind, hub.url.as_str(), hub.settings.as_str()),
         (
-            "docker-registry",
+            EndpointKind::DockerRegistry,
             "https://index.docker.io/v1/",
             r#"{"server_type":"docker-hub"}"#
         )

@@ -1,6 +1,8 @@
 //! Docker webhooks, their events, and the atomic dedupe of pushes.
 
+use app::execution::ExecutionStatus;
 use app::model::ProjectRole;
+use app::webhook::{DeliverySource, EventStatus, HubSyncState};
 use server::store::*;
 
 use crate::support::*;
@@ -42,9 +44,9 @@ pub async fn webhooks(store: SharedStore) {
         (
             webhook.enabled,
             webhook.secure_token_sealed.as_str(),
-            webhook.hub_sync_state.as_str()
+            webhook.hub_sync_state
         ),
-        (true, "sealed", "not_applicable")
+        (true, "sealed", HubSyncState::NotApplicable)
     );
     let found = store.webhook_by_token_hash("seed-hook").await.unwrap();
     assert_eq!(found, Some(webhook.clone()));
@@ -82,15 +84,15 @@ pub async fn webhooks(store: SharedStore) {
         .await
         .unwrap();
     store
-        .set_hub_sync(webhook.id, "not_synced", "503 from Docker Hub")
+        .set_hub_sync(webhook.id, HubSyncState::NotSynced, "503 from Docker Hub")
         .await
         .unwrap();
     let now = store.webhook_by_id(webhook.id).await.unwrap().unwrap();
     assert_eq!((now.enabled, now.updated_at), (true, 7));
     assert_eq!(now.secure_token_sealed, "resealed");
     assert_eq!(
-        (now.hub_sync_state.as_str(), now.hub_sync_message.as_str()),
-        ("not_synced", "503 from Docker Hub")
+        (now.hub_sync_state, now.hub_sync_message.as_str()),
+        (HubSyncState::NotSynced, "503 from Docker Hub")
     );
     assert_eq!(
         store.webhook_by_token_hash("seed-hook").await.unwrap(),
@@ -156,7 +158,7 @@ pub async fn events_and_dedupe(store: SharedStore) {
     // Other events are recorded as given and claim nothing.
     let ignored = store
         .record_event(NewEvent {
-            status: "IGNORED",
+            status: EventStatus::Ignored,
             reason: "tag 'v1' does not match 'v2*'",
             inputs: None,
             ..push(webhook.id, 50, "k")
@@ -166,11 +168,15 @@ pub async fn events_and_dedupe(store: SharedStore) {
     let stored = store.event_by_id(ignored).await.unwrap().unwrap();
     assert_eq!(
         (
-            stored.status.as_str(),
+            stored.status,
             stored.reason.as_str(),
             stored.dedupe_key.as_deref()
         ),
-        ("IGNORED", "tag 'v1' does not match 'v2*'", Some("k"))
+        (
+            EventStatus::Ignored,
+            "tag 'v1' does not match 'v2*'",
+            Some("k")
+        )
     );
 
     // The first push of a key is TRIGGERED; the same push again is a DUPLICATE.
@@ -179,20 +185,12 @@ pub async fn events_and_dedupe(store: SharedStore) {
     };
     let event = store.event_by_id(first).await.unwrap().unwrap();
     assert_eq!(
-        (
-            event.status.as_str(),
-            event.reason.as_str(),
-            event.inputs.as_deref()
-        ),
-        ("TRIGGERED", "", Some(r#"{"DOCKER_TAG":"v1"}"#))
+        (event.status, event.reason.as_str(), event.inputs.as_deref()),
+        (EventStatus::Triggered, "", Some(r#"{"DOCKER_TAG":"v1"}"#))
     );
     assert_eq!(
-        (
-            event.webhook_name.as_str(),
-            event.project_id,
-            event.source.as_str()
-        ),
-        ("on-push", webhook.project_id, "registry")
+        (event.webhook_name.as_str(), event.project_id, event.source),
+        ("on-push", webhook.project_id, DeliverySource::Registry)
     );
     assert_eq!(
         (event.repository.as_str(), event.tag.as_str()),
@@ -208,12 +206,8 @@ pub async fn events_and_dedupe(store: SharedStore) {
     assert_eq!(first_event_id, first);
     let duplicate = store.event_by_id(event_id).await.unwrap().unwrap();
     assert_eq!(
-        (
-            duplicate.status.as_str(),
-            duplicate.reason,
-            duplicate.inputs
-        ),
-        ("DUPLICATE", duplicate_reason(first), None)
+        (duplicate.status, duplicate.reason, duplicate.inputs),
+        (EventStatus::Duplicate, duplicate_reason(first), None)
     );
     assert_eq!(duplicate.dedupe_key.as_deref(), Some("k"));
     assert!(matches!(record(210, "other").await, PushRecorded::First(_)));
@@ -232,13 +226,13 @@ pub async fn events_and_dedupe(store: SharedStore) {
 
     // A TRIGGERED event whose run could not start gives its claim up.
     store
-        .mark_event(later, "REJECTED", "the pipeline is disabled")
+        .mark_event(later, EventStatus::Rejected, "the pipeline is disabled")
         .await
         .unwrap();
     let rejected = store.event_by_id(later).await.unwrap().unwrap();
     assert_eq!(
-        (rejected.status.as_str(), rejected.reason.as_str()),
-        ("REJECTED", "the pipeline is disabled")
+        (rejected.status, rejected.reason.as_str()),
+        (EventStatus::Rejected, "the pipeline is disabled")
     );
     let PushRecorded::First(retried) = record(100 + WINDOW + 3, "k").await else {
         panic!("a re-delivery of a rejected push is tried again")
@@ -252,8 +246,8 @@ pub async fn events_and_dedupe(store: SharedStore) {
     store.link_event(retried, execution.id).await.unwrap();
     let linked = store.event_by_id(retried).await.unwrap().unwrap();
     assert_eq!(
-        (linked.execution_id, linked.execution_status.as_deref()),
-        (Some(execution.id), Some("QUEUED"))
+        (linked.execution_id, linked.execution_status),
+        (Some(execution.id), Some(ExecutionStatus::Queued))
     );
 
     // Lists: newest first, by webhook, status, page and member.
@@ -278,7 +272,7 @@ pub async fn events_and_dedupe(store: SharedStore) {
     assert!(all.windows(2).all(|pair| pair[0] > pair[1]), "{all:?}");
     assert_eq!(
         listed(EventQuery {
-            status: Some("TRIGGERED".into()),
+            status: Some(EventStatus::Triggered),
             ..everything.clone()
         })
         .await,
@@ -354,7 +348,7 @@ pub async fn dedupe_is_atomic_under_concurrency(store: SharedStore) {
     assert!(duplicates_of.iter().all(|first| *first == firsts[0]));
     let triggered = store
         .list_events(&EventQuery {
-            status: Some("TRIGGERED".into()),
+            status: Some(EventStatus::Triggered),
             limit: 100,
             ..EventQuery::default()
         })

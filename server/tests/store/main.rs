@@ -8,12 +8,22 @@ mod hooks;
 mod identity;
 mod projects;
 mod runs;
+mod states;
 mod support;
 
 use server::store::SharedStore;
 
+/// SQL run on the store's database past the store, for rows the store would
+/// never write. A backend's guard (see `contract_suite!`) offers it.
+#[async_trait::async_trait]
+pub trait RawSql: Send + Sync {
+    /// Runs the statements; the database's refusal is the error.
+    async fn execute(&self, sql: &str) -> Result<(), String>;
+}
+
 /// One `#[tokio::test]` per contract function, in a module named after the
 /// backend; `$open` answers a fresh store and a guard that keeps it alive.
+/// The functions after `raw:` also take that guard, as [`RawSql`].
 macro_rules! contract_suite {
     ($backend:ident, $open:path) => {
         contract_suite!(@tests $backend, $open;
@@ -29,10 +39,14 @@ macro_rules! contract_suite {
             runs::tasks_and_logs,
             hooks::webhooks,
             hooks::events_and_dedupe,
-            hooks::dedupe_is_atomic_under_concurrency,
+            hooks::dedupe_is_atomic_under_concurrency;
+            raw: states::unknown_stored_texts_are_read_errors,
         );
     };
-    (@tests $backend:ident, $open:path; $($module:ident::$behaviour:ident),* $(,)?) => {
+    (@tests $backend:ident, $open:path;
+        $($module:ident::$behaviour:ident),* ;
+        raw: $($raw_module:ident::$raw_behaviour:ident),* $(,)?
+    ) => {
         mod $backend {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,18 +55,50 @@ macro_rules! contract_suite {
                     crate::$module::$behaviour(store).await;
                 }
             )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $raw_behaviour() {
+                    let (store, guard) = $open().await;
+                    crate::$raw_module::$raw_behaviour(store, &guard).await;
+                }
+            )*
         }
     };
 }
 
+/// A SQLite database file in a temporary directory of its own, deleted with it.
+struct SqliteFile {
+    url: String,
+    _directory: tempfile::TempDir,
+}
+
+#[async_trait::async_trait]
+impl RawSql for SqliteFile {
+    /// On a second connection to the same file.
+    async fn execute(&self, sql: &str) -> Result<(), String> {
+        let pool = sqlx::SqlitePool::connect(&self.url)
+            .await
+            .expect("a second connection opens");
+        let done = sqlx::raw_sql(sql).execute(&pool).await;
+        pool.close().await;
+        done.map(drop).map_err(|error| error.to_string())
+    }
+}
+
 /// A SQLite store in a file of its own temporary directory.
-async fn open_sqlite() -> (SharedStore, tempfile::TempDir) {
+async fn open_sqlite() -> (SharedStore, SqliteFile) {
     let directory = tempfile::tempdir().expect("a temporary directory");
     let url = format!("sqlite:{}", directory.path().join("slipway.db").display());
     let store = server::store::open(&url)
         .await
         .expect("the SQLite store opens");
-    (store, directory)
+    (
+        store,
+        SqliteFile {
+            url,
+            _directory: directory,
+        },
+    )
 }
 
 contract_suite!(sqlite, crate::open_sqlite);

@@ -1,5 +1,6 @@
 //! Pipelines, runs (queue, claim, lease, cancel, finish), run numbers, tasks and logs.
 
+use app::execution::{ExecutionStatus, TaskStatus};
 use app::model::ProjectRole;
 use server::store::*;
 
@@ -101,12 +102,8 @@ pub async fn executions_queue_claim_renew_finish_cancel(store: SharedStore) {
         .await
         .unwrap();
     assert_eq!(
-        (
-            first.run_number,
-            first.status.as_str(),
-            first.trigger.as_str()
-        ),
-        (1, "QUEUED", MANUAL)
+        (first.run_number, first.status, first.trigger.as_str()),
+        (1, ExecutionStatus::Queued, MANUAL)
     );
     assert_eq!(
         (
@@ -134,8 +131,8 @@ pub async fn executions_queue_claim_renew_finish_cancel(store: SharedStore) {
     // A claim takes the oldest run, and no more than the pipeline's concurrency.
     let claimed = store.claim_execution("w1", 20, 100).await.unwrap().unwrap();
     assert_eq!(
-        (claimed.id, claimed.status.as_str(), claimed.started_at),
-        (first.id, "RUNNING", Some(20))
+        (claimed.id, claimed.status, claimed.started_at),
+        (first.id, ExecutionStatus::Running, Some(20))
     );
     assert_eq!(store.claim_execution("w2", 21, 100).await.unwrap(), None);
 
@@ -158,21 +155,30 @@ pub async fn executions_queue_claim_renew_finish_cancel(store: SharedStore) {
 
     // A finished run stays as it finished.
     store
-        .finish_execution(first.id, "CANCELED", Some("canceled by alice"), 40)
+        .finish_execution(
+            first.id,
+            ExecutionStatus::Canceled,
+            Some("canceled by alice"),
+            40,
+        )
         .await
         .unwrap();
     store
-        .finish_execution(first.id, "COMPLETED", None, 41)
+        .finish_execution(first.id, ExecutionStatus::Completed, None, 41)
         .await
         .unwrap();
     let finished = store.execution_by_id(first.id).await.unwrap().unwrap();
     assert_eq!(
         (
-            finished.status.as_str(),
+            finished.status,
             finished.error.as_deref(),
             finished.finished_at
         ),
-        ("CANCELED", Some("canceled by alice"), Some(40))
+        (
+            ExecutionStatus::Canceled,
+            Some("canceled by alice"),
+            Some(40)
+        )
     );
     assert_eq!(store.renew_lease(first.id, "w1", 400).await.unwrap(), None);
     assert_eq!(
@@ -192,29 +198,21 @@ pub async fn executions_queue_claim_renew_finish_cancel(store: SharedStore) {
     let canceled = store.execution_by_id(third.id).await.unwrap().unwrap();
     assert_eq!(
         (
-            canceled.status.as_str(),
+            canceled.status,
             canceled.error.as_deref(),
             canceled.finished_at
         ),
-        ("CANCELED", Some("canceled before it started"), Some(43))
+        (
+            ExecutionStatus::Canceled,
+            Some("canceled before it started"),
+            Some(43)
+        )
     );
 
     // Abandoned runs: those whose lease expired, or all that run.
     let claimed = store.claim_execution("w2", 50, 60).await.unwrap().unwrap();
     assert_eq!(claimed.id, second.id);
-    let task = store
-        .start_task(TaskStart {
-            execution_id: second.id,
-            stage_index: 0,
-            stage_name: "s",
-            task_index: 0,
-            task_name: "t",
-            task_type: "condition",
-            inputs: None,
-            now: 51,
-        })
-        .await
-        .unwrap();
+    let task = store.start_task(task_start(second.id, 51)).await.unwrap();
     assert_eq!(
         store
             .fail_abandoned_executions(59, "worker gone", true)
@@ -231,21 +229,13 @@ pub async fn executions_queue_claim_renew_finish_cancel(store: SharedStore) {
     );
     let failed = store.execution_by_id(second.id).await.unwrap().unwrap();
     assert_eq!(
-        (
-            failed.status.as_str(),
-            failed.error.as_deref(),
-            failed.finished_at
-        ),
-        ("FAILED", Some("worker gone"), Some(61))
+        (failed.status, failed.error.as_deref(), failed.finished_at),
+        (ExecutionStatus::Failed, Some("worker gone"), Some(61))
     );
     let tasks = store.task_runs(second.id).await.unwrap();
     assert_eq!(
-        (
-            tasks[0].id,
-            tasks[0].status.as_str(),
-            tasks[0].error.as_deref()
-        ),
-        (task, "FAILED", Some("worker gone"))
+        (tasks[0].id, tasks[0].status, tasks[0].error.as_deref()),
+        (task, TaskStatus::Failed, Some("worker gone"))
     );
     let fourth = store
         .queue_execution(run(&deploy, MANUAL, 70))
@@ -264,7 +254,7 @@ pub async fn executions_queue_claim_renew_finish_cancel(store: SharedStore) {
         1
     );
     let restarted = store.execution_by_id(fourth.id).await.unwrap().unwrap();
-    assert_eq!(restarted.status, "FAILED");
+    assert_eq!(restarted.status, ExecutionStatus::Failed);
     assert_eq!(store.execution_by_id(fourth.id + 100).await.unwrap(), None);
 }
 
@@ -317,7 +307,7 @@ pub async fn executions_list_by_filter_newest_first(store: SharedStore) {
         ),
         (
             ExecutionQuery {
-                status: Some("QUEUED".into()),
+                status: Some(ExecutionStatus::Queued),
                 ..everything.clone()
             },
             vec![c.id],
@@ -414,17 +404,17 @@ pub async fn tasks_and_logs(store: SharedStore) {
     let second = store.start_task(task(0, 1, "second", 10)).await.unwrap();
     let first = store.start_task(task(0, 0, "first", 11)).await.unwrap();
     store
-        .finish_task(first, "FAILED", Some("out"), Some("boom"), 12)
+        .finish_task(first, TaskStatus::Failed, Some("out"), Some("boom"), 12)
         .await
         .unwrap();
     let finished = &store.task_runs(execution.id).await.unwrap()[0];
     assert_eq!(
         (
-            finished.status.as_str(),
+            finished.status,
             finished.output.as_deref(),
             finished.error.as_deref()
         ),
-        ("FAILED", Some("out"), Some("boom"))
+        (TaskStatus::Failed, Some("out"), Some("boom"))
     );
     assert_eq!(finished.finished_at, Some(12));
 
@@ -438,11 +428,11 @@ pub async fn tasks_and_logs(store: SharedStore) {
     assert_eq!(ids, [first, second], "in stage and task order");
     assert_eq!(
         (
-            tasks[0].status.as_str(),
+            tasks[0].status,
             tasks[0].output.as_deref(),
             tasks[0].error.as_deref()
         ),
-        ("RUNNING", None, None)
+        (TaskStatus::Running, None, None)
     );
     assert_eq!(
         (tasks[0].started_at, tasks[0].finished_at),

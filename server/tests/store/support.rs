@@ -1,5 +1,7 @@
 //! Fixtures the contract functions build on.
 
+use app::endpoint::EndpointKind;
+use app::webhook::{DeliverySource, EventStatus};
 use server::store::*;
 
 /// The dedupe window of the receivers: a day.
@@ -26,7 +28,7 @@ pub fn endpoint_write(project_id: i64, name: &str) -> EndpointWrite<'_> {
         project_id,
         name,
         description: "",
-        kind: "kubernetes",
+        kind: EndpointKind::Kubernetes,
         url: "https://cluster.example",
         settings: "{}",
         sealed_secrets: None,
@@ -79,6 +81,20 @@ pub fn run(pipeline: &PipelineRecord, trigger: &'static str, now: i64) -> NewExe
         trigger,
         spec: "{}",
         created_by: None,
+        now,
+    }
+}
+
+/// The run's one task: `t` of stage `s`, a condition without inputs.
+pub fn task_start(execution_id: i64, now: i64) -> TaskStart<'static> {
+    TaskStart {
+        execution_id,
+        stage_index: 0,
+        stage_name: "s",
+        task_index: 0,
+        task_name: "t",
+        task_type: "condition",
+        inputs: None,
         now,
     }
 }
@@ -166,11 +182,11 @@ pub fn push(webhook_id: i64, received_at: i64, dedupe_key: &str) -> NewEvent<'_>
     NewEvent {
         webhook_id,
         received_at,
-        source: "registry",
+        source: DeliverySource::Registry,
         repository: "demo/app",
         tag: "v1",
         owner: "",
-        status: "TRIGGERED",
+        status: EventStatus::Triggered,
         reason: "",
         dedupe_key: Some(dedupe_key),
         inputs: Some(r#"{"DOCKER_TAG":"v1"}"#),

@@ -4,6 +4,7 @@ use super::rows::EndpointRow;
 use super::{map_constraint, missing, SqliteStore};
 use crate::store::{
     EndpointRecord, EndpointStore, EndpointUser, EndpointUserKind, EndpointWrite, StoreResult,
+    StoredText,
 };
 
 const ENDPOINT_COLUMNS: &str = "endpoints.id, endpoints.project_id, projects.name AS project_name, \
@@ -49,7 +50,7 @@ impl EndpointStore for SqliteStore {
         .bind(endpoint.project_id)
         .bind(endpoint.name)
         .bind(endpoint.description)
-        .bind(endpoint.kind)
+        .bind(endpoint.kind.text())
         .bind(endpoint.url)
         .bind(endpoint.settings)
         .bind(endpoint.sealed_secrets)
@@ -73,7 +74,7 @@ impl EndpointStore for SqliteStore {
         .bind(endpoint.project_id)
         .bind(endpoint.name)
         .bind(endpoint.description)
-        .bind(endpoint.kind)
+        .bind(endpoint.kind.text())
         .bind(endpoint.url)
         .bind(endpoint.settings)
         .bind(endpoint.sealed_secrets)

@@ -1,12 +1,13 @@
 //! SQLite implementation of [`HookStore`].
 
 use app::model::Millis;
+use app::webhook::{EventStatus, HubSyncState};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::rows::{EventRow, WebhookRow};
 use super::{map_constraint, missing, SqliteStore};
 use crate::store::hooks::*;
-use crate::store::StoreResult;
+use crate::store::{StoreResult, StoredText};
 
 const WEBHOOK_COLUMNS: &str = "docker_webhooks.id, docker_webhooks.project_id, projects.name AS project_name, \
      docker_webhooks.name, docker_webhooks.description, docker_webhooks.endpoint_id, endpoints.name AS endpoint_name, \
@@ -40,11 +41,11 @@ impl SqliteStore {
         )
         .bind(event.webhook_id)
         .bind(event.received_at)
-        .bind(event.source)
+        .bind(event.source.text())
         .bind(event.repository)
         .bind(event.tag)
         .bind(event.owner)
-        .bind(event.status)
+        .bind(event.status.text())
         .bind(event.reason)
         .bind(event.dedupe_key)
         .bind(event.inputs)
@@ -189,11 +190,11 @@ impl HookStore for SqliteStore {
         Ok(())
     }
 
-    async fn set_hub_sync(&self, id: i64, state: &str, message: &str) -> StoreResult<()> {
+    async fn set_hub_sync(&self, id: i64, state: HubSyncState, message: &str) -> StoreResult<()> {
         sqlx::query(
             "UPDATE docker_webhooks SET hub_sync_state = $1, hub_sync_message = $2 WHERE id = $3",
         )
-        .bind(state)
+        .bind(state.text())
         .bind(message)
         .bind(id)
         .execute(&self.pool)
@@ -271,15 +272,20 @@ impl HookStore for SqliteStore {
         Ok(recorded)
     }
 
-    async fn mark_event(&self, event_id: i64, status: &str, reason: &str) -> StoreResult<()> {
+    async fn mark_event(
+        &self,
+        event_id: i64,
+        status: EventStatus,
+        reason: &str,
+    ) -> StoreResult<()> {
         let mut transaction = self.begin_write().await?;
         sqlx::query("UPDATE docker_events SET status = $1, reason = $2 WHERE id = $3")
-            .bind(status)
+            .bind(status.text())
             .bind(reason)
             .bind(event_id)
             .execute(&mut *transaction)
             .await?;
-        if status != "TRIGGERED" {
+        if status != EventStatus::Triggered {
             // It started no run: the next delivery of its push may.
             sqlx::query("DELETE FROM delivery_keys WHERE event_id = $1")
                 .bind(event_id)
@@ -321,10 +327,10 @@ impl HookStore for SqliteStore {
                 .push(" AND docker_events.webhook_id = ")
                 .push_bind(webhook_id);
         }
-        if let Some(status) = &filter.status {
+        if let Some(status) = filter.status {
             query
                 .push(" AND docker_events.status = ")
-                .push_bind(status.clone());
+                .push_bind(status.text());
         }
         if let Some(before_id) = filter.before_id {
             query.push(" AND docker_events.id < ").push_bind(before_id);

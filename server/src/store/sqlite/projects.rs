@@ -2,8 +2,9 @@
 
 use app::model::{Millis, ProjectRole};
 
-use super::rows::{parse_role, ContentsRow, MemberRow, ProjectRoleRow, ProjectRow};
+use super::rows::{ContentsRow, MemberRow, ProjectRoleRow, ProjectRow};
 use super::{map_constraint, SqliteStore};
+use crate::store::states::{from_stored, StoredText};
 use crate::store::{MemberRecord, ProjectContents, ProjectRecord, ProjectStore, StoreResult};
 
 const PROJECT_COLUMNS: &str =
@@ -132,7 +133,10 @@ impl ProjectStore for SqliteStore {
         .bind(user_id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(role.as_deref().map(parse_role).transpose()?)
+        Ok(role
+            .as_deref()
+            .map(|text| from_stored("role", text))
+            .transpose()?)
     }
 
     async fn set_membership(
@@ -147,7 +151,7 @@ impl ProjectStore for SqliteStore {
         )
         .bind(project_id)
         .bind(user_id)
-        .bind(role.as_str())
+        .bind(role.text())
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -6,6 +6,7 @@ use app::model::{ApiTokenInfo, ProjectRole};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{FromRow, Row};
 
+use crate::store::states::{read_stored, read_stored_option};
 use crate::store::{
     EndpointRecord, EventRecord, ExecutionRecord, LogRecord, MemberRecord, PipelineRecord,
     ProjectContents, ProjectRecord, TaskRunRecord, UserRecord, WebhookRecord,
@@ -18,15 +19,19 @@ pub(super) trait RecordRow: for<'r> FromRow<'r, SqliteRow> + Send + Unpin {
 }
 
 /// Wrappers whose record fields are read from the columns of the same name.
+/// A field marked `parsed` (`parsed_option` for a nullable column) is stored
+/// text read into its [`StoredText`](crate::store::states::StoredText) enum.
 macro_rules! rows {
-    ($($(#[$doc:meta])* $wrapper:ident => $record:ident { $($field:ident),* $(,)? })*) => {$(
+    ($($(#[$doc:meta])* $wrapper:ident => $record:ident {
+        $($field:ident $(: $how:ident)?),* $(,)?
+    })*) => {$(
         $(#[$doc])*
         pub(super) struct $wrapper(pub $record);
 
         impl FromRow<'_, SqliteRow> for $wrapper {
             fn from_row(row: &SqliteRow) -> sqlx::Result<Self> {
                 Ok(Self($record {
-                    $($field: row.try_get(stringify!($field))?,)*
+                    $($field: column!(row, $field $(: $how)?),)*
                 }))
             }
         }
@@ -40,6 +45,19 @@ macro_rules! rows {
     )*};
 }
 
+/// One field of [`rows!`]: its column read as is, or parsed.
+macro_rules! column {
+    ($row:ident, $field:ident) => {
+        $row.try_get(stringify!($field))?
+    };
+    ($row:ident, $field:ident: parsed) => {
+        read_stored($row, stringify!($field))?
+    };
+    ($row:ident, $field:ident: parsed_option) => {
+        read_stored_option($row, stringify!($field))?
+    };
+}
+
 rows! {
     UserRow => UserRecord { id, username, password_hash, is_admin }
     TokenRow => ApiTokenInfo { id, name, prefix, created_at, last_used_at, revoked_at }
@@ -47,7 +65,7 @@ rows! {
     /// The three counts as columns `endpoints`, `pipelines`, `webhooks`.
     ContentsRow => ProjectContents { endpoints, pipelines, webhooks }
     EndpointRow => EndpointRecord {
-        id, project_id, project_name, name, description, kind, url, settings,
+        id, project_id, project_name, name, description, kind: parsed, url, settings,
         sealed_secrets, last_validation, created_at, updated_at,
     }
     PipelineRow => PipelineRecord {
@@ -55,23 +73,24 @@ rows! {
         created_at, updated_at,
     }
     ExecutionRow => ExecutionRecord {
-        id, pipeline_id, pipeline_name, project_id, project_name, run_number, status,
+        id, pipeline_id, pipeline_name, project_id, project_name, run_number, status: parsed,
         inputs, trigger, spec, error, created_at, started_at, finished_at, cancel_requested,
     }
     TaskRunRow => TaskRunRecord {
-        id, execution_id, stage_index, stage_name, task_index, task_name, task_type, status,
-        inputs, output, error, started_at, finished_at,
+        id, execution_id, stage_index, stage_name, task_index, task_name, task_type,
+        status: parsed, inputs, output, error, started_at, finished_at,
     }
     LogRow => LogRecord { id, task_run_id, at, line }
     WebhookRow => WebhookRecord {
         id, project_id, project_name, name, description, endpoint_id, endpoint_name,
         pipeline_id, pipeline_name, api_token_id, api_token_name, run_as_user_id,
         run_as_username, image_pattern, tag_pattern, inputs, enabled, source_cidrs,
-        secure_token_sealed, hub_sync_state, hub_sync_message, created_at, updated_at,
+        secure_token_sealed, hub_sync_state: parsed, hub_sync_message, created_at, updated_at,
     }
     EventRow => EventRecord {
-        id, webhook_id, webhook_name, project_id, received_at, source, repository, tag,
-        owner, status, reason, dedupe_key, inputs, execution_id, execution_status,
+        id, webhook_id, webhook_name, project_id, received_at, source: parsed,
+        repository, tag, owner, status: parsed, reason, dedupe_key, inputs, execution_id,
+        execution_status: parsed_option,
     }
 }
 
@@ -80,10 +99,9 @@ pub(super) struct ProjectRoleRow(pub ProjectRecord, pub Option<ProjectRole>);
 
 impl FromRow<'_, SqliteRow> for ProjectRoleRow {
     fn from_row(row: &SqliteRow) -> sqlx::Result<Self> {
-        let role: Option<String> = row.try_get("role")?;
         Ok(Self(
             ProjectRow::from_row(row)?.0,
-            role.as_deref().map(parse_role).transpose()?,
+            read_stored_option(row, "role")?,
         ))
     }
 }
@@ -103,15 +121,7 @@ impl FromRow<'_, SqliteRow> for MemberRow {
         Ok(Self(MemberRecord {
             user_id: row.try_get("id")?,
             username: row.try_get("username")?,
-            role: parse_role(row.try_get("role")?)?,
+            role: read_stored(row, "role")?,
         }))
     }
-}
-
-/// A stored role; the schema's CHECK admits only the known ones.
-pub(super) fn parse_role(text: &str) -> sqlx::Result<ProjectRole> {
-    ProjectRole::parse(text).ok_or_else(|| sqlx::Error::ColumnDecode {
-        index: "role".into(),
-        source: format!("unknown project role '{text}'").into(),
-    })
 }

@@ -2,13 +2,14 @@
 //! which is what makes the claim below atomic; the PostgreSQL store will use
 //! `FOR UPDATE SKIP LOCKED` for the same contract.
 
+use app::execution::{ExecutionStatus, TaskStatus};
 use app::model::Millis;
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::rows::{ExecutionRow, LogRow, PipelineRow, TaskRunRow};
 use super::{map_constraint, missing, SqliteStore};
 use crate::store::runs::*;
-use crate::store::StoreResult;
+use crate::store::{StoreResult, StoredText};
 
 const PIPELINE_COLUMNS: &str = "pipelines.id, pipelines.project_id, projects.name AS project_name, pipelines.name, \
      pipelines.description, pipelines.enabled, pipelines.concurrency, pipelines.spec, pipelines.created_at, pipelines.updated_at";
@@ -213,7 +214,7 @@ impl RunStore for SqliteStore {
     async fn finish_execution(
         &self,
         id: i64,
-        status: &str,
+        status: ExecutionStatus,
         error: Option<&str>,
         now: Millis,
     ) -> StoreResult<()> {
@@ -221,7 +222,7 @@ impl RunStore for SqliteStore {
             "UPDATE executions SET status = $1, error = $2, finished_at = $3, lease_owner = NULL, \
              lease_expires_at = NULL WHERE id = $4 AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED')",
         )
-        .bind(status)
+        .bind(status.text())
         .bind(error)
         .bind(now)
         .bind(id)
@@ -315,10 +316,10 @@ impl RunStore for SqliteStore {
                 .push(" AND executions.pipeline_id = ")
                 .push_bind(pipeline_id);
         }
-        if let Some(status) = &filter.status {
+        if let Some(status) = filter.status {
             query
                 .push(" AND executions.status = ")
-                .push_bind(status.clone());
+                .push_bind(status.text());
         }
         if let Some(trigger) = &filter.trigger {
             // A generated column over `trigger` (migration 0005), with its index.
@@ -362,7 +363,7 @@ impl RunStore for SqliteStore {
     async fn finish_task(
         &self,
         id: i64,
-        status: &str,
+        status: TaskStatus,
         output: Option<&str>,
         error: Option<&str>,
         now: Millis,
@@ -370,7 +371,7 @@ impl RunStore for SqliteStore {
         sqlx::query(
             "UPDATE task_runs SET status = $1, output = $2, error = $3, finished_at = $4 WHERE id = $5",
         )
-        .bind(status)
+        .bind(status.text())
         .bind(output)
         .bind(error)
         .bind(now)
