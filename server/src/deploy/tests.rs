@@ -572,7 +572,7 @@ async fn aliases_and_oversized_definitions_are_refused_before_any_request() {
     let mut bomb = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
     for level in 1..9 {
         let previous = format!("*l{}", level - 1);
-        let items = vec![previous.as_str(); 10].join(", ");
+        let items = [previous.as_str(); 10].join(", ");
         bomb.push_str(&format!("  l{level}: &l{level} [{items}]\n"));
     }
     let yaml = format!("{}---\n{bomb}", service_yaml("web"));

@@ -50,6 +50,16 @@ pub(crate) async fn run(app: &TestApp, pipeline_id: &Value, inputs: Value) -> i6
     answer["id"].as_i64().unwrap()
 }
 
+async fn assert_no_pipelines(app: &TestApp) {
+    let listed: Vec<Value> = app
+        .get("/api/v1/pipelines", &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(listed.is_empty(), "{listed:?}");
+}
+
 fn condition_task(name: &str, expression: &str) -> Value {
     json!({"name": name, "type": "condition", "expression": expression})
 }
@@ -214,13 +224,7 @@ async fn invalid_pipelines_are_refused_naming_the_place() {
         .await
         .unwrap();
     assert_eq!(wrong_type.status(), 415);
-    let listed: Vec<Value> = app
-        .get("/api/v1/pipelines", &app.admin_token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert!(listed.is_empty());
+    assert_no_pipelines(&app).await;
 }
 
 #[tokio::test]
@@ -531,13 +535,7 @@ async fn yaml_aliases_and_oversized_yaml_are_refused_before_anything_is_built() 
     // Without a token the body is never read as a pipeline.
     let (status, _) = post_yaml(&app, None, yaml_bomb()).await;
     assert_eq!(status, 401);
-    let listed: Vec<Value> = app
-        .get("/api/v1/pipelines", &app.admin_token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert!(listed.is_empty());
+    assert_no_pipelines(&app).await;
 }
 
 #[tokio::test]
