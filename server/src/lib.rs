@@ -21,3 +21,4 @@ pub mod startup;
 pub mod store;
 #[doc(hidden)]
 pub mod test_support;
+pub mod yaml_guard;

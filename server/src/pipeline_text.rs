@@ -6,6 +6,8 @@ use std::fmt;
 
 use app::pipeline::PipelineSpec;
 
+use crate::yaml_guard::{self, YamlLimits, YamlRefusal, MAX_PIPELINE_TEXT_BYTES};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TextFormat {
     Json,
@@ -28,6 +30,9 @@ pub enum ParseError {
         "unsupported content type `{0}`: send the pipeline as application/json or application/yaml"
     )]
     UnsupportedContentType(String),
+    /// Answered with 400: past [`MAX_PIPELINE_TEXT_BYTES`].
+    #[error("the pipeline text is {size} bytes, more than the {limit} bytes accepted")]
+    TooLarge { size: usize, limit: usize },
     /// Answered with 400; `line` and `column` count from 1 when known.
     #[error("{}", describe_invalid(*.format, *.line, *.column, .message))]
     Invalid {
@@ -56,8 +61,22 @@ fn describe_invalid(
 /// one (or with `text/plain`, as `curl --data-binary` users often send) a
 /// body starting with `{` is JSON and anything else YAML. Only the shape is
 /// checked here: [`app::pipeline::validate`] checks the rules.
+///
+/// YAML is first read by [`yaml_guard::check`]: aliases, more than one
+/// document and texts past [`MAX_PIPELINE_TEXT_BYTES`] are refused before
+/// any value is built.
 pub fn parse_pipeline(body: &str, content_type: Option<&str>) -> Result<PipelineSpec, ParseError> {
-    match format_of(body, content_type)? {
+    let format = format_of(body, content_type)?;
+    if body.len() > MAX_PIPELINE_TEXT_BYTES {
+        return Err(ParseError::TooLarge {
+            size: body.len(),
+            limit: MAX_PIPELINE_TEXT_BYTES,
+        });
+    }
+    if format == TextFormat::Yaml {
+        yaml_guard::check(body, YamlLimits::PIPELINE).map_err(refused)?;
+    }
+    match format {
         TextFormat::Json => serde_json::from_str(body).map_err(|error| {
             invalid(
                 TextFormat::Json,
@@ -71,6 +90,31 @@ pub fn parse_pipeline(body: &str, content_type: Option<&str>) -> Result<Pipeline
                 .map(|location| (location.line(), location.column()));
             invalid(TextFormat::Yaml, location, error.to_string())
         }),
+    }
+}
+
+/// The guard's refusals in this module's words: places stay apart from the message.
+fn refused(refusal: YamlRefusal) -> ParseError {
+    let invalid = |line, column, message| ParseError::Invalid {
+        format: TextFormat::Yaml,
+        line,
+        column,
+        message,
+    };
+    match refusal {
+        YamlRefusal::TooLarge { size, limit } => ParseError::TooLarge { size, limit },
+        YamlRefusal::TooManyDocuments { .. } => invalid(None, None, refusal.to_string()),
+        YamlRefusal::Alias { line, column, .. } => invalid(
+            Some(line),
+            Some(column),
+            yaml_guard::ALIASES_REFUSED.to_string(),
+        ),
+        YamlRefusal::Syntax {
+            line,
+            column,
+            message,
+            ..
+        } => invalid(Some(line), Some(column), message),
     }
 }
 

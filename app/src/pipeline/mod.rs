@@ -31,7 +31,7 @@ pub use tasks::{
     headers_text, parse_headers, parse_statuses, statuses_text, ConditionTask, KubernetesAction,
     KubernetesTask, PollTask, RestTask, Task, TaskRequest, TaskRequestMut, TaskSpec,
 };
-pub use validate::{validate, SpecError};
+pub use validate::{validate, SpecError, MAX_CONCURRENCY, MAX_DURATION_SECONDS, MAX_POLL_ATTEMPTS};
 
 /// The input parameters a Docker trigger fills from the push event, when a
 /// pipeline asks for them with `inject_docker_parameters`. The one table of

@@ -660,3 +660,57 @@ fn garbage_templates_never_panic() {
         let _ = substitute(&text, |_| Some("v".to_string()));
     }
 }
+
+#[test]
+fn durations_and_counts_have_upper_limits() {
+    use crate::pipeline::{MAX_CONCURRENCY, MAX_DURATION_SECONDS, MAX_POLL_ATTEMPTS};
+    let day = MAX_DURATION_SECONDS;
+
+    let mut spec = valid_spec();
+    spec.stages[0]
+        .tasks
+        .push(poll_task("$.ready == true", 10, day));
+    assert!(
+        errors_of(&spec).is_empty(),
+        "the limits themselves are accepted"
+    );
+
+    let mut spec = valid_spec();
+    spec.stages[0]
+        .tasks
+        .push(poll_task("$.ready == true", 10, day + 1));
+    assert_single_error(&spec, "stages[0].tasks[1].timeout_seconds", "at most 86400");
+
+    let mut spec = valid_spec();
+    spec.stages[0]
+        .tasks
+        .push(poll_task("$.ready == true", u64::MAX, u64::MAX));
+    let paths: Vec<_> = errors_of(&spec).into_iter().map(|(path, _)| path).collect();
+    assert_eq!(
+        paths,
+        [
+            "stages[0].tasks[1].interval_seconds",
+            "stages[0].tasks[1].timeout_seconds"
+        ]
+    );
+
+    let mut spec = valid_spec();
+    let mut poll = poll_task("$.ready == true", 1, 60);
+    if let TaskSpec::Poll(task) = &mut poll.spec {
+        task.max_attempts = Some(MAX_POLL_ATTEMPTS + 1);
+    }
+    spec.stages[0].tasks.push(poll);
+    assert_single_error(&spec, "stages[0].tasks[1].max_attempts", "at most 86400");
+
+    let mut spec = valid_spec();
+    kubernetes_of(first_task(&mut spec, 1)).rollout_timeout_seconds = day + 1;
+    assert_single_error(
+        &spec,
+        "stages[1].tasks[0].rollout_timeout_seconds",
+        "at most 86400",
+    );
+
+    let mut spec = valid_spec();
+    spec.concurrency = MAX_CONCURRENCY + 1;
+    assert_single_error(&spec, "concurrency", "at most 100");
+}

@@ -12,6 +12,13 @@ use crate::expression::Expression;
 
 /// Longest stage, task or input name: they appear in bindings and in pages.
 const MAX_NAME_CHARS: usize = 64;
+/// Longest wait a task may ask for (a Poll task's interval and timeout, a
+/// Kubernetes task's rollout timeout): one day, in seconds.
+pub const MAX_DURATION_SECONDS: u64 = 24 * 60 * 60;
+/// Most attempts of a Poll task: one a second for [`MAX_DURATION_SECONDS`].
+pub const MAX_POLL_ATTEMPTS: u32 = 86_400;
+/// Most runs of one pipeline active at once.
+pub const MAX_CONCURRENCY: u32 = 100;
 
 /// One mistake in a pipeline. `path` names its place the way the JSON is
 /// nested, by position: `stages[1].tasks[0].yaml`, `inputs[2].name`.
@@ -82,6 +89,11 @@ impl Validator<'_> {
             self.report(
                 "concurrency",
                 "must be at least 1 (the number of runs active at once)",
+            );
+        } else if spec.concurrency > MAX_CONCURRENCY {
+            self.report(
+                "concurrency",
+                format!("must be at most {MAX_CONCURRENCY} (the number of runs active at once)"),
             );
         }
     }
@@ -177,6 +189,8 @@ impl Validator<'_> {
                 if poll.interval_seconds < 1 {
                     self.report(field("interval_seconds"), "must be at least 1");
                 }
+                self.check_duration(field("interval_seconds"), poll.interval_seconds);
+                self.check_duration(field("timeout_seconds"), poll.timeout_seconds);
                 if poll.timeout_seconds < poll.interval_seconds {
                     self.report(
                         field("timeout_seconds"),
@@ -186,11 +200,16 @@ impl Validator<'_> {
                         ),
                     );
                 }
-                if poll.max_attempts == Some(0) {
-                    self.report(
+                match poll.max_attempts {
+                    Some(0) => self.report(
                         field("max_attempts"),
                         "must be at least 1 (or left out: no limit)",
-                    );
+                    ),
+                    Some(attempts) if attempts > MAX_POLL_ATTEMPTS => self.report(
+                        field("max_attempts"),
+                        format!("must be at most {MAX_POLL_ATTEMPTS} (or left out: no limit)"),
+                    ),
+                    _ => {}
                 }
             }
             TaskSpec::Condition(_) => {}
@@ -231,6 +250,10 @@ impl Validator<'_> {
         if task.wait_for_rollout && task.rollout_timeout_seconds < 1 {
             self.report(field("rollout_timeout_seconds"), "must be at least 1");
         }
+        self.check_duration(
+            field("rollout_timeout_seconds"),
+            task.rollout_timeout_seconds,
+        );
         if let Some(revision) = task.to_revision {
             if task.action != KubernetesAction::Rollback {
                 self.report(field("to_revision"), "applies only to the ROLLBACK action");
@@ -240,6 +263,17 @@ impl Validator<'_> {
                     "must be a revision number, or 0 for the previous revision",
                 );
             }
+        }
+    }
+
+    /// Waits past [`MAX_DURATION_SECONDS`] are refused: nobody means them,
+    /// and the largest ones do not fit the clock's arithmetic.
+    fn check_duration(&mut self, path: String, seconds: u64) {
+        if seconds > MAX_DURATION_SECONDS {
+            self.report(
+                path,
+                format!("must be at most {MAX_DURATION_SECONDS} seconds (24 hours)"),
+            );
         }
     }
 

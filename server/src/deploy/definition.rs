@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::DeployError;
+use crate::yaml_guard::{self, YamlLimits, YamlRefusal};
 
 /// One object of the definition, checked to have apiVersion, kind and metadata.name.
 #[derive(Debug, Clone)]
@@ -17,8 +18,10 @@ pub(crate) struct Definition {
     pub object: DynamicObject,
 }
 
-/// Parses every document of `yaml`, skipping empty ones.
+/// Parses every document of `yaml`, skipping empty ones. Aliases, and texts
+/// past [`YamlLimits::DEFINITION`], are refused before any value is built.
 pub(crate) fn parse(yaml: &str) -> Result<Vec<Definition>, DeployError> {
+    yaml_guard::check(yaml, YamlLimits::DEFINITION).map_err(refused)?;
     let mut definitions = Vec::new();
     for (index, document) in serde_yaml::Deserializer::from_str(yaml).enumerate() {
         let number = index + 1;
@@ -67,6 +70,27 @@ fn definition(document: usize, value: Value) -> Result<Definition, DeployError> 
         kind,
         object,
     })
+}
+
+fn refused(refusal: YamlRefusal) -> DeployError {
+    match refusal {
+        YamlRefusal::TooLarge { .. } | YamlRefusal::TooManyDocuments { .. } => {
+            DeployError::DefinitionTooLarge {
+                problem: refusal.to_string(),
+            }
+        }
+        YamlRefusal::Alias { document, .. } => invalid(document, refusal.to_string()),
+        // Worded as serde_yaml words its own mistakes (see yaml_problem).
+        YamlRefusal::Syntax {
+            document,
+            line,
+            column,
+            message,
+        } => invalid(
+            document,
+            format!("invalid YAML: {message} at line {line} column {column}"),
+        ),
+    }
 }
 
 fn invalid(document: usize, problem: String) -> DeployError {

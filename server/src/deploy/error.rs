@@ -11,6 +11,11 @@ pub enum DeployError {
     #[error("YAML document {document}: {problem}")]
     InvalidDefinition { document: usize, problem: String },
 
+    /// The definition (after `${…}` substitution) is past its size or
+    /// document limit ([`crate::yaml_guard::YamlLimits::DEFINITION`]).
+    #[error("the YAML definition is refused: {problem}")]
+    DefinitionTooLarge { problem: String },
+
     /// The definition holds no object at all.
     #[error("the YAML definition holds no Kubernetes object")]
     EmptyDefinition,

@@ -553,12 +553,44 @@ async fn invalid_yaml_names_the_line() {
         panic!("expected an invalid definition, got {error:?}");
     };
     assert_eq!(*document, 2);
-    assert!(problem.contains("line 11 column 7"), "{problem}");
+    // The unclosed `[` of line 11 is found where the text ends (line 12):
+    // the YAML guard reads the text before serde_yaml does.
+    assert!(problem.contains("expected ',' or ']'"), "{problem}");
+    assert!(problem.contains("line 12 column 1"), "{problem}");
     assert_eq!(
         writes(&standin),
         0,
         "nothing is written when any document is invalid"
     );
+}
+
+#[tokio::test]
+async fn aliases_and_oversized_definitions_are_refused_before_any_request() {
+    let standin = start_standin(Duration::ZERO).await;
+    let client = client(&standin, TOKEN);
+    // A small "billion laughs": each level names the one before ten times.
+    let mut bomb = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for level in 1..9 {
+        let previous = format!("*l{}", level - 1);
+        let items = [previous.as_str(); 10].join(", ");
+        bomb.push_str(&format!("  l{level}: &l{level} [{items}]\n"));
+    }
+    let yaml = format!("{}---\n{bomb}", service_yaml("web"));
+    let error = run_err(&client, &task(KubernetesAction::Apply, yaml)).await;
+    let DeployError::InvalidDefinition { document, problem } = &error else {
+        panic!("expected an invalid definition, got {error:?}");
+    };
+    assert_eq!(*document, 2);
+    assert!(problem.contains("aliases"), "{problem}");
+
+    let many =
+        vec![service_yaml("web"); crate::yaml_guard::MAX_DEFINITION_DOCUMENTS + 1].join("---\n");
+    let error = run_err(&client, &task(KubernetesAction::Apply, many)).await;
+    assert!(
+        matches!(&error, DeployError::DefinitionTooLarge { problem } if problem.contains("100 YAML document")),
+        "{error:?}"
+    );
+    assert!(standin.requests().is_empty(), "not even discovery ran");
 }
 
 #[tokio::test]

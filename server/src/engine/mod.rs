@@ -40,6 +40,26 @@ const HEARTBEAT: Duration = Duration::from_secs(1);
 /// so a missed wake-up delays a run by this much at most.
 const IDLE_POLL: Duration = Duration::from_secs(1);
 pub const RESTART_REASON: &str = "interrupted by server restart";
+/// How a run or task that panicked ends; the panic's message goes to the log.
+pub const PANIC_REASON: &str = "internal error: the task panicked; the server log has the details";
+
+/// Runs `future`, answering `None` (after logging the panic) when it panics:
+/// a bug met by one run must end that run, not the worker that runs it.
+async fn supervised<T>(what: &str, future: impl std::future::Future<Output = T>) -> Option<T> {
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(future).catch_unwind().await {
+        Ok(value) => Some(value),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("(no message)");
+            tracing::error!(panic = message, "{what} panicked");
+            None
+        }
+    }
+}
 
 /// What the engine and the request handlers share: a wake-up for idle
 /// workers, and the cancel switches of runs in progress here.

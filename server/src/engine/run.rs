@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::tasks::{TaskContext, TaskEnd};
-use super::{Engine, HEARTBEAT, LEASE};
+use super::{supervised, Engine, HEARTBEAT, LEASE, PANIC_REASON};
 use crate::clock::now_millis;
 use crate::errors::INTERNAL_FAILURE;
 use crate::store::ExecutionRecord;
@@ -51,7 +51,11 @@ impl Engine {
             &execution,
             ExecutionStatus::Running,
         ));
-        let end = self.run_stages(&execution, &cancel, &shutdown).await;
+        // Tasks catch their own panics (see run_task); this catches the rest,
+        // so the worker, the lease and the pipeline's slot are freed either way.
+        let end = supervised("a run", self.run_stages(&execution, &cancel, &shutdown))
+            .await
+            .unwrap_or_else(|| RunEnd::Failed(PANIC_REASON.into()));
         heartbeat.abort();
         on_shutdown.abort();
         self.context.signals.lock().remove(&execution.id);

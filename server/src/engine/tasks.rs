@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::run::Outputs;
-use super::{Engine, EngineContext};
+use super::{supervised, Engine, EngineContext, PANIC_REASON};
 use crate::clock::now_millis;
 use crate::errors::{Refusal, INTERNAL_FAILURE};
 use crate::store::ExecutionRecord;
@@ -171,18 +171,26 @@ impl Engine {
             .publish(task_of.event(TaskStatus::Running));
         let log = LogWriter::start(&self.context, task_of);
 
-        let end = match (&task.precondition, resolved) {
-            (_, Err(error)) => TaskEnd::Failed(error.to_string()),
-            (Some(precondition), Ok(spec)) => match expression::evaluate(precondition, &values) {
-                Ok(true) => self.execute(context, &spec, &values, &log).await,
-                Ok(false) => {
-                    log.line(format!("precondition `{precondition}` is false: skipped"));
-                    TaskEnd::Skipped
+        let work = async {
+            match (&task.precondition, resolved) {
+                (_, Err(error)) => TaskEnd::Failed(error.to_string()),
+                (Some(precondition), Ok(spec)) => {
+                    match expression::evaluate(precondition, &values) {
+                        Ok(true) => self.execute(context, &spec, &values, &log).await,
+                        Ok(false) => {
+                            log.line(format!("precondition `{precondition}` is false: skipped"));
+                            TaskEnd::Skipped
+                        }
+                        Err(error) => TaskEnd::Failed(format!("precondition: {error}")),
+                    }
                 }
-                Err(error) => TaskEnd::Failed(format!("precondition: {error}")),
-            },
-            (None, Ok(spec)) => self.execute(context, &spec, &values, &log).await,
+                (None, Ok(spec)) => self.execute(context, &spec, &values, &log).await,
+            }
         };
+        // A panic ends this task FAILED (and so its run), never the worker.
+        let end = supervised("a task", work)
+            .await
+            .unwrap_or_else(|| TaskEnd::Failed(PANIC_REASON.into()));
 
         if let TaskEnd::Failed(reason) = &end {
             log.line(format!("failed: {reason}"));
@@ -416,7 +424,8 @@ impl Engine {
                     "the condition did not hold after {attempt} attempts"
                 ));
             }
-            if started.elapsed() + interval > timeout {
+            // Saturating: an interval near u64::MAX seconds must fail the task, not panic.
+            if started.elapsed().saturating_add(interval) > timeout {
                 return TaskEnd::Failed(format!(
                     "the condition did not hold within {} s",
                     task.timeout_seconds

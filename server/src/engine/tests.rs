@@ -201,7 +201,8 @@ fn rest(name: &str, url: String) -> Value {
 
 /// A small HTTP peer for REST and Poll tasks that notes every path asked for:
 /// `/version` answers `{"version": "v7"}`, `/echo/X` answers `{"echo": "X"}`,
-/// `/fail` answers 500, `/never` answers `{"ready": false}`, `/together`
+/// `/fail` answers 500, `/never` answers `{"ready": false}` (`/slow-never`
+/// the same after 1.1 s), `/together`
 /// answers only once two requests wait there at the same time, and `/gate`
 /// answers once the test opens the gate.
 struct Peer {
@@ -264,6 +265,10 @@ async fn answer(State(peer): State<PeerState>, uri: Uri) -> Response {
         "/version" => Json(json!({"version": "v7"})).into_response(),
         "/fail" => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         "/never" => Json(json!({"ready": false})).into_response(),
+        "/slow-never" => {
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+            Json(json!({"ready": false})).into_response()
+        }
         "/together" => match tokio::time::timeout(WAIT / 2, peer.together.wait()).await {
             Ok(_) => {
                 peer.note("answered /together");
@@ -794,4 +799,51 @@ async fn a_kubernetes_task_naming_no_endpoint_of_the_project_fails() {
         Some("deploy.web: the project has no Kubernetes endpoint 'missing'")
     );
     harness.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_poll_interval_too_long_for_the_clock_fails_the_run_and_frees_its_slot() {
+    // Arrange: stored as a bypass of the save checks would leave it; the first
+    // answer takes over a second, so "elapsed + interval" no longer fits a Duration.
+    let peer = Peer::start().await;
+    let mut harness = Harness::new().await;
+    let pipeline = harness
+        .pipeline(
+            "forever",
+            json!([{"name": "wait", "tasks": [{
+                "name": "poll", "type": "poll", "url": peer.url("/slow-never"),
+                "condition": "$.ready == true",
+                "interval_seconds": u64::MAX, "timeout_seconds": u64::MAX
+            }]}]),
+        )
+        .await;
+    let first = harness.queue(&pipeline).await;
+    let second = harness.queue(&pipeline).await;
+
+    // Act
+    harness.start();
+    let first = harness.finished(first).await;
+    let second = harness.finished(second).await;
+
+    // Assert: both ended, so the worker and the pipeline's one slot were freed.
+    assert_eq!(first.status, "FAILED", "{:?}", first.error);
+    assert_eq!(
+        first.error.as_deref(),
+        Some("wait.poll: the condition did not hold within 18446744073709551615 s")
+    );
+    assert_eq!(second.status, "FAILED", "{:?}", second.error);
+    harness.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_panic_under_supervision_is_answered_as_none_and_the_caller_goes_on() {
+    let fail = std::hint::black_box(true);
+    let panicking = supervised("a test future", async move {
+        if fail {
+            panic!("on purpose");
+        }
+        7
+    });
+    assert_eq!(panicking.await, None);
+    assert_eq!(supervised("a test future", async { 7 }).await, Some(7));
 }

@@ -358,7 +358,11 @@ async fn validate_endpoint(
     ))
 }
 
-/// A pipeline body in JSON or YAML, chosen by its content type.
+/// A pipeline body in JSON or YAML, chosen by its content type. Handlers
+/// take it last, after [`ApiActor`]: axum runs the parts extractors first, so
+/// a caller without a valid token is answered 401 before the body is read or
+/// parsed. The project role needs the project the body names, so it is
+/// checked after parsing; [`crate::yaml_guard`] bounds what parsing costs.
 struct PipelineBody(PipelineSpec);
 
 impl<S: Send + Sync> FromRequest<S> for PipelineBody {

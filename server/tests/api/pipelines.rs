@@ -50,6 +50,16 @@ pub(crate) async fn run(app: &TestApp, pipeline_id: &Value, inputs: Value) -> i6
     answer["id"].as_i64().unwrap()
 }
 
+async fn assert_no_pipelines(app: &TestApp) {
+    let listed: Vec<Value> = app
+        .get("/api/v1/pipelines", &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(listed.is_empty(), "{listed:?}");
+}
+
 fn condition_task(name: &str, expression: &str) -> Value {
     json!({"name": name, "type": "condition", "expression": expression})
 }
@@ -214,13 +224,7 @@ async fn invalid_pipelines_are_refused_naming_the_place() {
         .await
         .unwrap();
     assert_eq!(wrong_type.status(), 415);
-    let listed: Vec<Value> = app
-        .get("/api/v1/pipelines", &app.admin_token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert!(listed.is_empty());
+    assert_no_pipelines(&app).await;
 }
 
 #[tokio::test]
@@ -466,4 +470,122 @@ async fn runs_need_the_executor_role_and_required_inputs() {
     assert_eq!(ok.status(), 201);
     let edit = app.post_json("/api/v1/pipelines", &executor, &json!({"project": "Demo", "name": "mine", "stages": [{"name": "s", "tasks": [condition_task("t", "true")]}]})).await;
     assert_eq!(edit.status(), 403);
+}
+
+/// "Billion laughs": one anchored list of 40 tasks named by 1,000 stages is
+/// 40,000 tasks once aliases are expanded, from a few dozen kilobytes.
+fn yaml_bomb() -> String {
+    let mut yaml =
+        String::from("project: Demo\nname: bomb\nstages:\n  - name: s0\n    tasks: &tasks\n");
+    for task in 0..40 {
+        yaml.push_str(&format!(
+            "      - {{name: t{task}, type: condition, expression: 'true'}}\n"
+        ));
+    }
+    for stage in 1..1000 {
+        yaml.push_str(&format!("  - {{name: s{stage}, tasks: *tasks}}\n"));
+    }
+    yaml
+}
+
+async fn post_yaml(app: &TestApp, token: Option<&str>, yaml: String) -> (u16, Value) {
+    let mut request = app
+        .client
+        .post(app.url("/api/v1/pipelines"))
+        .header("Content-Type", "application/yaml")
+        .body(yaml);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn yaml_aliases_and_oversized_yaml_are_refused_before_anything_is_built() {
+    let app = spawn_app().await;
+    app.create_project("Demo").await;
+
+    let (status, answer) = post_yaml(&app, Some(&app.admin_token), yaml_bomb()).await;
+    assert_eq!(status, 400, "{}", answer["message"]);
+    let message = answer["message"].as_str().unwrap_or_default();
+    assert!(message.contains("aliases"), "{answer}");
+    assert!(
+        message.contains("line 46"),
+        "the first alias's place: {answer}"
+    );
+
+    let small_alias = "project: Demo\nname: &n aliased\ndescription: *n\nstages: []\n";
+    let (status, answer) = post_yaml(&app, Some(&app.admin_token), small_alias.into()).await;
+    assert_eq!(status, 400, "{answer}");
+
+    let padding = "#".repeat(1024 * 1024);
+    let oversized = format!("{padding}\nproject: Demo\nname: big\nstages: []\n");
+    let (status, answer) = post_yaml(&app, Some(&app.admin_token), oversized).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("1048576 bytes"),
+        "the limit is named: {answer}"
+    );
+
+    // Without a token the body is never read as a pipeline.
+    let (status, _) = post_yaml(&app, None, yaml_bomb()).await;
+    assert_eq!(status, 401);
+    assert_no_pipelines(&app).await;
+}
+
+#[tokio::test]
+async fn durations_and_counts_beyond_their_limits_are_refused_naming_field_and_limit() {
+    let app = spawn_app().await;
+    app.create_project("Demo").await;
+    let poll = |interval: u64, timeout: u64, attempts: u64| {
+        json!({"project": "Demo", "name": "p", "stages": [{"name": "s", "tasks": [{
+            "name": "wait", "type": "poll", "url": "http://peer.test/x", "condition": "true",
+            "interval_seconds": interval, "timeout_seconds": timeout, "max_attempts": attempts
+        }]}]})
+    };
+    let kubernetes = |concurrency: u64, rollout_timeout: u64| {
+        json!({"project": "Demo", "name": "k", "concurrency": concurrency, "stages": [{"name": "s", "tasks": [{
+            "name": "web", "type": "kubernetes", "endpoint": "dev", "action": "CREATE",
+            "yaml": "kind: x", "wait_for_rollout": true, "rollout_timeout_seconds": rollout_timeout
+        }]}]})
+    };
+    let cases = [
+        (
+            poll(u64::MAX, u64::MAX, 1),
+            "stages[0].tasks[0].interval_seconds",
+            "86400",
+        ),
+        (
+            poll(1, u64::MAX, 1),
+            "stages[0].tasks[0].timeout_seconds",
+            "86400",
+        ),
+        (
+            poll(1, 10, 1_000_000),
+            "stages[0].tasks[0].max_attempts",
+            "86400",
+        ),
+        (
+            kubernetes(1, 86_401),
+            "stages[0].tasks[0].rollout_timeout_seconds",
+            "86400",
+        ),
+        (kubernetes(100_000, 60), "concurrency", "100"),
+    ];
+    for (body, field, limit) in cases {
+        let response = app
+            .post_json("/api/v1/pipelines", &app.admin_token, &body)
+            .await;
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(status, 422, "{field}: {answer}");
+        assert_eq!(answer["field"], field, "{answer}");
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(message.contains(limit), "{limit} in {answer}");
+    }
 }
