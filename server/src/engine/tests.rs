@@ -826,12 +826,12 @@ async fn a_poll_interval_too_long_for_the_clock_fails_the_run_and_frees_its_slot
     let second = harness.finished(second).await;
 
     // Assert: both ended, so the worker and the pipeline's one slot were freed.
-    assert_eq!(first.status, "FAILED", "{:?}", first.error);
+    assert_eq!(first.status, ExecutionStatus::Failed, "{:?}", first.error);
     assert_eq!(
         first.error.as_deref(),
         Some("wait.poll: the condition did not hold within 18446744073709551615 s")
     );
-    assert_eq!(second.status, "FAILED", "{:?}", second.error);
+    assert_eq!(second.status, ExecutionStatus::Failed, "{:?}", second.error);
     harness.shut_down().await;
 }
 
