@@ -467,3 +467,61 @@ async fn runs_need_the_executor_role_and_required_inputs() {
     let edit = app.post_json("/api/v1/pipelines", &executor, &json!({"project": "Demo", "name": "mine", "stages": [{"name": "s", "tasks": [condition_task("t", "true")]}]})).await;
     assert_eq!(edit.status(), 403);
 }
+
+#[tokio::test]
+async fn an_input_cannot_add_yaml_keys_or_header_lines() {
+    // Arrange: a cluster, a pipeline that binds an input into its YAML and a header.
+    let cluster = KubeStandin::builder().token("t0ken").start().await.unwrap();
+    let peer = slow_peer().await;
+    let app = spawn_app().await;
+    app.create_project("Demo").await;
+    let endpoint = app
+        .post_json("/api/v1/endpoints", &app.admin_token, &json!({
+            "project": "Demo", "name": "dev", "kind": "kubernetes", "url": cluster.url(), "token": "t0ken", "namespace": "default"
+        }))
+        .await;
+    assert_eq!(endpoint.status(), 201);
+    let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  greeting: ${input.GREETING}\n";
+    let deploy = create_pipeline(&app, json!({
+        "project": "Demo", "name": "deploy", "inputs": [{"name": "GREETING"}],
+        "stages": [{"name": "deploy", "tasks": [{"name": "config", "type": "kubernetes", "endpoint": "dev", "action": "CREATE", "yaml": yaml}]}]
+    })).await;
+    let call = create_pipeline(&app, json!({
+        "project": "Demo", "name": "call", "inputs": [{"name": "NOTE"}],
+        "stages": [{"name": "call", "tasks": [{"name": "hook", "type": "rest", "url": format!("{peer}/slow"), "headers": {"X-Note": "${input.NOTE}"}}]}]
+    })).await;
+
+    // Act: the inputs smuggle a second key and a second header line.
+    let smuggled = finished(
+        &app,
+        run(
+            &app,
+            &deploy["id"],
+            json!({"GREETING": "hi\n  hostPath: /etc"}),
+        )
+        .await,
+    )
+    .await;
+    let header = finished(
+        &app,
+        run(&app, &call["id"], json!({"NOTE": "ok\r\nX-Injected: yes"})).await,
+    )
+    .await;
+
+    // Assert: both tasks fail, saying which binding and why; nothing was created.
+    assert_eq!(smuggled["status"], "FAILED", "{smuggled}");
+    let reason = smuggled["stages"][0]["tasks"][0]["error"].to_string();
+    assert!(
+        reason.contains("${input.GREETING}") && reason.contains("line break"),
+        "{reason}"
+    );
+    assert!(cluster
+        .object("", "v1", "configmaps", Some("default"), "settings")
+        .is_none());
+    assert_eq!(header["status"], "FAILED", "{header}");
+    let reason = header["stages"][0]["tasks"][0]["error"].to_string();
+    assert!(
+        reason.contains("${input.NOTE}") && reason.contains("line break"),
+        "{reason}"
+    );
+}
