@@ -50,6 +50,20 @@ pub(crate) async fn run(app: &TestApp, pipeline_id: &Value, inputs: Value) -> i6
     answer["id"].as_i64().unwrap()
 }
 
+/// A stand-in cluster and an app with project "Demo" and its endpoint "dev" for it.
+async fn demo_with_cluster() -> (slipway_standins::kube::KubeStandinHandle, TestApp) {
+    let cluster = KubeStandin::builder().token("t0ken").start().await.unwrap();
+    let app = spawn_app().await;
+    app.create_project("Demo").await;
+    let endpoint = app
+        .post_json("/api/v1/endpoints", &app.admin_token, &json!({
+            "project": "Demo", "name": "dev", "kind": "kubernetes", "url": cluster.url(), "token": "t0ken", "namespace": "default"
+        }))
+        .await;
+    assert_eq!(endpoint.status(), 201);
+    (cluster, app)
+}
+
 fn condition_task(name: &str, expression: &str) -> Value {
     json!({"name": name, "type": "condition", "expression": expression})
 }
@@ -226,15 +240,7 @@ async fn invalid_pipelines_are_refused_naming_the_place() {
 #[tokio::test]
 async fn the_kubernetes_task_creates_the_deployment_with_the_bound_image() {
     // Arrange: a cluster and its endpoint.
-    let cluster = KubeStandin::builder().token("t0ken").start().await.unwrap();
-    let app = spawn_app().await;
-    app.create_project("Demo").await;
-    let endpoint = app
-        .post_json("/api/v1/endpoints", &app.admin_token, &json!({
-            "project": "Demo", "name": "dev", "kind": "kubernetes", "url": cluster.url(), "token": "t0ken", "namespace": "default"
-        }))
-        .await;
-    assert_eq!(endpoint.status(), 201);
+    let (cluster, app) = demo_with_cluster().await;
     let yaml = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: testhook\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: testhook}\n  template:\n    metadata:\n      labels: {app: testhook}\n    spec:\n      containers:\n        - name: app\n          image: ${input.DOCKER_IMAGE}:${input.DOCKER_TAG}\n";
     let pipeline = create_pipeline(&app, json!({
         "project": "Demo", "name": "deploy", "inject_docker_parameters": true,
@@ -471,16 +477,8 @@ async fn runs_need_the_executor_role_and_required_inputs() {
 #[tokio::test]
 async fn an_input_cannot_add_yaml_keys_or_header_lines() {
     // Arrange: a cluster, a pipeline that binds an input into its YAML and a header.
-    let cluster = KubeStandin::builder().token("t0ken").start().await.unwrap();
+    let (cluster, app) = demo_with_cluster().await;
     let peer = slow_peer().await;
-    let app = spawn_app().await;
-    app.create_project("Demo").await;
-    let endpoint = app
-        .post_json("/api/v1/endpoints", &app.admin_token, &json!({
-            "project": "Demo", "name": "dev", "kind": "kubernetes", "url": cluster.url(), "token": "t0ken", "namespace": "default"
-        }))
-        .await;
-    assert_eq!(endpoint.status(), 201);
     let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  greeting: ${input.GREETING}\n";
     let deploy = create_pipeline(&app, json!({
         "project": "Demo", "name": "deploy", "inputs": [{"name": "GREETING"}],
