@@ -130,6 +130,97 @@ pub enum UnresolvedBinding {
     Unknown(String),
     #[error("malformed binding {written}: {reason}")]
     Malformed { written: String, reason: String },
+    #[error("the value of {written} {reason}")]
+    Refused { written: String, reason: String },
+}
+
+/// Where a substituted value lands, and so how it is inserted (see
+/// [`Placement::place`]). The one table of the rules; the README's Security
+/// notes repeat them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Inserted as it is (request bodies, endpoint names).
+    Text,
+    /// Kubernetes YAML: a value that could start new YAML structure (a line
+    /// break, a quote, `#`, `{`, `[`, `,`, `: `, a leading `- `, `&`, `*`,
+    /// `!`, `|`, `>`, …) is refused, so it can only ever be one scalar.
+    Yaml,
+    /// An HTTP header value: control characters (CR, LF, …) are refused.
+    Header,
+    /// A URL: percent-encoded for the path or query position it lands in;
+    /// before the path (scheme, host, port) it is inserted as it is.
+    Url,
+}
+
+impl Placement {
+    /// The value as it goes after `before` (what the text holds so far), or
+    /// why it may not go there.
+    pub fn place(self, value: &str, before: &str) -> Result<String, String> {
+        match self {
+            Placement::Text => Ok(value.to_string()),
+            Placement::Yaml => yaml_scalar(value).map(|()| value.to_string()),
+            Placement::Header => match value.chars().find(|c| c.is_control() && *c != '\t') {
+                Some(c) => Err(format!(
+                    "contains the control character {c:?} (a line break could add headers); \
+                     give a one-line value"
+                )),
+                None => Ok(value.to_string()),
+            },
+            Placement::Url => {
+                let after_scheme = before.split_once("://").map_or(before, |(_, rest)| rest);
+                if before.contains(['?', '#']) || after_scheme.contains('/') {
+                    Ok(percent_encoded(value))
+                } else {
+                    Ok(value.to_string())
+                }
+            }
+        }
+    }
+}
+
+/// Refuses what could make a YAML value more than one plain scalar.
+fn yaml_scalar(value: &str) -> Result<(), String> {
+    const FIX: &str = "which could change the YAML's structure; give a plain one-line value";
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "contains the control character {c:?} (a line break), {FIX}"
+        ));
+    }
+    if let Some(c) = value.chars().find(|c| "\"'\\{}[],#`".contains(*c)) {
+        return Err(format!("contains the YAML indicator '{c}', {FIX}"));
+    }
+    if value.contains(": ") || value.ends_with(':') {
+        return Err(format!("contains the YAML indicator ': ', {FIX}"));
+    }
+    let mut chars = value.chars();
+    let first = chars.next();
+    let second = chars.next();
+    let leading = match first {
+        Some(c @ ('&' | '*' | '!' | '|' | '>' | '%' | '@')) => Some(c),
+        Some(c @ ('-' | '?' | ':')) if second.is_none_or(char::is_whitespace) => Some(c),
+        _ => None,
+    };
+    if let Some(c) = leading {
+        return Err(format!("starts with the YAML indicator '{c}', {FIX}"));
+    }
+    if value.starts_with(char::is_whitespace) || value.ends_with(char::is_whitespace) {
+        return Err(format!("starts or ends with a space, {FIX}"));
+    }
+    Ok(())
+}
+
+/// Every byte but the unreserved ones (`A-Z a-z 0-9 - . _ ~`) as `%XX`, so
+/// the value stays one path segment or one query value.
+fn percent_encoded(value: &str) -> String {
+    let mut encoded = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
 }
 
 /// Replaces each `${…}` with what `resolve` gives for it, and `$${` with `${`.
@@ -138,12 +229,29 @@ pub fn substitute(
     text: &str,
     resolve: impl Fn(&Binding) -> Option<String>,
 ) -> Result<String, UnresolvedBinding> {
+    substitute_in(text, Placement::Text, resolve)
+}
+
+/// [`substitute`] for a text where values land as `placement` says.
+pub fn substitute_in(
+    text: &str,
+    placement: Placement,
+    resolve: impl Fn(&Binding) -> Option<String>,
+) -> Result<String, UnresolvedBinding> {
     let mut result = String::with_capacity(text.len());
     for piece in pieces(text) {
         match piece {
             Piece::Literal(literal) => result.push_str(literal),
             Piece::Binding { binding, written } => match resolve(&binding) {
-                Some(value) => result.push_str(&value),
+                Some(value) => {
+                    let placed = placement.place(&value, &result).map_err(|reason| {
+                        UnresolvedBinding::Refused {
+                            written: written.to_string(),
+                            reason,
+                        }
+                    })?;
+                    result.push_str(&placed);
+                }
                 None => return Err(UnresolvedBinding::Unknown(written.to_string())),
             },
             Piece::Malformed { written, reason } => {

@@ -24,7 +24,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 pub use bindings::{
-    binding_text, bindings_in, lookup_json, substitute, Binding, UnresolvedBinding,
+    binding_text, bindings_in, lookup_json, substitute, substitute_in, Binding, Placement,
+    UnresolvedBinding,
 };
 pub(crate) use bindings::{pieces, Piece};
 pub use tasks::{

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{substitute, Binding, SpecError};
+use super::{substitute_in, Binding, Placement, SpecError};
 
 // No `deny_unknown_fields` here: serde does not support it next to `flatten`.
 // Unknown fields still fail, in the task type's struct, which denies them.
@@ -221,28 +221,31 @@ impl TaskSpec {
         resolve: impl Fn(&Binding) -> Option<String>,
     ) -> Result<TaskSpec, SpecError> {
         let mut copy = self.clone();
-        let fields: Vec<(String, &mut String)> = match &mut copy {
+        let fields: Vec<(String, Placement, &mut String)> = match &mut copy {
             TaskSpec::Kubernetes(task) => vec![
-                ("endpoint".to_string(), &mut task.endpoint),
-                ("yaml".to_string(), &mut task.yaml),
+                ("endpoint".to_string(), Placement::Text, &mut task.endpoint),
+                ("yaml".to_string(), Placement::Yaml, &mut task.yaml),
             ],
             TaskSpec::Rest(RestTask {
                 url, headers, body, ..
             })
             | TaskSpec::Poll(PollTask {
                 url, headers, body, ..
-            }) => std::iter::once(("url".to_string(), url))
+            }) => std::iter::once(("url".to_string(), Placement::Url, url))
                 .chain(
                     headers
                         .iter_mut()
-                        .map(|(name, value)| (format!("headers.{name}"), value)),
+                        .map(|(name, value)| (format!("headers.{name}"), Placement::Header, value)),
                 )
-                .chain(body.as_mut().map(|body| ("body".to_string(), body)))
+                .chain(
+                    body.as_mut()
+                        .map(|body| ("body".to_string(), Placement::Text, body)),
+                )
                 .collect(),
             TaskSpec::Condition(_) => Vec::new(),
         };
-        for (field, text) in fields {
-            *text = substitute(text, &resolve).map_err(|error| SpecError {
+        for (field, placement, text) in fields {
+            *text = substitute_in(text, placement, &resolve).map_err(|error| SpecError {
                 path: field,
                 message: error.to_string(),
             })?;

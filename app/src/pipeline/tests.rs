@@ -714,3 +714,54 @@ fn durations_and_counts_have_upper_limits() {
     spec.concurrency = MAX_CONCURRENCY + 1;
     assert_single_error(&spec, "concurrency", "at most 100");
 }
+
+#[test]
+fn values_are_placed_for_where_they_land() {
+    let value = |text: &'static str| move |_: &Binding| Some(text.to_string());
+    // YAML: images, quoted or not, keep working; new structure is refused.
+    for template in [
+        "image: ${input.A}",
+        "image: \"${input.A}\"",
+        "image: ${input.A}:${input.A}",
+    ] {
+        assert!(substitute_in(template, Placement::Yaml, value("svendowideit/testhook")).is_ok());
+        assert!(substitute_in(template, Placement::Yaml, value("-1")).is_ok());
+    }
+    for smuggled in [
+        "x\n  hostPath: /etc",
+        "a: b",
+        "{privileged: true}",
+        "[1]",
+        "x # note",
+        "- item",
+        "&anchor",
+        "*alias",
+        "!!binary",
+        "| block",
+        "> folded",
+        "\"quoted",
+        "it's",
+    ] {
+        let error =
+            substitute_in("key: ${input.A}", Placement::Yaml, value(smuggled)).expect_err(smuggled);
+        assert!(error.to_string().contains("${input.A}"), "{error}");
+    }
+    // Headers: no line breaks.
+    let error =
+        substitute_in("${input.A}", Placement::Header, value("ok\r\nX-More: 1")).unwrap_err();
+    assert!(error.to_string().contains("line break"), "{error}");
+    // URLs: the address as written; path segments and query values encoded.
+    assert_eq!(
+        substitute_in(
+            "${input.A}/v2/${input.A}?q=${input.A}",
+            Placement::Url,
+            value("a/b c&d")
+        )
+        .unwrap(),
+        "a/b c&d/v2/a%2Fb%20c%26d?q=a%2Fb%20c%26d"
+    );
+    assert_eq!(
+        substitute_in("http://host/echo/${input.A}", Placement::Url, value("v7")).unwrap(),
+        "http://host/echo/v7"
+    );
+}

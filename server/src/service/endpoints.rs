@@ -6,7 +6,7 @@ use app::endpoint::*;
 use app::error::AppError;
 use app::model::ProjectRole;
 
-use super::{default_project, Slipway};
+use super::Slipway;
 use crate::clock::now_millis;
 use crate::connect;
 use crate::errors::internal;
@@ -172,37 +172,73 @@ impl Slipway {
     }
 
     /// The secrets to store: new values where given, the stored ones otherwise,
-    /// and only those the endpoint's kind and authentication use.
+    /// and only the one the endpoint's kind and authentication use. A stored
+    /// secret only ever goes where it was entered for: when the address
+    /// (scheme, host, port), the registry server type or the Kubernetes
+    /// authentication changed, it must be entered again.
     pub(crate) fn merged_secrets(
         input: &EndpointInput,
         kind: EndpointKind,
-        stored: EndpointSecrets,
-    ) -> EndpointSecrets {
-        let given = |value: &Option<String>| value.clone().filter(|text| !text.is_empty());
-        let merged = EndpointSecrets {
-            password: given(&input.password).or(stored.password),
-            token: given(&input.token).or(stored.token),
-            client_key: given(&input.client_key).or(stored.client_key),
-            kubeconfig: given(&input.kubeconfig).or(stored.kubeconfig),
+        stored: Option<(&EndpointRecord, EndpointSecrets)>,
+    ) -> Result<EndpointSecrets, AppError> {
+        let (stored_target, stored) = match stored {
+            Some((record, secrets)) => (Some(SecretTarget::of_record(record)?), secrets),
+            None => (None, EndpointSecrets::default()),
         };
-        match (kind, input.settings.auth.unwrap_or_default()) {
-            (EndpointKind::DockerRegistry, _) => EndpointSecrets {
-                password: merged.password,
-                ..EndpointSecrets::default()
-            },
-            (EndpointKind::Kubernetes, KubernetesAuth::Token) => EndpointSecrets {
-                token: merged.token,
-                ..EndpointSecrets::default()
-            },
-            (EndpointKind::Kubernetes, KubernetesAuth::ClientCertificate) => EndpointSecrets {
-                client_key: merged.client_key,
-                ..EndpointSecrets::default()
-            },
-            (EndpointKind::Kubernetes, KubernetesAuth::Kubeconfig) => EndpointSecrets {
-                kubeconfig: merged.kubeconfig,
-                ..EndpointSecrets::default()
-            },
+        type Build = fn(Option<String>) -> EndpointSecrets;
+        let (field, given, kept, build): (&str, _, _, Build) =
+            match (kind, input.settings.auth.unwrap_or_default()) {
+                (EndpointKind::DockerRegistry, _) => {
+                    ("password", &input.password, stored.password, |password| {
+                        EndpointSecrets {
+                            password,
+                            ..EndpointSecrets::default()
+                        }
+                    })
+                }
+                (EndpointKind::Kubernetes, KubernetesAuth::Token) => {
+                    ("token", &input.token, stored.token, |token| {
+                        EndpointSecrets {
+                            token,
+                            ..EndpointSecrets::default()
+                        }
+                    })
+                }
+                (EndpointKind::Kubernetes, KubernetesAuth::ClientCertificate) => (
+                    "client_key",
+                    &input.client_key,
+                    stored.client_key,
+                    |client_key| EndpointSecrets {
+                        client_key,
+                        ..EndpointSecrets::default()
+                    },
+                ),
+                (EndpointKind::Kubernetes, KubernetesAuth::Kubeconfig) => (
+                    "kubeconfig",
+                    &input.kubeconfig,
+                    stored.kubeconfig,
+                    |kubeconfig| EndpointSecrets {
+                        kubeconfig,
+                        ..EndpointSecrets::default()
+                    },
+                ),
+            };
+        if let Some(value) = given.clone().filter(|text| !text.is_empty()) {
+            return Ok(build(Some(value)));
         }
+        if let (Some(_), Some(stored_target)) = (&kept, stored_target) {
+            let target = SecretTarget::of_input(input, kind)?;
+            if target != stored_target {
+                return Err(AppError::invalid(
+                    field,
+                    &format!(
+                        "the stored {field} was entered for {stored_target}, not {target}; \
+                         enter it again for the new address"
+                    ),
+                ));
+            }
+        }
+        Ok(build(kept))
     }
 
     /// Validates the input for `project_id` and writes it (create when `existing` is None).
@@ -224,10 +260,10 @@ impl Slipway {
             AppError::invalid("kind", "is required: docker-registry or kubernetes")
         })?;
         let stored = match existing {
-            Some(record) => self.endpoint_secrets(record)?,
-            None => EndpointSecrets::default(),
+            Some(record) => Some((record, self.endpoint_secrets(record)?)),
+            None => None,
         };
-        let secrets = Self::merged_secrets(&input, kind, stored);
+        let secrets = Self::merged_secrets(&input, kind, stored)?;
         let settings = Self::checked_endpoint(&input, kind, &secrets)?;
         let settings_json = serde_json::to_string(&settings).map_err(internal)?;
         let sealed = (!secrets.names().is_empty())
@@ -265,6 +301,56 @@ impl Slipway {
         secrets: &EndpointSecrets,
     ) -> Validation {
         connect::validate(endpoint, secrets, &self.outbound).await
+    }
+}
+
+/// Where an endpoint's secret goes: the address (scheme, host, port) and
+/// the way it is presented (registry server type or Kubernetes authentication).
+#[derive(PartialEq, Eq)]
+struct SecretTarget {
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+    /// "Docker Hub", "Bearer token", …
+    way: &'static str,
+}
+
+impl SecretTarget {
+    fn new(kind: EndpointKind, url: &reqwest::Url, settings: &EndpointSettings) -> Self {
+        let way = match kind {
+            EndpointKind::DockerRegistry => settings.server_type.unwrap_or_default().label(),
+            EndpointKind::Kubernetes => settings.auth.unwrap_or_default().label(),
+        };
+        SecretTarget {
+            scheme: url.scheme().to_string(),
+            host: url.host_str().unwrap_or_default().to_ascii_lowercase(),
+            port: url.port_or_known_default(),
+            way,
+        }
+    }
+
+    fn of_input(input: &EndpointInput, kind: EndpointKind) -> Result<Self, AppError> {
+        let url =
+            connect::check_url(&input.url).map_err(|message| AppError::invalid("url", &message))?;
+        Ok(Self::new(kind, &url, &input.settings))
+    }
+
+    fn of_record(record: &EndpointRecord) -> Result<Self, AppError> {
+        let kind = record.kind;
+        let settings: EndpointSettings =
+            serde_json::from_str(&record.settings).map_err(internal)?;
+        let url = reqwest::Url::parse(&record.url).map_err(internal)?;
+        Ok(Self::new(kind, &url, &settings))
+    }
+}
+
+impl std::fmt::Display for SecretTarget {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{} at {}://{}", self.way, self.scheme, self.host)?;
+        match self.port {
+            Some(port) => write!(formatter, ":{port}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -380,20 +466,46 @@ impl EndpointsApi for Slipway {
         existing: Option<i64>,
         mut input: EndpointInput,
     ) -> Result<Validation, AppError> {
-        let stored = match existing {
+        // A draft of a saved endpoint may use its stored secrets: it is
+        // checked with the rights on that endpoint's own project and kind.
+        let record = match existing {
             Some(id) => {
-                let (record, _) = self.visible_endpoint(actor, &id.to_string(), None).await?;
-                default_project(&mut input.project, &record);
-                self.endpoint_secrets(&record)?
+                let found = self.visible_endpoint(actor, &id.to_string(), None).await?;
+                let record =
+                    Self::to_edit(actor, found, "validating endpoints", &mut input.project)?;
+                if input.project != record.project_name
+                    && input.project != record.project_id.to_string()
+                {
+                    return Err(AppError::invalid(
+                        "project",
+                        &format!(
+                            "must be the endpoint's own project '{}' when validating a saved endpoint",
+                            record.project_name
+                        ),
+                    ));
+                }
+                let stored_kind = record.kind;
+                if input.kind.is_some_and(|kind| kind != stored_kind) {
+                    return Err(AppError::invalid(
+                        "kind",
+                        "cannot change; create a new endpoint of the other kind",
+                    ));
+                }
+                input.kind = Some(stored_kind);
+                Some(record)
             }
-            None => Default::default(),
+            None => None,
         };
         let (project, role) = self.visible_project(actor, &input.project).await?;
         Self::require_role(actor, role, ProjectRole::Developer, "validating endpoints")?;
         let kind = input.kind.ok_or_else(|| {
             AppError::invalid("kind", "is required: docker-registry or kubernetes")
         })?;
-        let secrets = Self::merged_secrets(&input, kind, stored);
+        let stored = match &record {
+            Some(record) => Some((record, self.endpoint_secrets(record)?)),
+            None => None,
+        };
+        let secrets = Self::merged_secrets(&input, kind, stored)?;
         let settings = Self::checked_endpoint(&input, kind, &secrets)?;
         let draft = Endpoint {
             id: existing.unwrap_or_default(),

@@ -1,7 +1,4 @@
-use server::clock::now_millis;
-use server::secrets::hash_password;
-
-use crate::helpers::{create_token, spawn_app, TestApp};
+use crate::helpers::{create_token, set_password, sign_in, spawn_app};
 
 #[tokio::test]
 async fn api_answers_401_without_or_with_an_unknown_token_alike() {
@@ -62,28 +59,6 @@ async fn revoked_tokens_stop_working_and_tokens_list_last_use() {
     assert!(entry["last_used_at"].is_i64());
     assert!(entry.get("token").is_none(), "the secret is never listed");
     assert!(!listed.iter().any(|t| t.to_string().contains(&token)));
-}
-
-async fn set_password(app: &TestApp, user: &str, password: &str) {
-    let record = app
-        .store
-        .ensure_user(user, false, now_millis())
-        .await
-        .unwrap();
-    app.store
-        .set_password_hash(record.id, &hash_password(password).unwrap())
-        .await
-        .unwrap();
-}
-
-async fn sign_in(app: &TestApp, user: &str, password: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/sign_in"))
-        .header("Accept", "application/json")
-        .form(&[("username", user), ("password", password)])
-        .send()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]

@@ -2,7 +2,9 @@ use serde_json::{json, Value};
 use slipway_standins::hub::HubStandin;
 use slipway_standins::kube::KubeStandin;
 
-use crate::helpers::{spawn_app, spawn_app_with, TestApp};
+use std::sync::{Arc, Mutex};
+
+use crate::helpers::{session_cookie, spawn_app, spawn_app_with, TestApp};
 
 const HUB_PASSWORD: &str = "hub-secret-password-1";
 
@@ -398,4 +400,203 @@ async fn endpoint_names_are_unique_per_project_and_block_project_deletion() {
             .status(),
         204
     );
+}
+
+/// A stand-in peer that answers every request 401 and keeps what it was
+/// sent, so a test sees whether (and which) credentials reached it.
+struct RecordingPeer {
+    url: String,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl RecordingPeer {
+    async fn start() -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let kept = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buffer = vec![0; 8192];
+                let read = stream.read(&mut buffer).await.unwrap_or_default();
+                kept.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buffer[..read]).to_lowercase());
+                let _ = stream
+                    .write_all(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            }
+        });
+        RecordingPeer { url, requests }
+    }
+
+    /// The Authorization headers received, one per request that had one.
+    fn authorizations(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|request| request.lines().map(str::to_string).collect::<Vec<_>>())
+            .filter(|line| line.starts_with("authorization:"))
+            .collect()
+    }
+
+    fn reached(&self) -> bool {
+        !self.requests.lock().unwrap().is_empty()
+    }
+}
+
+const REGISTRY_PASSWORD: &str = "registry-secret-7";
+
+fn registry_endpoint(project: &str, url: &str, password: &str) -> Value {
+    json!({
+        "project": project, "name": "registry", "kind": "docker-registry",
+        "server_type": "registry", "url": url,
+        "username": "robot", "password": password
+    })
+}
+
+#[tokio::test]
+async fn a_stored_password_never_follows_the_url_to_another_host() {
+    // Arrange: a registry endpoint whose password was entered for `home`.
+    let home = RecordingPeer::start().await;
+    let elsewhere = RecordingPeer::start().await;
+    let app = spawn_app().await;
+    let project = app.create_project("Demo").await;
+    let developer = app.member_token(&project, "dev", "developer").await;
+    let created: Value = app
+        .post_json(
+            "/api/v1/endpoints",
+            &developer,
+            &registry_endpoint(&project, &home.url, REGISTRY_PASSWORD),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/api/v1/endpoints/{}", created["id"]);
+    let home_port = home.url.rsplit(':').next().unwrap().to_string();
+
+    // Act: move the address (host, port, scheme, server type) without the password.
+    let moves = [
+        registry_endpoint(&project, &elsewhere.url, ""),
+        registry_endpoint(&project, &format!("http://localhost:{home_port}"), ""),
+        registry_endpoint(&project, &format!("https://127.0.0.1:{home_port}"), ""),
+        {
+            let mut hub = registry_endpoint(&project, &home.url, "");
+            hub["server_type"] = json!("docker-hub");
+            hub
+        },
+    ];
+    for body in moves {
+        let refused = app.put_json(&path, &developer, &body).await;
+
+        // Assert: 422 on the password, which says to enter it again.
+        assert_eq!(refused.status(), 422, "{body}");
+        let answer: Value = refused.json().await.unwrap();
+        assert_eq!(answer["field"], "password", "{answer}");
+        let message = answer["message"].as_str().unwrap();
+        assert!(message.contains("enter it again"), "{message}");
+        assert!(!message.contains(REGISTRY_PASSWORD));
+    }
+    let kept: Value = app.get(&path, &developer).await.json().await.unwrap();
+    assert_eq!(kept["url"], home.url.as_str(), "nothing was stored");
+    let validation = app
+        .post_json(&format!("{path}/validate"), &developer, &json!({}))
+        .await;
+    assert_eq!(validation.status(), 200);
+    assert!(!elsewhere.reached(), "nothing was sent to the new host");
+
+    // Only the description changes: the password is kept and still goes home.
+    let mut described = registry_endpoint(&project, &home.url, "");
+    described["description"] = json!("the team's registry");
+    assert_eq!(
+        app.put_json(&path, &developer, &described).await.status(),
+        200
+    );
+    app.post_json(&format!("{path}/validate"), &developer, &json!({}))
+        .await;
+    let sent = home.authorizations();
+    assert!(!sent.is_empty(), "the kept password is sent home");
+    assert!(sent
+        .iter()
+        .all(|header| header.starts_with("authorization: basic")));
+    assert!(!elsewhere.reached());
+
+    // A new password for the new address is taken.
+    let moved = app
+        .put_json(
+            &path,
+            &developer,
+            &registry_endpoint(&project, &elsewhere.url, "new-one"),
+        )
+        .await;
+    assert_eq!(moved.status(), 200);
+}
+
+#[tokio::test]
+async fn a_draft_reuses_stored_secrets_only_with_the_endpoints_own_rights_and_address() {
+    // Arrange: a secret in project Secrets; the user only views it, but develops in Mine.
+    let home = RecordingPeer::start().await;
+    let attacker = RecordingPeer::start().await;
+    let app = spawn_app().await;
+    let secrets = app.create_project("Secrets").await;
+    let mine = app.create_project("Mine").await;
+    let stored: Value = app
+        .post_json(
+            "/api/v1/endpoints",
+            &app.admin_token,
+            &registry_endpoint(&secrets, &home.url, REGISTRY_PASSWORD),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.member_token(&secrets, "mallory", "viewer").await;
+    app.member_token(&mine, "mallory", "developer").await;
+    let mallory = session_cookie(&app, "mallory", "mallory-password-1").await;
+    app.member_token(&secrets, "dana", "developer").await;
+    app.member_token(&mine, "dana", "developer").await;
+    let dana = session_cookie(&app, "dana", "dana-password-1").await;
+    let draft = |cookie: &str, project: &str, url: &str| {
+        app.client
+            .post(app.url("/api/endpoints/validate_draft"))
+            .header("Cookie", cookie.to_string())
+            .header("Accept", "application/json")
+            .json(&json!({
+                "id": stored["id"],
+                "input": registry_endpoint(project, url, ""),
+            }))
+            .send()
+    };
+
+    // Act + Assert: the viewer is refused, whichever project the draft names.
+    for project in [&mine, &secrets] {
+        let status = draft(&mallory, project, &attacker.url)
+            .await
+            .unwrap()
+            .status();
+        assert!(
+            status == 403 || status == 404,
+            "a viewer validating a draft in {project}: {status}"
+        );
+    }
+    // A developer of both may not carry the secret to another project…
+    let other_project = draft(&dana, &mine, &home.url).await.unwrap();
+    assert_eq!(other_project.status(), 422);
+    // …nor to another address without entering it again.
+    let other_host = draft(&dana, &secrets, &attacker.url).await.unwrap();
+    assert_eq!(other_host.status(), 422);
+    let answer = other_host.text().await.unwrap();
+    assert!(answer.contains("password"), "{answer}");
+    assert!(
+        !attacker.reached(),
+        "no credentials reached the chosen host"
+    );
+
+    // The endpoint's own project and address: the stored secret is used.
+    let own = draft(&dana, &secrets, &home.url).await.unwrap();
+    assert_eq!(own.status(), 200);
+    assert!(!home.authorizations().is_empty());
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use server::clock::now_millis;
 use server::config::{ServeArgs, StorageArgs};
+use server::secrets::hash_password;
 use server::service::issue_api_token;
 use server::startup::Application;
 use server::store::SharedStore;
@@ -126,6 +127,44 @@ pub async fn create_token(store: &SharedStore, username: &str, is_admin: bool) -
         .expect("a token is created")
         .token
 }
+/// Gives a user (created if needed) a password to sign in with.
+pub async fn set_password(app: &TestApp, user: &str, password: &str) {
+    let record = app
+        .store
+        .ensure_user(user, false, now_millis())
+        .await
+        .unwrap();
+    app.store
+        .set_password_hash(record.id, &hash_password(password).unwrap())
+        .await
+        .unwrap();
+}
+
+/// Signs in through the sign-in server function; the answer carries the session cookie.
+pub async fn sign_in(app: &TestApp, user: &str, password: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/sign_in"))
+        .header("Accept", "application/json")
+        .form(&[("username", user), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Signs the user in and answers the `Cookie` header value of their session.
+pub async fn session_cookie(app: &TestApp, user: &str, password: &str) -> String {
+    set_password(app, user, password).await;
+    let signed_in = sign_in(app, user, password).await;
+    assert!(signed_in.status().is_success(), "{user} signs in");
+    signed_in.headers()["set-cookie"]
+        .to_str()
+        .expect("the cookie is text")
+        .split(';')
+        .next()
+        .expect("a cookie")
+        .to_string()
+}
+
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)

@@ -60,6 +60,20 @@ async fn assert_no_pipelines(app: &TestApp) {
     assert!(listed.is_empty(), "{listed:?}");
 }
 
+/// A stand-in cluster and an app with project "Demo" and its endpoint "dev" for it.
+async fn demo_with_cluster() -> (slipway_standins::kube::KubeStandinHandle, TestApp) {
+    let cluster = KubeStandin::builder().token("t0ken").start().await.unwrap();
+    let app = spawn_app().await;
+    app.create_project("Demo").await;
+    let endpoint = app
+        .post_json("/api/v1/endpoints", &app.admin_token, &json!({
+            "project": "Demo", "name": "dev", "kind": "kubernetes", "url": cluster.url(), "token": "t0ken", "namespace": "default"
+        }))
+        .await;
+    assert_eq!(endpoint.status(), 201);
+    (cluster, app)
+}
+
 fn condition_task(name: &str, expression: &str) -> Value {
     json!({"name": name, "type": "condition", "expression": expression})
 }
@@ -230,15 +244,7 @@ async fn invalid_pipelines_are_refused_naming_the_place() {
 #[tokio::test]
 async fn the_kubernetes_task_creates_the_deployment_with_the_bound_image() {
     // Arrange: a cluster and its endpoint.
-    let cluster = KubeStandin::builder().token("t0ken").start().await.unwrap();
-    let app = spawn_app().await;
-    app.create_project("Demo").await;
-    let endpoint = app
-        .post_json("/api/v1/endpoints", &app.admin_token, &json!({
-            "project": "Demo", "name": "dev", "kind": "kubernetes", "url": cluster.url(), "token": "t0ken", "namespace": "default"
-        }))
-        .await;
-    assert_eq!(endpoint.status(), 201);
+    let (cluster, app) = demo_with_cluster().await;
     let yaml = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: testhook\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: testhook}\n  template:\n    metadata:\n      labels: {app: testhook}\n    spec:\n      containers:\n        - name: app\n          image: ${input.DOCKER_IMAGE}:${input.DOCKER_TAG}\n";
     let pipeline = create_pipeline(&app, json!({
         "project": "Demo", "name": "deploy", "inject_docker_parameters": true,
@@ -588,4 +594,54 @@ async fn durations_and_counts_beyond_their_limits_are_refused_naming_field_and_l
         let message = answer["message"].as_str().unwrap_or_default();
         assert!(message.contains(limit), "{limit} in {answer}");
     }
+}
+
+#[tokio::test]
+async fn an_input_cannot_add_yaml_keys_or_header_lines() {
+    // Arrange: a cluster, a pipeline that binds an input into its YAML and a header.
+    let (cluster, app) = demo_with_cluster().await;
+    let peer = slow_peer().await;
+    let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  greeting: ${input.GREETING}\n";
+    let deploy = create_pipeline(&app, json!({
+        "project": "Demo", "name": "deploy", "inputs": [{"name": "GREETING"}],
+        "stages": [{"name": "deploy", "tasks": [{"name": "config", "type": "kubernetes", "endpoint": "dev", "action": "CREATE", "yaml": yaml}]}]
+    })).await;
+    let call = create_pipeline(&app, json!({
+        "project": "Demo", "name": "call", "inputs": [{"name": "NOTE"}],
+        "stages": [{"name": "call", "tasks": [{"name": "hook", "type": "rest", "url": format!("{peer}/slow"), "headers": {"X-Note": "${input.NOTE}"}}]}]
+    })).await;
+
+    // Act: the inputs smuggle a second key and a second header line.
+    let smuggled = finished(
+        &app,
+        run(
+            &app,
+            &deploy["id"],
+            json!({"GREETING": "hi\n  hostPath: /etc"}),
+        )
+        .await,
+    )
+    .await;
+    let header = finished(
+        &app,
+        run(&app, &call["id"], json!({"NOTE": "ok\r\nX-Injected: yes"})).await,
+    )
+    .await;
+
+    // Assert: both tasks fail, saying which binding and why; nothing was created.
+    assert_eq!(smuggled["status"], "FAILED", "{smuggled}");
+    let reason = smuggled["stages"][0]["tasks"][0]["error"].to_string();
+    assert!(
+        reason.contains("${input.GREETING}") && reason.contains("line break"),
+        "{reason}"
+    );
+    assert!(cluster
+        .object("", "v1", "configmaps", Some("default"), "settings")
+        .is_none());
+    assert_eq!(header["status"], "FAILED", "{header}");
+    let reason = header["stages"][0]["tasks"][0]["error"].to_string();
+    assert!(
+        reason.contains("${input.NOTE}") && reason.contains("line break"),
+        "{reason}"
+    );
 }
