@@ -43,7 +43,7 @@ static UTC_TIME: LazyLock<Regex> = LazyLock::new(|| {
 /// the start of a plain scalar, no space (so no `: ` or ` #`), no quote, no
 /// line break.
 static SAFE_INPUT: LazyLock<Regex> =
-    LazyLock::new(|| grammar(r"\A(?:[A-Za-z0-9_][A-Za-z0-9_.:/@+-]*)?\z"));
+    LazyLock::new(|| grammar(r"\A(?:[A-Za-z0-9_][A-Za-z0-9_.:/@+=-]*)?\z"));
 
 /// Every field of a parsed event keeps to its grammar.
 fn assert_event_is_safe(event: &PushEvent) {

@@ -73,11 +73,24 @@ pub fn is_valid_repository_path(path: &str) -> bool {
 }
 
 /// An OCI digest: `algorithm:encoded`, algorithm
-/// `[a-z0-9]+([+._-][a-z0-9]+)*`, encoded `[a-zA-Z0-9=_-]+`.
+/// `[a-z0-9]+([+._-][a-z0-9]+)*`, encoded `[a-zA-Z0-9=_-]+`; the registered
+/// algorithms are held to their exact form (`sha256`: 64 lower-case hex
+/// digits, `sha512`: 128), as the OCI image spec requires.
 pub fn is_valid_digest(digest: &str) -> bool {
     let Some((algorithm, encoded)) = digest.split_once(':') else {
         return false;
     };
+    let registered_length = match algorithm {
+        "sha256" => Some(64),
+        "sha512" => Some(128),
+        _ => None,
+    };
+    if let Some(length) = registered_length {
+        return encoded.len() == length
+            && encoded
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    }
     let algorithm_ok = !algorithm.is_empty()
         && algorithm.split(['+', '.', '_', '-']).all(|part| {
             !part.is_empty()
