@@ -10,7 +10,10 @@ use reqwest::header::{HeaderMap, WWW_AUTHENTICATE};
 use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 
-use super::outbound::{describe_transport_failure, display_target, excerpt};
+use super::outbound::{
+    check_egress, describe_transport_failure, display_target, excerpt, read_capped,
+    read_capped_text, ReadError, MAX_API_RESPONSE_BYTES,
+};
 use super::{check_url, DockerHubClient, Outbound};
 
 struct Credentials<'a> {
@@ -77,6 +80,7 @@ pub(super) async fn check_registry(
         api_root: api_root(&url),
         host: display_target(url.as_str()),
         timeout: outbound.timeout,
+        deny_private_egress: outbound.deny_private_egress,
         credentials: credentials(endpoint, secrets)?,
     };
     probe.sign_in().await
@@ -98,6 +102,7 @@ struct RegistryProbe<'a> {
     /// `host:port`, for messages.
     host: String,
     timeout: Duration,
+    deny_private_egress: bool,
     credentials: Option<Credentials<'a>>,
 }
 
@@ -151,7 +156,10 @@ impl RegistryProbe<'_> {
             .await?;
         match answer.status() {
             status if status.is_success() => {
-                let parsed: TokenAnswer = answer.json().await.map_err(|_| {
+                let body = read_capped(answer, MAX_API_RESPONSE_BYTES)
+                    .await
+                    .map_err(|error| format!("the registry's {service} answered, but {error}"))?;
+                let parsed: TokenAnswer = serde_json::from_slice(&body).map_err(|_| {
                     format!("the registry's {service} answered something that is not a token")
                 })?;
                 parsed
@@ -182,17 +190,25 @@ impl RegistryProbe<'_> {
         request: reqwest::RequestBuilder,
         via: &str,
     ) -> Result<reqwest::Response, String> {
-        request.send().await.map_err(|error| {
-            let target = if via.is_empty() {
-                format!("the registry at {}", self.host)
-            } else {
-                format!("the registry's {via}")
-            };
+        let target = if via.is_empty() {
+            format!("the registry at {}", self.host)
+        } else {
+            format!("the registry's {via}")
+        };
+        let unreachable = |error: &reqwest::Error| {
             format!(
                 "could not reach {target}: {}",
-                describe_transport_failure(&error, self.timeout)
+                describe_transport_failure(error, self.timeout)
             )
-        })
+        };
+        let request = request.build().map_err(|error| unreachable(&error))?;
+        check_egress(self.deny_private_egress, request.url().as_str())
+            .await
+            .map_err(|denied| format!("did not call {target}: {denied}"))?;
+        self.http
+            .execute(request)
+            .await
+            .map_err(|error| unreachable(&error))
     }
 
     fn signed_in(&self) -> String {
@@ -232,7 +248,11 @@ impl RegistryProbe<'_> {
             .credentials
             .as_ref()
             .map_or("", |credentials| credentials.password);
-        let body = excerpt(&response.text().await.unwrap_or_default(), &[password]);
+        let body = match read_capped_text(response, MAX_API_RESPONSE_BYTES).await {
+            Ok(text) => excerpt(&text, &[password]),
+            Err(too_large @ ReadError::TooLarge { .. }) => too_large.to_string(),
+            Err(ReadError::Failed(_)) => String::new(),
+        };
         let quoted = if body.is_empty() {
             String::new()
         } else {

@@ -25,6 +25,9 @@ use crate::{connect, deploy, endpoints};
 
 /// How much of a response body a REST or Poll task keeps in its output.
 const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The most of a response a REST or Poll task reads: a larger answer fails
+/// the attempt ("the response was larger than … bytes") without being read.
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// Requests of REST and Poll tasks give up after this long.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -257,6 +260,12 @@ impl Engine {
             Ok(action) => action,
             Err(error) => return TaskEnd::Failed(error.to_string()),
         };
+        if let Err(denied) = self.context.outbound.check_egress(&endpoint.url).await {
+            return TaskEnd::Failed(format!(
+                "connecting to endpoint '{}': {denied}",
+                endpoint.name
+            ));
+        }
         let client = match connect::kube_client(
             &endpoint,
             &secrets,
@@ -319,11 +328,12 @@ impl Engine {
     ) -> Result<Option<(u16, Value)>, String> {
         let method = reqwest::Method::from_str(&method.to_ascii_uppercase())
             .map_err(|_| format!("'{method}' is not an HTTP method"))?;
-        let client = self
-            .context
-            .outbound
-            .http_client(false)
-            .map_err(|error| error.to_string())?;
+        let outbound = &self.context.outbound;
+        outbound
+            .check_egress(url)
+            .await
+            .map_err(|denied| format!("the request to {url} was not sent: {denied}"))?;
+        let client = outbound.task_client().map_err(|error| error.to_string())?;
         let mut request = client.request(method, url).timeout(REQUEST_TIMEOUT);
         for (name, value) in headers {
             request = request.header(name, value);
@@ -332,14 +342,19 @@ impl Engine {
             request = request.body(body.to_string());
         }
         let response = tokio::select! {
-            response = request.send() => response.map_err(|error| format!("the request to {url} failed: {error}"))?,
+            response = request.send() => response.map_err(|error| {
+                let cause = connect::describe_transport_failure(&error, REQUEST_TIMEOUT);
+                format!("the request to {url} failed: {cause}")
+            })?,
             _ = cancel.cancelled() => return Ok(None),
         };
         let status = response.status().as_u16();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|error| format!("reading the answer failed: {error}"))?;
+        let bytes = tokio::select! {
+            bytes = connect::read_capped(response, MAX_RESPONSE_BYTES) => bytes.map_err(|error| {
+                format!("{url} answered {status}, but {error}")
+            })?,
+            _ = cancel.cancelled() => return Ok(None),
+        };
         let kept = &bytes[..bytes.len().min(MAX_BODY_BYTES)];
         let body = serde_json::from_slice::<Value>(kept)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(kept).into_owned()));
