@@ -186,16 +186,34 @@ fn refuse_private(host: &str, address: IpAddr) -> Result<(), EgressDenied> {
 }
 
 /// A call `--deny-private-egress` refused before connecting.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "private egress is denied: {host} is {address}, {kind} (the server runs with \
-     --deny-private-egress; an operator can turn it off to allow calls to private networks)"
-)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EgressDenied {
     host: String,
     address: IpAddr,
     kind: &'static str,
 }
+
+impl std::fmt::Display for EgressDenied {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            host,
+            address,
+            kind,
+        } = self;
+        formatter.write_str("private egress is denied: ")?;
+        if *host == address.to_string() {
+            write!(formatter, "{address} is {kind}")?;
+        } else {
+            write!(formatter, "{host} resolves to {address}, {kind}")?;
+        }
+        formatter.write_str(
+            " (the server runs with --deny-private-egress; an operator can turn it off \
+             to allow calls to private networks)",
+        )
+    }
+}
+
+impl StdError for EgressDenied {}
 
 /// What kind of non-public address `address` is (loopback, link-local —
 /// which holds the 169.254.169.254 cloud metadata service —, private,
@@ -623,7 +641,7 @@ mod tests {
                 .expect_err("localhost is loopback");
             let message = describe_transport_failure(&error, outbound.timeout);
             assert!(
-                message.starts_with("private egress is denied: localhost is "),
+                message.starts_with("private egress is denied: localhost resolves to "),
                 "{message}"
             );
         }

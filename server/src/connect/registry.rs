@@ -584,6 +584,109 @@ mod tests {
         );
     }
 
+    /// A registry whose `/v2/` answers `answer` (status, headers, body chunks
+    /// of 64 KiB, streamed); answers its URL and how many chunks were produced.
+    async fn start_odd_registry(
+        status: u16,
+        location: Option<String>,
+        chunks: usize,
+    ) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use futures::StreamExt as _;
+        let produced = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = produced.clone();
+        let router = axum::Router::new().fallback(move || {
+            let counter = counter.clone();
+            let location = location.clone();
+            async move {
+                let stream = futures::stream::iter(0..chunks).map(move |_| {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'x'; 64 * 1024]))
+                });
+                let mut response =
+                    axum::response::Response::new(axum::body::Body::from_stream(stream));
+                *response.status_mut() = axum::http::StatusCode::from_u16(status).unwrap();
+                if let Some(location) = location {
+                    response
+                        .headers_mut()
+                        .insert(axum::http::header::LOCATION, location.parse().unwrap());
+                }
+                response
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (format!("http://{address}"), produced)
+    }
+
+    #[tokio::test]
+    async fn a_huge_registry_answer_is_not_read_past_the_limit() {
+        install_crypto_provider();
+        // 800 × 64 KiB = 50 MiB of error page.
+        let (url, produced) = start_odd_registry(500, None, 800).await;
+        let endpoint = registry_endpoint(&url, RegistryServerType::Registry, "alice");
+
+        let outcome = validate(&endpoint, &password("p"), &outbound(Duration::from_secs(5))).await;
+
+        assert!(!outcome.ok);
+        assert!(
+            outcome.message.ends_with(&format!(
+                "the response was larger than {MAX_API_RESPONSE_BYTES} bytes"
+            )),
+            "{}",
+            outcome.message
+        );
+        let sent = produced.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(sent < 100, "{sent} chunks of 64 KiB were produced");
+    }
+
+    #[tokio::test]
+    async fn a_registry_redirect_is_reported_not_followed() {
+        install_crypto_provider();
+        let (elsewhere, _) = start_fake_registry(false).await;
+        let (url, _) = start_odd_registry(302, Some(format!("{elsewhere}/v2/")), 0).await;
+        let endpoint = registry_endpoint(&url, RegistryServerType::Registry, "alice");
+
+        let outcome = validate(
+            &endpoint,
+            &password("right-password"),
+            &outbound(Duration::from_secs(5)),
+        )
+        .await;
+
+        assert!(!outcome.ok, "{}", outcome.message);
+        assert!(
+            outcome.message.contains("answered 302 Found to /v2/"),
+            "{}",
+            outcome.message
+        );
+    }
+
+    #[tokio::test]
+    async fn with_deny_private_egress_a_private_registry_is_not_called() {
+        install_crypto_provider();
+        let (url, _) = start_fake_registry(false).await;
+        let endpoint = registry_endpoint(&url, RegistryServerType::Registry, "alice");
+        let outbound = Outbound {
+            deny_private_egress: true,
+            ..outbound(Duration::from_secs(5))
+        };
+
+        let outcome = validate(&endpoint, &password("right-password"), &outbound).await;
+
+        assert!(!outcome.ok);
+        assert!(
+            outcome
+                .message
+                .starts_with("did not call the registry at 127.0.0.1:")
+                && outcome
+                    .message
+                    .contains("private egress is denied: 127.0.0.1 is a loopback address"),
+            "{}",
+            outcome.message
+        );
+    }
+
     #[tokio::test]
     async fn docker_hub_sign_in_is_checked_through_its_login() {
         install_crypto_provider();
