@@ -30,7 +30,7 @@ pub use kubernetes::{kube_client, kube_config, KubeTimeouts};
 pub(crate) use outbound::{describe_transport_failure, read_capped};
 pub use outbound::{
     private_address_kind, EgressDenied, Outbound, ReadError, DEFAULT_DOCKER_HUB_API_URL,
-    MAX_API_RESPONSE_BYTES, MAX_TASK_REDIRECTS,
+    EGRESS_DENIED_PREFIX, MAX_API_RESPONSE_BYTES, MAX_TASK_REDIRECTS,
 };
 
 /// Why an outbound client could not be set up. The texts name the setting to fix

@@ -200,7 +200,7 @@ impl std::fmt::Display for EgressDenied {
             address,
             kind,
         } = self;
-        formatter.write_str("private egress is denied: ")?;
+        formatter.write_str(EGRESS_DENIED_PREFIX)?;
         if *host == address.to_string() {
             write!(formatter, "{address} is {kind}")?;
         } else {
@@ -214,6 +214,9 @@ impl std::fmt::Display for EgressDenied {
 }
 
 impl StdError for EgressDenied {}
+
+/// How every [`EgressDenied`] message begins.
+pub const EGRESS_DENIED_PREFIX: &str = "private egress is denied: ";
 
 /// What kind of non-public address `address` is (loopback, link-local —
 /// which holds the 169.254.169.254 cloud metadata service —, private,

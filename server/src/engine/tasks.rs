@@ -47,6 +47,22 @@ pub(super) enum TaskEnd {
     Canceled,
 }
 
+/// Why a REST or Poll request gave no usable answer. A Poll task tries again
+/// after a `Retry` (a peer may come up) but fails at once on a `Final` one (no
+/// HTTP method, private egress denied, an answer over [`MAX_RESPONSE_BYTES`]).
+enum RequestFailure {
+    Retry(String),
+    Final(String),
+}
+
+impl RequestFailure {
+    fn into_reason(self) -> String {
+        match self {
+            RequestFailure::Retry(reason) | RequestFailure::Final(reason) => reason,
+        }
+    }
+}
+
 /// What bindings and expressions read: the run's inputs, earlier outputs and,
 /// for Poll conditions, the response.
 struct Values<'a> {
@@ -325,15 +341,16 @@ impl Engine {
         headers: &BTreeMap<String, String>,
         body: Option<&str>,
         cancel: &CancellationToken,
-    ) -> Result<Option<(u16, Value)>, String> {
+    ) -> Result<Option<(u16, Value)>, RequestFailure> {
         let method = reqwest::Method::from_str(&method.to_ascii_uppercase())
-            .map_err(|_| format!("'{method}' is not an HTTP method"))?;
+            .map_err(|_| RequestFailure::Final(format!("'{method}' is not an HTTP method")))?;
         let outbound = &self.context.outbound;
-        outbound
-            .check_egress(url)
-            .await
-            .map_err(|denied| format!("the request to {url} was not sent: {denied}"))?;
-        let client = outbound.task_client().map_err(|error| error.to_string())?;
+        outbound.check_egress(url).await.map_err(|denied| {
+            RequestFailure::Final(format!("the request to {url} was not sent: {denied}"))
+        })?;
+        let client = outbound
+            .task_client()
+            .map_err(|error| RequestFailure::Final(error.to_string()))?;
         let mut request = client.request(method, url).timeout(REQUEST_TIMEOUT);
         for (name, value) in headers {
             request = request.header(name, value);
@@ -344,14 +361,24 @@ impl Engine {
         let response = tokio::select! {
             response = request.send() => response.map_err(|error| {
                 let cause = connect::describe_transport_failure(&error, REQUEST_TIMEOUT);
-                format!("the request to {url} failed: {cause}")
+                let reason = format!("the request to {url} failed: {cause}");
+                // Refused by --deny-private-egress (a name or a redirect): asking again won't help.
+                if cause.starts_with(connect::EGRESS_DENIED_PREFIX) {
+                    RequestFailure::Final(reason)
+                } else {
+                    RequestFailure::Retry(reason)
+                }
             })?,
             _ = cancel.cancelled() => return Ok(None),
         };
         let status = response.status().as_u16();
         let bytes = tokio::select! {
             bytes = connect::read_capped(response, MAX_RESPONSE_BYTES) => bytes.map_err(|error| {
-                format!("{url} answered {status}, but {error}")
+                let reason = format!("{url} answered {status}, but {error}");
+                match error {
+                    connect::ReadError::TooLarge { .. } => RequestFailure::Final(reason),
+                    connect::ReadError::Failed(_) => RequestFailure::Retry(reason),
+                }
             })?,
             _ = cancel.cancelled() => return Ok(None),
         };
@@ -373,7 +400,7 @@ impl Engine {
             )
             .await
         {
-            Err(reason) => TaskEnd::Failed(reason),
+            Err(failure) => TaskEnd::Failed(failure.into_reason()),
             Ok(None) => TaskEnd::Canceled,
             Ok(Some((status, body))) => {
                 log.line(format!("answered {status}"));
@@ -413,7 +440,10 @@ impl Engine {
                 .await;
             match answer {
                 Ok(None) => return TaskEnd::Canceled,
-                Err(reason) => log.line(format!("attempt {attempt}: {reason}")),
+                Err(RequestFailure::Final(reason)) => return TaskEnd::Failed(reason),
+                Err(RequestFailure::Retry(reason)) => {
+                    log.line(format!("attempt {attempt}: {reason}"))
+                }
                 Ok(Some((status, body))) => {
                     let with_response = Values {
                         inputs: values.inputs,

@@ -731,3 +731,30 @@ async fn with_deny_private_egress_a_task_to_a_loopback_address_is_refused() {
         assert!(reason.contains("--deny-private-egress"), "{reason}");
     }
 }
+
+#[tokio::test]
+async fn a_poll_answered_with_too_large_a_response_fails_at_once() {
+    let (peer, _) = huge_peer(800).await;
+    let app = spawn_app().await;
+    app.create_project("Demo").await;
+    let pipeline = create_pipeline(&app, json!({
+        "project": "Demo", "name": "huge-poll",
+        "stages": [{"name": "s", "tasks": [{"name": "poll", "type": "poll", "url": format!("{peer}/huge"), "condition": "$.ready == true", "interval_seconds": 1, "timeout_seconds": 120}]}]
+    })).await;
+
+    let started = Instant::now();
+    let id = run(&app, &pipeline["id"], json!({})).await;
+    let execution = finished(&app, id).await;
+
+    assert_eq!(execution["status"], "FAILED", "{execution}");
+    let reason = execution["stages"][0]["tasks"][0]["error"].to_string();
+    assert!(
+        reason.contains("the response was larger than 1048576 bytes"),
+        "{reason}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+}
