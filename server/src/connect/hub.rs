@@ -434,6 +434,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn with_deny_private_egress_a_private_hub_is_not_called() {
+        install_crypto_provider();
+        let hub = HubStandin::builder()
+            .credentials("alice", "pw")
+            .start()
+            .await
+            .expect("hub stand-in");
+        let outbound = Outbound {
+            deny_private_egress: true,
+            ..outbound(hub.url())
+        };
+        let client = DockerHubClient::new(&outbound, false).expect("client");
+
+        let error = client.login("alice", "pw").await.expect_err("denied");
+
+        assert_eq!(error.status, None);
+        assert!(
+            error
+                .to_string()
+                .starts_with("did not call Docker Hub: private egress is denied: 127.0.0.1 is a loopback address"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
     async fn login_answers_a_session_or_the_hubs_refusal() {
         install_crypto_provider();
         let hub = HubStandin::builder()
