@@ -114,6 +114,12 @@ pub struct ServeArgs {
     /// HTTP(S) proxy for endpoints marked "cloud proxy" (registries reachable only from inside a network).
     #[arg(long, env = "SLIPWAY_CLOUD_PROXY_URL")]
     pub cloud_proxy_url: Option<String>,
+    /// Refuse outbound calls (REST/Poll tasks, endpoint validation, Kubernetes
+    /// tasks, Docker Hub, callbacks) to loopback, link-local, private and
+    /// cloud-metadata addresses. Off by default: clusters and registries of a
+    /// self-hosted install often live on private addresses.
+    #[arg(long, env = "SLIPWAY_DENY_PRIVATE_EGRESS")]
+    pub deny_private_egress: bool,
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, env = "SLIPWAY_LOG_JSON")]
     pub log_json: bool,

@@ -62,6 +62,7 @@ impl Application {
             cloud_proxy_url: args.cloud_proxy_url.clone(),
             timeout: OUTBOUND_TIMEOUT,
             callback_hosts: args.docker_hub_callback_hosts.clone(),
+            deny_private_egress: args.deny_private_egress,
         };
         let public_url = match &args.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),

@@ -109,6 +109,7 @@ impl Bench {
             docker_hub_api_url: "http://127.0.0.1:9".into(),
             cloud_proxy_url: None,
             docker_hub_callback_hosts: Vec::new(),
+            deny_private_egress: false,
             log_json: false,
         };
         adjust(&mut args);

@@ -11,7 +11,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::outbound::{describe_transport_failure, excerpt};
+use super::outbound::{
+    check_egress, describe_transport_failure, excerpt, read_capped_text, ReadError,
+    MAX_API_RESPONSE_BYTES,
+};
 use super::{check_url, ConnectError, Outbound};
 
 /// A `next` page link is followed at most this often (a loop guard).
@@ -175,6 +178,7 @@ pub struct DockerHubClient {
     http: reqwest::Client,
     api_url: Url,
     timeout: Duration,
+    deny_private_egress: bool,
 }
 
 impl DockerHubClient {
@@ -186,6 +190,7 @@ impl DockerHubClient {
             http: outbound.http_client(via_cloud_proxy)?,
             api_url,
             timeout: outbound.timeout,
+            deny_private_egress: outbound.deny_private_egress,
         })
     }
 
@@ -236,15 +241,33 @@ impl DockerHubClient {
         request: reqwest::RequestBuilder,
         secrets: &[&str],
     ) -> Result<(StatusCode, String), HubError> {
-        let response = request
-            .send()
+        let request = request
+            .build()
+            .map_err(|error| HubError::unreachable(&error, self.timeout))?;
+        check_egress(self.deny_private_egress, request.url().as_str())
+            .await
+            .map_err(|denied| HubError {
+                status: None,
+                reason: format!("did not call Docker Hub: {denied}"),
+            })?;
+        let response = self
+            .http
+            .execute(request)
             .await
             .map_err(|error| HubError::unreachable(&error, self.timeout))?;
         let status = response.status();
-        let body = response
-            .text()
-            .await
-            .map_err(|error| HubError::unreachable(&error, self.timeout))?;
+        let body = match read_capped_text(response, MAX_API_RESPONSE_BYTES).await {
+            Ok(body) => body,
+            Err(ReadError::Failed(error)) => {
+                return Err(HubError::unreachable(&error, self.timeout))
+            }
+            Err(too_large @ ReadError::TooLarge { .. }) => {
+                return Err(HubError {
+                    status: Some(status.as_u16()),
+                    reason: too_large.to_string(),
+                })
+            }
+        };
         if status.is_success() {
             Ok((status, body))
         } else {
@@ -408,6 +431,31 @@ mod tests {
             timeout: Duration::from_secs(5),
             ..Outbound::default()
         }
+    }
+
+    #[tokio::test]
+    async fn with_deny_private_egress_a_private_hub_is_not_called() {
+        install_crypto_provider();
+        let hub = HubStandin::builder()
+            .credentials("alice", "pw")
+            .start()
+            .await
+            .expect("hub stand-in");
+        let outbound = Outbound {
+            deny_private_egress: true,
+            ..outbound(hub.url())
+        };
+        let client = DockerHubClient::new(&outbound, false).expect("client");
+
+        let error = client.login("alice", "pw").await.expect_err("denied");
+
+        assert_eq!(error.status, None);
+        assert!(
+            error
+                .to_string()
+                .starts_with("did not call Docker Hub: private egress is denied: 127.0.0.1 is a loopback address"),
+            "{error}"
+        );
     }
 
     #[tokio::test]

@@ -182,6 +182,12 @@ pub(super) async fn check_cluster(
     )
     .await
     .map_err(|error| error.to_string())?;
+    // kube's own client does not take the resolver of the other clients: the
+    // cluster's address is checked here, before connecting.
+    outbound
+        .check_egress(&config.cluster_url.to_string())
+        .await
+        .map_err(|denied| format!("did not call the cluster: {denied}"))?;
     let target = ClusterTarget {
         server: config
             .cluster_url

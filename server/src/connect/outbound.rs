@@ -3,7 +3,11 @@
 
 use std::error::Error as StdError;
 use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
+
+use reqwest::redirect::Policy;
 
 use super::ConnectError;
 
@@ -24,6 +28,9 @@ pub struct Outbound {
     pub timeout: Duration,
     /// Hosts (`host` or `host:port`) Docker Hub callbacks may be sent to; empty: callbacks off.
     pub callback_hosts: Vec<String>,
+    /// `--deny-private-egress`: refuse calls to loopback, link-local, private and
+    /// cloud-metadata addresses (see [`private_address_kind`]).
+    pub deny_private_egress: bool,
 }
 
 impl Outbound {
@@ -51,14 +58,45 @@ impl Outbound {
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
     /// A client whose connects and whole requests end within [`Self::timeout`],
-    /// going through the cloud proxy when asked. Without the proxy, reqwest's
-    /// usual `HTTPS_PROXY`/`NO_PROXY` environment variables apply.
+    /// going through the cloud proxy when asked, that never follows a redirect
+    /// (a 3xx is answered as it is): for endpoint validation, the Docker Hub
+    /// API and callbacks, where an open redirect on an allowed host must lead
+    /// nowhere. Without the proxy, reqwest's usual `HTTPS_PROXY`/`NO_PROXY`
+    /// environment variables apply.
     pub fn http_client(&self, via_cloud_proxy: bool) -> Result<reqwest::Client, ConnectError> {
+        self.build_client(via_cloud_proxy, Policy::none())
+    }
+
+    /// The client of REST and Poll tasks: as [`Self::http_client`] without the
+    /// cloud proxy, but following up to [`MAX_TASK_REDIRECTS`] redirects, each
+    /// held to `--deny-private-egress` like the first request.
+    pub fn task_client(&self) -> Result<reqwest::Client, ConnectError> {
+        let deny = self.deny_private_egress;
+        let policy = Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_TASK_REDIRECTS {
+                let error = format!("more than {MAX_TASK_REDIRECTS} redirects");
+                return attempt.error(error);
+            }
+            // Names are checked by the resolver; addresses written in the URL here.
+            match literal_address_denied(deny, attempt.url()) {
+                Some(denied) => attempt.error(denied),
+                None => attempt.follow(),
+            }
+        });
+        self.build_client(false, policy)
+    }
+
+    fn build_client(
+        &self,
+        via_cloud_proxy: bool,
+        redirects: Policy,
+    ) -> Result<reqwest::Client, ConnectError> {
         ensure_crypto_provider();
         let mut builder = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(self.timeout)
-            .timeout(self.timeout);
+            .timeout(self.timeout)
+            .redirect(redirects);
         if via_cloud_proxy {
             let proxy_url = self
                 .cloud_proxy_url
@@ -69,12 +107,230 @@ impl Outbound {
             let proxy =
                 reqwest::Proxy::all(proxy_url).map_err(|_| ConnectError::InvalidCloudProxyUrl)?;
             builder = builder.proxy(proxy);
+        } else if self.deny_private_egress {
+            // Every name is resolved here, for redirects and at each connect
+            // too, so a name that later resolves to a private address
+            // (DNS rebinding) is refused as well. (Through the cloud proxy the
+            // proxy resolves; the target was checked by `check_egress`.)
+            builder = builder.dns_resolver(Arc::new(PublicOnlyResolver));
         }
         builder
             .build()
             .map_err(|error| ConnectError::HttpClient(innermost_message(&error.without_url())))
     }
+
+    /// With `--deny-private-egress`, refuses `url` when its host is, or resolves
+    /// to, a private address (every address it resolves to is checked). A name
+    /// that does not resolve here passes: the call itself then fails, or the
+    /// cloud proxy resolves it. Call before each request; the clients'
+    /// resolver checks again when they connect.
+    pub async fn check_egress(&self, url: &str) -> Result<(), EgressDenied> {
+        check_egress(self.deny_private_egress, url).await
+    }
 }
+
+/// How many redirects a REST or Poll task's request follows.
+pub const MAX_TASK_REDIRECTS: usize = 10;
+
+/// See [`Outbound::check_egress`].
+pub(crate) async fn check_egress(deny: bool, url: &str) -> Result<(), EgressDenied> {
+    if !deny {
+        return Ok(());
+    }
+    let Ok(url) = reqwest::Url::parse(url.trim()) else {
+        return Ok(());
+    };
+    if let Some(denied) = literal_address_denied(true, &url) {
+        return Err(denied);
+    }
+    let Some(name) = url.host_str().filter(|_| literal_address(&url).is_none()) else {
+        return Ok(());
+    };
+    let port = url.port_or_known_default().unwrap_or(443);
+    let Ok(addresses) = tokio::net::lookup_host((name, port)).await else {
+        return Ok(());
+    };
+    for address in addresses {
+        refuse_private(name, address.ip())?;
+    }
+    Ok(())
+}
+
+/// The refusal of an address written in the URL itself (no resolver sees those).
+fn literal_address_denied(deny: bool, url: &reqwest::Url) -> Option<EgressDenied> {
+    if !deny {
+        return None;
+    }
+    let address = literal_address(url)?;
+    refuse_private(&address.to_string(), address).err()
+}
+
+/// The address a URL names as its host, if it names one rather than a name.
+fn literal_address(url: &reqwest::Url) -> Option<IpAddr> {
+    let host = url.host_str()?;
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
+}
+
+fn refuse_private(host: &str, address: IpAddr) -> Result<(), EgressDenied> {
+    match private_address_kind(address) {
+        Some(kind) => Err(EgressDenied {
+            host: host.to_string(),
+            address,
+            kind,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A call `--deny-private-egress` refused before connecting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EgressDenied {
+    host: String,
+    address: IpAddr,
+    kind: &'static str,
+}
+
+impl std::fmt::Display for EgressDenied {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            host,
+            address,
+            kind,
+        } = self;
+        formatter.write_str(EGRESS_DENIED_PREFIX)?;
+        if *host == address.to_string() {
+            write!(formatter, "{address} is {kind}")?;
+        } else {
+            write!(formatter, "{host} resolves to {address}, {kind}")?;
+        }
+        formatter.write_str(
+            " (the server runs with --deny-private-egress; an operator can turn it off \
+             to allow calls to private networks)",
+        )
+    }
+}
+
+impl StdError for EgressDenied {}
+
+/// How every [`EgressDenied`] message begins.
+pub const EGRESS_DENIED_PREFIX: &str = "private egress is denied: ";
+
+/// What kind of non-public address `address` is (loopback, link-local —
+/// which holds the 169.254.169.254 cloud metadata service —, private,
+/// carrier-grade NAT — Alibaba's 100.100.100.200 metadata —, unspecified),
+/// or `None` for an address `--deny-private-egress` lets through.
+pub fn private_address_kind(address: IpAddr) -> Option<&'static str> {
+    match address {
+        IpAddr::V4(v4) => private_v4_kind(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => private_v4_kind(v4),
+            None => private_v6_kind(v6),
+        },
+    }
+}
+
+fn private_v4_kind(address: Ipv4Addr) -> Option<&'static str> {
+    let [first, second, ..] = address.octets();
+    if address.is_loopback() {
+        Some("a loopback address")
+    } else if address.is_link_local() {
+        Some("a link-local address (where cloud metadata services live)")
+    } else if address.is_private() {
+        Some("a private network address")
+    } else if first == 100 && (64..128).contains(&second) {
+        Some("a shared (carrier-grade NAT) address, where some cloud metadata services live")
+    } else if first == 0 || address.is_broadcast() {
+        Some("not a routable address")
+    } else {
+        None
+    }
+}
+
+fn private_v6_kind(address: Ipv6Addr) -> Option<&'static str> {
+    let first = address.segments()[0];
+    if address.is_loopback() {
+        Some("a loopback address")
+    } else if address.is_unspecified() {
+        Some("not a routable address")
+    } else if first & 0xffc0 == 0xfe80 {
+        Some("a link-local address (where cloud metadata services live)")
+    } else if first & 0xfe00 == 0xfc00 {
+        Some("a private network (unique local) address, where some cloud metadata services live")
+    } else {
+        None
+    }
+}
+
+/// The resolver of clients under `--deny-private-egress`: resolves as the
+/// system does and refuses a name when any of its addresses is private.
+struct PublicOnlyResolver;
+
+impl reqwest::dns::Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let name = name.as_str().to_string();
+        Box::pin(async move {
+            let addresses: Vec<SocketAddr> =
+                tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            for address in &addresses {
+                refuse_private(&name, address.ip())?;
+            }
+            let addresses: reqwest::dns::Addrs = Box::new(addresses.into_iter());
+            Ok(addresses)
+        })
+    }
+}
+
+/// Why an answer's body could not be read whole.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("the response was larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("reading the response failed: {}", innermost_message(.0))]
+    Failed(reqwest::Error),
+}
+
+/// Reads an answer's body, stopping (and failing) as soon as it is larger
+/// than `limit` bytes: a hostile server cannot stream gigabytes into memory.
+/// Every outbound body is read through this.
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, ReadError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(ReadError::TooLarge { limit });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| ReadError::Failed(error.without_url()))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(ReadError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// As [`read_capped`], as text (invalid UTF-8 replaced).
+pub(crate) async fn read_capped_text(
+    response: reqwest::Response,
+    limit: usize,
+) -> Result<String, ReadError> {
+    let body = read_capped(response, limit).await?;
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The most of a registry's or Docker Hub's answer (validation, the Hub's
+/// API) that is read; their answers are small JSON documents.
+pub const MAX_API_RESPONSE_BYTES: usize = 256 * 1024;
 
 impl Default for Outbound {
     fn default() -> Self {
@@ -83,6 +339,7 @@ impl Default for Outbound {
             cloud_proxy_url: None,
             timeout: Self::DEFAULT_TIMEOUT,
             callback_hosts: Vec::new(),
+            deny_private_egress: false,
         }
     }
 }
@@ -99,6 +356,7 @@ impl std::fmt::Debug for Outbound {
             )
             .field("timeout", &self.timeout)
             .field("callback_hosts", &self.callback_hosts)
+            .field("deny_private_egress", &self.deny_private_egress)
             .finish()
     }
 }
@@ -122,6 +380,12 @@ pub(crate) fn describe_transport_failure(
     timeout: Duration,
 ) -> String {
     let causes = causes(error);
+    if let Some(denied) = causes
+        .iter()
+        .find_map(|cause| cause.downcast_ref::<EgressDenied>())
+    {
+        return denied.to_string();
+    }
     if let Some(tls) = causes
         .iter()
         .find_map(|cause| cause.downcast_ref::<rustls::Error>())
@@ -313,6 +577,77 @@ mod tests {
             describe_transport_failure(&error, outbound.timeout),
             "the connection was refused (is the address and port right?)"
         );
+    }
+
+    #[test]
+    fn private_loopback_link_local_and_metadata_addresses_are_recognised() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.100.100.200",
+            "0.0.0.0",
+            "::1",
+            "::",
+            "fe80::1",
+            "fc00::1",
+            "fd00:ec2::254",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+        ] {
+            let address: IpAddr = private.parse().unwrap();
+            assert!(private_address_kind(address).is_some(), "{private}");
+        }
+        for public in ["8.8.8.8", "172.32.0.1", "1.1.1.1", "2606:4700::1111"] {
+            let address: IpAddr = public.parse().unwrap();
+            assert_eq!(private_address_kind(address), None, "{public}");
+        }
+    }
+
+    #[tokio::test]
+    async fn egress_checks_apply_only_when_denied_and_to_every_form_of_host() {
+        let on = |url: &'static str| async move { check_egress(true, url).await };
+        assert!(check_egress(false, "http://127.0.0.1/").await.is_ok());
+        for url in [
+            "http://127.0.0.1:8080/x",
+            "http://[::1]/x",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://localhost/x",
+        ] {
+            let denied = on(url).await.expect_err(url);
+            assert!(
+                denied.to_string().starts_with("private egress is denied: "),
+                "{denied}"
+            );
+        }
+        assert!(on("http://8.8.8.8/").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_resolver_refuses_names_of_private_addresses() {
+        install_crypto_provider();
+        let outbound = Outbound {
+            deny_private_egress: true,
+            ..Outbound::default()
+        };
+        for client in [
+            outbound.http_client(false).unwrap(),
+            outbound.task_client().unwrap(),
+        ] {
+            let error = client
+                .get("http://localhost:9/")
+                .send()
+                .await
+                .expect_err("localhost is loopback");
+            let message = describe_transport_failure(&error, outbound.timeout);
+            assert!(
+                message.starts_with("private egress is denied: localhost resolves to "),
+                "{message}"
+            );
+        }
     }
 
     #[test]

@@ -10,7 +10,10 @@ use reqwest::header::{HeaderMap, WWW_AUTHENTICATE};
 use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 
-use super::outbound::{describe_transport_failure, display_target, excerpt};
+use super::outbound::{
+    check_egress, describe_transport_failure, display_target, excerpt, read_capped,
+    read_capped_text, ReadError, MAX_API_RESPONSE_BYTES,
+};
 use super::{check_url, DockerHubClient, Outbound};
 
 struct Credentials<'a> {
@@ -77,6 +80,7 @@ pub(super) async fn check_registry(
         api_root: api_root(&url),
         host: display_target(url.as_str()),
         timeout: outbound.timeout,
+        deny_private_egress: outbound.deny_private_egress,
         credentials: credentials(endpoint, secrets)?,
     };
     probe.sign_in().await
@@ -98,6 +102,7 @@ struct RegistryProbe<'a> {
     /// `host:port`, for messages.
     host: String,
     timeout: Duration,
+    deny_private_egress: bool,
     credentials: Option<Credentials<'a>>,
 }
 
@@ -151,7 +156,10 @@ impl RegistryProbe<'_> {
             .await?;
         match answer.status() {
             status if status.is_success() => {
-                let parsed: TokenAnswer = answer.json().await.map_err(|_| {
+                let body = read_capped(answer, MAX_API_RESPONSE_BYTES)
+                    .await
+                    .map_err(|error| format!("the registry's {service} answered, but {error}"))?;
+                let parsed: TokenAnswer = serde_json::from_slice(&body).map_err(|_| {
                     format!("the registry's {service} answered something that is not a token")
                 })?;
                 parsed
@@ -182,17 +190,25 @@ impl RegistryProbe<'_> {
         request: reqwest::RequestBuilder,
         via: &str,
     ) -> Result<reqwest::Response, String> {
-        request.send().await.map_err(|error| {
-            let target = if via.is_empty() {
-                format!("the registry at {}", self.host)
-            } else {
-                format!("the registry's {via}")
-            };
+        let target = if via.is_empty() {
+            format!("the registry at {}", self.host)
+        } else {
+            format!("the registry's {via}")
+        };
+        let unreachable = |error: &reqwest::Error| {
             format!(
                 "could not reach {target}: {}",
-                describe_transport_failure(&error, self.timeout)
+                describe_transport_failure(error, self.timeout)
             )
-        })
+        };
+        let request = request.build().map_err(|error| unreachable(&error))?;
+        check_egress(self.deny_private_egress, request.url().as_str())
+            .await
+            .map_err(|denied| format!("did not call {target}: {denied}"))?;
+        self.http
+            .execute(request)
+            .await
+            .map_err(|error| unreachable(&error))
     }
 
     fn signed_in(&self) -> String {
@@ -232,7 +248,11 @@ impl RegistryProbe<'_> {
             .credentials
             .as_ref()
             .map_or("", |credentials| credentials.password);
-        let body = excerpt(&response.text().await.unwrap_or_default(), &[password]);
+        let body = match read_capped_text(response, MAX_API_RESPONSE_BYTES).await {
+            Ok(text) => excerpt(&text, &[password]),
+            Err(too_large @ ReadError::TooLarge { .. }) => too_large.to_string(),
+            Err(ReadError::Failed(_)) => String::new(),
+        };
         let quoted = if body.is_empty() {
             String::new()
         } else {
@@ -561,6 +581,109 @@ mod tests {
                 ("error".to_string(), "invalid_token".to_string()),
                 ("x".to_string(), "a\"b".to_string()),
             ]
+        );
+    }
+
+    /// A registry whose `/v2/` answers `answer` (status, headers, body chunks
+    /// of 64 KiB, streamed); answers its URL and how many chunks were produced.
+    async fn start_odd_registry(
+        status: u16,
+        location: Option<String>,
+        chunks: usize,
+    ) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use futures::StreamExt as _;
+        let produced = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = produced.clone();
+        let router = axum::Router::new().fallback(move || {
+            let counter = counter.clone();
+            let location = location.clone();
+            async move {
+                let stream = futures::stream::iter(0..chunks).map(move |_| {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'x'; 64 * 1024]))
+                });
+                let mut response =
+                    axum::response::Response::new(axum::body::Body::from_stream(stream));
+                *response.status_mut() = axum::http::StatusCode::from_u16(status).unwrap();
+                if let Some(location) = location {
+                    response
+                        .headers_mut()
+                        .insert(axum::http::header::LOCATION, location.parse().unwrap());
+                }
+                response
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (format!("http://{address}"), produced)
+    }
+
+    #[tokio::test]
+    async fn a_huge_registry_answer_is_not_read_past_the_limit() {
+        install_crypto_provider();
+        // 800 × 64 KiB = 50 MiB of error page.
+        let (url, produced) = start_odd_registry(500, None, 800).await;
+        let endpoint = registry_endpoint(&url, RegistryServerType::Registry, "alice");
+
+        let outcome = validate(&endpoint, &password("p"), &outbound(Duration::from_secs(5))).await;
+
+        assert!(!outcome.ok);
+        assert!(
+            outcome.message.ends_with(&format!(
+                "the response was larger than {MAX_API_RESPONSE_BYTES} bytes"
+            )),
+            "{}",
+            outcome.message
+        );
+        let sent = produced.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(sent < 100, "{sent} chunks of 64 KiB were produced");
+    }
+
+    #[tokio::test]
+    async fn a_registry_redirect_is_reported_not_followed() {
+        install_crypto_provider();
+        let (elsewhere, _) = start_fake_registry(false).await;
+        let (url, _) = start_odd_registry(302, Some(format!("{elsewhere}/v2/")), 0).await;
+        let endpoint = registry_endpoint(&url, RegistryServerType::Registry, "alice");
+
+        let outcome = validate(
+            &endpoint,
+            &password("right-password"),
+            &outbound(Duration::from_secs(5)),
+        )
+        .await;
+
+        assert!(!outcome.ok, "{}", outcome.message);
+        assert!(
+            outcome.message.contains("answered 302 Found to /v2/"),
+            "{}",
+            outcome.message
+        );
+    }
+
+    #[tokio::test]
+    async fn with_deny_private_egress_a_private_registry_is_not_called() {
+        install_crypto_provider();
+        let (url, _) = start_fake_registry(false).await;
+        let endpoint = registry_endpoint(&url, RegistryServerType::Registry, "alice");
+        let outbound = Outbound {
+            deny_private_egress: true,
+            ..outbound(Duration::from_secs(5))
+        };
+
+        let outcome = validate(&endpoint, &password("right-password"), &outbound).await;
+
+        assert!(!outcome.ok);
+        assert!(
+            outcome
+                .message
+                .starts_with("did not call the registry at 127.0.0.1:")
+                && outcome
+                    .message
+                    .contains("private egress is denied: 127.0.0.1 is a loopback address"),
+            "{}",
+            outcome.message
         );
     }
 

@@ -66,6 +66,11 @@ pub async fn report_run_end(
         "context": "Slipway",
         "target_url": format!("{}/executions/{}", public_url, execution.id),
     });
+    if let Err(denied) = outbound.check_egress(&url).await {
+        tracing::warn!(execution = execution.id, %denied, "the Docker Hub callback was not sent");
+        return;
+    }
+    // Redirects are not followed (an open redirect on an allowed host leads nowhere).
     let sent = match outbound.http_client(false) {
         Ok(client) => client.post(url).json(&body).send().await,
         Err(error) => {
@@ -77,6 +82,11 @@ pub async fn report_run_end(
         Ok(answer) if answer.status().is_success() => {
             tracing::info!(execution = execution.id, state, "Docker Hub callback sent")
         }
+        Ok(answer) if answer.status().is_redirection() => tracing::warn!(
+            execution = execution.id,
+            status = answer.status().as_u16(),
+            "the Docker Hub callback was answered with a redirect, which is not followed"
+        ),
         Ok(answer) => tracing::warn!(
             execution = execution.id,
             status = answer.status().as_u16(),

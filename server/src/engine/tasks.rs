@@ -25,6 +25,9 @@ use crate::{connect, deploy, endpoints};
 
 /// How much of a response body a REST or Poll task keeps in its output.
 const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The most of a response a REST or Poll task reads: a larger answer fails
+/// the attempt ("the response was larger than … bytes") without being read.
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// Requests of REST and Poll tasks give up after this long.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -42,6 +45,22 @@ pub(super) enum TaskEnd {
     Skipped,
     Failed(String),
     Canceled,
+}
+
+/// Why a REST or Poll request gave no usable answer. A Poll task tries again
+/// after a `Retry` (a peer may come up) but fails at once on a `Final` one (no
+/// HTTP method, private egress denied, an answer over [`MAX_RESPONSE_BYTES`]).
+enum RequestFailure {
+    Retry(String),
+    Final(String),
+}
+
+impl RequestFailure {
+    fn into_reason(self) -> String {
+        match self {
+            RequestFailure::Retry(reason) | RequestFailure::Final(reason) => reason,
+        }
+    }
 }
 
 /// What bindings and expressions read: the run's inputs, earlier outputs and,
@@ -257,6 +276,12 @@ impl Engine {
             Ok(action) => action,
             Err(error) => return TaskEnd::Failed(error.to_string()),
         };
+        if let Err(denied) = self.context.outbound.check_egress(&endpoint.url).await {
+            return TaskEnd::Failed(format!(
+                "connecting to endpoint '{}': {denied}",
+                endpoint.name
+            ));
+        }
         let client = match connect::kube_client(
             &endpoint,
             &secrets,
@@ -316,14 +341,16 @@ impl Engine {
         headers: &BTreeMap<String, String>,
         body: Option<&str>,
         cancel: &CancellationToken,
-    ) -> Result<Option<(u16, Value)>, String> {
+    ) -> Result<Option<(u16, Value)>, RequestFailure> {
         let method = reqwest::Method::from_str(&method.to_ascii_uppercase())
-            .map_err(|_| format!("'{method}' is not an HTTP method"))?;
-        let client = self
-            .context
-            .outbound
-            .http_client(false)
-            .map_err(|error| error.to_string())?;
+            .map_err(|_| RequestFailure::Final(format!("'{method}' is not an HTTP method")))?;
+        let outbound = &self.context.outbound;
+        outbound.check_egress(url).await.map_err(|denied| {
+            RequestFailure::Final(format!("the request to {url} was not sent: {denied}"))
+        })?;
+        let client = outbound
+            .task_client()
+            .map_err(|error| RequestFailure::Final(error.to_string()))?;
         let mut request = client.request(method, url).timeout(REQUEST_TIMEOUT);
         for (name, value) in headers {
             request = request.header(name, value);
@@ -332,14 +359,29 @@ impl Engine {
             request = request.body(body.to_string());
         }
         let response = tokio::select! {
-            response = request.send() => response.map_err(|error| format!("the request to {url} failed: {error}"))?,
+            response = request.send() => response.map_err(|error| {
+                let cause = connect::describe_transport_failure(&error, REQUEST_TIMEOUT);
+                let reason = format!("the request to {url} failed: {cause}");
+                // Refused by --deny-private-egress (a name or a redirect): asking again won't help.
+                if cause.starts_with(connect::EGRESS_DENIED_PREFIX) {
+                    RequestFailure::Final(reason)
+                } else {
+                    RequestFailure::Retry(reason)
+                }
+            })?,
             _ = cancel.cancelled() => return Ok(None),
         };
         let status = response.status().as_u16();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|error| format!("reading the answer failed: {error}"))?;
+        let bytes = tokio::select! {
+            bytes = connect::read_capped(response, MAX_RESPONSE_BYTES) => bytes.map_err(|error| {
+                let reason = format!("{url} answered {status}, but {error}");
+                match error {
+                    connect::ReadError::TooLarge { .. } => RequestFailure::Final(reason),
+                    connect::ReadError::Failed(_) => RequestFailure::Retry(reason),
+                }
+            })?,
+            _ = cancel.cancelled() => return Ok(None),
+        };
         let kept = &bytes[..bytes.len().min(MAX_BODY_BYTES)];
         let body = serde_json::from_slice::<Value>(kept)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(kept).into_owned()));
@@ -358,7 +400,7 @@ impl Engine {
             )
             .await
         {
-            Err(reason) => TaskEnd::Failed(reason),
+            Err(failure) => TaskEnd::Failed(failure.into_reason()),
             Ok(None) => TaskEnd::Canceled,
             Ok(Some((status, body))) => {
                 log.line(format!("answered {status}"));
@@ -398,7 +440,10 @@ impl Engine {
                 .await;
             match answer {
                 Ok(None) => return TaskEnd::Canceled,
-                Err(reason) => log.line(format!("attempt {attempt}: {reason}")),
+                Err(RequestFailure::Final(reason)) => return TaskEnd::Failed(reason),
+                Err(RequestFailure::Retry(reason)) => {
+                    log.line(format!("attempt {attempt}: {reason}"))
+                }
                 Ok(Some((status, body))) => {
                     let with_response = Values {
                         inputs: values.inputs,

@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use slipway_standins::kube::KubeStandin;
 
-use crate::helpers::{eventually, finished, run_when, spawn_app, TestApp};
+use crate::helpers::{eventually, finished, run_when, spawn_app, spawn_app_with, TestApp};
 
 /// A local HTTP peer for REST and Poll tasks: `/slow` answers after 400 ms,
 /// `/never` answers `{"ready": false}` forever.
@@ -643,5 +643,118 @@ async fn an_input_cannot_add_yaml_keys_or_header_lines() {
     assert!(
         reason.contains("${input.NOTE}") && reason.contains("line break"),
         "{reason}"
+    );
+}
+
+/// A peer whose `/huge` streams `chunks` chunks of 64 KiB (chunked, no
+/// Content-Length); answers its address and how many chunks it produced.
+async fn huge_peer(chunks: usize) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::routing::get;
+    use futures::StreamExt as _;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let produced = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = produced.clone();
+    let router = axum::Router::new().route(
+        "/huge",
+        get(move || {
+            let counter = counter.clone();
+            async move {
+                let stream = futures::stream::iter(0..chunks).map(move |_| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'x'; 64 * 1024]))
+                });
+                axum::body::Body::from_stream(stream)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{address}"), produced)
+}
+
+#[tokio::test]
+async fn a_task_response_larger_than_the_limit_fails_the_task_without_reading_it_all() {
+    // 800 × 64 KiB = 50 MiB, streamed.
+    let (peer, produced) = huge_peer(800).await;
+    let app = spawn_app().await;
+    app.create_project("Demo").await;
+    let pipeline = create_pipeline(&app, json!({
+        "project": "Demo", "name": "huge",
+        "stages": [{"name": "s", "tasks": [{"name": "get", "type": "rest", "url": format!("{peer}/huge")}]}]
+    })).await;
+
+    let id = run(&app, &pipeline["id"], json!({})).await;
+    let execution = finished(&app, id).await;
+
+    assert_eq!(execution["status"], "FAILED", "{execution}");
+    let reason = execution["stages"][0]["tasks"][0]["error"].to_string();
+    assert!(
+        reason.contains("the response was larger than 1048576 bytes"),
+        "{reason}"
+    );
+    // Reading stopped near the limit: far from all 50 MiB were produced.
+    let sent = produced.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(sent < 400, "{sent} chunks of 64 KiB were produced");
+}
+
+#[tokio::test]
+async fn with_deny_private_egress_a_task_to_a_loopback_address_is_refused() {
+    let peer = slow_peer().await;
+    let app = spawn_app_with(tempfile::tempdir().unwrap(), |args| {
+        args.deny_private_egress = true;
+    })
+    .await;
+    app.create_project("Demo").await;
+    let by_name = peer.replace("127.0.0.1", "localhost");
+    let pipeline = create_pipeline(
+        &app,
+        json!({
+            "project": "Demo", "name": "private",
+            "stages": [{"name": "s", "tasks": [
+                {"name": "address", "type": "rest", "url": format!("{peer}/slow")},
+                {"name": "name", "type": "rest", "url": format!("{by_name}/slow")}
+            ]}]
+        }),
+    )
+    .await;
+
+    let id = run(&app, &pipeline["id"], json!({})).await;
+    let execution = finished(&app, id).await;
+
+    assert_eq!(execution["status"], "FAILED", "{execution}");
+    for task in execution["stages"][0]["tasks"].as_array().unwrap() {
+        let reason = task["error"].to_string();
+        assert_eq!(task["status"], "FAILED", "{task}");
+        assert!(reason.contains("private egress is denied"), "{reason}");
+        assert!(reason.contains("loopback"), "{reason}");
+        assert!(reason.contains("--deny-private-egress"), "{reason}");
+    }
+}
+
+#[tokio::test]
+async fn a_poll_answered_with_too_large_a_response_fails_at_once() {
+    let (peer, _) = huge_peer(800).await;
+    let app = spawn_app().await;
+    app.create_project("Demo").await;
+    let pipeline = create_pipeline(&app, json!({
+        "project": "Demo", "name": "huge-poll",
+        "stages": [{"name": "s", "tasks": [{"name": "poll", "type": "poll", "url": format!("{peer}/huge"), "condition": "$.ready == true", "interval_seconds": 1, "timeout_seconds": 120}]}]
+    })).await;
+
+    let started = Instant::now();
+    let id = run(&app, &pipeline["id"], json!({})).await;
+    let execution = finished(&app, id).await;
+
+    assert_eq!(execution["status"], "FAILED", "{execution}");
+    let reason = execution["stages"][0]["tasks"][0]["error"].to_string();
+    assert!(
+        reason.contains("the response was larger than 1048576 bytes"),
+        "{reason}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
     );
 }

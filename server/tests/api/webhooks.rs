@@ -665,3 +665,66 @@ async fn concurrent_manual_queues_of_one_pipeline_get_distinct_run_numbers() {
     numbers.sort_unstable();
     assert_eq!(numbers, (1..=20).collect::<Vec<i64>>());
 }
+
+/// A peer that counts every request it receives, whatever its method and path.
+async fn counting_peer() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = count.clone();
+    let router = axum::Router::new().fallback(move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async { "ok" }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("127.0.0.1:{}", address.port()), count)
+}
+
+#[tokio::test]
+async fn a_callback_answered_with_a_redirect_is_not_followed() {
+    use std::sync::atomic::Ordering;
+    // The allow-listed host redirects (307 keeps the POST) to a second listener.
+    let (elsewhere, reached) = counting_peer().await;
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = asked.clone();
+    let target = format!("http://{elsewhere}/stolen");
+    let router = axum::Router::new().fallback(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let target = target.clone();
+        async move {
+            (
+                axum::http::StatusCode::TEMPORARY_REDIRECT,
+                [(axum::http::header::LOCATION, target)],
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirector = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let allowed = redirector.clone();
+    let Seed {
+        app,
+        webhook,
+        hub: _hub,
+        cluster: _cluster,
+    } = seed_with("docker-hub", "svendowideit/testhook", move |args| {
+        args.docker_hub_callback_hosts = vec![allowed];
+    })
+    .await;
+
+    let answer = deliver(&app, &webhook, push_with_callback(&redirector)).await;
+    let execution = run_result(&app, &answer["execution_id"]).await;
+    eventually("the callback to be sent", Duration::from_secs(10), || {
+        std::future::ready((asked.load(Ordering::SeqCst) > 0).then_some(()))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    assert_eq!(execution["status"], "COMPLETED");
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        reached.load(Ordering::SeqCst),
+        0,
+        "the redirect was followed"
+    );
+}
