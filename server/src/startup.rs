@@ -98,6 +98,11 @@ impl Application {
         })
     }
 
+    /// The live streams' bus (tests shorten its limits).
+    pub fn live(&self) -> &crate::live::LiveBus {
+        &self.live
+    }
+
     pub fn port(&self) -> u16 {
         self.listener
             .local_addr()
