@@ -192,12 +192,7 @@ pub struct EndpointSecrets {
     pub kubeconfig: Option<String>,
 }
 
-impl std::fmt::Debug for EndpointSecrets {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Secrets never reach a log line, even through a debug print.
-        formatter.write_str("EndpointSecrets(redacted)")
-    }
-}
+crate::redacted_debug!(EndpointSecrets {} secret { password, token, client_key, kubeconfig });
 
 impl EndpointSecrets {
     /// The names of the secrets present, for [`Endpoint::stored_secrets`].

@@ -8,13 +8,15 @@ use super::StoreResult;
 /// scripts do not turn every request into a write.
 pub const TOKEN_USE_RECORDED_EVERY: Millis = 60_000;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct UserRecord {
     pub id: i64,
     pub username: String,
     pub password_hash: Option<String>,
     pub is_admin: bool,
 }
+
+app::redacted_debug!(UserRecord { id, username, is_admin } secret { password_hash });
 
 /// A new API token as it is stored: only the hash of the secret.
 pub struct NewTokenRecord<'a> {
