@@ -166,7 +166,7 @@ impl Endpoint {
 }
 
 /// A create or an edit. A secret left out (or empty) on an edit keeps the stored one.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EndpointInput {
     pub project: String,
@@ -192,6 +192,9 @@ pub struct EndpointSecrets {
     pub kubeconfig: Option<String>,
 }
 
+crate::redacted_debug!(EndpointInput {
+    project, name, description, kind, url, settings
+} secret { password, token, client_key, kubeconfig });
 crate::redacted_debug!(EndpointSecrets {} secret { password, token, client_key, kubeconfig });
 
 impl EndpointSecrets {

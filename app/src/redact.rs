@@ -51,7 +51,13 @@ mod tests {
             kubeconfig: Some("kube-secret".into()),
         };
 
-        let printed = format!("{user:?} {token:?} {secrets:?}");
+        let input = crate::endpoint::EndpointInput {
+            name: "cluster".into(),
+            kubeconfig: Some("kube-secret".into()),
+            ..Default::default()
+        };
+
+        let printed = format!("{user:?} {token:?} {secrets:?} {input:?}");
 
         assert!(!printed.contains("secret"), "{printed}");
         assert!(
