@@ -166,7 +166,7 @@ impl Endpoint {
 }
 
 /// A create or an edit. A secret left out (or empty) on an edit keeps the stored one.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EndpointInput {
     pub project: String,
@@ -192,12 +192,10 @@ pub struct EndpointSecrets {
     pub kubeconfig: Option<String>,
 }
 
-impl std::fmt::Debug for EndpointSecrets {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Secrets never reach a log line, even through a debug print.
-        formatter.write_str("EndpointSecrets(redacted)")
-    }
-}
+crate::redacted_debug!(EndpointInput {
+    project, name, description, kind, url, settings
+} secret { password, token, client_key, kubeconfig });
+crate::redacted_debug!(EndpointSecrets {} secret { password, token, client_key, kubeconfig });
 
 impl EndpointSecrets {
     /// The names of the secrets present, for [`Endpoint::stored_secrets`].

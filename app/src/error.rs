@@ -31,6 +31,12 @@ pub enum AppError {
     /// 400: the request itself could not be read.
     #[error("{message}")]
     BadRequest { message: String },
+    /// 429: the caller holds too much of a limited resource at once.
+    #[error("{message}")]
+    TooManyRequests { message: String },
+    /// 503: the server is at a named capacity limit; try again later.
+    #[error("{message}")]
+    Unavailable { message: String },
     /// 500: something failed inside; details are in the server log only.
     #[error("internal error: the server log has the details")]
     Internal,
@@ -77,6 +83,8 @@ impl AppError {
             AppError::Conflict { .. } => 409,
             AppError::Invalid { .. } => 422,
             AppError::BadRequest { .. } => 400,
+            AppError::TooManyRequests { .. } => 429,
+            AppError::Unavailable { .. } => 503,
             AppError::Internal => 500,
         }
     }

@@ -16,6 +16,7 @@ pub mod live;
 pub mod model;
 mod pages;
 pub mod pipeline;
+pub mod redact;
 pub mod webhook;
 
 use leptos::prelude::*;

@@ -83,7 +83,7 @@ pub struct Member {
 }
 
 /// A user created by an administrator.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewUser {
     pub username: String,
     pub password: String,
@@ -104,11 +104,14 @@ pub struct ApiTokenInfo {
 }
 
 /// The answer to a token creation: the only time the secret leaves the server.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewApiToken {
     pub info: ApiTokenInfo,
     pub token: String,
 }
+
+crate::redacted_debug!(NewUser { username, is_admin } secret { password });
+crate::redacted_debug!(NewApiToken { info } secret { token });
 
 /// Rules for names of projects (and later of every named object): they are
 /// used to refer to objects in the API, so an all-digit name would read as an id.

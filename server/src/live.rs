@@ -7,8 +7,11 @@
 //! (e.g. PostgreSQL `LISTEN/NOTIFY` feeding this bus), which several
 //! replicas would need.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use app::error::AppError;
 use app::execution::ExecutionStatus;
 use app::live::LiveEvent;
 use tokio::sync::broadcast;
@@ -17,11 +20,47 @@ use tokio_util::sync::CancellationToken;
 /// Events a slow reader may fall behind by before it is told to resync.
 const BACKLOG: usize = 4096;
 
+/// How often an open stream checks that its session or API token still
+/// resolves to its user: a revoked token or a signed-out session stops
+/// receiving events within this interval.
+pub const CREDENTIAL_RECHECK: Duration = Duration::from_secs(15);
+/// Open streams one user may hold at once (tabs, scripts); beyond it 429.
+pub const STREAMS_PER_USER: usize = 16;
+/// Open streams of the whole server; beyond it 503.
+pub const STREAMS_TOTAL: usize = 1_000;
+
+/// The named limits of the live streams; tests shorten them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiveLimits {
+    pub credential_recheck: Duration,
+    pub per_user: usize,
+    pub total: usize,
+}
+
+impl Default for LiveLimits {
+    fn default() -> Self {
+        LiveLimits {
+            credential_recheck: CREDENTIAL_RECHECK,
+            per_user: STREAMS_PER_USER,
+            total: STREAMS_TOTAL,
+        }
+    }
+}
+
+/// Open streams per user, and the limits they are held to.
+#[derive(Default)]
+struct Streams {
+    limits: LiveLimits,
+    open: HashMap<i64, usize>,
+    total: usize,
+}
+
 #[derive(Clone)]
 pub struct LiveBus {
     sender: broadcast::Sender<Arc<LiveEvent>>,
     /// Canceled on shutdown: open streams end so the server can stop.
     closed: CancellationToken,
+    streams: Arc<Mutex<Streams>>,
 }
 
 impl Default for LiveBus {
@@ -29,8 +68,35 @@ impl Default for LiveBus {
         LiveBus {
             sender: broadcast::channel(BACKLOG).0,
             closed: CancellationToken::new(),
+            streams: Default::default(),
         }
     }
+}
+
+/// One open stream, counted until dropped.
+pub struct StreamSlot {
+    streams: Arc<Mutex<Streams>>,
+    user_id: i64,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut streams = lock(&self.streams);
+        streams.total = streams.total.saturating_sub(1);
+        if let Some(open) = streams.open.get_mut(&self.user_id) {
+            *open = open.saturating_sub(1);
+            if *open == 0 {
+                streams.open.remove(&self.user_id);
+            }
+        }
+    }
+}
+
+/// The counters stay usable after a panic elsewhere: they are plain numbers.
+fn lock(streams: &Mutex<Streams>) -> std::sync::MutexGuard<'_, Streams> {
+    streams
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl LiveBus {
@@ -50,6 +116,44 @@ impl LiveBus {
 
     pub fn closed(&self) -> CancellationToken {
         self.closed.clone()
+    }
+
+    pub fn limits(&self) -> LiveLimits {
+        lock(&self.streams).limits
+    }
+
+    /// Replaces the limits for streams opened from now on (tests).
+    pub fn set_limits(&self, limits: LiveLimits) {
+        lock(&self.streams).limits = limits;
+    }
+
+    /// Counts a new stream of the user, or refuses it at a limit.
+    pub fn open_stream(&self, user_id: i64) -> Result<StreamSlot, AppError> {
+        let mut streams = lock(&self.streams);
+        let limits = streams.limits;
+        if streams.total >= limits.total {
+            return Err(AppError::Unavailable {
+                message: format!(
+                    "the server already has {} live streams open (the limit); try again later",
+                    limits.total
+                ),
+            });
+        }
+        let open = streams.open.entry(user_id).or_default();
+        if *open >= limits.per_user {
+            return Err(AppError::TooManyRequests {
+                message: format!(
+                    "you already have {} live streams open (the limit per user); close a page or a script's stream first",
+                    limits.per_user
+                ),
+            });
+        }
+        *open += 1;
+        streams.total += 1;
+        Ok(StreamSlot {
+            streams: self.streams.clone(),
+            user_id,
+        })
     }
 }
 

@@ -1,6 +1,5 @@
 use std::io::BufRead;
 
-use anyhow::Context;
 use clap::Parser;
 use server::clock::now_millis;
 use server::config::{Cli, Command, GlobalRole, ServeArgs, StorageArgs, TokenCommand, UserCommand};
@@ -90,12 +89,6 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-async fn open_store(storage: &StorageArgs) -> anyhow::Result<store::SharedStore> {
-    std::fs::create_dir_all(&storage.data_dir)
-        .with_context(|| format!("creating the data directory {}", storage.data_dir.display()))?;
-    store::open(&storage.database_url()).await
-}
-
 async fn ensure_user(
     store: &store::SharedStore,
     user: &str,
@@ -119,7 +112,7 @@ async fn create_token(
     role: Option<GlobalRole>,
     name: &str,
 ) -> anyhow::Result<()> {
-    let store = open_store(storage).await?;
+    let store = server::startup::open_store(storage).await?;
     let record = ensure_user(&store, user, role).await?;
     let created = issue_api_token(&store, record.id, name)
         .await
@@ -143,7 +136,7 @@ async fn set_password(
     if password.chars().count() < 8 {
         anyhow::bail!("the password must be at least 8 characters long");
     }
-    let store = open_store(storage).await?;
+    let store = server::startup::open_store(storage).await?;
     let record = ensure_user(&store, user, role).await?;
     store
         .set_password_hash(record.id, &secrets::hash_password(password)?)

@@ -11,11 +11,11 @@ use leptos::config::LeptosOptions;
 use tokio::net::TcpListener;
 
 use crate::clock::now_millis;
-use crate::config::ServeArgs;
+use crate::config::{ServeArgs, StorageArgs};
 use crate::connect::Outbound;
 use crate::crypto::SecretBox;
 use crate::engine::{Engine, EngineContext};
-use crate::files::write_private_file;
+use crate::files::{create_private_dir, write_private_file};
 use crate::http::{router, AppState};
 use crate::secrets;
 use crate::service::Slipway;
@@ -43,13 +43,7 @@ const ENGINE_WORKERS: usize = 8;
 
 impl Application {
     pub async fn build(args: &ServeArgs) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&args.storage.data_dir).with_context(|| {
-            format!(
-                "creating the data directory {}",
-                args.storage.data_dir.display()
-            )
-        })?;
-        let store = store::open(&args.storage.database_url()).await?;
+        let store = open_store(&args.storage).await?;
         ensure_initial_admin(&store, &args.storage.data_dir).await?;
 
         let listener = TcpListener::bind(args.listen)
@@ -99,6 +93,11 @@ impl Application {
         })
     }
 
+    /// The live streams' bus (tests shorten its limits).
+    pub fn live(&self) -> &crate::live::LiveBus {
+        &self.live
+    }
+
     pub fn port(&self) -> u16 {
         self.listener
             .local_addr()
@@ -140,6 +139,12 @@ impl Application {
         }
         Ok(())
     }
+}
+
+/// Creates the data directory (0700) and opens the store in it.
+pub async fn open_store(storage: &StorageArgs) -> anyhow::Result<SharedStore> {
+    create_private_dir(&storage.data_dir)?;
+    store::open(&storage.database_url()).await
 }
 
 /// Leptos options from the `LEPTOS_*` variables cargo-leptos sets, with this

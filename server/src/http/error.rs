@@ -49,6 +49,8 @@ impl IntoResponse for ApiError {
             AppError::Conflict { .. } => "conflict",
             AppError::Invalid { .. } => "invalid",
             AppError::BadRequest { .. } => "bad_request",
+            AppError::TooManyRequests { .. } => "too_many_requests",
+            AppError::Unavailable { .. } => "unavailable",
             AppError::Internal => "internal",
         };
         let mut body = json!({ "error": code, "message": self.0.to_string() });

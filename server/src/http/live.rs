@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::api_v1::bearer_token;
 use super::error::ApiError;
 use super::{session_cookie, AppState};
+use crate::live::StreamSlot;
 use crate::service::Slipway;
 
 /// How soon a browser reconnects after the stream dropped (a restart).
@@ -33,17 +34,30 @@ pub async fn live(
     headers: HeaderMap,
     Query(scope): Query<LiveScope>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let actor = caller(&state, &headers).await?;
+    let credential = Credential::from_headers(&headers).ok_or(AppError::Unauthorized)?;
+    let actor = credential
+        .resolve(&state.backend)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
     if let Some(id) = scope.execution {
         // 404 for a run the caller may not see, as everywhere else.
         state.backend.visible_execution(&actor, id).await?;
     }
+    let live = &state.backend.live;
+    let slot = live.open_stream(actor.user.id)?;
+    let mut recheck = tokio::time::interval(live.limits().credential_recheck);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is immediate: the credential was just checked.
+    recheck.reset();
     let reader = Reader {
-        events: state.backend.live.subscribe(),
-        closed: state.backend.live.closed(),
+        events: live.subscribe(),
+        closed: live.closed(),
         scope,
+        credential,
+        recheck,
         visibility: Visibility::new(state.backend.clone(), actor),
         greeted: false,
+        _slot: slot,
     };
     let stream = futures::stream::unfold(reader, |mut reader| async move {
         let event = reader.next().await?;
@@ -52,26 +66,46 @@ pub async fn live(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-/// The browser sends its session cookie; scripts may use an API token.
-async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Actor, AppError> {
-    let actor = match (bearer_token(headers), session_cookie(headers)) {
-        (Some(token), _) => state.backend.actor_for_api_token(token).await?,
-        (None, Some(session)) => state.backend.actor_for_session(&session).await?,
-        (None, None) => None,
-    };
-    actor.ok_or(AppError::Unauthorized)
+/// What the stream was opened with, kept to check again while it is open:
+/// the browser sends its session cookie; scripts may use an API token.
+enum Credential {
+    ApiToken(String),
+    Session(String),
+}
+
+impl Credential {
+    fn from_headers(headers: &HeaderMap) -> Option<Credential> {
+        match (bearer_token(headers), session_cookie(headers)) {
+            (Some(token), _) => Some(Credential::ApiToken(token.to_string())),
+            (None, Some(session)) => Some(Credential::Session(session)),
+            (None, None) => None,
+        }
+    }
+
+    async fn resolve(&self, slipway: &Slipway) -> Result<Option<Actor>, AppError> {
+        match self {
+            Credential::ApiToken(token) => slipway.actor_for_api_token(token).await,
+            Credential::Session(session) => slipway.actor_for_session(session).await,
+        }
+    }
 }
 
 struct Reader {
     events: broadcast::Receiver<Arc<LiveEvent>>,
     closed: CancellationToken,
     scope: LiveScope,
+    credential: Credential,
+    recheck: tokio::time::Interval,
     visibility: Visibility,
     greeted: bool,
+    /// Counts this stream against the limits until it ends.
+    _slot: StreamSlot,
 }
 
 impl Reader {
-    /// The next event for this reader; None when the server shuts down.
+    /// The next event for this reader; None when the server shuts down or the
+    /// credential no longer resolves to the reader's user (token revoked,
+    /// signed out, user removed).
     async fn next(&mut self) -> Option<Event> {
         if !self.greeted {
             self.greeted = true;
@@ -80,6 +114,12 @@ impl Reader {
         loop {
             let received = tokio::select! {
                 _ = self.closed.cancelled() => return None,
+                _ = self.recheck.tick() => {
+                    if !self.still_authorised().await {
+                        return None;
+                    }
+                    continue;
+                }
                 received = self.events.recv() => received,
             };
             let event = match received {
@@ -99,6 +139,23 @@ impl Reader {
             if let Ok(event) = Event::default().json_data(&*event) {
                 return Some(event);
             }
+        }
+    }
+}
+
+impl Reader {
+    /// Checks the credential again; a changed admin flag applies from now on.
+    /// A failing store ends the stream too: the page reconnects and is
+    /// authorised afresh.
+    async fn still_authorised(&mut self) -> bool {
+        match self.credential.resolve(&self.visibility.slipway).await {
+            Ok(Some(actor)) if actor.user.id == self.visibility.actor.user.id => {
+                if actor.user.is_admin != self.visibility.actor.user.is_admin {
+                    self.visibility = Visibility::new(self.visibility.slipway.clone(), actor);
+                }
+                true
+            }
+            _ => false,
         }
     }
 }

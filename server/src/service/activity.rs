@@ -96,6 +96,12 @@ impl Slipway {
             .await
             .map_err(|_| not_found())?;
         Self::require_role(actor, role, ProjectRole::Executor, "re-running events")?;
+        // A disabled webhook runs nothing, re-runs included.
+        if !webhook.enabled {
+            return Err(AppError::conflict(
+                "the webhook is disabled; enable it to re-run",
+            ));
+        }
         let failed = matches!(
             event.execution_status,
             Some(ExecutionStatus::Failed | ExecutionStatus::Canceled)

@@ -7,7 +7,7 @@ use super::StoreResult;
 
 /// An endpoint row; `settings` and `last_validation` are JSON text and
 /// `sealed_secrets` is ciphertext (see `crate::crypto`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct EndpointRecord {
     pub id: i64,
     pub project_id: i64,
@@ -22,6 +22,11 @@ pub struct EndpointRecord {
     pub created_at: Millis,
     pub updated_at: Millis,
 }
+
+app::redacted_debug!(EndpointRecord {
+    id, project_id, project_name, name, description, kind, url, settings,
+    last_validation, created_at, updated_at
+} secret { sealed_secrets });
 
 /// What a create or an update of an endpoint writes.
 pub struct EndpointWrite<'a> {

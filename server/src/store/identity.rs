@@ -4,13 +4,19 @@ use app::model::{ApiTokenInfo, Millis};
 
 use super::StoreResult;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A token's last use is written at most this often (milliseconds): busy
+/// scripts do not turn every request into a write.
+pub const TOKEN_USE_RECORDED_EVERY: Millis = 60_000;
+
+#[derive(Clone, PartialEq, Eq)]
 pub struct UserRecord {
     pub id: i64,
     pub username: String,
     pub password_hash: Option<String>,
     pub is_admin: bool,
 }
+
+app::redacted_debug!(UserRecord { id, username, is_admin } secret { password_hash });
 
 /// A new API token as it is stored: only the hash of the secret.
 pub struct NewTokenRecord<'a> {
@@ -51,7 +57,8 @@ pub trait IdentityStore: Send + Sync {
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
 
     async fn create_api_token(&self, token: NewTokenRecord<'_>) -> StoreResult<ApiTokenInfo>;
-    /// The owner of an active token; records the use.
+    /// The owner of an active token. Only a found token's use is recorded,
+    /// at most once per [`TOKEN_USE_RECORDED_EVERY`]: an unknown token costs no write.
     async fn user_for_api_token(
         &self,
         token_hash: &str,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use server::clock::now_millis;
 use server::config::{ServeArgs, StorageArgs};
+use server::live::LiveBus;
 use server::secrets::hash_password;
 use server::service::issue_api_token;
 use server::startup::Application;
@@ -22,6 +23,8 @@ pub struct TestApp {
     pub address: String,
     pub data_dir: tempfile::TempDir,
     pub store: SharedStore,
+    /// The live streams' bus, to shorten its limits.
+    pub live: LiveBus,
     pub client: reqwest::Client,
     /// An API token of a global admin.
     pub admin_token: String,
@@ -71,6 +74,7 @@ pub async fn spawn_app_with(
     let application = Application::build(&args).await.expect("the server builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let store = application.store.clone();
+    let live = application.live().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(application.run_until_stopped(async {
         let _ = stopped.await;
@@ -80,6 +84,7 @@ pub async fn spawn_app_with(
         address,
         data_dir,
         store,
+        live,
         client: http_client(),
         admin_token,
         stop: Some(stop),

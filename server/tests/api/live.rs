@@ -5,7 +5,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-use crate::helpers::{finished, spawn_app, TestApp};
+use server::live::LiveLimits;
+
+use crate::helpers::{finished, session_cookie, spawn_app, TestApp};
 use crate::pipelines::{create_pipeline, run, slow_peer};
 
 /// Reads a live stream's `data:` lines as JSON events.
@@ -16,13 +18,15 @@ struct LiveStream {
 
 impl LiveStream {
     async fn open(app: &TestApp, query: &str, token: &str) -> LiveStream {
-        let response = app
+        let request = app
             .client
             .get(app.url(&format!("/api/live{query}")))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("the stream opens");
+            .bearer_auth(token);
+        Self::open_with(request).await
+    }
+
+    async fn open_with(request: reqwest::RequestBuilder) -> LiveStream {
+        let response = request.send().await.expect("the stream opens");
         assert_eq!(response.status(), 200);
         assert_eq!(
             response.headers()["content-type"].to_str().unwrap(),
@@ -280,4 +284,122 @@ async fn a_run_says_whether_its_reader_may_cancel_or_rerun_it() {
         )
         .await;
     assert_eq!(cancel.status(), 403);
+}
+
+/// A test server whose streams check their credential every 200 ms.
+async fn app_rechecking_often() -> TestApp {
+    let app = spawn_app().await;
+    app.live.set_limits(LiveLimits {
+        credential_recheck: Duration::from_millis(200),
+        ..LiveLimits::default()
+    });
+    app
+}
+
+/// Whether the stream ends (rather than merely staying quiet) within `wait`.
+async fn ends_within(stream: &mut LiveStream, wait: Duration) -> bool {
+    tokio::time::timeout(wait, async { while stream.next().await.is_some() {} })
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+async fn a_stream_ends_when_its_api_token_is_revoked() {
+    // Arrange
+    let app = app_rechecking_often().await;
+    let created: Value = app
+        .post_json(
+            "/api/v1/tokens",
+            &app.admin_token,
+            &json!({"name": "watcher"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = created["token"].as_str().unwrap();
+    let mut stream = LiveStream::open(&app, "", token).await;
+
+    // Act
+    let id = &created["info"]["id"];
+    let revoked = app
+        .delete(&format!("/api/v1/tokens/{id}"), &app.admin_token)
+        .await;
+
+    // Assert
+    assert_eq!(revoked.status(), 204);
+    assert!(
+        ends_within(&mut stream, Duration::from_secs(5)).await,
+        "the stream of a revoked token stayed open"
+    );
+}
+
+#[tokio::test]
+async fn a_stream_ends_when_its_session_signs_out() {
+    // Arrange
+    let app = app_rechecking_often().await;
+    let session = session_cookie(&app, "alice", "correct horse battery").await;
+    let request = app
+        .client
+        .get(app.url("/api/live"))
+        .header("Cookie", &session);
+    let mut stream = LiveStream::open_with(request).await;
+
+    // Act
+    let out = app
+        .client
+        .post(app.url("/api/sign_out"))
+        .header("Cookie", &session)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+
+    // Assert
+    assert!(out.status().is_success());
+    assert!(
+        ends_within(&mut stream, Duration::from_secs(5)).await,
+        "the stream of a signed-out session stayed open"
+    );
+}
+
+#[tokio::test]
+async fn open_streams_are_capped_per_user_and_in_total() {
+    // Arrange
+    let app = spawn_app().await;
+    app.live.set_limits(LiveLimits {
+        per_user: 2,
+        total: 3,
+        ..LiveLimits::default()
+    });
+    let other = crate::helpers::create_token(&app.store, "bob", false).await;
+    let mut open = vec![
+        LiveStream::open(&app, "", &app.admin_token).await,
+        LiveStream::open(&app, "", &app.admin_token).await,
+    ];
+
+    // Act
+    let third_of_one_user = app.get("/api/live", &app.admin_token).await;
+    open.push(LiveStream::open(&app, "", &other).await);
+    let beyond_the_total = app.get("/api/live", &other).await;
+    drop(open.pop());
+    let after_one_closed = crate::helpers::eventually(
+        "a closed stream frees its place",
+        Duration::from_secs(5),
+        || async {
+            let response = app.get("/api/live", &other).await;
+            (response.status() == 200).then_some(response)
+        },
+    )
+    .await;
+
+    // Assert
+    assert_eq!(third_of_one_user.status(), 429);
+    let body: Value = third_of_one_user.json().await.unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("2 live streams"),
+        "{body}"
+    );
+    assert_eq!(beyond_the_total.status(), 503);
+    assert_eq!(after_one_closed.status(), 200);
 }

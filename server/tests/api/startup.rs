@@ -113,3 +113,29 @@ async fn token_create_refuses_an_invalid_user_name() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("user"));
 }
+
+/// The data directory holds the key that seals stored secrets and the
+/// database: only the server's own user may read them.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_dir_and_the_database_are_private_to_the_servers_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let data_dir = parent.path().join("data");
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+
+    let app = crate::helpers::spawn_app_with(tempfile::tempdir().unwrap(), |args| {
+        args.storage.data_dir = data_dir.clone();
+    })
+    .await;
+
+    assert_eq!(mode(&data_dir), 0o700, "the data directory");
+    for file in ["slipway.db", "slipway.db-wal", "slipway.db-shm"] {
+        let path = data_dir.join(file);
+        if path.exists() || file == "slipway.db" {
+            assert_eq!(mode(&path), 0o600, "{file}");
+        }
+    }
+    app.stop().await;
+}

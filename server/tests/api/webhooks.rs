@@ -434,6 +434,57 @@ async fn a_failed_run_can_be_re_run_from_its_activity_row() {
     assert_eq!(second["inputs"], failed["inputs"]);
 }
 
+#[tokio::test]
+async fn a_disabled_webhook_refuses_a_re_run() {
+    // Arrange: a failed run, then its webhook disabled.
+    let Seed {
+        app,
+        hub,
+        cluster,
+        webhook,
+    } = seed("docker-hub", "svendowideit/*").await;
+    let hook_url = webhook["hook_url"].as_str().unwrap().to_string();
+    drop(cluster);
+    let (_, answer) = push(&hub, &hook_url, "latest", 1_417_566_161.0).await;
+    assert_eq!(
+        run_result(&app, &answer["execution_id"]).await["status"],
+        "FAILED"
+    );
+    let toggled = app
+        .client
+        .patch(app.url(&format!("/api/v1/webhooks/docker/{}", webhook["id"])))
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"enabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(toggled.status(), 200);
+
+    // Act
+    let rerun = app
+        .post_json(
+            &format!("/api/v1/activity/{}/rerun", answer["event_id"]),
+            &app.admin_token,
+            &json!({}),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(rerun.status(), 409);
+    let error: Value = rerun.json().await.unwrap();
+    assert_eq!(
+        error["message"], "the webhook is disabled; enable it to re-run",
+        "{error}"
+    );
+    let runs: Vec<Value> = app
+        .get("/api/v1/executions", &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1, "no second run: {runs:#?}");
+}
+
 /// A local peer that records the JSON bodies POSTed to it.
 async fn callback_peer() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
     use axum::routing::post;

@@ -75,6 +75,31 @@ pub async fn users_sessions_and_tokens(store: SharedStore) {
     let ids: Vec<i64> = listed.iter().map(|token| token.id).collect();
     assert_eq!(ids, [ci.id, deploy], "same time: newest id first");
     assert_eq!(listed[0].last_used_at, Some(30));
+    // Use is recorded at most once a minute; an unknown token writes nothing.
+    let last_use = |store: SharedStore| async move {
+        let listed = store.list_api_tokens(bob.id).await.unwrap();
+        listed
+            .iter()
+            .map(|token| (token.id, token.last_used_at))
+            .collect::<Vec<_>>()
+    };
+    let before = last_use(store.clone()).await;
+    assert_eq!(store.user_for_api_token("nope", 35).await.unwrap(), None);
+    let within_a_minute = 30 + TOKEN_USE_RECORDED_EVERY;
+    assert!(store
+        .user_for_api_token("h1", within_a_minute)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(last_use(store.clone()).await, before, "one use a minute");
+    store
+        .user_for_api_token("h1", within_a_minute + 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        last_use(store.clone()).await,
+        [(ci.id, Some(within_a_minute + 1)), (deploy, None)]
+    );
     assert!(store.list_api_tokens(alice.id).await.unwrap().is_empty());
 
     assert!(!store.revoke_api_token(alice.id, ci.id, 40).await.unwrap());

@@ -4,7 +4,9 @@ use app::model::{ApiTokenInfo, Millis};
 
 use super::rows::{TokenRow, UserRow};
 use super::{map_constraint, missing, SqliteStore};
-use crate::store::{IdentityStore, NewTokenRecord, StoreResult, UserRecord};
+use crate::store::{
+    IdentityStore, NewTokenRecord, StoreResult, UserRecord, TOKEN_USE_RECORDED_EVERY,
+};
 
 const USER_COLUMNS: &str = "users.id, users.username, users.password_hash, users.is_admin";
 const TOKEN_COLUMNS: &str = "id, name, prefix, created_at, last_used_at, revoked_at";
@@ -137,17 +139,19 @@ impl IdentityStore for SqliteStore {
         token_hash: &str,
         now: Millis,
     ) -> StoreResult<Option<UserRecord>> {
-        let user_id: Option<i64> = sqlx::query_scalar(
-            "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL \
-             RETURNING user_id",
-        )
-        .bind(now)
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(user_id) = user_id else {
+        // A read first: an unknown token (a guess, a scan) costs no write.
+        let Some((token_id, user_id)) = self.active_api_token(token_hash).await? else {
             return Ok(None);
         };
+        sqlx::query(
+            "UPDATE api_tokens SET last_used_at = $1 \
+             WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
+        )
+        .bind(now)
+        .bind(token_id)
+        .bind(now - TOKEN_USE_RECORDED_EVERY)
+        .execute(&self.pool)
+        .await?;
         self.record_by::<UserRow>(
             &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
             user_id,

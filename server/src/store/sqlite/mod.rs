@@ -10,6 +10,7 @@ mod projects;
 mod rows;
 mod runs;
 
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -37,6 +38,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        let file = options.get_filename();
+        if file != Path::new(":memory:") {
+            crate::files::prepare_private_database(file)
+                .map_err(|error| sqlx::Error::Io(std::io::Error::other(format!("{error:#}"))))?;
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
