@@ -87,6 +87,19 @@ impl Slipway {
         })
     }
 
+    /// A visible webhook the actor may change (developer role in its project).
+    async fn webhook_to_change(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+        doing: &str,
+    ) -> Result<WebhookRecord, AppError> {
+        let (record, role) = self.visible_webhook(actor, reference, project).await?;
+        Self::require_role(actor, role, ProjectRole::Developer, doing)?;
+        Ok(record)
+    }
+
     pub(crate) async fn visible_webhook(
         &self,
         actor: &Actor,
@@ -384,13 +397,9 @@ impl WebhooksApi for Slipway {
         project: Option<&str>,
         enabled: bool,
     ) -> Result<DockerWebhook, AppError> {
-        let (record, role) = self.visible_webhook(actor, reference, project).await?;
-        Self::require_role(
-            actor,
-            role,
-            ProjectRole::Developer,
-            "enabling or disabling webhooks",
-        )?;
+        let record = self
+            .webhook_to_change(actor, reference, project, "enabling or disabling webhooks")
+            .await?;
         self.store
             .set_webhook_enabled(record.id, enabled, now_millis())
             .await?;
@@ -410,8 +419,9 @@ impl WebhooksApi for Slipway {
         reference: &str,
         project: Option<&str>,
     ) -> Result<Option<String>, AppError> {
-        let (record, role) = self.visible_webhook(actor, reference, project).await?;
-        Self::require_role(actor, role, ProjectRole::Developer, "deleting webhooks")?;
+        let record = self
+            .webhook_to_change(actor, reference, project, "deleting webhooks")
+            .await?;
         let hub_problem = self.delete_from_hub(&record).await?;
         self.store.delete_webhook(record.id).await?;
         tracing::info!(webhook = %record.name, hub_problem = hub_problem.as_deref().unwrap_or(""), "webhook deleted");
@@ -424,13 +434,9 @@ impl WebhooksApi for Slipway {
         reference: &str,
         project: Option<&str>,
     ) -> Result<DockerWebhook, AppError> {
-        let (record, role) = self.visible_webhook(actor, reference, project).await?;
-        Self::require_role(
-            actor,
-            role,
-            ProjectRole::Developer,
-            "regenerating a webhook's token",
-        )?;
+        let record = self
+            .webhook_to_change(actor, reference, project, "regenerating a webhook's token")
+            .await?;
         self.regenerate_token(&record).await
     }
 
@@ -440,8 +446,9 @@ impl WebhooksApi for Slipway {
         reference: &str,
         project: Option<&str>,
     ) -> Result<DockerWebhook, AppError> {
-        let (record, role) = self.visible_webhook(actor, reference, project).await?;
-        Self::require_role(actor, role, ProjectRole::Developer, "syncing webhooks")?;
+        let record = self
+            .webhook_to_change(actor, reference, project, "syncing webhooks")
+            .await?;
         self.retry_hub_sync(&record).await
     }
 }

@@ -24,6 +24,15 @@ pub async fn seed(registry_kind: &str, image: &str) -> Seed {
     seed_with(registry_kind, image, |_| {}).await
 }
 
+/// A Docker Hub webhook seed whose server may call back to `host` only.
+async fn seed_with_callback_host(host: impl Into<String>) -> Seed {
+    let host = host.into();
+    seed_with("docker-hub", "svendowideit/testhook", move |args| {
+        args.docker_hub_callback_hosts = vec![host];
+    })
+    .await
+}
+
 /// As [`seed`], with the server's arguments adjusted.
 pub async fn seed_with(
     registry_kind: &str,
@@ -538,10 +547,7 @@ async fn a_finished_run_reports_to_an_allowed_docker_hub_callback() {
         webhook,
         hub: _hub,
         cluster: _cluster,
-    } = seed_with("docker-hub", "svendowideit/testhook", move |args| {
-        args.docker_hub_callback_hosts = vec![allowed];
-    })
-    .await;
+    } = seed_with_callback_host(allowed).await;
 
     // Act
     let answer = deliver(&app, &webhook, push_with_callback(&peer)).await;
@@ -758,10 +764,7 @@ async fn a_callback_answered_with_a_redirect_is_not_followed() {
         webhook,
         hub: _hub,
         cluster: _cluster,
-    } = seed_with("docker-hub", "svendowideit/testhook", move |args| {
-        args.docker_hub_callback_hosts = vec![allowed];
-    })
-    .await;
+    } = seed_with_callback_host(allowed).await;
 
     let answer = deliver(&app, &webhook, push_with_callback(&redirector)).await;
     let execution = run_result(&app, &answer["execution_id"]).await;
