@@ -100,7 +100,11 @@ pub trait UsersApi: Send + Sync {
     async fn create_user(&self, actor: &Actor, input: NewUser) -> Result<User, AppError>;
 
     async fn list_api_tokens(&self, actor: &Actor) -> Result<Vec<ApiTokenInfo>, AppError>;
-    async fn create_api_token(&self, actor: &Actor, name: &str) -> Result<NewApiToken, AppError>;
+    async fn create_api_token(
+        &self,
+        actor: &Actor,
+        request: TokenRequest,
+    ) -> Result<NewApiToken, AppError>;
     async fn revoke_api_token(&self, actor: &Actor, id: i64) -> Result<(), AppError>;
 }
 
@@ -171,11 +175,15 @@ pub trait PipelinesApi: Send + Sync {
         project: Option<&str>,
         spec: PipelineSpec,
     ) -> Result<Pipeline, AppError>;
+    /// Refused while webhooks start the pipeline or runs of it are unfinished;
+    /// a pipeline with finished runs is deleted only with `delete_runs`,
+    /// and their history goes with it.
     async fn delete_pipeline(
         &self,
         actor: &Actor,
         reference: &str,
         project: Option<&str>,
+        delete_runs: bool,
     ) -> Result<(), AppError>;
     /// Reads a pipeline written as YAML or JSON (what the editor's YAML view holds).
     fn pipeline_from_text(&self, text: &str) -> Result<PipelineSpec, AppError>;

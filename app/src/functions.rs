@@ -169,9 +169,27 @@ pub async fn list_api_tokens() -> Result<Vec<ApiTokenInfo>, AppError> {
 }
 
 #[server(endpoint = "tokens/create")]
-pub async fn create_api_token(name: String) -> Result<NewApiToken, AppError> {
-    session::as_actor(|backend, actor| async move { backend.create_api_token(&actor, &name).await })
-        .await
+pub async fn create_api_token(name: String, expires: String) -> Result<NewApiToken, AppError> {
+    // The form's choice is "never" or a number of days.
+    let expires_in_days =
+        match expires.trim() {
+            "" | "never" => None,
+            days => Some(days.parse::<u32>().map_err(|_| {
+                AppError::invalid("expires", "must be a number of days or \"never\"")
+            })?),
+        };
+    session::as_actor(|backend, actor| async move {
+        backend
+            .create_api_token(
+                &actor,
+                TokenRequest {
+                    name,
+                    expires_in_days,
+                },
+            )
+            .await
+    })
+    .await
 }
 
 #[server(endpoint = "tokens/revoke")]
@@ -317,9 +335,11 @@ pub async fn save_pipeline(id: Option<i64>, spec: PipelineSpec) -> Result<Pipeli
 }
 
 #[server(endpoint = "pipelines/delete")]
-pub async fn delete_pipeline(id: i64) -> Result<(), AppError> {
+pub async fn delete_pipeline(id: i64, delete_runs: bool) -> Result<(), AppError> {
     session::as_actor(|backend, actor| async move {
-        backend.delete_pipeline(&actor, &id.to_string(), None).await
+        backend
+            .delete_pipeline(&actor, &id.to_string(), None, delete_runs)
+            .await
     })
     .await
 }

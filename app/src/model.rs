@@ -101,7 +101,39 @@ pub struct ApiTokenInfo {
     pub created_at: Millis,
     pub last_used_at: Option<Millis>,
     pub revoked_at: Option<Millis>,
+    /// `None`: the token never expires.
+    #[serde(default)]
+    pub expires_at: Option<Millis>,
 }
+
+impl ApiTokenInfo {
+    /// Usable for the API: neither revoked nor past its expiry.
+    pub fn is_active_at(&self, now: Millis) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|expiry| expiry > now)
+    }
+}
+
+/// What a new API token is created with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRequest {
+    pub name: String,
+    /// Days until the token stops working, 1 to [`MAX_TOKEN_LIFETIME_DAYS`];
+    /// `None`: it never expires.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+}
+
+impl TokenRequest {
+    pub fn never_expiring(name: impl Into<String>) -> Self {
+        TokenRequest {
+            name: name.into(),
+            expires_in_days: None,
+        }
+    }
+}
+
+/// The longest expiry a token may be given (ten years); longer is "never".
+pub const MAX_TOKEN_LIFETIME_DAYS: u32 = 3650;
 
 /// The answer to a token creation: the only time the secret leaves the server.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -41,6 +41,7 @@ mod tests {
                 created_at: 0,
                 last_used_at: None,
                 revoked_at: None,
+                expires_at: None,
             },
             token: "slw_abcdef-secret".into(),
         };
@@ -57,7 +58,13 @@ mod tests {
             ..Default::default()
         };
 
-        let printed = format!("{user:?} {token:?} {secrets:?} {input:?}");
+        let webhook_input = crate::webhook::DockerWebhookInput {
+            name: "on-push".into(),
+            api_token: "slw_token-secret".into(),
+            ..Default::default()
+        };
+
+        let printed = format!("{user:?} {token:?} {secrets:?} {input:?} {webhook_input:?}");
 
         assert!(!printed.contains("secret"), "{printed}");
         assert!(

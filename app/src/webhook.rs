@@ -111,7 +111,7 @@ pub struct HubSync {
     pub message: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DockerWebhook {
     pub id: i64,
     pub project: String,
@@ -143,7 +143,14 @@ pub struct DockerWebhook {
     pub updated_at: Millis,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+// The hook URL carries the secure token.
+crate::redacted_debug!(DockerWebhook {
+    id, project, project_id, name, description, endpoint, endpoint_id, pipeline,
+    pipeline_id, api_token, api_token_id, run_as, image, tag, inputs, enabled,
+    source_cidrs, hub_sync, last_event, created_at, updated_at,
+} secret { hook_url });
+
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DockerWebhookInput {
     pub project: String,
@@ -162,6 +169,12 @@ pub struct DockerWebhookInput {
     pub enabled: Option<bool>,
     pub source_cidrs: Vec<String>,
 }
+
+// `api_token` may be the token itself.
+crate::redacted_debug!(DockerWebhookInput {
+    project, name, description, endpoint, pipeline, image, tag, inputs, enabled,
+    source_cidrs,
+} secret { api_token });
 
 /// One event received by a webhook: a row of the Activity tab.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

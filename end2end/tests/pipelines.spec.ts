@@ -1,6 +1,6 @@
 import { expect, Page, test } from '@playwright/test';
 import { kubeToken, kubeUrl } from '../playwright.config';
-import { hydrated, signIn, uniqueName } from './helpers';
+import { apiCreate, createToken, hydrated, signIn, uniqueName } from './helpers';
 
 // A panic in the wasm (or any uncaught error) fails the test that caused it.
 let pageErrors: string[] = [];
@@ -223,4 +223,39 @@ test('a save error shows beside the field and in a banner', async ({ page }) => 
   await expect(page.getByTestId('save-error')).toContainText('stages[0].tasks[0].url');
   await expect(page.locator('[data-field-error="stages[0].tasks[0].url"]')).toBeVisible();
   await expect(page).toHaveURL(/\/pipelines\/new$/);
+});
+
+test('a pipeline with runs is deleted only when its runs are deleted on purpose', async ({ page, request }) => {
+  await signIn(page);
+  const token = await createToken(page, uniqueName('delete-runs'));
+  const project = uniqueName('Deletes');
+  await apiCreate(request, token, 'projects', { name: project });
+  const name = `ran-${suffix()}`;
+  const pipeline = await apiCreate(request, token, 'pipelines', {
+    project,
+    name,
+    stages: [{ name: 'check', tasks: [{ name: 'ok', type: 'condition', expression: 'true' }] }],
+  });
+  const run = await apiCreate(request, token, `pipelines/${pipeline.id}/executions`, { inputs: {} });
+  await expect
+    .poll(async () => {
+      const answer = await request.get(`/api/v1/executions/${run.id}`, { headers: { Authorization: `Bearer ${token}` } });
+      return (await answer.json()).status;
+    })
+    .toBe('COMPLETED');
+
+  await page.goto('/pipelines');
+  await hydrated(page);
+  const row = page.locator(`tr[data-pipeline="${name}"]`);
+  await row.getByRole('button', { name: 'Delete' }).click();
+  await row.getByRole('button', { name: 'Confirm delete' }).click();
+  await expect(page.getByRole('alert')).toContainText('deleting it deletes their history too');
+  await expect(row).toBeVisible();
+
+  await row.getByRole('button', { name: 'Delete' }).click();
+  await row.getByLabel('also delete its runs').check();
+  await row.getByRole('button', { name: 'Confirm delete' }).click();
+  await expect(row).toHaveCount(0);
+  const gone = await request.get(`/api/v1/executions/${run.id}`, { headers: { Authorization: `Bearer ${token}` } });
+  expect(gone.status()).toBe(404);
 });

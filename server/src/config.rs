@@ -47,6 +47,9 @@ pub enum TokenCommand {
         /// A name to recognise the token by in the token list.
         #[arg(long, default_value = "cli")]
         name: String,
+        /// Days until the token stops working (1 to 3650); without it the token never expires.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
         #[command(flatten)]
         storage: StorageArgs,
     },
@@ -78,14 +81,15 @@ pub struct StorageArgs {
     pub data_dir: PathBuf,
     /// Database URL: `sqlite:PATH`; defaults to `<data-dir>/slipway.db`.
     #[arg(long, env = "SLIPWAY_DATABASE_URL")]
-    pub database_url: Option<String>,
+    pub database_url: Option<UrlWithCredentials>,
 }
 
 impl StorageArgs {
     pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("slipway.db").display()))
+        match &self.database_url {
+            Some(url) => url.expose().to_string(),
+            None => format!("sqlite:{}", self.data_dir.join("slipway.db").display()),
+        }
     }
 }
 
@@ -113,7 +117,7 @@ pub struct ServeArgs {
     pub docker_hub_callback_hosts: Vec<String>,
     /// HTTP(S) proxy for endpoints marked "cloud proxy" (registries reachable only from inside a network).
     #[arg(long, env = "SLIPWAY_CLOUD_PROXY_URL")]
-    pub cloud_proxy_url: Option<String>,
+    pub cloud_proxy_url: Option<UrlWithCredentials>,
     /// Refuse outbound calls (REST/Poll tasks, endpoint validation, Kubernetes
     /// tasks, Docker Hub, callbacks) to loopback, link-local, private and
     /// cloud-metadata addresses. Off by default: clusters and registries of a
@@ -123,4 +127,93 @@ pub struct ServeArgs {
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, env = "SLIPWAY_LOG_JSON")]
     pub log_json: bool,
+}
+
+/// A URL that may carry a password (`postgres://user:password@host/db`, a
+/// proxy's `http://user:password@proxy:3128`): debug output shows it with the
+/// password replaced, so printing the configuration never prints the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UrlWithCredentials(String);
+
+impl UrlWithCredentials {
+    /// The URL itself, for the one place that connects with it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    fn redacted(&self) -> String {
+        let Some((scheme, rest)) = self.0.split_once("://") else {
+            return self.0.clone();
+        };
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(authority_end);
+        match authority.rsplit_once('@') {
+            Some((user_info, host)) => {
+                let user = user_info.split(':').next().unwrap_or_default();
+                format!("{scheme}://{user}:<redacted>@{host}{path}")
+            }
+            None => self.0.clone(),
+        }
+    }
+}
+
+impl std::str::FromStr for UrlWithCredentials {
+    type Err = std::convert::Infallible;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        Ok(UrlWithCredentials(url.to_string()))
+    }
+}
+
+impl From<&str> for UrlWithCredentials {
+    fn from(url: &str) -> Self {
+        UrlWithCredentials(url.to_string())
+    }
+}
+
+impl std::fmt::Debug for UrlWithCredentials {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.redacted())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UrlWithCredentials;
+
+    #[test]
+    fn debug_output_hides_the_password_of_a_url() {
+        let shown = |url: &str| format!("{:?}", UrlWithCredentials::from(url));
+        assert_eq!(
+            shown("postgres://slipway:hunter2@db:5432/slipway?sslmode=require"),
+            "postgres://slipway:<redacted>@db:5432/slipway?sslmode=require"
+        );
+        assert_eq!(
+            shown("http://u:p@ss@proxy:3128"),
+            "http://u:<redacted>@proxy:3128"
+        );
+        assert_eq!(shown("sqlite:data/slipway.db"), "sqlite:data/slipway.db");
+        assert_eq!(shown("http://proxy:3128"), "http://proxy:3128");
+    }
+
+    #[test]
+    fn the_whole_configuration_debug_prints_without_secrets() {
+        use clap::Parser;
+        let cli = super::Cli::parse_from([
+            "slipway",
+            "--database-url",
+            "postgres://slipway:db-secret@db/slipway",
+            "--cloud-proxy-url",
+            "http://u:proxy-secret@proxy:3128",
+        ]);
+        let printed = format!("{cli:?}");
+        assert!(
+            printed.contains("postgres://slipway:<redacted>@db/slipway"),
+            "{printed}"
+        );
+        assert!(
+            !printed.contains("db-secret") && !printed.contains("proxy-secret"),
+            "{printed}"
+        );
+    }
 }

@@ -1,5 +1,6 @@
 use std::io::BufRead;
 
+use app::model::TokenRequest;
 use clap::Parser;
 use server::clock::now_millis;
 use server::config::{Cli, Command, GlobalRole, ServeArgs, StorageArgs, TokenCommand, UserCommand};
@@ -21,11 +22,16 @@ async fn main() -> anyhow::Result<()> {
                     user,
                     role,
                     name,
+                    expires_in_days,
                     storage,
                 },
         }) => {
             init_tracing(false);
-            create_token(&storage, &user, role, &name).await
+            let request = TokenRequest {
+                name,
+                expires_in_days,
+            };
+            create_token(&storage, &user, role, &request).await
         }
         Some(Command::User {
             command:
@@ -110,11 +116,11 @@ async fn create_token(
     storage: &StorageArgs,
     user: &str,
     role: Option<GlobalRole>,
-    name: &str,
+    request: &TokenRequest,
 ) -> anyhow::Result<()> {
     let store = server::startup::open_store(storage).await?;
     let record = ensure_user(&store, user, role).await?;
-    let created = issue_api_token(&store, record.id, name)
+    let created = issue_api_token(&store, record.id, request)
         .await
         .map_err(|error| anyhow::anyhow!("{error}"))?;
     eprintln!(

@@ -53,7 +53,10 @@ impl Application {
         let secret_box = SecretBox::load_or_create(&args.storage.data_dir)?;
         let outbound = Outbound {
             docker_hub_api_url: args.docker_hub_api_url.trim_end_matches('/').to_string(),
-            cloud_proxy_url: args.cloud_proxy_url.clone(),
+            cloud_proxy_url: args
+                .cloud_proxy_url
+                .as_ref()
+                .map(|url| url.expose().to_string()),
             timeout: OUTBOUND_TIMEOUT,
             callback_hosts: args.docker_hub_callback_hosts.clone(),
             deny_private_egress: args.deny_private_egress,

@@ -3,10 +3,21 @@
 use leptos::prelude::*;
 
 use super::widgets::{
-    format_millis, last_error, EmptyState, FormError, FormInput, ListTable, PageHeader,
+    format_millis, last_error, now_millis, EmptyState, FormError, FormInput, ListTable, PageHeader,
 };
 use crate::functions::{list_api_tokens, CreateApiToken, RevokeApiToken};
 use crate::model::ApiTokenInfo;
+
+/// The expiries offered in the form: a token that lives for a while is the
+/// safer default; "never" stays possible for long-lived automation.
+const EXPIRY_CHOICES: &[(&str, &str)] = &[
+    ("7", "in 7 days"),
+    ("30", "in 30 days"),
+    ("90", "in 90 days"),
+    ("365", "in a year"),
+    ("never", "never"),
+];
+const DEFAULT_EXPIRY: &str = "90";
 
 #[component]
 pub fn TokensPage() -> impl IntoView {
@@ -31,6 +42,17 @@ pub fn TokensPage() -> impl IntoView {
             <ActionForm action=create attr:class="mt-4 flex flex-wrap items-start gap-4">
                 <div class="min-w-64 flex-1">
                     <FormInput id="token-name" label="Name" name="name" error=create_error placeholder="e.g. ci-deployer" />
+                </div>
+                <div>
+                    <label class="label" for="token-expires">"Expires"</label>
+                    <select class="input" id="token-expires" name="expires">
+                        {EXPIRY_CHOICES
+                            .iter()
+                            .map(|(value, label)| {
+                                view! { <option value=*value selected=*value == DEFAULT_EXPIRY>{*label}</option> }
+                            })
+                            .collect_view()}
+                    </select>
                 </div>
                 <button type="submit" class="btn-primary md:mt-6">"Create token"</button>
             </ActionForm>
@@ -77,23 +99,30 @@ pub fn TokensPage() -> impl IntoView {
 #[component]
 fn TokenTable(list: Vec<ApiTokenInfo>, revoke: ServerAction<RevokeApiToken>) -> impl IntoView {
     view! {
-        <ListTable columns=&["Name", "Token", "Created", "Last used", "State", ""]>
+        <ListTable columns=&["Name", "Token", "Created", "Last used", "Expires", "State", ""]>
             {list
                 .into_iter()
                 .map(|token| {
                     let id = token.id;
                     let revoked = token.revoked_at.is_some();
+                    let expired = !revoked && !token.is_active_at(now_millis());
+                    let name = token.name.clone();
                     view! {
-                        <tr>
+                        <tr data-token=name>
                             <td class="font-medium">{token.name}</td>
                             <td class="font-mono text-sm text-slate-600">{format!("{}…", token.prefix)}</td>
                             <td class="whitespace-nowrap text-slate-600">{format_millis(token.created_at)}</td>
                             <td class="whitespace-nowrap text-slate-600">
                                 {token.last_used_at.map(format_millis).unwrap_or_else(|| "never".into())}
                             </td>
+                            <td class="whitespace-nowrap text-slate-600">
+                                {token.expires_at.map(format_millis).unwrap_or_else(|| "never".into())}
+                            </td>
                             <td>
                                 {if revoked {
                                     view! { <span class="badge badge-red">"revoked"</span> }.into_any()
+                                } else if expired {
+                                    view! { <span class="badge badge-amber">"expired"</span> }.into_any()
                                 } else {
                                     view! { <span class="badge badge-green">"active"</span> }.into_any()
                                 }}

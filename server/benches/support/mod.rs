@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use app::model::TokenRequest;
 use serde_json::Value;
 use server::clock::now_millis;
 use server::config::{ServeArgs, StorageArgs};
@@ -118,7 +119,7 @@ impl Bench {
         let store = application.store.clone();
         tokio::spawn(application.run_until_stopped(std::future::pending()));
         let admin = store.ensure_user("bench", true, now_millis()).await?;
-        let token = issue_api_token(&store, admin.id, "bench")
+        let token = issue_api_token(&store, admin.id, &TokenRequest::never_expiring("bench"))
             .await
             .map_err(|error| anyhow::anyhow!("{error}"))?
             .token;

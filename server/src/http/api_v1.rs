@@ -8,7 +8,7 @@ use app::endpoint::{Endpoint, EndpointInput, Validation};
 use app::error::AppError;
 use app::execution::{Execution, ExecutionFilter, ExecutionSummary, Pipeline};
 use app::model::{ApiTokenInfo, NewApiToken, Project, ProjectInput};
-use app::model::{Member, NewUser, ProjectRole, User};
+use app::model::{Member, NewUser, ProjectRole, TokenRequest, User};
 use app::pipeline::PipelineSpec;
 use app::webhook::{ActivityFilter, DockerEvent, DockerWebhook, DockerWebhookInput, HubSyncState};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, State};
@@ -183,20 +183,12 @@ async fn list_tokens(
     Ok(Json(state.backend.list_api_tokens(&actor).await?))
 }
 
-#[derive(Deserialize)]
-struct TokenRequest {
-    name: String,
-}
-
 async fn create_token(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
     ApiJson(request): ApiJson<TokenRequest>,
 ) -> Result<(StatusCode, Json<NewApiToken>), ApiError> {
-    let created = state
-        .backend
-        .create_api_token(&actor, &request.name)
-        .await?;
+    let created = state.backend.create_api_token(&actor, request).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -471,15 +463,28 @@ async fn update_pipeline(
     Ok(pipeline_answer(&state, &headers, StatusCode::OK, pipeline))
 }
 
+#[derive(Deserialize)]
+struct PipelineDeletion {
+    project: Option<String>,
+    /// Finished runs (and their history) are deleted only when this is true.
+    #[serde(default)]
+    delete_runs: bool,
+}
+
 async fn delete_pipeline(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
     Path(reference): Path<String>,
-    Query(scope): Query<InProject>,
+    Query(deletion): Query<PipelineDeletion>,
 ) -> Result<StatusCode, ApiError> {
     state
         .backend
-        .delete_pipeline(&actor, &reference, scope.project.as_deref())
+        .delete_pipeline(
+            &actor,
+            &reference,
+            deletion.project.as_deref(),
+            deletion.delete_runs,
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

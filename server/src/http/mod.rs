@@ -5,6 +5,7 @@ mod api_v1;
 pub mod error;
 mod live;
 mod receivers;
+mod request_log;
 
 use std::sync::Arc;
 
@@ -18,7 +19,6 @@ use axum::routing::get;
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use tower_http::trace::TraceLayer;
 
 use crate::service::Slipway;
 
@@ -57,7 +57,7 @@ pub fn router(state: AppState) -> Router {
             require_session_for_pages,
         ))
         .layer(middleware::from_fn(same_origin_for_browser_posts))
-        .layer(TraceLayer::new_for_http())
+        .layer(request_log::layer())
         .with_state(state)
 }
 

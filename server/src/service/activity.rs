@@ -28,10 +28,13 @@ impl Slipway {
         tag: &str,
         callback_url: Option<&str>,
     ) -> Result<i64, Refusal> {
-        let active = self.store.api_token_by_id(webhook.api_token_id).await?;
+        let active = self
+            .store
+            .api_token_by_id(webhook.api_token_id, now_millis())
+            .await?;
         if !active {
             return Err(Refusal::Reason(
-                "the webhook's API token was revoked; choose another one".into(),
+                "the webhook's API token was revoked or has expired; choose another one".into(),
             ));
         }
         let pipeline = self

@@ -11,7 +11,7 @@ use app::pipeline::{bindings_in, validate, PipelineSpec, TaskSpec};
 use super::{Refusal, Slipway};
 use crate::clock::now_millis;
 use crate::errors::internal;
-use crate::store::{constraint, PipelineRecord, PipelineWrite, ResultExt};
+use crate::store::{constraint, PipelineDeletion, PipelineRecord, PipelineWrite, ResultExt};
 
 impl Slipway {
     pub(crate) fn pipeline_view(&self, record: PipelineRecord) -> Result<Pipeline, AppError> {
@@ -189,12 +189,30 @@ impl PipelinesApi for Slipway {
         actor: &Actor,
         reference: &str,
         project: Option<&str>,
+        delete_runs: bool,
     ) -> Result<(), AppError> {
         let (record, role) = self.visible_pipeline(actor, reference, project).await?;
         Self::require_role(actor, role, ProjectRole::Developer, "deleting pipelines")?;
-        self.store.delete_pipeline(record.id).await?;
-        tracing::info!(pipeline = %record.name, "pipeline deleted");
-        Ok(())
+        let name = &record.name;
+        match self.store.delete_pipeline(record.id, delete_runs).await? {
+            PipelineDeletion::Deleted => {
+                tracing::info!(pipeline = %name, delete_runs, "pipeline deleted");
+                Ok(())
+            }
+            PipelineDeletion::StartedByWebhooks(webhooks) => Err(AppError::conflict(format!(
+                "pipeline '{name}' is started by these webhooks: {}. Delete them or point them \
+                 at another pipeline first",
+                webhooks.join(", ")
+            ))),
+            PipelineDeletion::HasActiveRuns(active) => Err(AppError::conflict(format!(
+                "pipeline '{name}' has unfinished runs (queued, running or waiting: {active}); \
+                 cancel them or let them finish, then delete it"
+            ))),
+            PipelineDeletion::HasRuns(runs) => Err(AppError::conflict(format!(
+                "pipeline '{name}' has finished runs ({runs}); deleting it deletes their history \
+                 too. Confirm that with delete_runs=true (in the page: tick \"also delete its runs\")"
+            ))),
+        }
     }
 
     fn pipeline_from_text(&self, text: &str) -> Result<PipelineSpec, AppError> {

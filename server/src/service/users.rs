@@ -16,21 +16,37 @@ fn user_view(record: UserRecord) -> User {
     actor_from(record).user
 }
 
+const MILLIS_PER_DAY: i64 = 24 * 60 * 60 * 1000;
+
 /// Creates an API token for a user; the answer is the only place the secret appears.
 pub async fn issue_api_token(
     store: &SharedStore,
     user_id: i64,
-    name: &str,
+    request: &TokenRequest,
 ) -> Result<NewApiToken, AppError> {
-    validate_name("name", name)?;
+    validate_name("name", &request.name)?;
+    let created_at = now_millis();
+    let expires_at = match request.expires_in_days {
+        None => None,
+        Some(days @ 1..=MAX_TOKEN_LIFETIME_DAYS) => Some(created_at + i64::from(days) * MILLIS_PER_DAY),
+        Some(_) => {
+            return Err(AppError::invalid(
+                "expires_in_days",
+                &format!(
+                    "must be between 1 and {MAX_TOKEN_LIFETIME_DAYS} days; leave it out for a token that never expires"
+                ),
+            ))
+        }
+    };
     let token = secrets::random_token(API_TOKEN_PREFIX);
     let info = store
         .create_api_token(NewTokenRecord {
             user_id,
-            name,
+            name: &request.name,
             prefix: &token[..API_TOKEN_PREFIX.len() + 6],
             token_hash: &secrets::token_hash(&token),
-            created_at: now_millis(),
+            created_at,
+            expires_at,
         })
         .await?;
     Ok(NewApiToken { info, token })
@@ -82,8 +98,12 @@ impl UsersApi for Slipway {
         Ok(self.store.list_api_tokens(actor.user.id).await?)
     }
 
-    async fn create_api_token(&self, actor: &Actor, name: &str) -> Result<NewApiToken, AppError> {
-        issue_api_token(&self.store, actor.user.id, name).await
+    async fn create_api_token(
+        &self,
+        actor: &Actor,
+        request: TokenRequest,
+    ) -> Result<NewApiToken, AppError> {
+        issue_api_token(&self.store, actor.user.id, &request).await
     }
 
     async fn revoke_api_token(&self, actor: &Actor, id: i64) -> Result<(), AppError> {

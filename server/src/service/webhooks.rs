@@ -129,12 +129,12 @@ impl Slipway {
                 .list_api_tokens(actor.user.id)
                 .await?
                 .into_iter()
-                .find(|token| token.id == id && token.revoked_at.is_none())
+                .find(|token| token.id == id && token.is_active_at(now_millis()))
                 .map(|token| (token.id, actor.user.id))
                 .ok_or_else(|| invalid("is not one of your active API tokens"))?,
             Err(_) => self
                 .store
-                .active_api_token(&secrets::token_hash(given.trim()))
+                .active_api_token(&secrets::token_hash(given.trim()), now_millis())
                 .await?
                 .ok_or_else(|| invalid("is not an active API token"))?,
         };

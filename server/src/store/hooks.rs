@@ -6,7 +6,7 @@ use app::webhook::{DeliverySource, EventStatus, HubSyncState};
 
 use super::StoreResult;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct WebhookRecord {
     pub id: i64,
     pub project_id: i64,
@@ -32,6 +32,13 @@ pub struct WebhookRecord {
     pub created_at: Millis,
     pub updated_at: Millis,
 }
+
+app::redacted_debug!(WebhookRecord {
+    id, project_id, project_name, name, description, endpoint_id, endpoint_name,
+    pipeline_id, pipeline_name, api_token_id, api_token_name, run_as_user_id,
+    run_as_username, image_pattern, tag_pattern, inputs, enabled, source_cidrs,
+    hub_sync_state, hub_sync_message, created_at, updated_at,
+} secret { secure_token_sealed });
 
 pub struct WebhookWrite<'a> {
     pub project_id: i64,

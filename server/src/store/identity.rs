@@ -25,6 +25,8 @@ pub struct NewTokenRecord<'a> {
     pub prefix: &'a str,
     pub token_hash: &'a str,
     pub created_at: Millis,
+    /// `None`: the token never expires.
+    pub expires_at: Option<Millis>,
 }
 
 #[async_trait::async_trait]
@@ -64,10 +66,14 @@ pub trait IdentityStore: Send + Sync {
         token_hash: &str,
         now: Millis,
     ) -> StoreResult<Option<UserRecord>>;
-    /// (token id, user id) of an active token.
-    async fn active_api_token(&self, token_hash: &str) -> StoreResult<Option<(i64, i64)>>;
-    /// Whether the token exists and is not revoked.
-    async fn api_token_by_id(&self, token_id: i64) -> StoreResult<bool>;
+    /// (token id, user id) of a token neither revoked nor expired at `now`.
+    async fn active_api_token(
+        &self,
+        token_hash: &str,
+        now: Millis,
+    ) -> StoreResult<Option<(i64, i64)>>;
+    /// Whether the token exists, is not revoked and has not expired at `now`.
+    async fn api_token_by_id(&self, token_id: i64, now: Millis) -> StoreResult<bool>;
     async fn user_is_admin(&self, user_id: i64) -> StoreResult<bool>;
     async fn list_api_tokens(&self, user_id: i64) -> StoreResult<Vec<ApiTokenInfo>>;
     /// Revokes one of the user's tokens; false when the user has no such active token.

@@ -121,6 +121,18 @@ pub enum CancelOutcome {
     AlreadyFinished,
 }
 
+/// What deleting a pipeline did, or what kept it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PipelineDeletion {
+    Deleted,
+    /// Webhooks (their names) start it.
+    StartedByWebhooks(Vec<String>),
+    /// Runs of it are queued, running or waiting.
+    HasActiveRuns(i64),
+    /// It has finished runs and their deletion was not asked for.
+    HasRuns(i64),
+}
+
 #[async_trait::async_trait]
 pub trait RunStore: Send + Sync {
     async fn list_pipelines(&self, member: Option<i64>) -> StoreResult<Vec<PipelineRecord>>;
@@ -132,7 +144,11 @@ pub trait RunStore: Send + Sync {
         id: i64,
         pipeline: PipelineWrite<'_>,
     ) -> StoreResult<PipelineRecord>;
-    async fn delete_pipeline(&self, id: i64) -> StoreResult<()>;
+    /// Deletes the pipeline unless a webhook starts it or a run of it has not
+    /// finished; with runs that finished only when `with_runs` says their
+    /// history goes too. Checked in the one DELETE, so a run queued meanwhile
+    /// cannot be lost.
+    async fn delete_pipeline(&self, id: i64, with_runs: bool) -> StoreResult<PipelineDeletion>;
 
     /// Queues a run with the next run number of its pipeline; runs queued at
     /// once get distinct numbers.

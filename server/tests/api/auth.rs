@@ -62,6 +62,56 @@ async fn revoked_tokens_stop_working_and_tokens_list_last_use() {
 }
 
 #[tokio::test]
+async fn tokens_may_expire_and_stop_working_at_their_expiry() {
+    // Arrange
+    let app = spawn_app().await;
+    let now = server::clock::now_millis();
+
+    // Act
+    let created = app
+        .post_json(
+            "/api/v1/tokens",
+            &app.admin_token,
+            &serde_json::json!({"name": "for-a-week", "expires_in_days": 7}),
+        )
+        .await;
+    let out_of_range = app
+        .post_json(
+            "/api/v1/tokens",
+            &app.admin_token,
+            &serde_json::json!({"name": "forever-and-a-day", "expires_in_days": 0}),
+        )
+        .await;
+    let bob = app.store.ensure_user("bob", false, now).await.unwrap();
+    app.store
+        .create_api_token(server::store::NewTokenRecord {
+            user_id: bob.id,
+            name: "expired",
+            prefix: "slw_ex",
+            token_hash: &server::secrets::token_hash("slw_expired-token"),
+            created_at: now - 2_000,
+            expires_at: Some(now - 1_000),
+        })
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(created.status(), 201);
+    let created: serde_json::Value = created.json().await.unwrap();
+    let expires_at = created["info"]["expires_at"].as_i64().unwrap();
+    let week = 7 * 24 * 60 * 60 * 1000;
+    assert!((now + week..now + week + 60_000).contains(&expires_at));
+    let token = created["token"].as_str().unwrap();
+    assert_eq!(app.get("/api/v1/me", token).await.status(), 200);
+    assert_eq!(out_of_range.status(), 422);
+    let refusal = out_of_range.text().await.unwrap();
+    assert!(refusal.contains("expires_in_days"), "{refusal}");
+    assert!(refusal.contains("between 1 and 3650"), "{refusal}");
+    let expired = app.get("/api/v1/me", "slw_expired-token").await;
+    assert_eq!(expired.status(), 401);
+}
+
+#[tokio::test]
 async fn pages_need_a_session_and_sign_in_sets_an_http_only_cookie() {
     // Arrange
     let app = spawn_app().await;

@@ -3,6 +3,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use app::model::TokenRequest;
 use server::clock::now_millis;
 use server::config::{ServeArgs, StorageArgs};
 use server::live::LiveBus;
@@ -128,7 +129,7 @@ pub async fn create_token(store: &SharedStore, username: &str, is_admin: bool) -
         .ensure_user(username, is_admin, now_millis())
         .await
         .expect("the user is stored");
-    issue_api_token(store, user.id, "test")
+    issue_api_token(store, user.id, &TokenRequest::never_expiring("test"))
         .await
         .expect("a token is created")
         .token

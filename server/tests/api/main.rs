@@ -5,6 +5,7 @@ mod auth;
 mod endpoints;
 mod helpers;
 mod live;
+mod logs;
 mod pipelines;
 mod projects;
 mod recovery;

@@ -155,6 +155,39 @@ async fn a_false_condition_fails_the_run_and_later_stages_do_not_run() {
 }
 
 #[tokio::test]
+async fn deleting_a_pipeline_with_runs_needs_their_deletion_confirmed() {
+    // Arrange
+    let app = spawn_app().await;
+    app.create_project("Demo").await;
+    let pipeline = create_pipeline(
+        &app,
+        json!({"project": "Demo", "name": "ran-once",
+               "stages": [{"name": "check", "tasks": [condition_task("ok", "true")]}]}),
+    )
+    .await;
+    let execution = finished(&app, run(&app, &pipeline["id"], json!({})).await).await;
+    let path = format!("/api/v1/pipelines/{}", pipeline["id"]);
+
+    // Act
+    let unconfirmed = app.delete(&path, &app.admin_token).await;
+    let kept = app.get(&path, &app.admin_token).await.status();
+    let confirmed = app
+        .delete(&format!("{path}?delete_runs=true"), &app.admin_token)
+        .await;
+
+    // Assert
+    assert_eq!(unconfirmed.status(), 409);
+    let refusal = unconfirmed.text().await.unwrap();
+    assert!(refusal.contains("finished runs (1)"), "{refusal}");
+    assert!(refusal.contains("delete_runs=true"), "{refusal}");
+    assert_eq!(kept, 200, "a refused delete changes nothing");
+    assert_eq!(confirmed.status(), 204);
+    assert_eq!(app.get(&path, &app.admin_token).await.status(), 404);
+    let run_path = format!("/api/v1/executions/{}", execution["id"]);
+    assert_eq!(app.get(&run_path, &app.admin_token).await.status(), 404);
+}
+
+#[tokio::test]
 async fn a_pipeline_written_in_yaml_round_trips() {
     let app = spawn_app().await;
     app.create_project("Demo").await;

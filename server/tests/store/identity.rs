@@ -54,6 +54,7 @@ pub async fn users_sessions_and_tokens(store: SharedStore) {
             prefix: "slw_ab",
             token_hash: "h1",
             created_at: 10,
+            expires_at: None,
         })
         .await
         .unwrap();
@@ -64,10 +65,10 @@ pub async fn users_sessions_and_tokens(store: SharedStore) {
     assert_eq!((ci.last_used_at, ci.revoked_at), (None, None));
     let deploy = token(&store, bob.id, "h2").await;
     assert_eq!(
-        store.active_api_token("h1").await.unwrap(),
+        store.active_api_token("h1", 20).await.unwrap(),
         Some((ci.id, bob.id))
     );
-    assert!(store.api_token_by_id(ci.id).await.unwrap());
+    assert!(store.api_token_by_id(ci.id, 20).await.unwrap());
     let owner = store.user_for_api_token("h1", 30).await.unwrap();
     assert_eq!(owner.map(|user| user.id), Some(bob.id));
     assert_eq!(store.user_for_api_token("nope", 30).await.unwrap(), None);
@@ -106,12 +107,31 @@ pub async fn users_sessions_and_tokens(store: SharedStore) {
     assert!(store.revoke_api_token(bob.id, ci.id, 40).await.unwrap());
     assert!(!store.revoke_api_token(bob.id, ci.id, 41).await.unwrap());
     assert_eq!(store.user_for_api_token("h1", 50).await.unwrap(), None);
-    assert_eq!(store.active_api_token("h1").await.unwrap(), None);
-    assert!(!store.api_token_by_id(ci.id).await.unwrap());
+    assert_eq!(store.active_api_token("h1", 50).await.unwrap(), None);
+    assert!(!store.api_token_by_id(ci.id, 50).await.unwrap());
     assert_eq!(
         store.list_api_tokens(bob.id).await.unwrap()[0].revoked_at,
         Some(40)
     );
+
+    // A token with an expiry opens nothing from that moment on, in every lookup.
+    let expiring = store
+        .create_api_token(NewTokenRecord {
+            user_id: bob.id,
+            name: "short-lived",
+            prefix: "slw_cd",
+            token_hash: "h3",
+            created_at: 100,
+            expires_at: Some(200),
+        })
+        .await
+        .unwrap();
+    assert_eq!(expiring.expires_at, Some(200));
+    assert!(store.user_for_api_token("h3", 199).await.unwrap().is_some());
+    assert!(store.api_token_by_id(expiring.id, 199).await.unwrap());
+    assert_eq!(store.user_for_api_token("h3", 200).await.unwrap(), None);
+    assert_eq!(store.active_api_token("h3", 200).await.unwrap(), None);
+    assert!(!store.api_token_by_id(expiring.id, 200).await.unwrap());
 }
 
 pub async fn refused_writes_name_their_constraint(store: SharedStore) {
@@ -185,6 +205,7 @@ pub async fn refused_writes_name_their_constraint(store: SharedStore) {
                 prefix: "slw_",
                 token_hash: "seed-token",
                 created_at: 2,
+                expires_at: None,
             })
             .await,
         "api_tokens_token_hash_key",

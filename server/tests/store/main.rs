@@ -33,6 +33,7 @@ macro_rules! contract_suite {
             projects::memberships,
             endpoints::endpoints_and_their_users,
             runs::pipelines,
+            runs::a_pipeline_keeps_its_runs_unless_their_deletion_is_asked_for,
             runs::executions_queue_claim_renew_finish_cancel,
             runs::executions_list_by_filter_newest_first,
             runs::run_numbers_stay_distinct_under_concurrency,

@@ -89,8 +89,51 @@ pub async fn pipelines(store: SharedStore) {
         [elsewhere.id]
     );
 
-    store.delete_pipeline(build.id).await.unwrap();
+    assert_eq!(
+        store.delete_pipeline(build.id, false).await.unwrap(),
+        PipelineDeletion::Deleted
+    );
     assert_eq!(store.pipeline_by_id(build.id).await.unwrap(), None);
+}
+
+pub async fn a_pipeline_keeps_its_runs_unless_their_deletion_is_asked_for(store: SharedStore) {
+    let seed = seed(&store).await;
+    let started_by_hook = seed.pipeline;
+    let deploy = pipeline(&store, seed.project.id, "deploy-alone", &[]).await;
+
+    // Started by a webhook: kept, whatever is asked.
+    assert_eq!(
+        store
+            .delete_pipeline(started_by_hook.id, true)
+            .await
+            .unwrap(),
+        PipelineDeletion::StartedByWebhooks(vec!["on-push".into()])
+    );
+    // A run not finished: kept, even with its runs' deletion asked for.
+    let queued = store
+        .queue_execution(run(&deploy, MANUAL, 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.delete_pipeline(deploy.id, true).await.unwrap(),
+        PipelineDeletion::HasActiveRuns(1)
+    );
+    // Finished runs: kept unless asked for; then the pipeline and its runs go.
+    store
+        .finish_execution(queued.id, ExecutionStatus::Canceled, None, 20)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.delete_pipeline(deploy.id, false).await.unwrap(),
+        PipelineDeletion::HasRuns(1)
+    );
+    assert!(store.execution_by_id(queued.id).await.unwrap().is_some());
+    assert_eq!(
+        store.delete_pipeline(deploy.id, true).await.unwrap(),
+        PipelineDeletion::Deleted
+    );
+    assert_eq!(store.pipeline_by_id(deploy.id).await.unwrap(), None);
+    assert_eq!(store.execution_by_id(queued.id).await.unwrap(), None);
 }
 
 pub async fn executions_queue_claim_renew_finish_cancel(store: SharedStore) {

@@ -107,6 +107,7 @@ pub async fn token(store: &SharedStore, user_id: i64, hash: &str) -> i64 {
             prefix: "slw_",
             token_hash: hash,
             created_at: 1,
+            expires_at: None,
         })
         .await
         .expect("the token is stored")

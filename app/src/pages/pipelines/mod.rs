@@ -133,6 +133,8 @@ fn PipelineRow(
     running: RwSignal<Option<i64>>,
 ) -> impl IntoView {
     let confirming = RwSignal::new(false);
+    // Off until the person ticks it: finished runs' history is only deleted on purpose.
+    let delete_runs = RwSignal::new(false);
     let id = pipeline.id;
     let spec = pipeline.spec;
     let task_count: usize = spec.stages.iter().map(|stage| stage.tasks.len()).sum();
@@ -186,11 +188,21 @@ fn PipelineRow(
                         }
                     }
                 >
+                    <label class="mr-3 inline-flex items-center gap-1 text-sm text-slate-700">
+                        <input type="checkbox" prop:checked=move || delete_runs.get()
+                            on:change=move |ev| delete_runs.set(event_target_checked(&ev)) />
+                        "also delete its runs"
+                    </label>
                     <ConfirmInPlace
                         question=delete_question.get_value()
                         confirm="Confirm delete"
-                        on_confirm=move || { delete.dispatch(DeletePipeline { id }); }
-                        on_close=move || confirming.set(false)
+                        on_confirm=move || {
+                            delete.dispatch(DeletePipeline { id, delete_runs: delete_runs.get_untracked() });
+                        }
+                        on_close=move || {
+                            confirming.set(false);
+                            delete_runs.set(false);
+                        }
                     />
                 </Show>
             </td>

@@ -243,6 +243,17 @@ pub fn ticking_clock(running: impl Fn() -> bool + 'static) -> ReadSignal<Option<
     now
 }
 
+/// The time now where the code runs, for states that depend on it (an expired
+/// token): the server's clock while rendering, the browser's after hydration.
+pub fn now_millis() -> i64 {
+    #[cfg(feature = "hydrate")]
+    return js_sys::Date::now() as i64;
+    #[cfg(not(feature = "hydrate"))]
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
+}
+
 fn browser_now() -> i64 {
     #[cfg(feature = "hydrate")]
     return js_sys::Date::now() as i64;

@@ -9,7 +9,9 @@ use crate::store::{
 };
 
 const USER_COLUMNS: &str = "users.id, users.username, users.password_hash, users.is_admin";
-const TOKEN_COLUMNS: &str = "id, name, prefix, created_at, last_used_at, revoked_at";
+/// A token is usable while neither revoked nor expired; `$2` is the time now.
+const TOKEN_IS_ACTIVE: &str = "revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)";
+const TOKEN_COLUMNS: &str = "id, name, prefix, created_at, last_used_at, revoked_at, expires_at";
 
 #[async_trait::async_trait]
 impl IdentityStore for SqliteStore {
@@ -120,14 +122,15 @@ impl IdentityStore for SqliteStore {
 
     async fn create_api_token(&self, token: NewTokenRecord<'_>) -> StoreResult<ApiTokenInfo> {
         let row: TokenRow = sqlx::query_as(&format!(
-            "INSERT INTO api_tokens (user_id, name, prefix, token_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING {TOKEN_COLUMNS}"
+            "INSERT INTO api_tokens (user_id, name, prefix, token_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {TOKEN_COLUMNS}"
         ))
         .bind(token.user_id)
         .bind(token.name)
         .bind(token.prefix)
         .bind(token.token_hash)
         .bind(token.created_at)
+        .bind(token.expires_at)
         .fetch_one(&self.pool)
         .await
         .map_err(map_constraint)?;
@@ -140,7 +143,7 @@ impl IdentityStore for SqliteStore {
         now: Millis,
     ) -> StoreResult<Option<UserRecord>> {
         // A read first: an unknown token (a guess, a scan) costs no write.
-        let Some((token_id, user_id)) = self.active_api_token(token_hash).await? else {
+        let Some((token_id, user_id)) = self.active_api_token(token_hash, now).await? else {
             return Ok(None);
         };
         sqlx::query(
@@ -159,22 +162,29 @@ impl IdentityStore for SqliteStore {
         .await
     }
 
-    async fn active_api_token(&self, token_hash: &str) -> StoreResult<Option<(i64, i64)>> {
-        let ids = sqlx::query_as(
-            "SELECT id, user_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
-        )
+    async fn active_api_token(
+        &self,
+        token_hash: &str,
+        now: Millis,
+    ) -> StoreResult<Option<(i64, i64)>> {
+        let ids = sqlx::query_as(&format!(
+            "SELECT id, user_id FROM api_tokens WHERE token_hash = $1 AND {TOKEN_IS_ACTIVE}"
+        ))
         .bind(token_hash)
+        .bind(now)
         .fetch_optional(&self.pool)
         .await?;
         Ok(ids)
     }
 
-    async fn api_token_by_id(&self, token_id: i64) -> StoreResult<bool> {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM api_tokens WHERE id = $1 AND revoked_at IS NULL")
-                .bind(token_id)
-                .fetch_optional(&self.pool)
-                .await?;
+    async fn api_token_by_id(&self, token_id: i64, now: Millis) -> StoreResult<bool> {
+        let found: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT id FROM api_tokens WHERE id = $1 AND {TOKEN_IS_ACTIVE}"
+        ))
+        .bind(token_id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(found.is_some())
     }
 

@@ -60,7 +60,7 @@ macro_rules! column {
 
 rows! {
     UserRow => UserRecord { id, username, password_hash, is_admin }
-    TokenRow => ApiTokenInfo { id, name, prefix, created_at, last_used_at, revoked_at }
+    TokenRow => ApiTokenInfo { id, name, prefix, created_at, last_used_at, revoked_at, expires_at }
     ProjectRow => ProjectRecord { id, name, description, created_at, updated_at }
     /// The three counts as columns `endpoints`, `pipelines`, `webhooks`.
     ContentsRow => ProjectContents { endpoints, pipelines, webhooks }

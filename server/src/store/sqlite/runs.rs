@@ -126,12 +126,45 @@ impl RunStore for SqliteStore {
         self.pipeline_by_id(id).await?.ok_or_else(missing)
     }
 
-    async fn delete_pipeline(&self, id: i64) -> StoreResult<()> {
-        sqlx::query("DELETE FROM pipelines WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    async fn delete_pipeline(&self, id: i64, with_runs: bool) -> StoreResult<PipelineDeletion> {
+        let deleted = sqlx::query(
+            "DELETE FROM pipelines WHERE id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM docker_webhooks WHERE pipeline_id = $1) \
+             AND NOT EXISTS (SELECT 1 FROM executions WHERE pipeline_id = $1 \
+                             AND (status IN ('QUEUED', 'RUNNING', 'WAITING') OR NOT $2))",
+        )
+        .bind(id)
+        .bind(with_runs)
+        .execute(&self.pool)
+        .await?;
+        if deleted.rows_affected() == 1 {
+            return Ok(PipelineDeletion::Deleted);
+        }
+        // Kept: say why (read after the refusal; only the wording can be stale).
+        let webhooks: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM docker_webhooks WHERE pipeline_id = $1 ORDER BY name",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        if !webhooks.is_empty() {
+            return Ok(PipelineDeletion::StartedByWebhooks(webhooks));
+        }
+        let (active, total): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*) FILTER (WHERE status IN ('QUEUED', 'RUNNING', 'WAITING')), COUNT(*) \
+             FROM executions WHERE pipeline_id = $1",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(if active > 0 {
+            PipelineDeletion::HasActiveRuns(active)
+        } else if total > 0 {
+            PipelineDeletion::HasRuns(total)
+        } else {
+            // Gone meanwhile, or deleted by this call's twin: nothing is kept.
+            PipelineDeletion::Deleted
+        })
     }
 
     async fn queue_execution(&self, execution: NewExecution<'_>) -> StoreResult<ExecutionRecord> {
