@@ -1,24 +1,40 @@
-//! The embedded SQLite store: one file, WAL journal, foreign keys on. One
-//! file per part of the [`Store`]; the SQL is the dialect PostgreSQL speaks
-//! too (`$N` placeholders, `RETURNING`, `ON CONFLICT`, `TRUE`/`FALSE`), so a
-//! second backend differs in types and connection handling, not in queries.
+//! The embedded SQLite store: one file, WAL journal, foreign keys on. The
+//! queries are the shared ones in `../sql/` (the dialect PostgreSQL speaks
+//! too: `$N` placeholders, `RETURNING`, `ON CONFLICT`, `TRUE`/`FALSE`),
+//! compiled here for SQLite's types; this module holds what only SQLite does:
+//! connecting, the write lock, claiming a run and naming a failed constraint.
 
+// The shared SQL, compiled against these types.
+type Db = Sqlite;
+type DbRow = sqlx::sqlite::SqliteRow;
+type DbConnection = sqlx::SqliteConnection;
+type Backend = SqliteStore;
+
+#[path = "../sql/endpoints.rs"]
 mod endpoints;
+#[path = "../sql/hooks.rs"]
 mod hooks;
+#[path = "../sql/identity.rs"]
 mod identity;
+#[path = "../sql/lookups.rs"]
+mod lookups;
+#[path = "../sql/projects.rs"]
 mod projects;
+#[path = "../sql/rows.rs"]
 mod rows;
+#[path = "../sql/runs.rs"]
 mod runs;
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use app::model::Millis;
 use sqlx::error::ErrorKind;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
-use self::rows::RecordRow;
+use self::lookups::missing;
 use super::{Store, StoreError, StoreResult};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -58,38 +74,33 @@ impl SqliteStore {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
-    /// The record of the row `sql` selects with `$1 = key`, if any.
-    async fn record_by<'q, R: RecordRow>(
+    /// Marks the oldest QUEUED run whose pipeline is under its concurrency
+    /// limit RUNNING for `owner`, in one statement: SQLite runs one writer at
+    /// a time, so no other claim can come between the count and the update.
+    async fn claim_next_queued(
         &self,
-        sql: &'q str,
-        key: impl Key<'q>,
-    ) -> StoreResult<Option<R::Record>> {
-        let row: Option<R> = sqlx::query_as(sql)
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(R::record))
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+    ) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "UPDATE executions SET status = 'RUNNING', lease_owner = $1, lease_expires_at = $2, \
+                 started_at = COALESCE(started_at, $3) \
+             WHERE id = ( \
+                 SELECT queued.id FROM executions AS queued JOIN pipelines ON pipelines.id = queued.pipeline_id \
+                 WHERE queued.status = 'QUEUED' AND ( \
+                     SELECT COUNT(*) FROM executions AS active \
+                     WHERE active.pipeline_id = queued.pipeline_id AND active.status IN ('RUNNING', 'WAITING') \
+                 ) < pipelines.concurrency \
+                 ORDER BY queued.id LIMIT 1 \
+             ) AND status = 'QUEUED' RETURNING id",
+        )
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
     }
-
-    /// The records of the rows `sql` selects with `$1 = key`.
-    async fn records_by<'q, R: RecordRow>(
-        &self,
-        sql: &'q str,
-        key: impl Key<'q>,
-    ) -> StoreResult<Vec<R::Record>> {
-        let rows: Vec<R> = sqlx::query_as(sql).bind(key).fetch_all(&self.pool).await?;
-        Ok(rows.into_iter().map(R::record).collect())
-    }
-}
-
-/// A value a lookup binds as `$1`.
-trait Key<'q>: 'q + sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite> + Send {}
-
-impl<'q, T: 'q + sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite> + Send> Key<'q> for T {}
-
-/// The answer when a row just written cannot be read back.
-fn missing() -> StoreError {
-    StoreError::Database(sqlx::Error::RowNotFound)
 }
 
 #[async_trait::async_trait]

@@ -1,13 +1,12 @@
-//! SQLite implementation of [`RunStore`]. SQLite runs one writer at a time,
-//! which is what makes the claim below atomic; the PostgreSQL store will use
-//! `FOR UPDATE SKIP LOCKED` for the same contract.
+//! [`RunStore`] in the SQL both backends speak. Claiming a run is the one
+//! part each backend does its own way (`claim_next_queued` in its module).
 
 use app::execution::{ExecutionStatus, TaskStatus};
 use app::model::Millis;
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::QueryBuilder;
 
 use super::rows::{ExecutionRow, LogRow, PipelineRow, TaskRunRow};
-use super::{map_constraint, missing, SqliteStore};
+use super::{map_constraint, missing, Backend, Db};
 use crate::store::runs::*;
 use crate::store::{StoreResult, StoredText};
 
@@ -24,9 +23,9 @@ const TASK_COLUMNS: &str =
     "id, execution_id, stage_index, stage_name, task_index, task_name, task_type, status, \
      inputs, output, error, started_at, finished_at";
 
-impl SqliteStore {
+impl Backend {
     async fn write_pipeline_endpoints(
-        transaction: &mut sqlx::Transaction<'_, Sqlite>,
+        transaction: &mut sqlx::Transaction<'_, Db>,
         pipeline_id: i64,
         endpoint_ids: &[i64],
     ) -> StoreResult<()> {
@@ -49,10 +48,10 @@ impl SqliteStore {
 }
 
 #[async_trait::async_trait]
-impl RunStore for SqliteStore {
+impl RunStore for Backend {
     async fn list_pipelines(&self, member: Option<i64>) -> StoreResult<Vec<PipelineRecord>> {
         let mut query =
-            QueryBuilder::<Sqlite>::new(format!("SELECT {PIPELINE_COLUMNS} FROM {PIPELINE_FROM}"));
+            QueryBuilder::<Db>::new(format!("SELECT {PIPELINE_COLUMNS} FROM {PIPELINE_FROM}"));
         if let Some(user_id) = member {
             query
                 .push(" JOIN memberships ON memberships.project_id = pipelines.project_id AND memberships.user_id = ")
@@ -203,24 +202,7 @@ impl RunStore for SqliteStore {
         now: Millis,
         lease_until: Millis,
     ) -> StoreResult<Option<ExecutionRecord>> {
-        let id: Option<i64> = sqlx::query_scalar(
-            "UPDATE executions SET status = 'RUNNING', lease_owner = $1, lease_expires_at = $2, \
-                 started_at = COALESCE(started_at, $3) \
-             WHERE id = ( \
-                 SELECT queued.id FROM executions AS queued JOIN pipelines ON pipelines.id = queued.pipeline_id \
-                 WHERE queued.status = 'QUEUED' AND ( \
-                     SELECT COUNT(*) FROM executions AS active \
-                     WHERE active.pipeline_id = queued.pipeline_id AND active.status IN ('RUNNING', 'WAITING') \
-                 ) < pipelines.concurrency \
-                 ORDER BY queued.id LIMIT 1 \
-             ) AND status = 'QUEUED' RETURNING id",
-        )
-        .bind(owner)
-        .bind(lease_until)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        match id {
+        match self.claim_next_queued(owner, now, lease_until).await? {
             Some(id) => self.execution_by_id(id).await,
             None => Ok(None),
         }
@@ -330,9 +312,8 @@ impl RunStore for SqliteStore {
     }
 
     async fn list_executions(&self, filter: &ExecutionQuery) -> StoreResult<Vec<ExecutionRecord>> {
-        let mut query = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_FROM}"
-        ));
+        let mut query =
+            QueryBuilder::<Db>::new(format!("SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_FROM}"));
         if let Some(user_id) = filter.member {
             query
                 .push(" JOIN memberships ON memberships.project_id = executions.project_id AND memberships.user_id = ")

@@ -1,11 +1,11 @@
-//! How SQLite rows become the store's records: one wrapper per record with a
+//! How rows become the store's records: one wrapper per record with a
 //! [`FromRow`] that reads every column with `try_get`, so a column the code
 //! and the schema disagree on is an error, never a panic.
 
 use app::model::{ApiTokenInfo, ProjectRole};
-use sqlx::sqlite::SqliteRow;
 use sqlx::{FromRow, Row};
 
+use super::DbRow;
 use crate::store::states::{read_stored, read_stored_option};
 use crate::store::{
     EndpointRecord, EventRecord, ExecutionRecord, LogRecord, MemberRecord, PipelineRecord,
@@ -13,7 +13,7 @@ use crate::store::{
 };
 
 /// A row wrapper, and the record it carries.
-pub(super) trait RecordRow: for<'r> FromRow<'r, SqliteRow> + Send + Unpin {
+pub(super) trait RecordRow: for<'r> FromRow<'r, DbRow> + Send + Unpin {
     type Record;
     fn record(self) -> Self::Record;
 }
@@ -28,8 +28,8 @@ macro_rules! rows {
         $(#[$doc])*
         pub(super) struct $wrapper(pub $record);
 
-        impl FromRow<'_, SqliteRow> for $wrapper {
-            fn from_row(row: &SqliteRow) -> sqlx::Result<Self> {
+        impl FromRow<'_, DbRow> for $wrapper {
+            fn from_row(row: &DbRow) -> sqlx::Result<Self> {
                 Ok(Self($record {
                     $($field: column!(row, $field $(: $how)?),)*
                 }))
@@ -97,8 +97,8 @@ rows! {
 /// A project with the reader's role there (column `role`, NULL for none).
 pub(super) struct ProjectRoleRow(pub ProjectRecord, pub Option<ProjectRole>);
 
-impl FromRow<'_, SqliteRow> for ProjectRoleRow {
-    fn from_row(row: &SqliteRow) -> sqlx::Result<Self> {
+impl FromRow<'_, DbRow> for ProjectRoleRow {
+    fn from_row(row: &DbRow) -> sqlx::Result<Self> {
         Ok(Self(
             ProjectRow::from_row(row)?.0,
             read_stored_option(row, "role")?,
@@ -116,8 +116,8 @@ impl RecordRow for MemberRow {
     }
 }
 
-impl FromRow<'_, SqliteRow> for MemberRow {
-    fn from_row(row: &SqliteRow) -> sqlx::Result<Self> {
+impl FromRow<'_, DbRow> for MemberRow {
+    fn from_row(row: &DbRow) -> sqlx::Result<Self> {
         Ok(Self(MemberRecord {
             user_id: row.try_get("id")?,
             username: row.try_get("username")?,

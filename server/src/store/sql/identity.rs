@@ -1,9 +1,9 @@
-//! SQLite implementation of [`IdentityStore`]: users, sessions, API tokens.
+//! [`IdentityStore`] in the SQL both backends speak: users, sessions, API tokens.
 
 use app::model::{ApiTokenInfo, Millis};
 
 use super::rows::{TokenRow, UserRow};
-use super::{map_constraint, missing, SqliteStore};
+use super::{map_constraint, missing, Backend};
 use crate::store::{
     IdentityStore, NewTokenRecord, StoreResult, UserRecord, TOKEN_USE_RECORDED_EVERY,
 };
@@ -14,7 +14,7 @@ const TOKEN_IS_ACTIVE: &str = "revoked_at IS NULL AND (expires_at IS NULL OR exp
 const TOKEN_COLUMNS: &str = "id, name, prefix, created_at, last_used_at, revoked_at, expires_at";
 
 #[async_trait::async_trait]
-impl IdentityStore for SqliteStore {
+impl IdentityStore for Backend {
     async fn user_by_name(&self, username: &str) -> StoreResult<Option<UserRecord>> {
         self.record_by::<UserRow>(
             &format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"),

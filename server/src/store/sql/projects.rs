@@ -1,9 +1,9 @@
-//! SQLite implementation of [`ProjectStore`]: projects and their members.
+//! [`ProjectStore`] in the SQL both backends speak: projects and their members.
 
 use app::model::{Millis, ProjectRole};
 
 use super::rows::{ContentsRow, MemberRow, ProjectRoleRow, ProjectRow};
-use super::{map_constraint, SqliteStore};
+use super::{map_constraint, Backend};
 use crate::store::states::{from_stored, StoredText};
 use crate::store::{MemberRecord, ProjectContents, ProjectRecord, ProjectStore, StoreResult};
 
@@ -11,7 +11,7 @@ const PROJECT_COLUMNS: &str =
     "projects.id, projects.name, projects.description, projects.created_at, projects.updated_at";
 
 #[async_trait::async_trait]
-impl ProjectStore for SqliteStore {
+impl ProjectStore for Backend {
     async fn list_projects(
         &self,
         user_id: i64,

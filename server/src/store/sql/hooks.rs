@@ -1,11 +1,11 @@
-//! SQLite implementation of [`HookStore`].
+//! [`HookStore`] in the SQL both backends speak.
 
 use app::model::Millis;
 use app::webhook::{EventStatus, HubSyncState};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::QueryBuilder;
 
 use super::rows::{EventRow, WebhookRow};
-use super::{map_constraint, missing, SqliteStore};
+use super::{map_constraint, missing, Backend, Db, DbConnection};
 use crate::store::hooks::*;
 use crate::store::{StoreResult, StoredText};
 
@@ -30,11 +30,8 @@ const EVENT_FROM: &str =
     "docker_events JOIN docker_webhooks ON docker_webhooks.id = docker_events.webhook_id \
      LEFT JOIN executions ON executions.id = docker_events.execution_id";
 
-impl SqliteStore {
-    async fn insert_event(
-        connection: &mut SqliteConnection,
-        event: &NewEvent<'_>,
-    ) -> StoreResult<i64> {
+impl Backend {
+    async fn insert_event(connection: &mut DbConnection, event: &NewEvent<'_>) -> StoreResult<i64> {
         let id = sqlx::query_scalar(
             "INSERT INTO docker_events (webhook_id, received_at, source, repository, tag, owner, status, reason, \
              dedupe_key, inputs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
@@ -56,10 +53,10 @@ impl SqliteStore {
 }
 
 #[async_trait::async_trait]
-impl HookStore for SqliteStore {
+impl HookStore for Backend {
     async fn list_webhooks(&self, member: Option<i64>) -> StoreResult<Vec<WebhookRecord>> {
         let mut query =
-            QueryBuilder::<Sqlite>::new(format!("SELECT {WEBHOOK_COLUMNS} FROM {WEBHOOK_FROM}"));
+            QueryBuilder::<Db>::new(format!("SELECT {WEBHOOK_COLUMNS} FROM {WEBHOOK_FROM}"));
         if let Some(user_id) = member {
             query
                 .push(" JOIN memberships ON memberships.project_id = docker_webhooks.project_id AND memberships.user_id = ")
@@ -315,7 +312,7 @@ impl HookStore for SqliteStore {
 
     async fn list_events(&self, filter: &EventQuery) -> StoreResult<Vec<EventRecord>> {
         let mut query =
-            QueryBuilder::<Sqlite>::new(format!("SELECT {EVENT_COLUMNS} FROM {EVENT_FROM}"));
+            QueryBuilder::<Db>::new(format!("SELECT {EVENT_COLUMNS} FROM {EVENT_FROM}"));
         if let Some(user_id) = filter.member {
             query
                 .push(" JOIN memberships ON memberships.project_id = docker_webhooks.project_id AND memberships.user_id = ")

@@ -1,7 +1,7 @@
-//! SQLite implementation of [`EndpointStore`].
+//! [`EndpointStore`] in the SQL both backends speak.
 
 use super::rows::EndpointRow;
-use super::{map_constraint, missing, SqliteStore};
+use super::{map_constraint, missing, Backend};
 use crate::store::{
     EndpointRecord, EndpointStore, EndpointUser, EndpointUserKind, EndpointWrite, StoreResult,
     StoredText,
@@ -13,7 +13,7 @@ const ENDPOINT_COLUMNS: &str = "endpoints.id, endpoints.project_id, projects.nam
 const ENDPOINT_FROM: &str = "endpoints JOIN projects ON projects.id = endpoints.project_id";
 
 #[async_trait::async_trait]
-impl EndpointStore for SqliteStore {
+impl EndpointStore for Backend {
     async fn list_endpoints(&self, member: Option<i64>) -> StoreResult<Vec<EndpointRecord>> {
         // With no member (`$1` NULL), the endpoints of every project.
         self.records_by::<EndpointRow>(
