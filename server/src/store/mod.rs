@@ -9,6 +9,7 @@
 pub mod endpoints;
 pub mod hooks;
 pub mod identity;
+mod postgres;
 pub mod projects;
 pub mod runs;
 mod sqlite;
@@ -21,6 +22,7 @@ use app::error::AppError;
 pub use endpoints::*;
 pub use hooks::*;
 pub use identity::*;
+pub use postgres::PostgresStore;
 pub use projects::*;
 pub use runs::*;
 pub use sqlite::SqliteStore;
@@ -88,17 +90,17 @@ pub trait Store:
     async fn migrate(&self) -> StoreResult<()>;
 }
 
-/// Opens the store a database URL names (`sqlite:…`; `postgres:…` comes with
-/// the PostgreSQL backend) and applies migrations.
+/// Opens the store a database URL names (`sqlite:PATH` or
+/// `postgres://USER:PASS@HOST:PORT/DB`) and applies migrations.
 pub async fn open(database_url: &str) -> anyhow::Result<SharedStore> {
     let store: SharedStore = if database_url.starts_with("sqlite:") {
         Arc::new(SqliteStore::connect(database_url).await?)
     } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
-        anyhow::bail!(
-            "the PostgreSQL backend is not available yet; use a sqlite: database URL (or leave --database-url unset)"
-        );
+        Arc::new(PostgresStore::connect(database_url).await?)
     } else {
-        anyhow::bail!("unsupported --database-url scheme: use sqlite:PATH");
+        anyhow::bail!(
+            "unsupported --database-url scheme: use sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+        );
     };
     store.migrate().await?;
     Ok(store)

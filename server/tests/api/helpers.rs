@@ -23,6 +23,8 @@ const RUN_WAIT: Duration = Duration::from_secs(20);
 pub struct TestApp {
     pub address: String,
     pub data_dir: tempfile::TempDir,
+    /// The server's database (`sqlite:…` in the data directory, or `postgres://…`).
+    pub database_url: String,
     pub store: SharedStore,
     /// The live streams' bus, to shorten its limits.
     pub live: LiveBus,
@@ -49,6 +51,22 @@ pub fn serve_args(data_dir: &Path) -> ServeArgs {
     }
 }
 
+/// With `SLIPWAY_TEST_BACKEND=postgres` the server of a data directory keeps
+/// its data in a PostgreSQL database of its own (created at the first start,
+/// found again at a restart); otherwise in SQLite, in the data directory.
+pub async fn postgres_database_of(data_dir: &Path) -> Option<String> {
+    if std::env::var("SLIPWAY_TEST_BACKEND").as_deref() != Ok("postgres") {
+        return None;
+    }
+    let remembered = data_dir.join("test-database-url");
+    if let Ok(url) = std::fs::read_to_string(&remembered) {
+        return Some(url);
+    }
+    let url = server::test_support::fresh_postgres_database().await;
+    std::fs::write(&remembered, &url).expect("the test database is remembered");
+    Some(url)
+}
+
 pub fn http_client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
@@ -71,7 +89,11 @@ pub async fn spawn_app_with(
     adjust: impl FnOnce(&mut ServeArgs),
 ) -> TestApp {
     let mut args = serve_args(data_dir.path());
+    args.storage.database_url = postgres_database_of(data_dir.path())
+        .await
+        .map(|url| url.as_str().into());
     adjust(&mut args);
+    let database_url = args.storage.database_url();
     let application = Application::build(&args).await.expect("the server builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let store = application.store.clone();
@@ -84,6 +106,7 @@ pub async fn spawn_app_with(
     TestApp {
         address,
         data_dir,
+        database_url,
         store,
         live,
         client: http_client(),

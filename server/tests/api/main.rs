@@ -5,7 +5,6 @@ mod auth;
 mod endpoints;
 mod helpers;
 mod live;
-mod logs;
 mod pipelines;
 mod projects;
 mod recovery;

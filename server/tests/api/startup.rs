@@ -69,8 +69,9 @@ async fn first_start_writes_the_admin_password_to_a_private_file() {
 
 #[tokio::test]
 async fn token_create_bootstraps_a_user_and_prints_the_token_last() {
-    // Arrange
+    // Arrange: the server's database, where the server of this data dir will find it.
     let data_dir = tempfile::tempdir().unwrap();
+    let database = crate::helpers::postgres_database_of(data_dir.path()).await;
 
     // Act: the non-interactive bootstrap of DESIGN.md.
     let output = Command::new(env!("CARGO_BIN_EXE_slipway"))
@@ -84,6 +85,12 @@ async fn token_create_bootstraps_a_user_and_prints_the_token_last() {
             "--data-dir",
         ])
         .arg(data_dir.path())
+        .args(
+            database
+                .map(|url| ["--database-url".to_string(), url])
+                .into_iter()
+                .flatten(),
+        )
         .output()
         .expect("the slipway binary runs");
 
@@ -127,6 +134,8 @@ async fn the_data_dir_and_the_database_are_private_to_the_servers_user() {
 
     let app = crate::helpers::spawn_app_with(tempfile::tempdir().unwrap(), |args| {
         args.storage.data_dir = data_dir.clone();
+        // The database file's mode is SQLite's matter, whichever backend the run tests.
+        args.storage.database_url = None;
     })
     .await;
 

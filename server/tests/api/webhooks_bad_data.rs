@@ -11,22 +11,63 @@ const INTERNAL_REASON: &str =
     "the run could not be started: internal error (the server log has the details)";
 
 /// The test server's own database, to corrupt a row behind its back.
-async fn database(app: &TestApp) -> sqlx::SqlitePool {
-    let path = app.data_dir.path().join("slipway.db");
-    sqlx::SqlitePool::connect(&format!("sqlite:{}", path.display()))
-        .await
-        .expect("the test server's database opens")
+enum Database {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
 }
 
-async fn set_column(database: &sqlx::SqlitePool, table: &str, column: &str, id: i64, value: &str) {
-    let statement = format!("UPDATE {table} SET {column} = ? WHERE id = ?");
-    let changed = sqlx::query(&statement)
-        .bind(value)
-        .bind(id)
-        .execute(database)
-        .await
-        .expect("the row is updated");
-    assert_eq!(changed.rows_affected(), 1, "{table} {id}");
+async fn database(app: &TestApp) -> Database {
+    let url = &app.database_url;
+    let opened = if url.starts_with("sqlite:") {
+        sqlx::SqlitePool::connect(url).await.map(Database::Sqlite)
+    } else {
+        sqlx::PgPool::connect(url).await.map(Database::Postgres)
+    };
+    opened.expect("the test server's database opens")
+}
+
+impl Database {
+    async fn set_text(&self, statement: &str, value: &str, id: i64) -> u64 {
+        let done = match self {
+            Database::Sqlite(pool) => sqlx::query(statement)
+                .bind(value)
+                .bind(id)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()),
+            Database::Postgres(pool) => sqlx::query(statement)
+                .bind(value)
+                .bind(id)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()),
+        };
+        done.expect("the row is updated")
+    }
+
+    async fn text(&self, statement: &str, id: i64) -> String {
+        let found = match self {
+            Database::Sqlite(pool) => sqlx::query_scalar(statement).bind(id).fetch_one(pool).await,
+            Database::Postgres(pool) => {
+                sqlx::query_scalar(statement).bind(id).fetch_one(pool).await
+            }
+        };
+        found.expect("the row is read")
+    }
+
+    async fn id(&self, statement: &str) -> i64 {
+        let found = match self {
+            Database::Sqlite(pool) => sqlx::query_scalar(statement).fetch_one(pool).await,
+            Database::Postgres(pool) => sqlx::query_scalar(statement).fetch_one(pool).await,
+        };
+        found.expect("the row is read")
+    }
+}
+
+async fn set_column(database: &Database, table: &str, column: &str, id: i64, value: &str) {
+    let statement = format!("UPDATE {table} SET {column} = $1 WHERE id = $2");
+    let changed = database.set_text(&statement, value, id).await;
+    assert_eq!(changed, 1, "{table} {id}");
 }
 
 /// Delivers the Docker Hub fixture to the webhook: the status and the answer.
@@ -140,11 +181,9 @@ async fn webhooks_whose_run_fails_to_start_inside_say_so_without_detail() {
     let id = webhook["id"].as_i64().unwrap();
     let pipeline_id = webhook["pipeline_id"].as_i64().unwrap();
     let database = database(&app).await;
-    let spec: String = sqlx::query_scalar("SELECT spec FROM pipelines WHERE id = ?")
-        .bind(pipeline_id)
-        .fetch_one(&database)
-        .await
-        .unwrap();
+    let spec = database
+        .text("SELECT spec FROM pipelines WHERE id = $1", pipeline_id)
+        .await;
     set_column(&database, "pipelines", "spec", pipeline_id, "not json").await;
 
     let (status, answer) = push(&app, &webhook).await;
@@ -165,10 +204,9 @@ async fn webhooks_whose_run_fails_to_start_inside_say_so_without_detail() {
 async fn webhooks_and_pipelines_naming_an_unreadable_endpoint_fail_inside_not_on_the_field() {
     let Seed { app, webhook, .. } = seed("docker-hub", "svendowideit/testhook").await;
     let database = database(&app).await;
-    let cluster_id: i64 = sqlx::query_scalar("SELECT id FROM endpoints WHERE name = 'dev'")
-        .fetch_one(&database)
-        .await
-        .unwrap();
+    let cluster_id = database
+        .id("SELECT id FROM endpoints WHERE name = 'dev'")
+        .await;
     let pipeline = |endpoint: &str| {
         json!({
             "project": "Demo", "name": "other",

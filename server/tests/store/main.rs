@@ -103,3 +103,32 @@ async fn open_sqlite() -> (SharedStore, SqliteFile) {
 }
 
 contract_suite!(sqlite, crate::open_sqlite);
+
+/// A database of its own on the throwaway PostgreSQL cluster `scripts/test`
+/// starts (`SLIPWAY_TEST_POSTGRES_URL`); the cluster goes when the run ends.
+struct PostgresDatabase {
+    url: String,
+}
+
+#[async_trait::async_trait]
+impl RawSql for PostgresDatabase {
+    async fn execute(&self, sql: &str) -> Result<(), String> {
+        let pool = sqlx::PgPool::connect(&self.url)
+            .await
+            .expect("a second connection opens");
+        let done = sqlx::raw_sql(sql).execute(&pool).await;
+        pool.close().await;
+        done.map(drop).map_err(|error| error.to_string())
+    }
+}
+
+/// A PostgreSQL store on a fresh database.
+async fn open_postgres() -> (SharedStore, PostgresDatabase) {
+    let url = server::test_support::fresh_postgres_database().await;
+    let store = server::store::open(&url)
+        .await
+        .expect("the PostgreSQL store opens");
+    (store, PostgresDatabase { url })
+}
+
+contract_suite!(postgres, crate::open_postgres);

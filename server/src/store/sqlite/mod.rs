@@ -4,7 +4,9 @@
 //! compiled here for SQLite's types; this module holds what only SQLite does:
 //! connecting, the write lock, claiming a run and naming a failed constraint.
 
-// The shared SQL, compiled against these types.
+// The shared SQL, compiled against these types. Each backend compiles the
+// `sql/` files as modules of its own: a deliberate duplicate module.
+#![allow(clippy::duplicate_mod)]
 type Db = Sqlite;
 type DbRow = sqlx::sqlite::SqliteRow;
 type DbConnection = sqlx::SqliteConnection;

@@ -1,6 +1,13 @@
-//! What reaches the server log: requests are logged, secrets are not.
+//! What reaches the server log: requests are logged, secrets are not. A test
+//! binary of its own: the log is captured with a thread-local subscriber, and
+//! no other test may run in this process meanwhile and log past it.
 
-use crate::helpers::spawn_app;
+// The API tests' helpers; this binary uses a few of them.
+#[allow(dead_code)]
+#[path = "api/helpers.rs"]
+mod helpers;
+
+use helpers::spawn_app;
 
 /// Captures everything logged, at every level, while the test runs: the
 /// server's tasks run on this one thread, where the subscriber is installed.

@@ -1,0 +1,154 @@
+//! The PostgreSQL store, for several Slipway replicas on one database. The
+//! queries are the shared ones in `../sql/`, compiled here for PostgreSQL's
+//! types; this module holds what only PostgreSQL does: connecting, claiming a
+//! run safely against other replicas, and naming a failed constraint.
+
+// The shared SQL, compiled against these types. Each backend compiles the
+// `sql/` files as modules of its own: a deliberate duplicate module.
+#![allow(clippy::duplicate_mod)]
+type Db = Postgres;
+type DbRow = sqlx::postgres::PgRow;
+type DbConnection = sqlx::PgConnection;
+type Backend = PostgresStore;
+
+#[path = "../sql/endpoints.rs"]
+mod endpoints;
+#[path = "../sql/hooks.rs"]
+mod hooks;
+#[path = "../sql/identity.rs"]
+mod identity;
+#[path = "../sql/lookups.rs"]
+mod lookups;
+#[path = "../sql/projects.rs"]
+mod projects;
+#[path = "../sql/rows.rs"]
+mod rows;
+#[path = "../sql/runs.rs"]
+mod runs;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use app::model::Millis;
+use sqlx::error::ErrorKind;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
+
+use self::lookups::missing;
+use super::{Store, StoreError, StoreResult};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// Connections per replica: the engine's workers, live streams' re-checks
+/// and the HTTP handlers share them; PostgreSQL's default limit (100) leaves
+/// room for several replicas.
+const MAX_CONNECTIONS: u32 = 16;
+/// How long a request waits for a free connection before it fails.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Queued runs looked at per claim: enough to get past pipelines at their limit.
+const CLAIM_CANDIDATES: i64 = 16;
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    pub async fn connect(database_url: &str) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(database_url)?.application_name("slipway");
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// Under PostgreSQL's default isolation (read committed) every statement
+    /// sees what was committed before it began; the writes that must not
+    /// interleave are guarded by row locks and unique keys instead.
+    async fn begin_write(&self) -> StoreResult<Transaction<'static, Postgres>> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// Marks the oldest QUEUED run whose pipeline is under its concurrency
+    /// limit RUNNING for `owner`. Candidates are locked with `SKIP LOCKED`
+    /// (replicas claiming at once take different runs); each pipeline's claims
+    /// are serialised with a transaction-scoped advisory lock, and its running
+    /// runs are counted only once that lock is held, so the count sees every
+    /// claim committed before and the limit holds across replicas.
+    async fn claim_next_queued(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+    ) -> StoreResult<Option<i64>> {
+        let mut transaction = self.pool.begin().await?;
+        let candidates: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT id, pipeline_id FROM executions WHERE status = 'QUEUED' \
+             ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(CLAIM_CANDIDATES)
+        .fetch_all(&mut *transaction)
+        .await?;
+        let mut full_pipelines = Vec::new();
+        for (id, pipeline_id) in candidates {
+            if full_pipelines.contains(&pipeline_id) {
+                continue;
+            }
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('slipway.claim', $1))")
+                .bind(pipeline_id)
+                .execute(&mut *transaction)
+                .await?;
+            let under_limit: bool = sqlx::query_scalar(
+                "SELECT (SELECT COUNT(*) FROM executions \
+                         WHERE pipeline_id = $1 AND status IN ('RUNNING', 'WAITING')) \
+                        < concurrency \
+                 FROM pipelines WHERE id = $1",
+            )
+            .bind(pipeline_id)
+            .fetch_one(&mut *transaction)
+            .await?;
+            if !under_limit {
+                full_pipelines.push(pipeline_id);
+                continue;
+            }
+            sqlx::query(
+                "UPDATE executions SET status = 'RUNNING', lease_owner = $1, lease_expires_at = $2, \
+                     started_at = COALESCE(started_at, $3) WHERE id = $4",
+            )
+            .bind(owner)
+            .bind(lease_until)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *transaction)
+            .await?;
+            transaction.commit().await?;
+            return Ok(Some(id));
+        }
+        transaction.commit().await?;
+        Ok(None)
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for PostgresStore {
+    /// sqlx holds a PostgreSQL advisory lock while it migrates: replicas
+    /// starting together apply each migration once, the others wait for it.
+    async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// Turns a unique-constraint failure into [`StoreError::Constraint`] with the
+/// constraint's name, which PostgreSQL reports itself.
+fn map_constraint(error: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &error {
+        if db.kind() == ErrorKind::UniqueViolation {
+            if let Some(name) = db.constraint() {
+                return StoreError::Constraint(name.to_string());
+            }
+        }
+    }
+    StoreError::Database(error)
+}
