@@ -7,6 +7,36 @@ use serde::{Deserialize, Serialize};
 use crate::execution::ExecutionStatus;
 use crate::model::Millis;
 
+/// How many deliveries a minute a webhook takes unless it says otherwise: a
+/// burst of this many at once, then this many a minute. Well above a real
+/// registry (a monorepo's CI pushing fifty images, a replication of a few
+/// thousand tags) and above the ingest benchmark (4,000 deliveries to one
+/// webhook as fast as 32 clients can send them), so only a flood meets it.
+pub const DEFAULT_MAX_DELIVERIES_PER_MINUTE: i64 = 6_000;
+
+/// The least and the most a webhook's `max_deliveries_per_minute` may be. There
+/// is no "unlimited": a webhook's URL is a bearer secret that registries,
+/// CI logs and proxies see, and a leaked one must not be able to flood the
+/// database.
+pub const DELIVERIES_PER_MINUTE_RANGE: std::ops::RangeInclusive<i64> = 1..=100_000;
+
+/// Checks a webhook's `max_deliveries_per_minute` (422 naming the field and
+/// the range otherwise).
+pub fn validate_delivery_limit(per_minute: i64) -> Result<(), crate::error::AppError> {
+    if DELIVERIES_PER_MINUTE_RANGE.contains(&per_minute) {
+        return Ok(());
+    }
+    Err(crate::error::AppError::invalid(
+        "max_deliveries_per_minute",
+        &format!(
+            "must be between {} and {} deliveries a minute (the default is {}); {per_minute} is not",
+            DELIVERIES_PER_MINUTE_RANGE.start(),
+            DELIVERIES_PER_MINUTE_RANGE.end(),
+            DEFAULT_MAX_DELIVERIES_PER_MINUTE
+        ),
+    ))
+}
+
 /// Which receiver a delivery was sent to, and so the format of its body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -134,6 +164,9 @@ pub struct DockerWebhook {
     pub inputs: BTreeMap<String, String>,
     pub enabled: bool,
     pub source_cidrs: Vec<String>,
+    /// Deliveries a minute the webhook takes (a token bucket: this many at
+    /// once, then this many a minute); beyond it the receiver answers 429.
+    pub max_deliveries_per_minute: i64,
     pub hub_sync: HubSync,
     pub last_event: Option<DockerEvent>,
     /// Only in the answer that created (or regenerated) the secure token: the one time it is shown.
@@ -161,6 +194,9 @@ pub struct DockerWebhookInput {
     pub inputs: BTreeMap<String, String>,
     pub enabled: Option<bool>,
     pub source_cidrs: Vec<String>,
+    /// Left out: the current limit on an edit,
+    /// [`DEFAULT_MAX_DELIVERIES_PER_MINUTE`] on create.
+    pub max_deliveries_per_minute: Option<i64>,
 }
 
 /// One event received by a webhook: a row of the Activity tab.
@@ -179,9 +215,18 @@ pub struct DockerEvent {
     /// DUPLICATE); the pages still take it as a string.
     pub status: EventStatus,
     pub reason: String,
+    /// How many deliveries the row stands for: 1, or for the counted row of
+    /// deliveries refused in one window (over the webhook's limit, or from a
+    /// sender off its allow-list) how many were refused.
+    #[serde(default = "one_delivery")]
+    pub deliveries: i64,
     pub execution_id: Option<i64>,
     /// The linked run's own state, once there is one.
     pub execution_status: Option<ExecutionStatus>,
+}
+
+fn one_delivery() -> i64 {
+    1
 }
 
 /// What a receiver answers for an accepted delivery.

@@ -132,6 +132,7 @@ pub fn webhook_write(
         inputs: "{}",
         enabled: true,
         source_cidrs: "[]",
+        max_deliveries_per_minute: 6_000,
         now: 1,
     }
 }

@@ -70,6 +70,8 @@ pub(super) fn WebhookCard(
                     {hook.run_as.clone()}
                     <span class="block text-xs text-slate-500">{format!("token {}", hook.api_token)}</span>
                 </dd>
+                <dt class="text-slate-500">"Limit"</dt>
+                <dd data-testid="delivery-limit">{format!("{} deliveries a minute", hook.max_deliveries_per_minute)}</dd>
                 <dt class="text-slate-500">"Last event"</dt>
                 <dd>{last_event_view}</dd>
                 {sync_view}
