@@ -37,6 +37,15 @@ pub fn validate_delivery_limit(per_minute: i64) -> Result<(), crate::error::AppE
     ))
 }
 
+/// A delivery limit in words: "1 delivery a minute", "6000 deliveries a minute".
+pub fn per_minute_text(per_minute: i64) -> String {
+    if per_minute == 1 {
+        "1 delivery a minute".into()
+    } else {
+        format!("{per_minute} deliveries a minute")
+    }
+}
+
 /// Which receiver a delivery was sent to, and so the format of its body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -308,6 +317,31 @@ mod tests {
             HubSyncState::as_str,
             HubSyncState::parse,
         );
+    }
+
+    #[test]
+    fn delivery_limits_are_checked_and_told_in_words() {
+        assert!(validate_delivery_limit(1).is_ok());
+        assert!(validate_delivery_limit(100_000).is_ok());
+        for wrong in [0, -1, 100_001, i64::MAX] {
+            let error = validate_delivery_limit(wrong).unwrap_err();
+            assert_eq!(
+                error.for_field("max_deliveries_per_minute"),
+                Some(format!(
+                    "must be between 1 and 100000 deliveries a minute (the default is 6000); {wrong} is not"
+                ))
+            );
+        }
+        assert_eq!(per_minute_text(1), "1 delivery a minute");
+        assert_eq!(per_minute_text(6000), "6000 deliveries a minute");
+        // A row stored before counted rows existed reads as one delivery.
+        let event: DockerEvent = serde_json::from_value(serde_json::json!({
+            "id": 1, "webhook_id": 1, "webhook": "w", "project_id": 1, "received_at": 0,
+            "source": "registry", "repository": "", "tag": "", "owner": "",
+            "status": "REJECTED", "reason": "", "execution_id": null, "execution_status": null
+        }))
+        .expect("reads");
+        assert_eq!(event.deliveries, 1);
     }
 
     #[test]

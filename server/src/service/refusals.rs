@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use app::live::LiveEvent;
-use app::webhook::{DeliverySource, EventStatus};
+use app::webhook::{per_minute_text, DeliverySource, EventStatus};
 use tokio::time::Instant;
 
 use super::Slipway;
@@ -73,7 +73,8 @@ impl CountedRefusal {
                 per_minute,
                 retry_after,
             } => format!(
-                "over the webhook's limit of {per_minute} deliveries a minute; retry in {} s",
+                "over the webhook's limit of {}; retry in {} s",
+                per_minute_text(*per_minute),
                 retry_after.seconds
             ),
         }
@@ -87,7 +88,10 @@ impl CountedRefusal {
                 "the sender's address is not on the webhook's source allow-list".to_string()
             }
             CountedRefusal::OverLimit { per_minute, .. } => {
-                format!("over the webhook's limit of {per_minute} deliveries a minute")
+                format!(
+                    "over the webhook's limit of {}",
+                    per_minute_text(*per_minute)
+                )
             }
         };
         let counted = if deliveries == 1 {
