@@ -241,6 +241,15 @@ pub trait WebhooksApi: Send + Sync {
         project: Option<&str>,
         enabled: bool,
     ) -> Result<DockerWebhook, AppError>;
+    /// Sets how many deliveries a minute the webhook takes (`PATCH
+    /// {"max_deliveries_per_minute": N}`); 422 outside the allowed range.
+    async fn set_webhook_delivery_limit(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+        max_deliveries_per_minute: i64,
+    ) -> Result<DockerWebhook, AppError>;
     /// Deletes the webhook and its Docker Hub twin; answers why the Hub side could not be deleted, if so.
     async fn delete_webhook(
         &self,

@@ -7,6 +7,45 @@ use serde::{Deserialize, Serialize};
 use crate::execution::ExecutionStatus;
 use crate::model::Millis;
 
+/// How many deliveries a minute a webhook takes unless it says otherwise: a
+/// burst of this many at once, then this many a minute. Well above a real
+/// registry (a monorepo's CI pushing fifty images, a replication of a few
+/// thousand tags) and above the ingest benchmark (4,000 deliveries to one
+/// webhook as fast as 32 clients can send them), so only a flood meets it.
+pub const DEFAULT_MAX_DELIVERIES_PER_MINUTE: i64 = 6_000;
+
+/// The least and the most a webhook's `max_deliveries_per_minute` may be. There
+/// is no "unlimited": a webhook's URL is a bearer secret that registries,
+/// CI logs and proxies see, and a leaked one must not be able to flood the
+/// database.
+pub const DELIVERIES_PER_MINUTE_RANGE: std::ops::RangeInclusive<i64> = 1..=100_000;
+
+/// Checks a webhook's `max_deliveries_per_minute` (422 naming the field and
+/// the range otherwise).
+pub fn validate_delivery_limit(per_minute: i64) -> Result<(), crate::error::AppError> {
+    if DELIVERIES_PER_MINUTE_RANGE.contains(&per_minute) {
+        return Ok(());
+    }
+    Err(crate::error::AppError::invalid(
+        "max_deliveries_per_minute",
+        &format!(
+            "must be between {} and {} deliveries a minute (the default is {}); {per_minute} is not",
+            DELIVERIES_PER_MINUTE_RANGE.start(),
+            DELIVERIES_PER_MINUTE_RANGE.end(),
+            DEFAULT_MAX_DELIVERIES_PER_MINUTE
+        ),
+    ))
+}
+
+/// A delivery limit in words: "1 delivery a minute", "6000 deliveries a minute".
+pub fn per_minute_text(per_minute: i64) -> String {
+    if per_minute == 1 {
+        "1 delivery a minute".into()
+    } else {
+        format!("{per_minute} deliveries a minute")
+    }
+}
+
 /// Which receiver a delivery was sent to, and so the format of its body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -134,6 +173,9 @@ pub struct DockerWebhook {
     pub inputs: BTreeMap<String, String>,
     pub enabled: bool,
     pub source_cidrs: Vec<String>,
+    /// Deliveries a minute the webhook takes (a token bucket: this many at
+    /// once, then this many a minute); beyond it the receiver answers 429.
+    pub max_deliveries_per_minute: i64,
     pub hub_sync: HubSync,
     pub last_event: Option<DockerEvent>,
     /// Only in the answer that created (or regenerated) the secure token: the one time it is shown.
@@ -147,7 +189,7 @@ pub struct DockerWebhook {
 crate::redacted_debug!(DockerWebhook {
     id, project, project_id, name, description, endpoint, endpoint_id, pipeline,
     pipeline_id, api_token, api_token_id, run_as, image, tag, inputs, enabled,
-    source_cidrs, hub_sync, last_event, created_at, updated_at,
+    source_cidrs, max_deliveries_per_minute, hub_sync, last_event, created_at, updated_at,
 } secret { hook_url });
 
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,12 +210,15 @@ pub struct DockerWebhookInput {
     pub inputs: BTreeMap<String, String>,
     pub enabled: Option<bool>,
     pub source_cidrs: Vec<String>,
+    /// Left out: the current limit on an edit,
+    /// [`DEFAULT_MAX_DELIVERIES_PER_MINUTE`] on create.
+    pub max_deliveries_per_minute: Option<i64>,
 }
 
 // `api_token` may be the token itself.
 crate::redacted_debug!(DockerWebhookInput {
     project, name, description, endpoint, pipeline, image, tag, inputs, enabled,
-    source_cidrs,
+    source_cidrs, max_deliveries_per_minute,
 } secret { api_token });
 
 /// One event received by a webhook: a row of the Activity tab.
@@ -192,9 +237,18 @@ pub struct DockerEvent {
     /// DUPLICATE); the pages still take it as a string.
     pub status: EventStatus,
     pub reason: String,
+    /// How many deliveries the row stands for: 1, or for the counted row of
+    /// deliveries refused in one window (over the webhook's limit, or from a
+    /// sender off its allow-list) how many were refused.
+    #[serde(default = "one_delivery")]
+    pub deliveries: i64,
     pub execution_id: Option<i64>,
     /// The linked run's own state, once there is one.
     pub execution_status: Option<ExecutionStatus>,
+}
+
+fn one_delivery() -> i64 {
+    1
 }
 
 /// What a receiver answers for an accepted delivery.
@@ -276,6 +330,31 @@ mod tests {
             HubSyncState::as_str,
             HubSyncState::parse,
         );
+    }
+
+    #[test]
+    fn delivery_limits_are_checked_and_told_in_words() {
+        assert!(validate_delivery_limit(1).is_ok());
+        assert!(validate_delivery_limit(100_000).is_ok());
+        for wrong in [0, -1, 100_001, i64::MAX] {
+            let error = validate_delivery_limit(wrong).unwrap_err();
+            assert_eq!(
+                error.for_field("max_deliveries_per_minute"),
+                Some(format!(
+                    "must be between 1 and 100000 deliveries a minute (the default is 6000); {wrong} is not"
+                ))
+            );
+        }
+        assert_eq!(per_minute_text(1), "1 delivery a minute");
+        assert_eq!(per_minute_text(6000), "6000 deliveries a minute");
+        // A row stored before counted rows existed reads as one delivery.
+        let event: DockerEvent = serde_json::from_value(serde_json::json!({
+            "id": 1, "webhook_id": 1, "webhook": "w", "project_id": 1, "received_at": 0,
+            "source": "registry", "repository": "", "tag": "", "owner": "",
+            "status": "REJECTED", "reason": "", "execution_id": null, "execution_status": null
+        }))
+        .expect("reads");
+        assert_eq!(event.deliveries, 1);
     }
 
     #[test]

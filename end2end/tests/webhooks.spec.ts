@@ -208,3 +208,80 @@ test('the form shows errors beside the fields and saves nothing', async ({ page 
   await expect(page.locator('[data-field-error]').first()).toBeVisible();
   await expect(page.getByTestId('hook-url-box')).toHaveCount(0);
 });
+
+test('the delivery limit is set in the webhook form, shown on the card, and enforced with a counted Activity row', async ({
+  page,
+}) => {
+  test.setTimeout(60_000);
+  await signIn(page);
+  const token = await createToken(page, `limits-${suffix()}`);
+  const project = uniqueName('Limits');
+  await apiCreate(page.request, token, 'projects', { name: project });
+  const registry = `registry-${suffix()}`;
+  await apiCreate(page.request, token, 'endpoints', {
+    project,
+    name: registry,
+    kind: 'docker-registry',
+    server_type: 'registry',
+    url: 'http://127.0.0.1:5000',
+  });
+  const pipeline = uniqueName('Check');
+  await apiCreate(page.request, token, 'pipelines', {
+    project,
+    name: pipeline,
+    stages: [{ name: 'check', tasks: [{ name: 'pass', type: 'condition', expression: 'true' }] }],
+  });
+  const hook = `limited-${suffix()}`;
+  const created = await apiCreate(page.request, token, 'webhooks/docker', {
+    project,
+    name: hook,
+    endpoint: registry,
+    pipeline,
+    api_token: token,
+    image: 'demo/app',
+    tag: 'never-*',
+  });
+
+  // The card shows the default; Edit opens the form with it.
+  await page.goto('/triggers/docker');
+  await hydrated(page);
+  const card = page.locator(`article[data-webhook="${hook}"]`);
+  await expect(card.getByTestId('delivery-limit')).toHaveText('6000 deliveries a minute');
+  await card.getByRole('button', { name: 'Edit' }).click();
+  const limit = page.getByLabel('Deliveries a minute');
+  await expect(limit).toHaveValue('6000');
+
+  // Outside the range: the error beside the field, nothing saved.
+  await limit.fill('0');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await expect(page.locator('[data-field-error="max_deliveries_per_minute"]')).toContainText(
+    'must be between 1 and 100000 deliveries a minute',
+  );
+
+  // One a minute: saved, and shown on the card.
+  await limit.fill('1');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await expect(card.getByTestId('delivery-limit')).toHaveText('1 delivery a minute');
+  await page.reload();
+  await hydrated(page);
+  await expect(card.getByTestId('delivery-limit')).toHaveText('1 delivery a minute');
+
+  // The second delivery within the minute is answered 429 and counted in one row.
+  const deliver = () =>
+    page.request.post(created.hook_url, {
+      headers: { 'Content-Type': 'application/vnd.docker.distribution.events.v1+json' },
+      data: { events: [] },
+    });
+  expect((await deliver()).status()).toBe(202);
+  const refused = await deliver();
+  expect(refused.status()).toBe(429);
+  expect(Number(refused.headers()['retry-after'])).toBeGreaterThan(0);
+  await card.getByRole('link', { name: 'Activity' }).click();
+  await hydrated(page);
+  const rows = page.locator('tr[data-event]');
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toHaveAttribute('data-status', 'REJECTED');
+  await expect(rows.first().getByTestId('reason')).toContainText(
+    "over the webhook's limit of 1 delivery a minute: 1 delivery refused (429)",
+  );
+});

@@ -2,7 +2,8 @@
 //! load generator on loopback to (1) a bare axum route answering a small JSON
 //! body — the ceiling —, (2) a webhook whose tag pattern ignores the push, and
 //! (3) one that triggers a run (each push with its own `pushed_at`, so none is
-//! a duplicate). Afterwards every 202 must be an Activity row.
+//! a duplicate). Afterwards every 202 must be an Activity row. The webhooks
+//! keep the default delivery limit, which must not refuse any of this (no 429).
 //!
 //! `cargo bench -p server --bench ingest` (REQUESTS=4000 per case, CLIENTS=32).
 
@@ -21,6 +22,8 @@ struct Outcome {
     p50: Duration,
     p99: Duration,
     accepted: usize,
+    /// Answered 429: over the webhook's delivery limit.
+    limited: usize,
 }
 
 /// `clients` tasks send `requests` POSTs in all, one after another each.
@@ -39,6 +42,7 @@ async fn load(
         async move {
             let mut latencies = Vec::with_capacity(per_client);
             let mut accepted = 0;
+            let mut limited = 0;
             for index in 0..per_client {
                 let body = body_for(worker * per_client + index);
                 let sent = Instant::now();
@@ -49,19 +53,22 @@ async fn load(
                     .send()
                     .await;
                 latencies.push(sent.elapsed());
-                if response.is_ok_and(|response| response.status().is_success()) {
-                    accepted += 1;
+                match response.map(|response| response.status()) {
+                    Ok(status) if status.is_success() => accepted += 1,
+                    Ok(reqwest::StatusCode::TOO_MANY_REQUESTS) => limited += 1,
+                    _ => {}
                 }
             }
-            (latencies, accepted)
+            (latencies, accepted, limited)
         }
     }))
     .await;
     let elapsed = started.elapsed();
-    let accepted = results.iter().map(|(_, accepted)| accepted).sum();
+    let accepted = results.iter().map(|(_, accepted, _)| accepted).sum();
+    let limited = results.iter().map(|(_, _, limited)| limited).sum();
     let mut latencies: Vec<Duration> = results
         .into_iter()
-        .flat_map(|(latencies, _)| latencies)
+        .flat_map(|(latencies, _, _)| latencies)
         .collect();
     latencies.sort_unstable();
     Outcome {
@@ -69,16 +76,18 @@ async fn load(
         p50: percentile(&latencies, 0.5),
         p99: percentile(&latencies, 0.99),
         accepted,
+        limited,
     }
 }
 
 fn print(name: &str, outcome: &Outcome) {
     println!(
-        "  {name:<24} {:>8.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   2xx {}",
+        "  {name:<24} {:>8.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   2xx {}   429 {}",
         outcome.requests_per_second,
         outcome.p50.as_secs_f64() * 1000.0,
         outcome.p99.as_secs_f64() * 1000.0,
-        outcome.accepted
+        outcome.accepted,
+        outcome.limited
     );
 }
 
@@ -130,6 +139,7 @@ async fn main() -> anyhow::Result<()> {
     let ceiling = load(&bare_url, requests, clients, |_| FIXTURE.to_string()).await;
     print("bare axum route", &ceiling);
     let mut lost = 0;
+    let mut limited = 0;
     for ((id, hook_url), name) in hooks
         .iter()
         .zip(["webhook, tag ignored", "webhook, run triggered"])
@@ -150,7 +160,12 @@ async fn main() -> anyhow::Result<()> {
             100.0 * outcome.requests_per_second / ceiling.requests_per_second
         );
         lost += outcome.accepted.saturating_sub(rows.len());
+        limited += outcome.limited;
     }
+    anyhow::ensure!(
+        limited == 0,
+        "{limited} deliveries were refused by the default delivery limit"
+    );
     anyhow::ensure!(
         lost == 0,
         "{lost} accepted deliveries are missing from Activity"

@@ -35,6 +35,7 @@ pub struct Application {
     pub store: SharedStore,
     engine: Arc<Engine>,
     live: crate::live::LiveBus,
+    refusals: crate::service::refusals::RefusalCounter,
 }
 
 /// Pipeline workers per process: runs mostly wait on clusters and registries,
@@ -83,6 +84,7 @@ impl Application {
         });
         engine.recover_after_restart().await?;
         let live = slipway.live.clone();
+        let refusals = slipway.refusals.clone();
         let state = AppState {
             leptos_options,
             backend: Arc::new(slipway),
@@ -93,12 +95,18 @@ impl Application {
             store,
             engine,
             live,
+            refusals,
         })
     }
 
     /// The live streams' bus (tests shorten its limits).
     pub fn live(&self) -> &crate::live::LiveBus {
         &self.live
+    }
+
+    /// The counts of refused deliveries (tests shorten their window).
+    pub fn refusals(&self) -> &crate::service::refusals::RefusalCounter {
+        &self.refusals
     }
 
     pub fn port(&self) -> u16 {

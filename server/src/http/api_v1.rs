@@ -104,7 +104,7 @@ pub fn router() -> Router<AppState> {
             "/webhooks/docker/{reference}",
             get(get_webhook)
                 .put(update_webhook)
-                .patch(toggle_webhook)
+                .patch(patch_webhook)
                 .delete(delete_webhook),
         )
         .route(
@@ -595,24 +595,47 @@ async fn update_webhook(
     Ok(Json(updated))
 }
 
-/// `PATCH {"enabled": false}`: the card's toggle.
+/// `PATCH {"enabled": false}` (the card's toggle) and/or
+/// `{"max_deliveries_per_minute": N}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Toggle {
-    enabled: bool,
+struct WebhookPatch {
+    enabled: Option<bool>,
+    max_deliveries_per_minute: Option<i64>,
 }
 
-async fn toggle_webhook(
+async fn patch_webhook(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
     Path(reference): Path<String>,
     Query(scope): Query<InProject>,
-    ApiJson(toggle): ApiJson<Toggle>,
+    ApiJson(patch): ApiJson<WebhookPatch>,
 ) -> Result<Json<DockerWebhook>, ApiError> {
-    let updated = state
-        .backend
-        .set_webhook_enabled(&actor, &reference, scope.project.as_deref(), toggle.enabled)
-        .await?;
+    let project = scope.project.as_deref();
+    let mut changed = None;
+    // The limit first: it is the one that can be refused (422), and then
+    // nothing has changed.
+    if let Some(per_minute) = patch.max_deliveries_per_minute {
+        changed = Some(
+            state
+                .backend
+                .set_webhook_delivery_limit(&actor, &reference, project, per_minute)
+                .await?,
+        );
+    }
+    if let Some(enabled) = patch.enabled {
+        changed = Some(
+            state
+                .backend
+                .set_webhook_enabled(&actor, &reference, project, enabled)
+                .await?,
+        );
+    }
+    let updated = changed.ok_or_else(|| {
+        AppError::bad_request(
+            "nothing to change: send \"enabled\" and/or \"max_deliveries_per_minute\"",
+        )
+    })?;
     Ok(Json(updated))
 }
 

@@ -18,6 +18,7 @@ use serde_json::json;
 use super::error::ApiError;
 use super::AppState;
 use crate::service::delivery::{Delivery, DeliveryRefusal};
+use crate::service::refusals::CountedRefusal;
 
 /// Push payloads are a few KiB; anything near this is not a push.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -96,14 +97,27 @@ async fn deliver(
             Json(json!({"error": "unauthorized", "message": "missing or unknown secureToken"})),
         )
             .into_response(),
-        Err(DeliveryRefusal::Rejected { status, reason }) => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-            (
-                status,
-                Json(json!({"error": "rejected", "message": reason})),
-            )
-                .into_response()
+        Err(DeliveryRefusal::Rejected { status, reason }) => rejected(status, reason),
+        Err(DeliveryRefusal::Counted(refusal @ CountedRefusal::OffAllowList)) => {
+            rejected(refusal.status(), refusal.message())
         }
+        // The sender may come back once the webhook has room again.
+        Err(DeliveryRefusal::Counted(refusal @ CountedRefusal::OverLimit { retry_after, .. })) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, retry_after.seconds.to_string())],
+            Json(json!({"error": "rate_limited", "message": refusal.message()})),
+        )
+            .into_response(),
         Err(DeliveryRefusal::Internal) => ApiError(AppError::Internal).into_response(),
     }
+}
+
+/// A refusal with its status and one-line reason.
+fn rejected(status: u16, reason: String) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    (
+        status,
+        Json(json!({"error": "rejected", "message": reason})),
+    )
+        .into_response()
 }

@@ -168,6 +168,7 @@ pub(crate) fn event_view(record: EventRecord) -> DockerEvent {
         owner: record.owner,
         status: record.status,
         reason: record.reason,
+        deliveries: record.deliveries,
         execution_id: record.execution_id,
         execution_status: record.execution_status,
     }

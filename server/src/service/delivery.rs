@@ -1,5 +1,6 @@
 //! One delivery to a receiver, from the secure token to the queued run:
-//! token, source allow-list, content type, parse, Activity row, dedupe, run.
+//! token, source allow-list, delivery limit, content type, parse, Activity
+//! row, dedupe, run.
 
 use std::net::IpAddr;
 
@@ -8,8 +9,9 @@ use app::webhook::*;
 use crate::clock::now_millis;
 use crate::receive::cidr::AllowList;
 use crate::receive::matching::Pattern;
-use crate::receive::payload::{self, PushEvent};
+use crate::receive::payload::{self, PushEvent, MAX_PUSHES_PER_DELIVERY};
 use crate::secrets;
+use crate::service::refusals::CountedRefusal;
 use crate::service::{Refusal, Slipway};
 use crate::store::{NewEvent, PushRecorded, StoreError, WebhookRecord};
 
@@ -35,11 +37,15 @@ pub struct Delivery<'a> {
 pub enum DeliveryRefusal {
     /// 401, the same whatever was wrong with the token.
     Unauthorized,
-    /// A status with a one-line reason (400, 403, 415), recorded as REJECTED.
+    /// A status with a one-line reason (400, 413, 415), recorded as REJECTED.
     Rejected {
         status: u16,
         reason: String,
     },
+    /// Refused before the body was read (403 off the allow-list, 429 over
+    /// the limit): counted in the webhook's one row for the window, not
+    /// recorded one by one.
+    Counted(CountedRefusal),
     Internal,
 }
 
@@ -56,8 +62,13 @@ impl Slipway {
     #[tracing::instrument(skip_all, fields(source = delivery.source.as_str()))]
     pub async fn receive(&self, delivery: Delivery<'_>) -> Result<DeliveryAnswer, DeliveryRefusal> {
         let webhook = self.webhook_of_token(delivery.secure_token).await?;
+        if let Some(refusal) = self.refused_before_reading(&webhook, delivery.peer)? {
+            self.count_refusal(&webhook, delivery.source, refusal, delivery.peer)
+                .await;
+            return Err(DeliveryRefusal::Counted(refusal));
+        }
         let received_at = now_millis();
-        let events = match pushes_of(&webhook, &delivery) {
+        let events = match pushes_of(&delivery) {
             Ok(events) => events,
             Err(DeliveryRefusal::Rejected { status, reason }) => {
                 self.record(
@@ -88,6 +99,35 @@ impl Slipway {
             }
         }
         Ok(answer)
+    }
+
+    /// Why the webhook takes no delivery from this sender now, if it does
+    /// not: the sender is off its source allow-list, or it is over its
+    /// limit. The allow-list comes first, so senders it refuses do not use
+    /// up the allowance of those it lets in. An allow-list that cannot be
+    /// read is [`DeliveryRefusal::Internal`]: it is never taken for an
+    /// empty (open) one.
+    fn refused_before_reading(
+        &self,
+        webhook: &WebhookRecord,
+        peer: Option<IpAddr>,
+    ) -> Result<Option<CountedRefusal>, DeliveryRefusal> {
+        let allow_list = AllowList::from_stored(&webhook.source_cidrs).map_err(|problem| {
+            tracing::error!(webhook = webhook.id, %problem, "refusing deliveries: bad stored source allow-list");
+            DeliveryRefusal::Internal
+        })?;
+        if !allow_list.allows(peer) {
+            return Ok(Some(CountedRefusal::OffAllowList));
+        }
+        let per_minute = webhook.max_deliveries_per_minute;
+        Ok(self
+            .limiter
+            .admit(webhook.id, per_minute)
+            .err()
+            .map(|retry_after| CountedRefusal::OverLimit {
+                per_minute,
+                retry_after,
+            }))
     }
 
     /// The webhook whose secure token the delivery carries.
@@ -278,33 +318,33 @@ fn why_ignored(webhook: &WebhookRecord, event: &PushEvent) -> Option<String> {
     None
 }
 
-/// The checks before a push is read, in order — the sender is on the
-/// webhook's source allow-list, the body is JSON, it is in the source's
-/// format — and the pushes it holds. A failed check is
-/// [`DeliveryRefusal::Rejected`]; an allow-list that cannot be read is
-/// [`DeliveryRefusal::Internal`]: it is never taken for an empty (open) one.
-fn pushes_of(
-    webhook: &WebhookRecord,
-    delivery: &Delivery<'_>,
-) -> Result<Vec<PushEvent>, DeliveryRefusal> {
+/// The checks of a delivery's body, in order — it is JSON, it is in the
+/// source's format, it reports at most [`MAX_PUSHES_PER_DELIVERY`] pushes —
+/// and the pushes it holds. A failed check is [`DeliveryRefusal::Rejected`].
+///
+/// Too many pushes is a 413 (the content is larger than the server takes,
+/// as for the body limit): the envelope is well-formed, and the same pushes
+/// in smaller deliveries are taken.
+fn pushes_of(delivery: &Delivery<'_>) -> Result<Vec<PushEvent>, DeliveryRefusal> {
     let rejected = |status: u16, reason: String| DeliveryRefusal::Rejected { status, reason };
-    let allow_list = AllowList::from_stored(&webhook.source_cidrs).map_err(|problem| {
-        tracing::error!(webhook = webhook.id, %problem, "refusing deliveries: bad stored source allow-list");
-        DeliveryRefusal::Internal
-    })?;
-    if !allow_list.allows(delivery.peer) {
-        return Err(rejected(
-            403,
-            "the sender's address is not on the webhook's source allow-list".into(),
-        ));
-    }
     if let Some(essence) = delivery.content_type.and_then(not_json) {
         return Err(rejected(
             415,
             format!("content type '{essence}' is not JSON; send application/json"),
         ));
     }
-    payload::parse(delivery.source, delivery.body).map_err(|error| rejected(400, error.to_string()))
+    let pushes = payload::parse(delivery.source, delivery.body)
+        .map_err(|error| rejected(400, error.to_string()))?;
+    if pushes.len() > MAX_PUSHES_PER_DELIVERY {
+        return Err(rejected(
+            413,
+            format!(
+                "the delivery reports {} tag pushes; at most {MAX_PUSHES_PER_DELIVERY} are taken in one delivery: send them in smaller batches",
+                pushes.len()
+            ),
+        ));
+    }
+    Ok(pushes)
 }
 
 /// The essence of a content type (lower case, without parameters) when it is

@@ -11,6 +11,7 @@ mod executions;
 mod hub_sync;
 mod pipelines;
 mod projects;
+pub mod refusals;
 mod users;
 mod webhooks;
 
@@ -92,6 +93,10 @@ pub struct Slipway {
     pub signals: crate::engine::EngineSignals,
     /// Where committed changes are announced to the pages' live streams.
     pub live: crate::live::LiveBus,
+    /// Each webhook's delivery allowance (`max_deliveries_per_minute`).
+    pub limiter: std::sync::Arc<dyn crate::receive::rate_limit::DeliveryLimiter>,
+    /// Deliveries refused before they were read, counted per webhook.
+    pub refusals: refusals::RefusalCounter,
 }
 
 impl Slipway {
@@ -108,6 +113,8 @@ impl Slipway {
             public_url,
             signals: Default::default(),
             live: Default::default(),
+            limiter: std::sync::Arc::new(crate::receive::rate_limit::InMemoryLimiter::default()),
+            refusals: Default::default(),
         }
     }
 

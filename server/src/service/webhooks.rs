@@ -79,6 +79,7 @@ impl Slipway {
             inputs,
             enabled: record.enabled,
             source_cidrs,
+            max_deliveries_per_minute: record.max_deliveries_per_minute,
             hub_sync,
             last_event,
             hook_url,
@@ -203,6 +204,12 @@ impl Slipway {
                 AppError::invalid(&format!("source_cidrs[{index}]"), &message)
             })?;
         }
+        let max_deliveries_per_minute = input.max_deliveries_per_minute.unwrap_or_else(|| {
+            existing.map_or(DEFAULT_MAX_DELIVERIES_PER_MINUTE, |record| {
+                record.max_deliveries_per_minute
+            })
+        });
+        validate_delivery_limit(max_deliveries_per_minute)?;
         let api_token_id = match (existing, input.api_token.trim().is_empty()) {
             (Some(record), true) => record.api_token_id,
             (None, true) => {
@@ -232,6 +239,7 @@ impl Slipway {
                 .enabled
                 .unwrap_or_else(|| existing.is_none_or(|record| record.enabled)),
             source_cidrs: &cidrs_json,
+            max_deliveries_per_minute,
             now: now_millis(),
         };
         let server_type = endpoint.settings.server_type.unwrap_or_default();
@@ -404,6 +412,35 @@ impl WebhooksApi for Slipway {
             .set_webhook_enabled(record.id, enabled, now_millis())
             .await?;
         tracing::info!(webhook = %record.name, enabled, "webhook toggled");
+        let record = self
+            .store
+            .webhook_by_id(record.id)
+            .await?
+            .ok_or(AppError::Internal)?;
+        self.webhook_view(record, None).await
+    }
+
+    #[tracing::instrument(skip(self, actor), fields(user = %actor.user.username))]
+    async fn set_webhook_delivery_limit(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        project: Option<&str>,
+        max_deliveries_per_minute: i64,
+    ) -> Result<DockerWebhook, AppError> {
+        let record = self
+            .webhook_to_change(
+                actor,
+                reference,
+                project,
+                "changing a webhook's delivery limit",
+            )
+            .await?;
+        validate_delivery_limit(max_deliveries_per_minute)?;
+        self.store
+            .set_webhook_delivery_limit(record.id, max_deliveries_per_minute, now_millis())
+            .await?;
+        tracing::info!(webhook = %record.name, max_deliveries_per_minute, "webhook delivery limit changed");
         let record = self
             .store
             .webhook_by_id(record.id)

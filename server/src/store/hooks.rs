@@ -26,6 +26,7 @@ pub struct WebhookRecord {
     pub inputs: String,
     pub enabled: bool,
     pub source_cidrs: String,
+    pub max_deliveries_per_minute: i64,
     pub secure_token_sealed: String,
     pub hub_sync_state: HubSyncState,
     pub hub_sync_message: String,
@@ -37,6 +38,7 @@ app::redacted_debug!(WebhookRecord {
     id, project_id, project_name, name, description, endpoint_id, endpoint_name,
     pipeline_id, pipeline_name, api_token_id, api_token_name, run_as_user_id,
     run_as_username, image_pattern, tag_pattern, inputs, enabled, source_cidrs,
+    max_deliveries_per_minute,
     hub_sync_state, hub_sync_message, created_at, updated_at,
 } secret { secure_token_sealed });
 
@@ -52,6 +54,7 @@ pub struct WebhookWrite<'a> {
     pub inputs: &'a str,
     pub enabled: bool,
     pub source_cidrs: &'a str,
+    pub max_deliveries_per_minute: i64,
     pub now: Millis,
 }
 
@@ -68,6 +71,8 @@ pub struct EventRecord {
     pub owner: String,
     pub status: EventStatus,
     pub reason: String,
+    /// 1, or how many refused deliveries a counted row stands for.
+    pub deliveries: i64,
     pub dedupe_key: Option<String>,
     pub inputs: Option<String>,
     pub execution_id: Option<i64>,
@@ -123,6 +128,12 @@ pub trait HookStore: Send + Sync {
         webhook: WebhookWrite<'_>,
     ) -> StoreResult<WebhookRecord>;
     async fn set_webhook_enabled(&self, id: i64, enabled: bool, now: Millis) -> StoreResult<()>;
+    async fn set_webhook_delivery_limit(
+        &self,
+        id: i64,
+        max_deliveries_per_minute: i64,
+        now: Millis,
+    ) -> StoreResult<()>;
     async fn set_webhook_token(
         &self,
         id: i64,
@@ -134,6 +145,17 @@ pub trait HookStore: Send + Sync {
     async fn delete_webhook(&self, id: i64) -> StoreResult<()>;
 
     async fn record_event(&self, event: NewEvent<'_>) -> StoreResult<i64>;
+    /// Records the counted row of refused deliveries: `event` standing for
+    /// `deliveries` of them.
+    async fn record_counted_event(&self, event: NewEvent<'_>, deliveries: i64) -> StoreResult<i64>;
+    /// Updates a counted row in place: how many deliveries it stands for
+    /// now, and its reason (which names the latest sender).
+    async fn update_counted_event(
+        &self,
+        event_id: i64,
+        deliveries: i64,
+        reason: &str,
+    ) -> StoreResult<()>;
     /// Records a push that passed the webhook's filters, atomically deduped by
     /// its `dedupe_key`: the first delivery since `window_start` claims the key
     /// and is stored as given (TRIGGERED); any other delivery of the same key

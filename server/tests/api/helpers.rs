@@ -9,6 +9,7 @@ use server::config::{ServeArgs, StorageArgs};
 use server::live::LiveBus;
 use server::secrets::hash_password;
 use server::service::issue_api_token;
+use server::service::refusals::RefusalCounter;
 use server::startup::Application;
 use server::store::SharedStore;
 use tokio::sync::oneshot;
@@ -28,6 +29,8 @@ pub struct TestApp {
     pub store: SharedStore,
     /// The live streams' bus, to shorten its limits.
     pub live: LiveBus,
+    /// The counts of refused deliveries, to shorten their window.
+    pub refusals: RefusalCounter,
     pub client: reqwest::Client,
     /// An API token of a global admin.
     pub admin_token: String,
@@ -98,6 +101,7 @@ pub async fn spawn_app_with(
     let address = format!("http://127.0.0.1:{}", application.port());
     let store = application.store.clone();
     let live = application.live().clone();
+    let refusals = application.refusals().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(application.run_until_stopped(async {
         let _ = stopped.await;
@@ -109,6 +113,7 @@ pub async fn spawn_app_with(
         database_url,
         store,
         live,
+        refusals,
         client: http_client(),
         admin_token,
         stop: Some(stop),
@@ -217,6 +222,21 @@ impl TestApp {
     ) -> reqwest::Response {
         self.client
             .put(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+
+    pub async fn patch_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.client
+            .patch(self.url(path))
             .bearer_auth(token)
             .json(body)
             .send()

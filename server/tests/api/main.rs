@@ -11,5 +11,6 @@ mod recovery;
 mod registry;
 mod roles;
 mod startup;
+mod webhook_limits;
 mod webhooks;
 mod webhooks_bad_data;

@@ -59,6 +59,7 @@ pub async fn webhooks(store: SharedStore) {
                 tag_pattern: "v*",
                 enabled: false,
                 source_cidrs: r#"["10.0.0.0/8"]"#,
+                max_deliveries_per_minute: 120,
                 now: 5,
                 ..webhook_write(project.id, "on-push", endpoint.id, pipeline.id, token_id)
             },
@@ -73,7 +74,22 @@ pub async fn webhooks(store: SharedStore) {
         ),
         ("v*", false, r#"["10.0.0.0/8"]"#)
     );
+    assert_eq!(webhook.max_deliveries_per_minute, 6_000);
+    assert_eq!(updated.max_deliveries_per_minute, 120);
     assert_eq!((updated.created_at, updated.updated_at), (1, 5));
+    store
+        .set_webhook_delivery_limit(webhook.id, 30, 5)
+        .await
+        .unwrap();
+    let limited = store.webhook_by_id(webhook.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            limited.max_deliveries_per_minute,
+            limited.tag_pattern.as_str()
+        ),
+        (30, "v*"),
+        "only the limit changed"
+    );
 
     store
         .set_webhook_enabled(webhook.id, true, 6)
@@ -178,6 +194,31 @@ pub async fn events_and_dedupe(store: SharedStore) {
             Some("k")
         )
     );
+    assert_eq!(stored.deliveries, 1, "a row stands for one delivery");
+
+    // A counted row of refusals stands for many, updated in place.
+    let counted = store
+        .record_counted_event(
+            NewEvent {
+                status: EventStatus::Rejected,
+                reason: "1 refused",
+                dedupe_key: None,
+                inputs: None,
+                ..push(webhook.id, 60, "")
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    store
+        .update_counted_event(counted, 57, "57 refused")
+        .await
+        .unwrap();
+    let stored = store.event_by_id(counted).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.reason.as_str(), stored.deliveries),
+        (EventStatus::Rejected, "57 refused", 57)
+    );
 
     // The first push of a key is TRIGGERED; the same push again is a DUPLICATE.
     let PushRecorded::First(first) = record(100, "k").await else {
@@ -268,7 +309,7 @@ pub async fn events_and_dedupe(store: SharedStore) {
         }
     };
     let all = listed(everything.clone()).await;
-    assert_eq!(all.len(), 7);
+    assert_eq!(all.len(), 8);
     assert!(all.windows(2).all(|pair| pair[0] > pair[1]), "{all:?}");
     assert_eq!(
         listed(EventQuery {

@@ -133,6 +133,7 @@ pub fn webhook_write(
         inputs: "{}",
         enabled: true,
         source_cidrs: "[]",
+        max_deliveries_per_minute: 6_000,
         now: 1,
     }
 }

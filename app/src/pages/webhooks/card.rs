@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use crate::functions::{DeleteWebhook, RegenerateWebhookToken, RetryWebhookSync, ToggleWebhook};
 use crate::pages::widgets::{format_millis, run_state_view, ConfirmInPlace, EventStatusBadge};
-use crate::webhook::{DockerEvent, DockerWebhook, HubSyncState};
+use crate::webhook::{per_minute_text, DockerEvent, DockerWebhook, HubSyncState};
 
 /// An image or tag pattern as people read it: empty matches anything.
 fn pattern_text(pattern: &str) -> &str {
@@ -70,6 +70,8 @@ pub(super) fn WebhookCard(
                     {hook.run_as.clone()}
                     <span class="block text-xs text-slate-500">{format!("token {}", hook.api_token)}</span>
                 </dd>
+                <dt class="text-slate-500">"Limit"</dt>
+                <dd data-testid="delivery-limit">{per_minute_text(hook.max_deliveries_per_minute)}</dd>
                 <dt class="text-slate-500">"Last event"</dt>
                 <dd>{last_event_view}</dd>
                 {sync_view}

@@ -1,7 +1,7 @@
 //! The form that creates or edits a Docker webhook: what it matches, the
 //! registry endpoint (or a shortcut that creates one in place), the pipeline
-//! with values for its inputs, the API token runs are attributed to, and the
-//! addresses pushes may come from.
+//! with values for its inputs, the API token runs are attributed to, the
+//! addresses pushes may come from and how many deliveries a minute it takes.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +18,10 @@ use crate::model::Project;
 use crate::pages::widgets::{
     last_error, loaded, project_options, Bound, ErrorBanner, FieldError, SelectInput, TextInput,
 };
-use crate::webhook::{DockerWebhook, DockerWebhookInput};
+use crate::webhook::{
+    DockerWebhook, DockerWebhookInput, DEFAULT_MAX_DELIVERIES_PER_MINUTE,
+    DELIVERIES_PER_MINUTE_RANGE,
+};
 
 /// Fields the form shows an error beside; any other error goes to the banner.
 fn shown_beside(field: &str) -> bool {
@@ -32,6 +35,7 @@ fn shown_beside(field: &str) -> bool {
             | "api_token"
             | "image"
             | "tag"
+            | "max_deliveries_per_minute"
     ) || field.starts_with("inputs.")
         || field.starts_with("source_cidrs[")
 }
@@ -56,12 +60,28 @@ fn blank_webhook(project_id: i64) -> DockerWebhook {
         inputs: BTreeMap::new(),
         enabled: true,
         source_cidrs: Vec::new(),
+        max_deliveries_per_minute: DEFAULT_MAX_DELIVERIES_PER_MINUTE,
         hub_sync: Default::default(),
         last_event: None,
         hook_url: None,
         created_at: 0,
         updated_at: 0,
     }
+}
+
+/// The delivery limit as typed: a whole number, or the error shown beside
+/// the field (the range itself is the server's to check).
+fn delivery_limit(typed: &str) -> Result<i64, AppError> {
+    typed.trim().parse::<i64>().map_err(|_| {
+        AppError::invalid(
+            "max_deliveries_per_minute",
+            &format!(
+                "must be a whole number of deliveries a minute, from {} to {}",
+                DELIVERIES_PER_MINUTE_RANGE.start(),
+                DELIVERIES_PER_MINUTE_RANGE.end()
+            ),
+        )
+    })
 }
 
 /// The error of an allow-list line, as `line N: why`; the server names the
@@ -121,6 +141,9 @@ pub(super) fn WebhookForm(
     let tag = RwSignal::new(start.tag.clone());
     let enabled = RwSignal::new(start.enabled);
     let cidrs = RwSignal::new(start.source_cidrs.join("\n"));
+    let limit = RwSignal::new(start.max_deliveries_per_minute.to_string());
+    // A limit that is no number is refused here, before anything is sent.
+    let typed_wrong = RwSignal::new(None::<AppError>);
     // Values typed for the pipeline's own inputs, and those sent empty on purpose.
     let (typed, blank) = typed_and_blank(&start.inputs);
     let values = RwSignal::new(typed);
@@ -141,7 +164,7 @@ pub(super) fn WebhookForm(
             .and_then(Result::ok)
             .and_then(|list| list.into_iter().find(|each| each.id.to_string() == wanted))
     });
-    let input = move || {
+    let input = move |max_deliveries_per_minute: i64| {
         let inputs = chosen_pipeline
             .get_untracked()
             .map(|chosen| {
@@ -168,9 +191,11 @@ pub(super) fn WebhookForm(
                 .filter(|line| !line.is_empty())
                 .map(str::to_string)
                 .collect(),
+            max_deliveries_per_minute: Some(max_deliveries_per_minute),
         }
     };
-    let error = last_error(move || save.value().get());
+    let answered = last_error(move || save.value().get());
+    let error = Signal::derive(move || typed_wrong.get().or_else(|| answered.get()));
     let banner = Signal::derive(move || {
         error
             .get()
@@ -209,7 +234,13 @@ pub(super) fn WebhookForm(
             })}
             <form class="mt-4 grid gap-4 md:grid-cols-2" on:submit=move |ev| {
                 ev.prevent_default();
-                save.dispatch(SaveWebhook { id, input: input() });
+                match delivery_limit(&limit.get_untracked()) {
+                    Ok(per_minute) => {
+                        typed_wrong.set(None);
+                        save.dispatch(SaveWebhook { id, input: input(per_minute) });
+                    }
+                    Err(problem) => typed_wrong.set(Some(problem)),
+                }
             }>
                 <SelectInput id="webhook-project" label="Project" bind=choose_project
                     options=project_options(&projects) error field="project" disabled=editing_existing />
@@ -317,6 +348,9 @@ pub(super) fn WebhookForm(
                         <p class="mt-1 text-sm text-red-700" role="alert" data-field-error="source_cidrs">{message}</p>
                     })}
                 </div>
+                <TextInput id="webhook-limit" label="Deliveries a minute" bind=limit error
+                    field="max_deliveries_per_minute" number=true
+                    hint="Beyond this the registry is answered 429 (retry later); refused deliveries are counted in one Activity row a minute." />
                 <div class="flex items-start pt-6">
                     <label class="flex items-center gap-2 text-sm">
                         <input type="checkbox" prop:checked=move || enabled.get() on:change=move |ev| enabled.set(event_target_checked(&ev)) />
@@ -388,5 +422,20 @@ mod tests {
             message: "required".into(),
         };
         assert_eq!(allow_list_error(&other), None);
+    }
+
+    #[test]
+    fn the_delivery_limit_must_be_a_whole_number() {
+        assert_eq!(delivery_limit(" 120 ").ok(), Some(120));
+        // Out of range is the server's answer, with the range in it.
+        assert_eq!(delivery_limit("0").ok(), Some(0));
+        for typed in ["", "many", "1.5", "99999999999999999999"] {
+            let error = delivery_limit(typed).unwrap_err();
+            assert_eq!(
+                error.for_field("max_deliveries_per_minute").as_deref(),
+                Some("must be a whole number of deliveries a minute, from 1 to 100000"),
+                "{typed:?}"
+            );
+        }
     }
 }

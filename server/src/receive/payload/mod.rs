@@ -43,6 +43,14 @@ pub use grammar::{
     is_valid_registry_host, is_valid_repository_path, is_valid_tag,
 };
 
+/// The most tag pushes one delivery may report; a delivery with more is
+/// refused whole (413) and starts nothing. Registries send one push per
+/// delivery: CNCF distribution wraps each event in an envelope of its own
+/// (`notifications/http.go`: `Events: []events.Event{event}`), Docker Hub's
+/// body is one push. 100 leaves two orders of magnitude for a batching
+/// sender while one delivery cannot start more than 100 runs.
+pub const MAX_PUSHES_PER_DELIVERY: usize = 100;
+
 /// Reads a delivery's body in its source's format: the tag pushes it reports
 /// (none for an envelope of pulls, deletes or layer pushes).
 ///

@@ -14,7 +14,7 @@ const WEBHOOK_COLUMNS: &str = "docker_webhooks.id, docker_webhooks.project_id, p
      docker_webhooks.pipeline_id, pipelines.name AS pipeline_name, docker_webhooks.api_token_id, \
      api_tokens.name AS api_token_name, users.id AS run_as_user_id, users.username AS run_as_username, \
      docker_webhooks.image_pattern, docker_webhooks.tag_pattern, docker_webhooks.inputs, docker_webhooks.enabled, \
-     docker_webhooks.source_cidrs, docker_webhooks.secure_token_sealed, docker_webhooks.hub_sync_state, \
+     docker_webhooks.source_cidrs, docker_webhooks.max_deliveries_per_minute, docker_webhooks.secure_token_sealed, docker_webhooks.hub_sync_state, \
      docker_webhooks.hub_sync_message, docker_webhooks.created_at, docker_webhooks.updated_at";
 const WEBHOOK_FROM: &str =
     "docker_webhooks JOIN projects ON projects.id = docker_webhooks.project_id \
@@ -24,17 +24,23 @@ const WEBHOOK_FROM: &str =
      JOIN users ON users.id = api_tokens.user_id";
 const EVENT_COLUMNS: &str = "docker_events.id, docker_events.webhook_id, docker_webhooks.name AS webhook_name, \
      docker_webhooks.project_id, docker_events.received_at, docker_events.source, docker_events.repository, \
-     docker_events.tag, docker_events.owner, docker_events.status, docker_events.reason, docker_events.dedupe_key, \
+     docker_events.tag, docker_events.owner, docker_events.status, docker_events.reason, docker_events.deliveries, docker_events.dedupe_key, \
      docker_events.inputs, docker_events.execution_id, executions.status AS execution_status";
 const EVENT_FROM: &str =
     "docker_events JOIN docker_webhooks ON docker_webhooks.id = docker_events.webhook_id \
      LEFT JOIN executions ON executions.id = docker_events.execution_id";
 
 impl Backend {
-    async fn insert_event(connection: &mut DbConnection, event: &NewEvent<'_>) -> StoreResult<i64> {
+    /// Inserts an Activity row standing for `deliveries` deliveries (1 but
+    /// for a counted row of refusals).
+    async fn insert_event(
+        connection: &mut DbConnection,
+        event: &NewEvent<'_>,
+        deliveries: i64,
+    ) -> StoreResult<i64> {
         let id = sqlx::query_scalar(
             "INSERT INTO docker_events (webhook_id, received_at, source, repository, tag, owner, status, reason, \
-             dedupe_key, inputs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+             dedupe_key, inputs, deliveries) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(event.webhook_id)
         .bind(event.received_at)
@@ -46,6 +52,7 @@ impl Backend {
         .bind(event.reason)
         .bind(event.dedupe_key)
         .bind(event.inputs)
+        .bind(deliveries)
         .fetch_one(connection)
         .await?;
         Ok(id)
@@ -103,9 +110,9 @@ impl HookStore for Backend {
     ) -> StoreResult<WebhookRecord> {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO docker_webhooks (project_id, name, description, endpoint_id, pipeline_id, api_token_id, \
-             image_pattern, tag_pattern, inputs, enabled, source_cidrs, secure_token_hash, secure_token_sealed, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
-             RETURNING id",
+             image_pattern, tag_pattern, inputs, enabled, source_cidrs, max_deliveries_per_minute, \
+             secure_token_hash, secure_token_sealed, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING id",
         )
         .bind(webhook.project_id)
         .bind(webhook.name)
@@ -118,6 +125,7 @@ impl HookStore for Backend {
         .bind(webhook.inputs)
         .bind(webhook.enabled)
         .bind(webhook.source_cidrs)
+        .bind(webhook.max_deliveries_per_minute)
         .bind(token_hash)
         .bind(token_sealed)
         .bind(webhook.now)
@@ -135,7 +143,8 @@ impl HookStore for Backend {
         sqlx::query(
             "UPDATE docker_webhooks SET project_id = $1, name = $2, description = $3, endpoint_id = $4, \
              pipeline_id = $5, api_token_id = $6, image_pattern = $7, tag_pattern = $8, inputs = $9, \
-             enabled = $10, source_cidrs = $11, updated_at = $12 WHERE id = $13",
+             enabled = $10, source_cidrs = $11, max_deliveries_per_minute = $12, updated_at = $13 \
+             WHERE id = $14",
         )
         .bind(webhook.project_id)
         .bind(webhook.name)
@@ -148,6 +157,7 @@ impl HookStore for Backend {
         .bind(webhook.inputs)
         .bind(webhook.enabled)
         .bind(webhook.source_cidrs)
+        .bind(webhook.max_deliveries_per_minute)
         .bind(webhook.now)
         .bind(id)
         .execute(&self.pool)
@@ -163,6 +173,23 @@ impl HookStore for Backend {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        Ok(())
+    }
+
+    async fn set_webhook_delivery_limit(
+        &self,
+        id: i64,
+        max_deliveries_per_minute: i64,
+        now: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE docker_webhooks SET max_deliveries_per_minute = $1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(max_deliveries_per_minute)
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -209,7 +236,27 @@ impl HookStore for Backend {
 
     async fn record_event(&self, event: NewEvent<'_>) -> StoreResult<i64> {
         let mut connection = self.pool.acquire().await?;
-        Self::insert_event(&mut connection, &event).await
+        Self::insert_event(&mut connection, &event, 1).await
+    }
+
+    async fn record_counted_event(&self, event: NewEvent<'_>, deliveries: i64) -> StoreResult<i64> {
+        let mut connection = self.pool.acquire().await?;
+        Self::insert_event(&mut connection, &event, deliveries).await
+    }
+
+    async fn update_counted_event(
+        &self,
+        event_id: i64,
+        deliveries: i64,
+        reason: &str,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE docker_events SET deliveries = $1, reason = $2 WHERE id = $3")
+            .bind(deliveries)
+            .bind(reason)
+            .bind(event_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn record_push(
@@ -222,7 +269,7 @@ impl HookStore for Backend {
         // its key. Whichever delivery's claim lands decides; the others find
         // the key held and turn their row into a DUPLICATE, all before commit.
         let mut transaction = self.begin_write().await?;
-        let event_id = Self::insert_event(&mut transaction, &event).await?;
+        let event_id = Self::insert_event(&mut transaction, &event, 1).await?;
         let Some(dedupe_key) = event.dedupe_key else {
             transaction.commit().await?;
             return Ok(PushRecorded::First(event_id));
