@@ -3,6 +3,7 @@
 //! too (`$N` placeholders, `RETURNING`, `ON CONFLICT`, `TRUE`/`FALSE`), so a
 //! second backend differs in types and connection handling, not in queries.
 
+mod audit;
 mod endpoints;
 mod hooks;
 mod identity;
