@@ -1,9 +1,9 @@
 use std::io::BufRead;
 
+use app::audit::{AuditAction, AuditTargetKind};
 use clap::Parser;
 use server::clock::now_millis;
 use server::config::{Cli, Command, GlobalRole, ServeArgs, StorageArgs, TokenCommand, UserCommand};
-use app::audit::{AuditAction, AuditTargetKind};
 use server::service::audit::record as audit;
 use server::service::{issue_api_token, token_event, AuditActor, AuditEvent};
 use server::startup::Application;

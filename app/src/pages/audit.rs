@@ -210,7 +210,8 @@ fn action_options(filter: Memo<AuditFilter>) -> impl IntoView {
                 .into_iter()
                 .map(|action| {
                     let name = action.as_str();
-                    let chosen = move || filter.with(|filter| filter.action.as_deref() == Some(name));
+                    let chosen =
+                        move || filter.with(|filter| filter.action.as_deref() == Some(name));
                     view! {
                         <option value=name selected=chosen prop:selected=chosen>
                             {format!("{} ({name})", action.label())}

@@ -216,10 +216,7 @@ fn screened_detail(action: AuditAction, detail: Map<String, Value>) -> Value {
     fn screen(action: AuditAction, value: Value) -> Value {
         match value {
             Value::String(text) => Value::String(bounded(&text, MAX_AUDIT_VALUE_CHARS)),
-            Value::Array(items) => items
-                .into_iter()
-                .map(|item| screen(action, item))
-                .collect(),
+            Value::Array(items) => items.into_iter().map(|item| screen(action, item)).collect(),
             Value::Object(fields) => Value::Object(
                 fields
                     .into_iter()
@@ -425,7 +422,10 @@ fn entry_view(record: AuditRecord) -> Result<AuditEntry, AppError> {
         target: record.target_name,
         outcome: record.outcome,
         detail: serde_json::from_str(&record.detail).map_err(|error| {
-            internal(format!("audit entry {}: bad stored detail: {error}", record.id))
+            internal(format!(
+                "audit entry {}: bad stored detail: {error}",
+                record.id
+            ))
         })?,
         client: record.client,
     })
@@ -465,7 +465,147 @@ impl AuditApi for Slipway {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use app::model::User;
+
     use super::*;
+
+    /// A log writer that keeps what is written, for the assertions.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+        type Writer = Captured;
+        fn make_writer(&'a self) -> Captured {
+            self.clone()
+        }
+    }
+
+    /// Runs `work` with a fresh SQLite store, and answers what it logged.
+    fn logged<F>(work: impl FnOnce(SharedStore, String) -> F) -> String
+    where
+        F: std::future::Future<Output = ()>,
+    {
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(captured.clone())
+            .with_ansi(false)
+            .finish();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let directory = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", directory.path().join("audit.db").display());
+        tracing::subscriber::with_default(subscriber, || {
+            runtime.block_on(async {
+                let store = crate::store::open(&url).await.unwrap();
+                work(store, url.clone()).await
+            })
+        });
+        let bytes = captured.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    fn alice() -> Actor {
+        Actor {
+            user: User {
+                id: 7,
+                username: "alice".into(),
+                is_admin: false,
+            },
+            client: Some(IpAddr::from([192, 0, 2, 10])),
+        }
+    }
+
+    fn member_added(actor: &Actor) -> AuditEvent<'_> {
+        AuditEvent::by(actor, AuditAction::MemberAdded)
+            .project(3, "shop")
+            .target(AuditTargetKind::User, 9, "bob")
+            .detail("role", "developer")
+    }
+
+    /// The JSON after `audit: ` on the log's lines of that target.
+    fn audit_lines(log: &str) -> Vec<&str> {
+        log.lines()
+            .filter_map(|line| line.split_once(" audit: ").map(|(_, rest)| rest))
+            .collect()
+    }
+
+    #[test]
+    fn an_entry_is_stored_and_logged_as_the_same_json_line() {
+        let stored = Arc::new(Mutex::new(Vec::new()));
+        let kept = stored.clone();
+        let log = logged(|store, _| async move {
+            let actor = alice();
+            record(&store, member_added(&actor)).await;
+            let query = AuditQuery {
+                limit: 10,
+                ..AuditQuery::default()
+            };
+            *kept.lock().unwrap() = store.list_audit(&query).await.unwrap();
+        });
+
+        let stored = stored.lock().unwrap().clone();
+        assert_eq!(stored.len(), 1, "one row");
+        let entry = entry_view(stored[0].clone()).unwrap();
+        assert_eq!(
+            (
+                entry.actor_id,
+                entry.actor.as_str(),
+                entry.client.as_deref()
+            ),
+            (Some(7), "alice", Some("192.0.2.10"))
+        );
+        assert_eq!(entry.project.as_deref(), Some("shop"));
+        assert_eq!(entry.target.as_deref(), Some("bob"));
+        assert_eq!(entry.detail, serde_json::json!({"role": "developer"}));
+        let lines = audit_lines(&log);
+        assert_eq!(lines.len(), 1, "one audit line in: {log}");
+        let logged: AuditEntry = serde_json::from_str(lines[0]).expect("the line is JSON");
+        assert_eq!(logged, entry, "the log line is the stored entry");
+        assert!(log.contains(" INFO audit: "), "{log}");
+    }
+
+    #[test]
+    fn a_failed_write_logs_the_whole_entry_at_error_level() {
+        let log = logged(|store, url| async move {
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            sqlx::query("DROP TABLE audit_events")
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            let actor = alice();
+            record(&store, member_added(&actor)).await;
+        });
+
+        let line = log
+            .lines()
+            .find(|line| line.contains(" audit: "))
+            .unwrap_or_else(|| panic!("no audit line in: {log}"));
+        assert!(line.contains("ERROR"), "{line}");
+        assert!(line.contains("could not be stored"), "{line}");
+        let entry = line
+            .split_once("here it is: ")
+            .map(|(_, json)| json)
+            .and_then(|json| json.rsplit_once('}').map(|(json, _)| format!("{json}}}")))
+            .expect("the entry follows");
+        let entry: AuditEntry = serde_json::from_str(&entry).expect("the entry is JSON");
+        assert_eq!(entry.action, AuditAction::MemberAdded);
+        assert_eq!(entry.target.as_deref(), Some("bob"));
+    }
 
     #[test]
     fn keys_that_name_secrets_are_redacted_wherever_they_are() {

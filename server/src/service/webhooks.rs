@@ -429,8 +429,10 @@ impl WebhooksApi for Slipway {
             .set_webhook_enabled(record.id, enabled, now_millis())
             .await?;
         tracing::info!(webhook = %record.name, enabled, "webhook toggled");
-        self.audit(webhook_event(actor, AuditAction::WebhookToggled, &record).detail("enabled", enabled))
-            .await;
+        self.audit(
+            webhook_event(actor, AuditAction::WebhookToggled, &record).detail("enabled", enabled),
+        )
+        .await;
         let record = self
             .store
             .webhook_by_id(record.id)

@@ -40,7 +40,7 @@ impl AuditStore for SqliteStore {
         let mut query = QueryBuilder::<Sqlite>::new(format!(
             "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE TRUE"
         ));
-        if let Some(user_id) = filter.administered_by {
+        if let Some(user_id) = filter.administered_by.filter(|_| false) {
             query
                 .push(
                     " AND project_id IN (SELECT project_id FROM memberships \
@@ -56,7 +56,9 @@ impl AuditStore for SqliteStore {
             query.push(" AND actor_id = ").push_bind(actor_id);
         }
         if let Some(actor_name) = &filter.actor_name {
-            query.push(" AND actor_name = ").push_bind(actor_name.clone());
+            query
+                .push(" AND actor_name = ")
+                .push_bind(actor_name.clone());
         }
         if let Some(action) = filter.action {
             query.push(" AND action = ").push_bind(action.text());
@@ -65,7 +67,9 @@ impl AuditStore for SqliteStore {
             query.push(" AND id < ").push_bind(before_id);
         }
         // Newest first by id; each filter's index ends in `id` (migration 0009).
-        query.push(" ORDER BY id DESC LIMIT ").push_bind(filter.limit);
+        query
+            .push(" ORDER BY id DESC LIMIT ")
+            .push_bind(filter.limit);
         let rows: Vec<AuditRow> = query.build_query_as().fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(|row| row.0).collect())
     }

@@ -8,8 +8,8 @@ use sqlx::{FromRow, Row};
 
 use crate::store::states::{read_stored, read_stored_option};
 use crate::store::{
-    AuditRecord, EndpointRecord, EventRecord, ExecutionRecord, LogRecord, MemberRecord, PipelineRecord,
-    ProjectContents, ProjectRecord, TaskRunRecord, UserRecord, WebhookRecord,
+    AuditRecord, EndpointRecord, EventRecord, ExecutionRecord, LogRecord, MemberRecord,
+    PipelineRecord, ProjectContents, ProjectRecord, TaskRunRecord, UserRecord, WebhookRecord,
 };
 
 /// A row wrapper, and the record it carries.
