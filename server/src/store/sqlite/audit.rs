@@ -40,7 +40,7 @@ impl AuditStore for SqliteStore {
         let mut query = QueryBuilder::<Sqlite>::new(format!(
             "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE TRUE"
         ));
-        if let Some(user_id) = filter.administered_by.filter(|_| false) {
+        if let Some(user_id) = filter.administered_by {
             query
                 .push(
                     " AND project_id IN (SELECT project_id FROM memberships \
