@@ -5,8 +5,10 @@
 //! API calls the same implementation, which keeps validation and role checks
 //! in one place for both doors.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use crate::audit::{AuditEntry, AuditFilter};
 use crate::endpoint::{Endpoint, EndpointInput, Validation};
 use crate::error::AppError;
 use crate::execution::{Execution, ExecutionFilter, ExecutionSummary, Pipeline};
@@ -19,6 +21,9 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Actor {
     pub user: User,
+    /// The address the request came from, for the audit trail. The doors
+    /// set it (see [`client_address`]); `None` where nobody knows it.
+    pub client: Option<IpAddr>,
 }
 
 pub type SharedBackend = Arc<dyn Backend>;
@@ -48,7 +53,8 @@ backend_of!(
     PipelinesApi,
     ExecutionsApi,
     WebhooksApi,
-    ActivityApi
+    ActivityApi,
+    AuditApi
 );
 
 /// Signing in and out, and who a session or an API token belongs to.
@@ -281,6 +287,30 @@ pub trait ActivityApi: Send + Sync {
         filter: ActivityFilter,
     ) -> Result<Vec<DockerEvent>, AppError>;
     async fn rerun_event(&self, actor: &Actor, event_id: i64) -> Result<DockerEvent, AppError>;
+}
+
+/// The audit trail: who did what.
+#[async_trait::async_trait]
+pub trait AuditApi: Send + Sync {
+    /// Entries newest first: every entry for a global admin; for a project
+    /// administrator, the entries of the projects they administer (not other
+    /// projects', not sign-ins or tokens); 403 for everyone else.
+    async fn list_audit(
+        &self,
+        actor: &Actor,
+        filter: AuditFilter,
+    ) -> Result<Vec<AuditEntry>, AppError>;
+    /// Whether the actor may read the audit trail at all (the navigation asks).
+    async fn may_read_audit(&self, actor: &Actor) -> Result<bool, AppError>;
+}
+
+/// The address a request came from: the peer of its connection, as axum
+/// records it (`ConnectInfo`). A proxy in front of Slipway is the peer then;
+/// forwarded-for headers are not read, since any client can write them.
+pub fn client_address(extensions: &http::Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
 }
 
 /// The session token in a request's Cookie headers, if any: the one reader

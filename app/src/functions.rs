@@ -6,6 +6,7 @@
 
 use leptos::prelude::*;
 
+use crate::audit::{AuditEntry, AuditFilter};
 use crate::endpoint::{Endpoint, EndpointInput, Validation};
 use crate::error::AppError;
 use crate::execution::{Execution, ExecutionFilter, ExecutionSummary, Pipeline};
@@ -16,7 +17,9 @@ use std::collections::BTreeMap;
 
 #[cfg(feature = "ssr")]
 mod session {
-    use crate::backend::{session_token_from, Actor, SharedBackend, SESSION_COOKIE};
+    use crate::backend::{
+        client_address, session_token_from, Actor, SharedBackend, SESSION_COOKIE,
+    };
     use crate::error::AppError;
     use leptos::prelude::*;
 
@@ -33,10 +36,12 @@ mod session {
     pub async fn actor() -> Result<(SharedBackend, Actor), AppError> {
         let backend = backend()?;
         let token = session_token().ok_or(AppError::Unauthorized)?;
-        let actor = backend
+        let mut actor = backend
             .actor_for_session(&token)
             .await?
             .ok_or(AppError::Unauthorized)?;
+        actor.client = use_context::<http::request::Parts>()
+            .and_then(|parts| client_address(&parts.extensions));
         Ok((backend, actor))
     }
 
@@ -458,4 +463,16 @@ pub async fn list_activity(filter: ActivityFilter) -> Result<Vec<DockerEvent>, A
 #[server(endpoint = "activity/rerun")]
 pub async fn rerun_event(id: i64) -> Result<DockerEvent, AppError> {
     session::as_actor(|backend, actor| async move { backend.rerun_event(&actor, id).await }).await
+}
+
+#[server(endpoint = "audit/list", input = server_fn::codec::Json)]
+pub async fn list_audit(filter: AuditFilter) -> Result<Vec<AuditEntry>, AppError> {
+    session::as_actor(|backend, actor| async move { backend.list_audit(&actor, filter).await })
+        .await
+}
+
+/// Whether the signed-in user may read the audit trail (the navigation's link).
+#[server(endpoint = "audit/allowed")]
+pub async fn may_read_audit() -> Result<bool, AppError> {
+    session::as_actor(|backend, actor| async move { backend.may_read_audit(&actor).await }).await
 }

@@ -5,6 +5,7 @@
 
 #![recursion_limit = "512"]
 
+pub mod audit;
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod endpoint;
@@ -24,6 +25,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::path;
 
+use pages::audit::AuditPage;
 use pages::endpoints::EndpointsPage;
 use pages::executions::{ExecutionPage, ExecutionsPage};
 use pages::layout::Layout;
@@ -84,6 +86,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("triggers/docker") view=WebhooksPage />
                     <Route path=path!("triggers/docker/activity") view=ActivityPage />
                     <Route path=path!("settings/tokens") view=TokensPage />
+                    <Route path=path!("audit") view=AuditPage />
                 </ParentRoute>
             </Routes>
         </Router>

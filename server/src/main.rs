@@ -1,10 +1,12 @@
 use std::io::BufRead;
 
+use app::audit::{AuditAction, AuditTargetKind};
 use app::model::TokenRequest;
 use clap::Parser;
 use server::clock::now_millis;
 use server::config::{Cli, Command, GlobalRole, ServeArgs, StorageArgs, TokenCommand, UserCommand};
-use server::service::issue_api_token;
+use server::service::audit::record as audit;
+use server::service::{issue_api_token, token_event, AuditActor, AuditEvent};
 use server::startup::Application;
 use server::{secrets, store};
 
@@ -101,13 +103,34 @@ async fn ensure_user(
     role: Option<GlobalRole>,
 ) -> anyhow::Result<store::UserRecord> {
     app::model::validate_name("user", user).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let existing = store.user_by_name(user).await?;
     let record = store
         .ensure_user(user, role == Some(GlobalRole::Admin), now_millis())
         .await?;
+    let user_event = |action| {
+        AuditEvent::new(AuditActor::CommandLine, action).target(
+            AuditTargetKind::User,
+            record.id,
+            &record.username,
+        )
+    };
+    if existing.is_none() {
+        audit(
+            store,
+            user_event(AuditAction::UserCreated).detail("is_admin", record.is_admin),
+        )
+        .await;
+    }
     if let Some(role) = role {
-        store
-            .set_user_admin(record.id, role == GlobalRole::Admin)
-            .await?;
+        let is_admin = role == GlobalRole::Admin;
+        store.set_user_admin(record.id, is_admin).await?;
+        if existing.is_some_and(|before| before.is_admin != is_admin) {
+            audit(
+                store,
+                user_event(AuditAction::UserRoleChanged).detail("is_admin", is_admin),
+            )
+            .await;
+        }
     }
     Ok(record)
 }
@@ -123,6 +146,16 @@ async fn create_token(
     let created = issue_api_token(&store, record.id, request)
         .await
         .map_err(|error| anyhow::anyhow!("{error}"))?;
+    audit(
+        &store,
+        token_event(
+            AuditActor::CommandLine,
+            AuditAction::TokenCreated,
+            &created.info,
+        )
+        .detail("user", record.username.as_str()),
+    )
+    .await;
     eprintln!(
         "Created API token '{}' for user '{}'.",
         created.info.name, record.username
@@ -147,6 +180,15 @@ async fn set_password(
     store
         .set_password_hash(record.id, &secrets::hash_password(password)?)
         .await?;
+    audit(
+        &store,
+        AuditEvent::new(AuditActor::CommandLine, AuditAction::UserPasswordSet).target(
+            AuditTargetKind::User,
+            record.id,
+            &record.username,
+        ),
+    )
+    .await;
     eprintln!("Password set for user '{user}'.");
     Ok(())
 }

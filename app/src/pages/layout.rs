@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
 use leptos_router::hooks::use_location;
 
-use crate::functions::{whoami, SignOut};
+use crate::functions::{may_read_audit, whoami, SignOut};
 use crate::model::User;
 
 #[component]
@@ -41,6 +41,8 @@ fn SignedIn(user: User) -> impl IntoView {
             let _ = window().location().set_href("/login");
         }
     });
+    // Global admins and project administrators read the audit trail.
+    let audit_allowed = Resource::new(|| (), |_| may_read_audit());
     let role = if user.is_admin {
         "administrator"
     } else {
@@ -70,6 +72,12 @@ fn SignedIn(user: User) -> impl IntoView {
                     </p>
                     <NavLink href="/settings/tokens" label="API tokens" />
                     {user.is_admin.then(|| view! { <NavLink href="/settings/users" label="Users" /> })}
+                    <Transition fallback=|| ()>
+                        {move || {
+                            matches!(audit_allowed.get(), Some(Ok(true)))
+                                .then(|| view! { <NavLink href="/audit" label="Audit" /> })
+                        }}
+                    </Transition>
                 </nav>
             </aside>
             <div class="flex min-w-0 flex-1 flex-col">

@@ -1,5 +1,6 @@
 pub mod access;
 pub mod activity;
+pub mod audit;
 pub mod endpoints;
 pub mod executions;
 pub mod layout;

@@ -27,7 +27,7 @@ pub use bindings::{
     binding_text, bindings_in, lookup_json, substitute, substitute_in, Binding, Placement,
     UnresolvedBinding,
 };
-pub(crate) use bindings::{pieces, Piece};
+pub(crate) use bindings::{percent_encoded, pieces, Piece};
 pub use tasks::{
     headers_text, parse_headers, parse_statuses, statuses_text, ConditionTask, KubernetesAction,
     KubernetesTask, PollTask, RestTask, Task, TaskRequest, TaskRequestMut, TaskSpec,

@@ -4,6 +4,7 @@
 use app::backend::*;
 use std::collections::BTreeMap;
 
+use app::audit::{AuditEntry, AuditFilter};
 use app::endpoint::{Endpoint, EndpointInput, Validation};
 use app::error::AppError;
 use app::execution::{Execution, ExecutionFilter, ExecutionSummary, Pipeline};
@@ -39,11 +40,12 @@ impl FromRequestParts<AppState> for ApiActor {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(&parts.headers).ok_or(AppError::Unauthorized)?;
-        let actor = state
+        let mut actor = state
             .backend
             .actor_for_api_token(token)
             .await?
             .ok_or(AppError::Unauthorized)?;
+        actor.client = client_address(&parts.extensions);
         Ok(ApiActor(actor))
     }
 }
@@ -123,6 +125,7 @@ pub fn router() -> Router<AppState> {
         .route("/activity/{id}/rerun", axum::routing::post(rerun_event))
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{id}", delete(revoke_token))
+        .route("/audit", get(list_audit))
 }
 
 async fn me(ApiActor(actor): ApiActor) -> Json<app::model::User> {
@@ -720,4 +723,12 @@ async fn rerun_event(
         StatusCode::CREATED,
         Json(state.backend.rerun_event(&actor, id).await?),
     ))
+}
+
+async fn list_audit(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Query(filter): Query<AuditFilter>,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    Ok(Json(state.backend.list_audit(&actor, filter).await?))
 }

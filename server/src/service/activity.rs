@@ -3,12 +3,14 @@
 
 use std::collections::BTreeMap;
 
+use app::audit::AuditAction;
 use app::backend::*;
 use app::error::AppError;
 use app::execution::{ExecutionStatus, Trigger};
 use app::model::ProjectRole;
 use app::webhook::*;
 
+use super::executions::{run_event, run_name, summary_view};
 use super::{Refusal, Slipway};
 use crate::clock::now_millis;
 use crate::errors::internal;
@@ -135,16 +137,30 @@ impl Slipway {
             )
             .await?;
         // Docker Hub's callback belongs to the original push: a re-run does not report.
-        self.start_event_run(
-            &webhook,
-            rerun_id,
-            inputs,
-            &event.repository,
-            &event.tag,
-            None,
+        let execution_id = self
+            .start_event_run(
+                &webhook,
+                rerun_id,
+                inputs,
+                &event.repository,
+                &event.tag,
+                None,
+            )
+            .await
+            .map_err(|refusal| refusal.into_app_error(AppError::conflict))?;
+        let run = summary_view(
+            self.store
+                .execution_by_id(execution_id)
+                .await?
+                .ok_or(AppError::Internal)?,
+        )?;
+        let name = run_name(&run);
+        self.audit(
+            run_event(actor, AuditAction::RunStarted, &run, &name)
+                .detail("rerun_of_event", event_id)
+                .detail("webhook", webhook.name.as_str()),
         )
-        .await
-        .map_err(|refusal| refusal.into_app_error(AppError::conflict))?;
+        .await;
         let created = self
             .store
             .event_by_id(rerun_id)

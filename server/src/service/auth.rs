@@ -1,8 +1,10 @@
 //! Signing in and out, and resolving a session or an API token to its user.
 
+use app::audit::AuditAction;
 use app::backend::*;
 use app::error::AppError;
 
+use super::audit::AuditEvent;
 use super::{actor_from, Slipway};
 use crate::clock::now_millis;
 use crate::errors::internal;
@@ -29,7 +31,16 @@ impl AuthApi for Slipway {
         .map_err(internal)?;
         let user = match user {
             Some(user) if verified => user,
-            _ => return Err(AppError::BadCredentials),
+            _ => {
+                let tried = AuditEvent::sign_in(
+                    AuditAction::SessionSignInFailed,
+                    username,
+                    user.map(|user| user.id),
+                    None,
+                );
+                self.audit(tried).await;
+                return Err(AppError::BadCredentials);
+            }
         };
         let token = secrets::random_token(SESSION_TOKEN_PREFIX);
         let now = now_millis();
@@ -42,6 +53,13 @@ impl AuthApi for Slipway {
             )
             .await?;
         tracing::info!(user = %user.username, "signed in");
+        self.audit(AuditEvent::sign_in(
+            AuditAction::SessionSignIn,
+            &user.username,
+            Some(user.id),
+            None,
+        ))
+        .await;
         Ok(token)
     }
 

@@ -1,11 +1,13 @@
 //! Endpoint rules: what a valid Docker registry or Kubernetes endpoint holds,
 //! how its secrets are sealed and merged on edit, and the view pages get.
 
+use app::audit::{AuditAction, AuditOutcome, AuditTargetKind};
 use app::backend::*;
 use app::endpoint::*;
 use app::error::AppError;
 use app::model::ProjectRole;
 
+use super::audit::AuditEvent;
 use super::Slipway;
 use crate::clock::now_millis;
 use crate::connect;
@@ -13,6 +15,48 @@ use crate::errors::internal;
 use crate::store::{
     constraint, EndpointRecord, EndpointUser, EndpointUserKind, EndpointWrite, ResultExt,
 };
+
+fn endpoint_event<'a>(
+    actor: &'a Actor,
+    action: AuditAction,
+    record: &'a EndpointRecord,
+) -> AuditEvent<'a> {
+    AuditEvent::by(actor, action)
+        .project(record.project_id, &record.project_name)
+        .target(AuditTargetKind::Endpoint, record.id, &record.name)
+        .detail("kind", record.kind.as_str())
+        .detail("address", address_of(&record.url))
+}
+
+/// The names of the secrets a form or a request entered (never their values).
+fn entered_secret_names(input: &EndpointInput) -> Vec<&'static str> {
+    [
+        ("password", &input.password),
+        ("token", &input.token),
+        ("client_key", &input.client_key),
+        ("kubeconfig", &input.kubeconfig),
+    ]
+    .into_iter()
+    .filter(|(_, value)| value.as_deref().is_some_and(|value| !value.is_empty()))
+    .map(|(name, _)| name)
+    .collect()
+}
+
+/// Where an endpoint points, for the audit trail: scheme, host and port
+/// only; a URL's user information, path and query stay out.
+fn address_of(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .map(|url| url.origin().ascii_serialization())
+        .unwrap_or_else(|_| "(not a URL)".to_string())
+}
+
+fn validation_outcome(validation: &Validation) -> AuditOutcome {
+    if validation.ok {
+        AuditOutcome::Success
+    } else {
+        AuditOutcome::Failure
+    }
+}
 
 /// "pipeline 'deploy', webhook 'on-push'": what still uses an endpoint.
 fn users_phrase(users: &[EndpointUser]) -> String {
@@ -291,6 +335,15 @@ impl Slipway {
             ))
         })?;
         tracing::info!(endpoint = %record.name, project = %project.name, kind = record.kind.as_str(), "endpoint saved");
+        let action = match existing {
+            Some(_) => AuditAction::EndpointChanged,
+            None => AuditAction::EndpointCreated,
+        };
+        self.audit(
+            endpoint_event(actor, action, &record)
+                .detail("sensitive_fields_entered", entered_secret_names(&input)),
+        )
+        .await;
         self.endpoint_view(record)
     }
 
@@ -438,6 +491,8 @@ impl EndpointsApi for Slipway {
         }
         self.store.delete_endpoint(record.id).await?;
         tracing::info!(endpoint = %record.name, "endpoint deleted");
+        self.audit(endpoint_event(actor, AuditAction::EndpointDeleted, &record))
+            .await;
         Ok(())
     }
 
@@ -457,6 +512,16 @@ impl EndpointsApi for Slipway {
         self.store
             .set_endpoint_validation(endpoint.id, &json)
             .await?;
+        self.audit(
+            AuditEvent::by(actor, AuditAction::EndpointValidated)
+                .outcome(validation_outcome(&validation))
+                .project(endpoint.project_id, &endpoint.project)
+                .target(AuditTargetKind::Endpoint, endpoint.id, &endpoint.name)
+                .detail("kind", endpoint.kind.as_str())
+                .detail("address", address_of(&endpoint.url))
+                .detail("draft", false),
+        )
+        .await;
         Ok(validation)
     }
 
@@ -507,6 +572,7 @@ impl EndpointsApi for Slipway {
         };
         let secrets = Self::merged_secrets(&input, kind, stored)?;
         let settings = Self::checked_endpoint(&input, kind, &secrets)?;
+        let input_secrets = entered_secret_names(&input);
         let draft = Endpoint {
             id: existing.unwrap_or_default(),
             project: project.name,
@@ -521,6 +587,24 @@ impl EndpointsApi for Slipway {
             created_at: 0,
             updated_at: 0,
         };
-        Ok(self.check_endpoint(&draft, &secrets).await)
+        let validation = self.check_endpoint(&draft, &secrets).await;
+        // A draft of a saved endpoint is about that endpoint (and may use its
+        // stored secrets, sent to the address recorded here).
+        let event = AuditEvent::by(actor, AuditAction::EndpointValidated)
+            .outcome(validation_outcome(&validation))
+            .project(draft.project_id, &draft.project);
+        let event = match &record {
+            Some(record) => event.target(AuditTargetKind::Endpoint, record.id, &record.name),
+            None => event.target_without_id(AuditTargetKind::Endpoint, &draft.name),
+        };
+        self.audit(
+            event
+                .detail("kind", draft.kind.as_str())
+                .detail("address", address_of(&draft.url))
+                .detail("draft", true)
+                .detail("sensitive_fields_entered", input_secrets),
+        )
+        .await;
+        Ok(validation)
     }
 }

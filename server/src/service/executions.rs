@@ -3,12 +3,14 @@
 
 use std::collections::BTreeMap;
 
+use app::audit::{AuditAction, AuditTargetKind};
 use app::backend::*;
 use app::error::AppError;
 use app::execution::*;
 use app::model::ProjectRole;
 use app::pipeline::PipelineSpec;
 
+use super::audit::AuditEvent;
 use super::Slipway;
 use crate::clock::now_millis;
 use crate::errors::internal;
@@ -168,6 +170,25 @@ impl Slipway {
     }
 }
 
+/// How the audit trail names a run: `deploy #12`.
+pub(crate) fn run_name(run: &ExecutionSummary) -> String {
+    format!("{} #{}", run.pipeline, run.run_number)
+}
+
+/// A run started or canceled by `actor`, in its project; `name` is [`run_name`].
+pub(crate) fn run_event<'a>(
+    actor: &'a Actor,
+    action: AuditAction,
+    run: &'a ExecutionSummary,
+    name: &'a str,
+) -> AuditEvent<'a> {
+    AuditEvent::by(actor, action)
+        .project(run.project_id, &run.project)
+        .target(AuditTargetKind::Execution, run.id, name)
+        .detail("pipeline", run.pipeline.as_str())
+        .detail("run_number", run.run_number)
+}
+
 pub(crate) fn summary_view(record: ExecutionRecord) -> Result<ExecutionSummary, AppError> {
     Ok(ExecutionSummary {
         id: record.id,
@@ -266,8 +287,13 @@ impl ExecutionsApi for Slipway {
             user: Some(actor.user.username.clone()),
             ..Trigger::default()
         };
-        self.queue_run(&record, inputs, &trigger, Some(actor.user.id))
-            .await
+        let queued = self
+            .queue_run(&record, inputs, &trigger, Some(actor.user.id))
+            .await?;
+        let name = run_name(&queued);
+        self.audit(run_event(actor, AuditAction::RunStarted, &queued, &name))
+            .await;
+        Ok(queued)
     }
 
     async fn list_executions(
@@ -311,6 +337,10 @@ impl ExecutionsApi for Slipway {
             .execution_by_id(id)
             .await?
             .ok_or(AppError::Internal)?;
-        summary_view(current)
+        let canceled = summary_view(current)?;
+        let name = run_name(&canceled);
+        self.audit(run_event(actor, AuditAction::RunCanceled, &canceled, &name))
+            .await;
+        Ok(canceled)
     }
 }

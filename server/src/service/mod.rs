@@ -4,6 +4,7 @@
 //! trait of `app::backend`, implemented in the file of that domain.
 
 mod activity;
+pub mod audit;
 mod auth;
 pub mod delivery;
 mod endpoints;
@@ -15,7 +16,8 @@ pub mod refusals;
 mod users;
 mod webhooks;
 
-pub use users::{issue_api_token, API_TOKEN_PREFIX};
+pub use audit::{AuditActor, AuditEvent};
+pub use users::{issue_api_token, token_event, API_TOKEN_PREFIX};
 
 use app::backend::Actor;
 use app::error::AppError;
@@ -41,6 +43,8 @@ impl From<StoreError> for Refusal {
     }
 }
 
+/// The actor a session or token belongs to; the door that resolved it adds
+/// the request's address.
 fn actor_from(user: UserRecord) -> Actor {
     Actor {
         user: User {
@@ -48,6 +52,7 @@ fn actor_from(user: UserRecord) -> Actor {
             username: user.username,
             is_admin: user.is_admin,
         },
+        client: None,
     }
 }
 

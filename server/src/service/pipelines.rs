@@ -1,6 +1,7 @@
 //! Pipeline rules: saving a definition (validated, its endpoints resolved in
 //! its project).
 
+use app::audit::{AuditAction, AuditTargetKind};
 use app::backend::*;
 use app::endpoint::{Endpoint, EndpointKind, EndpointSecrets};
 use app::error::AppError;
@@ -8,10 +9,21 @@ use app::execution::*;
 use app::model::ProjectRole;
 use app::pipeline::{bindings_in, validate, PipelineSpec, TaskSpec};
 
+use super::audit::AuditEvent;
 use super::{Refusal, Slipway};
 use crate::clock::now_millis;
 use crate::errors::internal;
 use crate::store::{constraint, PipelineDeletion, PipelineRecord, PipelineWrite, ResultExt};
+
+fn pipeline_event<'a>(
+    actor: &'a Actor,
+    action: AuditAction,
+    record: &'a PipelineRecord,
+) -> AuditEvent<'a> {
+    AuditEvent::by(actor, action)
+        .project(record.project_id, &record.project_name)
+        .target(AuditTargetKind::Pipeline, record.id, &record.name)
+}
 
 impl Slipway {
     pub(crate) fn pipeline_view(&self, record: PipelineRecord) -> Result<Pipeline, AppError> {
@@ -135,6 +147,16 @@ impl Slipway {
             ))
         })?;
         tracing::info!(pipeline = %saved.name, project = %project.name, "pipeline saved");
+        let action = match existing {
+            Some(_) => AuditAction::PipelineChanged,
+            None => AuditAction::PipelineCreated,
+        };
+        self.audit(
+            pipeline_event(actor, action, &saved)
+                .detail("enabled", saved.enabled)
+                .detail("stages", spec.stages.len()),
+        )
+        .await;
         self.pipeline_view(saved)
     }
 }
@@ -197,6 +219,11 @@ impl PipelinesApi for Slipway {
         match self.store.delete_pipeline(record.id, delete_runs).await? {
             PipelineDeletion::Deleted => {
                 tracing::info!(pipeline = %name, delete_runs, "pipeline deleted");
+                self.audit(
+                    pipeline_event(actor, AuditAction::PipelineDeleted, &record)
+                        .detail("delete_runs", delete_runs),
+                )
+                .await;
                 Ok(())
             }
             PipelineDeletion::StartedByWebhooks(webhooks) => Err(AppError::conflict(format!(

@@ -1,9 +1,11 @@
 //! Projects and their members.
 
+use app::audit::{AuditAction, AuditTargetKind};
 use app::backend::*;
 use app::error::AppError;
 use app::model::*;
 
+use super::audit::AuditEvent;
 use super::Slipway;
 use crate::clock::now_millis;
 use crate::store::{
@@ -37,6 +39,29 @@ fn project_view(record: ProjectRecord, my_role: Option<ProjectRole>) -> Project 
         updated_at: record.updated_at,
         my_role,
     }
+}
+
+fn project_event<'a>(
+    actor: &'a Actor,
+    action: AuditAction,
+    project: &'a ProjectRecord,
+) -> AuditEvent<'a> {
+    AuditEvent::by(actor, action)
+        .project(project.id, &project.name)
+        .target(AuditTargetKind::Project, project.id, &project.name)
+}
+
+/// A change of `user`'s membership in `project`: the event belongs to the
+/// project, so its administrators see it.
+fn member_event<'a>(
+    actor: &'a Actor,
+    action: AuditAction,
+    project: &'a ProjectRecord,
+    user: &'a UserRecord,
+) -> AuditEvent<'a> {
+    AuditEvent::by(actor, action)
+        .project(project.id, &project.name)
+        .target(AuditTargetKind::User, user.id, &user.username)
 }
 
 fn member_view(record: MemberRecord) -> Member {
@@ -119,6 +144,8 @@ impl ProjectsApi for Slipway {
             .set_membership(record.id, actor.user.id, ProjectRole::Administrator)
             .await?;
         tracing::info!(project = %record.name, "project created");
+        self.audit(project_event(actor, AuditAction::ProjectCreated, &record))
+            .await;
         Ok(project_view(record, Some(ProjectRole::Administrator)))
     }
 
@@ -137,6 +164,11 @@ impl ProjectsApi for Slipway {
             .update_project(record.id, &input.name, &input.description, now_millis())
             .await
             .on_constraint(constraint::PROJECT_NAME, project_name_taken)?;
+        let mut changed = project_event(actor, AuditAction::ProjectChanged, &updated);
+        if updated.name != record.name {
+            changed = changed.detail("previous_name", record.name.as_str());
+        }
+        self.audit(changed).await;
         Ok(project_view(updated, role))
     }
 
@@ -159,6 +191,8 @@ impl ProjectsApi for Slipway {
         }
         self.store.delete_project(record.id).await?;
         tracing::info!(project = %record.name, "project deleted");
+        self.audit(project_event(actor, AuditAction::ProjectDeleted, &record))
+            .await;
         Ok(())
     }
 
@@ -177,8 +211,19 @@ impl ProjectsApi for Slipway {
         role: ProjectRole,
     ) -> Result<Member, AppError> {
         let (record, user) = self.membership_change(actor, project, username).await?;
+        let previous = self.store.membership(record.id, user.id).await?;
         self.store.set_membership(record.id, user.id, role).await?;
         tracing::info!(project = %record.name, member = %user.username, role = role.as_str(), "member set");
+        let action = match previous {
+            None => AuditAction::MemberAdded,
+            Some(_) => AuditAction::MemberChanged,
+        };
+        self.audit(
+            member_event(actor, action, &record, &user)
+                .detail("role", role.as_str())
+                .detail("previous_role", previous.map(ProjectRole::as_str)),
+        )
+        .await;
         Ok(Member {
             user_id: user.id,
             username: user.username,
@@ -194,12 +239,18 @@ impl ProjectsApi for Slipway {
         username: &str,
     ) -> Result<(), AppError> {
         let (record, user) = self.membership_change(actor, project, username).await?;
+        let previous = self.store.membership(record.id, user.id).await?;
         if !self.store.remove_membership(record.id, user.id).await? {
             return Err(AppError::not_found(format!(
                 "'{username}' is not a member of '{}'",
                 record.name
             )));
         }
+        self.audit(
+            member_event(actor, AuditAction::MemberRemoved, &record, &user)
+                .detail("previous_role", previous.map(ProjectRole::as_str)),
+        )
+        .await;
         Ok(())
     }
 }

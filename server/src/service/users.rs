@@ -1,9 +1,11 @@
 //! Users (managed by global admins) and each user's API tokens.
 
+use app::audit::{AuditAction, AuditTargetKind};
 use app::backend::*;
 use app::error::AppError;
 use app::model::*;
 
+use super::audit::{AuditActor, AuditEvent};
 use super::{actor_from, Slipway};
 use crate::clock::now_millis;
 use crate::errors::internal;
@@ -17,6 +19,18 @@ fn user_view(record: UserRecord) -> User {
 }
 
 const MILLIS_PER_DAY: i64 = 24 * 60 * 60 * 1000;
+
+/// An API token created or revoked, known by its label and its prefix (the
+/// part every list shows; the rest of the token is the secret).
+pub fn token_event<'a>(
+    actor: AuditActor<'a>,
+    action: AuditAction,
+    token: &'a ApiTokenInfo,
+) -> AuditEvent<'a> {
+    AuditEvent::new(actor, action)
+        .target(AuditTargetKind::ApiToken, token.id, &token.name)
+        .detail("prefix", token.prefix.as_str())
+}
 
 /// Creates an API token for a user; the answer is the only place the secret appears.
 pub async fn issue_api_token(
@@ -91,6 +105,12 @@ impl UsersApi for Slipway {
             .ensure_user(&input.username, input.is_admin, now_millis())
             .await?;
         self.store.set_password_hash(user.id, &hash).await?;
+        self.audit(
+            AuditEvent::by(actor, AuditAction::UserCreated)
+                .target(AuditTargetKind::User, user.id, &user.username)
+                .detail("is_admin", user.is_admin),
+        )
+        .await;
         Ok(user_view(user))
     }
 
@@ -103,20 +123,40 @@ impl UsersApi for Slipway {
         actor: &Actor,
         request: TokenRequest,
     ) -> Result<NewApiToken, AppError> {
-        issue_api_token(&self.store, actor.user.id, &request).await
+        let created = issue_api_token(&self.store, actor.user.id, &request).await?;
+        self.audit(token_event(
+            AuditActor::User(actor),
+            AuditAction::TokenCreated,
+            &created.info,
+        ))
+        .await;
+        Ok(created)
     }
 
     async fn revoke_api_token(&self, actor: &Actor, id: i64) -> Result<(), AppError> {
-        if self
+        let not_found =
+            || AppError::not_found(format!("you have no active API token with id {id}"));
+        // Its name and prefix, for the audit trail.
+        let token = self
+            .store
+            .list_api_tokens(actor.user.id)
+            .await?
+            .into_iter()
+            .find(|token| token.id == id)
+            .ok_or_else(not_found)?;
+        if !self
             .store
             .revoke_api_token(actor.user.id, id, now_millis())
             .await?
         {
-            Ok(())
-        } else {
-            Err(AppError::not_found(format!(
-                "you have no active API token with id {id}"
-            )))
+            return Err(not_found());
         }
+        self.audit(token_event(
+            AuditActor::User(actor),
+            AuditAction::TokenRevoked,
+            &token,
+        ))
+        .await;
+        Ok(())
     }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use app::audit::{AuditAction, AuditTargetKind};
 use app::backend::*;
 use app::endpoint::{EndpointKind, RegistryServerType};
 use app::error::AppError;
@@ -9,6 +10,7 @@ use app::model::ProjectRole;
 use app::webhook::*;
 
 use super::activity::event_view;
+use super::audit::AuditEvent;
 use super::Slipway;
 use crate::clock::now_millis;
 use crate::errors::internal;
@@ -23,6 +25,16 @@ pub fn hook_path(server_type: RegistryServerType) -> &'static str {
         RegistryServerType::DockerHub => "/pipelines/api/docker-hub-webhooks",
         RegistryServerType::Registry => "/pipelines/api/registry-webhooks",
     }
+}
+
+fn webhook_event<'a>(
+    actor: &'a Actor,
+    action: AuditAction,
+    record: &'a WebhookRecord,
+) -> AuditEvent<'a> {
+    AuditEvent::by(actor, action)
+        .project(record.project_id, &record.project_name)
+        .target(AuditTargetKind::Webhook, record.id, &record.name)
 }
 
 impl Slipway {
@@ -288,6 +300,19 @@ impl Slipway {
             .webhook_by_id(record.id)
             .await?
             .ok_or(AppError::Internal)?;
+        let action = match existing {
+            Some(_) => AuditAction::WebhookChanged,
+            None => AuditAction::WebhookCreated,
+        };
+        self.audit(
+            webhook_event(actor, action, &record)
+                .detail("pipeline", record.pipeline_name.as_str())
+                .detail("endpoint", record.endpoint_name.as_str())
+                .detail("run_as", record.run_as_username.as_str())
+                .detail("enabled", record.enabled)
+                .detail("allow_list", input.source_cidrs.clone()),
+        )
+        .await;
         // The secure token is shown once: in the answer that created it.
         let shown = existing
             .is_none()
@@ -412,6 +437,10 @@ impl WebhooksApi for Slipway {
             .set_webhook_enabled(record.id, enabled, now_millis())
             .await?;
         tracing::info!(webhook = %record.name, enabled, "webhook toggled");
+        self.audit(
+            webhook_event(actor, AuditAction::WebhookToggled, &record).detail("enabled", enabled),
+        )
+        .await;
         let record = self
             .store
             .webhook_by_id(record.id)
@@ -462,6 +491,11 @@ impl WebhooksApi for Slipway {
         let hub_problem = self.delete_from_hub(&record).await?;
         self.store.delete_webhook(record.id).await?;
         tracing::info!(webhook = %record.name, hub_problem = hub_problem.as_deref().unwrap_or(""), "webhook deleted");
+        self.audit(
+            webhook_event(actor, AuditAction::WebhookDeleted, &record)
+                .detail("hub_side_left", hub_problem.is_some()),
+        )
+        .await;
         Ok(hub_problem)
     }
 
@@ -474,7 +508,14 @@ impl WebhooksApi for Slipway {
         let record = self
             .webhook_to_change(actor, reference, project, "regenerating a webhook's token")
             .await?;
-        self.regenerate_token(&record).await
+        let regenerated = self.regenerate_token(&record).await?;
+        self.audit(webhook_event(
+            actor,
+            AuditAction::WebhookTokenRegenerated,
+            &record,
+        ))
+        .await;
+        Ok(regenerated)
     }
 
     async fn retry_webhook_sync(
@@ -486,6 +527,12 @@ impl WebhooksApi for Slipway {
         let record = self
             .webhook_to_change(actor, reference, project, "syncing webhooks")
             .await?;
-        self.retry_hub_sync(&record).await
+        let synced = self.retry_hub_sync(&record).await?;
+        self.audit(
+            webhook_event(actor, AuditAction::WebhookSyncRetried, &record)
+                .detail("hub_sync", synced.hub_sync.state.as_str()),
+        )
+        .await;
+        Ok(synced)
     }
 }

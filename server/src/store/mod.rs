@@ -3,9 +3,10 @@
 //! inside those modules.
 //!
 //! The interface is split by domain ([`IdentityStore`], [`ProjectStore`],
-//! [`EndpointStore`], [`RunStore`], [`HookStore`]) so each backend can keep
+//! [`EndpointStore`], [`RunStore`], [`HookStore`], [`AuditStore`]) so each backend can keep
 //! one file per domain; callers only ever hold a [`SharedStore`].
 
+pub mod audit;
 pub mod endpoints;
 pub mod hooks;
 pub mod identity;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 
 use app::error::AppError;
 
+pub use audit::*;
 pub use endpoints::*;
 pub use hooks::*;
 pub use identity::*;
@@ -84,7 +86,15 @@ impl<T> ResultExt<T> for StoreResult<T> {
 
 #[async_trait::async_trait]
 pub trait Store:
-    IdentityStore + ProjectStore + EndpointStore + RunStore + HookStore + Send + Sync + 'static
+    IdentityStore
+    + ProjectStore
+    + EndpointStore
+    + RunStore
+    + HookStore
+    + AuditStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Applies the embedded migrations not yet applied.
     async fn migrate(&self) -> StoreResult<()>;

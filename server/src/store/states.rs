@@ -4,6 +4,7 @@
 //! [`read_stored_option`], so a stored text no enum knows is a decode error
 //! of its column, never a default.
 
+use app::audit::{AuditAction, AuditOutcome, AuditTargetKind};
 use app::endpoint::EndpointKind;
 use app::execution::{ExecutionStatus, TaskStatus};
 use app::model::ProjectRole;
@@ -40,6 +41,9 @@ stored_text! {
     HubSyncState => "hub sync state",
     EndpointKind => "endpoint kind",
     ProjectRole => "project role",
+    AuditAction => "audit action",
+    AuditOutcome => "audit outcome",
+    AuditTargetKind => "audit target kind",
 }
 
 /// The value a stored text in `column` names, or the column's decode error.

@@ -110,7 +110,12 @@ pub async fn run_result(app: &TestApp, id: &Value) -> Value {
     crate::helpers::finished(app, id).await
 }
 
-async fn push(hub: &HubStandinHandle, hook_url: &str, tag: &str, pushed_at: f64) -> (u16, Value) {
+pub(crate) async fn push(
+    hub: &HubStandinHandle,
+    hook_url: &str,
+    tag: &str,
+    pushed_at: f64,
+) -> (u16, Value) {
     let deliveries = hub
         .push(Push {
             hook_url: Some(hook_url.to_string()),

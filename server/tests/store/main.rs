@@ -3,6 +3,7 @@
 //! the whole suite with one `contract_suite!` line below; the functions know
 //! nothing of the backend.
 
+mod audit;
 mod endpoints;
 mod hooks;
 mod identity;
@@ -40,7 +41,9 @@ macro_rules! contract_suite {
             runs::tasks_and_logs,
             hooks::webhooks,
             hooks::events_and_dedupe,
-            hooks::dedupe_is_atomic_under_concurrency;
+            hooks::dedupe_is_atomic_under_concurrency,
+            audit::entries_read_back_newest_first_filtered_and_paged,
+            audit::a_project_administrator_sees_only_the_projects_they_administer;
             raw: states::unknown_stored_texts_are_read_errors,
         );
     };

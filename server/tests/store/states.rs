@@ -2,6 +2,7 @@
 //! read as some default. The schema refuses it where it checks the column;
 //! elsewhere, reading the row is an error naming the column and the text.
 
+use app::audit::{AuditAction, AuditOutcome, AuditTargetKind};
 use app::execution::ExecutionStatus;
 use server::store::*;
 
@@ -41,12 +42,30 @@ pub async fn unknown_stored_texts_are_read_errors(store: SharedStore, raw: &dyn 
         panic!("the first push claims its key")
     };
     store.link_event(event, execution.id).await.unwrap();
+    let audit = store
+        .record_audit(NewAuditRecord {
+            at: 4,
+            actor_id: None,
+            actor_name: "command line",
+            action: AuditAction::TokenCreated,
+            project_id: None,
+            project_name: None,
+            target_kind: Some(AuditTargetKind::ApiToken),
+            target_id: Some(1),
+            target_name: Some("ci"),
+            outcome: AuditOutcome::Success,
+            detail: "{}",
+            client: None,
+        })
+        .await
+        .unwrap();
 
     // Where the schema checks the column, it refuses the text outright.
     for (table, column, id) in [
         ("executions", "status", execution.id),
         ("docker_events", "status", event),
         ("endpoints", "kind", endpoint.id),
+        ("audit_events", "outcome", audit),
     ] {
         let refused = raw
             .execute(&format!(
@@ -115,5 +134,31 @@ pub async fn unknown_stored_texts_are_read_errors(store: SharedStore, raw: &dyn 
         store.list_webhooks(None).await,
         "hub_sync_state",
         unknown_state,
+    );
+
+    // An action or a target kind no version knows: the entry cannot be read.
+    let everything = AuditQuery {
+        limit: 50,
+        ..AuditQuery::default()
+    };
+    raw.execute(&format!(
+        "UPDATE audit_events SET target_kind = 'spaceship' WHERE id = {audit}"
+    ))
+    .await
+    .unwrap();
+    assert_unknown(
+        store.list_audit(&everything).await,
+        "target_kind",
+        "unknown audit target kind 'spaceship'",
+    );
+    raw.execute(&format!(
+        "UPDATE audit_events SET action = 'token.eaten' WHERE id = {audit}"
+    ))
+    .await
+    .unwrap();
+    assert_unknown(
+        store.list_audit(&everything).await,
+        "action",
+        "unknown audit action 'token.eaten'",
     );
 }

@@ -1,9 +1,10 @@
 //! The state of a run, a task or a Docker event as a badge, on Executions,
-//! Docker triggers and Activity. The state is always written out beside its
+//! Docker triggers and Activity, and how an audit entry ended. The state is always written out beside its
 //! mark, so colour is never the only cue.
 
 use leptos::prelude::*;
 
+use crate::audit::AuditOutcome;
 use crate::execution::{ExecutionStatus, TaskStatus};
 use crate::webhook::{DockerEvent, EventStatus};
 
@@ -61,6 +62,25 @@ fn event_look(status: EventStatus) -> (&'static str, &'static str) {
         EventStatus::Ignored => ("badge bg-slate-200 text-slate-700", "–"),
         EventStatus::Rejected => ("badge badge-red", "✗"),
         EventStatus::Duplicate => ("badge bg-amber-100 text-amber-900", "≡"),
+    }
+}
+
+fn outcome_look(outcome: AuditOutcome) -> (&'static str, &'static str) {
+    match outcome {
+        AuditOutcome::Success => ("badge badge-green", "✓"),
+        AuditOutcome::Failure => ("badge badge-red", "✗"),
+        AuditOutcome::Refused => ("badge bg-amber-100 text-amber-900", "⊘"),
+    }
+}
+
+/// How an audit entry ended: success, failure or refused.
+#[component]
+pub fn AuditOutcomeBadge(outcome: AuditOutcome) -> impl IntoView {
+    let (class, mark) = outcome_look(outcome);
+    view! {
+        <MarkedBadge class mark {..} data-outcome=outcome.as_str()>
+            {outcome.as_str()}
+        </MarkedBadge>
     }
 }
 

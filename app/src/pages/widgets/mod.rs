@@ -13,7 +13,9 @@ use leptos_router::hooks::use_params_map;
 use crate::error::AppError;
 use crate::model::Project;
 
-pub use badges::{run_state_view, EventStatusBadge, ExecutionStatusBadge, TaskStatusBadge};
+pub use badges::{
+    run_state_view, AuditOutcomeBadge, EventStatusBadge, ExecutionStatusBadge, TaskStatusBadge,
+};
 pub use form::{
     enum_options, static_options, Bound, CheckInput, FieldError, FormInput, SelectInput, TextInput,
 };

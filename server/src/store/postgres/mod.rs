@@ -11,6 +11,8 @@ type DbRow = sqlx::postgres::PgRow;
 type DbConnection = sqlx::PgConnection;
 type Backend = PostgresStore;
 
+#[path = "../sql/audit.rs"]
+mod audit;
 #[path = "../sql/endpoints.rs"]
 mod endpoints;
 #[path = "../sql/hooks.rs"]

@@ -8,8 +8,8 @@ use sqlx::{FromRow, Row};
 use super::DbRow;
 use crate::store::states::{read_stored, read_stored_option};
 use crate::store::{
-    EndpointRecord, EventRecord, ExecutionRecord, LogRecord, MemberRecord, PipelineRecord,
-    ProjectContents, ProjectRecord, TaskRunRecord, UserRecord, WebhookRecord,
+    AuditRecord, EndpointRecord, EventRecord, ExecutionRecord, LogRecord, MemberRecord,
+    PipelineRecord, ProjectContents, ProjectRecord, TaskRunRecord, UserRecord, WebhookRecord,
 };
 
 /// A row wrapper, and the record it carries.
@@ -86,6 +86,10 @@ rows! {
         pipeline_id, pipeline_name, api_token_id, api_token_name, run_as_user_id,
         run_as_username, image_pattern, tag_pattern, inputs, enabled, source_cidrs,
         max_deliveries_per_minute, secure_token_sealed, hub_sync_state: parsed, hub_sync_message, created_at, updated_at,
+    }
+    AuditRow => AuditRecord {
+        id, at, actor_id, actor_name, action: parsed, project_id, project_name,
+        target_kind: parsed_option, target_id, target_name, outcome: parsed, detail, client,
     }
     EventRow => EventRecord {
         id, webhook_id, webhook_name, project_id, received_at, source: parsed,

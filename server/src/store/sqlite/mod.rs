@@ -12,6 +12,8 @@ type DbRow = sqlx::sqlite::SqliteRow;
 type DbConnection = sqlx::SqliteConnection;
 type Backend = SqliteStore;
 
+#[path = "../sql/audit.rs"]
+mod audit;
 #[path = "../sql/endpoints.rs"]
 mod endpoints;
 #[path = "../sql/hooks.rs"]
