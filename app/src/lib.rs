@@ -24,6 +24,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::path;
 
+use pages::account::AccountPage;
 use pages::endpoints::EndpointsPage;
 use pages::executions::{ExecutionPage, ExecutionsPage};
 use pages::layout::Layout;
@@ -84,6 +85,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("triggers/docker") view=WebhooksPage />
                     <Route path=path!("triggers/docker/activity") view=ActivityPage />
                     <Route path=path!("settings/tokens") view=TokensPage />
+                    <Route path=path!("settings/account") view=AccountPage />
                 </ParentRoute>
             </Routes>
         </Router>

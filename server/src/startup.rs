@@ -16,6 +16,7 @@ use crate::connect::Outbound;
 use crate::crypto::SecretBox;
 use crate::engine::{Engine, EngineContext};
 use crate::files::{create_private_dir, write_private_file};
+use crate::http::security::SecurityConfig;
 use crate::http::{router, AppState};
 use crate::secrets;
 use crate::service::Slipway;
@@ -35,6 +36,7 @@ pub struct Application {
     pub store: SharedStore,
     engine: Arc<Engine>,
     live: crate::live::LiveBus,
+    sign_in_guard: Arc<crate::service::SignInGuard>,
 }
 
 /// Pipeline workers per process: runs mostly wait on clusters and registries,
@@ -60,14 +62,26 @@ impl Application {
         };
         let public_url = match &args.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),
-            None => format!("http://{}", listener.local_addr()?),
+            None => {
+                if args.listen.ip().is_unspecified() {
+                    tracing::warn!(
+                        listen = %args.listen,
+                        "no --public-url: browsers must reach this server at the listen address \
+                         itself, or sign-in and every form are refused as cross-origin; set \
+                         --public-url to the address people open"
+                    );
+                }
+                format!("http://{}", listener.local_addr()?)
+            }
         };
+        let security = SecurityConfig::new(&public_url, args.access.trusted_proxies.clone())?;
         let slipway = Slipway::new(
             store.clone(),
             secret_box.clone(),
             outbound.clone(),
             public_url.clone(),
-        );
+        )
+        .with_sign_in_limits(args.access.sign_in_limits());
         // The engine gets only what it uses; the signals and the live bus are
         // the request side's own, so both sides wake, cancel and announce alike.
         let engine = Engine::new(EngineContext {
@@ -80,9 +94,11 @@ impl Application {
         });
         engine.recover_after_restart().await?;
         let live = slipway.live.clone();
+        let sign_in_guard = slipway.sign_in_guard.clone();
         let state = AppState {
             leptos_options,
             backend: Arc::new(slipway),
+            security: Arc::new(security),
         };
         Ok(Application {
             listener,
@@ -90,12 +106,18 @@ impl Application {
             store,
             engine,
             live,
+            sign_in_guard,
         })
     }
 
     /// The live streams' bus (tests shorten its limits).
     pub fn live(&self) -> &crate::live::LiveBus {
         &self.live
+    }
+
+    /// What throttles password checks (tests occupy its hashing slots).
+    pub fn sign_in_guard(&self) -> Arc<crate::service::SignInGuard> {
+        self.sign_in_guard.clone()
     }
 
     pub fn port(&self) -> u16 {

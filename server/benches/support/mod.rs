@@ -111,6 +111,7 @@ impl Bench {
             docker_hub_callback_hosts: Vec::new(),
             deny_private_egress: false,
             log_json: false,
+            access: Default::default(),
         };
         adjust(&mut args);
         let application = Application::build(&args).await?;
@@ -133,6 +134,15 @@ impl Bench {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// A POST to the server function at `/api/{endpoint}` as a page of this
+    /// server sends it (`Origin` is the server's address).
+    pub fn server_function(&self, endpoint: &str) -> reqwest::RequestBuilder {
+        self.client
+            .post(self.url(&format!("/api/{endpoint}")))
+            .header("Origin", &self.base)
+            .header("Accept", "application/json")
     }
 
     /// POSTs JSON with the admin token; any answer but 2xx is an error.

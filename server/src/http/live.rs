@@ -34,7 +34,7 @@ pub async fn live(
     headers: HeaderMap,
     Query(scope): Query<LiveScope>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let credential = Credential::from_headers(&headers).ok_or(AppError::Unauthorized)?;
+    let credential = Credential::from_headers(&state, &headers).ok_or(AppError::Unauthorized)?;
     let actor = credential
         .resolve(&state.backend)
         .await?
@@ -74,8 +74,8 @@ enum Credential {
 }
 
 impl Credential {
-    fn from_headers(headers: &HeaderMap) -> Option<Credential> {
-        match (bearer_token(headers), session_cookie(headers)) {
+    fn from_headers(state: &AppState, headers: &HeaderMap) -> Option<Credential> {
+        match (bearer_token(headers), session_cookie(state, headers)) {
             (Some(token), _) => Some(Credential::ApiToken(token.to_string())),
             (None, Some(session)) => Some(Credential::Session(session)),
             (None, None) => None,

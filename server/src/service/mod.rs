@@ -11,9 +11,12 @@ mod executions;
 mod hub_sync;
 mod pipelines;
 mod projects;
+pub mod sign_in_guard;
 mod users;
 mod webhooks;
 
+pub use auth::{SESSION_IDLE_TIMEOUT_MILLIS, SESSION_LIFETIME_MILLIS};
+pub use sign_in_guard::{SignInGuard, SignInLimits};
 pub use users::{issue_api_token, API_TOKEN_PREFIX};
 
 use app::backend::Actor;
@@ -92,6 +95,8 @@ pub struct Slipway {
     pub signals: crate::engine::EngineSignals,
     /// Where committed changes are announced to the pages' live streams.
     pub live: crate::live::LiveBus,
+    /// Throttles password checks and bounds how many run at once.
+    pub sign_in_guard: std::sync::Arc<SignInGuard>,
 }
 
 impl Slipway {
@@ -108,7 +113,14 @@ impl Slipway {
             public_url,
             signals: Default::default(),
             live: Default::default(),
+            sign_in_guard: std::sync::Arc::new(SignInGuard::new(SignInLimits::default())),
         }
+    }
+
+    /// The same service with other sign-in limits (`--max-concurrent-password-checks`, …).
+    pub fn with_sign_in_limits(mut self, limits: SignInLimits) -> Self {
+        self.sign_in_guard = std::sync::Arc::new(SignInGuard::new(limits));
+        self
     }
 
     /// Of the objects found by id or name, the one the actor may see (in

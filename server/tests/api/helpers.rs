@@ -28,6 +28,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// An API token of a global admin.
     pub admin_token: String,
+    /// What throttles password checks (to occupy its hashing slots).
+    pub sign_in_guard: std::sync::Arc<server::service::SignInGuard>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -45,6 +47,7 @@ pub fn serve_args(data_dir: &Path) -> ServeArgs {
         docker_hub_callback_hosts: Vec::new(),
         deny_private_egress: false,
         log_json: false,
+        access: Default::default(),
     }
 }
 
@@ -75,6 +78,7 @@ pub async fn spawn_app_with(
     let address = format!("http://127.0.0.1:{}", application.port());
     let store = application.store.clone();
     let live = application.live().clone();
+    let sign_in_guard = application.sign_in_guard();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(application.run_until_stopped(async {
         let _ = stopped.await;
@@ -87,6 +91,7 @@ pub async fn spawn_app_with(
         live,
         client: http_client(),
         admin_token,
+        sign_in_guard,
         stop: Some(stop),
         server: Some(server),
     }
@@ -146,11 +151,11 @@ pub async fn set_password(app: &TestApp, user: &str, password: &str) {
         .unwrap();
 }
 
-/// Signs in through the sign-in server function; the answer carries the session cookie.
+/// Signs in through the sign-in server function, as the sign-in page does
+/// (from a page of the server: `Origin` is its address); the answer carries
+/// the session cookie.
 pub async fn sign_in(app: &TestApp, user: &str, password: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/sign_in"))
-        .header("Accept", "application/json")
+    app.server_function("sign_in")
         .form(&[("username", user), ("password", password)])
         .send()
         .await
@@ -162,7 +167,12 @@ pub async fn session_cookie(app: &TestApp, user: &str, password: &str) -> String
     set_password(app, user, password).await;
     let signed_in = sign_in(app, user, password).await;
     assert!(signed_in.status().is_success(), "{user} signs in");
-    signed_in.headers()["set-cookie"]
+    cookie_from(&signed_in)
+}
+
+/// The `name=value` of the cookie an answer sets, as a `Cookie` header sends it back.
+pub fn cookie_from(answer: &reqwest::Response) -> String {
+    answer.headers()["set-cookie"]
         .to_str()
         .expect("the cookie is text")
         .split(';')
@@ -174,6 +184,15 @@ pub async fn session_cookie(app: &TestApp, user: &str, password: &str) -> String
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
+    }
+
+    /// A POST to the server function at `/api/{endpoint}` as a page of this
+    /// server sends it: `Origin` is the server's address, the answer JSON.
+    pub fn server_function(&self, endpoint: &str) -> reqwest::RequestBuilder {
+        self.client
+            .post(self.url(&format!("/api/{endpoint}")))
+            .header("Origin", &self.address)
+            .header("Accept", "application/json")
     }
 
     pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {

@@ -10,6 +10,8 @@ mod projects;
 mod recovery;
 mod registry;
 mod roles;
+mod sessions;
+mod sign_in_limits;
 mod startup;
 mod webhooks;
 mod webhooks_bad_data;
