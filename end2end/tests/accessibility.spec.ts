@@ -323,6 +323,7 @@ const screens: Screen[] = [
     },
   },
   { name: 'activity', path: () => '/triggers/docker/activity' },
+  { name: 'your account', path: () => '/settings/account' },
   { name: 'executions', path: () => '/executions' },
   {
     name: 'an execution',

@@ -74,7 +74,15 @@ impl Application {
                 format!("http://{}", listener.local_addr()?)
             }
         };
-        let security = SecurityConfig::new(&public_url, args.access.trusted_proxies.clone())?;
+        let front_end_module = format!(
+            "/{}/{}.js",
+            leptos_options.site_pkg_dir, leptos_options.output_name
+        );
+        let security = SecurityConfig::new(
+            &public_url,
+            args.access.trusted_proxies.clone(),
+            &front_end_module,
+        )?;
         let slipway = Slipway::new(
             store.clone(),
             secret_box.clone(),

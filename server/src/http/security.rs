@@ -27,19 +27,45 @@ pub struct SecurityConfig {
     pub public_origin: Origin,
     /// Reverse proxies whose `X-Forwarded-For` is believed (`--trusted-proxies`).
     pub trusted_proxies: Vec<Cidr>,
+    /// The address of the front end's JavaScript module (`/pkg/slipway.js`)
+    /// at the public origin: the page preloads it with a `<link>` that
+    /// cannot carry the nonce.
+    pub front_end_module: String,
 }
 
 impl SecurityConfig {
-    pub fn new(public_url: &str, trusted_proxies: Vec<Cidr>) -> anyhow::Result<Self> {
+    /// `module_path` is the front end's JavaScript module as the pages link
+    /// it (`/pkg/slipway.js`).
+    pub fn new(
+        public_url: &str,
+        trusted_proxies: Vec<Cidr>,
+        module_path: &str,
+    ) -> anyhow::Result<Self> {
         let public_origin = Origin::parse(public_url).ok_or_else(|| {
             anyhow::anyhow!(
                 "--public-url '{public_url}' is not an absolute http or https URL (e.g. https://slipway.example.com)"
             )
         })?;
         Ok(SecurityConfig {
+            front_end_module: format!("{public_origin}{module_path}"),
             public_origin,
             trusted_proxies,
         })
+    }
+
+    /// The page's policy: scripts only through the nonce of this answer
+    /// (the hydration script; the modules it imports inherit it) and the
+    /// front end's module (preloaded by a `<link>` without a nonce), wasm
+    /// compiled from them, styles and images from this server, fetches and
+    /// the live stream to this server, and no framing, plugins, base
+    /// changes or foreign form targets.
+    pub fn content_security_policy(&self, nonce: &str) -> String {
+        format!(
+            "default-src 'none'; script-src 'nonce-{nonce}' 'wasm-unsafe-eval' {}; \
+             style-src 'self'; img-src 'self'; font-src 'self'; connect-src 'self'; \
+             manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+            self.front_end_module
+        )
     }
 
     fn https(&self) -> bool {
@@ -200,7 +226,7 @@ pub async fn security_headers(
     let cacheable = path.starts_with("/pkg/") || path == "/favicon.ico";
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    if let Ok(policy) = HeaderValue::from_str(&content_security_policy(&nonce)) {
+    if let Ok(policy) = HeaderValue::from_str(&state.security.content_security_policy(&nonce)) {
         headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     }
     headers.insert(
@@ -224,18 +250,6 @@ pub async fn security_headers(
     response
 }
 
-/// The page's policy: its own scripts only through the nonce of this
-/// answer (the hydration script; the modules it imports inherit it), wasm
-/// compiled from them, styles and images from this server, fetches and the
-/// live stream to this server, and no framing, plugins or foreign forms.
-pub fn content_security_policy(nonce: &str) -> String {
-    format!(
-        "default-src 'none'; script-src 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self'; font-src 'self'; connect-src 'self'; \
-         manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +258,7 @@ mod tests {
         SecurityConfig::new(
             "https://slipway.example.com/",
             proxies.iter().map(|p| Cidr::parse(p).unwrap()).collect(),
+            "/pkg/slipway.js",
         )
         .unwrap()
     }
@@ -298,9 +313,11 @@ mod tests {
     }
 
     #[test]
-    fn the_policy_allows_the_nonce_and_wasm_and_nothing_inline() {
-        let policy = content_security_policy("abc");
-        assert!(policy.contains("script-src 'nonce-abc' 'wasm-unsafe-eval';"));
+    fn the_policy_allows_the_nonce_the_module_and_wasm_and_nothing_inline() {
+        let policy = config(&[]).content_security_policy("abc");
+        assert!(policy.contains(
+            "script-src 'nonce-abc' 'wasm-unsafe-eval' https://slipway.example.com/pkg/slipway.js;"
+        ));
         assert!(policy.contains("frame-ancestors 'none'"));
         assert!(policy.contains("connect-src 'self'"));
         assert!(!policy.contains("unsafe-inline"));
