@@ -75,10 +75,8 @@ mod session {
             ) {
                 response.set_status(status);
                 if let Some(seconds) = error.retry_after_seconds() {
-                    response.insert_header(
-                        http::header::RETRY_AFTER,
-                        http::HeaderValue::from(seconds),
-                    );
+                    response
+                        .insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
                 }
             }
         }

@@ -123,12 +123,18 @@ async fn main() -> anyhow::Result<()> {
         let data_arg = data_dir.path().to_string_lossy().to_string();
         for (user, password) in [("alice", "alice-password-1"), ("bob", "bob-password-1")] {
             support::slipway_command(
-                &["user", "set-password", "--user", user, "--data-dir", &data_arg],
+                &[
+                    "user",
+                    "set-password",
+                    "--user",
+                    user,
+                    "--data-dir",
+                    &data_arg,
+                ],
                 &format!("{password}\n"),
             )?;
         }
-        let server =
-            ServerProcess::start(&data_arg, &["--trusted-proxies", "127.0.0.1"]).await?;
+        let server = ServerProcess::start(&data_arg, &["--trusted-proxies", "127.0.0.1"]).await?;
         let base = server.base.clone();
 
         // Idle: the prober alone.
@@ -177,7 +183,11 @@ async fn main() -> anyhow::Result<()> {
             answer_times.push(took);
         }
         let (_, peak) = server.memory();
-        println!("\n{}: flood answered in {:.0} ms", scenario.name, millis(flood));
+        println!(
+            "\n{}: flood answered in {:.0} ms",
+            scenario.name,
+            millis(flood)
+        );
         println!("  sign-in answers by status          {by_status:?}");
         print_times("sign-in answer time", &mut answer_times);
         print_times("/healthz, idle", &mut idle);

@@ -149,9 +149,16 @@ mod tests {
         // Five in ten minutes: one drains every two minutes.
         let wait = table.wait_for(&"alice".into(), start).unwrap();
         assert_eq!(wait.as_secs(), 120);
-        assert_eq!(table.wait_for(&"bob".into(), start), None, "others are free");
+        assert_eq!(
+            table.wait_for(&"bob".into(), start),
+            None,
+            "others are free"
+        );
         let later = start + Duration::from_secs(60);
-        assert_eq!(table.wait_for(&"alice".into(), later).unwrap().as_secs(), 60);
+        assert_eq!(
+            table.wait_for(&"alice".into(), later).unwrap().as_secs(),
+            60
+        );
         assert_eq!(table.wait_for(&"alice".into(), start + 2 * MINUTE), None);
     }
 

@@ -82,10 +82,20 @@ impl Credential {
         }
     }
 
+    /// Who the credential belongs to, as the request that opened the stream.
     async fn resolve(&self, slipway: &Slipway) -> Result<Option<Actor>, AppError> {
         match self {
             Credential::ApiToken(token) => slipway.actor_for_api_token(token).await,
             Credential::Session(session) => slipway.actor_for_session(session).await,
+        }
+    }
+
+    /// The same, for a re-check while the stream is open: a session is not
+    /// used by it (an open tab alone does not keep a session from idling out).
+    async fn recheck(&self, slipway: &Slipway) -> Result<Option<Actor>, AppError> {
+        match self {
+            Credential::ApiToken(token) => slipway.actor_for_api_token(token).await,
+            Credential::Session(session) => slipway.actor_for_session_unused(session).await,
         }
     }
 }
@@ -148,7 +158,7 @@ impl Reader {
     /// A failing store ends the stream too: the page reconnects and is
     /// authorised afresh.
     async fn still_authorised(&mut self) -> bool {
-        match self.credential.resolve(&self.visibility.slipway).await {
+        match self.credential.recheck(&self.visibility.slipway).await {
             Ok(Some(actor)) if actor.user.id == self.visibility.actor.user.id => {
                 if actor.user.is_admin != self.visibility.actor.user.is_admin {
                     self.visibility = Visibility::new(self.visibility.slipway.clone(), actor);

@@ -58,12 +58,9 @@ pub fn router(state: AppState) -> Router {
         .route(app::live::LIVE_PATH, get(live::live))
         .nest("/api/v1", api_v1::router())
         .nest("/pipelines/api", receivers::router())
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            provide_request_context.clone(),
-            move || app::shell(options.clone()),
-        )
+        .leptos_routes_with_context(&state, routes, provide_request_context.clone(), move || {
+            app::shell(options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,

@@ -189,13 +189,15 @@ pub async fn browser_writes_from_public_origin(
         return next.run(request).await;
     }
     let public = &state.security.public_origin;
-    let sent = [header::ORIGIN, header::REFERER].into_iter().find_map(|name| {
-        request
-            .headers()
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_string)
-    });
+    let sent = [header::ORIGIN, header::REFERER]
+        .into_iter()
+        .find_map(|name| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_string)
+        });
     let refusal = match sent {
         None => format!(
             "a request without Origin or Referer is refused here: send it from a page of {public}"
@@ -279,9 +281,18 @@ mod tests {
     fn origins_compare_scheme_host_and_port() {
         let public = Origin::parse("https://Slipway.Example.com/cd/").unwrap();
         assert_eq!(public.to_string(), "https://slipway.example.com");
-        assert_eq!(Origin::parse("https://slipway.example.com:443"), Some(public.clone()));
-        assert_ne!(Origin::parse("http://slipway.example.com"), Some(public.clone()));
-        assert_ne!(Origin::parse("https://slipway.example.com:8443"), Some(public.clone()));
+        assert_eq!(
+            Origin::parse("https://slipway.example.com:443"),
+            Some(public.clone())
+        );
+        assert_ne!(
+            Origin::parse("http://slipway.example.com"),
+            Some(public.clone())
+        );
+        assert_ne!(
+            Origin::parse("https://slipway.example.com:8443"),
+            Some(public.clone())
+        );
         assert_ne!(Origin::parse("https://evil.example"), Some(public));
         let referer = Origin::parse("http://127.0.0.1:3000/projects?x=1").unwrap();
         assert_eq!(referer.to_string(), "http://127.0.0.1:3000");
@@ -294,7 +305,10 @@ mod tests {
     fn without_trusted_proxies_the_peer_is_the_client_whatever_it_claims() {
         let config = config(&[]);
         let headers = forwarded(&["203.0.113.9"]);
-        assert_eq!(config.client_address(ip("10.0.0.5"), &headers), ip("10.0.0.5"));
+        assert_eq!(
+            config.client_address(ip("10.0.0.5"), &headers),
+            ip("10.0.0.5")
+        );
     }
 
     #[test]
@@ -302,14 +316,26 @@ mod tests {
         let config = config(&["10.0.0.0/8"]);
         // The client made up the first entry; the proxies appended the rest.
         let headers = forwarded(&["1.2.3.4, 203.0.113.9", "10.0.0.7"]);
-        assert_eq!(config.client_address(ip("10.0.0.5"), &headers), ip("203.0.113.9"));
+        assert_eq!(
+            config.client_address(ip("10.0.0.5"), &headers),
+            ip("203.0.113.9")
+        );
         // A peer that is not a proxy is not believed.
-        assert_eq!(config.client_address(ip("198.51.100.1"), &headers), ip("198.51.100.1"));
+        assert_eq!(
+            config.client_address(ip("198.51.100.1"), &headers),
+            ip("198.51.100.1")
+        );
         // Nothing forwarded: the proxy itself.
-        assert_eq!(config.client_address(ip("10.0.0.5"), &HeaderMap::new()), ip("10.0.0.5"));
+        assert_eq!(
+            config.client_address(ip("10.0.0.5"), &HeaderMap::new()),
+            ip("10.0.0.5")
+        );
         // Garbage stops the walk at the last hop known.
         let garbage = forwarded(&["203.0.113.9, not-an-address, 10.0.0.7"]);
-        assert_eq!(config.client_address(ip("10.0.0.5"), &garbage), ip("10.0.0.7"));
+        assert_eq!(
+            config.client_address(ip("10.0.0.5"), &garbage),
+            ip("10.0.0.7")
+        );
     }
 
     #[test]
@@ -330,6 +356,9 @@ mod tests {
         assert!(is_cookie_door_write(&Method::DELETE, "/anything"));
         assert!(!is_cookie_door_write(&Method::GET, "/api/live"));
         assert!(!is_cookie_door_write(&Method::POST, "/api/v1/projects"));
-        assert!(!is_cookie_door_write(&Method::POST, "/pipelines/api/docker-hub-webhooks"));
+        assert!(!is_cookie_door_write(
+            &Method::POST,
+            "/pipelines/api/docker-hub-webhooks"
+        ));
     }
 }

@@ -82,9 +82,7 @@ impl AuthApi for Slipway {
         // Checking the current password is a password check like a sign-in:
         // the same budgets and hashing slots, so a stolen session cannot
         // guess it at leisure.
-        let (attempt, hashing) = self
-            .sign_in_guard
-            .admit(&actor.user.username, client)?;
+        let (attempt, hashing) = self.sign_in_guard.admit(&actor.user.username, client)?;
         let stored_hash = self
             .store
             .user_by_name(&actor.user.username)
@@ -169,6 +167,25 @@ impl Slipway {
             )
             .await?;
         Ok(token)
+    }
+
+    /// Who a session belongs to while it is open, without counting this as
+    /// a use: the re-checks of an open live stream must not keep a session
+    /// alive that nobody uses.
+    pub async fn actor_for_session_unused(
+        &self,
+        session_token: &str,
+    ) -> Result<Option<Actor>, AppError> {
+        let now = now_millis();
+        let user = self
+            .store
+            .session_user(
+                &secrets::token_hash(session_token),
+                now,
+                now - SESSION_IDLE_TIMEOUT_MILLIS,
+            )
+            .await?;
+        Ok(user.map(actor_from))
     }
 
     /// Whether browsers reach this server over https (`--public-url`).

@@ -305,7 +305,10 @@ mod tests {
             finished.recv().unwrap();
         }));
         running.await.unwrap();
-        assert_eq!(guard.admit("bob", client(2)).err().unwrap().status_code(), 503);
+        assert_eq!(
+            guard.admit("bob", client(2)).err().unwrap().status_code(),
+            503
+        );
         finish.send(()).unwrap();
         work.await.unwrap().unwrap();
         assert!(guard.admit("bob", client(2)).is_ok());

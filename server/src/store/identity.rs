@@ -63,6 +63,15 @@ pub trait IdentityStore: Send + Sync {
         now: Millis,
         used_after: Millis,
     ) -> StoreResult<Option<UserRecord>>;
+    /// As [`IdentityStore::user_for_session`], without recording a use: for
+    /// re-checks the server makes by itself (an open live stream), which must
+    /// not keep an unattended session from idling out.
+    async fn session_user(
+        &self,
+        token_hash: &str,
+        now: Millis,
+        used_after: Millis,
+    ) -> StoreResult<Option<UserRecord>>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
     /// Deletes every session of the user but the one whose hash is `keep`;
     /// answers how many were deleted.

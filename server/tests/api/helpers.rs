@@ -127,6 +127,32 @@ pub async fn finished(app: &TestApp, id: impl Display) -> serde_json::Value {
     .await
 }
 
+/// A connection of its own to the server's SQLite file, for rows the API
+/// cannot reach (a session's last use, to age it).
+pub async fn database(app: &TestApp) -> sqlx::SqliteConnection {
+    use sqlx::Connection;
+    let url = format!(
+        "sqlite:{}",
+        app.data_dir.path().join("slipway.db").display()
+    );
+    sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("the database opens")
+}
+
+/// Moves the last use of `user`'s sessions `millis` into the past.
+pub async fn age_sessions(app: &TestApp, user: &str, millis: i64) {
+    sqlx::query(
+        "UPDATE sessions SET last_seen_at = last_seen_at - $1 \
+         WHERE user_id = (SELECT id FROM users WHERE username = $2)",
+    )
+    .bind(millis)
+    .bind(user)
+    .execute(&mut database(app).await)
+    .await
+    .expect("the sessions are aged");
+}
+
 /// Creates (or reuses) a user and returns a fresh API token for it.
 pub async fn create_token(store: &SharedStore, username: &str, is_admin: bool) -> String {
     let user = store

@@ -6,11 +6,10 @@ use std::process::{Command, Stdio};
 
 use reqwest::StatusCode;
 use server::service::SESSION_IDLE_TIMEOUT_MILLIS;
-use sqlx::Connection;
 
 use crate::helpers::{
-    cookie_from, create_token, session_cookie, set_password, sign_in, spawn_app, spawn_app_with,
-    TestApp,
+    age_sessions, cookie_from, create_token, session_cookie, set_password, sign_in, spawn_app,
+    spawn_app_with, TestApp,
 };
 
 const PUBLIC_HTTPS: &str = "https://slipway.example.com";
@@ -34,27 +33,22 @@ async fn opens_pages(app: &TestApp, cookie: &str) -> bool {
     }
 }
 
-/// Runs SQL on the server's database file, past the store (to age a session).
-async fn execute(app: &TestApp, sql: &str) {
-    let database = format!(
-        "sqlite:{}",
-        app.data_dir.path().join("slipway.db").display()
-    );
-    let mut connection = sqlx::SqliteConnection::connect(&database).await.unwrap();
-    sqlx::query(sql).execute(&mut connection).await.unwrap();
-    connection.close().await.unwrap();
-}
-
 #[tokio::test]
 async fn over_http_the_cookie_is_neither_secure_nor_prefixed() {
     let app = spawn_app().await;
     set_password(&app, "alice", "alice-password-1").await;
     let signed_in = sign_in(&app, "alice", "alice-password-1").await;
-    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().to_string();
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(cookie.starts_with("slipway_session="), "{cookie}");
     assert!(cookie.contains("; HttpOnly; SameSite=Lax;"), "{cookie}");
     assert!(!cookie.contains("Secure"), "{cookie}");
-    assert!(signed_in.headers().get("strict-transport-security").is_none());
+    assert!(signed_in
+        .headers()
+        .get("strict-transport-security")
+        .is_none());
 }
 
 #[tokio::test]
@@ -79,7 +73,10 @@ async fn over_https_the_cookie_is_secure_host_prefixed_and_hsts_is_sent() {
 
     // Assert
     assert!(signed_in.status().is_success(), "{}", signed_in.status());
-    let set_cookie = signed_in.headers()["set-cookie"].to_str().unwrap().to_string();
+    let set_cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(
         set_cookie.starts_with("__Host-slipway_session=")
             && set_cookie.contains("; Path=/; HttpOnly; SameSite=Lax; Secure;")
@@ -148,7 +145,10 @@ async fn pages_and_answers_carry_the_security_headers() {
         html.contains(&format!("<script type=\"module\" nonce=\"{nonce}\"")),
         "the hydration script carries the header's nonce"
     );
-    assert!(!html.contains("<script>"), "no inline script without the nonce");
+    assert!(
+        !html.contains("<script>"),
+        "no inline script without the nonce"
+    );
     assert!(!html.contains("style=\""), "no inline style attribute");
 }
 
@@ -215,28 +215,13 @@ async fn a_session_ends_after_the_idle_timeout_and_use_keeps_it_alive() {
     let just_past = SESSION_IDLE_TIMEOUT_MILLIS + 60_000;
 
     // Act: alice's session was last used just past the idle timeout, bob's just within it.
-    for (user, ago) in [("alice", just_past), ("bob", just_within)] {
-        execute(
-            &app,
-            &format!(
-                "UPDATE sessions SET last_seen_at = last_seen_at - {ago} \
-                 WHERE user_id = (SELECT id FROM users WHERE username = '{user}')"
-            ),
-        )
-        .await;
-    }
+    age_sessions(&app, "alice", just_past).await;
+    age_sessions(&app, "bob", just_within).await;
 
     // Assert: bob's use moved his idle clock forward, alice is signed out.
     assert!(!opens_pages(&app, &idle).await);
     assert!(opens_pages(&app, &busy).await);
-    execute(
-        &app,
-        &format!(
-            "UPDATE sessions SET last_seen_at = last_seen_at - {just_within} \
-             WHERE user_id = (SELECT id FROM users WHERE username = 'bob')"
-        ),
-    )
-    .await;
+    age_sessions(&app, "bob", just_within).await;
     assert!(opens_pages(&app, &busy).await, "the use was recorded");
 }
 
@@ -305,7 +290,9 @@ async fn changing_the_password_ends_the_other_sessions() {
     assert!(short.text().await.unwrap().contains("new_password"));
     assert!(opens_pages(&app, &elsewhere).await);
 
-    let changed = change("alice-password-1", "a-new-password-2").await.unwrap();
+    let changed = change("alice-password-1", "a-new-password-2")
+        .await
+        .unwrap();
     assert!(changed.status().is_success(), "{}", changed.status());
     assert!(opens_pages(&app, &here).await, "this session stays");
     assert!(!opens_pages(&app, &elsewhere).await, "the other one ended");

@@ -95,7 +95,8 @@ async fn an_address_is_throttled_across_user_names() {
     // by X-Forwarded-For; five failures per address.
     let app = spawn_app_with(tempfile::tempdir().unwrap(), |args| {
         args.access.sign_in_failures_per_address = 5;
-        args.access.trusted_proxies = vec![server::receive::cidr::Cidr::parse("127.0.0.1").unwrap()];
+        args.access.trusted_proxies =
+            vec![server::receive::cidr::Cidr::parse("127.0.0.1").unwrap()];
     })
     .await;
     set_password(&app, "carol", "carol-password-1").await;

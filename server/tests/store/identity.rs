@@ -119,7 +119,10 @@ pub async fn sessions_idle_out_and_end_together(store: SharedStore) {
     let bob = user(&store, "bob").await;
     let minute = SESSION_USE_RECORDED_EVERY;
     let expires = 1_000 * minute;
-    store.create_session("a1", alice.id, 0, expires).await.unwrap();
+    store
+        .create_session("a1", alice.id, 0, expires)
+        .await
+        .unwrap();
 
     // Idle: a session last used at `used_after` or before opens nothing.
     assert_eq!(store.user_for_session("a1", 1, 0).await.unwrap(), None);
@@ -149,11 +152,45 @@ pub async fn sessions_idle_out_and_end_together(store: SharedStore) {
         "still last used at minute + 1"
     );
 
+    // A re-check the server makes by itself reads the same, and records nothing.
+    let peeked = store.session_user("a1", 3 * minute, minute).await.unwrap();
+    assert_eq!(peeked.map(|user| user.id), Some(alice.id));
+    assert_eq!(
+        store
+            .session_user("a1", 3 * minute, minute + 1)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .user_for_session("a1", 3 * minute, minute + 1)
+            .await
+            .unwrap(),
+        None,
+        "still last used at minute + 1"
+    );
+
     // Everywhere: every session of the user but the one kept, nobody else's.
-    store.create_session("a2", alice.id, 0, expires).await.unwrap();
-    store.create_session("a3", alice.id, 0, expires).await.unwrap();
-    store.create_session("b1", bob.id, 0, expires).await.unwrap();
-    assert_eq!(store.delete_user_sessions(alice.id, Some("a2")).await.unwrap(), 2);
+    store
+        .create_session("a2", alice.id, 0, expires)
+        .await
+        .unwrap();
+    store
+        .create_session("a3", alice.id, 0, expires)
+        .await
+        .unwrap();
+    store
+        .create_session("b1", bob.id, 0, expires)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .delete_user_sessions(alice.id, Some("a2"))
+            .await
+            .unwrap(),
+        2
+    );
     let open = |hash: &'static str| {
         let store = store.clone();
         async move { store.user_for_session(hash, 1, -1).await.unwrap().is_some() }
@@ -165,10 +202,23 @@ pub async fn sessions_idle_out_and_end_together(store: SharedStore) {
 
     // Stale: expired or idle sessions of the user are cleared out, live ones stay.
     store.create_session("old", alice.id, 0, 50).await.unwrap();
-    store.create_session("idle", alice.id, 10, expires).await.unwrap();
-    store.create_session("live", alice.id, 40, expires).await.unwrap();
-    assert_eq!(store.delete_stale_sessions(alice.id, 60, 20).await.unwrap(), 2);
-    assert!(store.user_for_session("live", 60, 20).await.unwrap().is_some());
+    store
+        .create_session("idle", alice.id, 10, expires)
+        .await
+        .unwrap();
+    store
+        .create_session("live", alice.id, 40, expires)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.delete_stale_sessions(alice.id, 60, 20).await.unwrap(),
+        2
+    );
+    assert!(store
+        .user_for_session("live", 60, 20)
+        .await
+        .unwrap()
+        .is_some());
     assert!(open("b1").await, "another user's sessions are not touched");
 }
 

@@ -103,18 +103,9 @@ impl IdentityStore for SqliteStore {
         used_after: Millis,
     ) -> StoreResult<Option<UserRecord>> {
         // A read first: an unknown or idle session costs no write.
-        let row: Option<SessionUserRow> = sqlx::query_as(&format!(
-            "SELECT {USER_COLUMNS}, sessions.last_seen_at FROM sessions \
-             JOIN users ON users.id = sessions.user_id \
-             WHERE sessions.token_hash = $1 AND sessions.expires_at > $2 \
-             AND sessions.last_seen_at > $3"
-        ))
-        .bind(token_hash)
-        .bind(now)
-        .bind(used_after)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(SessionUserRow { user, last_seen_at }) = row else {
+        let Some(SessionUserRow { user, last_seen_at }) =
+            self.live_session(token_hash, now, used_after).await?
+        else {
             return Ok(None);
         };
         if last_seen_at < now - SESSION_USE_RECORDED_EVERY {
@@ -129,6 +120,16 @@ impl IdentityStore for SqliteStore {
             .await?;
         }
         Ok(Some(user))
+    }
+
+    async fn session_user(
+        &self,
+        token_hash: &str,
+        now: Millis,
+        used_after: Millis,
+    ) -> StoreResult<Option<UserRecord>> {
+        let row = self.live_session(token_hash, now, used_after).await?;
+        Ok(row.map(|row| row.user))
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
@@ -261,5 +262,29 @@ impl IdentityStore for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+}
+
+impl SqliteStore {
+    /// The user of a session neither expired at `now` nor idle since
+    /// `used_after`, and when the session was last used.
+    async fn live_session(
+        &self,
+        token_hash: &str,
+        now: Millis,
+        used_after: Millis,
+    ) -> StoreResult<Option<SessionUserRow>> {
+        let row = sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS}, sessions.last_seen_at FROM sessions \
+             JOIN users ON users.id = sessions.user_id \
+             WHERE sessions.token_hash = $1 AND sessions.expires_at > $2 \
+             AND sessions.last_seen_at > $3"
+        ))
+        .bind(token_hash)
+        .bind(now)
+        .bind(used_after)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row)
     }
 }
