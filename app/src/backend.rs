@@ -28,8 +28,62 @@ pub struct Actor {
 
 pub type SharedBackend = Arc<dyn Backend>;
 
-/// Name of the HTTP-only cookie that carries the session token.
+/// Name of the HTTP-only cookie that carries the session token over plain HTTP.
 pub const SESSION_COOKIE: &str = "slipway_session";
+/// Its name when the public URL is https: the `__Host-` prefix makes the
+/// browser keep it only if it is `Secure`, `Path=/` and without `Domain`, so
+/// neither a sibling subdomain nor a plain-HTTP answer can plant one.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-slipway_session";
+
+/// How this server names and sets its session cookie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionCookie {
+    /// The public URL is https: the cookie is `Secure` and `__Host-` prefixed.
+    pub secure: bool,
+}
+
+impl SessionCookie {
+    /// The cookie's name; only this one is read back.
+    pub fn name(self) -> &'static str {
+        if self.secure {
+            SECURE_SESSION_COOKIE
+        } else {
+            SESSION_COOKIE
+        }
+    }
+
+    /// The session token in a request's Cookie headers, if any: the one
+    /// reader of the session cookie for server functions and the server's
+    /// own routes.
+    pub fn token_from(self, headers: &http::HeaderMap) -> Option<String> {
+        let name = self.name();
+        headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|header| header.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(found, _)| *found == name)
+            .map(|(_, value)| value.to_string())
+    }
+
+    /// A `Set-Cookie` value that stores `value` for `max_age_seconds` (0 clears it).
+    /// HttpOnly keeps scripts away from it; SameSite=Lax keeps other sites'
+    /// forms from posting with it.
+    pub fn set_cookie(self, value: &str, max_age_seconds: i64) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!(
+            "{}={value}; Path=/; HttpOnly; SameSite=Lax{secure}; Max-Age={max_age_seconds}",
+            self.name()
+        )
+    }
+}
+
+/// The address a request came from: the TCP peer or, when the peer is a
+/// configured trusted proxy, the client it names in `X-Forwarded-For`. The
+/// server puts it on every request; sign-in throttling reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddress(pub std::net::IpAddr);
 
 /// `Backend`: every domain trait at once, implemented for whatever implements them all.
 macro_rules! backend_of {
@@ -57,14 +111,36 @@ backend_of!(
     AuditApi
 );
 
-/// Signing in and out, and who a session or an API token belongs to.
+/// Signing in and out, passwords, and who a session or an API token belongs to.
 #[async_trait::async_trait]
 pub trait AuthApi: Send + Sync {
-    /// Checks a user name and password and opens a session; returns the session token.
-    async fn sign_in(&self, username: &str, password: &str) -> Result<String, AppError>;
+    /// Checks a user name and password and opens a session; returns the
+    /// session token. `client` is throttled with the name (429), and checks
+    /// beyond the server's hashing capacity are refused (503).
+    async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<String, AppError>;
     async fn sign_out(&self, session_token: &str) -> Result<(), AppError>;
+    /// Ends every session of the actor, in every browser (API tokens stay);
+    /// answers how many were open.
+    async fn sign_out_everywhere(&self, actor: &Actor) -> Result<u64, AppError>;
+    /// Sets the actor's password after checking the current one (throttled
+    /// as a sign-in is), and ends the actor's other sessions: all but
+    /// `keep_session`, the one the change was made from.
+    async fn change_password(
+        &self,
+        actor: &Actor,
+        change: PasswordChange,
+        client: Option<std::net::IpAddr>,
+        keep_session: Option<&str>,
+    ) -> Result<(), AppError>;
     async fn actor_for_session(&self, session_token: &str) -> Result<Option<Actor>, AppError>;
     async fn actor_for_api_token(&self, api_token: &str) -> Result<Option<Actor>, AppError>;
+    /// How this server names and sets its session cookie.
+    fn session_cookie(&self) -> SessionCookie;
 }
 
 /// Projects and their members.
@@ -304,31 +380,12 @@ pub trait AuditApi: Send + Sync {
     async fn may_read_audit(&self, actor: &Actor) -> Result<bool, AppError>;
 }
 
-/// The address a request came from: the peer of its connection, as axum
-/// records it (`ConnectInfo`). A proxy in front of Slipway is the peer then;
-/// forwarded-for headers are not read, since any client can write them.
-pub fn client_address(extensions: &http::Extensions) -> Option<IpAddr> {
-    extensions
-        .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip())
-}
-
-/// The session token in a request's Cookie headers, if any: the one reader
-/// of [`SESSION_COOKIE`] for server functions and the server's own routes.
-pub fn session_token_from(headers: &http::HeaderMap) -> Option<String> {
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|header| header.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_string())
-}
-
 #[cfg(test)]
-mod session_token_tests {
-    use super::{session_token_from, SESSION_COOKIE};
+mod session_cookie_tests {
+    use super::{SessionCookie, SECURE_SESSION_COOKIE, SESSION_COOKIE};
+
+    const PLAIN: SessionCookie = SessionCookie { secure: false };
+    const SECURE: SessionCookie = SessionCookie { secure: true };
 
     fn headers(cookies: &[&str]) -> http::HeaderMap {
         let mut headers = http::HeaderMap::new();
@@ -342,19 +399,40 @@ mod session_token_tests {
     fn the_session_cookie_is_found_among_others_and_in_any_cookie_header() {
         let mine = format!("{SESSION_COOKIE}=abc.def");
         assert_eq!(
-            session_token_from(&headers(&[&format!("theme=dark; {mine}; lang=en")])),
+            PLAIN.token_from(&headers(&[&format!("theme=dark; {mine}; lang=en")])),
             Some("abc.def".to_string())
         );
         assert_eq!(
-            session_token_from(&headers(&["theme=dark", &mine])),
+            PLAIN.token_from(&headers(&["theme=dark", &mine])),
             Some("abc.def".to_string())
         );
     }
 
     #[test]
     fn no_session_cookie_is_none() {
-        assert_eq!(session_token_from(&headers(&[])), None);
+        assert_eq!(PLAIN.token_from(&headers(&[])), None);
         let other = format!("x{SESSION_COOKIE}=nope; {SESSION_COOKIE}_old=nope");
-        assert_eq!(session_token_from(&headers(&[&other])), None);
+        assert_eq!(PLAIN.token_from(&headers(&[&other])), None);
+    }
+
+    #[test]
+    fn over_https_only_the_host_prefixed_cookie_counts() {
+        let planted = format!("{SESSION_COOKIE}=planted");
+        assert_eq!(SECURE.token_from(&headers(&[&planted])), None);
+        let mine = format!("{planted}; {SECURE_SESSION_COOKIE}=real");
+        assert_eq!(SECURE.token_from(&headers(&[&mine])), Some("real".into()));
+        assert_eq!(PLAIN.token_from(&headers(&[&mine])), Some("planted".into()));
+    }
+
+    #[test]
+    fn the_cookie_is_secure_and_prefixed_over_https_only() {
+        assert_eq!(
+            SECURE.set_cookie("t", 60),
+            "__Host-slipway_session=t; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=60"
+        );
+        assert_eq!(
+            PLAIN.set_cookie("t", 60),
+            "slipway_session=t; Path=/; HttpOnly; SameSite=Lax; Max-Age=60"
+        );
     }
 }

@@ -31,12 +31,23 @@ pub enum AppError {
     /// 400: the request itself could not be read.
     #[error("{message}")]
     BadRequest { message: String },
-    /// 429: the caller holds too much of a limited resource at once.
+    /// 429: the caller holds too much of a limited resource at once, or
+    /// asked too often; `retry_after_seconds`, when known, is the answer's
+    /// `Retry-After`.
     #[error("{message}")]
-    TooManyRequests { message: String },
-    /// 503: the server is at a named capacity limit; try again later.
+    TooManyRequests {
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_seconds: Option<u64>,
+    },
+    /// 503: the server is at a named capacity limit; try again later
+    /// (`retry_after_seconds`, when known, is the answer's `Retry-After`).
     #[error("{message}")]
-    Unavailable { message: String },
+    Unavailable {
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_seconds: Option<u64>,
+    },
     /// 500: something failed inside; details are in the server log only.
     #[error("internal error: the server log has the details")]
     Internal,
@@ -71,6 +82,36 @@ impl AppError {
     pub fn bad_request(message: impl Into<String>) -> Self {
         AppError::BadRequest {
             message: message.into(),
+        }
+    }
+
+    pub fn too_many_requests(message: impl Into<String>, retry_after_seconds: Option<u64>) -> Self {
+        AppError::TooManyRequests {
+            message: message.into(),
+            retry_after_seconds,
+        }
+    }
+
+    pub fn unavailable(message: impl Into<String>, retry_after_seconds: Option<u64>) -> Self {
+        AppError::Unavailable {
+            message: message.into(),
+            retry_after_seconds,
+        }
+    }
+
+    /// The seconds after which asking again may succeed (the `Retry-After`
+    /// header of the answer), for the errors that know them.
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        match self {
+            AppError::TooManyRequests {
+                retry_after_seconds,
+                ..
+            }
+            | AppError::Unavailable {
+                retry_after_seconds,
+                ..
+            } => *retry_after_seconds,
+            _ => None,
         }
     }
 

@@ -17,9 +17,7 @@ use std::collections::BTreeMap;
 
 #[cfg(feature = "ssr")]
 mod session {
-    use crate::backend::{
-        client_address, session_token_from, Actor, SharedBackend, SESSION_COOKIE,
-    };
+    use crate::backend::{Actor, ClientAddress, SharedBackend};
     use crate::error::AppError;
     use leptos::prelude::*;
 
@@ -30,7 +28,16 @@ mod session {
     /// The session token from the request's cookie header, if any.
     pub fn session_token() -> Option<String> {
         let parts = use_context::<http::request::Parts>()?;
-        session_token_from(&parts.headers)
+        backend().ok()?.session_cookie().token_from(&parts.headers)
+    }
+
+    /// Where the request came from, as the server determined it.
+    pub fn client_address() -> Option<std::net::IpAddr> {
+        let parts = use_context::<http::request::Parts>()?;
+        parts
+            .extensions
+            .get::<ClientAddress>()
+            .map(|client| client.0)
     }
 
     pub async fn actor() -> Result<(SharedBackend, Actor), AppError> {
@@ -40,8 +47,7 @@ mod session {
             .actor_for_session(&token)
             .await?
             .ok_or(AppError::Unauthorized)?;
-        actor.client = use_context::<http::request::Parts>()
-            .and_then(|parts| client_address(&parts.extensions));
+        actor.client = client_address();
         Ok((backend, actor))
     }
 
@@ -61,7 +67,8 @@ mod session {
     }
 
     /// Gives the HTTP answer of a failed server function the error's status
-    /// (leptos answers 500 for every error otherwise).
+    /// (leptos answers 500 for every error otherwise) and, for a 429 or 503,
+    /// its `Retry-After`.
     pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
         if let Err(error) = &result {
             if let (Some(response), Ok(status)) = (
@@ -69,19 +76,19 @@ mod session {
                 http::StatusCode::from_u16(error.status_code()),
             ) {
                 response.set_status(status);
+                if let Some(seconds) = error.retry_after_seconds() {
+                    response
+                        .insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+                }
             }
         }
         result
     }
 
     /// Sets or clears the session cookie on the server function's response.
-    /// HttpOnly keeps scripts away from it; SameSite=Lax keeps other sites'
-    /// forms from posting with it.
-    pub fn set_session_cookie(value: &str, max_age_seconds: i64) {
+    pub fn set_session_cookie(backend: &SharedBackend, value: &str, max_age_seconds: i64) {
         let response = expect_context::<leptos_axum::ResponseOptions>();
-        let cookie = format!(
-            "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}"
-        );
+        let cookie = backend.session_cookie().set_cookie(value, max_age_seconds);
         if let Ok(header) = http::HeaderValue::from_str(&cookie) {
             response.append_header(http::header::SET_COOKIE, header);
         }
@@ -103,13 +110,18 @@ pub async fn whoami() -> Result<Option<User>, AppError> {
     )
 }
 
+/// How long the browser keeps the session cookie: the session's absolute
+/// lifetime (the server also ends it after a while without use).
+pub const SESSION_COOKIE_MAX_AGE_SECONDS: i64 = SESSION_LIFETIME_HOURS * 60 * 60;
+
 #[server(endpoint = "sign_in")]
 pub async fn sign_in(username: String, password: String) -> Result<(), AppError> {
     session::respond(
         async move {
             let backend = session::backend()?;
-            let token = backend.sign_in(&username, &password).await?;
-            session::set_session_cookie(&token, 60 * 60 * 24 * 14);
+            let client = session::client_address();
+            let token = backend.sign_in(&username, &password, client).await?;
+            session::set_session_cookie(&backend, &token, SESSION_COOKIE_MAX_AGE_SECONDS);
             Ok(())
         }
         .await,
@@ -124,11 +136,42 @@ pub async fn sign_out() -> Result<(), AppError> {
             if let Some(token) = session::session_token() {
                 backend.sign_out(&token).await?;
             }
-            session::set_session_cookie("", 0);
+            session::set_session_cookie(&backend, "", 0);
             Ok(())
         }
         .await,
     )
+}
+
+/// Ends every session of the signed-in user, this one included.
+#[server(endpoint = "sign_out_everywhere")]
+pub async fn sign_out_everywhere() -> Result<u64, AppError> {
+    session::as_actor(|backend, actor| async move {
+        let ended = backend.sign_out_everywhere(&actor).await?;
+        session::set_session_cookie(&backend, "", 0);
+        Ok(ended)
+    })
+    .await
+}
+
+/// Changes the signed-in user's password; their other sessions end.
+#[server(endpoint = "account/password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> Result<(), AppError> {
+    session::as_actor(|backend, actor| async move {
+        let change = PasswordChange {
+            current_password,
+            new_password,
+        };
+        let client = session::client_address();
+        let this_session = session::session_token();
+        backend
+            .change_password(&actor, change, client, this_session.as_deref())
+            .await
+    })
+    .await
 }
 
 #[server(endpoint = "projects/list")]

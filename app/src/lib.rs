@@ -26,6 +26,7 @@ use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::path;
 
 use pages::audit::AuditPage;
+use pages::account::AccountPage;
 use pages::endpoints::EndpointsPage;
 use pages::executions::{ExecutionPage, ExecutionsPage};
 use pages::layout::Layout;
@@ -87,6 +88,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("triggers/docker/activity") view=ActivityPage />
                     <Route path=path!("settings/tokens") view=TokensPage />
                     <Route path=path!("audit") view=AuditPage />
+                    <Route path=path!("settings/account") view=AccountPage />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -142,7 +142,15 @@ pub struct NewApiToken {
     pub token: String,
 }
 
+/// A user changing their own password.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
 crate::redacted_debug!(NewUser { username, is_admin } secret { password });
+crate::redacted_debug!(PasswordChange {} secret { current_password, new_password });
 crate::redacted_debug!(NewApiToken { info } secret { token });
 
 /// Rules for names of projects (and later of every named object): they are
@@ -167,6 +175,26 @@ pub fn validate_name(field: &str, name: &str) -> Result<(), crate::error::AppErr
     }
     if name.chars().all(|c| c.is_ascii_digit()) {
         return invalid("must not be only digits (those refer to ids)");
+    }
+    Ok(())
+}
+
+/// A session ends this many hours after sign-in, however much it is used.
+pub const SESSION_LIFETIME_HOURS: i64 = 14 * 24;
+/// A session ends after this many hours without a request.
+pub const SESSION_IDLE_HOURS: i64 = 12;
+
+/// The shortest password accepted, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Rules for a new password: long enough to resist the guessing that
+/// sign-in throttling still lets through.
+pub fn validate_new_password(field: &str, password: &str) -> Result<(), crate::error::AppError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(crate::error::AppError::invalid(
+            field,
+            &format!("must be at least {MIN_PASSWORD_CHARS} characters long"),
+        ));
     }
     Ok(())
 }

@@ -24,7 +24,7 @@ macro_rules! redacted_debug {
 #[cfg(test)]
 mod tests {
     use crate::endpoint::EndpointSecrets;
-    use crate::model::{ApiTokenInfo, NewApiToken, NewUser};
+    use crate::model::{ApiTokenInfo, NewApiToken, NewUser, PasswordChange};
 
     #[test]
     fn secrets_do_not_appear_in_debug_output() {
@@ -63,8 +63,13 @@ mod tests {
             api_token: "slw_token-secret".into(),
             ..Default::default()
         };
+        let change = PasswordChange {
+            current_password: "old-secret".into(),
+            new_password: "new-secret".into(),
+        };
 
-        let printed = format!("{user:?} {token:?} {secrets:?} {input:?} {webhook_input:?}");
+        let printed =
+            format!("{user:?} {token:?} {secrets:?} {input:?} {webhook_input:?} {change:?}");
 
         assert!(!printed.contains("secret"), "{printed}");
         assert!(

@@ -324,6 +324,7 @@ const screens: Screen[] = [
   },
   { name: 'activity', path: () => '/triggers/docker/activity' },
   { name: 'audit', path: () => '/audit' },
+  { name: 'your account', path: () => '/settings/account' },
   { name: 'executions', path: () => '/executions' },
   {
     name: 'an execution',

@@ -110,9 +110,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .await?;
     let signed_in = bench
-        .client
-        .post(bench.url("/api/sign_in"))
-        .header("Accept", "application/json")
+        .server_function("sign_in")
         .form(&[("username", "bench"), ("password", "bench-password-1")])
         .send()
         .await?;
@@ -208,8 +206,7 @@ async fn main() -> anyhow::Result<()> {
             let request = match &case.request {
                 Request::Page(path) => bench.client.get(bench.url(path)).header("Cookie", &cookie),
                 Request::Function(filter) => bench
-                    .client
-                    .post(bench.url("/api/executions/list"))
+                    .server_function("executions/list")
                     .header("Cookie", &cookie)
                     .json(filter),
                 Request::Api(path) => bench.client.get(bench.url(path)).bearer_auth(&bench.token),

@@ -11,32 +11,11 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::{json, Value};
-use support::status_mib;
-
-struct Server {
-    child: std::process::Child,
-}
-
-impl Server {
-    fn memory(&self) -> (f64, f64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        (status_mib(&status, "VmRSS:"), status_mib(&status, "VmHWM:"))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::ServerProcess;
 
 fn print_memory(label: &str, (rss, hwm): (f64, f64)) {
     println!("  {label:<44} VmRSS {rss:>6.1} MiB   VmHWM {hwm:>6.1} MiB");
@@ -47,44 +26,20 @@ async fn main() -> anyhow::Result<()> {
     support::install_crypto_provider();
     let queued = support::env_number("QUEUED", 1000);
     let settle = Duration::from_millis(support::env_number("SETTLE_MS", 2000) as u64);
-    let binary =
-        std::env::var("SLIPWAY_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_slipway").to_string());
+    let binary = support::slipway_binary();
     let data_dir = tempfile::tempdir()?;
     let data_arg = data_dir.path().to_string_lossy().to_string();
 
-    let mut child = Command::new(&binary)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", &data_arg])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let server = Server { child };
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    let base = line
-        .trim()
-        .strip_prefix("Slipway is listening on ")
-        .ok_or_else(|| anyhow::anyhow!("unexpected first line: {line}"))?
-        .to_string();
+    let server = ServerProcess::start(&data_arg, &[]).await?;
+    let base = server.base.clone();
     let client = reqwest::Client::new();
-    let started = Instant::now();
-    while !client
-        .get(format!("{base}/healthz"))
-        .send()
-        .await
-        .is_ok_and(|answer| answer.status().is_success())
-    {
-        anyhow::ensure!(started.elapsed() < Duration::from_secs(30), "no /healthz");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     tokio::time::sleep(settle).await;
     println!("rss: {binary}");
     print_memory("idle, startup settled", server.memory());
 
     // An API token from the CLI, as an operator would make one.
-    let output = Command::new(&binary)
-        .args([
+    let output = support::slipway_command(
+        &[
             "token",
             "create",
             "--user",
@@ -93,16 +48,10 @@ async fn main() -> anyhow::Result<()> {
             "admin",
             "--data-dir",
             &data_arg,
-        ])
-        .env("RUST_LOG", "warn")
-        .output()?;
-    anyhow::ensure!(output.status.success(), "token create failed");
-    let token = String::from_utf8(output.stdout)?
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .trim()
-        .to_string();
+        ],
+        "",
+    )?;
+    let token = output.lines().last().unwrap_or_default().trim().to_string();
 
     // A peer that never answers within the run: the one RUNNING run waits on it.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

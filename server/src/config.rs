@@ -6,6 +6,14 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::receive::cidr::Cidr;
+use crate::service::sign_in_guard::{
+    DEFAULT_CONCURRENT_HASHES, DEFAULT_FAILURES_PER_ADDRESS, DEFAULT_FAILURES_PER_USER_NAME,
+    FAILURE_WINDOW,
+};
+use crate::service::SignInLimits;
+use crate::throttle::Budget;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "slipway",
@@ -127,6 +135,71 @@ pub struct ServeArgs {
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, env = "SLIPWAY_LOG_JSON")]
     pub log_json: bool,
+    #[command(flatten)]
+    pub access: AccessArgs,
+}
+
+/// Who may knock how often: sign-in limits and the client address behind a proxy.
+#[derive(Clone, Debug, Args)]
+pub struct AccessArgs {
+    /// Password checks (argon2id: 19 MiB and tens of milliseconds of a core
+    /// each) run at once; sign-ins beyond are answered 503 with Retry-After.
+    #[arg(
+        long,
+        env = "SLIPWAY_MAX_CONCURRENT_PASSWORD_CHECKS",
+        default_value_t = DEFAULT_CONCURRENT_HASHES as u32,
+        value_parser = clap::value_parser!(u32).range(1..=1024)
+    )]
+    pub max_concurrent_password_checks: u32,
+    /// Failed sign-ins a user name may have in 15 minutes (they drain
+    /// evenly); more are answered 429 with Retry-After.
+    #[arg(
+        long,
+        env = "SLIPWAY_SIGN_IN_FAILURES_PER_USER",
+        default_value_t = DEFAULT_FAILURES_PER_USER_NAME,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000)
+    )]
+    pub sign_in_failures_per_user: u32,
+    /// Failed sign-ins a client address (an IPv6 /64) may have in 15 minutes.
+    #[arg(
+        long,
+        env = "SLIPWAY_SIGN_IN_FAILURES_PER_ADDRESS",
+        default_value_t = DEFAULT_FAILURES_PER_ADDRESS,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000)
+    )]
+    pub sign_in_failures_per_address: u32,
+    /// Reverse proxies (addresses or CIDRs, comma-separated) whose
+    /// `X-Forwarded-For` names the client. Unset: the TCP peer is the
+    /// client, so behind a proxy every client has the proxy's address.
+    #[arg(long, env = "SLIPWAY_TRUSTED_PROXIES", value_delimiter = ',', value_parser = Cidr::parse)]
+    pub trusted_proxies: Vec<Cidr>,
+}
+
+impl Default for AccessArgs {
+    fn default() -> Self {
+        AccessArgs {
+            max_concurrent_password_checks: DEFAULT_CONCURRENT_HASHES as u32,
+            sign_in_failures_per_user: DEFAULT_FAILURES_PER_USER_NAME,
+            sign_in_failures_per_address: DEFAULT_FAILURES_PER_ADDRESS,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl AccessArgs {
+    pub fn sign_in_limits(&self) -> SignInLimits {
+        SignInLimits {
+            concurrent_hashes: self.max_concurrent_password_checks as usize,
+            per_user_name: Budget {
+                burst: self.sign_in_failures_per_user,
+                window: FAILURE_WINDOW,
+            },
+            per_address: Budget {
+                burst: self.sign_in_failures_per_address,
+                window: FAILURE_WINDOW,
+            },
+        }
+    }
 }
 
 /// A URL that may carry a password (`postgres://user:password@host/db`, a

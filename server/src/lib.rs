@@ -21,4 +21,5 @@ pub mod startup;
 pub mod store;
 #[doc(hidden)]
 pub mod test_support;
+pub mod throttle;
 pub mod yaml_guard;

@@ -132,21 +132,23 @@ impl LiveBus {
         let mut streams = lock(&self.streams);
         let limits = streams.limits;
         if streams.total >= limits.total {
-            return Err(AppError::Unavailable {
-                message: format!(
+            return Err(AppError::unavailable(
+                format!(
                     "the server already has {} live streams open (the limit); try again later",
                     limits.total
                 ),
-            });
+                None,
+            ));
         }
         let open = streams.open.entry(user_id).or_default();
         if *open >= limits.per_user {
-            return Err(AppError::TooManyRequests {
-                message: format!(
+            return Err(AppError::too_many_requests(
+                format!(
                     "you already have {} live streams open (the limit per user); close a page or a script's stream first",
                     limits.per_user
                 ),
-            });
+                None,
+            ));
         }
         *open += 1;
         streams.total += 1;

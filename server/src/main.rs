@@ -172,23 +172,22 @@ async fn set_password(
     let mut password = String::new();
     std::io::stdin().lock().read_line(&mut password)?;
     let password = password.trim_end_matches(['\r', '\n']);
-    if password.chars().count() < 8 {
-        anyhow::bail!("the password must be at least 8 characters long");
-    }
+    app::model::validate_new_password("password", password)
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
     let store = server::startup::open_store(storage).await?;
     let record = ensure_user(&store, user, role).await?;
     store
         .set_password_hash(record.id, &secrets::hash_password(password)?)
         .await?;
+    // Whoever signed in with the old password (or stole a session) is out.
+    let ended = store.delete_user_sessions(record.id, None).await?;
     audit(
         &store,
-        AuditEvent::new(AuditActor::CommandLine, AuditAction::UserPasswordSet).target(
-            AuditTargetKind::User,
-            record.id,
-            &record.username,
-        ),
+        AuditEvent::new(AuditActor::CommandLine, AuditAction::UserPasswordSet)
+            .target(AuditTargetKind::User, record.id, &record.username)
+            .detail("sessions_ended", ended),
     )
     .await;
-    eprintln!("Password set for user '{user}'.");
+    eprintln!("Password set for user '{user}'; {ended} session(s) signed out.");
     Ok(())
 }

@@ -16,6 +16,7 @@ use crate::connect::Outbound;
 use crate::crypto::SecretBox;
 use crate::engine::{Engine, EngineContext};
 use crate::files::{create_private_dir, write_private_file};
+use crate::http::security::SecurityConfig;
 use crate::http::{router, AppState};
 use crate::secrets;
 use crate::service::Slipway;
@@ -36,6 +37,7 @@ pub struct Application {
     engine: Arc<Engine>,
     live: crate::live::LiveBus,
     refusals: crate::service::refusals::RefusalCounter,
+    sign_in_guard: Arc<crate::service::SignInGuard>,
 }
 
 /// Pipeline workers per process: runs mostly wait on clusters and registries,
@@ -64,14 +66,34 @@ impl Application {
         };
         let public_url = match &args.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),
-            None => format!("http://{}", listener.local_addr()?),
+            None => {
+                if args.listen.ip().is_unspecified() {
+                    tracing::warn!(
+                        listen = %args.listen,
+                        "no --public-url: browsers must reach this server at the listen address \
+                         itself, or sign-in and every form are refused as cross-origin; set \
+                         --public-url to the address people open"
+                    );
+                }
+                format!("http://{}", listener.local_addr()?)
+            }
         };
+        let front_end_module = format!(
+            "/{}/{}.js",
+            leptos_options.site_pkg_dir, leptos_options.output_name
+        );
+        let security = SecurityConfig::new(
+            &public_url,
+            args.access.trusted_proxies.clone(),
+            &front_end_module,
+        )?;
         let slipway = Slipway::new(
             store.clone(),
             secret_box.clone(),
             outbound.clone(),
             public_url.clone(),
-        );
+        )
+        .with_sign_in_limits(args.access.sign_in_limits());
         // The engine gets only what it uses; the signals and the live bus are
         // the request side's own, so both sides wake, cancel and announce alike.
         let engine = Engine::new(EngineContext {
@@ -85,9 +107,11 @@ impl Application {
         engine.recover_after_restart().await?;
         let live = slipway.live.clone();
         let refusals = slipway.refusals.clone();
+        let sign_in_guard = slipway.sign_in_guard.clone();
         let state = AppState {
             leptos_options,
             backend: Arc::new(slipway),
+            security: Arc::new(security),
         };
         Ok(Application {
             listener,
@@ -96,6 +120,7 @@ impl Application {
             engine,
             live,
             refusals,
+            sign_in_guard,
         })
     }
 
@@ -107,6 +132,11 @@ impl Application {
     /// The counts of refused deliveries (tests shorten their window).
     pub fn refusals(&self) -> &crate::service::refusals::RefusalCounter {
         &self.refusals
+    }
+
+    /// What throttles password checks (tests occupy its hashing slots).
+    pub fn sign_in_guard(&self) -> Arc<crate::service::SignInGuard> {
+        self.sign_in_guard.clone()
     }
 
     pub fn port(&self) -> u16 {

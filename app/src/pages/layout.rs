@@ -70,6 +70,7 @@ fn SignedIn(user: User) -> impl IntoView {
                     <p class="mt-3 hidden px-3 text-xs font-semibold uppercase tracking-wider text-slate-400 md:block">
                         "Settings"
                     </p>
+                    <NavLink href="/settings/account" label="Your account" />
                     <NavLink href="/settings/tokens" label="API tokens" />
                     {user.is_admin.then(|| view! { <NavLink href="/settings/users" label="Users" /> })}
                     <Transition fallback=|| ()>

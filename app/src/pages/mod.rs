@@ -1,4 +1,5 @@
 pub mod access;
+pub mod account;
 pub mod activity;
 pub mod audit;
 pub mod endpoints;

@@ -1,10 +1,13 @@
 //! What the benches share: the real server started in-process on port 0 with
-//! its own SQLite data directory, an admin API token, a JSON client, and the
-//! small statistics they print. `mod support;` in each bench (not a bench itself).
+//! its own SQLite data directory, an admin API token, a JSON client, the
+//! `slipway` binary as a process of its own, and the small statistics they
+//! print. `mod support;` in each bench (not a bench itself).
 
 #![allow(dead_code)] // each bench uses a different part
 
-use std::time::Duration;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use app::model::TokenRequest;
 use serde_json::Value;
@@ -112,6 +115,7 @@ impl Bench {
             docker_hub_callback_hosts: Vec::new(),
             deny_private_egress: false,
             log_json: false,
+            access: Default::default(),
         };
         adjust(&mut args);
         let application = Application::build(&args).await?;
@@ -136,6 +140,15 @@ impl Bench {
         format!("{}{path}", self.base)
     }
 
+    /// A POST to the server function at `/api/{endpoint}` as a page of this
+    /// server sends it (`Origin` is the server's address).
+    pub fn server_function(&self, endpoint: &str) -> reqwest::RequestBuilder {
+        self.client
+            .post(self.url(&format!("/api/{endpoint}")))
+            .header("Origin", &self.base)
+            .header("Accept", "application/json")
+    }
+
     /// POSTs JSON with the admin token; any answer but 2xx is an error.
     pub async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
         let answer = send_post(&self.client, self.url(path), &self.token, &body).await?;
@@ -155,5 +168,92 @@ impl Bench {
             .unwrap_or_default()
             .replace("registry-webhooks", "docker-hub-webhooks");
         Ok((webhook["id"].as_i64().unwrap_or_default(), hook_url))
+    }
+}
+
+/// The `slipway` binary cargo built for the benches (the `bench` profile is
+/// `release`), or the one `SLIPWAY_BIN` names.
+pub fn slipway_binary() -> String {
+    std::env::var("SLIPWAY_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_slipway").to_string())
+}
+
+/// Runs a `slipway` command to its end (`user set-password`, `token create`)
+/// with `stdin` as its input; answers its standard output.
+pub fn slipway_command(args: &[&str], stdin: &str) -> anyhow::Result<String> {
+    use std::io::Write;
+    let mut child = Command::new(slipway_binary())
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin.as_bytes())?;
+    }
+    let output = child.wait_with_output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "slipway {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8(output.stdout)?)
+}
+
+/// `slipway serve` as a process of its own on `127.0.0.1:0`, killed when dropped.
+pub struct ServerProcess {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+}
+
+impl ServerProcess {
+    /// Starts it on `data_dir` with `extra` flags, and waits until `/healthz` answers.
+    pub async fn start(data_dir: &str, extra: &[&str]) -> anyhow::Result<Self> {
+        let mut child = Command::new(slipway_binary())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let server = ServerProcess {
+            child,
+            base: line
+                .trim()
+                .strip_prefix("Slipway is listening on ")
+                .ok_or_else(|| anyhow::anyhow!("unexpected first line: {line}"))?
+                .to_string(),
+        };
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        while !client
+            .get(format!("{}/healthz", server.base))
+            .send()
+            .await
+            .is_ok_and(|answer| answer.status().is_success())
+        {
+            anyhow::ensure!(started.elapsed() < Duration::from_secs(30), "no /healthz");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(server)
+    }
+
+    /// (VmRSS, VmHWM) of the process, in MiB.
+    pub fn memory(&self) -> (f64, f64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        (status_mib(&status, "VmRSS:"), status_mib(&status, "VmHWM:"))
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

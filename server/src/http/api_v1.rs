@@ -8,11 +8,11 @@ use app::audit::{AuditEntry, AuditFilter};
 use app::endpoint::{Endpoint, EndpointInput, Validation};
 use app::error::AppError;
 use app::execution::{Execution, ExecutionFilter, ExecutionSummary, Pipeline};
-use app::model::{ApiTokenInfo, NewApiToken, Project, ProjectInput};
+use app::model::{ApiTokenInfo, NewApiToken, PasswordChange, Project, ProjectInput};
 use app::model::{Member, NewUser, ProjectRole, TokenRequest, User};
 use app::pipeline::PipelineSpec;
 use app::webhook::{ActivityFilter, DockerEvent, DockerWebhook, DockerWebhookInput, HubSyncState};
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, State};
+use axum::extract::{Extension, FromRequest, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::http::{header, StatusCode};
@@ -45,7 +45,10 @@ impl FromRequestParts<AppState> for ApiActor {
             .actor_for_api_token(token)
             .await?
             .ok_or(AppError::Unauthorized)?;
-        actor.client = client_address(&parts.extensions);
+        actor.client = parts
+            .extensions
+            .get::<ClientAddress>()
+            .map(|client| client.0);
         Ok(ApiActor(actor))
     }
 }
@@ -62,6 +65,8 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/me", get(me))
+        .route("/me/sessions", delete(sign_out_everywhere))
+        .route("/me/password", axum::routing::put(change_password))
         .route("/projects", get(list_projects).post(create_project))
         .route(
             "/projects/{reference}",
@@ -193,6 +198,30 @@ async fn create_token(
 ) -> Result<(StatusCode, Json<NewApiToken>), ApiError> {
     let created = state.backend.create_api_token(&actor, request).await?;
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Ends every browser session of the token's user (their API tokens stay).
+async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+) -> Result<StatusCode, ApiError> {
+    state.backend.sign_out_everywhere(&actor).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Changes the token's user's password; all their browser sessions end.
+async fn change_password(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    client: Option<Extension<ClientAddress>>,
+    ApiJson(change): ApiJson<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    let client = client.map(|Extension(ClientAddress(address))| address);
+    state
+        .backend
+        .change_password(&actor, change, client, None)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn revoke_token(

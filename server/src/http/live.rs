@@ -34,7 +34,7 @@ pub async fn live(
     headers: HeaderMap,
     Query(scope): Query<LiveScope>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let credential = Credential::from_headers(&headers).ok_or(AppError::Unauthorized)?;
+    let credential = Credential::from_headers(&state, &headers).ok_or(AppError::Unauthorized)?;
     let actor = credential
         .resolve(&state.backend)
         .await?
@@ -74,18 +74,28 @@ enum Credential {
 }
 
 impl Credential {
-    fn from_headers(headers: &HeaderMap) -> Option<Credential> {
-        match (bearer_token(headers), session_cookie(headers)) {
+    fn from_headers(state: &AppState, headers: &HeaderMap) -> Option<Credential> {
+        match (bearer_token(headers), session_cookie(state, headers)) {
             (Some(token), _) => Some(Credential::ApiToken(token.to_string())),
             (None, Some(session)) => Some(Credential::Session(session)),
             (None, None) => None,
         }
     }
 
+    /// Who the credential belongs to, as the request that opened the stream.
     async fn resolve(&self, slipway: &Slipway) -> Result<Option<Actor>, AppError> {
         match self {
             Credential::ApiToken(token) => slipway.actor_for_api_token(token).await,
             Credential::Session(session) => slipway.actor_for_session(session).await,
+        }
+    }
+
+    /// The same, for a re-check while the stream is open: a session is not
+    /// used by it (an open tab alone does not keep a session from idling out).
+    async fn recheck(&self, slipway: &Slipway) -> Result<Option<Actor>, AppError> {
+        match self {
+            Credential::ApiToken(token) => slipway.actor_for_api_token(token).await,
+            Credential::Session(session) => slipway.actor_for_session_unused(session).await,
         }
     }
 }
@@ -148,7 +158,7 @@ impl Reader {
     /// A failing store ends the stream too: the page reconnects and is
     /// authorised afresh.
     async fn still_authorised(&mut self) -> bool {
-        match self.credential.resolve(&self.visibility.slipway).await {
+        match self.credential.recheck(&self.visibility.slipway).await {
             Ok(Some(actor)) if actor.user.id == self.visibility.actor.user.id => {
                 if actor.user.is_admin != self.visibility.actor.user.is_admin {
                     self.visibility = Visibility::new(self.visibility.slipway.clone(), actor);

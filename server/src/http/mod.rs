@@ -6,13 +6,14 @@ pub mod error;
 mod live;
 mod receivers;
 mod request_log;
+pub mod security;
 
 use std::sync::Arc;
 
-use app::backend::{session_token_from, AuthApi, SharedBackend};
-use axum::body::Body;
+use app::backend::{AuthApi, SharedBackend};
 use axum::extract::{FromRef, Request, State};
-use axum::http::{header, Method, StatusCode};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -21,11 +22,13 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
 use crate::service::Slipway;
+use security::SecurityConfig;
 
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub backend: Arc<Slipway>,
+    pub security: Arc<SecurityConfig>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -36,7 +39,17 @@ impl FromRef<AppState> for LeptosOptions {
 
 pub fn router(state: AppState) -> Router {
     let shared: SharedBackend = state.backend.clone();
-    let provide_backend = move || provide_context(shared.clone());
+    // Every render and server function gets the backend, and the CSP nonce
+    // `security_headers` put on the request (it replaces the one Leptos
+    // made up, so the hydration script carries the nonce of the header).
+    let provide_request_context = move || {
+        provide_context(shared.clone());
+        let nonce = use_context::<Parts>()
+            .and_then(|parts| parts.extensions.get::<leptos::nonce::Nonce>().cloned());
+        if let Some(nonce) = nonce {
+            provide_context(nonce);
+        }
+    };
     let routes = generate_route_list(app::App);
     let options = state.leptos_options.clone();
 
@@ -45,18 +58,29 @@ pub fn router(state: AppState) -> Router {
         .route(app::live::LIVE_PATH, get(live::live))
         .nest("/api/v1", api_v1::router())
         .nest("/pipelines/api", receivers::router())
-        .leptos_routes_with_context(&state, routes, provide_backend.clone(), move || {
+        .leptos_routes_with_context(&state, routes, provide_request_context.clone(), move || {
             app::shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,
-        >(provide_backend, app::shell))
+        >(provide_request_context, app::shell))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             require_session_for_pages,
         ))
-        .layer(middleware::from_fn(same_origin_for_browser_posts))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::browser_writes_from_public_origin,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::client_address,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::security_headers,
+        ))
         .layer(request_log::layer())
         .with_state(state)
 }
@@ -69,8 +93,8 @@ async fn healthz() -> impl IntoResponse {
     )
 }
 
-fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
-    session_token_from(headers)
+fn session_cookie(state: &AppState, headers: &axum::http::HeaderMap) -> Option<String> {
+    state.backend.session_cookie().token_from(headers)
 }
 
 /// Page requests without a valid session go to the sign-in page before any
@@ -91,7 +115,7 @@ async fn require_session_for_pages(
     if !is_page {
         return next.run(request).await;
     }
-    let signed_in = match session_cookie(request.headers()) {
+    let signed_in = match session_cookie(&state, request.headers()) {
         Some(token) => matches!(state.backend.actor_for_session(&token).await, Ok(Some(_))),
         None => false,
     };
@@ -100,33 +124,4 @@ async fn require_session_for_pages(
     } else {
         Redirect::to("/login").into_response()
     }
-}
-
-/// Server functions are authorised by the session cookie; a browser sends
-/// `Origin` on cross-site POSTs, so refuse those unless it names this host.
-/// (SameSite=Lax already keeps the cookie off them; this is the second lock.)
-async fn same_origin_for_browser_posts(request: Request, next: Next) -> Response {
-    let is_server_function = request.method() == Method::POST
-        && request.uri().path().starts_with("/api/")
-        && !request.uri().path().starts_with("/api/v1/");
-    if is_server_function {
-        let origin_host = request
-            .headers()
-            .get(header::ORIGIN)
-            .and_then(|value| value.to_str().ok())
-            .map(|origin| origin.split("://").nth(1).unwrap_or(origin).to_string());
-        let host = request
-            .headers()
-            .get(header::HOST)
-            .and_then(|value| value.to_str().ok());
-        if let (Some(origin_host), Some(host)) = (origin_host, host) {
-            if origin_host != host {
-                return Response::builder()
-                    .status(StatusCode::FORBIDDEN)
-                    .body(Body::from("cross-origin request refused"))
-                    .unwrap_or_default();
-            }
-        }
-    }
-    next.run(request).await
 }

@@ -13,10 +13,13 @@ mod hub_sync;
 mod pipelines;
 mod projects;
 pub mod refusals;
+pub mod sign_in_guard;
 mod users;
 mod webhooks;
 
 pub use audit::{AuditActor, AuditEvent};
+pub use auth::{SESSION_IDLE_TIMEOUT_MILLIS, SESSION_LIFETIME_MILLIS};
+pub use sign_in_guard::{SignInGuard, SignInLimits};
 pub use users::{issue_api_token, token_event, API_TOKEN_PREFIX};
 
 use app::backend::Actor;
@@ -102,6 +105,8 @@ pub struct Slipway {
     pub limiter: std::sync::Arc<dyn crate::receive::rate_limit::DeliveryLimiter>,
     /// Deliveries refused before they were read, counted per webhook.
     pub refusals: refusals::RefusalCounter,
+    /// Throttles password checks and bounds how many run at once.
+    pub sign_in_guard: std::sync::Arc<SignInGuard>,
 }
 
 impl Slipway {
@@ -120,7 +125,14 @@ impl Slipway {
             live: Default::default(),
             limiter: std::sync::Arc::new(crate::receive::rate_limit::InMemoryLimiter::default()),
             refusals: Default::default(),
+            sign_in_guard: std::sync::Arc::new(SignInGuard::new(SignInLimits::default())),
         }
+    }
+
+    /// The same service with other sign-in limits (`--max-concurrent-password-checks`, …).
+    pub fn with_sign_in_limits(mut self, limits: SignInLimits) -> Self {
+        self.sign_in_guard = std::sync::Arc::new(SignInGuard::new(limits));
+        self
     }
 
     /// Of the objects found by id or name, the one the actor may see (in

@@ -83,12 +83,7 @@ impl UsersApi for Slipway {
     async fn create_user(&self, actor: &Actor, input: NewUser) -> Result<User, AppError> {
         Self::require_admin(actor, "creating users")?;
         validate_name("username", &input.username)?;
-        if input.password.chars().count() < 8 {
-            return Err(AppError::invalid(
-                "password",
-                "must be at least 8 characters long",
-            ));
-        }
+        validate_new_password("password", &input.password)?;
         if self.store.user_by_name(&input.username).await?.is_some() {
             return Err(AppError::conflict(format!(
                 "a user named '{}' already exists",

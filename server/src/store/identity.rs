@@ -8,6 +8,10 @@ use super::StoreResult;
 /// scripts do not turn every request into a write.
 pub const TOKEN_USE_RECORDED_EVERY: Millis = 60_000;
 
+/// A session's last use is written at most this often (milliseconds): the
+/// idle timeout counts from it, and pages do not write on every request.
+pub const SESSION_USE_RECORDED_EVERY: Millis = 60_000;
+
 #[derive(Clone, PartialEq, Eq)]
 pub struct UserRecord {
     pub id: i64,
@@ -44,6 +48,7 @@ pub trait IdentityStore: Send + Sync {
     async fn count_users_with_password(&self) -> StoreResult<i64>;
     async fn list_users(&self) -> StoreResult<Vec<UserRecord>>;
 
+    /// A new session, used at `now`, valid until `expires_at` at most.
     async fn create_session(
         &self,
         token_hash: &str,
@@ -51,12 +56,36 @@ pub trait IdentityStore: Send + Sync {
         now: Millis,
         expires_at: Millis,
     ) -> StoreResult<()>;
+    /// The user of a session that has not expired at `now` and was last
+    /// used after `used_after`. Only a found session's use is recorded, at
+    /// most once per [`SESSION_USE_RECORDED_EVERY`]: an unknown cookie costs no write.
     async fn user_for_session(
         &self,
         token_hash: &str,
         now: Millis,
+        used_after: Millis,
+    ) -> StoreResult<Option<UserRecord>>;
+    /// As [`IdentityStore::user_for_session`], without recording a use: for
+    /// re-checks the server makes by itself (an open live stream), which must
+    /// not keep an unattended session from idling out.
+    async fn session_user(
+        &self,
+        token_hash: &str,
+        now: Millis,
+        used_after: Millis,
     ) -> StoreResult<Option<UserRecord>>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    /// Deletes every session of the user but the one whose hash is `keep`;
+    /// answers how many were deleted.
+    async fn delete_user_sessions(&self, user_id: i64, keep: Option<&str>) -> StoreResult<u64>;
+    /// Deletes the user's sessions that expired by `now` or were last used
+    /// at `used_after` or before: they open nothing any more.
+    async fn delete_stale_sessions(
+        &self,
+        user_id: i64,
+        now: Millis,
+        used_after: Millis,
+    ) -> StoreResult<u64>;
 
     async fn create_api_token(&self, token: NewTokenRecord<'_>) -> StoreResult<ApiTokenInfo>;
     /// The owner of an active token. Only a found token's use is recorded,

@@ -155,10 +155,8 @@ async fn pages_need_a_session_and_sign_in_sets_an_http_only_cookie() {
 
     // Signing out ends the session on the server, not just in the browser.
     let out = app
-        .client
-        .post(app.url("/api/sign_out"))
+        .server_function("sign_out")
         .header("Cookie", &session)
-        .header("Accept", "application/json")
         .send()
         .await
         .unwrap();

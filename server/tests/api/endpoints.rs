@@ -560,10 +560,8 @@ async fn a_draft_reuses_stored_secrets_only_with_the_endpoints_own_rights_and_ad
     app.member_token(&mine, "dana", "developer").await;
     let dana = session_cookie(&app, "dana", "dana-password-1").await;
     let draft = |cookie: &str, project: &str, url: &str| {
-        app.client
-            .post(app.url("/api/endpoints/validate_draft"))
+        app.server_function("endpoints/validate_draft")
             .header("Cookie", cookie.to_string())
-            .header("Accept", "application/json")
             .json(&json!({
                 "id": stored["id"],
                 "input": registry_endpoint(project, url, ""),

@@ -34,6 +34,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// An API token of a global admin.
     pub admin_token: String,
+    /// What throttles password checks (to occupy its hashing slots).
+    pub sign_in_guard: std::sync::Arc<server::service::SignInGuard>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -51,6 +53,7 @@ pub fn serve_args(data_dir: &Path) -> ServeArgs {
         docker_hub_callback_hosts: Vec::new(),
         deny_private_egress: false,
         log_json: false,
+        access: Default::default(),
     }
 }
 
@@ -102,6 +105,7 @@ pub async fn spawn_app_with(
     let store = application.store.clone();
     let live = application.live().clone();
     let refusals = application.refusals().clone();
+    let sign_in_guard = application.sign_in_guard();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(application.run_until_stopped(async {
         let _ = stopped.await;
@@ -116,6 +120,7 @@ pub async fn spawn_app_with(
         refusals,
         client: http_client(),
         admin_token,
+        sign_in_guard,
         stop: Some(stop),
         server: Some(server),
     }
@@ -151,6 +156,32 @@ pub async fn finished(app: &TestApp, id: impl Display) -> serde_json::Value {
     .await
 }
 
+/// A connection of its own to the server's SQLite file, for rows the API
+/// cannot reach (a session's last use, to age it).
+pub async fn database(app: &TestApp) -> sqlx::SqliteConnection {
+    use sqlx::Connection;
+    let url = format!(
+        "sqlite:{}",
+        app.data_dir.path().join("slipway.db").display()
+    );
+    sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("the database opens")
+}
+
+/// Moves the last use of `user`'s sessions `millis` into the past.
+pub async fn age_sessions(app: &TestApp, user: &str, millis: i64) {
+    sqlx::query(
+        "UPDATE sessions SET last_seen_at = last_seen_at - $1 \
+         WHERE user_id = (SELECT id FROM users WHERE username = $2)",
+    )
+    .bind(millis)
+    .bind(user)
+    .execute(&mut database(app).await)
+    .await
+    .expect("the sessions are aged");
+}
+
 /// Creates (or reuses) a user and returns a fresh API token for it.
 pub async fn create_token(store: &SharedStore, username: &str, is_admin: bool) -> String {
     let user = store
@@ -175,11 +206,11 @@ pub async fn set_password(app: &TestApp, user: &str, password: &str) {
         .unwrap();
 }
 
-/// Signs in through the sign-in server function; the answer carries the session cookie.
+/// Signs in through the sign-in server function, as the sign-in page does
+/// (from a page of the server: `Origin` is its address); the answer carries
+/// the session cookie.
 pub async fn sign_in(app: &TestApp, user: &str, password: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/sign_in"))
-        .header("Accept", "application/json")
+    app.server_function("sign_in")
         .form(&[("username", user), ("password", password)])
         .send()
         .await
@@ -191,7 +222,12 @@ pub async fn session_cookie(app: &TestApp, user: &str, password: &str) -> String
     set_password(app, user, password).await;
     let signed_in = sign_in(app, user, password).await;
     assert!(signed_in.status().is_success(), "{user} signs in");
-    signed_in.headers()["set-cookie"]
+    cookie_from(&signed_in)
+}
+
+/// The `name=value` of the cookie an answer sets, as a `Cookie` header sends it back.
+pub fn cookie_from(answer: &reqwest::Response) -> String {
+    answer.headers()["set-cookie"]
         .to_str()
         .expect("the cookie is text")
         .split(';')
@@ -203,6 +239,15 @@ pub async fn session_cookie(app: &TestApp, user: &str, password: &str) -> String
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
+    }
+
+    /// A POST to the server function at `/api/{endpoint}` as a page of this
+    /// server sends it: `Origin` is the server's address, the answer JSON.
+    pub fn server_function(&self, endpoint: &str) -> reqwest::RequestBuilder {
+        self.client
+            .post(self.url(&format!("/api/{endpoint}")))
+            .header("Origin", &self.address)
+            .header("Accept", "application/json")
     }
 
     pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {

@@ -7,7 +7,10 @@ use serde_json::{json, Value};
 
 use server::live::LiveLimits;
 
-use crate::helpers::{finished, session_cookie, spawn_app, TestApp};
+use server::clock::now_millis;
+use server::service::SESSION_IDLE_TIMEOUT_MILLIS;
+
+use crate::helpers::{age_sessions, database, finished, session_cookie, spawn_app, TestApp};
 use crate::pipelines::{create_pipeline, run, slow_peer};
 
 /// Reads a live stream's `data:` lines as JSON events.
@@ -347,10 +350,8 @@ async fn a_stream_ends_when_its_session_signs_out() {
 
     // Act
     let out = app
-        .client
-        .post(app.url("/api/sign_out"))
+        .server_function("sign_out")
         .header("Cookie", &session)
-        .header("Accept", "application/json")
         .send()
         .await
         .unwrap();
@@ -360,6 +361,39 @@ async fn a_stream_ends_when_its_session_signs_out() {
     assert!(
         ends_within(&mut stream, Duration::from_secs(5)).await,
         "the stream of a signed-out session stayed open"
+    );
+}
+
+#[tokio::test]
+async fn an_open_stream_does_not_keep_its_session_from_idling_out() {
+    // Arrange: a stream on a session last used long ago (but within the idle timeout).
+    let app = app_rechecking_often().await;
+    let session = session_cookie(&app, "alice", "correct horse battery").await;
+    let request = app
+        .client
+        .get(app.url("/api/live"))
+        .header("Cookie", &session);
+    let mut stream = LiveStream::open_with(request).await;
+    let long_ago = SESSION_IDLE_TIMEOUT_MILLIS - 10 * 60_000;
+    age_sessions(&app, "alice", long_ago).await;
+
+    // Act: the stream re-checks its session several times.
+    assert!(
+        !ends_within(&mut stream, Duration::from_secs(1)).await,
+        "the session is still valid"
+    );
+
+    // Assert: none of the re-checks counted as a use.
+    let last_seen: i64 = sqlx::query_scalar(
+        "SELECT MAX(last_seen_at) FROM sessions \
+         WHERE user_id = (SELECT id FROM users WHERE username = 'alice')",
+    )
+    .fetch_one(&mut database(&app).await)
+    .await
+    .unwrap();
+    assert!(
+        last_seen < now_millis() - long_ago + 60_000,
+        "an open stream recorded a use of its session"
     );
 }
 

@@ -11,6 +11,8 @@ mod projects;
 mod recovery;
 mod registry;
 mod roles;
+mod sessions;
+mod sign_in_limits;
 mod startup;
 mod webhook_limits;
 mod webhooks;

@@ -155,9 +155,7 @@ async fn admins_create_users_who_can_then_sign_in() {
     assert_eq!(again.status(), 409);
 
     let sign_in = app
-        .client
-        .post(app.url("/api/sign_in"))
-        .header("Accept", "application/json")
+        .server_function("sign_in")
         .form(&[("username", "carol"), ("password", "carol-password")])
         .send()
         .await

@@ -40,11 +40,11 @@ pub async fn users_sessions_and_tokens(store: SharedStore) {
 
     // Sessions: found until they expire, gone once deleted.
     store.create_session("s1", bob.id, 10, 100).await.unwrap();
-    let holder = store.user_for_session("s1", 99).await.unwrap();
+    let holder = store.user_for_session("s1", 99, 0).await.unwrap();
     assert_eq!(holder.map(|user| user.id), Some(bob.id));
-    assert_eq!(store.user_for_session("s1", 100).await.unwrap(), None);
+    assert_eq!(store.user_for_session("s1", 100, 0).await.unwrap(), None);
     store.delete_session("s1").await.unwrap();
-    assert_eq!(store.user_for_session("s1", 50).await.unwrap(), None);
+    assert_eq!(store.user_for_session("s1", 50, 0).await.unwrap(), None);
 
     // API tokens: listed newest first; a use is recorded; revoked ones open nothing.
     let ci = store
@@ -132,6 +132,114 @@ pub async fn users_sessions_and_tokens(store: SharedStore) {
     assert_eq!(store.user_for_api_token("h3", 200).await.unwrap(), None);
     assert_eq!(store.active_api_token("h3", 200).await.unwrap(), None);
     assert!(!store.api_token_by_id(expiring.id, 200).await.unwrap());
+}
+
+pub async fn sessions_idle_out_and_end_together(store: SharedStore) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let minute = SESSION_USE_RECORDED_EVERY;
+    let expires = 1_000 * minute;
+    store
+        .create_session("a1", alice.id, 0, expires)
+        .await
+        .unwrap();
+
+    // Idle: a session last used at `used_after` or before opens nothing.
+    assert_eq!(store.user_for_session("a1", 1, 0).await.unwrap(), None);
+    // A use more than a minute after the last recorded one is recorded…
+    let found = store.user_for_session("a1", minute + 1, -1).await.unwrap();
+    assert_eq!(found.map(|user| user.id), Some(alice.id));
+    assert!(
+        store
+            .user_for_session("a1", minute + 2, minute)
+            .await
+            .unwrap()
+            .is_some(),
+        "last used at minute + 1"
+    );
+    // …one within the minute after it is not.
+    assert!(store
+        .user_for_session("a1", 2 * minute, -1)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        store
+            .user_for_session("a1", 2 * minute, minute + 1)
+            .await
+            .unwrap(),
+        None,
+        "still last used at minute + 1"
+    );
+
+    // A re-check the server makes by itself reads the same, and records nothing.
+    let peeked = store.session_user("a1", 3 * minute, minute).await.unwrap();
+    assert_eq!(peeked.map(|user| user.id), Some(alice.id));
+    assert_eq!(
+        store
+            .session_user("a1", 3 * minute, minute + 1)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .user_for_session("a1", 3 * minute, minute + 1)
+            .await
+            .unwrap(),
+        None,
+        "still last used at minute + 1"
+    );
+
+    // Everywhere: every session of the user but the one kept, nobody else's.
+    store
+        .create_session("a2", alice.id, 0, expires)
+        .await
+        .unwrap();
+    store
+        .create_session("a3", alice.id, 0, expires)
+        .await
+        .unwrap();
+    store
+        .create_session("b1", bob.id, 0, expires)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .delete_user_sessions(alice.id, Some("a2"))
+            .await
+            .unwrap(),
+        2
+    );
+    let open = |hash: &'static str| {
+        let store = store.clone();
+        async move { store.user_for_session(hash, 1, -1).await.unwrap().is_some() }
+    };
+    assert!(!open("a1").await && !open("a3").await);
+    assert!(open("a2").await && open("b1").await);
+    assert_eq!(store.delete_user_sessions(alice.id, None).await.unwrap(), 1);
+    assert!(!open("a2").await && open("b1").await);
+
+    // Stale: expired or idle sessions of the user are cleared out, live ones stay.
+    store.create_session("old", alice.id, 0, 50).await.unwrap();
+    store
+        .create_session("idle", alice.id, 10, expires)
+        .await
+        .unwrap();
+    store
+        .create_session("live", alice.id, 40, expires)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.delete_stale_sessions(alice.id, 60, 20).await.unwrap(),
+        2
+    );
+    assert!(store
+        .user_for_session("live", 60, 20)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(open("b1").await, "another user's sessions are not touched");
 }
 
 pub async fn refused_writes_name_their_constraint(store: SharedStore) {

@@ -29,6 +29,7 @@ macro_rules! contract_suite {
     ($backend:ident, $open:path) => {
         contract_suite!(@tests $backend, $open;
             identity::users_sessions_and_tokens,
+            identity::sessions_idle_out_and_end_together,
             identity::refused_writes_name_their_constraint,
             projects::projects_and_their_contents,
             projects::memberships,

@@ -2,10 +2,11 @@
 
 use app::model::{ApiTokenInfo, Millis};
 
-use super::rows::{TokenRow, UserRow};
+use super::rows::{SessionUserRow, TokenRow, UserRow};
 use super::{map_constraint, missing, Backend};
 use crate::store::{
-    IdentityStore, NewTokenRecord, StoreResult, UserRecord, TOKEN_USE_RECORDED_EVERY,
+    IdentityStore, NewTokenRecord, StoreResult, UserRecord, SESSION_USE_RECORDED_EVERY,
+    TOKEN_USE_RECORDED_EVERY,
 };
 
 const USER_COLUMNS: &str = "users.id, users.username, users.password_hash, users.is_admin";
@@ -84,7 +85,8 @@ impl IdentityStore for Backend {
         expires_at: Millis,
     ) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at) \
+             VALUES ($1, $2, $3, $4, $3)",
         )
         .bind(token_hash)
         .bind(user_id)
@@ -100,16 +102,36 @@ impl IdentityStore for Backend {
         &self,
         token_hash: &str,
         now: Millis,
+        used_after: Millis,
     ) -> StoreResult<Option<UserRecord>> {
-        let row: Option<UserRow> = sqlx::query_as(&format!(
-            "SELECT {USER_COLUMNS} FROM sessions JOIN users ON users.id = sessions.user_id \
-             WHERE sessions.token_hash = $1 AND sessions.expires_at > $2"
-        ))
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|row| row.0))
+        // A read first: an unknown or idle session costs no write.
+        let Some(SessionUserRow { user, last_seen_at }) =
+            self.live_session(token_hash, now, used_after).await?
+        else {
+            return Ok(None);
+        };
+        if last_seen_at < now - SESSION_USE_RECORDED_EVERY {
+            sqlx::query(
+                "UPDATE sessions SET last_seen_at = $1 \
+                 WHERE token_hash = $2 AND last_seen_at < $3",
+            )
+            .bind(now)
+            .bind(token_hash)
+            .bind(now - SESSION_USE_RECORDED_EVERY)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(Some(user))
+    }
+
+    async fn session_user(
+        &self,
+        token_hash: &str,
+        now: Millis,
+        used_after: Millis,
+    ) -> StoreResult<Option<UserRecord>> {
+        let row = self.live_session(token_hash, now, used_after).await?;
+        Ok(row.map(|row| row.user))
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
@@ -118,6 +140,35 @@ impl IdentityStore for Backend {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn delete_user_sessions(&self, user_id: i64, keep: Option<&str>) -> StoreResult<u64> {
+        // `token_hash <> NULL` is never true: with nothing to keep, match every row.
+        let done = sqlx::query(
+            "DELETE FROM sessions WHERE user_id = $1 AND ($2 IS NULL OR token_hash <> $2)",
+        )
+        .bind(user_id)
+        .bind(keep)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete_stale_sessions(
+        &self,
+        user_id: i64,
+        now: Millis,
+        used_after: Millis,
+    ) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM sessions WHERE user_id = $1 AND (expires_at <= $2 OR last_seen_at <= $3)",
+        )
+        .bind(user_id)
+        .bind(now)
+        .bind(used_after)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     async fn create_api_token(&self, token: NewTokenRecord<'_>) -> StoreResult<ApiTokenInfo> {
@@ -221,5 +272,29 @@ impl IdentityStore for Backend {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+}
+
+impl Backend {
+    /// The user of a session neither expired at `now` nor idle since
+    /// `used_after`, and when the session was last used.
+    async fn live_session(
+        &self,
+        token_hash: &str,
+        now: Millis,
+        used_after: Millis,
+    ) -> StoreResult<Option<SessionUserRow>> {
+        let row = sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS}, sessions.last_seen_at FROM sessions \
+             JOIN users ON users.id = sessions.user_id \
+             WHERE sessions.token_hash = $1 AND sessions.expires_at > $2 \
+             AND sessions.last_seen_at > $3"
+        ))
+        .bind(token_hash)
+        .bind(now)
+        .bind(used_after)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row)
     }
 }

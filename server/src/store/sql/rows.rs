@@ -129,3 +129,18 @@ impl FromRow<'_, DbRow> for MemberRow {
         }))
     }
 }
+
+/// A session's user and when the session was last used (`last_seen_at`).
+pub(super) struct SessionUserRow {
+    pub user: UserRecord,
+    pub last_seen_at: app::model::Millis,
+}
+
+impl FromRow<'_, SqliteRow> for SessionUserRow {
+    fn from_row(row: &SqliteRow) -> sqlx::Result<Self> {
+        Ok(SessionUserRow {
+            user: UserRow::from_row(row)?.0,
+            last_seen_at: row.try_get("last_seen_at")?,
+        })
+    }
+}
