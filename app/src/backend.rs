@@ -5,7 +5,7 @@
 //! API calls the same implementation, which keeps validation and role checks
 //! in one place for both doors.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::audit::{AuditEntry, AuditFilter};

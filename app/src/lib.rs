@@ -25,8 +25,8 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::path;
 
-use pages::audit::AuditPage;
 use pages::account::AccountPage;
+use pages::audit::AuditPage;
 use pages::endpoints::EndpointsPage;
 use pages::executions::{ExecutionPage, ExecutionsPage};
 use pages::layout::Layout;

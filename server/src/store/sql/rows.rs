@@ -136,8 +136,8 @@ pub(super) struct SessionUserRow {
     pub last_seen_at: app::model::Millis,
 }
 
-impl FromRow<'_, SqliteRow> for SessionUserRow {
-    fn from_row(row: &SqliteRow) -> sqlx::Result<Self> {
+impl FromRow<'_, DbRow> for SessionUserRow {
+    fn from_row(row: &DbRow) -> sqlx::Result<Self> {
         Ok(SessionUserRow {
             user: UserRow::from_row(row)?.0,
             last_seen_at: row.try_get("last_seen_at")?,
