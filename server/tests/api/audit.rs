@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{finished, session_cookie, sign_in, spawn_app, TestApp};
+use crate::helpers::{finished, session_cookie, sign_in, spawn_app, spawn_app_in, TestApp};
 use crate::pipelines::{create_pipeline, slow_peer};
 use crate::webhooks::{push, run_result, seed, Seed};
 
@@ -559,4 +559,99 @@ async fn a_server_function_records_where_the_browser_called_from() {
             &json!("127.0.0.1")
         )
     );
+}
+
+/// Runs `slipway` with `args` (and `stdin`), expecting success; answers (stdout, stderr).
+fn slipway(args: &[&str], data_dir: &std::path::Path, stdin: &str) -> (String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the slipway binary runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{stderr}");
+    (String::from_utf8(output.stdout).unwrap(), stderr)
+}
+
+#[tokio::test]
+async fn the_command_line_is_an_actor_too() {
+    // Arrange and act: the bootstrap a script runs.
+    let data_dir = tempfile::tempdir().unwrap();
+    let (stdout, token_log) = slipway(
+        &["token", "create", "--user", "ci-bot"],
+        data_dir.path(),
+        "",
+    );
+    let token = stdout.lines().last().unwrap().to_string();
+    let (_, password_log) = slipway(
+        &[
+            "user",
+            "set-password",
+            "--user",
+            "ci-bot",
+            "--role",
+            "admin",
+        ],
+        data_dir.path(),
+        "ci-bot-password-1\n",
+    );
+
+    // Assert: the entries, as the API reads them.
+    let app = spawn_app_in(data_dir).await;
+    let (_, answer) = audit(&app, &app.admin_token, "?user=command%20line").await;
+    let all = entries(&answer);
+    let mut seen: Vec<(&str, &str)> = all
+        .iter()
+        .map(|entry| {
+            (
+                entry["action"].as_str().unwrap(),
+                entry["target"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    seen.reverse();
+    assert_eq!(
+        seen,
+        [
+            ("user.created", "ci-bot"),
+            ("token.created", "cli"),
+            ("user.role_changed", "ci-bot"),
+            ("user.password_set", "ci-bot"),
+        ]
+    );
+    assert!(all
+        .iter()
+        .all(|entry| entry["actor_id"].is_null() && entry["client"].is_null()));
+    assert_eq!(
+        entry(all, "token.created", "cli")["detail"]["user"],
+        "ci-bot"
+    );
+    assert_eq!(
+        entry(all, "user.role_changed", "ci-bot")["detail"]["is_admin"],
+        true
+    );
+    // The command's own log line has the entry, and neither the token nor the password.
+    assert!(
+        token_log.contains(r#""action":"token.created""#),
+        "{token_log}"
+    );
+    assert!(!token_log.contains(&token) && !answer.to_string().contains(&token));
+    assert!(
+        password_log.contains(r#""action":"user.password_set""#),
+        "{password_log}"
+    );
+    assert!(!password_log.contains("ci-bot-password-1"));
 }
