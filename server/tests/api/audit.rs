@@ -561,14 +561,18 @@ async fn a_server_function_records_where_the_browser_called_from() {
     );
 }
 
-/// Runs `slipway` with `args` (and `stdin`), expecting success; answers (stdout, stderr).
-fn slipway(args: &[&str], data_dir: &std::path::Path, stdin: &str) -> (String, String) {
+/// Runs `slipway` with `args` (and `stdin`) on the data directory and, when
+/// the tests run on PostgreSQL, its database; expects success and answers
+/// (stdout, stderr).
+async fn slipway(args: &[&str], data_dir: &std::path::Path, stdin: &str) -> (String, String) {
     use std::io::Write;
     use std::process::{Command, Stdio};
+    let database = crate::helpers::postgres_database_of(data_dir).await;
     let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
         .args(args)
         .arg("--data-dir")
         .arg(data_dir)
+        .args(database.map(|url| ["--database-url".to_string(), url]).into_iter().flatten())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -594,7 +598,8 @@ async fn the_command_line_is_an_actor_too() {
         &["token", "create", "--user", "ci-bot"],
         data_dir.path(),
         "",
-    );
+    )
+    .await;
     let token = stdout.lines().last().unwrap().to_string();
     let (_, password_log) = slipway(
         &[
@@ -607,7 +612,8 @@ async fn the_command_line_is_an_actor_too() {
         ],
         data_dir.path(),
         "ci-bot-password-1\n",
-    );
+    )
+    .await;
 
     // Assert: the entries, as the API reads them.
     let app = spawn_app_in(data_dir).await;
