@@ -51,6 +51,9 @@ start_test_postgres() {
   bin="$(postgres_bin_dir)"
   TEST_POSTGRES_DIR="$(mktemp -d /tmp/slipway-postgres.XXXXXX)"
   trap stop_test_postgres EXIT
+  # An interrupted run exits through the EXIT trap too, so the cluster never outlives it.
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
   if [ "$(id -u)" -eq 0 ]; then
     chown postgres: "$TEST_POSTGRES_DIR"
   fi
