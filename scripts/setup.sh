@@ -16,6 +16,7 @@ export PATH="$SLIPWAY_TOOLS/bin:$WORKSPACE/node_modules/.bin:$HOME/.cargo/bin:$P
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
 CARGO_LEPTOS_VERSION=0.3.10 # 0.3.11 needs rustc >= 1.96
+CARGO_FUZZ_VERSION=0.13.2
 
 say() { printf '\033[1;34m==> %s\033[0m\n' "$*" >&2; }
 
@@ -64,6 +65,19 @@ install_rust_tools() {
     say "installing wasm-bindgen-cli $wanted (about 2 minutes, once)"
     # Without --locked: its own lock file wants crates the registry does not hold.
     env -u CARGO_TARGET_DIR cargo install wasm-bindgen-cli --version "$wanted" --root "$SLIPWAY_TOOLS" --force
+  fi
+}
+
+# Only scripts/fuzz needs these: libFuzzer's instrumentation wants a nightly compiler.
+install_fuzz_tools() {
+  if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+    say "installing the nightly toolchain (for cargo fuzz)"
+    rustup toolchain install nightly --profile minimal
+  fi
+  mkdir -p "$SLIPWAY_TOOLS"
+  if [ "$("$SLIPWAY_TOOLS/bin/cargo-fuzz" --version 2>/dev/null | awk '{print $2}')" != "$CARGO_FUZZ_VERSION" ]; then
+    say "installing cargo-fuzz $CARGO_FUZZ_VERSION (about a minute, once)"
+    env -u CARGO_TARGET_DIR cargo install "cargo-fuzz@$CARGO_FUZZ_VERSION" --locked --root "$SLIPWAY_TOOLS"
   fi
 }
 

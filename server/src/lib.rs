@@ -11,6 +11,8 @@ pub mod endpoints;
 pub mod engine;
 pub mod errors;
 pub mod files;
+#[doc(hidden)]
+pub mod fuzz_entry;
 pub mod http;
 pub mod live;
 pub mod pipeline_text;

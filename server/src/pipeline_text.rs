@@ -5,6 +5,7 @@
 use std::fmt;
 
 use app::pipeline::PipelineSpec;
+use serde::Serialize;
 
 use crate::yaml_guard::{self, YamlLimits, YamlRefusal, MAX_PIPELINE_TEXT_BYTES};
 
@@ -62,7 +63,7 @@ fn describe_invalid(
 /// body starting with `{` is JSON and anything else YAML. Only the shape is
 /// checked here: [`app::pipeline::validate`] checks the rules.
 ///
-/// YAML is first read by [`yaml_guard::check`]: aliases, more than one
+/// YAML is first read by [`yaml_guard::check`]: anchors, aliases, more than one
 /// document and texts past [`MAX_PIPELINE_TEXT_BYTES`] are refused before
 /// any value is built.
 pub fn parse_pipeline(body: &str, content_type: Option<&str>) -> Result<PipelineSpec, ParseError> {
@@ -104,10 +105,10 @@ fn refused(refusal: YamlRefusal) -> ParseError {
     match refusal {
         YamlRefusal::TooLarge { size, limit } => ParseError::TooLarge { size, limit },
         YamlRefusal::TooManyDocuments { .. } => invalid(None, None, refusal.to_string()),
-        YamlRefusal::Alias { line, column, .. } => invalid(
+        YamlRefusal::AnchorOrAlias { line, column, .. } => invalid(
             Some(line),
             Some(column),
-            yaml_guard::ALIASES_REFUSED.to_string(),
+            yaml_guard::ANCHORS_AND_ALIASES_REFUSED.to_string(),
         ),
         YamlRefusal::Syntax {
             line,
@@ -166,9 +167,41 @@ fn format_of(body: &str, content_type: Option<&str>) -> Result<TextFormat, Parse
 /// The pipeline as YAML, for people to read and edit; reading it back with
 /// [`parse_pipeline`] gives the same pipeline.
 pub fn to_yaml(spec: &PipelineSpec) -> String {
-    serde_yaml::to_string(spec).expect(
+    let yaml = serde_yaml::to_string(spec).expect(
         "a PipelineSpec always has a YAML form: its maps have text keys and it holds no floats",
-    )
+    );
+    yaml_or_escaped_json(yaml, spec)
+}
+
+/// `yaml` (serde_yaml's text of `value`) when the YAML guard accepts it.
+/// serde_yaml writes U+2028 and U+2029 as they are, which the guard refuses
+/// (see [`yaml_guard`]); then `value` as JSON instead, which YAML readers
+/// read too, with every character that is not ASCII but in the Basic
+/// Multilingual Plane (and DEL) escaped as `\uXXXX`, which both readers
+/// decode alike. Characters past it stay as they are: JSON escapes them as
+/// surrogate pairs, which YAML does not read, and both readers take them raw.
+pub(crate) fn yaml_or_escaped_json<T: Serialize>(yaml: String, value: &T) -> String {
+    let any_size = YamlLimits {
+        max_bytes: usize::MAX,
+        ..YamlLimits::PIPELINE
+    };
+    if yaml_guard::check(&yaml, any_size).is_ok() {
+        return yaml;
+    }
+    let json = serde_json::to_string_pretty(value).expect("what serde_yaml wrote has a JSON form");
+    let mut escaped = String::with_capacity(json.len());
+    for c in json.chars() {
+        let code = u32::from(c);
+        // JSON is printable ASCII outside its strings, so `c` stands in one.
+        if (0x7f..0x10000).contains(&code) {
+            escaped.push_str(&format!("\\u{code:04x}"));
+        } else {
+            escaped.push(c);
+        }
+    }
+    // Ends with a line break, as serde_yaml's text does.
+    escaped.push('\n');
+    escaped
 }
 
 #[cfg(test)]
@@ -273,6 +306,35 @@ stages:
         assert_eq!(to_yaml(&again), yaml);
         // The manifest stays a readable block, not one escaped line.
         assert!(yaml.contains("yaml: |"), "{yaml}");
+    }
+
+    /// serde_yaml writes U+2028 as it is (the `kubernetes_yaml` property run
+    /// found it writing objects out), which the guard refuses: the export
+    /// must still read back.
+    #[test]
+    fn a_pipeline_with_yaml_1_1_line_breaks_exports_as_escaped_json_and_reads_back() {
+        let mut spec = parse_pipeline(SEED_PIPELINE, None).unwrap();
+        spec.description = "first\u{2028}second\u{2029}é 🚀".to_string();
+        // Alone in a text, serde_yaml would quote DEL and escape the rest.
+        spec.inputs[0].description = "del\u{7f}".to_string();
+        let exported = to_yaml(&spec);
+        assert!(
+            exported.contains(r#""description": "first\u2028second\u2029\u00e9 🚀""#)
+                && exported.contains(r#""description": "del\u007f""#),
+            "{exported}"
+        );
+        assert_eq!(
+            parse_pipeline(&exported, Some("application/yaml")),
+            Ok(spec.clone())
+        );
+        assert_eq!(parse_pipeline(&exported, None), Ok(spec.clone()));
+        // Without those characters the export stays YAML.
+        spec.description = "é 🚀".to_string();
+        assert!(
+            to_yaml(&spec).contains("description: é 🚀"),
+            "{}",
+            to_yaml(&spec)
+        );
     }
 
     #[test]

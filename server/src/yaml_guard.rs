@@ -4,10 +4,20 @@
 //! so a few kilobytes of nested aliases ("billion laughs") become gigabytes
 //! of values. Slipway's YAML (pipelines, Kubernetes task definitions) never
 //! needs them, so the text is read here as a stream of events first, which
-//! builds nothing, and refused at its first alias, past its size limit, or
-//! past its document limit.
+//! builds nothing, and refused at its first anchor (`&name`) or alias, past
+//! its size limit, or past its document limit. Anchors go too, though only
+//! aliases expand: the two readers below end an anchor's name at different
+//! characters, so `[&a:*b]` is an anchor `a:*b` to the guard and an anchor
+//! `a` and an alias `*b` to serde_yaml.
+//!
+//! The guard reads YAML 1.2 (saphyr) and serde_yaml reads YAML 1.1
+//! (libyaml), and the two disagree on three characters: U+0085, U+2028 and
+//! U+2029 end a line in YAML 1.1 and are text in YAML 1.2. After such a
+//! character they read different documents (an alias or a `---` the guard
+//! takes for text is one to serde_yaml), so a text holding one raw is
+//! refused too; escaped in a double-quoted string (`"\u2028"`) it is fine.
 
-use saphyr_parser::{Event, Parser};
+use saphyr_parser::{Event, Marker, Parser};
 
 /// Largest pipeline text (JSON or YAML) the API and the YAML tab read.
 pub const MAX_PIPELINE_TEXT_BYTES: usize = 1024 * 1024;
@@ -18,9 +28,16 @@ pub const MAX_DEFINITION_BYTES: usize = 1024 * 1024;
 /// Most YAML documents (Kubernetes objects) in one Kubernetes task.
 pub const MAX_DEFINITION_DOCUMENTS: usize = 100;
 
-/// What an alias is refused with.
-pub const ALIASES_REFUSED: &str =
-    "YAML aliases (`*name`) are not accepted: write the repeated part out in full";
+/// What an anchor or an alias is refused with.
+pub const ANCHORS_AND_ALIASES_REFUSED: &str =
+    "YAML anchors (`&name`) and aliases (`*name`) are not accepted: write the repeated part out in full";
+
+/// Line breaks to YAML 1.1 that are text to YAML 1.2, with their names.
+const AMBIGUOUS_LINE_BREAKS: [(char, &str); 3] = [
+    ('\u{85}', "U+0085 (next line)"),
+    ('\u{2028}', "U+2028 (line separator)"),
+    ('\u{2029}', "U+2029 (paragraph separator)"),
+];
 
 /// How much YAML one kind of text may hold.
 #[derive(Clone, Copy, Debug)]
@@ -50,8 +67,8 @@ pub enum YamlRefusal {
         "the text holds more than {limit} YAML document(s): split it, or remove the extra `---` separators"
     )]
     TooManyDocuments { limit: usize },
-    #[error("{ALIASES_REFUSED} (line {line}, column {column})")]
-    Alias {
+    #[error("{ANCHORS_AND_ALIASES_REFUSED} (line {line}, column {column})")]
+    AnchorOrAlias {
         document: usize,
         line: usize,
         column: usize,
@@ -66,7 +83,7 @@ pub enum YamlRefusal {
 }
 
 /// Reads `text` as YAML events, without building values, and refuses it when
-/// it breaks `limits` or holds an alias.
+/// it breaks `limits` or holds an anchor or an alias.
 pub fn check(text: &str, limits: YamlLimits) -> Result<(), YamlRefusal> {
     if text.len() > limits.max_bytes {
         return Err(YamlRefusal::TooLarge {
@@ -74,6 +91,10 @@ pub fn check(text: &str, limits: YamlLimits) -> Result<(), YamlRefusal> {
             limit: limits.max_bytes,
         });
     }
+    let ambiguous = text
+        .chars()
+        .enumerate()
+        .find(|(_, c)| AMBIGUOUS_LINE_BREAKS.iter().any(|(known, _)| known == c));
     let mut documents = 0;
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|error| YamlRefusal::Syntax {
@@ -82,6 +103,17 @@ pub fn check(text: &str, limits: YamlLimits) -> Result<(), YamlRefusal> {
             column: error.marker().col() + 1,
             message: error.info().to_string(),
         })?;
+        // Refused where the guard has read up to it, so the document is known.
+        if let Some((index, character)) = ambiguous {
+            if span.start.index() > index {
+                return Err(ambiguous_line_break(
+                    text,
+                    index,
+                    character,
+                    documents.max(1),
+                ));
+            }
+        }
         match event {
             Event::DocumentStart(_) => {
                 documents += 1;
@@ -91,17 +123,55 @@ pub fn check(text: &str, limits: YamlLimits) -> Result<(), YamlRefusal> {
                     });
                 }
             }
-            Event::Alias(_) => {
-                return Err(YamlRefusal::Alias {
-                    document: documents,
-                    line: span.start.line(),
-                    column: span.start.col() + 1,
-                })
+            Event::Alias(_) => return Err(anchor_or_alias(documents, span.start)),
+            Event::Scalar(_, _, anchor, _)
+            | Event::SequenceStart(anchor, _)
+            | Event::MappingStart(anchor, _)
+                if anchor != 0 =>
+            {
+                return Err(anchor_or_alias(documents, span.start))
             }
             _ => {}
         }
     }
-    Ok(())
+    match ambiguous {
+        Some((index, character)) => Err(ambiguous_line_break(
+            text,
+            index,
+            character,
+            documents.max(1),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The span of an anchored node starts at its `&`.
+fn anchor_or_alias(document: usize, place: Marker) -> YamlRefusal {
+    YamlRefusal::AnchorOrAlias {
+        document,
+        line: place.line(),
+        column: place.col() + 1,
+    }
+}
+
+/// The refusal of `character`, the `index`th character of `text`.
+fn ambiguous_line_break(text: &str, index: usize, character: char, document: usize) -> YamlRefusal {
+    let before: String = text.chars().take(index).collect();
+    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+    let name = AMBIGUOUS_LINE_BREAKS
+        .iter()
+        .find(|(known, _)| *known == character)
+        .map_or("this character", |(_, name)| name);
+    YamlRefusal::Syntax {
+        document,
+        line: before.matches('\n').count() + 1,
+        column: before[line_start..].chars().count() + 1,
+        message: format!(
+            "{name} is not accepted: YAML readers disagree on whether it ends a line; \
+             write it as \\u{:04X} inside double quotes, or remove it",
+            u32::from(character)
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -114,36 +184,63 @@ mod tests {
     };
 
     #[test]
-    fn plain_yaml_and_anchors_without_aliases_pass() {
+    fn plain_yaml_passes() {
         assert_eq!(check("a: 1\nb: [x, y]\n", SMALL), Ok(()));
-        assert_eq!(check("a: &first 1\n", SMALL), Ok(()));
         assert_eq!(check("a: 1\n---\nb: 2\n", SMALL), Ok(()));
         assert_eq!(check("", SMALL), Ok(()));
-        // A star inside a string is not an alias.
-        assert_eq!(check("glob: '*.yaml'\nb: a*b\n", SMALL), Ok(()));
+        // A star or an ampersand inside a string is neither.
+        assert_eq!(check("glob: '*.yaml'\nb: a*b\nc: x&y\n", SMALL), Ok(()));
     }
 
     #[test]
-    fn the_first_alias_is_refused_with_its_place() {
+    fn the_first_anchor_or_alias_is_refused_with_its_place() {
         let refusal = check("a: &x [1, 2]\nb:\n  - *x\n", SMALL).unwrap_err();
         assert_eq!(
             refusal,
-            YamlRefusal::Alias {
+            YamlRefusal::AnchorOrAlias {
                 document: 1,
-                line: 3,
-                column: 5
+                line: 1,
+                column: 4
             }
         );
         assert!(refusal.to_string().contains("aliases"), "{refusal}");
+        assert!(matches!(
+            check("a: 1\nb: &lone\n  c: 2\n", SMALL),
+            Err(YamlRefusal::AnchorOrAlias {
+                line: 2,
+                column: 4,
+                ..
+            })
+        ));
         let merge = check("base: &b {x: 1}\nother:\n  <<: *b\n", SMALL).unwrap_err();
         assert!(
-            matches!(merge, YamlRefusal::Alias { line: 3, .. }),
+            matches!(merge, YamlRefusal::AnchorOrAlias { line: 1, .. }),
             "{merge:?}"
         );
         let second = check("a: 1\n---\nb: &x 1\nc: *x\n", SMALL).unwrap_err();
         assert!(
-            matches!(second, YamlRefusal::Alias { document: 2, .. }),
+            matches!(second, YamlRefusal::AnchorOrAlias { document: 2, .. }),
             "{second:?}"
+        );
+    }
+
+    /// Found by the `kubernetes_yaml` and `pipeline_text` property runs: the
+    /// guard read `&y:*x` as an anchor named `y:*x`, serde_yaml as an anchor
+    /// `y` and an alias `*x`, which it expanded.
+    #[test]
+    fn anchors_whose_names_the_readers_end_differently_are_refused() {
+        let hidden_aliases = "a: [1, 2]\nb: [&y:*x, &z:*x]\n";
+        assert!(
+            matches!(
+                check(hidden_aliases, SMALL),
+                Err(YamlRefusal::AnchorOrAlias {
+                    line: 2,
+                    column: 5,
+                    ..
+                })
+            ),
+            "{:?}",
+            check(hidden_aliases, SMALL)
         );
     }
 
@@ -161,6 +258,52 @@ mod tests {
             check("a: 1\n---\nb: 2\n---\nc: 3\n", SMALL),
             Err(YamlRefusal::TooManyDocuments { limit: 2 })
         );
+    }
+
+    /// Found by the `pipeline_text` and `kubernetes_yaml` property runs
+    /// (`labels:\u{85}` is a mapping to serde_yaml, a string to the guard);
+    /// behind such a line break serde_yaml reads `- *x` as an alias the
+    /// guard took for text.
+    #[test]
+    fn line_breaks_only_yaml_1_1_knows_are_refused_with_their_place() {
+        let hidden_alias = "a: 1\nl:\n- b\u{2028}- *x\n";
+        let refusal = check(hidden_alias, SMALL).unwrap_err();
+        assert_eq!(
+            refusal,
+            YamlRefusal::Syntax {
+                document: 1,
+                line: 3,
+                column: 4,
+                message: "U+2028 (line separator) is not accepted: YAML readers disagree on \
+                          whether it ends a line; write it as \\u2028 inside double quotes, \
+                          or remove it"
+                    .to_string(),
+            }
+        );
+        let hidden_document = "a: 1\n---\nb: x\u{2029}---\u{2029}c\n";
+        assert!(
+            matches!(
+                check(hidden_document, SMALL),
+                Err(YamlRefusal::Syntax {
+                    document: 2,
+                    line: 3,
+                    column: 5,
+                    ..
+                })
+            ),
+            "{:?}",
+            check(hidden_document, SMALL)
+        );
+        assert!(matches!(
+            check("labels:\u{85}", SMALL),
+            Err(YamlRefusal::Syntax {
+                line: 1,
+                column: 8,
+                ..
+            })
+        ));
+        // Escaped, the same characters are only text to both readers.
+        assert_eq!(check("a: \"x\\u2028- *y\\N\"\n", SMALL), Ok(()));
     }
 
     #[test]

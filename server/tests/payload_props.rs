@@ -1,125 +1,18 @@
-//! Property tests (a fuzz target run by `cargo test`) for the push payload
-//! parsers: whatever bytes arrive, they never panic, they either parse or
-//! return a one-line `PayloadError`, and every event they return satisfies
-//! the grammars below. The grammars are written again here as regexes,
-//! independently of the hand-written checks in `payload.rs`, so a slip in
-//! either shows up: these values end up inside Kubernetes YAML.
-
-use std::sync::LazyLock;
+//! Property tests for the push payload parsers, the short run of the
+//! `payload` fuzz target (`server/fuzz`) that every `cargo test` does, over
+//! the same entry ([`server::fuzz_entry::payload`]): whatever bytes arrive,
+//! the parsers never panic, they either parse or return a one-line
+//! `PayloadError`, and every event they return satisfies the grammars
+//! written again there as regexes. The strategies here come close to valid
+//! bodies, which random bytes rarely do.
 
 use proptest::prelude::*;
-use regex::Regex;
 use serde_json::{Map, Value};
-use server::receive::payload::{parse_docker_hub, parse_registry_envelope, PushEvent};
+use server::fuzz_entry::{assert_event_is_safe, payload};
+use server::receive::payload::{parse_docker_hub, parse_registry_envelope};
 
 const HUB_FIXTURE: &[u8] = include_bytes!("fixtures/docker-hub-push.json");
 const REGISTRY_FIXTURE: &[u8] = include_bytes!("fixtures/registry-push-event.json");
-
-fn grammar(expression: &str) -> Regex {
-    Regex::new(expression).unwrap_or_else(|error| panic!("test grammar {expression}: {error}"))
-}
-
-const COMPONENT: &str = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
-static TAG: LazyLock<Regex> = LazyLock::new(|| grammar(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\z"));
-static PATH_COMPONENT: LazyLock<Regex> = LazyLock::new(|| grammar(&format!(r"\A{COMPONENT}\z")));
-static REPOSITORY_PATH: LazyLock<Regex> =
-    LazyLock::new(|| grammar(&format!(r"\A{COMPONENT}(?:/{COMPONENT})*\z")));
-static DIGEST: LazyLock<Regex> =
-    LazyLock::new(|| grammar(r"\A[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+\z"));
-static HOST: LazyLock<Regex> = LazyLock::new(|| {
-    grammar(
-        r"\A[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]{1,5})?\z",
-    )
-});
-static OWNER: LazyLock<Regex> =
-    LazyLock::new(|| grammar(r"\A(?:[A-Za-z0-9_][A-Za-z0-9_.@+-]*)?\z"));
-static EVENT_ID: LazyLock<Regex> = LazyLock::new(|| grammar(r"\A[A-Za-z0-9][A-Za-z0-9_.:-]*\z"));
-static UTC_TIME: LazyLock<Regex> = LazyLock::new(|| {
-    grammar(
-        r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{3}|\.[0-9]{6}|\.[0-9]{9})?Z\z",
-    )
-});
-/// What any `DOCKER_*` input may consist of: nothing YAML treats specially at
-/// the start of a plain scalar, no space (so no `: ` or ` #`), no quote, no
-/// line break.
-static SAFE_INPUT: LazyLock<Regex> =
-    LazyLock::new(|| grammar(r"\A(?:[A-Za-z0-9_][A-Za-z0-9_.:/@+=-]*)?\z"));
-
-/// Every field of a parsed event keeps to its grammar.
-fn assert_event_is_safe(event: &PushEvent) {
-    assert!(TAG.is_match(&event.tag), "tag {:?}", event.tag);
-    assert!(
-        REPOSITORY_PATH.is_match(&event.image) && event.image.len() <= 255,
-        "image {:?}",
-        event.image
-    );
-    assert!(
-        PATH_COMPONENT.is_match(&event.repo_name),
-        "repo_name {:?}",
-        event.repo_name
-    );
-    assert!(
-        event.namespace.is_empty() || REPOSITORY_PATH.is_match(&event.namespace),
-        "namespace {:?}",
-        event.namespace
-    );
-    let joined = if event.namespace.is_empty() {
-        event.repo_name.clone()
-    } else {
-        format!("{}/{}", event.namespace, event.repo_name)
-    };
-    assert_eq!(event.image, joined);
-    assert!(OWNER.is_match(&event.owner), "owner {:?}", event.owner);
-    if let Some(digest) = &event.digest {
-        assert!(DIGEST.is_match(digest), "digest {digest:?}");
-    }
-    if let Some(registry) = &event.registry {
-        assert!(HOST.is_match(registry), "registry {registry:?}");
-    }
-    if let Some(pushed_at) = &event.pushed_at {
-        assert!(UTC_TIME.is_match(pushed_at), "pushed_at {pushed_at:?}");
-    }
-    if let Some(id) = &event.event_id {
-        assert!(EVENT_ID.is_match(id), "event id {id:?}");
-    }
-    if let Some(url) = &event.callback_url {
-        assert!(
-            url.chars().all(|c| c.is_ascii_graphic())
-                && (url.to_ascii_lowercase().starts_with("http://")
-                    || url.to_ascii_lowercase().starts_with("https://")),
-            "callback_url {url:?}"
-        );
-    }
-    assert!(
-        event.dedupe_key.starts_with("hub|") || event.dedupe_key.starts_with("registry|"),
-        "dedupe key {:?}",
-        event.dedupe_key
-    );
-    assert!(!event.dedupe_key.chars().any(char::is_control));
-    for (name, value) in event.docker_inputs() {
-        assert!(name.starts_with("DOCKER_"), "{name}");
-        assert!(SAFE_INPUT.is_match(&value), "{name} = {value:?}");
-    }
-}
-
-fn check_hub(body: &[u8]) {
-    match parse_docker_hub(body) {
-        Ok(event) => assert_event_is_safe(&event),
-        Err(error) => assert_one_line(&error.to_string()),
-    }
-}
-
-fn check_registry(body: &[u8]) {
-    match parse_registry_envelope(body) {
-        Ok(events) => events.iter().for_each(assert_event_is_safe),
-        Err(error) => assert_one_line(&error.to_string()),
-    }
-}
-
-fn assert_one_line(message: &str) {
-    assert!(!message.is_empty());
-    assert!(!message.contains(['\n', '\r']), "{message:?}");
-}
 
 // ---- Strategies ----
 
@@ -354,29 +247,27 @@ fn damaged(text: &[u8], edits: &[(usize, u8, u8)]) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1024))]
+    #![proptest_config(ProptestConfig::with_cases(server::fuzz_entry::cases(1024)))]
 
     #[test]
     fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..512)) {
-        check_hub(&body);
-        check_registry(&body);
+        payload(&body);
     }
 
     #[test]
     fn arbitrary_json_never_panics(document in json_value()) {
         let body = serde_json::to_vec(&document).unwrap_or_default();
-        check_hub(&body);
-        check_registry(&body);
+        payload(&body);
     }
 
     #[test]
     fn structural_mutations_of_the_hub_fixture(mutations in prop::collection::vec(mutation(), 1..4)) {
-        check_hub(&mutated(HUB_FIXTURE, &mutations));
+        payload(&mutated(HUB_FIXTURE, &mutations));
     }
 
     #[test]
     fn structural_mutations_of_the_registry_fixture(mutations in prop::collection::vec(mutation(), 1..4)) {
-        check_registry(&mutated(REGISTRY_FIXTURE, &mutations));
+        payload(&mutated(REGISTRY_FIXTURE, &mutations));
     }
 
     #[test]
@@ -387,7 +278,7 @@ proptest! {
         for (field, value) in fields {
             body = with_field(&body, HUB_FIELDS[field], value);
         }
-        check_hub(&body);
+        payload(&body);
     }
 
     #[test]
@@ -398,13 +289,13 @@ proptest! {
         for (field, value) in fields {
             body = with_field(&body, REGISTRY_FIELDS[field], value);
         }
-        check_registry(&body);
+        payload(&body);
     }
 
     #[test]
     fn byte_damage_to_the_fixtures(edits in prop::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 1..8)) {
-        check_hub(&damaged(HUB_FIXTURE, &edits));
-        check_registry(&damaged(REGISTRY_FIXTURE, &edits));
+        payload(&damaged(HUB_FIXTURE, &edits));
+        payload(&damaged(REGISTRY_FIXTURE, &edits));
     }
 }
 

@@ -142,8 +142,9 @@ pub enum Placement {
     /// Inserted as it is (request bodies, endpoint names).
     Text,
     /// Kubernetes YAML: a value that could start new YAML structure (a line
-    /// break, a quote, `#`, `{`, `[`, `,`, `: `, a leading `- `, `&`, `*`,
-    /// `!`, `|`, `>`, …) is refused, so it can only ever be one scalar.
+    /// break, U+2028 or U+2029 included, a quote, `#`, `{`, `[`, `,`, `: `, a
+    /// leading `- `, `?`, `:`, `&`, `*`, `!`, `|`, `>`, …) is refused, so it
+    /// can only ever be one scalar.
     Yaml,
     /// An HTTP header value: control characters (CR, LF, …) are refused.
     Header,
@@ -181,9 +182,13 @@ impl Placement {
 /// Refuses what could make a YAML value more than one plain scalar.
 fn yaml_scalar(value: &str) -> Result<(), String> {
     const FIX: &str = "which could change the YAML's structure; give a plain one-line value";
-    if let Some(c) = value.chars().find(|c| c.is_control()) {
+    // U+2028 and U+2029 are line breaks to YAML 1.1, which reads the YAML.
+    if let Some(c) = value
+        .chars()
+        .find(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    {
         return Err(format!(
-            "contains the control character {c:?} (a line break), {FIX}"
+            "contains the control character or line break {c:?}, {FIX}"
         ));
     }
     if let Some(c) = value.chars().find(|c| "\"'\\{}[],#`".contains(*c)) {
@@ -195,9 +200,10 @@ fn yaml_scalar(value: &str) -> Result<(), String> {
     let mut chars = value.chars();
     let first = chars.next();
     let second = chars.next();
+    // `?` and `:` start a key or a value inside `[…]` and `{…}` whatever follows.
     let leading = match first {
-        Some(c @ ('&' | '*' | '!' | '|' | '>' | '%' | '@')) => Some(c),
-        Some(c @ ('-' | '?' | ':')) if second.is_none_or(char::is_whitespace) => Some(c),
+        Some(c @ ('&' | '*' | '!' | '|' | '>' | '%' | '@' | '?' | ':')) => Some(c),
+        Some(c @ '-') if second.is_none_or(char::is_whitespace) => Some(c),
         _ => None,
     };
     if let Some(c) = leading {

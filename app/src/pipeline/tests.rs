@@ -741,6 +741,12 @@ fn values_are_placed_for_where_they_land() {
         "> folded",
         "\"quoted",
         "it's",
+        // YAML 1.1 breaks lines at U+2028/U+2029, and reads a leading `?`
+        // in `[…]` as a key (`args: [?q=]`, found by the `bindings` property run).
+        "x\u{2028}- item",
+        "x\u{2029}privileged:\u{2029}true",
+        "?key",
+        ":value",
     ] {
         let error =
             substitute_in("key: ${input.A}", Placement::Yaml, value(smuggled)).expect_err(smuggled);

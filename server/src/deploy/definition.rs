@@ -18,7 +18,7 @@ pub(crate) struct Definition {
     pub object: DynamicObject,
 }
 
-/// Parses every document of `yaml`, skipping empty ones. Aliases, and texts
+/// Parses every document of `yaml`, skipping empty ones. Anchors, aliases, and texts
 /// past [`YamlLimits::DEFINITION`], are refused before any value is built.
 pub(crate) fn parse(yaml: &str) -> Result<Vec<Definition>, DeployError> {
     yaml_guard::check(yaml, YamlLimits::DEFINITION).map_err(refused)?;
@@ -79,7 +79,7 @@ fn refused(refusal: YamlRefusal) -> DeployError {
                 problem: refusal.to_string(),
             }
         }
-        YamlRefusal::Alias { document, .. } => invalid(document, refusal.to_string()),
+        YamlRefusal::AnchorOrAlias { document, .. } => invalid(document, refusal.to_string()),
         // Worded as serde_yaml words its own mistakes (see yaml_problem).
         YamlRefusal::Syntax {
             document,

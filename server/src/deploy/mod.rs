@@ -10,7 +10,7 @@
 //! one deadline (`rollout_timeout`) shared by the whole wait.
 
 mod actions;
-mod definition;
+pub(crate) mod definition;
 mod error;
 mod report;
 mod rollback;
