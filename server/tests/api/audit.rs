@@ -572,7 +572,12 @@ async fn slipway(args: &[&str], data_dir: &std::path::Path, stdin: &str) -> (Str
         .args(args)
         .arg("--data-dir")
         .arg(data_dir)
-        .args(database.map(|url| ["--database-url".to_string(), url]).into_iter().flatten())
+        .args(
+            database
+                .map(|url| ["--database-url".to_string(), url])
+                .into_iter()
+                .flatten(),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
