@@ -58,6 +58,9 @@ impl Slipway {
             .queue_run(&pipeline, inputs, &trigger, Some(webhook.run_as_user_id))
             .await?;
         self.store.link_event(event_id, queued.id).await?;
+        // Open Activity pages may have read the row before it had its run,
+        // and follow only runs their rows show: tell them again.
+        self.announce_activity(webhook, event_id);
         Ok(queued.id)
     }
 

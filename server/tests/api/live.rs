@@ -250,6 +250,18 @@ async fn an_accepted_push_is_announced_as_activity_and_its_run_follows() {
     assert_eq!(seen[0]["kind"], "activity", "{seen:#?}");
     assert_eq!(seen[0]["event_id"], answer["event_id"]);
     assert_eq!(seen[0]["webhook_id"], webhook["id"]);
+    // …and again once the row links its run: a page that read the row
+    // before the link follows the run (QUEUED is announced before it).
+    let queued = seen
+        .iter()
+        .position(|event| event["kind"] == "execution" && event["id"] == run)
+        .expect("the run is announced");
+    assert!(
+        seen[queued..]
+            .iter()
+            .any(|event| event["kind"] == "activity" && event["event_id"] == answer["event_id"]),
+        "{seen:#?}"
+    );
 }
 
 #[tokio::test]
