@@ -422,6 +422,7 @@ async fn a_project_administrator_reads_their_projects_entries_only() {
             .client
             .post(app.url("/api/audit/allowed"))
             .header("Cookie", cookie)
+            .header("Origin", &app.address)
             .header("Accept", "application/json");
         async move { request.send().await.unwrap().json::<bool>().await.unwrap() }
     };
@@ -537,6 +538,7 @@ async fn a_server_function_records_where_the_browser_called_from() {
         .client
         .post(app.url("/api/projects/create"))
         .header("Cookie", cookie)
+        .header("Origin", &app.address)
         .header("Accept", "application/json")
         .form(&[("name", "From the page"), ("description", "")])
         .send()
