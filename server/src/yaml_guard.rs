@@ -11,11 +11,13 @@
 //! `a` and an alias `*b` to serde_yaml.
 //!
 //! The guard reads YAML 1.2 (saphyr) and serde_yaml reads YAML 1.1
-//! (libyaml), and the two disagree on three characters: U+0085, U+2028 and
-//! U+2029 end a line in YAML 1.1 and are text in YAML 1.2. After such a
-//! character they read different documents (an alias or a `---` the guard
-//! takes for text is one to serde_yaml), so a text holding one raw is
-//! refused too; escaped in a double-quoted string (`"\u2028"`) it is fine.
+//! (libyaml), and the two disagree on four characters written raw: U+0085,
+//! U+2028 and U+2029 end a line in YAML 1.1 and are text in YAML 1.2, and a
+//! leading U+FEFF (byte order mark) shifts libyaml's columns on the first
+//! line. After such a character they read different documents (an alias or
+//! a `---` the guard takes for text is one to serde_yaml), so a text holding
+//! one raw is refused too; escaped in a double-quoted string (`"\u2028"`) it
+//! is fine.
 
 use saphyr_parser::{Event, Marker, Parser};
 
@@ -32,11 +34,25 @@ pub const MAX_DEFINITION_DOCUMENTS: usize = 100;
 pub const ANCHORS_AND_ALIASES_REFUSED: &str =
     "YAML anchors (`&name`) and aliases (`*name`) are not accepted: write the repeated part out in full";
 
-/// Line breaks to YAML 1.1 that are text to YAML 1.2, with their names.
-const AMBIGUOUS_LINE_BREAKS: [(char, &str); 3] = [
-    ('\u{85}', "U+0085 (next line)"),
-    ('\u{2028}', "U+2028 (line separator)"),
-    ('\u{2029}', "U+2029 (paragraph separator)"),
+/// Characters the guard's reader and serde_yaml's read differently when
+/// they stand raw in a text, and how.
+const READ_TWO_WAYS: [(char, &str); 4] = [
+    (
+        '\u{85}',
+        "U+0085 (next line) is a line break to YAML 1.1 and text to YAML 1.2",
+    ),
+    (
+        '\u{2028}',
+        "U+2028 (line separator) is a line break to YAML 1.1 and text to YAML 1.2",
+    ),
+    (
+        '\u{2029}',
+        "U+2029 (paragraph separator) is a line break to YAML 1.1 and text to YAML 1.2",
+    ),
+    (
+        '\u{feff}',
+        "U+FEFF (byte order mark) shifts the columns of YAML 1.1 and not those of YAML 1.2",
+    ),
 ];
 
 /// How much YAML one kind of text may hold.
@@ -94,7 +110,7 @@ pub fn check(text: &str, limits: YamlLimits) -> Result<(), YamlRefusal> {
     let ambiguous = text
         .chars()
         .enumerate()
-        .find(|(_, c)| AMBIGUOUS_LINE_BREAKS.iter().any(|(known, _)| known == c));
+        .find(|(_, c)| READ_TWO_WAYS.iter().any(|(known, _)| known == c));
     let mut documents = 0;
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|error| YamlRefusal::Syntax {
@@ -106,12 +122,7 @@ pub fn check(text: &str, limits: YamlLimits) -> Result<(), YamlRefusal> {
         // Refused where the guard has read up to it, so the document is known.
         if let Some((index, character)) = ambiguous {
             if span.start.index() > index {
-                return Err(ambiguous_line_break(
-                    text,
-                    index,
-                    character,
-                    documents.max(1),
-                ));
+                return Err(read_two_ways(text, index, character, documents.max(1)));
             }
         }
         match event {
@@ -135,12 +146,7 @@ pub fn check(text: &str, limits: YamlLimits) -> Result<(), YamlRefusal> {
         }
     }
     match ambiguous {
-        Some((index, character)) => Err(ambiguous_line_break(
-            text,
-            index,
-            character,
-            documents.max(1),
-        )),
+        Some((index, character)) => Err(read_two_ways(text, index, character, documents.max(1))),
         None => Ok(()),
     }
 }
@@ -155,19 +161,19 @@ fn anchor_or_alias(document: usize, place: Marker) -> YamlRefusal {
 }
 
 /// The refusal of `character`, the `index`th character of `text`.
-fn ambiguous_line_break(text: &str, index: usize, character: char, document: usize) -> YamlRefusal {
+fn read_two_ways(text: &str, index: usize, character: char, document: usize) -> YamlRefusal {
     let before: String = text.chars().take(index).collect();
     let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
-    let name = AMBIGUOUS_LINE_BREAKS
+    let how = READ_TWO_WAYS
         .iter()
         .find(|(known, _)| *known == character)
-        .map_or("this character", |(_, name)| name);
+        .map_or("this character is read two ways", |(_, how)| how);
     YamlRefusal::Syntax {
         document,
         line: before.matches('\n').count() + 1,
         column: before[line_start..].chars().count() + 1,
         message: format!(
-            "{name} is not accepted: YAML readers disagree on whether it ends a line; \
+            "{how}, so the YAML readers here would read this text differently: \
              write it as \\u{:04X} inside double quotes, or remove it",
             u32::from(character)
         ),
@@ -265,7 +271,7 @@ mod tests {
     /// behind such a line break serde_yaml reads `- *x` as an alias the
     /// guard took for text.
     #[test]
-    fn line_breaks_only_yaml_1_1_knows_are_refused_with_their_place() {
+    fn characters_the_two_readers_read_differently_are_refused_with_their_place() {
         let hidden_alias = "a: 1\nl:\n- b\u{2028}- *x\n";
         let refusal = check(hidden_alias, SMALL).unwrap_err();
         assert_eq!(
@@ -274,9 +280,9 @@ mod tests {
                 document: 1,
                 line: 3,
                 column: 4,
-                message: "U+2028 (line separator) is not accepted: YAML readers disagree on \
-                          whether it ends a line; write it as \\u2028 inside double quotes, \
-                          or remove it"
+                message: "U+2028 (line separator) is a line break to YAML 1.1 and text to \
+                          YAML 1.2, so the YAML readers here would read this text differently: \
+                          write it as \\u2028 inside double quotes, or remove it"
                     .to_string(),
             }
         );
@@ -302,8 +308,18 @@ mod tests {
                 ..
             })
         ));
+        // Found by the `kubernetes_yaml` fuzz target: after a byte order mark
+        // serde_yaml read `---` as text, the guard as a document start.
+        assert!(matches!(
+            check("\u{feff}---\n:x\n", SMALL),
+            Err(YamlRefusal::Syntax {
+                line: 1,
+                column: 1,
+                ..
+            })
+        ));
         // Escaped, the same characters are only text to both readers.
-        assert_eq!(check("a: \"x\\u2028- *y\\N\"\n", SMALL), Ok(()));
+        assert_eq!(check("a: \"x\\u2028- *y\\N\\uFEFF\"\n", SMALL), Ok(()));
     }
 
     #[test]

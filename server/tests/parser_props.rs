@@ -4,7 +4,7 @@
 //! own seeds and dictionaries. Payloads have their own file
 //! (`payload_props.rs`). `PROPTEST_CASES=100000` makes a long run.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use server::fuzz_entry;
@@ -170,26 +170,63 @@ proptest! {
     }
 }
 
-/// The seeds themselves hold every property, and the payload seeds are the
-/// fixtures the payload tests start from.
+/// Every fuzz target by name, with its entry.
+const TARGETS: [(&str, fn(&[u8])); 6] = [
+    ("payload", fuzz_entry::payload),
+    ("pipeline_text", fuzz_entry::pipeline_text),
+    ("kubernetes_yaml", fuzz_entry::kubernetes_yaml),
+    ("expression", fuzz_entry::expression),
+    ("bindings", fuzz_entry::bindings),
+    ("tag_pattern", fuzz_entry::tag_pattern),
+];
+
+/// The files in `dir/TARGET/` for each target that has that directory.
+fn inputs_under(dir: &Path) -> Vec<(PathBuf, fn(&[u8]))> {
+    let mut inputs = Vec::new();
+    for (target, entry) in TARGETS {
+        let Ok(files) = std::fs::read_dir(dir.join(target)) else {
+            continue;
+        };
+        for file in files {
+            inputs.push((file.expect("a directory entry").path(), entry));
+        }
+    }
+    inputs.sort();
+    inputs
+}
+
+/// The seeds themselves hold every property.
 #[test]
 fn every_seed_holds() {
-    for seed in seeds("payload") {
-        fuzz_entry::payload(&seed);
+    for (target, entry) in TARGETS {
+        for seed in seeds(target) {
+            entry(&seed);
+        }
     }
-    for seed in seeds("pipeline_text") {
-        fuzz_entry::pipeline_text(&seed);
+}
+
+/// Each input a fuzz target once failed on (`server/fuzz/regressions/TARGET/`,
+/// the crash files, minimized) holds now. `SLIPWAY_FUZZ_REPLAY=DIR` replays
+/// the files under `DIR/TARGET/` too: a run's `server/fuzz/artifacts`, on stable.
+#[test]
+fn saved_fuzz_inputs_hold() {
+    let regressions = inputs_under(&fuzz_dir().join("regressions"));
+    assert!(!regressions.is_empty(), "no regression inputs found");
+    let replayed = std::env::var_os("SLIPWAY_FUZZ_REPLAY")
+        .map(|dir| inputs_under(Path::new(&dir)))
+        .unwrap_or_default();
+    let mut failures = Vec::new();
+    for (file, entry) in regressions.into_iter().chain(replayed) {
+        let input = std::fs::read(&file).expect("a readable input");
+        if let Err(panic) = std::panic::catch_unwind(|| entry(&input)) {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("(no message)")
+                .to_string();
+            failures.push(format!("{}: {message}", file.display()));
+        }
     }
-    for seed in seeds("kubernetes_yaml") {
-        fuzz_entry::kubernetes_yaml(&seed);
-    }
-    for seed in seeds("expression") {
-        fuzz_entry::expression(&seed);
-    }
-    for seed in seeds("bindings") {
-        fuzz_entry::bindings(&seed);
-    }
-    for seed in seeds("tag_pattern") {
-        fuzz_entry::tag_pattern(&seed);
-    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

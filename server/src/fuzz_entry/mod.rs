@@ -30,6 +30,10 @@ pub use payload::{assert_event_is_safe, payload};
 pub use pipeline::pipeline_text;
 pub use tag_pattern::tag_pattern;
 
+/// Most values an entry checks one by one: each costs several parses, and
+/// more of them in one input slow the fuzzer down without reaching new code.
+const MAX_VALUES: usize = 8;
+
 /// The input split at NUL bytes, each part read as UTF-8 (lossily: the
 /// server's parsers take text, and a byte that is not UTF-8 never reaches
 /// them past the HTTP layer).

@@ -328,6 +328,16 @@ mod tests {
             "{message}"
         );
 
+        // Found while writing the payload fuzz target's check that every
+        // DOCKER_* value can be bound into YAML: `a:` could not.
+        let mut event = fixture_event();
+        event["id"] = "a1:".into();
+        let message = registry_error(&envelope_of(vec![event]));
+        assert!(
+            message.starts_with("`events[0].id` is not a valid event id"),
+            "{message}"
+        );
+
         let mut event = fixture_event();
         event["timestamp"] = "last tuesday".into();
         let message = registry_error(&envelope_of(vec![event]));

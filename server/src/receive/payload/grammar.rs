@@ -148,7 +148,9 @@ pub fn is_valid_owner(owner: &str) -> bool {
 }
 
 /// A registry event id: distribution sends a UUID; allow the characters of
-/// ids in general (`A-Za-z0-9`, `-`, `_`, `.`, `:`), starting alphanumeric.
+/// ids in general (`A-Za-z0-9`, `-`, `_`, `.`, `:`), starting alphanumeric
+/// and not ending with `:` (bound unquoted into a task's YAML, `id:` would
+/// read as a key, so the run would fail on it).
 pub fn is_valid_event_id(id: &str) -> bool {
     let mut chars = id.chars();
     let Some(first) = chars.next() else {
@@ -156,6 +158,7 @@ pub fn is_valid_event_id(id: &str) -> bool {
     };
     id.len() <= MAX_EVENT_ID_CHARS
         && first.is_ascii_alphanumeric()
+        && !id.ends_with(':')
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
 }
 
@@ -235,7 +238,7 @@ pub(super) fn check_event_id<'a>(id: &'a str, place: &str) -> Result<&'a str, Pa
     } else {
         Err(invalid(
             place,
-            "is not a valid event id (letters, digits, `-`, `_`, `.`, `:`)",
+            "is not a valid event id (letters, digits, `-`, `_`, `.`, `:`, not ending with `:`)",
             id,
         ))
     }
