@@ -8,7 +8,7 @@ mod receivers;
 mod request_log;
 pub mod security;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use app::backend::{AuthApi, SharedBackend};
 use axum::extract::{FromRef, Request, State};
@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use leptos::prelude::*;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 
 use crate::service::Slipway;
 use security::SecurityConfig;
@@ -37,6 +37,15 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
+/// The pages' routes, listed once per process. Listing them renders the app
+/// with resource loading suppressed by a process-wide flag: a resource first
+/// polled meanwhile by a page render (another server built in the same
+/// process, as the tests do) would wait forever.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
+}
+
 pub fn router(state: AppState) -> Router {
     let shared: SharedBackend = state.backend.clone();
     // Every render and server function gets the backend, and the CSP nonce
@@ -50,7 +59,7 @@ pub fn router(state: AppState) -> Router {
             provide_context(nonce);
         }
     };
-    let routes = generate_route_list(app::App);
+    let routes = page_routes();
     let options = state.leptos_options.clone();
 
     Router::new()

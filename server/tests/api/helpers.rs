@@ -73,10 +73,16 @@ pub async fn postgres_database_of(data_dir: &Path) -> Option<String> {
     Some(url)
 }
 
+/// The longest any one request of these tests may take, answer and body
+/// (live streams included): a server that stops answering fails its test
+/// instead of holding up the whole suite.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
+
 pub fn http_client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .timeout(REQUEST_TIMEOUT)
         .build()
         .expect("a reqwest client builds")
 }
