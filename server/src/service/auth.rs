@@ -35,7 +35,7 @@ impl AuthApi for Slipway {
         client: Option<IpAddr>,
     ) -> Result<String, AppError> {
         // Refused (429, 503) before any database read or hash.
-        let (attempt, hashing) = self.sign_in_guard.admit(username, client)?;
+        let (attempt, hashing) = self.sign_in_guard.admit(username, client).await?;
         let user = self.store.user_by_name(username).await?;
         let stored_hash = user.as_ref().and_then(|user| user.password_hash.clone());
         let password = password.to_string();
@@ -100,7 +100,10 @@ impl AuthApi for Slipway {
         // Checking the current password is a password check like a sign-in:
         // the same budgets and hashing slots, so a stolen session cannot
         // guess it at leisure.
-        let (attempt, hashing) = self.sign_in_guard.admit(&actor.user.username, client)?;
+        let (attempt, hashing) = self
+            .sign_in_guard
+            .admit(&actor.user.username, client)
+            .await?;
         let stored_hash = self
             .store
             .user_by_name(&actor.user.username)

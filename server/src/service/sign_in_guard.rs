@@ -8,15 +8,18 @@
 //!    with the seconds until it may try again. An attempt in flight counts as
 //!    a failure until it succeeds, so a burst of parallel guesses cannot
 //!    overshoot the budget;
-//! 2. a free hashing slot: at most `concurrent_hashes` checks run at once;
-//!    an attempt finding none is answered 503 with `Retry-After` and counts
-//!    as nothing.
+//! 2. a hashing slot: at most `concurrent_hashes` checks run at once. Up to
+//!    [`WAITING_PER_SLOT`] times as many attempts wait for a slot, each at
+//!    most [`MAX_SLOT_WAIT`] (people signing in together are served one after
+//!    another); an attempt beyond them, or out of time, is answered 503 with
+//!    `Retry-After` and counts as nothing.
 //!
 //! Unknown user names are throttled like known ones (and checked against a
 //! decoy hash by the caller), so neither the answers nor their timing tell
 //! which names exist.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -37,6 +40,11 @@ pub const DEFAULT_FAILURES_PER_ADDRESS: u32 = 50;
 /// User names and addresses remembered at most, each: the tables stay a few
 /// MiB however many random names a flood tries.
 pub const MAX_TRACKED_KEYS: usize = 10_000;
+/// Attempts that may wait for a hashing slot, per slot: beyond them a flood
+/// is refused at once instead of piling up.
+pub const WAITING_PER_SLOT: usize = 4;
+/// The longest an attempt waits for a hashing slot before its 503.
+pub const MAX_SLOT_WAIT: Duration = Duration::from_secs(1);
 /// The `Retry-After` of a 503 when every hashing slot is taken: a check
 /// takes well under a second.
 pub const BUSY_RETRY_AFTER_SECONDS: u64 = 1;
@@ -70,6 +78,9 @@ impl Default for SignInLimits {
 
 pub struct SignInGuard {
     hashing: Arc<Semaphore>,
+    /// Attempts waiting for a slot now, and how many may.
+    waiting: AtomicUsize,
+    max_waiting: usize,
     failures: Mutex<Failures>,
 }
 
@@ -111,8 +122,11 @@ impl HashingSlot {
 
 impl SignInGuard {
     pub fn new(limits: SignInLimits) -> Self {
+        let slots = limits.concurrent_hashes.max(1);
         SignInGuard {
-            hashing: Arc::new(Semaphore::new(limits.concurrent_hashes.max(1))),
+            hashing: Arc::new(Semaphore::new(slots)),
+            waiting: AtomicUsize::new(0),
+            max_waiting: slots * WAITING_PER_SLOT,
             failures: Mutex::new(Failures {
                 by_name: FailureBudgets::new(limits.per_user_name, MAX_TRACKED_KEYS),
                 by_address: FailureBudgets::new(limits.per_address, MAX_TRACKED_KEYS),
@@ -121,9 +135,9 @@ impl SignInGuard {
     }
 
     /// Lets a password check for `name` from `client` go ahead, or refuses
-    /// it (429 over a failure budget, 503 without a free hashing slot)
+    /// it (429 over a failure budget, 503 without a hashing slot in time)
     /// before anything costly happens.
-    pub fn admit(
+    pub async fn admit(
         &self,
         name: &str,
         client: Option<IpAddr>,
@@ -149,21 +163,23 @@ impl SignInGuard {
                 tracing::debug!(whose, seconds, "sign-in refused: failure budget spent");
                 return Err(AppError::too_many_requests(
                     format!(
-                        "too many failed sign-in attempts {whose}; try again in {seconds} seconds"
+                        "too many failed sign-in attempts {whose}; try again in {}",
+                        in_seconds(seconds)
                     ),
                     Some(seconds),
                 ));
             }
             failures.record(&attempt, now);
         }
-        match self.hashing.clone().try_acquire_owned() {
-            Ok(permit) => Ok((attempt, HashingSlot { _permit: permit })),
-            Err(_) => {
+        match self.hashing_slot().await {
+            Some(permit) => Ok((attempt, HashingSlot { _permit: permit })),
+            None => {
                 self.lock().forgive(&attempt, Instant::now());
                 tracing::debug!("sign-in refused: every hashing slot is busy");
                 Err(AppError::unavailable(
                     format!(
-                        "too many sign-in attempts at once; try again in {BUSY_RETRY_AFTER_SECONDS} seconds"
+                        "too many sign-in attempts at once; try again in {}",
+                        in_seconds(BUSY_RETRY_AFTER_SECONDS)
                     ),
                     Some(BUSY_RETRY_AFTER_SECONDS),
                 ))
@@ -171,15 +187,35 @@ impl SignInGuard {
         }
     }
 
+    /// A free slot, or one freed within [`MAX_SLOT_WAIT`] if there is room
+    /// to wait; `None` otherwise.
+    async fn hashing_slot(&self) -> Option<OwnedSemaphorePermit> {
+        if let Ok(permit) = self.hashing.clone().try_acquire_owned() {
+            return Some(permit);
+        }
+        let waiting = self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _leave = WaitingPlace(&self.waiting);
+        if waiting >= self.max_waiting {
+            return None;
+        }
+        tokio::time::timeout(MAX_SLOT_WAIT, self.hashing.clone().acquire_owned())
+            .await
+            .ok()?
+            .ok()
+    }
+
     /// The attempt was right: it no longer counts as a failure.
     pub fn succeeded(&self, attempt: Attempt) {
         self.lock().forgive(&attempt, Instant::now());
     }
 
-    /// Takes every hashing slot and holds them until the answer is dropped
-    /// (tests: a server whose slots are all busy).
+    /// Takes every free hashing slot and holds them until the answer is
+    /// dropped; `None` when none is free (tests: a server whose slots are all busy).
     pub fn occupy_all_slots(&self) -> Option<OwnedSemaphorePermit> {
         let slots = u32::try_from(self.hashing.available_permits()).ok()?;
+        if slots == 0 {
+            return None;
+        }
         self.hashing.clone().try_acquire_many_owned(slots).ok()
     }
 
@@ -220,6 +256,25 @@ pub fn address_key(address: IpAddr) -> IpAddr {
     }
 }
 
+/// Leaves the queue of attempts waiting for a slot when dropped (served,
+/// refused, timed out, or the request went away).
+struct WaitingPlace<'a>(&'a AtomicUsize);
+
+impl Drop for WaitingPlace<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// "1 second", "90 seconds".
+fn in_seconds(seconds: u64) -> String {
+    if seconds == 1 {
+        "1 second".to_string()
+    } else {
+        format!("{seconds} seconds")
+    }
+}
+
 /// Seconds to wait, rounded up, at least one.
 fn whole_seconds(wait: Duration) -> u64 {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -252,52 +307,98 @@ mod tests {
     async fn a_name_over_its_budget_is_refused_with_the_wait() {
         let guard = SignInGuard::new(limits(4, 3, 100));
         for n in 0..3 {
-            let (_failed, _slot) = guard.admit("alice", client(n)).unwrap();
+            let (_failed, _slot) = guard.admit("alice", client(n)).await.unwrap();
         }
-        let refused = guard.admit("alice", client(9)).err().unwrap();
+        let refused = guard.admit("alice", client(9)).await.err().unwrap();
         assert_eq!(refused.status_code(), 429);
         // Three per fifteen minutes: one every five minutes.
         assert_eq!(refused.retry_after_seconds(), Some(300));
         assert!(refused.to_string().contains("for this user name"));
-        assert!(guard.admit("bob", client(9)).is_ok(), "other names pass");
+        assert!(refused.to_string().ends_with("try again in 300 seconds"));
+        assert!(
+            guard.admit("bob", client(9)).await.is_ok(),
+            "other names pass"
+        );
     }
 
     #[tokio::test]
     async fn an_address_over_its_budget_is_refused_whatever_the_name() {
         let guard = SignInGuard::new(limits(4, 100, 2));
-        let (_a, _slot_a) = guard.admit("a", client(1)).unwrap();
-        let (_b, _slot_b) = guard.admit("b", client(1)).unwrap();
-        let refused = guard.admit("c", client(1)).err().unwrap();
+        let (_a, _slot_a) = guard.admit("a", client(1)).await.unwrap();
+        let (_b, _slot_b) = guard.admit("b", client(1)).await.unwrap();
+        let refused = guard.admit("c", client(1)).await.err().unwrap();
         assert_eq!(refused.status_code(), 429);
         assert!(refused.to_string().contains("from your network address"));
-        assert!(guard.admit("c", client(2)).is_ok(), "other addresses pass");
+        assert!(
+            guard.admit("c", client(2)).await.is_ok(),
+            "other addresses pass"
+        );
     }
 
     #[tokio::test]
     async fn success_takes_the_attempt_back() {
         let guard = SignInGuard::new(limits(4, 2, 100));
         for _ in 0..5 {
-            let (attempt, _slot) = guard.admit("alice", client(1)).unwrap();
+            let (attempt, _slot) = guard.admit("alice", client(1)).await.unwrap();
             guard.succeeded(attempt);
         }
     }
 
     #[tokio::test]
-    async fn without_a_free_slot_the_answer_is_503_and_counts_as_nothing() {
+    async fn an_attempt_waits_for_a_slot_freed_in_time() {
+        let guard = SignInGuard::new(limits(1, 10, 100));
+        let held = guard.occupy_all_slots().unwrap();
+        let freeing = async {
+            tokio::time::sleep(MAX_SLOT_WAIT / 10).await;
+            drop(held);
+        };
+        let (admitted, ()) = tokio::join!(guard.admit("alice", client(1)), freeing);
+        assert!(admitted.is_ok());
+    }
+
+    #[tokio::test]
+    async fn without_a_slot_in_time_the_answer_is_503_and_counts_as_nothing() {
         let guard = SignInGuard::new(limits(1, 1, 100));
         let held = guard.occupy_all_slots().unwrap();
-        let busy = guard.admit("alice", client(1)).err().unwrap();
+        let started = Instant::now();
+        let busy = guard.admit("alice", client(1)).await.err().unwrap();
+        assert!(started.elapsed() >= MAX_SLOT_WAIT);
         assert_eq!(busy.status_code(), 503);
         assert_eq!(busy.retry_after_seconds(), Some(BUSY_RETRY_AFTER_SECONDS));
+        assert!(busy.to_string().ends_with("try again in 1 second"));
         drop(held);
         // The refused attempt spent none of alice's single failure.
-        assert!(guard.admit("alice", client(1)).is_ok());
+        assert!(guard.admit("alice", client(1)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn beyond_the_waiting_room_the_answer_is_503_at_once() {
+        let guard = SignInGuard::new(limits(1, 100, 100));
+        let _held = guard.occupy_all_slots().unwrap();
+        let waiting: Vec<_> = (0..WAITING_PER_SLOT)
+            .map(|n| Box::pin(guard.admit("alice", client(n as u8))))
+            .collect();
+        // Let every waiter take its place in the queue.
+        let queued = futures::future::select_all(waiting);
+        let refused_at_once = async {
+            tokio::task::yield_now().await;
+            let started = Instant::now();
+            let refused = guard.admit("bob", client(99)).await.err().unwrap();
+            (refused, started.elapsed())
+        };
+        tokio::select! {
+            _ = queued => panic!("a waiter finished (served or out of time) before the extra attempt was refused"),
+            (refused, took) = refused_at_once => {
+                assert_eq!(refused.status_code(), 503);
+                assert!(took < MAX_SLOT_WAIT / 2, "refused after {took:?}");
+            }
+        }
     }
 
     #[tokio::test]
     async fn a_slot_is_held_until_the_work_ends() {
         let guard = SignInGuard::new(limits(1, 10, 100));
-        let (_attempt, slot) = guard.admit("alice", client(1)).unwrap();
+        let (_attempt, slot) = guard.admit("alice", client(1)).await.unwrap();
         let (started, running) = tokio::sync::oneshot::channel::<()>();
         let (finish, finished) = std::sync::mpsc::channel::<()>();
         let work = tokio::spawn(slot.run(move || {
@@ -305,13 +406,10 @@ mod tests {
             finished.recv().unwrap();
         }));
         running.await.unwrap();
-        assert_eq!(
-            guard.admit("bob", client(2)).err().unwrap().status_code(),
-            503
-        );
+        assert!(guard.occupy_all_slots().is_none(), "the slot is taken");
         finish.send(()).unwrap();
         work.await.unwrap().unwrap();
-        assert!(guard.admit("bob", client(2)).is_ok());
+        assert!(guard.occupy_all_slots().is_some(), "the slot is free again");
     }
 
     #[test]
