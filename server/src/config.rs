@@ -3,9 +3,11 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::engine::{default_replica_id, EngineSettings, DEFAULT_LEASE};
 use crate::receive::cidr::Cidr;
 use crate::service::sign_in_guard::{
     DEFAULT_CONCURRENT_HASHES, DEFAULT_FAILURES_PER_ADDRESS, DEFAULT_FAILURES_PER_USER_NAME,
@@ -137,6 +139,74 @@ pub struct ServeArgs {
     pub log_json: bool,
     #[command(flatten)]
     pub access: AccessArgs,
+    #[command(flatten)]
+    pub replica: ReplicaArgs,
+}
+
+/// This process as one replica of several on one PostgreSQL database (and
+/// the single server's own runs across a restart).
+#[derive(Clone, Debug, Args)]
+pub struct ReplicaArgs {
+    /// This replica's name in run logs ("taken over from replica …"):
+    /// letters, digits, `.`, `_`, `-`, `:`, at most 100. Default: host name and PID.
+    #[arg(long, env = "SLIPWAY_REPLICA_ID", value_parser = parse_replica_id)]
+    pub replica_id: Option<String>,
+    /// Seconds a replica's claim on a run holds without renewal (renewed
+    /// every second while it runs): a run of a replica that died is taken
+    /// over this long after its last renewal.
+    #[arg(
+        long,
+        env = "SLIPWAY_RUN_LEASE_SECONDS",
+        default_value_t = DEFAULT_LEASE.as_secs(),
+        value_parser = clap::value_parser!(u64).range(2..=3600)
+    )]
+    pub run_lease_seconds: u64,
+    /// On SIGTERM, seconds running tasks may take to finish before the
+    /// rest of their runs is handed to another replica.
+    #[arg(
+        long,
+        env = "SLIPWAY_SHUTDOWN_GRACE_SECONDS",
+        default_value_t = DEFAULT_SHUTDOWN_GRACE.as_secs(),
+        value_parser = clap::value_parser!(u64).range(0..=3600)
+    )]
+    pub shutdown_grace_seconds: u64,
+}
+
+/// How long running tasks may take to finish on SIGTERM, unless `--shutdown-grace-seconds` says otherwise.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+impl Default for ReplicaArgs {
+    fn default() -> Self {
+        ReplicaArgs {
+            replica_id: None,
+            run_lease_seconds: DEFAULT_LEASE.as_secs(),
+            shutdown_grace_seconds: DEFAULT_SHUTDOWN_GRACE.as_secs(),
+        }
+    }
+}
+
+impl ReplicaArgs {
+    pub fn engine_settings(&self) -> EngineSettings {
+        EngineSettings {
+            replica_id: self.replica_id.clone().unwrap_or_else(default_replica_id),
+            lease: Duration::from_secs(self.run_lease_seconds),
+        }
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_seconds)
+    }
+}
+
+fn parse_replica_id(id: &str) -> Result<String, String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':');
+    if id.is_empty() || id.len() > 100 || !id.chars().all(allowed) {
+        return Err(
+            "a replica id is 1 to 100 letters, digits, '.', '_', '-' or ':' (e.g. a pod name)"
+                .into(),
+        );
+    }
+    Ok(id.to_string())
 }
 
 /// Who may knock how often: sign-in limits and the client address behind a proxy.
@@ -267,6 +337,31 @@ mod tests {
         );
         assert_eq!(shown("sqlite:data/slipway.db"), "sqlite:data/slipway.db");
         assert_eq!(shown("http://proxy:3128"), "http://proxy:3128");
+    }
+
+    #[test]
+    fn replica_flags_are_checked() {
+        use clap::Parser;
+        let parsed = |args: &[&str]| {
+            super::Cli::try_parse_from([&["slipway"], args].concat()).map(|cli| cli.serve.replica)
+        };
+        let defaults = parsed(&[]).unwrap();
+        assert_eq!(
+            (defaults.run_lease_seconds, defaults.shutdown_grace_seconds),
+            (30, 30)
+        );
+        assert!(defaults.engine_settings().replica_id.contains('-'));
+        let set = parsed(&["--replica-id", "slipway-0", "--run-lease-seconds", "5"]).unwrap();
+        assert_eq!(set.engine_settings().replica_id, "slipway-0");
+        assert_eq!(set.engine_settings().lease.as_secs(), 5);
+        for refused in [
+            &["--replica-id", ""][..],
+            &["--replica-id", "a b"],
+            &["--run-lease-seconds", "1"],
+            &["--shutdown-grace-seconds", "3601"],
+        ] {
+            assert!(parsed(refused).is_err(), "{refused:?}");
+        }
     }
 
     #[test]

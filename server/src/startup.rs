@@ -1,9 +1,10 @@
 //! Building and running the server, separately from `main`, so tests start the
 //! real thing on port 0 (the zero-to-production `Application` shape).
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::serve::ListenerExt;
@@ -14,13 +15,13 @@ use crate::clock::now_millis;
 use crate::config::{ServeArgs, StorageArgs};
 use crate::connect::Outbound;
 use crate::crypto::SecretBox;
-use crate::engine::{Engine, EngineContext};
+use crate::engine::{Engine, EngineContext, EngineStop};
 use crate::files::{create_private_dir, write_private_file};
 use crate::http::security::SecurityConfig;
-use crate::http::{router, AppState};
+use crate::http::{router, AppState, Readiness};
 use crate::secrets;
 use crate::service::Slipway;
-use crate::store::{self, SharedStore};
+use crate::store::{self, LeaseRelease, SharedStore};
 use tokio_util::sync::CancellationToken;
 
 /// The file that holds the first administrator's password until it is changed.
@@ -38,6 +39,8 @@ pub struct Application {
     live: crate::live::LiveBus,
     refusals: crate::service::refusals::RefusalCounter,
     sign_in_guard: Arc<crate::service::SignInGuard>,
+    readiness: Readiness,
+    shutdown_grace: Duration,
 }
 
 /// Pipeline workers per process: runs mostly wait on clusters and registries,
@@ -96,15 +99,31 @@ impl Application {
         .with_sign_in_limits(args.access.sign_in_limits());
         // The engine gets only what it uses; the signals and the live bus are
         // the request side's own, so both sides wake, cancel and announce alike.
-        let engine = Engine::new(EngineContext {
-            store: store.clone(),
-            live: slipway.live.clone(),
-            signals: slipway.signals.clone(),
-            outbound,
-            secret_box,
-            public_url,
-        });
-        engine.recover_after_restart().await?;
+        let engine = Engine::new(
+            EngineContext {
+                store: store.clone(),
+                live: slipway.live.clone(),
+                signals: slipway.signals.clone(),
+                outbound,
+                secret_box,
+                public_url,
+            },
+            args.replica.engine_settings(),
+        );
+        if store.is_single_process() {
+            // Nobody else can hold a lease on this database: runs the last
+            // process left RUNNING are continued now, not after their lease.
+            let interrupted = store
+                .release_leases(LeaseRelease::Every, now_millis())
+                .await?;
+            if interrupted > 0 {
+                tracing::warn!(
+                    runs = interrupted,
+                    "runs interrupted by the last stop are continued"
+                );
+            }
+        }
+        let readiness = Readiness::new(store.clone());
         let live = slipway.live.clone();
         let refusals = slipway.refusals.clone();
         let sign_in_guard = slipway.sign_in_guard.clone();
@@ -112,6 +131,7 @@ impl Application {
             leptos_options,
             backend: Arc::new(slipway),
             security: Arc::new(security),
+            readiness: readiness.clone(),
         };
         Ok(Application {
             listener,
@@ -121,6 +141,8 @@ impl Application {
             live,
             refusals,
             sign_in_guard,
+            readiness,
+            shutdown_grace: args.replica.shutdown_grace(),
         })
     }
 
@@ -146,22 +168,30 @@ impl Application {
             .unwrap_or_default()
     }
 
+    /// Serves until `shutdown` resolves, then drains: `/readyz` answers 503,
+    /// no run is claimed any more, running tasks get `--shutdown-grace-seconds`
+    /// to finish, the runs still going are handed back (their leases end, so
+    /// another replica continues them at once), and the HTTP server stops.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let stop_engine = CancellationToken::new();
-        let workers = self.engine.spawn(ENGINE_WORKERS, stop_engine.clone());
+        let stop = EngineStop::default();
+        let workers = self.engine.spawn(ENGINE_WORKERS, &stop);
         // The peer address feeds the webhooks' source allow-lists.
         let service = self
             .router
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        // Live streams never end by themselves: close them when shutdown starts,
-        // or the graceful shutdown would wait for every open page.
+        // Live streams never end by themselves: close them when the HTTP
+        // server stops, or its graceful shutdown would wait for every open page.
+        let stop_http = CancellationToken::new();
         let live = self.live;
-        let shutdown = async move {
-            shutdown.await;
-            live.close();
+        let http_stopped = {
+            let stop_http = stop_http.clone();
+            async move {
+                stop_http.cancelled().await;
+                live.close();
+            }
         };
         // Without TCP_NODELAY a streamed page's last small write waits for the
         // browser's delayed ACK: every server-rendered page took 40 ms more.
@@ -170,17 +200,51 @@ impl Application {
                 tracing::debug!(%error, "setting TCP_NODELAY failed");
             }
         });
-        axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await?;
-        // Runs in progress end FAILED ("interrupted by server shutdown"), so none stays RUNNING.
-        stop_engine.cancel();
+        let mut http = tokio::spawn(
+            axum::serve(listener, service)
+                .with_graceful_shutdown(http_stopped)
+                .into_future(),
+        );
+        tokio::select! {
+            () = shutdown => {}
+            served = &mut http => {
+                // The server ended by itself (an accept loop error): stop the engine too.
+                stop.stop_claiming.cancel();
+                stop.hand_back.cancel();
+                for worker in workers {
+                    let _ = worker.await;
+                }
+                return Ok(served??);
+            }
+        }
+
+        self.readiness.start_draining();
+        stop.stop_claiming.cancel();
+        let running = self.engine.runs_in_progress();
+        if running > 0 {
+            tracing::info!(
+                runs = running,
+                grace_seconds = self.shutdown_grace.as_secs(),
+                "draining: waiting for running tasks to finish"
+            );
+        }
+        let deadline = tokio::time::Instant::now() + self.shutdown_grace;
+        while self.engine.runs_in_progress() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(DRAIN_CHECK).await;
+        }
+        // What is still running goes to another replica (or to this server's next start).
+        stop.hand_back.cancel();
         for worker in workers {
             let _ = worker.await;
         }
+        stop_http.cancel();
+        http.await??;
         Ok(())
     }
 }
+
+/// How often a draining replica looks whether its runs have ended.
+const DRAIN_CHECK: Duration = Duration::from_millis(100);
 
 /// Creates the data directory (0700) and opens the store in it.
 pub async fn open_store(storage: &StorageArgs) -> anyhow::Result<SharedStore> {

@@ -116,6 +116,7 @@ impl Bench {
             deny_private_egress: false,
             log_json: false,
             access: Default::default(),
+            replica: Default::default(),
         };
         adjust(&mut args);
         let application = Application::build(&args).await?;

@@ -1,15 +1,15 @@
-//! The pipeline engine: workers in the server process claim QUEUED runs from
-//! the store, run their stages in order (the tasks of a stage in parallel),
-//! and commit every transition before the next step.
+//! The pipeline engine: workers in each server process (replica) claim
+//! QUEUED runs from the store, run their stages in order (the tasks of a
+//! stage in parallel), and commit every transition before the next step.
 //!
-//! A claim is a lease in the database. A worker renews its lease while it
-//! runs and learns there of cancel requests recorded in the store; a cancel
-//! made through this process's [`EngineSignals`] stops the run at once. Today
-//! the store is SQLite and one process holds every lease, so a run left
-//! RUNNING by a crash ends FAILED on the next start
-//! ([`Engine::recover_after_restart`]). Not yet built: several replicas
-//! sharing the queue (PostgreSQL), and a sweep that fails runs whose lease
-//! expired while the server kept running.
+//! A claim is a lease in the database, held by this replica's owner name
+//! (`--replica-id` and a random suffix) and renewed while the run goes on;
+//! a worker learns there of cancel requests made on other replicas. A run
+//! whose lease ran out — its replica was killed, or handed it back when it
+//! shut down — is taken over by any replica's worker: finished tasks are
+//! kept, the interrupted one starts again, saying so in its log. A replica
+//! that loses a lease (it stalled past it and another took over) stops the
+//! run without recording an end, which is the new owner's to record.
 //!
 //! The engine sees only its [`EngineContext`], not the request side's service.
 
@@ -26,20 +26,22 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use app::model::Millis;
+
 use crate::clock::now_millis;
 use crate::connect::Outbound;
 use crate::crypto::SecretBox;
 use crate::live::LiveBus;
-use crate::store::SharedStore;
+use crate::store::{ExecutionRecord, SharedStore, StoreResult};
 
-/// How long a claim holds without renewal.
-const LEASE: Duration = Duration::from_secs(30);
-/// Renewal (and remote-cancel check) period: well inside the lease.
-const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How long a claim holds without renewal, unless `--run-lease-seconds` says otherwise.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+/// Renewal (and remote-cancel check) period at most: a cancel made on
+/// another replica reaches the run within it. Shorter leases renew more often.
+const MAX_HEARTBEAT: Duration = Duration::from_secs(1);
 /// A worker with nothing to do looks again this often even without a wake-up,
 /// so a missed wake-up delays a run by this much at most.
 const IDLE_POLL: Duration = Duration::from_secs(1);
-pub const RESTART_REASON: &str = "interrupted by server restart";
 /// How a run or task that panicked ends; the panic's message goes to the log.
 pub const PANIC_REASON: &str = "internal error: the task panicked; the server log has the details";
 
@@ -108,72 +110,137 @@ pub struct EngineContext {
     pub public_url: String,
 }
 
+/// Who this replica is to the other ones.
+#[derive(Clone, Debug)]
+pub struct EngineSettings {
+    /// Named in the logs of runs it takes over (`--replica-id`).
+    pub replica_id: String,
+    /// How long a claim holds without renewal (`--run-lease-seconds`).
+    pub lease: Duration,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            replica_id: default_replica_id(),
+            lease: DEFAULT_LEASE,
+        }
+    }
+}
+
+/// The host name and the process id: unique among replicas on one machine
+/// and, in a cluster, the pod's name.
+pub fn default_replica_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "slipway".to_string());
+    format!("{host}-{}", std::process::id())
+}
+
+/// The replica a lease owner name belongs to (owner names are
+/// `<replica id>#<random>`: a restarted replica with the same id is another owner).
+pub fn replica_of(owner: &str) -> &str {
+    owner.rsplit_once('#').map_or(owner, |(replica, _)| replica)
+}
+
+/// How the workers are stopped: first they stop claiming (runs in progress
+/// go on), then runs still going are handed back to the other replicas.
+#[derive(Clone, Default)]
+pub struct EngineStop {
+    pub stop_claiming: CancellationToken,
+    pub hand_back: CancellationToken,
+}
+
 pub struct Engine {
     context: EngineContext,
+    /// This replica's lease owner name.
     owner: String,
+    lease: Duration,
+    heartbeat: Duration,
 }
 
 impl Engine {
-    pub fn new(context: EngineContext) -> Arc<Self> {
+    pub fn new(context: EngineContext, settings: EngineSettings) -> Arc<Self> {
         let owner = format!(
-            "{}-{}",
-            std::process::id(),
+            "{}#{}",
+            settings.replica_id,
             &crate::secrets::random_token("")[..8]
         );
-        Arc::new(Engine { context, owner })
+        let heartbeat = (settings.lease / 3).min(MAX_HEARTBEAT);
+        Arc::new(Engine {
+            context,
+            owner,
+            lease: settings.lease,
+            heartbeat,
+        })
     }
 
-    /// On start with the embedded database no other process can hold a run:
-    /// whatever was RUNNING was cut off by a crash or kill, and ends FAILED.
-    pub async fn recover_after_restart(&self) -> anyhow::Result<u64> {
-        let failed = self
-            .context
-            .store
-            .fail_abandoned_executions(now_millis(), RESTART_REASON, false)
-            .await?;
-        if failed > 0 {
-            tracing::warn!(
-                failed,
-                "runs interrupted by the last stop were marked FAILED"
-            );
-        }
-        Ok(failed)
+    /// The replica's lease owner name.
+    pub fn owner(&self) -> &str {
+        &self.owner
     }
 
-    /// Starts `workers` workers that stop when `shutdown` is canceled.
+    /// Runs in progress in this process.
+    pub fn runs_in_progress(&self) -> usize {
+        self.context.signals.lock().len()
+    }
+
+    fn lease_until(&self, now: Millis) -> Millis {
+        now.saturating_add(self.lease.as_millis().try_into().unwrap_or(Millis::MAX))
+    }
+
+    /// Starts `workers` workers, stopped by `stop`.
     pub fn spawn(
         self: &Arc<Self>,
         workers: usize,
-        shutdown: CancellationToken,
+        stop: &EngineStop,
     ) -> Vec<tokio::task::JoinHandle<()>> {
         (0..workers)
-            .map(|_| tokio::spawn(Arc::clone(self).work(shutdown.clone())))
+            .map(|_| tokio::spawn(Arc::clone(self).work(stop.clone())))
             .collect()
     }
 
-    async fn work(self: Arc<Self>, shutdown: CancellationToken) {
+    async fn work(self: Arc<Self>, stop: EngineStop) {
         let signals = self.context.signals.clone();
-        while !shutdown.is_cancelled() {
-            let now = now_millis();
-            let claimed = self
-                .context
-                .store
-                .claim_execution(&self.owner, now, now + LEASE.as_millis() as i64)
-                .await;
-            match claimed {
-                Ok(Some(execution)) => self.run(execution, shutdown.clone()).await,
+        while !stop.stop_claiming.is_cancelled() {
+            match self.next_run().await {
+                Ok(Some((execution, taken_from))) => {
+                    self.run(execution, taken_from, stop.hand_back.clone())
+                        .await
+                }
                 Ok(None) => {
                     tokio::select! {
                         _ = signals.queued.notified() => {}
                         _ = tokio::time::sleep(IDLE_POLL) => {}
-                        _ = shutdown.cancelled() => {}
+                        _ = stop.stop_claiming.cancelled() => {}
                     }
                 }
                 Err(error) => {
-                    tracing::error!(%error, "claiming a queued run failed");
+                    tracing::error!(%error, "claiming a run failed");
                     tokio::time::sleep(IDLE_POLL).await;
                 }
             }
         }
+    }
+
+    /// A run whose lease ran out comes first (with the replica it is taken
+    /// from), then the oldest queued one.
+    async fn next_run(&self) -> StoreResult<Option<(ExecutionRecord, Option<String>)>> {
+        let store = &self.context.store;
+        let now = now_millis();
+        let lease_until = self.lease_until(now);
+        if let Some(taken) = store
+            .take_over_expired_execution(&self.owner, now, lease_until)
+            .await?
+        {
+            let from = replica_of(&taken.previous_owner).to_string();
+            return Ok(Some((taken.execution, Some(from))));
+        }
+        Ok(store
+            .claim_execution(&self.owner, now, lease_until)
+            .await?
+            .map(|execution| (execution, None)))
     }
 }

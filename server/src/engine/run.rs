@@ -3,17 +3,17 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use app::execution::ExecutionStatus;
+use app::execution::{ExecutionStatus, TaskStatus};
 use app::pipeline::{PipelineSpec, Stage, Task};
 use futures::future::join_all;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::tasks::{TaskContext, TaskEnd};
-use super::{supervised, Engine, HEARTBEAT, LEASE, PANIC_REASON};
+use super::{supervised, Engine, PANIC_REASON};
 use crate::clock::now_millis;
 use crate::errors::INTERNAL_FAILURE;
-use crate::store::ExecutionRecord;
+use crate::store::{ExecutionRecord, LeaseRelease, RunEndRecord};
 
 /// Outputs of finished tasks by (stage, task), for `${stage.task.output.key}`.
 pub type Outputs = HashMap<(String, String), Value>;
@@ -25,44 +25,65 @@ enum RunEnd {
 }
 
 impl Engine {
+    /// Runs `execution` to its end, or until it is handed back (`hand_back`,
+    /// at shutdown) or its lease is lost. `taken_from` names the replica it
+    /// was taken over from: its finished tasks are kept.
     #[tracing::instrument(skip_all, fields(execution = execution.id, pipeline = %execution.pipeline_name, run = execution.run_number))]
     pub(super) async fn run(
         self: &Arc<Self>,
         execution: ExecutionRecord,
-        shutdown: CancellationToken,
+        taken_from: Option<String>,
+        hand_back: CancellationToken,
     ) {
         let cancel = CancellationToken::new();
+        let lease_lost = CancellationToken::new();
         self.context
             .signals
             .lock()
             .insert(execution.id, cancel.clone());
-        let heartbeat = tokio::spawn(Arc::clone(self).keep_lease(execution.id, cancel.clone()));
-        let on_shutdown = {
+        let heartbeat = tokio::spawn(Arc::clone(self).keep_lease(
+            execution.id,
+            cancel.clone(),
+            lease_lost.clone(),
+        ));
+        let on_hand_back = {
             let cancel = cancel.clone();
-            let shutdown = shutdown.clone();
+            let hand_back = hand_back.clone();
             tokio::spawn(async move {
-                shutdown.cancelled().await;
+                hand_back.cancelled().await;
                 cancel.cancel();
             })
         };
 
-        tracing::info!("run started");
+        match &taken_from {
+            Some(replica) => tracing::warn!(from = %replica, "run taken over"),
+            None => tracing::info!("run started"),
+        }
         self.context.live.publish(crate::live::execution_event(
             &execution,
             ExecutionStatus::Running,
         ));
         // Tasks catch their own panics (see run_task); this catches the rest,
         // so the worker, the lease and the pipeline's slot are freed either way.
-        let end = supervised("a run", self.run_stages(&execution, &cancel, &shutdown))
+        let stages = self.run_stages(&execution, taken_from.as_deref(), &cancel);
+        let end = supervised("a run", stages)
             .await
             .unwrap_or_else(|| RunEnd::Failed(PANIC_REASON.into()));
         heartbeat.abort();
-        on_shutdown.abort();
+        on_hand_back.abort();
         self.context.signals.lock().remove(&execution.id);
 
         let (status, error) = match end {
             RunEnd::Completed => (ExecutionStatus::Completed, None),
             RunEnd::Failed(reason) => (ExecutionStatus::Failed, Some(reason)),
+            RunEnd::Canceled(_) if lease_lost.is_cancelled() => {
+                tracing::warn!("run stopped: its lease ran out and another replica took it over");
+                return;
+            }
+            RunEnd::Canceled(_) if hand_back.is_cancelled() => {
+                self.hand_back(&execution).await;
+                return;
+            }
             RunEnd::Canceled(reason) => (ExecutionStatus::Canceled, Some(reason)),
         };
         tracing::info!(
@@ -70,16 +91,34 @@ impl Engine {
             error = error.as_deref().unwrap_or(""),
             "run ended"
         );
-        if let Err(error) = self
+        let recorded = self
             .context
             .store
-            .finish_execution(execution.id, status, error.as_deref(), now_millis())
-            .await
-        {
-            // The run stays RUNNING until the next start fails it (a sweep of
-            // expired leases while the server runs is not yet built).
-            tracing::error!(%error, "recording the end of a run failed");
-            return;
+            .finish_execution(
+                execution.id,
+                &self.owner,
+                RunEndRecord {
+                    status,
+                    error: error.as_deref(),
+                    now: now_millis(),
+                },
+            )
+            .await;
+        match recorded {
+            Ok(true) => {}
+            Ok(false) => {
+                // Another replica holds the run now and records its end.
+                tracing::warn!(
+                    "the run's end was not recorded: its lease had passed to another replica"
+                );
+                return;
+            }
+            Err(error) => {
+                // The lease runs out and another replica (or this one)
+                // takes the run over and runs what did not finish.
+                tracing::error!(%error, "recording the end of a run failed");
+                return;
+            }
         }
         self.context
             .live
@@ -100,12 +139,43 @@ impl Engine {
         });
     }
 
+    /// Gives a run this replica stops (shutdown) to the other replicas at
+    /// once: its lease ends now instead of running out.
+    async fn hand_back(&self, execution: &ExecutionRecord) {
+        match self
+            .context
+            .store
+            .release_leases(
+                LeaseRelease::Run {
+                    id: execution.id,
+                    owner: &self.owner,
+                },
+                now_millis(),
+            )
+            .await
+        {
+            Ok(_) => tracing::info!("run handed back for another replica to continue"),
+            Err(error) => {
+                tracing::warn!(%error, "handing a run back failed; another replica takes it over when its lease runs out")
+            }
+        }
+        self.context.live.publish(crate::live::execution_event(
+            execution,
+            ExecutionStatus::Running,
+        ));
+    }
+
     /// Renews the lease while the run goes on; a cancel requested anywhere
-    /// (or a lost lease) stops the run.
-    async fn keep_lease(self: Arc<Self>, execution_id: i64, cancel: CancellationToken) {
+    /// stops the run, and so does a lost lease (`lease_lost` tells which).
+    async fn keep_lease(
+        self: Arc<Self>,
+        execution_id: i64,
+        cancel: CancellationToken,
+        lease_lost: CancellationToken,
+    ) {
         loop {
-            tokio::time::sleep(HEARTBEAT).await;
-            let lease_until = now_millis() + LEASE.as_millis() as i64;
+            tokio::time::sleep(self.heartbeat).await;
+            let lease_until = self.lease_until(now_millis());
             match self
                 .context
                 .store
@@ -113,7 +183,12 @@ impl Engine {
                 .await
             {
                 Ok(Some(false)) => {}
-                Ok(Some(true)) | Ok(None) => {
+                Ok(Some(true)) => {
+                    cancel.cancel();
+                    return;
+                }
+                Ok(None) => {
+                    lease_lost.cancel();
                     cancel.cancel();
                     return;
                 }
@@ -125,8 +200,8 @@ impl Engine {
     async fn run_stages(
         &self,
         execution: &ExecutionRecord,
+        taken_from: Option<&str>,
         cancel: &CancellationToken,
-        shutdown: &CancellationToken,
     ) -> RunEnd {
         // Stored data that does not read fails the run rather than running
         // with a default: an empty input set could deploy the wrong thing.
@@ -143,11 +218,30 @@ impl Engine {
                 ));
             }
         };
+        // A run taken over keeps what its tasks finished before.
+        let mut finished = match taken_from {
+            Some(_) => match self.finished_tasks(execution.id).await {
+                Ok(finished) => finished,
+                Err(reason) => return RunEnd::Failed(reason),
+            },
+            None => HashMap::new(),
+        };
+        // Said in the log of each task the new replica starts first.
+        let mut takeover_note =
+            taken_from.map(|replica| format!("taken over from replica {replica}"));
         let mut outputs = Outputs::new();
         for (stage_index, stage) in spec.stages.iter().enumerate() {
             if cancel.is_cancelled() {
-                return canceled(shutdown);
+                return RunEnd::Canceled(CANCELED_BY_A_USER.into());
             }
+            let kept: Vec<Option<TaskEnd>> = (0..stage.tasks.len())
+                .map(|task_index| finished.remove(&(stage_index, task_index)))
+                .collect();
+            let note = if kept.iter().any(Option::is_none) {
+                takeover_note.take()
+            } else {
+                None
+            };
             let context = TaskContext {
                 execution,
                 stage_index,
@@ -155,14 +249,17 @@ impl Engine {
                 inputs: &inputs,
                 outputs: &outputs,
                 cancel,
+                takeover_note: note.as_deref(),
             };
-            let ends = join_all(
-                stage
-                    .tasks
-                    .iter()
-                    .enumerate()
-                    .map(|(task_index, task)| self.run_task(&context, task_index, task)),
-            )
+            let context = &context;
+            let ends = join_all(stage.tasks.iter().zip(kept).enumerate().map(
+                |(task_index, (task, kept))| async move {
+                    match kept {
+                        Some(end) => end,
+                        None => self.run_task(context, task_index, task).await,
+                    }
+                },
+            ))
             .await;
             let mut failure = None;
             for (task, end) in stage.tasks.iter().zip(ends) {
@@ -177,7 +274,7 @@ impl Engine {
                             format!("{}: {}", task_place(stage, task), reason)
                         });
                     }
-                    TaskEnd::Canceled => return canceled(shutdown),
+                    TaskEnd::Canceled => return RunEnd::Canceled(CANCELED_BY_A_USER.into()),
                 }
             }
             if let Some(reason) = failure {
@@ -186,15 +283,52 @@ impl Engine {
         }
         RunEnd::Completed
     }
-}
 
-fn canceled(shutdown: &CancellationToken) -> RunEnd {
-    if shutdown.is_cancelled() {
-        RunEnd::Failed("interrupted by server shutdown".into())
-    } else {
-        RunEnd::Canceled("canceled by a user".into())
+    /// The ends of the tasks a run finished before it was taken over, by
+    /// (stage, task) index. Tasks cut off (RUNNING, or CANCELED by a
+    /// hand-back) are left out: they start again.
+    async fn finished_tasks(
+        &self,
+        execution_id: i64,
+    ) -> Result<HashMap<(usize, usize), TaskEnd>, String> {
+        let records = self
+            .context
+            .store
+            .task_runs(execution_id)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "reading the tasks of a run taken over failed");
+                format!("reading the tasks of the run failed: {INTERNAL_FAILURE}")
+            })?;
+        let mut finished = HashMap::new();
+        for record in records {
+            let end = match record.status {
+                TaskStatus::Completed => TaskEnd::Completed(
+                    record
+                        .output
+                        .as_deref()
+                        .and_then(|output| serde_json::from_str(output).ok())
+                        .unwrap_or(Value::Null),
+                ),
+                TaskStatus::Skipped => TaskEnd::Skipped,
+                TaskStatus::Failed => TaskEnd::Failed(record.error.unwrap_or_default()),
+                TaskStatus::Running | TaskStatus::Canceled => continue,
+            };
+            let (Ok(stage), Ok(task)) = (
+                usize::try_from(record.stage_index),
+                usize::try_from(record.task_index),
+            ) else {
+                continue;
+            };
+            finished.insert((stage, task), end);
+        }
+        Ok(finished)
     }
 }
+
+/// Why a run ends CANCELED: a cancel made on any replica (a hand-back or a
+/// lost lease end the run here without recording it).
+const CANCELED_BY_A_USER: &str = "canceled by a user";
 
 fn task_place(stage: &Stage, task: &Task) -> String {
     format!("{}.{}", stage.name, task.name)

@@ -38,6 +38,9 @@ pub(super) struct TaskContext<'a> {
     pub inputs: &'a BTreeMap<String, String>,
     pub outputs: &'a Outputs,
     pub cancel: &'a CancellationToken,
+    /// The first line of each task's log when the run was taken over from
+    /// another replica ("taken over from replica X").
+    pub takeover_note: Option<&'a str>,
 }
 
 pub(super) enum TaskEnd {
@@ -189,6 +192,9 @@ impl Engine {
             .live
             .publish(task_of.event(TaskStatus::Running));
         let log = LogWriter::start(&self.context, task_of);
+        if let Some(note) = context.takeover_note {
+            log.line(format!("{note}: the task starts here"));
+        }
 
         let work = async {
             match (&task.precondition, resolved) {

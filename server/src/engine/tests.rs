@@ -16,25 +16,25 @@ use axum::Json;
 use serde_json::{json, Value};
 use slipway_standins::kube::KubeStandin;
 use tokio::sync::{watch, Barrier};
-use tokio_util::sync::CancellationToken;
 
 use super::*;
 use crate::store::{
-    CancelOutcome, EndpointWrite, ExecutionRecord, NewExecution, PipelineRecord, PipelineWrite,
-    TaskRunRecord, TaskStart,
+    CancelOutcome, EndpointWrite, ExecutionRecord, LeaseRelease, NewExecution, PipelineRecord,
+    PipelineWrite, TaskRunRecord, TaskStart,
 };
 use crate::test_support::eventually;
 
 /// The longest any awaited state may take.
 const WAIT: Duration = Duration::from_secs(10);
 const WORKERS: usize = 3;
+const TEST_LEASE: Duration = Duration::from_secs(2);
 
 /// An engine with its own store and project "demo"; workers start on [`Harness::start`].
 struct Harness {
     context: EngineContext,
     engine: Arc<Engine>,
     project_id: i64,
-    stop: CancellationToken,
+    stop: EngineStop,
     workers: Vec<tokio::task::JoinHandle<()>>,
     _data_dir: tempfile::TempDir,
 }
@@ -57,10 +57,10 @@ impl Harness {
             public_url: "http://slipway.test".into(),
         };
         Harness {
-            engine: Engine::new(context.clone()),
+            engine: Engine::new(context.clone(), settings("this-replica")),
             context,
             project_id: project.id,
-            stop: CancellationToken::new(),
+            stop: EngineStop::default(),
             workers: Vec::new(),
             _data_dir: data_dir,
         }
@@ -68,12 +68,14 @@ impl Harness {
 
     /// Starts the workers, as the server does (with fewer of them).
     fn start(&mut self) {
-        self.workers = self.engine.spawn(WORKERS, self.stop.clone());
+        self.workers = self.engine.spawn(WORKERS, &self.stop);
     }
 
-    /// Stops the workers as a server shutdown does, and waits for them.
+    /// Stops the workers as a server shutdown past its grace period does
+    /// (runs in progress are handed back), and waits for them.
     async fn shut_down(&mut self) {
-        self.stop.cancel();
+        self.stop.stop_claiming.cancel();
+        self.stop.hand_back.cancel();
         for worker in self.workers.drain(..) {
             worker.await.expect("a worker ends cleanly");
         }
@@ -173,6 +175,14 @@ impl Harness {
             execution.status.is_final().then_some(execution)
         })
         .await
+    }
+}
+
+/// A replica named `replica_id` with a short lease, so takeovers come quickly.
+fn settings(replica_id: &str) -> EngineSettings {
+    EngineSettings {
+        replica_id: replica_id.into(),
+        lease: TEST_LEASE,
     }
 }
 
@@ -567,68 +577,176 @@ async fn the_concurrency_limit_keeps_an_extra_run_queued_while_others_go_on() {
 }
 
 #[tokio::test]
-async fn recover_after_restart_fails_runs_left_running_and_leaves_queued_ones() {
-    // Arrange: a run claimed by a worker that is gone, with a task under way.
-    let harness = Harness::new().await;
+async fn a_run_whose_lease_ran_out_is_taken_over_keeping_its_finished_tasks() {
+    // Arrange: a run of a replica that died after stage one's task finished
+    // (its output is bound in stage two) while stage two's task was running.
+    let peer = Peer::start().await;
+    let mut harness = Harness::new().await;
     let pipeline = harness
         .pipeline(
             "cut-off",
-            json!([{"name": "s", "tasks": [condition("t", "1 == 1")]}]),
+            json!([
+                {"name": "first", "tasks": [rest("version", peer.url("/version"))]},
+                {"name": "second", "tasks": [rest(
+                    "echo", peer.url("/echo/${first.version.output.body.version}")
+                )]}
+            ]),
         )
         .await;
-    let other = harness
+    let waiting = harness
         .pipeline(
             "waiting",
             json!([{"name": "s", "tasks": [condition("t", "1 == 1")]}]),
         )
         .await;
-    let abandoned = harness.queue(&pipeline).await;
-    let store = &harness.context.store;
+    let cut_off = harness.queue(&pipeline).await;
+    let store = harness.context.store.clone();
     let now = now_millis();
     let claimed = store
-        .claim_execution("a-worker-that-died", now, now + 60_000)
+        .claim_execution("dead-replica#1234abcd", now - 10_000, now - 1)
         .await
         .expect("the store answers")
         .expect("the run is claimed");
-    assert_eq!(claimed.id, abandoned);
-    store
-        .start_task(TaskStart {
-            execution_id: abandoned,
-            stage_index: 0,
-            stage_name: "s",
-            task_index: 0,
-            task_name: "t",
-            task_type: "condition",
-            inputs: None,
-            now,
-        })
+    assert_eq!(claimed.id, cut_off);
+    let task_start = |stage_index, stage_name, task_name| TaskStart {
+        execution_id: cut_off,
+        stage_index,
+        stage_name,
+        task_index: 0,
+        task_name,
+        task_type: "rest",
+        inputs: None,
+        now: now - 9_000,
+    };
+    let first = store
+        .start_task(task_start(0, "first", "version"))
         .await
         .expect("the task is recorded");
-    let queued = harness.queue(&other).await;
-
-    // Act: what a new process does on start, before its workers run.
-    let failed = Engine::new(harness.context.clone())
-        .recover_after_restart()
+    store
+        .finish_task(
+            first,
+            TaskStatus::Completed,
+            Some(r#"{"status": 200, "body": {"version": "v6"}}"#),
+            None,
+            now - 8_000,
+        )
         .await
-        .expect("recovery runs");
+        .expect("the task's end is recorded");
+    store
+        .start_task(task_start(1, "second", "echo"))
+        .await
+        .expect("the task is recorded");
+    let queued = harness.queue(&waiting).await;
 
-    // Assert
-    assert_eq!(failed, 1);
-    let execution = harness.execution(abandoned).await;
-    assert_eq!(execution.status, ExecutionStatus::Failed);
-    assert_eq!(execution.error.as_deref(), Some(RESTART_REASON));
+    // Act
+    harness.start();
+    let execution = harness.finished(cut_off).await;
+
+    // Assert: the finished task kept its output (v6, not the peer's v7) and
+    // did not run again; the cut-off one ran again, saying so.
+    assert_completed(&execution);
     assert_eq!(
-        harness.task(abandoned, "t").await.status,
-        TaskStatus::Failed
+        harness.task(cut_off, "version").await.finished_at,
+        Some(now - 8_000)
     );
     assert_eq!(
-        harness.execution(queued).await.status,
-        ExecutionStatus::Queued
+        output(&harness.task(cut_off, "echo").await)["body"]["echo"],
+        "v6"
+    );
+    assert_eq!(peer.seen(), ["/echo/v6"]);
+    let echo = harness.task(cut_off, "echo").await.id;
+    let logs = store.task_logs(cut_off).await.expect("the logs read");
+    let first_line = logs
+        .iter()
+        .find(|line| line.task_run_id == echo)
+        .expect("the restarted task logged");
+    assert_eq!(
+        first_line.line,
+        "taken over from replica dead-replica: the task starts here"
+    );
+    assert_completed(&harness.finished(queued).await);
+}
+
+#[tokio::test]
+async fn a_run_whose_lease_holds_is_left_to_its_replica() {
+    let mut harness = Harness::new().await;
+    let pipeline = harness
+        .pipeline(
+            "held",
+            json!([{"name": "s", "tasks": [condition("t", "1 == 1")]}]),
+        )
+        .await;
+    let held = harness.queue(&pipeline).await;
+    let now = now_millis();
+    harness
+        .context
+        .store
+        .claim_execution("live-replica#1234abcd", now, now + 60_000)
+        .await
+        .expect("the store answers")
+        .expect("the run is claimed");
+
+    harness.start();
+    tokio::time::sleep(TEST_LEASE).await;
+
+    let execution = harness.execution(held).await;
+    assert_eq!(execution.status, ExecutionStatus::Running);
+    assert!(harness.tasks(held).await.is_empty(), "nothing ran");
+}
+
+#[tokio::test]
+async fn a_replica_that_lost_its_lease_records_no_end() {
+    // Arrange: this replica runs a task that waits at the gate.
+    let peer = Peer::start().await;
+    let mut harness = Harness::new().await;
+    let pipeline = harness
+        .pipeline(
+            "lost",
+            json!([{"name": "s", "tasks": [rest("wait", peer.url("/gate"))]}]),
+        )
+        .await;
+    let id = harness.queue(&pipeline).await;
+    harness.start();
+    harness.task_reaches(id, "wait", TaskStatus::Running).await;
+
+    // Act: another replica takes the run over (as after a long stall here).
+    let store = &harness.context.store;
+    store
+        .release_leases(
+            LeaseRelease::Run {
+                id,
+                owner: harness.engine.owner(),
+            },
+            now_millis(),
+        )
+        .await
+        .expect("the lease ends");
+    let now = now_millis();
+    let taken = store
+        .take_over_expired_execution("other-replica#5678abcd", now, now + 60_000)
+        .await
+        .expect("the store answers")
+        .expect("the run is taken over");
+    assert_eq!(taken.previous_owner, harness.engine.owner());
+    eventually("this replica to let go of the run", WAIT, || async {
+        (harness.engine.runs_in_progress() == 0).then_some(())
+    })
+    .await;
+
+    // Assert: the run is the other replica's to end.
+    let execution = harness.execution(id).await;
+    assert_eq!(execution.status, ExecutionStatus::Running);
+    assert_eq!(
+        store
+            .renew_lease(id, "other-replica#5678abcd", now + 60_000)
+            .await
+            .expect("the store answers"),
+        Some(false)
     );
 }
 
 #[tokio::test]
-async fn a_shutdown_ends_a_run_in_progress_as_failed() {
+async fn a_shutdown_hands_a_run_in_progress_back_to_be_continued() {
     let peer = Peer::start().await;
     let mut harness = Harness::new().await;
     let pipeline = harness
@@ -643,12 +761,25 @@ async fn a_shutdown_ends_a_run_in_progress_as_failed() {
 
     harness.shut_down().await;
 
+    // Handed back: still running, its lease already over, nothing recorded as its end.
     let execution = harness.execution(id).await;
-    assert_eq!(execution.status, ExecutionStatus::Failed);
-    assert_eq!(
-        execution.error.as_deref(),
-        Some("interrupted by server shutdown")
-    );
+    assert_eq!(execution.status, ExecutionStatus::Running);
+    assert_eq!(execution.error, None);
+    // Another replica continues it at once, without waiting for the lease.
+    let mut other = Harness {
+        engine: Engine::new(harness.context.clone(), settings("next-replica")),
+        context: harness.context.clone(),
+        project_id: harness.project_id,
+        stop: EngineStop::default(),
+        workers: Vec::new(),
+        _data_dir: tempfile::tempdir().expect("a temporary directory"),
+    };
+    peer.open_gate();
+    let started = std::time::Instant::now();
+    other.start();
+    assert_completed(&other.finished(id).await);
+    assert!(started.elapsed() < TEST_LEASE, "taken over at once");
+    assert_eq!(peer.seen(), ["/gate", "/gate"]);
 }
 
 #[tokio::test]

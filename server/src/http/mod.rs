@@ -4,9 +4,12 @@
 mod api_v1;
 pub mod error;
 mod live;
+mod readiness;
 mod receivers;
 mod request_log;
 pub mod security;
+
+pub use readiness::Readiness;
 
 use std::sync::{Arc, OnceLock};
 
@@ -29,6 +32,7 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub backend: Arc<Slipway>,
     pub security: Arc<SecurityConfig>,
+    pub readiness: Readiness,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -64,6 +68,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readiness::readyz))
         .route(app::live::LIVE_PATH, get(live::live))
         .nest("/api/v1", api_v1::router())
         .nest("/pipelines/api", receivers::router())
@@ -120,6 +125,7 @@ async fn require_session_for_pages(
         && !path.starts_with("/api/")
         && !path.starts_with("/pipelines/api/")
         && path != "/healthz"
+        && path != "/readyz"
         && path != "/favicon.ico";
     if !is_page {
         return next.run(request).await;

@@ -98,6 +98,11 @@ pub trait Store:
 {
     /// Applies the embedded migrations not yet applied.
     async fn migrate(&self) -> StoreResult<()>;
+    /// Answers once the database answers a trivial query (`/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+    /// Whether one server process owns the database (SQLite): no other
+    /// replica can hold a lease, so a restart takes every run over at once.
+    fn is_single_process(&self) -> bool;
 }
 
 /// Opens the store a database URL names (`sqlite:PATH` or

@@ -110,6 +110,31 @@ pub struct LogRecord {
     pub line: String,
 }
 
+/// How a run ended, as its worker records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunEndRecord<'a> {
+    pub status: ExecutionStatus,
+    pub error: Option<&'a str>,
+    pub now: Millis,
+}
+
+/// Which leases [`RunStore::release_leases`] ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaseRelease<'a> {
+    /// Every running run's: a single server restarting (SQLite, one process).
+    Every,
+    /// One run's, if `owner` still holds it: a replica shutting down.
+    Run { id: i64, owner: &'a str },
+}
+
+/// A run taken over from a replica whose lease on it ran out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TakenOver {
+    pub execution: ExecutionRecord,
+    /// The lease owner it was taken from.
+    pub previous_owner: String,
+}
+
 /// What a cancel request found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CancelOutcome {
@@ -168,22 +193,30 @@ pub trait RunStore: Send + Sync {
         owner: &str,
         lease_until: Millis,
     ) -> StoreResult<Option<bool>>;
+    /// Records the end of a run `owner` holds the lease of; answers false
+    /// (and changes nothing) when the run is not `owner`'s any more (its
+    /// lease ran out and another replica took it over) or already ended.
     async fn finish_execution(
         &self,
         id: i64,
-        status: ExecutionStatus,
-        error: Option<&str>,
-        now: Millis,
-    ) -> StoreResult<()>;
+        owner: &str,
+        end: RunEndRecord<'_>,
+    ) -> StoreResult<bool>;
     async fn request_cancel(&self, id: i64, now: Millis) -> StoreResult<CancelOutcome>;
-    /// Fails RUNNING runs whose worker is gone (all of them, or only expired leases)
-    /// and their running tasks, with `reason`. Returns how many runs.
-    async fn fail_abandoned_executions(
+    /// Takes over the oldest run whose lease ran out (its replica died or
+    /// handed it back): leases it to `owner` until `lease_until` and answers
+    /// it with the lease owner it was taken from. Compare-and-set on the old
+    /// owner and expiry, so of replicas racing for one run exactly one wins.
+    async fn take_over_expired_execution(
         &self,
+        owner: &str,
         now: Millis,
-        reason: &str,
-        expired_only: bool,
-    ) -> StoreResult<u64>;
+        lease_until: Millis,
+    ) -> StoreResult<Option<TakenOver>>;
+    /// Ends leases of running runs at once, so another replica, or this
+    /// server after its restart, takes them over without waiting for the
+    /// lease to run out. Answers how many.
+    async fn release_leases(&self, which: LeaseRelease<'_>, now: Millis) -> StoreResult<u64>;
     async fn execution_by_id(&self, id: i64) -> StoreResult<Option<ExecutionRecord>>;
     async fn list_executions(&self, query: &ExecutionQuery) -> StoreResult<Vec<ExecutionRecord>>;
 

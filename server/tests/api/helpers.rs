@@ -54,6 +54,7 @@ pub fn serve_args(data_dir: &Path) -> ServeArgs {
         deny_private_egress: false,
         log_json: false,
         access: Default::default(),
+        replica: Default::default(),
     }
 }
 
@@ -162,30 +163,81 @@ pub async fn finished(app: &TestApp, id: impl Display) -> serde_json::Value {
     .await
 }
 
-/// A connection of its own to the server's SQLite file, for rows the API
-/// cannot reach (a session's last use, to age it).
-pub async fn database(app: &TestApp) -> sqlx::SqliteConnection {
-    use sqlx::Connection;
-    let url = format!(
-        "sqlite:{}",
-        app.data_dir.path().join("slipway.db").display()
-    );
-    sqlx::SqliteConnection::connect(&url)
-        .await
-        .expect("the database opens")
+/// The test server's own database (SQLite or PostgreSQL), for rows the API
+/// cannot reach: to corrupt one behind its back, to age a session.
+pub enum Database {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+pub async fn database(app: &TestApp) -> Database {
+    let url = &app.database_url;
+    let opened = if url.starts_with("sqlite:") {
+        sqlx::SqlitePool::connect(url).await.map(Database::Sqlite)
+    } else {
+        sqlx::PgPool::connect(url).await.map(Database::Postgres)
+    };
+    opened.expect("the test server's database opens")
+}
+
+impl Database {
+    pub async fn set_text(&self, statement: &str, value: &str, id: i64) -> u64 {
+        let done = match self {
+            Database::Sqlite(pool) => sqlx::query(statement)
+                .bind(value)
+                .bind(id)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()),
+            Database::Postgres(pool) => sqlx::query(statement)
+                .bind(value)
+                .bind(id)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()),
+        };
+        done.expect("the row is updated")
+    }
+
+    pub async fn text(&self, statement: &str, id: i64) -> String {
+        let found = match self {
+            Database::Sqlite(pool) => sqlx::query_scalar(statement).bind(id).fetch_one(pool).await,
+            Database::Postgres(pool) => {
+                sqlx::query_scalar(statement).bind(id).fetch_one(pool).await
+            }
+        };
+        found.expect("the row is read")
+    }
+
+    /// The one integer the statement selects.
+    pub async fn number(&self, statement: &str) -> i64 {
+        let found = match self {
+            Database::Sqlite(pool) => sqlx::query_scalar(statement).fetch_one(pool).await,
+            Database::Postgres(pool) => sqlx::query_scalar(statement).fetch_one(pool).await,
+        };
+        found.expect("the row is read")
+    }
 }
 
 /// Moves the last use of `user`'s sessions `millis` into the past.
 pub async fn age_sessions(app: &TestApp, user: &str, millis: i64) {
-    sqlx::query(
-        "UPDATE sessions SET last_seen_at = last_seen_at - $1 \
-         WHERE user_id = (SELECT id FROM users WHERE username = $2)",
-    )
-    .bind(millis)
-    .bind(user)
-    .execute(&mut database(app).await)
-    .await
-    .expect("the sessions are aged");
+    const AGE: &str = "UPDATE sessions SET last_seen_at = last_seen_at - $1 \
+         WHERE user_id = (SELECT id FROM users WHERE username = $2)";
+    let aged = match database(app).await {
+        Database::Sqlite(pool) => sqlx::query(AGE)
+            .bind(millis)
+            .bind(user)
+            .execute(&pool)
+            .await
+            .map(|done| done.rows_affected()),
+        Database::Postgres(pool) => sqlx::query(AGE)
+            .bind(millis)
+            .bind(user)
+            .execute(&pool)
+            .await
+            .map(|done| done.rows_affected()),
+    };
+    aged.expect("the sessions are aged");
 }
 
 /// Creates (or reuses) a user and returns a fresh API token for it.

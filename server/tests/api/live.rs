@@ -396,13 +396,13 @@ async fn an_open_stream_does_not_keep_its_session_from_idling_out() {
     );
 
     // Assert: none of the re-checks counted as a use.
-    let last_seen: i64 = sqlx::query_scalar(
-        "SELECT MAX(last_seen_at) FROM sessions \
-         WHERE user_id = (SELECT id FROM users WHERE username = 'alice')",
-    )
-    .fetch_one(&mut database(&app).await)
-    .await
-    .unwrap();
+    let last_seen = database(&app)
+        .await
+        .number(
+            "SELECT MAX(last_seen_at) FROM sessions \
+             WHERE user_id = (SELECT id FROM users WHERE username = 'alice')",
+        )
+        .await;
     assert!(
         last_seen < now_millis() - long_ago + 60_000,
         "an open stream recorded a use of its session"

@@ -335,6 +335,13 @@ async fn the_cli_set_password_ends_every_session_of_the_user() {
     let mut cli = Command::new(env!("CARGO_BIN_EXE_slipway"))
         .args(["user", "set-password", "--user", "alice", "--data-dir"])
         .arg(app.data_dir.path())
+        .args(
+            crate::helpers::postgres_database_of(app.data_dir.path())
+                .await
+                .map(|url| ["--database-url".to_string(), url])
+                .into_iter()
+                .flatten(),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

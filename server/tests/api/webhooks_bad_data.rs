@@ -4,65 +4,11 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
+use crate::helpers::{database, Database, TestApp};
 use crate::webhooks::{seed, Seed};
 
 const INTERNAL_REASON: &str =
     "the run could not be started: internal error (the server log has the details)";
-
-/// The test server's own database, to corrupt a row behind its back.
-enum Database {
-    Sqlite(sqlx::SqlitePool),
-    Postgres(sqlx::PgPool),
-}
-
-async fn database(app: &TestApp) -> Database {
-    let url = &app.database_url;
-    let opened = if url.starts_with("sqlite:") {
-        sqlx::SqlitePool::connect(url).await.map(Database::Sqlite)
-    } else {
-        sqlx::PgPool::connect(url).await.map(Database::Postgres)
-    };
-    opened.expect("the test server's database opens")
-}
-
-impl Database {
-    async fn set_text(&self, statement: &str, value: &str, id: i64) -> u64 {
-        let done = match self {
-            Database::Sqlite(pool) => sqlx::query(statement)
-                .bind(value)
-                .bind(id)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected()),
-            Database::Postgres(pool) => sqlx::query(statement)
-                .bind(value)
-                .bind(id)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected()),
-        };
-        done.expect("the row is updated")
-    }
-
-    async fn text(&self, statement: &str, id: i64) -> String {
-        let found = match self {
-            Database::Sqlite(pool) => sqlx::query_scalar(statement).bind(id).fetch_one(pool).await,
-            Database::Postgres(pool) => {
-                sqlx::query_scalar(statement).bind(id).fetch_one(pool).await
-            }
-        };
-        found.expect("the row is read")
-    }
-
-    async fn id(&self, statement: &str) -> i64 {
-        let found = match self {
-            Database::Sqlite(pool) => sqlx::query_scalar(statement).fetch_one(pool).await,
-            Database::Postgres(pool) => sqlx::query_scalar(statement).fetch_one(pool).await,
-        };
-        found.expect("the row is read")
-    }
-}
 
 async fn set_column(database: &Database, table: &str, column: &str, id: i64, value: &str) {
     let statement = format!("UPDATE {table} SET {column} = $1 WHERE id = $2");
@@ -205,7 +151,7 @@ async fn webhooks_and_pipelines_naming_an_unreadable_endpoint_fail_inside_not_on
     let Seed { app, webhook, .. } = seed("docker-hub", "svendowideit/testhook").await;
     let database = database(&app).await;
     let cluster_id = database
-        .id("SELECT id FROM endpoints WHERE name = 'dev'")
+        .number("SELECT id FROM endpoints WHERE name = 'dev'")
         .await;
     let pipeline = |endpoint: &str| {
         json!({

@@ -37,6 +37,7 @@ macro_rules! contract_suite {
             runs::pipelines,
             runs::a_pipeline_keeps_its_runs_unless_their_deletion_is_asked_for,
             runs::executions_queue_claim_renew_finish_cancel,
+            runs::an_expired_run_is_taken_over_by_one_of_racing_replicas,
             runs::executions_list_by_filter_newest_first,
             runs::run_numbers_stay_distinct_under_concurrency,
             runs::tasks_and_logs,

@@ -119,10 +119,10 @@ pub async fn a_pipeline_keeps_its_runs_unless_their_deletion_is_asked_for(store:
         PipelineDeletion::HasActiveRuns(1)
     );
     // Finished runs: kept unless asked for; then the pipeline and its runs go.
-    store
-        .finish_execution(queued.id, ExecutionStatus::Canceled, None, 20)
-        .await
-        .unwrap();
+    assert_eq!(
+        store.request_cancel(queued.id, 20).await.unwrap(),
+        CancelOutcome::CanceledInQueue
+    );
     assert_eq!(
         store.delete_pipeline(deploy.id, false).await.unwrap(),
         PipelineDeletion::HasRuns(1)
@@ -196,20 +196,29 @@ pub async fn executions_queue_claim_renew_finish_cancel(store: SharedStore) {
     let running = store.execution_by_id(first.id).await.unwrap().unwrap();
     assert!(running.cancel_requested);
 
-    // A finished run stays as it finished.
-    store
-        .finish_execution(
-            first.id,
-            ExecutionStatus::Canceled,
-            Some("canceled by alice"),
-            40,
-        )
+    // Only the lease holder records the end, and a finished run stays as it finished.
+    let canceled_by_alice = RunEndRecord {
+        status: ExecutionStatus::Canceled,
+        error: Some("canceled by alice"),
+        now: 40,
+    };
+    assert!(!store
+        .finish_execution(first.id, "w2", canceled_by_alice)
         .await
-        .unwrap();
-    store
-        .finish_execution(first.id, ExecutionStatus::Completed, None, 41)
+        .unwrap());
+    assert!(store
+        .finish_execution(first.id, "w1", canceled_by_alice)
         .await
-        .unwrap();
+        .unwrap());
+    let completed = RunEndRecord {
+        status: ExecutionStatus::Completed,
+        error: None,
+        now: 41,
+    };
+    assert!(!store
+        .finish_execution(first.id, "w1", completed)
+        .await
+        .unwrap());
     let finished = store.execution_by_id(first.id).await.unwrap().unwrap();
     assert_eq!(
         (
@@ -252,53 +261,117 @@ pub async fn executions_queue_claim_renew_finish_cancel(store: SharedStore) {
         )
     );
 
-    // Abandoned runs: those whose lease expired, or all that run.
+    // A run whose lease ran out is taken over, once; one whose lease holds is not.
     let claimed = store.claim_execution("w2", 50, 60).await.unwrap().unwrap();
     assert_eq!(claimed.id, second.id);
     let task = store.start_task(task_start(second.id, 51)).await.unwrap();
     assert_eq!(
         store
-            .fail_abandoned_executions(59, "worker gone", true)
+            .take_over_expired_execution("w3", 59, 200)
+            .await
+            .unwrap(),
+        None
+    );
+    let taken = store
+        .take_over_expired_execution("w3", 61, 200)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            taken.execution.id,
+            taken.execution.status,
+            taken.previous_owner.as_str()
+        ),
+        (second.id, ExecutionStatus::Running, "w2")
+    );
+    assert_eq!(
+        store
+            .take_over_expired_execution("w4", 62, 300)
+            .await
+            .unwrap(),
+        None
+    );
+    // The old holder lost it: no renewal, no end; the new one holds it.
+    assert_eq!(store.renew_lease(second.id, "w2", 300).await.unwrap(), None);
+    assert_eq!(
+        store.renew_lease(second.id, "w3", 300).await.unwrap(),
+        Some(false)
+    );
+    // Its tasks are as they were, for the new holder to continue.
+    let tasks = store.task_runs(second.id).await.unwrap();
+    assert_eq!((tasks[0].id, tasks[0].status), (task, TaskStatus::Running));
+
+    // Released leases are taken over at once: one run's by its holder, or every one.
+    assert_eq!(
+        store
+            .release_leases(
+                LeaseRelease::Run {
+                    id: second.id,
+                    owner: "w2"
+                },
+                70
+            )
             .await
             .unwrap(),
         0
     );
     assert_eq!(
         store
-            .fail_abandoned_executions(61, "worker gone", true)
+            .release_leases(
+                LeaseRelease::Run {
+                    id: second.id,
+                    owner: "w3"
+                },
+                70
+            )
             .await
             .unwrap(),
         1
     );
-    let failed = store.execution_by_id(second.id).await.unwrap().unwrap();
-    assert_eq!(
-        (failed.status, failed.error.as_deref(), failed.finished_at),
-        (ExecutionStatus::Failed, Some("worker gone"), Some(61))
-    );
-    let tasks = store.task_runs(second.id).await.unwrap();
-    assert_eq!(
-        (tasks[0].id, tasks[0].status, tasks[0].error.as_deref()),
-        (task, TaskStatus::Failed, Some("worker gone"))
-    );
-    let fourth = store
-        .queue_execution(run(&deploy, MANUAL, 70))
-        .await
-        .unwrap();
-    store
-        .claim_execution("w3", 71, 10_000)
+    let taken = store
+        .take_over_expired_execution("w4", 70, 400)
         .await
         .unwrap()
         .unwrap();
+    assert_eq!(taken.previous_owner, "w3");
     assert_eq!(
-        store
-            .fail_abandoned_executions(72, "restarted", false)
-            .await
-            .unwrap(),
+        store.release_leases(LeaseRelease::Every, 71).await.unwrap(),
         1
     );
-    let restarted = store.execution_by_id(fourth.id).await.unwrap().unwrap();
-    assert_eq!(restarted.status, ExecutionStatus::Failed);
-    assert_eq!(store.execution_by_id(fourth.id + 100).await.unwrap(), None);
+    assert!(store
+        .take_over_expired_execution("w5", 71, 500)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(store.execution_by_id(second.id + 100).await.unwrap(), None);
+}
+
+/// Replicas racing for one expired run: exactly one takes it.
+pub async fn an_expired_run_is_taken_over_by_one_of_racing_replicas(store: SharedStore) {
+    let demo = project(&store, "Demo").await;
+    let deploy = pipeline(&store, demo.id, "deploy", &[]).await;
+    let queued = store
+        .queue_execution(run(&deploy, MANUAL, 1))
+        .await
+        .unwrap();
+    store.claim_execution("dead", 2, 3).await.unwrap().unwrap();
+    let racers = (0..8).map(|n| {
+        let store = store.clone();
+        async move {
+            store
+                .take_over_expired_execution(&format!("replica-{n}"), 10, 1_000)
+                .await
+                .unwrap()
+        }
+    });
+    let taken: Vec<_> = futures::future::join_all(racers)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    assert_eq!(taken[0].execution.id, queued.id);
 }
 
 pub async fn executions_list_by_filter_newest_first(store: SharedStore) {

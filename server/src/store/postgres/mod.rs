@@ -140,6 +140,15 @@ impl Store for PostgresStore {
         MIGRATOR.run(&self.pool).await?;
         Ok(())
     }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    fn is_single_process(&self) -> bool {
+        false
+    }
 }
 
 /// Turns a unique-constraint failure into [`StoreError::Constraint`] with the

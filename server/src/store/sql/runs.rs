@@ -1,7 +1,7 @@
 //! [`RunStore`] in the SQL both backends speak. Claiming a run is the one
 //! part each backend does its own way (`claim_next_queued` in its module).
 
-use app::execution::{ExecutionStatus, TaskStatus};
+use app::execution::TaskStatus;
 use app::model::Millis;
 use sqlx::QueryBuilder;
 
@@ -229,21 +229,22 @@ impl RunStore for Backend {
     async fn finish_execution(
         &self,
         id: i64,
-        status: ExecutionStatus,
-        error: Option<&str>,
-        now: Millis,
-    ) -> StoreResult<()> {
-        sqlx::query(
+        owner: &str,
+        end: RunEndRecord<'_>,
+    ) -> StoreResult<bool> {
+        let finished = sqlx::query(
             "UPDATE executions SET status = $1, error = $2, finished_at = $3, lease_owner = NULL, \
-             lease_expires_at = NULL WHERE id = $4 AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED')",
+             lease_expires_at = NULL WHERE id = $4 AND lease_owner = $5 \
+             AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED')",
         )
-        .bind(status.text())
-        .bind(error)
-        .bind(now)
+        .bind(end.status.text())
+        .bind(end.error)
+        .bind(end.now)
         .bind(id)
+        .bind(owner)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(finished.rows_affected() == 1)
     }
 
     async fn request_cancel(&self, id: i64, now: Millis) -> StoreResult<CancelOutcome> {
@@ -271,36 +272,64 @@ impl RunStore for Backend {
         })
     }
 
-    async fn fail_abandoned_executions(
+    async fn take_over_expired_execution(
         &self,
+        owner: &str,
         now: Millis,
-        reason: &str,
-        expired_only: bool,
-    ) -> StoreResult<u64> {
-        // Abandoned: RUNNING or WAITING, and (unless `$3`, every one) its lease expired.
-        const ABANDONED: &str =
-            "status IN ('RUNNING', 'WAITING') AND (lease_expires_at < $2 OR $3)";
-        let mut transaction = self.begin_write().await?;
-        sqlx::query(&format!(
-            "UPDATE task_runs SET status = 'FAILED', error = $1, finished_at = $2 \
-             WHERE status = 'RUNNING' AND execution_id IN (SELECT id FROM executions WHERE {ABANDONED})"
-        ))
-        .bind(reason)
+        lease_until: Millis,
+    ) -> StoreResult<Option<TakenOver>> {
+        let expired: Option<(i64, Option<String>)> = sqlx::query_as(
+            "SELECT id, lease_owner FROM executions \
+             WHERE status IN ('RUNNING', 'WAITING') AND (lease_expires_at IS NULL OR lease_expires_at < $1) \
+             ORDER BY id LIMIT 1",
+        )
         .bind(now)
-        .bind(!expired_only)
-        .execute(&mut *transaction)
+        .fetch_optional(&self.pool)
         .await?;
-        let failed = sqlx::query(&format!(
-            "UPDATE executions SET status = 'FAILED', error = $1, finished_at = $2, lease_owner = NULL, \
-             lease_expires_at = NULL WHERE {ABANDONED}"
-        ))
-        .bind(reason)
+        let Some((id, previous_owner)) = expired else {
+            return Ok(None);
+        };
+        let previous_owner = previous_owner.unwrap_or_default();
+        // Only if nobody took it or renewed it since the read: the row's
+        // owner and expiry are compared in the update itself.
+        let taken = sqlx::query(
+            "UPDATE executions SET lease_owner = $1, lease_expires_at = $2 \
+             WHERE id = $3 AND status IN ('RUNNING', 'WAITING') \
+             AND COALESCE(lease_owner, '') = $4 AND (lease_expires_at IS NULL OR lease_expires_at < $5)",
+        )
+        .bind(owner)
+        .bind(lease_until)
+        .bind(id)
+        .bind(&previous_owner)
         .bind(now)
-        .bind(!expired_only)
-        .execute(&mut *transaction)
+        .execute(&self.pool)
         .await?;
-        transaction.commit().await?;
-        Ok(failed.rows_affected())
+        if taken.rows_affected() != 1 {
+            return Ok(None);
+        }
+        Ok(self.execution_by_id(id).await?.map(|execution| TakenOver {
+            execution,
+            previous_owner,
+        }))
+    }
+
+    async fn release_leases(&self, which: LeaseRelease<'_>, now: Millis) -> StoreResult<u64> {
+        let (every, id, owner) = match which {
+            LeaseRelease::Every => (true, None, None),
+            LeaseRelease::Run { id, owner } => (false, Some(id), Some(owner)),
+        };
+        // Expired a moment ago: a takeover's `lease_expires_at < now` holds at once.
+        let released = sqlx::query(
+            "UPDATE executions SET lease_expires_at = $1 WHERE status IN ('RUNNING', 'WAITING') \
+             AND ($2 OR (id = $3 AND lease_owner = $4))",
+        )
+        .bind(now - 1)
+        .bind(every)
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(released.rows_affected())
     }
 
     async fn execution_by_id(&self, id: i64) -> StoreResult<Option<ExecutionRecord>> {

@@ -113,6 +113,15 @@ impl Store for SqliteStore {
         MIGRATOR.run(&self.pool).await?;
         Ok(())
     }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    fn is_single_process(&self) -> bool {
+        true
+    }
 }
 
 /// SQLite's text for each unique constraint ("UNIQUE constraint failed: "
