@@ -3,125 +3,13 @@
 //! was cut off, and ends as it would have — never RUNNING forever, never
 //! failed for the interruption.
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path as UrlPath, State};
 use serde_json::{json, Value};
 
-use crate::helpers::{eventually, http_client, postgres_database_of};
-
-/// The lease of these servers: short, so a run of a killed PostgreSQL
-/// replica is taken over within seconds.
-const LEASE_SECONDS: &str = "3";
-
-struct Server {
-    child: Child,
-    address: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The storage flags of a data directory's server: its PostgreSQL database
-/// on the PostgreSQL pass, else the SQLite file in it.
-async fn storage_args(data_dir: &Path) -> Vec<String> {
-    let mut args = vec!["--data-dir".to_string(), data_dir.display().to_string()];
-    if let Some(url) = postgres_database_of(data_dir).await {
-        args.extend(["--database-url".to_string(), url]);
-    }
-    args
-}
-
-/// Starts the real `slipway` binary and reads the address it prints.
-async fn start_server(data_dir: &Path, extra: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--run-lease-seconds",
-            LEASE_SECONDS,
-        ])
-        .args(storage_args(data_dir).await)
-        .args(extra)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("slipway starts");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let mut first_line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut first_line)
-        .expect("slipway prints its address");
-    let address = first_line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .expect("an address on the line")
-        .to_string();
-    Server { child, address }
-}
-
-async fn admin_token(data_dir: &Path) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_slipway"))
-        .args(["token", "create", "--user", "ops", "--role", "admin"])
-        .args(storage_args(data_dir).await)
-        .output()
-        .expect("token create runs");
-    String::from_utf8(output.stdout)
-        .expect("the token is text")
-        .lines()
-        .last()
-        .expect("a token")
-        .to_string()
-}
-
-/// A peer that counts the calls of each path; `/ready` answers
-/// `{"ready": false}` until [`Peer::make_ready`].
-#[derive(Clone, Default)]
-struct Peer {
-    calls: Arc<Mutex<HashMap<String, usize>>>,
-    ready: Arc<AtomicBool>,
-}
-
-impl Peer {
-    async fn start(&self) -> String {
-        let router = axum::Router::new()
-            .route("/{name}", axum::routing::get(peer_answer))
-            .with_state(self.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        format!("http://{address}")
-    }
-
-    fn calls(&self, name: &str) -> usize {
-        self.calls.lock().unwrap().get(name).copied().unwrap_or(0)
-    }
-
-    fn make_ready(&self) {
-        self.ready.store(true, Ordering::SeqCst);
-    }
-}
-
-async fn peer_answer(
-    State(peer): State<Peer>,
-    UrlPath(name): UrlPath<String>,
-) -> axum::Json<Value> {
-    *peer.calls.lock().unwrap().entry(name).or_default() += 1;
-    axum::Json(json!({"ready": peer.ready.load(Ordering::SeqCst)}))
-}
+use crate::helpers::{eventually, http_client};
+use crate::processes::{admin_token, start_server, Peer};
 
 /// A project, a pipeline "two-steps" (a REST call to `/first`, then a poll
 /// of `/ready` until it says so) and a run of it, waited for until its poll
@@ -170,7 +58,7 @@ async fn run_until_it_polls(address: &str, token: &str, peer: &str) -> i64 {
     id
 }
 
-async fn execution(address: &str, token: &str, id: i64) -> Value {
+pub(crate) async fn execution(address: &str, token: &str, id: i64) -> Value {
     http_client()
         .get(format!("{address}/api/v1/executions/{id}"))
         .bearer_auth(token)
@@ -182,7 +70,7 @@ async fn execution(address: &str, token: &str, id: i64) -> Value {
         .unwrap()
 }
 
-async fn run_when(
+pub(crate) async fn run_when(
     address: &str,
     token: &str,
     id: i64,
