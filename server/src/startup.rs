@@ -275,7 +275,10 @@ async fn ensure_initial_admin(store: &SharedStore, data_dir: &Path) -> anyhow::R
     let hash = secrets::hash_password(&password)?;
     let admin = store.ensure_user("admin", true, now_millis()).await?;
     store.set_user_admin(admin.id, true).await?;
-    store.set_password_hash(admin.id, &hash).await?;
+    if !store.set_password_hash_if_unset(admin.id, &hash).await? {
+        // Another replica starting at the same time created it first.
+        return Ok(());
+    }
     let file: PathBuf = data_dir.join(INITIAL_PASSWORD_FILE);
     write_private_file(&file, &format!("{password}\n"))?;
     tracing::warn!(

@@ -45,6 +45,13 @@ pub trait IdentityStore: Send + Sync {
     ) -> StoreResult<UserRecord>;
     async fn set_user_admin(&self, user_id: i64, is_admin: bool) -> StoreResult<()>;
     async fn set_password_hash(&self, user_id: i64, password_hash: &str) -> StoreResult<()>;
+    /// Sets the password only if the user has none; answers whether it did
+    /// (of replicas creating the first administrator at once, one wins).
+    async fn set_password_hash_if_unset(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+    ) -> StoreResult<bool>;
     async fn count_users_with_password(&self) -> StoreResult<i64>;
     async fn list_users(&self) -> StoreResult<Vec<UserRecord>>;
 

@@ -14,6 +14,15 @@ pub async fn users_sessions_and_tokens(store: SharedStore) {
         (false, None)
     );
     store.set_user_admin(alice.id, true).await.unwrap();
+    assert!(store
+        .set_password_hash_if_unset(alice.id, "$argon2id$first")
+        .await
+        .unwrap());
+    // Only a user without a password gets one this way (the first admin, once).
+    assert!(!store
+        .set_password_hash_if_unset(alice.id, "$argon2id$other")
+        .await
+        .unwrap());
     store
         .set_password_hash(alice.id, "$argon2id$hash")
         .await

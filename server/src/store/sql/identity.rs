@@ -60,6 +60,21 @@ impl IdentityStore for Backend {
         Ok(())
     }
 
+    async fn set_password_hash_if_unset(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+    ) -> StoreResult<bool> {
+        let set = sqlx::query(
+            "UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash IS NULL",
+        )
+        .bind(password_hash)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(set.rows_affected() == 1)
+    }
+
     async fn count_users_with_password(&self) -> StoreResult<i64> {
         let count =
             sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE password_hash IS NOT NULL")
