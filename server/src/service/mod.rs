@@ -9,6 +9,7 @@ mod auth;
 pub mod delivery;
 mod endpoints;
 mod executions;
+mod hashing_pool;
 mod hub_sync;
 mod pipelines;
 mod projects;

@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 use app::error::AppError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::hashing_pool::HashingPool;
+
 use crate::errors::internal;
 use crate::throttle::{Budget, FailureBudgets};
 
@@ -78,6 +80,8 @@ impl Default for SignInLimits {
 
 pub struct SignInGuard {
     hashing: Arc<Semaphore>,
+    /// One thread per slot runs the checks.
+    pool: HashingPool,
     /// Attempts waiting for a slot now, and how many may.
     waiting: AtomicUsize,
     max_waiting: usize,
@@ -99,24 +103,25 @@ pub struct Attempt {
 
 /// One of the hashing slots, held until the work given to [`HashingSlot::run`] ends.
 pub struct HashingSlot {
-    /// Held for its drop, which frees the slot.
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
+    pool: HashingPool,
 }
 
 impl HashingSlot {
-    /// Runs argon2 work on a blocking thread, off the async workers. The slot
-    /// moves into the thread: a request dropped mid-check (the client went
-    /// away) still holds its slot until the hash is done.
+    /// Runs argon2 work on a password-check thread, off the async workers.
+    /// The slot moves into the thread: a request dropped mid-check (the
+    /// client went away) still holds its slot until the hash is done.
     pub async fn run<T: Send + 'static>(
         self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AppError> {
-        tokio::task::spawn_blocking(move || {
-            let _slot = self;
+        let HashingSlot { permit, pool } = self;
+        pool.run(move || {
+            let _slot = permit;
             work()
         })
         .await
-        .map_err(internal)
+        .ok_or_else(|| internal("a password check panicked or found no thread to run on"))
     }
 }
 
@@ -125,6 +130,7 @@ impl SignInGuard {
         let slots = limits.concurrent_hashes.max(1);
         SignInGuard {
             hashing: Arc::new(Semaphore::new(slots)),
+            pool: HashingPool::new(slots),
             waiting: AtomicUsize::new(0),
             max_waiting: slots * WAITING_PER_SLOT,
             failures: Mutex::new(Failures {
@@ -172,7 +178,13 @@ impl SignInGuard {
             failures.record(&attempt, now);
         }
         match self.hashing_slot().await {
-            Some(permit) => Ok((attempt, HashingSlot { _permit: permit })),
+            Some(permit) => Ok((
+                attempt,
+                HashingSlot {
+                    permit,
+                    pool: self.pool.clone(),
+                },
+            )),
             None => {
                 self.lock().forgive(&attempt, Instant::now());
                 tracing::debug!("sign-in refused: every hashing slot is busy");
