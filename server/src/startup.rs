@@ -94,6 +94,11 @@ impl Application {
             public_url.clone(),
         )
         .with_sign_in_limits(args.access.sign_in_limits());
+        // On PostgreSQL, live events pass between the replicas (before the engine publishes any).
+        slipway
+            .live
+            .connect_replicas(&args.storage.database_url())
+            .await?;
         // The engine gets only what it uses; the signals and the live bus are
         // the request side's own, so both sides wake, cancel and announce alike.
         let engine = Engine::new(EngineContext {
@@ -159,6 +164,7 @@ impl Application {
         // Live streams never end by themselves: close them when shutdown starts,
         // or the graceful shutdown would wait for every open page.
         let live = self.live;
+        let replicas = live.clone();
         let shutdown = async move {
             shutdown.await;
             live.close();
@@ -178,6 +184,8 @@ impl Application {
         for worker in workers {
             let _ = worker.await;
         }
+        // After the engine: the other replicas hear how the interrupted runs ended.
+        replicas.disconnect_replicas().await;
         Ok(())
     }
 }
