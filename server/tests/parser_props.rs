@@ -170,8 +170,11 @@ proptest! {
     }
 }
 
+/// A fuzz target's entry point.
+type Entry = fn(&[u8]);
+
 /// Every fuzz target by name, with its entry.
-const TARGETS: [(&str, fn(&[u8])); 6] = [
+const TARGETS: [(&str, Entry); 6] = [
     ("payload", fuzz_entry::payload),
     ("pipeline_text", fuzz_entry::pipeline_text),
     ("kubernetes_yaml", fuzz_entry::kubernetes_yaml),
@@ -181,7 +184,7 @@ const TARGETS: [(&str, fn(&[u8])); 6] = [
 ];
 
 /// The files in `dir/TARGET/` for each target that has that directory.
-fn inputs_under(dir: &Path) -> Vec<(PathBuf, fn(&[u8]))> {
+fn inputs_under(dir: &Path) -> Vec<(PathBuf, Entry)> {
     let mut inputs = Vec::new();
     for (target, entry) in TARGETS {
         let Ok(files) = std::fs::read_dir(dir.join(target)) else {
