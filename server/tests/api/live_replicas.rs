@@ -166,6 +166,41 @@ async fn events_reach_another_replica_within_the_budget() {
     assert_eq!(a.live.events_dropped_for_replicas(), 0);
 }
 
+#[tokio::test]
+async fn events_beyond_the_queue_to_postgres_are_dropped_and_the_other_replica_resyncs() {
+    // Arrange
+    let Some((a, b)) = two_replicas(
+        "events_beyond_the_queue_to_postgres_are_dropped_and_the_other_replica_resyncs",
+    )
+    .await
+    else {
+        return;
+    };
+    let mut on_b = b.live.subscribe();
+
+    // Act: far more than the queue holds, published without yielding (the
+    // test's runtime has one thread: the forwarder cannot drain meanwhile).
+    for id in 0..20_000 {
+        a.live.publish(probe(id));
+    }
+    let dropped = a.live.events_dropped_for_replicas();
+    let resynced = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match on_b.recv().await {
+                Ok(event) if *event == LiveEvent::Resync => return,
+                // B's own readers may fall behind this burst; the resync still comes.
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => panic!("the bus closed"),
+            }
+        }
+    })
+    .await;
+
+    // Assert: what the queue held went out; for the rest, B's streams resync.
+    assert!(dropped > 0 && dropped < 20_000, "{dropped} dropped");
+    assert!(resynced.is_ok(), "B's streams were not told to resync");
+}
+
 /// Waits for the probe `id` on a replica's bus; probes arrive in order.
 async fn receive_probe(
     bus: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<LiveEvent>>,
