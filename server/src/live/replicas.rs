@@ -175,7 +175,8 @@ async fn forward(
 ) {
     let resync = encode_notice(&origin, &LiveEvent::Resync);
     let mut backoff = Backoff::default();
-    // A batch that could not be sent is replaced by a resync notice, sent first when the database answers again.
+    // A batch that could not be sent is lost; a resync notice goes first once
+    // the database answers again.
     let mut owe_resync = false;
     loop {
         let mut batch = Vec::new();
