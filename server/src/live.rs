@@ -2,12 +2,18 @@
 //!
 //! The engine and the request side publish what changed after it is
 //! committed; each open `/api/live` stream subscribes and forwards what its
-//! reader may see. Today one server process runs everything, so this bus
-//! carries every event. Not yet built: passing events between replicas
-//! (e.g. PostgreSQL `LISTEN/NOTIFY` feeding this bus), which several
-//! replicas would need.
+//! reader may see. On SQLite one process runs everything, so this bus carries
+//! every event. On PostgreSQL several replicas share the database: once
+//! [`LiveBus::connect_replicas`] ran, every event published here is also sent
+//! to the other replicas with `NOTIFY`, and theirs arrive here through a
+//! `LISTEN`ing connection ([`replicas`]). When events may have been lost on
+//! the way (the listener reconnected, a queue overflowed), every stream is told
+//! to resync, as a stream that fell behind is.
+
+pub mod replicas;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -61,6 +67,10 @@ pub struct LiveBus {
     /// Canceled on shutdown: open streams end so the server can stop.
     closed: CancellationToken,
     streams: Arc<Mutex<Streams>>,
+    /// The way to the other replicas (PostgreSQL), once connected.
+    replicas: Arc<Mutex<Option<replicas::Link>>>,
+    /// Events not sent to the other replicas because their queue was full.
+    dropped_for_replicas: Arc<AtomicU64>,
 }
 
 impl Default for LiveBus {
@@ -69,6 +79,8 @@ impl Default for LiveBus {
             sender: broadcast::channel(BACKLOG).0,
             closed: CancellationToken::new(),
             streams: Default::default(),
+            replicas: Default::default(),
+            dropped_for_replicas: Default::default(),
         }
     }
 }
@@ -92,17 +104,61 @@ impl Drop for StreamSlot {
     }
 }
 
-/// The counters stay usable after a panic elsewhere: they are plain numbers.
-fn lock(streams: &Mutex<Streams>) -> std::sync::MutexGuard<'_, Streams> {
-    streams
+/// The counters and the link stay usable after a panic elsewhere: no update
+/// of theirs is left half done.
+fn lock<T>(shared: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    shared
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl LiveBus {
-    /// Tells whoever listens; nobody listening is fine.
+    /// Tells whoever listens, here and on the other replicas; nobody listening
+    /// is fine. Never waits: the other replicas' copy is queued.
     pub fn publish(&self, event: LiveEvent) {
+        let event = Arc::new(event);
+        if let Some(link) = lock(&self.replicas).as_ref() {
+            link.offer(&event, &self.dropped_for_replicas);
+        }
+        let _ = self.sender.send(event);
+    }
+
+    /// Tells this replica's streams only (an event another replica sent).
+    fn publish_here(&self, event: LiveEvent) {
         let _ = self.sender.send(Arc::new(event));
+    }
+
+    /// Tells every open stream of this replica that it may have missed events,
+    /// so its page refetches what it shows.
+    pub fn resync_subscribers(&self) {
+        self.publish_here(LiveEvent::Resync);
+    }
+
+    /// With a PostgreSQL `database_url`, exchanges events with the other
+    /// replicas of that database from now on; with SQLite, does nothing.
+    pub async fn connect_replicas(&self, database_url: &str) -> anyhow::Result<()> {
+        if let Some(link) = replicas::connect(self, database_url).await? {
+            if let Some(previous) = lock(&self.replicas).replace(link) {
+                // Connected twice: the first link's tasks end.
+                tokio::spawn(previous.stop());
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends what is still queued for the other replicas (briefly) and stops
+    /// exchanging events with them (shutdown, after the engine stopped).
+    pub async fn disconnect_replicas(&self) {
+        let link = lock(&self.replicas).take();
+        if let Some(link) = link {
+            link.stop().await;
+        }
+    }
+
+    /// Events the other replicas were not sent because their queue was full
+    /// (their pages were told to resync instead).
+    pub fn events_dropped_for_replicas(&self) -> u64 {
+        self.dropped_for_replicas.load(Ordering::Relaxed)
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveEvent>> {

@@ -97,6 +97,11 @@ impl Application {
             public_url.clone(),
         )
         .with_sign_in_limits(args.access.sign_in_limits());
+        // On PostgreSQL, live events pass between the replicas (before the engine publishes any).
+        slipway
+            .live
+            .connect_replicas(&args.storage.database_url())
+            .await?;
         // The engine gets only what it uses; the signals and the live bus are
         // the request side's own, so both sides wake, cancel and announce alike.
         let engine = Engine::new(
@@ -186,6 +191,7 @@ impl Application {
         // server stops, or its graceful shutdown would wait for every open page.
         let stop_http = CancellationToken::new();
         let live = self.live;
+        let replicas = live.clone();
         let http_stopped = {
             let stop_http = stop_http.clone();
             async move {
@@ -237,6 +243,8 @@ impl Application {
         for worker in workers {
             let _ = worker.await;
         }
+        // After the engine: the other replicas hear how the handed-back runs stand.
+        replicas.disconnect_replicas().await;
         stop_http.cancel();
         http.await??;
         Ok(())

@@ -14,13 +14,13 @@ use crate::helpers::{age_sessions, database, finished, session_cookie, spawn_app
 use crate::pipelines::{create_pipeline, run, slow_peer};
 
 /// Reads a live stream's `data:` lines as JSON events.
-struct LiveStream {
+pub(crate) struct LiveStream {
     chunks: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
     pending: String,
 }
 
 impl LiveStream {
-    async fn open(app: &TestApp, query: &str, token: &str) -> LiveStream {
+    pub(crate) async fn open(app: &TestApp, query: &str, token: &str) -> LiveStream {
         let request = app
             .client
             .get(app.url(&format!("/api/live{query}")))
@@ -42,7 +42,7 @@ impl LiveStream {
     }
 
     /// The next event, or None when none comes within `wait` (or the stream ended).
-    async fn next_within(&mut self, wait: Duration) -> Option<Value> {
+    pub(crate) async fn next_within(&mut self, wait: Duration) -> Option<Value> {
         tokio::time::timeout(wait, self.next()).await.ok().flatten()
     }
 
@@ -66,7 +66,7 @@ impl LiveStream {
     }
 
     /// Events until `done` holds for one (included), bounded in time.
-    async fn until(&mut self, done: impl Fn(&Value) -> bool) -> Vec<Value> {
+    pub(crate) async fn until(&mut self, done: impl Fn(&Value) -> bool) -> Vec<Value> {
         let mut seen = Vec::new();
         loop {
             let event = self
@@ -82,7 +82,7 @@ impl LiveStream {
     }
 }
 
-fn is_final_state_of(id: i64) -> impl Fn(&Value) -> bool {
+pub(crate) fn is_final_state_of(id: i64) -> impl Fn(&Value) -> bool {
     move |event| {
         event["kind"] == "execution"
             && event["id"] == id
@@ -90,7 +90,7 @@ fn is_final_state_of(id: i64) -> impl Fn(&Value) -> bool {
     }
 }
 
-async fn slow_pipeline(app: &TestApp, project: &str, name: &str) -> Value {
+pub(crate) async fn slow_pipeline(app: &TestApp, project: &str, name: &str) -> Value {
     let peer = slow_peer().await;
     create_pipeline(
         app,

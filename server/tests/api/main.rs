@@ -6,6 +6,7 @@ mod auth;
 mod endpoints;
 mod helpers;
 mod live;
+mod live_replicas;
 mod pipelines;
 mod processes;
 mod projects;
