@@ -1,7 +1,10 @@
 //! Engine overhead: N runs of a pipeline whose one task is a Condition that
-//! always passes, queued at once through the API, on SQLite.
+//! always passes, queued at once through the API (spread over the replicas),
+//! on SQLite or PostgreSQL with one or more replicas.
 //!
-//! `cargo bench -p server --bench engine` (RUNS=1000, LIMIT=8 by default).
+//! `cargo bench -p server --bench engine` (RUNS=1000, LIMIT=8 by default;
+//! BACKEND=postgres REPLICAS=3 for three replicas on a PostgreSQL database of
+//! the cluster `SLIPWAY_TEST_POSTGRES_URL` names).
 //! Prints runs/s, the p50/p99 time from QUEUED to the first task starting,
 //! the most runs seen RUNNING at once (must not exceed LIMIT) and peak RSS.
 
@@ -18,11 +21,16 @@ use support::{env_number, peak_rss_mib, percentile, Bench};
 async fn main() -> anyhow::Result<()> {
     let runs = env_number("RUNS", 1000);
     let limit = env_number("LIMIT", 8);
-    let bench = Bench::start().await?;
+    let replicas = Bench::start_replicas().await?;
+    let bench = &replicas[0];
     let (base, store, token) = (&bench.base, &bench.store, &bench.token);
     let client = reqwest::Client::new();
     let post = |path: String, body: serde_json::Value| {
         support::send_post(&client, format!("{base}{path}"), token, &body)
+    };
+    // Runs are queued on every replica in turn, each with its own token.
+    let post_to = |replica: &Bench, path: String| {
+        support::send_post(&client, replica.url(&path), &replica.token, &json!({}))
     };
     post("/api/v1/projects".into(), json!({"name": "Bench"}))
         .await?
@@ -39,8 +47,10 @@ async fn main() -> anyhow::Result<()> {
     let run_path = format!("/api/v1/pipelines/{}/executions", pipeline["id"]);
 
     let started = Instant::now();
-    let queued =
-        futures::future::join_all((0..runs).map(|_| post(run_path.clone(), json!({})))).await;
+    let queued = futures::future::join_all(
+        (0..runs).map(|run| post_to(&replicas[run % replicas.len()], run_path.clone())),
+    )
+    .await;
     let queue_time = started.elapsed();
     for answer in queued {
         answer?.error_for_status()?;
@@ -97,7 +107,11 @@ async fn main() -> anyhow::Result<()> {
         .max()
         .unwrap_or(0);
 
-    println!("engine: {runs} runs, concurrency limit {limit}, SQLite");
+    println!(
+        "engine: {runs} runs, concurrency limit {limit}, {}, {} replica(s)",
+        support::backend(),
+        replicas.len()
+    );
     println!(
         "  queued through the API in {:.2} s",
         queue_time.as_secs_f64()

@@ -5,7 +5,9 @@
 //! a duplicate). Afterwards every 202 must be an Activity row. The webhooks
 //! keep the default delivery limit, which must not refuse any of this (no 429).
 //!
-//! `cargo bench -p server --bench ingest` (REQUESTS=4000 per case, CLIENTS=32).
+//! `cargo bench -p server --bench ingest` (REQUESTS=4000 per case, CLIENTS=32;
+//! BACKEND=postgres REPLICAS=3 for three replicas on one PostgreSQL database,
+//! the clients spread over them).
 
 mod support;
 
@@ -26,9 +28,10 @@ struct Outcome {
     limited: usize,
 }
 
-/// `clients` tasks send `requests` POSTs in all, one after another each.
+/// `clients` tasks send `requests` POSTs in all, one after another each,
+/// client `n` to `urls[n % urls.len()]`.
 async fn load(
-    url: &str,
+    urls: &[String],
     requests: usize,
     clients: usize,
     body_for: impl Fn(usize) -> String + Sync,
@@ -39,6 +42,7 @@ async fn load(
     let results = futures::future::join_all((0..clients).map(|worker| {
         let client = client.clone();
         let body_for = &body_for;
+        let url = &urls[worker % urls.len()];
         async move {
             let mut latencies = Vec::with_capacity(per_client);
             let mut accepted = 0;
@@ -116,7 +120,8 @@ async fn main() -> anyhow::Result<()> {
     let bare_url = format!("http://{}/bare", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, bare).await });
 
-    let bench = Bench::start().await?;
+    let replicas = Bench::start_replicas().await?;
+    let bench = &replicas[0];
     let store = &bench.store;
     bench
         .post("/api/v1/projects", json!({"name": "Bench"}))
@@ -135,8 +140,12 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    println!("ingest: {requests} requests per case, {clients} concurrent clients, SQLite");
-    let ceiling = load(&bare_url, requests, clients, |_| FIXTURE.to_string()).await;
+    println!(
+        "ingest: {requests} requests per case, {clients} concurrent clients, {}, {} replica(s)",
+        support::backend(),
+        replicas.len()
+    );
+    let ceiling = load(&[bare_url], requests, clients, |_| FIXTURE.to_string()).await;
     print("bare axum route", &ceiling);
     let mut lost = 0;
     let mut limited = 0;
@@ -144,7 +153,12 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .zip(["webhook, tag ignored", "webhook, run triggered"])
     {
-        let outcome = load(hook_url, requests, clients, push_with).await;
+        // The same hook on every replica.
+        let urls: Vec<String> = replicas
+            .iter()
+            .map(|replica| hook_url.replacen(&bench.base, &replica.base, 1))
+            .collect();
+        let outcome = load(&urls, requests, clients, push_with).await;
         print(name, &outcome);
         let rows = store
             .list_events(&EventQuery {

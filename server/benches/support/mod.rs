@@ -69,6 +69,14 @@ pub fn peak_rss_mib() -> f64 {
     )
 }
 
+/// The database the benches' servers use: `BACKEND=postgres` for PostgreSQL, else SQLite.
+pub fn backend() -> &'static str {
+    match std::env::var("BACKEND").as_deref() {
+        Ok("postgres") => "PostgreSQL",
+        _ => "SQLite",
+    }
+}
+
 /// POSTs a JSON body with an API token.
 pub fn send_post(
     client: &reqwest::Client,
@@ -135,6 +143,34 @@ impl Bench {
             client: reqwest::Client::new(),
             data_dir,
         })
+    }
+
+    /// `REPLICAS` servers (default 1) in this process on one database, the
+    /// key for stored secrets shared: with `BACKEND=postgres` a fresh
+    /// PostgreSQL database on `SLIPWAY_TEST_POSTGRES_URL`'s cluster (several
+    /// replicas need it), else SQLite in the first one's data directory.
+    pub async fn start_replicas() -> anyhow::Result<Vec<Bench>> {
+        let replicas = env_number("REPLICAS", 1).max(1);
+        let database_url = match backend() {
+            "PostgreSQL" => Some(server::test_support::fresh_postgres_database().await),
+            _ => None,
+        };
+        anyhow::ensure!(
+            replicas == 1 || database_url.is_some(),
+            "REPLICAS={replicas} needs BACKEND=postgres: replicas share a PostgreSQL database"
+        );
+        let on_the_database = |args: &mut ServeArgs| {
+            args.storage.database_url = database_url.as_deref().map(Into::into);
+        };
+        let first = Bench::start_with(on_the_database).await?;
+        let key = first.data_dir.path().join(server::crypto::KEY_FILE);
+        let mut all = vec![first];
+        for _ in 1..replicas {
+            let data_dir = tempfile::tempdir()?;
+            std::fs::copy(&key, data_dir.path().join(server::crypto::KEY_FILE))?;
+            all.push(Bench::start_in(data_dir, on_the_database).await?);
+        }
+        Ok(all)
     }
 
     pub fn url(&self, path: &str) -> String {
