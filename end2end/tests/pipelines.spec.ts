@@ -259,3 +259,40 @@ test('a pipeline with runs is deleted only when its runs are deleted on purpose'
   const gone = await request.get(`/api/v1/executions/${run.id}`, { headers: { Authorization: `Bearer ${token}` } });
   expect(gone.status()).toBe(404);
 });
+
+test('a running run shows the replica running it, and Cancel stops it', async ({ page, request, baseURL }) => {
+  await signIn(page);
+  const token = await createToken(page, `replica-${Date.now()}`);
+  const project = uniqueName('Replica');
+  await apiCreate(request, token, 'projects', { name: project });
+  // A Poll task whose condition never holds: the run stays RUNNING until canceled.
+  const pipeline = await apiCreate(request, token, 'pipelines', {
+    project,
+    name: `waits-${suffix()}`,
+    stages: [
+      {
+        name: 'wait',
+        tasks: [
+          {
+            name: 'forever',
+            type: 'poll',
+            url: `${baseURL}/healthz`,
+            condition: "$.status == 'never'",
+            interval_seconds: 1,
+            timeout_seconds: 600,
+          },
+        ],
+      },
+    ],
+  });
+  const run = await apiCreate(request, token, `pipelines/${pipeline.id}/executions`, { inputs: {} });
+
+  await page.goto(`/executions/${run.id}`);
+  await hydrated(page);
+  await expect(page.getByTestId('execution-status')).toContainText('RUNNING', { timeout: 30_000 });
+  await expect(page.getByTestId('execution-replica')).toHaveText(/^on replica \S+$/);
+
+  await page.getByRole('button', { name: 'Cancel run' }).click();
+  await expect(page.getByTestId('execution-status')).toContainText('CANCELED', { timeout: 30_000 });
+  await expect(page.getByTestId('execution-replica')).toHaveCount(0);
+});

@@ -11,65 +11,36 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use server::clock::now_millis;
-use support::{env_number, install_crypto_provider, percentile, slipway_binary};
+use support::{env_number, install_crypto_provider, percentile, ServerProcess};
 
+/// A replica process and the name it was given (`--replica-id`).
 struct Replica {
     name: String,
-    child: Child,
-    base: String,
+    process: ServerProcess,
 }
 
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_replica(
+async fn start_replica(
     name: &str,
     database_url: &str,
-    data_dir: &std::path::Path,
+    data_dir: &str,
     lease: usize,
 ) -> anyhow::Result<Replica> {
-    let mut child = Command::new(slipway_binary())
-        .args(["serve", "--listen", "127.0.0.1:0", "--replica-id", name])
-        .args([
-            "--run-lease-seconds",
-            &lease.to_string(),
-            "--database-url",
-            database_url,
-        ])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let mut line = String::new();
-    BufReader::new(
-        child
-            .stdout
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("no stdout"))?,
-    )
-    .read_line(&mut line)?;
-    let base = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("no address in {line:?}"))?
-        .to_string();
+    let lease = lease.to_string();
+    let flags = [
+        "--replica-id",
+        name,
+        "--run-lease-seconds",
+        &lease,
+        "--database-url",
+        database_url,
+    ];
     Ok(Replica {
         name: name.to_string(),
-        child,
-        base,
+        process: ServerProcess::start(data_dir, &flags).await?,
     })
 }
 
@@ -80,6 +51,7 @@ async fn main() -> anyhow::Result<()> {
     let lease = env_number("LEASE", 5);
     let database_url = server::test_support::fresh_postgres_database().await;
     let data_dir = tempfile::tempdir()?;
+    let data_arg = data_dir.path().display().to_string();
     let store = server::store::open(&database_url).await?;
     let database = sqlx::PgPool::connect(&database_url).await?;
     let token = support::slipway_command(
@@ -93,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
             "--database-url",
             &database_url,
             "--data-dir",
-            &data_dir.path().display().to_string(),
+            &data_arg,
         ],
         "",
     )?
@@ -112,22 +84,22 @@ async fn main() -> anyhow::Result<()> {
         format!("http://{address}/ready")
     };
     let mut replicas = [
-        start_replica("replica-a", &database_url, data_dir.path(), lease)?,
-        start_replica("replica-b", &database_url, data_dir.path(), lease)?,
+        start_replica("replica-a", &database_url, &data_arg, lease).await?,
+        start_replica("replica-b", &database_url, &data_arg, lease).await?,
     ];
     let client = reqwest::Client::new();
     let post = |base: &str, path: &str, body: Value| {
         support::send_post(&client, format!("{base}{path}"), &token, &body)
     };
     post(
-        &replicas[0].base,
+        &replicas[0].process.base,
         "/api/v1/projects",
         json!({"name": "Bench"}),
     )
     .await?
     .error_for_status()?;
     post(
-        &replicas[0].base,
+        &replicas[0].process.base,
         "/api/v1/pipelines",
         json!({"project": "Bench", "name": "wait", "concurrency": 10,
                "stages": [{"name": "s", "tasks": [{"name": "poll", "type": "poll", "url": peer,
@@ -140,7 +112,7 @@ async fn main() -> anyhow::Result<()> {
     let mut continued_after = Vec::with_capacity(kills);
     for round in 0..kills {
         let queued: Value = post(
-            &replicas[0].base,
+            &replicas[0].process.base,
             "/api/v1/pipelines/wait/executions?project=Bench",
             json!({}),
         )
@@ -170,8 +142,7 @@ async fn main() -> anyhow::Result<()> {
             .ok_or_else(|| anyhow::anyhow!("no replica holds {holder}"))?;
         // The lease was renewed a moment ago at the latest: the kill comes
         // at a random point of the renewal period, as a real one does.
-        replicas[victim].child.kill()?;
-        replicas[victim].child.wait()?;
+        replicas[victim].process.kill()?;
         let killed_at = now_millis();
         let deadline = Instant::now() + Duration::from_secs(lease as u64 * 4 + 30);
         let continued_at = loop {
@@ -192,7 +163,7 @@ async fn main() -> anyhow::Result<()> {
             replicas[victim].name,
             continued_at - killed_at
         );
-        let survivor = &replicas[1 - victim].base;
+        let survivor = &replicas[1 - victim].process.base;
         post(
             survivor,
             &format!("/api/v1/executions/{id}/cancel"),
@@ -201,7 +172,7 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .error_for_status()?;
         let name = replicas[victim].name.clone();
-        replicas[victim] = start_replica(&name, &database_url, data_dir.path(), lease)?;
+        replicas[victim] = start_replica(&name, &database_url, &data_arg, lease).await?;
     }
     continued_after.sort_unstable();
     println!(

@@ -280,6 +280,13 @@ impl ServerProcess {
         Ok(server)
     }
 
+    /// `kill -9`, and waits until it is gone.
+    pub fn kill(&mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
     /// (VmRSS, VmHWM) of the process, in MiB.
     pub fn memory(&self) -> (f64, f64) {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))

@@ -1,6 +1,7 @@
 //! Runs: queueing them with their inputs, listing, following and canceling
 //! them, and the views of runs and their tasks.
 
+use crate::engine::replica_of;
 use std::collections::BTreeMap;
 
 use app::audit::{AuditAction, AuditTargetKind};
@@ -206,6 +207,10 @@ pub(crate) fn summary_view(record: ExecutionRecord) -> Result<ExecutionSummary, 
         created_at: record.created_at,
         started_at: record.started_at,
         finished_at: record.finished_at,
+        replica: record
+            .lease_owner
+            .filter(|_| !record.status.is_final())
+            .map(|owner| replica_of(&owner).to_string()),
     })
 }
 

@@ -49,6 +49,8 @@ pub struct ExecutionRecord {
     pub started_at: Option<Millis>,
     pub finished_at: Option<Millis>,
     pub cancel_requested: bool,
+    /// The replica's lease owner name while a replica holds the run.
+    pub lease_owner: Option<String>,
 }
 
 pub struct NewExecution<'a> {

@@ -109,6 +109,14 @@ async fn a_run_cut_off_by_kill_9_is_continued_after_restart_and_completes() {
     let mut server = start_server(data_dir.path(), &[]).await;
     let id = run_until_it_polls(&server.address, &token, &peer_url).await;
 
+    // The run says which replica runs it (the default name: host name and PID).
+    let running = execution(&server.address, &token, id).await;
+    let replica = running["replica"].as_str().unwrap_or_default().to_string();
+    assert!(
+        replica.ends_with(&format!("-{}", server.child.id())),
+        "{running}"
+    );
+
     // Act: kill -9, then start again on the same data.
     server.child.kill().unwrap();
     server.child.wait().unwrap();
@@ -121,6 +129,11 @@ async fn a_run_cut_off_by_kill_9_is_continued_after_restart_and_completes() {
     })
     .await;
     assert_eq!(ended["status"], "COMPLETED", "{ended}");
+    assert_eq!(
+        ended["replica"],
+        Value::Null,
+        "a finished run is on no replica"
+    );
     assert_eq!(peer.calls("first"), 1);
     let log = task_log(&restarted.address, &token, id, 1).await;
     assert!(

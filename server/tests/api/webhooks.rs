@@ -528,6 +528,30 @@ fn push_with_callback(host: &str) -> String {
     payload.to_string()
 }
 
+/// Asserts that of the answers to copies of one push exactly one TRIGGERED
+/// and every other one is a DUPLICATE, and that `app` lists one run; answers the runs.
+pub(crate) async fn assert_one_run_from(answers: &[Value], app: &TestApp) -> Vec<Value> {
+    let count = |status: &str| {
+        answers
+            .iter()
+            .filter(|answer| answer["status"] == status)
+            .count()
+    };
+    assert_eq!(
+        (count("TRIGGERED"), count("DUPLICATE")),
+        (1, answers.len() - 1),
+        "{answers:?}"
+    );
+    let runs: Vec<Value> = app
+        .get("/api/v1/executions", &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs
+}
+
 pub(crate) async fn deliver(app: &TestApp, webhook: &Value, body: String) -> Value {
     app.client
         .post(webhook["hook_url"].as_str().unwrap())
@@ -668,24 +692,7 @@ async fn concurrent_re_deliveries_of_one_registry_event_start_one_run() {
             .await;
 
     // Assert: one TRIGGERED answer, every other one a DUPLICATE, one run.
-    let count = |status: &str| {
-        answers
-            .iter()
-            .filter(|answer| answer["status"] == status)
-            .count()
-    };
-    assert_eq!(
-        (count("TRIGGERED"), count("DUPLICATE")),
-        (1, 39),
-        "{answers:?}"
-    );
-    let runs: Vec<Value> = app
-        .get("/api/v1/executions", &app.admin_token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(runs.len(), 1, "{runs:?}");
+    let runs = assert_one_run_from(&answers, &app).await;
     let first = answers
         .iter()
         .find(|answer| answer["status"] == "TRIGGERED")

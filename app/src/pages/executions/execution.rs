@@ -160,6 +160,9 @@ fn ExecutionView(
                 </div>
                 <div class="flex flex-wrap items-center gap-3">
                     <span class="text-base" data-testid="execution-status"><ExecutionStatusBadge status=summary.status /></span>
+                    {summary.replica.clone().map(|replica| view! {
+                        <span class="text-sm text-slate-500" data-testid="execution-replica">{format!("on replica {replica}")}</span>
+                    })}
                     {(can_execute && !is_final).then(|| view! {
                         <button
                             type="button"

@@ -75,6 +75,7 @@ rows! {
     ExecutionRow => ExecutionRecord {
         id, pipeline_id, pipeline_name, project_id, project_name, run_number, status: parsed,
         inputs, trigger, spec, error, created_at, started_at, finished_at, cancel_requested,
+        lease_owner,
     }
     TaskRunRow => TaskRunRecord {
         id, execution_id, stage_index, stage_name, task_index, task_name, task_type,

@@ -16,7 +16,7 @@ const PIPELINE_FROM: &str = "pipelines JOIN projects ON projects.id = pipelines.
 const EXECUTION_COLUMNS: &str = "executions.id, executions.pipeline_id, pipelines.name AS pipeline_name, \
      executions.project_id, projects.name AS project_name, executions.run_number, executions.status, executions.inputs, \
      executions.trigger, executions.spec, executions.error, executions.created_at, executions.started_at, \
-     executions.finished_at, executions.cancel_requested";
+     executions.finished_at, executions.cancel_requested, executions.lease_owner";
 const EXECUTION_FROM: &str = "executions JOIN pipelines ON pipelines.id = executions.pipeline_id \
      JOIN projects ON projects.id = executions.project_id";
 const TASK_COLUMNS: &str =
