@@ -5,6 +5,14 @@
 //! - `re:<regex>` or `/<regex>/`: a regular expression (the `regex` crate's
 //!   syntax). Like `grep`, it matches when it is found anywhere in the value;
 //!   write `^…$` to match the whole value;
+//! - `semver:<range>` (tags only): the tag read as a semantic version
+//!   (`1.4.2`, `v1.4.2`, `2.0.0-rc.1`) is in the range: comparators
+//!   separated by spaces all hold (`>=1.4.0 <2`), `^1.4` and `~1.4.2` as in
+//!   npm and cargo, alternatives joined by `||`. A `v` before a version is
+//!   accepted on both sides. A pre-release matches only a range that names
+//!   a pre-release of the same version (`>=2.0.0-rc.1`), so `1.5.0-rc.10`
+//!   never slips into `^1.4`; pre-releases order numerically (`rc.10` after
+//!   `rc.9`). A tag that is not a full `x.y.z` version never matches;
 //! - anything else: a glob matched against the whole value, where `*` is any
 //!   run of characters (`/` included, so `*` alone or `acme/*` also match
 //!   deeper paths) and `?` is any one character. Everything else is literal.
@@ -15,6 +23,7 @@
 use std::fmt;
 
 use regex::{Regex, RegexBuilder};
+use semver::{Version, VersionReq};
 
 use super::payload::{PushEvent, DOCKER_HUB_OFFICIAL_NAMESPACE};
 
@@ -37,6 +46,8 @@ enum PatternKind {
     /// A glob, compiled to an anchored regex (`*` → `.*`, `?` → `.`).
     Glob(Regex),
     Regex(Regex),
+    /// Alternatives (`||`); a version in any of them matches.
+    Semver(Vec<VersionReq>),
 }
 
 impl Pattern {
@@ -61,6 +72,8 @@ impl Pattern {
         }
         let kind = if trimmed.is_empty() {
             PatternKind::Any
+        } else if let Some(range) = trimmed.strip_prefix(SEMVER_PREFIX) {
+            PatternKind::Semver(semver_range(range)?)
         } else if let Some(expression) = regex_source(trimmed) {
             if expression.is_empty() {
                 return Err(
@@ -88,11 +101,35 @@ impl Pattern {
         matches!(self.kind, PatternKind::Any)
     }
 
+    /// Whether this is a `semver:` range (which only tags may use).
+    pub fn is_semver(&self) -> bool {
+        matches!(self.kind, PatternKind::Semver(_))
+    }
+
     pub fn matches(&self, value: &str) -> bool {
         match &self.kind {
             PatternKind::Any => true,
             PatternKind::Glob(regex) | PatternKind::Regex(regex) => regex.is_match(value),
+            PatternKind::Semver(ranges) => tag_version(value)
+                .is_some_and(|version| ranges.iter().any(|range| range.matches(&version))),
         }
+    }
+
+    /// Why `value` does not match, in words for the Activity row; `None` when it matches.
+    pub fn mismatch(&self, what: &str, value: &str) -> Option<String> {
+        if self.matches(value) {
+            return None;
+        }
+        Some(match &self.kind {
+            PatternKind::Semver(_) if tag_version(value).is_none() => format!(
+                "{what} '{value}' is not a version (x.y.z), so it is not in '{}'",
+                self.text
+            ),
+            PatternKind::Semver(_) => {
+                format!("{what} '{value}' is not in the range '{}'", self.text)
+            }
+            _ => format!("{what} '{value}' does not match '{}'", self.text),
+        })
     }
 
     /// Whether an image pattern matches the event's image, written any way a
@@ -112,11 +149,6 @@ impl Pattern {
             == Some(super::payload::DOCKER_HUB_REGISTRY)
             && event.namespace == DOCKER_HUB_OFFICIAL_NAMESPACE;
         is_docker_hub_official && self.matches(&event.repo_name)
-    }
-
-    /// Whether a tag pattern matches the event's tag.
-    pub fn matches_tag(&self, event: &PushEvent) -> bool {
-        self.matches(&event.tag)
     }
 }
 
@@ -150,6 +182,64 @@ impl std::str::FromStr for Pattern {
 }
 
 /// The regex inside `re:…` or `/…/`, when the text is written that way.
+const SEMVER_PREFIX: &str = "semver:";
+
+/// Reads an npm-style range (`>=1.4.0 <2`, `^1.4`, `1.x || >=3`) into the
+/// `semver` crate's requirements, one per `||` alternative.
+fn semver_range(range: &str) -> Result<Vec<VersionReq>, String> {
+    if range.trim().is_empty() {
+        return Err(
+            "empty semver range: write one such as semver:^1.4 or semver:>=1.4.0 <2".into(),
+        );
+    }
+    range
+        .split("||")
+        .map(|alternative| {
+            let comparators = comparators_of(alternative);
+            if comparators.is_empty() {
+                return Err(format!(
+                    "semver range '{}': an alternative of `||` is empty",
+                    range.trim()
+                ));
+            }
+            VersionReq::parse(&comparators.join(", "))
+                .map_err(|error| format!("semver range '{}': {error}", range.trim()))
+        })
+        .collect()
+}
+
+/// The comparators of one alternative, spaces between an operator and its
+/// version closed up and a `v` before the version dropped: `>= v1.4` → `>=1.4`.
+fn comparators_of(alternative: &str) -> Vec<String> {
+    let mut comparators: Vec<String> = Vec::new();
+    let mut pending_operator = String::new();
+    for token in alternative.split_whitespace() {
+        if token
+            .chars()
+            .all(|c| matches!(c, '<' | '>' | '=' | '~' | '^'))
+        {
+            pending_operator.push_str(token);
+            continue;
+        }
+        let operator_end = token
+            .find(|c: char| !matches!(c, '<' | '>' | '=' | '~' | '^'))
+            .unwrap_or(token.len());
+        let (operator, version) = token.split_at(operator_end);
+        let version = version.strip_prefix(['v', 'V']).unwrap_or(version);
+        comparators.push(format!("{pending_operator}{operator}{version}"));
+        pending_operator.clear();
+    }
+    if !pending_operator.is_empty() {
+        comparators.push(pending_operator);
+    }
+    comparators
+}
+
+/// A tag read as a version: `1.4.2`, `v1.4.2`, `2.0.0-rc.1+build.5`.
+fn tag_version(tag: &str) -> Option<Version> {
+    Version::parse(tag.strip_prefix(['v', 'V']).unwrap_or(tag)).ok()
+}
+
 fn regex_source(text: &str) -> Option<&str> {
     if let Some(expression) = text.strip_prefix("re:") {
         return Some(expression);
@@ -353,7 +443,75 @@ mod tests {
         );
         assert!(pattern("re:^demo/").matches_image(&registry));
 
-        assert!(pattern("v*").matches_tag(&registry));
-        assert!(!pattern("latest").matches_tag(&registry));
+        assert!(pattern("v*").matches(&registry.tag));
+        assert!(!pattern("latest").matches(&registry.tag));
+    }
+
+    #[test]
+    fn semver_ranges_match_versions_in_them() {
+        let range = pattern("semver:>=1.4.0 <2");
+        for tag in ["1.4.0", "v1.4.2", "1.99.0", "1.4.0+build.7"] {
+            assert!(range.matches(tag), "{tag}");
+        }
+        for tag in ["1.3.9", "2.0.0", "latest", "1.4", "v", ""] {
+            assert!(!range.matches(tag), "{tag}");
+        }
+        assert!(pattern("semver:^1.4").matches("1.9.3"));
+        assert!(!pattern("semver:^1.4").matches("2.0.0"));
+        assert!(pattern("semver:~1.4.2").matches("1.4.9"));
+        assert!(!pattern("semver:~1.4.2").matches("1.5.0"));
+        assert!(
+            pattern("semver:>= v1.4").matches("v1.4.0"),
+            "spaces and v in the range"
+        );
+        let either = pattern("semver:^1.4 || >=3");
+        assert!(either.matches("1.5.0") && either.matches("3.1.0"));
+        assert!(!either.matches("2.0.0"));
+    }
+
+    #[test]
+    fn pre_releases_match_only_ranges_that_name_one_and_order_numerically() {
+        assert!(!pattern("semver:^1.4").matches("1.5.0-rc.10"));
+        let candidates = pattern("semver:>=1.5.0-rc.9");
+        assert!(candidates.matches("1.5.0-rc.10"), "rc.10 comes after rc.9");
+        assert!(!candidates.matches("1.5.0-rc.8"));
+        assert!(candidates.matches("1.5.0"));
+        assert!(
+            !candidates.matches("1.6.0-rc.1"),
+            "another version's pre-release"
+        );
+    }
+
+    #[test]
+    fn bad_semver_ranges_say_why() {
+        for (text, says) in [
+            ("semver:", "empty semver range"),
+            ("semver:   ", "empty semver range"),
+            ("semver:^1.4 ||", "alternative of `||` is empty"),
+            ("semver:>=banana", "semver range '>=banana'"),
+        ] {
+            let error = Pattern::parse(text).expect_err(text);
+            assert!(error.contains(says), "{text}: {error}");
+        }
+        assert!(pattern("semver:^1").is_semver());
+        assert!(!pattern("1.*").is_semver());
+    }
+
+    #[test]
+    fn a_mismatch_says_why_in_words() {
+        let range = pattern("semver:^1.4");
+        assert_eq!(range.mismatch("tag", "1.5.0"), None);
+        assert_eq!(
+            range.mismatch("tag", "latest").as_deref(),
+            Some("tag 'latest' is not a version (x.y.z), so it is not in 'semver:^1.4'")
+        );
+        assert_eq!(
+            range.mismatch("tag", "2.0.0").as_deref(),
+            Some("tag '2.0.0' is not in the range 'semver:^1.4'")
+        );
+        assert_eq!(
+            pattern("v*").mismatch("tag", "1.0").as_deref(),
+            Some("tag '1.0' does not match 'v*'")
+        );
     }
 }

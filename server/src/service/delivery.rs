@@ -309,13 +309,7 @@ fn why_ignored(webhook: &WebhookRecord, event: &PushEvent) -> Option<String> {
             event.image, webhook.image_pattern
         ));
     }
-    if !tag.matches_tag(event) {
-        return Some(format!(
-            "tag '{}' does not match '{}'",
-            event.tag, webhook.tag_pattern
-        ));
-    }
-    None
+    tag.mismatch("tag", &event.tag)
 }
 
 /// The checks of a delivery's body, in order — it is JSON, it is in the

@@ -209,7 +209,14 @@ impl Slipway {
                 ),
             });
         }
-        Pattern::parse(&input.image).map_err(|message| AppError::invalid("image", &message))?;
+        let image =
+            Pattern::parse(&input.image).map_err(|message| AppError::invalid("image", &message))?;
+        if image.is_semver() {
+            return Err(AppError::invalid(
+                "image",
+                "a semver: range applies to tags only; write the image as a name or a glob",
+            ));
+        }
         Pattern::parse(&input.tag).map_err(|message| AppError::invalid("tag", &message))?;
         for (index, cidr) in input.source_cidrs.iter().enumerate() {
             Cidr::parse(cidr).map_err(|message| {

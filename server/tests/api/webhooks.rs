@@ -794,3 +794,82 @@ async fn a_callback_answered_with_a_redirect_is_not_followed() {
         "the redirect was followed"
     );
 }
+
+#[tokio::test]
+async fn a_semver_tag_range_triggers_versions_in_it_and_says_why_others_are_ignored() {
+    // Arrange: the seed's Docker Hub webhook, its tag limited to ^1.4.
+    let Seed {
+        app,
+        webhook,
+        hub: _hub,
+        cluster: _cluster,
+    } = seed("docker-hub", "svendowideit/testhook").await;
+    let path = format!("/api/v1/webhooks/docker/{}", webhook["id"]);
+    let edit = |tag: &str, image: &str| json!({"name": webhook["name"], "endpoint": "hub", "pipeline": "deploy-testhook", "image": image, "tag": tag});
+    let refused = app
+        .put_json(
+            &path,
+            &app.admin_token,
+            &edit("semver:>=banana", "svendowideit/testhook"),
+        )
+        .await;
+    assert_eq!(refused.status(), 422);
+    let answer: Value = refused.json().await.unwrap();
+    assert_eq!(answer["field"], "tag", "{answer}");
+    let image_range = app
+        .put_json(&path, &app.admin_token, &edit("", "semver:^1"))
+        .await;
+    assert_eq!(image_range.status(), 422);
+    let saved = app
+        .put_json(
+            &path,
+            &app.admin_token,
+            &edit("semver:^1.4", "svendowideit/testhook"),
+        )
+        .await;
+    assert_eq!(saved.status(), 200);
+
+    // Act: pushes of four tags.
+    let push = |tag: &str| {
+        let mut payload: Value =
+            serde_json::from_str(include_str!("../fixtures/docker-hub-push.json")).unwrap();
+        payload["push_data"]["tag"] = json!(tag);
+        payload["push_data"]["pushed_at"] = json!(1_700_000_000 + tag.len() as i64);
+        payload.to_string()
+    };
+    let mut answers = Vec::new();
+    for tag in ["v1.4.2", "1.5.0-rc.1", "2.0.0", "latest"] {
+        answers.push(deliver(&app, &webhook, push(tag)).await);
+    }
+
+    // Assert
+    let statuses: Vec<&str> = answers
+        .iter()
+        .map(|answer| answer["status"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["TRIGGERED", "IGNORED", "IGNORED", "IGNORED"],
+        "{answers:?}"
+    );
+    // Activity says why each push was ignored (newest first).
+    let activity: Vec<Value> = app
+        .get(&format!("{path}/activity"), &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let reasons: Vec<&str> = activity[..3]
+        .iter()
+        .map(|row| row["reason"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "tag 'latest' is not a version (x.y.z), so it is not in 'semver:^1.4'",
+            "tag '2.0.0' is not in the range 'semver:^1.4'",
+            "tag '1.5.0-rc.1' is not in the range 'semver:^1.4'",
+        ],
+        "{activity:?}"
+    );
+}

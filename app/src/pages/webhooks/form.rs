@@ -338,7 +338,7 @@ pub(super) fn WebhookForm(
                     placeholder="e.g. svendowideit/testhook"
                     hint="The repository pushed to. A glob (*) or re:regex matches several; empty matches any." />
                 <TextInput id="webhook-tag" label="Tag" bind=tag error field="tag" mono=true placeholder="any tag"
-                    hint="e.g. latest or v*; empty matches any tag." />
+                    hint="e.g. latest, v* or semver:^1.4 (versions in a range); empty matches any tag." />
                 <div>
                     // Its errors name a line, not the field: shown here, not by the input.
                     <TextInput id="webhook-cidrs" label="Allowed sources" bind=cidrs rows=3 mono=true
