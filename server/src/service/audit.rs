@@ -306,6 +306,28 @@ pub async fn record(store: &SharedStore, event: AuditEvent<'_>) {
     }
 }
 
+/// The entry saying that `count` deliveries to `webhook` from `sender` were
+/// refused by its source allow-list, the first at `first_at`. The refusal
+/// counters write it once per sender and counting window, never once per
+/// request, so a sender outside the list cannot grow the audit trail (or
+/// load the database) one POST at a time.
+pub fn refused_deliveries_event(
+    webhook: &WebhookRecord,
+    sender: IpAddr,
+    count: u64,
+    first_at: Millis,
+) -> AuditEvent<'_> {
+    AuditEvent::new(
+        AuditActor::Sender(sender),
+        AuditAction::DeliveryRefusedByAllowList,
+    )
+    .outcome(AuditOutcome::Refused)
+    .project(webhook.project_id, &webhook.project_name)
+    .target(AuditTargetKind::Webhook, webhook.id, &webhook.name)
+    .detail("count", count)
+    .detail("first_at", first_at)
+}
+
 fn entry_json(entry: &AuditEntry) -> String {
     // An entry is plain data: serializing it cannot fail.
     serde_json::to_string(entry).unwrap_or_default()
@@ -315,32 +337,6 @@ impl Slipway {
     /// Records the event (see [`record`]).
     pub(crate) async fn audit(&self, event: AuditEvent<'_>) {
         record(&self.store, event).await
-    }
-
-    /// Records that `count` deliveries to `webhook` from `sender` were refused
-    /// by its source allow-list, the first at `first_at`. Meant for the
-    /// receiver's refusal counters: call it once per sender and counting
-    /// window, never once per request, so a sender outside the list cannot
-    /// grow the audit trail (or load the database) one POST at a time.
-    pub async fn audit_refused_deliveries(
-        &self,
-        webhook: &WebhookRecord,
-        sender: IpAddr,
-        count: u64,
-        first_at: Millis,
-    ) {
-        self.audit(
-            AuditEvent::new(
-                AuditActor::Sender(sender),
-                AuditAction::DeliveryRefusedByAllowList,
-            )
-            .outcome(AuditOutcome::Refused)
-            .project(webhook.project_id, &webhook.project_name)
-            .target(AuditTargetKind::Webhook, webhook.id, &webhook.name)
-            .detail("count", count)
-            .detail("first_at", first_at),
-        )
-        .await
     }
 
     /// The store's query for a filter, once the actor is known to read the trail.

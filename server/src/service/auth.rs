@@ -35,7 +35,7 @@ impl AuthApi for Slipway {
         client: Option<IpAddr>,
     ) -> Result<String, AppError> {
         // Refused (429, 503) before any database read or hash.
-        let (attempt, hashing) = self.sign_in_guard.admit(username, client).await?;
+        let (attempt, hashing) = self.admit_password_check(username, client).await?;
         let user = self.store.user_by_name(username).await?;
         let stored_hash = user.as_ref().and_then(|user| user.password_hash.clone());
         let password = password.to_string();
@@ -55,7 +55,7 @@ impl AuthApi for Slipway {
                     AuditAction::SessionSignInFailed,
                     username,
                     user.map(|user| user.id),
-                    None,
+                    client,
                 );
                 self.audit(tried).await;
                 return Err(AppError::BadCredentials);
@@ -68,7 +68,7 @@ impl AuthApi for Slipway {
             AuditAction::SessionSignIn,
             &user.username,
             Some(user.id),
-            None,
+            client,
         ))
         .await;
         Ok(token)
@@ -101,8 +101,7 @@ impl AuthApi for Slipway {
         // the same budgets and hashing slots, so a stolen session cannot
         // guess it at leisure.
         let (attempt, hashing) = self
-            .sign_in_guard
-            .admit(&actor.user.username, client)
+            .admit_password_check(&actor.user.username, client)
             .await?;
         let stored_hash = self
             .store
@@ -214,5 +213,42 @@ impl Slipway {
         self.public_url
             .get(..8)
             .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+    }
+}
+
+impl Slipway {
+    /// Lets a password check go ahead, or refuses it (see [`SignInGuard::admit`]).
+    /// A name or address newly over its failure budget is one audit entry
+    /// (`session.sign_in_throttled`) per budget window, not one per refused
+    /// attempt: a flood must not turn into a flood of writes.
+    ///
+    /// [`SignInGuard::admit`]: super::SignInGuard::admit
+    async fn admit_password_check(
+        &self,
+        username: &str,
+        client: Option<IpAddr>,
+    ) -> Result<
+        (
+            super::sign_in_guard::Attempt,
+            super::sign_in_guard::HashingSlot,
+        ),
+        AppError,
+    > {
+        let refused = match self.sign_in_guard.admit(username, client).await {
+            Ok(admitted) => return Ok(admitted),
+            Err(refused) => refused,
+        };
+        if refused.status_code() == 429
+            && self.sign_in_guard.first_refusal_in_window(username, client)
+        {
+            self.audit(AuditEvent::sign_in(
+                AuditAction::SessionSignInThrottled,
+                username,
+                None,
+                client,
+            ))
+            .await;
+        }
+        Err(refused)
     }
 }

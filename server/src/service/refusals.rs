@@ -9,7 +9,9 @@
 //! [`RefusalTiming::flush_every`] until the window ends. Counts are per
 //! replica, like the limiter: several replicas each keep their own row.
 //! Shutdown writes what was counted; a process killed outright loses at most
-//! the last second's count.
+//! the last second's count. When an allow-list window ends, each sender's
+//! count goes into the audit trail as one `delivery.refused_by_allow_list`
+//! entry (at most 1,000 senders a window).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -20,11 +22,13 @@ use app::live::LiveEvent;
 use app::webhook::{per_minute_text, DeliverySource, EventStatus};
 use tokio::time::Instant;
 
+use super::audit::{record, refused_deliveries_event};
 use super::Slipway;
 use crate::clock::now_millis;
 use crate::live::LiveBus;
 use crate::receive::rate_limit::RetryAfter;
 use crate::store::{NewEvent, SharedStore, WebhookRecord};
+use app::model::Millis;
 
 /// How long one counted row collects refusals, and how often its count is
 /// written while it does; tests shorten them.
@@ -107,6 +111,17 @@ impl CountedRefusal {
     }
 }
 
+/// Distinct senders counted per window for the audit trail; beyond them a
+/// window's further senders are in its Activity count only.
+const MAX_AUDITED_SENDERS: usize = 1_000;
+
+/// One sender's refusals in a window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SenderCount {
+    count: u64,
+    first_at: Millis,
+}
+
 /// The refusals counted in one window for one webhook and reason.
 struct Window {
     opened: Instant,
@@ -114,9 +129,31 @@ struct Window {
     counted: i64,
     written: i64,
     latest_sender: Option<IpAddr>,
+    /// Per sender, for the audit entries written when the window ends
+    /// (allow-list refusals only).
+    senders: HashMap<IpAddr, SenderCount>,
     /// Set by its writer when the window ended: a refusal after that opens
     /// a new window rather than adding to a count that is no longer written.
     closed: bool,
+}
+
+impl Window {
+    fn count_sender(&mut self, sender: Option<IpAddr>) {
+        let Some(sender) = sender else {
+            return;
+        };
+        if let Some(counted) = self.senders.get_mut(&sender) {
+            counted.count += 1;
+        } else if self.senders.len() < MAX_AUDITED_SENDERS {
+            self.senders.insert(
+                sender,
+                SenderCount {
+                    count: 1,
+                    first_at: now_millis(),
+                },
+            );
+        }
+    }
 }
 
 type SharedWindow = Arc<Mutex<Window>>;
@@ -165,17 +202,21 @@ impl RefusalCounter {
                 window.counted += 1;
                 window.refusal = refusal;
                 window.latest_sender = sender;
+                window.count_sender(sender);
                 return None;
             }
         }
-        let window = Arc::new(Mutex::new(Window {
+        let mut opened = Window {
             opened: Instant::now(),
             refusal,
             counted: 1,
             written: 1,
             latest_sender: sender,
+            senders: HashMap::new(),
             closed: false,
-        }));
+        };
+        opened.count_sender(sender);
+        let window = Arc::new(Mutex::new(opened));
         state.open.insert(key, Arc::clone(&window));
         Some((window, timing))
     }
@@ -246,8 +287,7 @@ impl Slipway {
             store: self.store.clone(),
             live: self.live.clone(),
             counter: self.refusals.clone(),
-            webhook_id: webhook.id,
-            project_id: webhook.project_id,
+            webhook: webhook.clone(),
             row,
             window,
             timing,
@@ -256,19 +296,29 @@ impl Slipway {
     }
 }
 
-/// Writes one window's count into its row until the window ends.
+/// Writes one window's count into its row until the window ends, then its
+/// allow-list refusals into the audit trail, one entry per sender.
 struct CountWriter {
     store: SharedStore,
     live: LiveBus,
     counter: RefusalCounter,
-    webhook_id: i64,
-    project_id: i64,
+    webhook: WebhookRecord,
     row: i64,
     window: SharedWindow,
     timing: RefusalTiming,
 }
 
 impl CountWriter {
+    async fn audit_senders(&self, senders: HashMap<IpAddr, SenderCount>) {
+        let mut senders: Vec<_> = senders.into_iter().collect();
+        senders.sort_by_key(|(_, counted)| counted.first_at);
+        for (sender, counted) in senders {
+            let event =
+                refused_deliveries_event(&self.webhook, sender, counted.count, counted.first_at);
+            record(&self.store, event).await;
+        }
+    }
+
     async fn run(self) {
         let shutdown = self.live.closed();
         loop {
@@ -297,8 +347,8 @@ impl CountWriter {
                 {
                     Ok(()) => self.live.publish(LiveEvent::Activity {
                         event_id: self.row,
-                        project_id: self.project_id,
-                        webhook_id: self.webhook_id,
+                        project_id: self.webhook.project_id,
+                        webhook_id: self.webhook.id,
                     }),
                     Err(error) => {
                         tracing::error!(%error, event = self.row, "updating a count of refused deliveries failed")
@@ -306,8 +356,15 @@ impl CountWriter {
                 }
             }
             if ended {
-                let status = lock(&self.window).refusal.status();
-                self.counter.forget(self.webhook_id, status, &self.window);
+                let (refusal, senders) = {
+                    let mut window = lock(&self.window);
+                    (window.refusal, std::mem::take(&mut window.senders))
+                };
+                self.counter
+                    .forget(self.webhook.id, refusal.status(), &self.window);
+                if refusal == CountedRefusal::OffAllowList {
+                    self.audit_senders(senders).await;
+                }
                 return;
             }
         }

@@ -18,6 +18,7 @@
 //! decoy hash by the caller), so neither the answers nor their timing tell
 //! which names exist.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -79,6 +80,10 @@ impl Default for SignInLimits {
 }
 
 pub struct SignInGuard {
+    /// When a name or address was last reported as throttled (audit), so
+    /// it is reported once per failure window. Bounded like the budgets.
+    /// Keyed by the name (address `None`) or the address (name empty).
+    throttle_reported: Mutex<HashMap<(String, Option<IpAddr>), Instant>>,
     hashing: Arc<Semaphore>,
     /// One thread per slot runs the checks.
     pool: HashingPool,
@@ -129,6 +134,7 @@ impl SignInGuard {
     pub fn new(limits: SignInLimits) -> Self {
         let slots = limits.concurrent_hashes.max(1);
         SignInGuard {
+            throttle_reported: Mutex::default(),
             hashing: Arc::new(Semaphore::new(slots)),
             pool: HashingPool::new(slots),
             waiting: AtomicUsize::new(0),
@@ -214,6 +220,40 @@ impl SignInGuard {
             .await
             .ok()?
             .ok()
+    }
+
+    /// Whether a refusal (429) of `name` from `client` is the first one of
+    /// the budget that refused it (the name's, else the address's) in the
+    /// failure window, to be reported once; later ones in it are not.
+    pub fn first_refusal_in_window(&self, name: &str, client: Option<IpAddr>) -> bool {
+        let now = Instant::now();
+        let name: String = name.chars().take(MAX_NAME_KEY_CHARS).collect();
+        let name_throttled = self.lock().by_name.wait_for(&name, now).is_some();
+        let key = if name_throttled {
+            (name, None)
+        } else {
+            (String::new(), client.map(address_key))
+        };
+        let mut reported = self
+            .throttle_reported
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if reported
+            .get(&key)
+            .is_some_and(|at| now.duration_since(*at) < FAILURE_WINDOW)
+        {
+            return false;
+        }
+        if reported.len() >= MAX_TRACKED_KEYS {
+            // A flood of distinct names: forget the old reports (each is
+            // reported again at most once more), keeping the table bounded.
+            reported.retain(|_, at| now.duration_since(*at) < FAILURE_WINDOW);
+            if reported.len() >= MAX_TRACKED_KEYS {
+                reported.clear();
+            }
+        }
+        reported.insert(key, now);
+        true
     }
 
     /// The attempt was right: it no longer counts as a failure.

@@ -183,3 +183,46 @@ async fn checking_the_current_password_is_throttled_like_a_sign_in() {
     assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(throttled.headers().contains_key("retry-after"));
 }
+
+#[tokio::test]
+async fn a_throttled_name_is_one_audit_entry_per_window_with_the_client_address() {
+    // Arrange: alice's budget spent.
+    let app = spawn_app().await;
+    set_password(&app, "alice", "alice-password-1").await;
+    for _ in 0..DEFAULT_FAILURES_PER_USER_NAME {
+        sign_in(&app, "alice", "guess").await;
+    }
+
+    // Act: five more guesses, each refused.
+    for _ in 0..5 {
+        assert_eq!(
+            sign_in(&app, "alice", "guess").await.status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+
+    // Assert: one throttled entry, and every sign-in entry names the client.
+    let entries: Vec<serde_json::Value> = app
+        .get("/api/v1/audit?limit=500", &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let of = |action: &str| {
+        entries
+            .iter()
+            .filter(|entry| entry["action"] == action)
+            .collect::<Vec<_>>()
+    };
+    let throttled = of("session.sign_in_throttled");
+    assert_eq!(throttled.len(), 1, "{throttled:?}");
+    assert_eq!(
+        (&throttled[0]["actor"], &throttled[0]["outcome"]),
+        (&serde_json::json!("alice"), &serde_json::json!("refused"))
+    );
+    let failed = of("session.sign_in_failed");
+    assert_eq!(failed.len(), DEFAULT_FAILURES_PER_USER_NAME as usize);
+    for entry in throttled.iter().chain(&failed) {
+        assert_eq!(entry["client"], "127.0.0.1", "{entry}");
+    }
+}

@@ -426,3 +426,61 @@ async fn the_delivery_limit_round_trips_and_is_validated() {
         .await;
     assert_eq!(forbidden.status(), 403);
 }
+
+#[tokio::test]
+async fn refusals_by_the_allow_list_are_audited_once_per_sender_and_window() {
+    // Arrange: windows of 200 ms; only 127.0.0.1 may deliver.
+    let Seed { app, .. } = seed("registry", "demo/app").await;
+    app.refusals.set_timing(RefusalTiming {
+        window: Duration::from_millis(200),
+        flush_every: Duration::from_millis(20),
+    });
+    let hook = webhook(
+        &app,
+        "audited",
+        json!({"tag": "never-*", "source_cidrs": ["127.0.0.1/32"]}),
+    )
+    .await;
+    let outsider = reqwest::Client::builder()
+        .local_address(Some("127.0.0.3".parse().unwrap()))
+        .build()
+        .unwrap();
+
+    // Act: 7 refused deliveries in one window.
+    for _ in 0..7 {
+        assert_eq!(post(&outsider, &hook, envelope(1)).await.status(), 403);
+    }
+
+    // Assert: when the window ends, one entry for the sender with its count.
+    let entries = eventually(
+        "the audit entry of the window",
+        Duration::from_secs(5),
+        || async {
+            let entries: Vec<Value> = app
+                .get(
+                    "/api/v1/audit?action=delivery.refused_by_allow_list",
+                    &app.admin_token,
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            (!entries.is_empty()).then_some(entries)
+        },
+    )
+    .await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let entry = &entries[0];
+    assert_eq!(
+        (&entry["actor"], &entry["client"], &entry["outcome"]),
+        (
+            &json!("registry sender"),
+            &json!("127.0.0.3"),
+            &json!("refused")
+        )
+    );
+    assert_eq!(
+        (&entry["target"], &entry["detail"]["count"]),
+        (&json!("audited"), &json!(7))
+    );
+}
