@@ -2,14 +2,20 @@ import { expect, Page, test } from '@playwright/test';
 import { kubeToken, kubeUrl } from '../playwright.config';
 import { apiCreate, createToken, hydrated, signIn, uniqueName } from './helpers';
 
-// A panic in the wasm (or any uncaught error) fails the test that caused it.
+// A panic in the wasm (or any uncaught error) fails the test that caused it;
+// the console's errors (a panic's message and place) come with the failure.
 let pageErrors: string[] = [];
+let consoleErrors: string[] = [];
 test.beforeEach(async ({ page }) => {
   pageErrors = [];
+  consoleErrors = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') consoleErrors.push(message.text());
+  });
 });
 test.afterEach(() => {
-  expect(pageErrors).toEqual([]);
+  expect(pageErrors, consoleErrors.join('\n')).toEqual([]);
 });
 
 /** A lower-case suffix, for names Kubernetes also has to accept. */
@@ -265,7 +271,8 @@ test('a running run shows the replica running it, and Cancel stops it', async ({
   const token = await createToken(page, `replica-${Date.now()}`);
   const project = uniqueName('Replica');
   await apiCreate(request, token, 'projects', { name: project });
-  // A Poll task whose condition never holds: the run stays RUNNING until canceled.
+  // A Poll task whose condition never holds, asking once a minute: the run
+  // stays RUNNING until canceled.
   const pipeline = await apiCreate(request, token, 'pipelines', {
     project,
     name: `waits-${suffix()}`,
@@ -278,7 +285,7 @@ test('a running run shows the replica running it, and Cancel stops it', async ({
             type: 'poll',
             url: `${baseURL}/healthz`,
             condition: "$.status == 'never'",
-            interval_seconds: 1,
+            interval_seconds: 60,
             timeout_seconds: 600,
           },
         ],
