@@ -308,6 +308,15 @@ impl TestApp {
             .header("Accept", "application/json")
     }
 
+    /// Every run the admin sees, newest first (`GET /api/v1/executions`).
+    pub async fn executions(&self) -> Vec<serde_json::Value> {
+        self.get("/api/v1/executions", &self.admin_token)
+            .await
+            .json()
+            .await
+            .expect("the runs are JSON")
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))

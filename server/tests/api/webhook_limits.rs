@@ -78,14 +78,6 @@ async fn activity(app: &TestApp, hook: &Value) -> Vec<Value> {
     .unwrap()
 }
 
-async fn runs(app: &TestApp) -> Vec<Value> {
-    app.get("/api/v1/executions", &app.admin_token)
-        .await
-        .json()
-        .await
-        .unwrap()
-}
-
 /// Waits until the webhook's Activity satisfies `done`, and answers it.
 async fn activity_when(
     app: &TestApp,
@@ -133,7 +125,7 @@ async fn an_envelope_over_the_push_cap_is_refused_whole_and_one_at_the_cap_is_ta
         (&json!("REJECTED"), &json!(""), &json!(""))
     );
     assert_eq!(rows[0]["reason"], answer["message"]);
-    assert!(runs(&app).await.is_empty());
+    assert!(app.executions().await.is_empty());
 
     // 100 are taken: one IGNORED row each.
     let taken = post(&app.client, &hook, envelope(100)).await;

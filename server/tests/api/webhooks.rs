@@ -225,12 +225,7 @@ async fn the_manual_flow_from_push_to_deployment() {
         .await
         .unwrap();
     assert_eq!(activity[0]["reason"], "disabled");
-    let runs: Vec<Value> = app
-        .get("/api/v1/executions", &app.admin_token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let runs = app.executions().await;
     assert_eq!(runs.len(), 1);
 
     // Deleting it deletes the Docker Hub side too.
@@ -404,12 +399,7 @@ async fn receivers_refuse_bad_deliveries_with_the_right_status() {
         "unknown status 'LOST': use one of TRIGGERED, IGNORED, REJECTED, DUPLICATE",
         "{error}"
     );
-    let runs: Vec<Value> = app
-        .get("/api/v1/executions", &app.admin_token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let runs = app.executions().await;
     assert!(runs.is_empty());
 }
 
@@ -490,12 +480,7 @@ async fn a_disabled_webhook_refuses_a_re_run() {
         error["message"], "the webhook is disabled; enable it to re-run",
         "{error}"
     );
-    let runs: Vec<Value> = app
-        .get("/api/v1/executions", &app.admin_token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let runs = app.executions().await;
     assert_eq!(runs.len(), 1, "no second run: {runs:#?}");
 }
 
@@ -542,12 +527,7 @@ pub(crate) async fn assert_one_run_from(answers: &[Value], app: &TestApp) -> Vec
         (1, answers.len() - 1),
         "{answers:?}"
     );
-    let runs: Vec<Value> = app
-        .get("/api/v1/executions", &app.admin_token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let runs = app.executions().await;
     assert_eq!(runs.len(), 1, "{runs:?}");
     runs
 }
