@@ -1,9 +1,11 @@
 //! The threads password checks run on: a fixed few, one per hashing slot.
 //!
-//! argon2id takes 19 MiB per check. On tokio's blocking pool each check may
-//! land on another thread, whose allocator arena then keeps those 19 MiB: a
-//! sign-in flood grew the server past 600 MiB (BENCHMARKS.md, "Sign-in
-//! flood"). As many threads as there are slots bound it at slots × 19 MiB.
+//! argon2id takes 19 MiB and tens of milliseconds of a core per check. The
+//! slots already bound how many run at once; running them on threads of
+//! their own keeps them off tokio's blocking pool (shared with other
+//! blocking work, and up to 512 threads) and keeps their buffers on as many
+//! allocator arenas as there are slots. (It did not lower a flood's
+//! peak memory: see BENCHMARKS.md, "Sign-in flood".)
 
 use std::panic::AssertUnwindSafe;
 use std::sync::{mpsc, Arc, Mutex};
