@@ -758,6 +758,11 @@ async fn a_shutdown_hands_a_run_in_progress_back_to_be_continued() {
     let id = harness.queue(&pipeline).await;
     harness.start();
     harness.task_reaches(id, "wait", TaskStatus::Running).await;
+    // The task's call is under way (RUNNING is recorded before it is sent).
+    eventually("the task to call the peer", WAIT, || {
+        std::future::ready((peer.seen() == ["/gate"]).then_some(()))
+    })
+    .await;
 
     harness.shut_down().await;
 
