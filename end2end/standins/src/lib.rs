@@ -4,8 +4,10 @@
 //! - [`kube::KubeStandin`]: a Kubernetes API server good enough for the real `kube`
 //!   client (discovery, CRUD, patches, server-side apply, a Deployment controller
 //!   that makes ReplicaSets and rollout status, watch streams).
-//! - [`hub::HubStandin`]: the Docker Hub login and `webhook_pipeline` API, plus a
-//!   "push" trigger that POSTs a Docker Hub push payload to a hook URL.
+//! - [`hub::HubStandin`]: the Docker Hub login and `webhook_pipeline` API, the
+//!   registry's manifest API with its token endpoint (images stored per tag),
+//!   and a "push" trigger that stores an image and POSTs a Docker Hub push
+//!   payload to a hook URL.
 //!
 //! Both listen on `127.0.0.1` (port 0 by default), record every request they get,
 //! and expose a small unauthenticated control API under `/_standin/` so browser

@@ -22,7 +22,8 @@ struct Args {
     /// Another namespace (organisation) the user may manage (repeatable).
     #[arg(long)]
     namespace: Vec<String>,
-    /// Start with every /v2/ call failing with this HTTP status.
+    /// Start with every Hub web API call (login, webhook pipelines) failing
+    /// with this HTTP status; the registry keeps answering.
     #[arg(long)]
     fail_with: Option<u16>,
 }

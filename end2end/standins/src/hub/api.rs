@@ -1,5 +1,6 @@
 //! The HTTP side of the Docker Hub stand-in: login, webhook pipelines, the
-//! failure switch, recording, and the `/_standin/` control API.
+//! failure switch, recording, and the `/_standin/` control API. The registry
+//! routes live in `registry.rs` and are merged in here.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -18,8 +19,10 @@ use serde_json::{json, Value};
 
 use super::pipelines::{self, PipelineInput, Webhook, WebhookPipeline};
 use super::push::{Push, PushDelivery};
+use super::registry::{self, Registry};
 use super::RecordedCall;
 use crate::recording::{body_for_record, unix_micros_now, RecordLog};
+use crate::server::StopSignal;
 
 const BODY_LIMIT: usize = 1024 * 1024;
 
@@ -55,7 +58,8 @@ impl IntoResponse for HubError {
     }
 }
 
-/// A forced failure: every `/v2/` call gets this answer until cleared.
+/// A forced failure: every Hub web API call (login, webhook pipelines) gets
+/// this answer until cleared. The registry has its own switch.
 #[derive(Debug, Clone)]
 pub(crate) struct Failure {
     pub status: StatusCode,
@@ -89,6 +93,15 @@ pub(crate) struct HubState {
     data: Mutex<HubData>,
     pub calls: RecordLog<RecordedCall>,
     pub http: reqwest::Client,
+    pub registry: Registry,
+}
+
+/// Why a push was not (fully) done.
+pub(crate) struct PushFailure {
+    pub status: StatusCode,
+    pub message: String,
+    /// Set when the image was stored before the failure (nowhere to deliver).
+    pub digest: Option<String>,
 }
 
 impl HubState {
@@ -98,6 +111,7 @@ impl HubState {
         namespaces: Vec<String>,
         url: String,
         failure: Option<Failure>,
+        stop: StopSignal,
     ) -> Self {
         let data = HubData {
             failure,
@@ -111,7 +125,13 @@ impl HubState {
             data: Mutex::new(data),
             calls: RecordLog::new(),
             http: super::push::http_client(),
+            registry: Registry::new(stop),
         }
+    }
+
+    /// Whether `user`/`password` are the stand-in's one account.
+    pub fn credentials_match(&self, user: &str, password: &str) -> bool {
+        user == self.username && password == self.password
     }
 
     fn data(&self) -> MutexGuard<'_, HubData> {
@@ -134,13 +154,27 @@ impl HubState {
         self.data().repositories.clone()
     }
 
-    /// Delivers a push to its hook URL, or to every hook of the repository.
-    pub async fn push(&self, push: &Push) -> Result<Vec<PushDelivery>, String> {
-        let resolved = push.resolve(&self.username, &self.url);
+    /// Stores a new image under the push's tag, then delivers the push (one
+    /// payload per platform) to its hook URL, or to every hook of the
+    /// repository. Returns the tag's new digest and the deliveries.
+    pub async fn push(&self, push: &Push) -> Result<(String, Vec<PushDelivery>), PushFailure> {
+        let platforms =
+            registry::parse_platforms(push.platform_list()).map_err(|message| PushFailure {
+                status: StatusCode::BAD_REQUEST,
+                message,
+                digest: None,
+            })?;
+        let payloads = push.resolve_each_platform(&self.username, &self.url);
+        let first = &payloads[0];
+        let digest = self.registry.store_image(
+            &repository_key(&first.namespace, &first.repo),
+            &first.tag,
+            &platforms,
+        );
         let hook_urls: Vec<String> = match &push.hook_url {
             Some(hook_url) => vec![hook_url.clone()],
             None => self
-                .pipelines_of(&resolved.namespace, &resolved.repo)
+                .pipelines_of(&first.namespace, &first.repo)
                 .iter()
                 .flat_map(|pipeline| {
                     pipeline
@@ -151,20 +185,26 @@ impl HubState {
                 .collect(),
         };
         if hook_urls.is_empty() {
-            return Err(format!(
-                "no webhook is registered for {}/{}",
-                resolved.namespace, resolved.repo
-            ));
+            return Err(PushFailure {
+                status: StatusCode::NOT_FOUND,
+                message: format!(
+                    "no webhook is registered for {}/{} (the image was stored: tag {} is {digest})",
+                    first.namespace, first.repo, first.tag
+                ),
+                digest: Some(digest),
+            });
         }
         let mut deliveries = Vec::new();
-        for hook_url in hook_urls {
-            deliveries.push(resolved.deliver(&self.http, &hook_url).await);
+        for payload in &payloads {
+            for hook_url in &hook_urls {
+                deliveries.push(payload.deliver(&self.http, hook_url, &digest).await);
+            }
         }
-        Ok(deliveries)
+        Ok((digest, deliveries))
     }
 }
 
-fn repository_key(namespace: &str, repo: &str) -> String {
+pub(crate) fn repository_key(namespace: &str, repo: &str) -> String {
     format!("{namespace}/{repo}")
 }
 
@@ -202,11 +242,27 @@ pub(crate) fn router(state: Arc<HubState>) -> Router {
             state.clone(),
             fail_when_switched,
         ));
+    // The Hub routes are more specific than the registry's `/v2/{*rest}`, so
+    // they win for their paths.
     Router::new()
         .merge(hub_api)
+        .merge(registry::routes())
         .route("/u/{namespace}/{repo}/hook/{id}/", post(callback))
         .route("/_standin/calls", get(list_calls).delete(clear_calls))
         .route("/_standin/fail", post(start_failing).delete(stop_failing))
+        .route(
+            "/_standin/registry/fail",
+            post(start_failing_registry).delete(stop_failing_registry),
+        )
+        .route(
+            "/_standin/registry/hang",
+            post(start_hanging_registry).delete(stop_hanging_registry),
+        )
+        .route(
+            "/_standin/tags/{namespace}/{repo}/{tag}",
+            get(tag_digest).post(store_tag),
+        )
+        .route("/_standin/private/{namespace}/{repo}", post(mark_private))
         .route("/_standin/push", post(push))
         .route("/_standin/pipelines", get(dump_pipelines))
         .fallback(|| async { HubError::not_found() })
@@ -214,8 +270,24 @@ pub(crate) fn router(state: Arc<HubState>) -> Router {
         .with_state(state)
 }
 
+/// A call being answered; recorded when dropped, so a call whose client hung
+/// up first (a hanging registry) is recorded too, with status 0.
+struct PendingCall {
+    state: Arc<HubState>,
+    call: Option<RecordedCall>,
+}
+
+impl Drop for PendingCall {
+    fn drop(&mut self) {
+        if let Some(call) = self.call.take() {
+            self.state.calls.push(call);
+        }
+    }
+}
+
 /// Records every call except the `/_standin/` control API, with the answer's
-/// status. Passwords in login bodies are replaced, so records are safe to print.
+/// status. Passwords in login bodies are replaced, and headers (so tokens) are
+/// not recorded, so records are safe to print.
 async fn record(State(state): State<Arc<HubState>>, request: Request, next: Next) -> Response {
     if request.uri().path().starts_with("/_standin/") {
         return next.run(request).await;
@@ -232,7 +304,7 @@ async fn record(State(state): State<Arc<HubState>>, request: Request, next: Next
     {
         *password = json!("<redacted>");
     }
-    let mut call = RecordedCall {
+    let call = RecordedCall {
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
         query: parts.uri.query().map(str::to_string),
@@ -240,11 +312,17 @@ async fn record(State(state): State<Arc<HubState>>, request: Request, next: Next
         time_unix_micros: unix_micros_now(),
         status: 0,
     };
+    let mut pending = PendingCall {
+        state,
+        call: Some(call),
+    };
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
-    call.status = response.status().as_u16();
-    state.calls.push(call);
+    if let Some(call) = pending.call.as_mut() {
+        call.status = response.status().as_u16();
+    }
+    drop(pending);
     response
 }
 
@@ -544,24 +622,34 @@ async fn clear_calls(State(state): State<Arc<HubState>>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-/// `POST /_standin/fail {"status": 503, "body"?: {...}}`
-async fn start_failing(
-    State(state): State<Arc<HubState>>,
-    body: Bytes,
-) -> Result<StatusCode, HubError> {
-    let request = if body.is_empty() {
-        json!({})
+/// A control call's optional JSON body (`{}` when empty).
+fn control_body(body: &Bytes) -> Result<Value, HubError> {
+    if body.is_empty() {
+        Ok(json!({}))
     } else {
-        parse_json(&body)?
-    };
+        parse_json(body)
+    }
+}
+
+/// The `status` of a failure switch request: an HTTP error status, default 503.
+fn error_status(request: &Value) -> Result<StatusCode, HubError> {
     let code = request.get("status").and_then(Value::as_u64).unwrap_or(503);
-    let status = u16::try_from(code)
+    u16::try_from(code)
         .ok()
         .and_then(|code| StatusCode::from_u16(code).ok())
         .filter(|status| status.is_client_error() || status.is_server_error())
         .ok_or_else(|| {
             HubError::bad_request(json!({"status": ["Must be an HTTP error status (400-599)."]}))
-        })?;
+        })
+}
+
+/// `POST /_standin/fail {"status": 503, "body"?: {...}}`
+async fn start_failing(
+    State(state): State<Arc<HubState>>,
+    body: Bytes,
+) -> Result<StatusCode, HubError> {
+    let request = control_body(&body)?;
+    let status = error_status(&request)?;
     state.set_failure(Some(Failure::new(status, request.get("body").cloned())));
     Ok(StatusCode::NO_CONTENT)
 }
@@ -571,8 +659,79 @@ async fn stop_failing(State(state): State<Arc<HubState>>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-/// `POST /_standin/push`: one explicit `hook_url` answers with that target's
-/// status and body; a fan-out answers `{"deliveries": [...]}`.
+/// `POST /_standin/registry/fail {"status": 503}`: registry calls only.
+async fn start_failing_registry(
+    State(state): State<Arc<HubState>>,
+    body: Bytes,
+) -> Result<StatusCode, HubError> {
+    let status = error_status(&control_body(&body)?)?;
+    state.registry.set_failure(Some(status));
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn stop_failing_registry(State(state): State<Arc<HubState>>) -> StatusCode {
+    state.registry.set_failure(None);
+    StatusCode::NO_CONTENT
+}
+
+async fn start_hanging_registry(State(state): State<Arc<HubState>>) -> StatusCode {
+    state.registry.set_hanging(true);
+    StatusCode::NO_CONTENT
+}
+
+async fn stop_hanging_registry(State(state): State<Arc<HubState>>) -> StatusCode {
+    state.registry.set_hanging(false);
+    StatusCode::NO_CONTENT
+}
+
+/// `GET /_standin/tags/{namespace}/{repo}/{tag}` → `{"digest"}`, 404 when absent.
+async fn tag_digest(
+    State(state): State<Arc<HubState>>,
+    Path((namespace, repo, tag)): Path<(String, String, String)>,
+) -> Result<Json<Value>, HubError> {
+    state
+        .registry
+        .tag_digest(&repository_key(&namespace, &repo), &tag)
+        .map(|digest| Json(json!({"digest": digest})))
+        .ok_or_else(HubError::not_found)
+}
+
+/// `POST /_standin/tags/{namespace}/{repo}/{tag} {"platforms"?: [...]}`: stores a
+/// new image under the tag without delivering anything → 201 `{"digest"}`.
+async fn store_tag(
+    State(state): State<Arc<HubState>>,
+    Path((namespace, repo, tag)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), HubError> {
+    let request = control_body(&body)?;
+    let platforms: Vec<String> = match request.get("platforms") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(platforms) => serde_json::from_value(platforms.clone()).map_err(|_| {
+            HubError::bad_request(json!({"platforms": ["Expected a list of strings."]}))
+        })?,
+    };
+    let platforms = registry::parse_platforms(&platforms)
+        .map_err(|problem| HubError::bad_request(json!({"platforms": [problem]})))?;
+    let digest = state
+        .registry
+        .store_image(&repository_key(&namespace, &repo), &tag, &platforms);
+    Ok((StatusCode::CREATED, Json(json!({"digest": digest}))))
+}
+
+/// `POST /_standin/private/{namespace}/{repo}`: anonymous tokens no longer pull it.
+async fn mark_private(
+    State(state): State<Arc<HubState>>,
+    Path((namespace, repo)): Path<(String, String)>,
+) -> StatusCode {
+    state
+        .registry
+        .mark_private(&repository_key(&namespace, &repo));
+    StatusCode::NO_CONTENT
+}
+
+/// `POST /_standin/push`: one delivery to an explicit `hook_url` answers with
+/// that target's status and body (the new digest in `Docker-Content-Digest`);
+/// otherwise `{"digest", "deliveries": [...]}`.
 async fn push(State(state): State<Arc<HubState>>, body: Bytes) -> Response {
     let request: Push = if body.is_empty() {
         Push::default()
@@ -587,10 +746,17 @@ async fn push(State(state): State<Arc<HubState>>, body: Bytes) -> Response {
             }
         }
     };
-    let deliveries = match state.push(&request).await {
-        Ok(deliveries) => deliveries,
-        Err(problem) => return HubError::detail(StatusCode::NOT_FOUND, &problem).into_response(),
+    let (digest, deliveries) = match state.push(&request).await {
+        Ok(pushed) => pushed,
+        Err(failure) => {
+            let mut body = json!({"detail": failure.message});
+            if let Some(digest) = failure.digest {
+                body["digest"] = json!(digest);
+            }
+            return (failure.status, Json(body)).into_response();
+        }
     };
+    let digest_header = [("docker-content-digest", digest.clone())];
     match (request.hook_url.is_some(), deliveries.as_slice()) {
         (true, [delivery]) if delivery.status != 0 => {
             let status = StatusCode::from_u16(delivery.status).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -600,15 +766,18 @@ async fn push(State(state): State<Arc<HubState>>, body: Bytes) -> Response {
                 .unwrap_or_else(|| "text/plain".to_string());
             (
                 status,
+                digest_header,
                 [(header::CONTENT_TYPE, content_type)],
                 delivery.body.clone(),
             )
                 .into_response()
         }
-        (true, [delivery]) => {
-            HubError::detail(StatusCode::BAD_GATEWAY, &delivery.body).into_response()
-        }
-        _ => Json(json!({"deliveries": deliveries})).into_response(),
+        (true, [delivery]) => (
+            digest_header,
+            HubError::detail(StatusCode::BAD_GATEWAY, &delivery.body),
+        )
+            .into_response(),
+        _ => Json(json!({"digest": digest, "deliveries": deliveries})).into_response(),
     }
 }
 

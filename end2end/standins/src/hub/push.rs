@@ -1,4 +1,5 @@
 //! Simulated image pushes: Docker Hub's push payload, POSTed to hook URLs.
+//! (Storing the pushed image is the registry's part, see `registry.rs`.)
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -28,7 +29,15 @@ pub struct Push {
     /// Default: a URL on this stand-in (`/u/{namespace}/{repo}/hook/{id}/`) that
     /// records the callback, so callback tests need no outside host.
     pub callback_url: Option<String>,
+    /// A multi-arch push, e.g. `["linux/amd64", "linux/arm64"]`: the tag then
+    /// points at an OCI image index, and one payload per platform is delivered
+    /// (as Docker Hub sends one webhook per platform). Absent or empty: a
+    /// single-platform image and one payload.
+    pub platforms: Option<Vec<String>>,
 }
+
+/// How far apart the `pushed_at` of a multi-arch push's payloads are.
+const PLATFORM_PAYLOAD_STEP_MICROS: i64 = 3_000;
 
 /// What one hook URL answered.
 #[derive(Debug, Clone, Serialize)]
@@ -40,12 +49,16 @@ pub struct PushDelivery {
     /// The target's answer body, or the connection error.
     pub body: String,
     pub content_type: Option<String>,
+    /// The digest the pushed tag points at after the push (the index's for a
+    /// multi-arch push).
+    pub digest: String,
 }
 
 /// The push with its defaults filled in.
 pub(crate) struct ResolvedPush {
     pub namespace: String,
     pub repo: String,
+    pub tag: String,
     payload: Value,
 }
 
@@ -66,10 +79,12 @@ impl Push {
             .pushed_at
             .unwrap_or_else(|| crate::unix_micros_now() as f64 / 1_000_000.0);
 
+        let tag = self.tag.clone().unwrap_or_else(|| "latest".to_string());
+
         let mut payload = template().clone();
         payload["callback_url"] = json!(callback_url);
         payload["push_data"]["pushed_at"] = json!(pushed_at);
-        payload["push_data"]["tag"] = json!(self.tag.as_deref().unwrap_or("latest"));
+        payload["push_data"]["tag"] = json!(tag);
         if let Some(pusher) = &self.pusher {
             payload["push_data"]["pusher"] = json!(pusher);
         }
@@ -84,8 +99,42 @@ impl Push {
         ResolvedPush {
             namespace,
             repo,
+            tag,
             payload,
         }
+    }
+
+    /// The platforms asked for (empty for a single-platform push).
+    pub(crate) fn platform_list(&self) -> &[String] {
+        self.platforms.as_deref().unwrap_or_default()
+    }
+
+    /// One payload per platform (one for a single-platform push), all with the
+    /// same tag; the first has the push's `pushed_at`, the others follow a few
+    /// milliseconds apart, each with its own default `callback_url`.
+    pub(crate) fn resolve_each_platform(
+        &self,
+        default_namespace: &str,
+        base_url: &str,
+    ) -> Vec<ResolvedPush> {
+        let first = self.resolve(default_namespace, base_url);
+        let first_micros = first.payload["push_data"]["pushed_at"]
+            .as_f64()
+            .map_or_else(crate::unix_micros_now, |seconds| {
+                (seconds * 1_000_000.0).round() as i64
+            });
+        let mut resolved = vec![first];
+        for index in 1..self.platform_list().len() {
+            let later = Push {
+                pushed_at: Some(
+                    (first_micros + index as i64 * PLATFORM_PAYLOAD_STEP_MICROS) as f64
+                        / 1_000_000.0,
+                ),
+                ..self.clone()
+            };
+            resolved.push(later.resolve(default_namespace, base_url));
+        }
+        resolved
     }
 }
 
@@ -114,7 +163,12 @@ pub(crate) fn http_client() -> reqwest::Client {
 }
 
 impl ResolvedPush {
-    pub(crate) async fn deliver(&self, client: &reqwest::Client, hook_url: &str) -> PushDelivery {
+    pub(crate) async fn deliver(
+        &self,
+        client: &reqwest::Client,
+        hook_url: &str,
+        digest: &str,
+    ) -> PushDelivery {
         let sent = client.post(hook_url).json(&self.payload).send().await;
         let (status, body, content_type) = match sent {
             Ok(response) => {
@@ -138,6 +192,7 @@ impl ResolvedPush {
             status,
             body,
             content_type,
+            digest: digest.to_string(),
         }
     }
 }
@@ -157,5 +212,34 @@ mod tests {
             ..Push::default()
         };
         assert_eq!(&push.resolve("someone", "http://x").payload, template());
+    }
+
+    #[test]
+    fn a_multi_arch_push_gives_one_payload_per_platform_milliseconds_apart() {
+        let push = Push {
+            tag: Some("v1".into()),
+            pushed_at: Some(1417566161.5),
+            platforms: Some(vec!["linux/amd64".into(), "linux/arm64".into()]),
+            ..Push::default()
+        };
+
+        let resolved = push.resolve_each_platform("someone", "http://x");
+
+        let pushed_at: Vec<f64> = resolved
+            .iter()
+            .map(|one| {
+                one.payload["push_data"]["pushed_at"]
+                    .as_f64()
+                    .unwrap_or(0.0)
+            })
+            .collect();
+        assert_eq!(pushed_at, [1417566161.5, 1417566161.503]);
+        assert!(resolved
+            .iter()
+            .all(|one| one.payload["push_data"]["tag"] == "v1"));
+        assert_ne!(
+            resolved[0].payload["callback_url"],
+            resolved[1].payload["callback_url"]
+        );
     }
 }
