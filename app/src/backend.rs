@@ -14,7 +14,9 @@ use crate::error::AppError;
 use crate::execution::{Execution, ExecutionFilter, ExecutionSummary, Pipeline};
 use crate::model::*;
 use crate::pipeline::PipelineSpec;
-use crate::webhook::{ActivityFilter, DockerEvent, DockerWebhook, DockerWebhookInput};
+use crate::webhook::{
+    ActivityFilter, DockerEvent, DockerWebhook, DockerWebhookInput, TagTrial, TagTrialAnswer,
+};
 use std::collections::BTreeMap;
 
 /// Who is asking: resolved from a session cookie or an API token.
@@ -296,6 +298,9 @@ pub trait ExecutionsApi: Send + Sync {
 #[async_trait::async_trait]
 pub trait WebhooksApi: Send + Sync {
     async fn list_webhooks(&self, actor: &Actor) -> Result<Vec<DockerWebhook>, AppError>;
+    /// Whether a push of `trial.repository:trial.candidate_tag` would start a
+    /// run under the patterns (and `newer_only`) tried, and why (not).
+    async fn try_tag(&self, actor: &Actor, trial: TagTrial) -> Result<TagTrialAnswer, AppError>;
     async fn get_webhook(
         &self,
         actor: &Actor,

@@ -113,6 +113,10 @@ pub struct Trigger {
     pub event_id: Option<i64>,
     pub repository: Option<String>,
     pub tag: Option<String>,
+    /// For Docker triggers: the webhook's Docker registry endpoint, where the
+    /// pushed tag is resolved to a digest when the push did not name one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_endpoint_id: Option<i64>,
     /// Docker Hub's callback URL for this push, sealed. Kept with the run so
     /// its end can be reported; cleared in every answer and page.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -12,7 +12,9 @@ use crate::error::AppError;
 use crate::execution::{Execution, ExecutionFilter, ExecutionSummary, Pipeline};
 use crate::model::*;
 use crate::pipeline::PipelineSpec;
-use crate::webhook::{ActivityFilter, DockerEvent, DockerWebhook, DockerWebhookInput};
+use crate::webhook::{
+    ActivityFilter, DockerEvent, DockerWebhook, DockerWebhookInput, TagTrial, TagTrialAnswer,
+};
 use std::collections::BTreeMap;
 
 #[cfg(feature = "ssr")]
@@ -456,6 +458,12 @@ pub async fn save_webhook(
         }
     })
     .await
+}
+
+/// The form's "Try a tag": the patterns as typed, before they are saved.
+#[server(endpoint = "webhooks/try", input = server_fn::codec::Json)]
+pub async fn try_tag(trial: TagTrial) -> Result<TagTrialAnswer, AppError> {
+    session::as_actor(|backend, actor| async move { backend.try_tag(&actor, trial).await }).await
 }
 
 #[server(endpoint = "webhooks/toggle")]

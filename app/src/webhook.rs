@@ -172,6 +172,10 @@ pub struct DockerWebhook {
     /// Values for the pipeline's own inputs (the DOCKER_* ones come from the event).
     pub inputs: BTreeMap<String, String>,
     pub enabled: bool,
+    /// Ignore a push whose version (semver tag) or push time is not newer
+    /// than the last one the webhook TRIGGERED for that repository.
+    #[serde(default)]
+    pub newer_only: bool,
     pub source_cidrs: Vec<String>,
     /// Deliveries a minute the webhook takes (a token bucket: this many at
     /// once, then this many a minute); beyond it the receiver answers 429.
@@ -188,7 +192,7 @@ pub struct DockerWebhook {
 // The hook URL carries the secure token.
 crate::redacted_debug!(DockerWebhook {
     id, project, project_id, name, description, endpoint, endpoint_id, pipeline,
-    pipeline_id, api_token, api_token_id, run_as, image, tag, inputs, enabled,
+    pipeline_id, api_token, api_token_id, run_as, image, tag, inputs, enabled, newer_only,
     source_cidrs, max_deliveries_per_minute, hub_sync, last_event, created_at, updated_at,
 } secret { hook_url });
 
@@ -209,6 +213,8 @@ pub struct DockerWebhookInput {
     pub tag: String,
     pub inputs: BTreeMap<String, String>,
     pub enabled: Option<bool>,
+    /// Left out: the current setting on an edit, off on create.
+    pub newer_only: Option<bool>,
     pub source_cidrs: Vec<String>,
     /// Left out: the current limit on an edit,
     /// [`DEFAULT_MAX_DELIVERIES_PER_MINUTE`] on create.
@@ -218,7 +224,7 @@ pub struct DockerWebhookInput {
 // `api_token` may be the token itself.
 crate::redacted_debug!(DockerWebhookInput {
     project, name, description, endpoint, pipeline, image, tag, inputs, enabled,
-    source_cidrs, max_deliveries_per_minute,
+    newer_only, source_cidrs, max_deliveries_per_minute,
 } secret { api_token });
 
 /// One event received by a webhook: a row of the Activity tab.
@@ -242,6 +248,9 @@ pub struct DockerEvent {
     /// sender off its allow-list) how many were refused.
     #[serde(default = "one_delivery")]
     pub deliveries: i64,
+    /// The digest the push deployed (`sha256:…`), when known.
+    #[serde(default)]
+    pub digest: Option<String>,
     pub execution_id: Option<i64>,
     /// The linked run's own state, once there is one.
     pub execution_status: Option<ExecutionStatus>,
@@ -249,6 +258,31 @@ pub struct DockerEvent {
 
 fn one_delivery() -> i64 {
     1
+}
+
+/// A tag tried against a webhook's patterns before they are saved (the
+/// form's "Try a tag", `POST /api/v1/webhooks/docker/try`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TagTrial {
+    /// The image pattern, as typed.
+    pub image: String,
+    /// The tag pattern, as typed.
+    pub tag: String,
+    pub newer_only: bool,
+    /// The repository a push would name, e.g. `acme/shop-api`.
+    pub repository: String,
+    /// The tag a push would name, e.g. `v1.5.0`.
+    pub candidate_tag: String,
+    /// A saved webhook (name or id), whose last TRIGGERED push `newer_only` compares with.
+    pub webhook: Option<String>,
+}
+
+/// Whether a tried push would start a run, and why (not).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagTrialAnswer {
+    pub matches: bool,
+    pub reason: String,
 }
 
 /// What a receiver answers for an accepted delivery.

@@ -120,6 +120,13 @@ pub struct ServeArgs {
         default_value = "https://hub.docker.com"
     )]
     pub docker_hub_api_url: String,
+    /// Where Docker Hub tags are resolved to the digest a run deploys (the Registry API).
+    #[arg(
+        long,
+        env = "SLIPWAY_DOCKER_HUB_REGISTRY_URL",
+        default_value = "https://registry-1.docker.io"
+    )]
+    pub docker_hub_registry_url: String,
     /// Hosts (`host` or `host:port`, comma-separated) Docker Hub callbacks may go to:
     /// when set, a run started by a Docker Hub push reports its end to the push's
     /// `callback_url` if that URL's host is listed. Unset: no callbacks (the default).

@@ -59,6 +59,11 @@ impl Application {
         let secret_box = SecretBox::load_or_create(&args.storage.data_dir)?;
         let outbound = Outbound {
             docker_hub_api_url: args.docker_hub_api_url.trim_end_matches('/').to_string(),
+            docker_hub_registry_url: args
+                .docker_hub_registry_url
+                .trim_end_matches('/')
+                .to_string(),
+            digests: Default::default(),
             cloud_proxy_url: args
                 .cloud_proxy_url
                 .as_ref()

@@ -57,7 +57,11 @@ pub const DOCKER_PARAMETERS: &[(&str, &str)] = &[
     ("DOCKER_TAG", "The pushed tag, e.g. latest"),
     (
         "DOCKER_DIGEST",
-        "Manifest digest (sha256:…) when the registry sends one, empty otherwise",
+        "Manifest digest (sha256:…) of the pushed image: from the push, else resolved from the registry when the push is accepted",
+    ),
+    (
+        "DOCKER_IMAGE_REF",
+        "The pushed image pinned by digest, e.g. docker.io/svendowideit/testhook@sha256:…: deploy this, not the tag",
     ),
     (
         "DOCKER_REGISTRY",

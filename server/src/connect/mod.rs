@@ -11,6 +11,7 @@
 mod checks;
 mod hub;
 mod kubernetes;
+mod manifests;
 mod outbound;
 mod registry;
 
@@ -27,10 +28,11 @@ pub use checks::{
 };
 pub use hub::{DockerHubClient, HubError, HubSession, HubWebhook, HubWebhookPipeline};
 pub use kubernetes::{kube_client, kube_config, KubeTimeouts};
+pub use manifests::{DigestResolver, ManifestQuery, ResolveError, MANIFEST_ACCEPT};
 pub(crate) use outbound::{describe_transport_failure, read_capped};
 pub use outbound::{
     private_address_kind, EgressDenied, Outbound, ReadError, DEFAULT_DOCKER_HUB_API_URL,
-    EGRESS_DENIED_PREFIX, MAX_API_RESPONSE_BYTES, MAX_TASK_REDIRECTS,
+    DEFAULT_DOCKER_HUB_REGISTRY_URL, EGRESS_DENIED_PREFIX, MAX_API_RESPONSE_BYTES, MAX_TASK_REDIRECTS,
 };
 
 /// Why an outbound client could not be set up. The texts name the setting to fix

@@ -14,6 +14,9 @@ use super::ConnectError;
 /// Docker Hub's API base; `cloud.docker.com`, which the manual names, is retired.
 pub const DEFAULT_DOCKER_HUB_API_URL: &str = "https://hub.docker.com";
 
+/// Where Docker Hub's images are served (the Registry API, not the Hub API).
+pub const DEFAULT_DOCKER_HUB_REGISTRY_URL: &str = "https://registry-1.docker.io";
+
 const USER_AGENT: &str = concat!("slipway/", env!("CARGO_PKG_VERSION"));
 
 /// How the server reaches outside services.
@@ -21,6 +24,10 @@ const USER_AGENT: &str = concat!("slipway/", env!("CARGO_PKG_VERSION"));
 pub struct Outbound {
     /// Docker Hub API base, e.g. `https://hub.docker.com` (tests: a stand-in).
     pub docker_hub_api_url: String,
+    /// Where Docker Hub tags are resolved to digests (`--docker-hub-registry-url`).
+    pub docker_hub_registry_url: String,
+    /// Resolves tags to digests, keeping registry tokens between pushes.
+    pub digests: std::sync::Arc<super::DigestResolver>,
     /// The proxy for endpoints marked "cloud proxy" (on-premises registries);
     /// may carry `user:password@`, so it is never printed.
     pub cloud_proxy_url: Option<String>,
@@ -336,6 +343,8 @@ impl Default for Outbound {
     fn default() -> Self {
         Self {
             docker_hub_api_url: DEFAULT_DOCKER_HUB_API_URL.to_string(),
+            docker_hub_registry_url: DEFAULT_DOCKER_HUB_REGISTRY_URL.to_string(),
+            digests: std::sync::Arc::default(),
             cloud_proxy_url: None,
             timeout: Self::DEFAULT_TIMEOUT,
             callback_hosts: Vec::new(),
@@ -349,6 +358,7 @@ impl std::fmt::Debug for Outbound {
         formatter
             .debug_struct("Outbound")
             .field("docker_hub_api_url", &self.docker_hub_api_url)
+            .field("docker_hub_registry_url", &self.docker_hub_registry_url)
             // The proxy URL may hold credentials: say only whether there is one.
             .field(
                 "cloud_proxy_url",

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use app::endpoint::{Endpoint, EndpointSecrets};
-use reqwest::header::{HeaderMap, WWW_AUTHENTICATE};
+use reqwest::header::HeaderMap;
 use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 
@@ -14,6 +14,7 @@ use super::outbound::{
     check_egress, describe_transport_failure, display_target, excerpt, read_capped,
     read_capped_text, ReadError, MAX_API_RESPONSE_BYTES,
 };
+use super::manifests::{challenge_of, Challenge};
 use super::{check_url, DockerHubClient, Outbound};
 
 struct Credentials<'a> {
@@ -265,10 +266,13 @@ impl RegistryProbe<'_> {
     }
 }
 
+/// A token service's answer (Docker's token authentication specification).
 #[derive(Deserialize)]
-struct TokenAnswer {
-    token: Option<String>,
-    access_token: Option<String>,
+pub(super) struct TokenAnswer {
+    pub token: Option<String>,
+    pub access_token: Option<String>,
+    /// Seconds the token lasts.
+    pub expires_in: Option<u64>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -280,33 +284,23 @@ struct BearerChallenge {
 
 /// The `Bearer realm="…",service="…",scope="…"` challenge of a 401, if any.
 fn bearer_challenge(headers: &HeaderMap) -> Option<BearerChallenge> {
-    headers
-        .get_all(WWW_AUTHENTICATE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find_map(|value| {
-            let (scheme, parameters) = value.trim().split_once(' ')?;
-            if !scheme.eq_ignore_ascii_case("bearer") {
-                return None;
-            }
-            let parameters = auth_parameters(parameters);
-            let find = |wanted: &str| {
-                parameters
-                    .iter()
-                    .find(|(name, _)| name == wanted)
-                    .map(|(_, value)| value.clone())
-            };
-            Some(BearerChallenge {
-                realm: find("realm")?,
-                service: find("service"),
-                scope: find("scope"),
-            })
-        })
+    match challenge_of(headers)? {
+        Challenge::Bearer {
+            realm,
+            service,
+            scope,
+        } => Some(BearerChallenge {
+            realm,
+            service,
+            scope,
+        }),
+        Challenge::Basic => None,
+    }
 }
 
 /// `name=value` pairs of an HTTP auth challenge (RFC 9110 §11.2); values may be
 /// quoted strings holding commas (`scope="repository:a/b:pull,push"`).
-fn auth_parameters(text: &str) -> Vec<(String, String)> {
+pub(super) fn auth_parameters(text: &str) -> Vec<(String, String)> {
     let mut parameters = Vec::new();
     let mut rest = text.trim();
     while let Some((name, after)) = rest.split_once('=') {
@@ -557,11 +551,11 @@ mod tests {
     fn bearer_challenges_are_parsed_with_quoted_commas() {
         let mut headers = HeaderMap::new();
         headers.append(
-            WWW_AUTHENTICATE,
+            reqwest::header::WWW_AUTHENTICATE,
             "Basic realm=\"x\"".parse().expect("header"),
         );
         headers.append(
-            WWW_AUTHENTICATE,
+            reqwest::header::WWW_AUTHENTICATE,
             r#"Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:team/app:pull,push""#
                 .parse()
                 .expect("header"),

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use app::execution::{ExecutionStatus, TaskStatus};
+use app::execution::{ExecutionStatus, TaskStatus, Trigger};
 use app::pipeline::{PipelineSpec, Stage, Task};
 use futures::future::join_all;
 use serde_json::Value;
@@ -13,6 +13,7 @@ use super::tasks::{TaskContext, TaskEnd};
 use super::{supervised, Engine, PANIC_REASON};
 use crate::clock::now_millis;
 use crate::errors::INTERNAL_FAILURE;
+use crate::pinning::{self, PushedTag};
 use crate::store::{ExecutionRecord, LeaseRelease, RunEndRecord};
 
 /// Outputs of finished tasks by (stage, task), for `${stage.task.output.key}`.
@@ -209,7 +210,7 @@ impl Engine {
             serde_json::from_str::<BTreeMap<String, String>>(&execution.inputs)
                 .map(|inputs| (spec, inputs))
         });
-        let (spec, inputs) = match stored {
+        let (spec, mut inputs) = match stored {
             Ok(stored) => stored,
             Err(error) => {
                 tracing::error!(%error, "a run's stored pipeline or inputs could not be read");
@@ -218,6 +219,9 @@ impl Engine {
                 ));
             }
         };
+        if let Err(reason) = self.pin_pushed_image(execution, &mut inputs).await {
+            return RunEnd::Failed(reason);
+        }
         // A run taken over keeps what its tasks finished before.
         let mut finished = match taken_from {
             Some(_) => match self.finished_tasks(execution.id).await {
@@ -282,6 +286,60 @@ impl Engine {
             }
         }
         RunEnd::Completed
+    }
+
+    /// A Docker-triggered run whose push was accepted without a digest (its
+    /// registry did not answer then, or it is a re-run of such a run) asks
+    /// the registry again before its first task, and keeps the answer with
+    /// its inputs; a tag that still cannot be resolved fails the run with
+    /// the registry's answer.
+    async fn pin_pushed_image(
+        &self,
+        execution: &ExecutionRecord,
+        inputs: &mut BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        if pinning::is_pinned(inputs) {
+            return Ok(());
+        }
+        let Ok(trigger) = serde_json::from_str::<Trigger>(&execution.trigger) else {
+            return Ok(());
+        };
+        let (Some(endpoint_id), Some(pushed)) = (
+            trigger.registry_endpoint_id,
+            PushedTag::of_inputs(inputs),
+        ) else {
+            return Ok(());
+        };
+        let context = &self.context;
+        let resolved = pinning::resolve(
+            &context.store,
+            &context.secret_box,
+            &context.outbound,
+            execution.project_id,
+            endpoint_id,
+            &pushed,
+        )
+        .await
+        .map_err(|answer| {
+            format!(
+                "the pushed image {}:{} could not be resolved to a digest: {answer}",
+                pushed.image, pushed.tag
+            )
+        })?;
+        let image = pushed.image.to_string();
+        pinning::pin(inputs, &resolved.registry_host, &image, &resolved.digest);
+        let stored = serde_json::to_string(inputs).map_err(|_| INTERNAL_FAILURE.to_string())?;
+        match context
+            .store
+            .set_execution_inputs(execution.id, &self.owner, &stored)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                tracing::error!(%error, "keeping a run's resolved digest failed");
+                Err(INTERNAL_FAILURE.to_string())
+            }
+        }
     }
 
     /// The ends of the tasks a run finished before it was taken over, by

@@ -107,6 +107,7 @@ pub fn router() -> Router<AppState> {
             axum::routing::post(cancel_execution),
         )
         .route("/webhooks/docker", get(list_webhooks).post(create_webhook))
+        .route("/webhooks/docker/try", axum::routing::post(try_tag))
         .route(
             "/webhooks/docker/{reference}",
             get(get_webhook)
@@ -597,6 +598,14 @@ async fn create_webhook(
         StatusCode::CREATED,
         Json(state.backend.create_webhook(&actor, input).await?),
     ))
+}
+
+async fn try_tag(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiJson(trial): ApiJson<app::webhook::TagTrial>,
+) -> Result<Json<app::webhook::TagTrialAnswer>, ApiError> {
+    Ok(Json(state.backend.try_tag(&actor, trial).await?))
 }
 
 async fn get_webhook(

@@ -236,7 +236,7 @@ fn comparators_of(alternative: &str) -> Vec<String> {
 }
 
 /// A tag read as a version: `1.4.2`, `v1.4.2`, `2.0.0-rc.1+build.5`.
-fn tag_version(tag: &str) -> Option<Version> {
+pub fn tag_version(tag: &str) -> Option<Version> {
     Version::parse(tag.strip_prefix(['v', 'V']).unwrap_or(tag)).ok()
 }
 

@@ -50,6 +50,7 @@ impl Slipway {
             event_id: Some(event_id),
             repository: Some(repository.to_string()),
             tag: Some(tag.to_string()),
+            registry_endpoint_id: Some(webhook.endpoint_id),
             callback: callback_url
                 .filter(|url| self.outbound.allows_callback(url))
                 .map(|url| self.secret_box.seal(url)),
@@ -136,6 +137,9 @@ impl Slipway {
                     reason: &format!("re-run of event {event_id} by {}", actor.user.username),
                     dedupe_key: None,
                     inputs: event.inputs.as_deref(),
+                    // Out of the push order: a re-run is asked for by a person.
+                    pushed_at: None,
+                    digest: event.digest.as_deref(),
                 },
             )
             .await?;
@@ -188,6 +192,7 @@ pub(crate) fn event_view(record: EventRecord) -> DockerEvent {
         status: record.status,
         reason: record.reason,
         deliveries: record.deliveries,
+        digest: record.digest,
         execution_id: record.execution_id,
         execution_status: record.execution_status,
     }

@@ -8,15 +8,21 @@ use app::webhook::*;
 
 use crate::clock::now_millis;
 use crate::receive::cidr::AllowList;
-use crate::receive::matching::Pattern;
+use crate::receive::matching::{tag_version, Pattern};
 use crate::receive::payload::{self, PushEvent, MAX_PUSHES_PER_DELIVERY};
 use crate::secrets;
 use crate::service::refusals::CountedRefusal;
 use crate::service::{Refusal, Slipway};
-use crate::store::{NewEvent, PushRecorded, StoreError, WebhookRecord};
+use crate::pinning::{self, PushedTag};
+use crate::store::{
+    HeadScope, NewEvent, PushHead, PushOrder, PushRecorded, StoreError, SupersedingPush,
+    WebhookRecord,
+};
 
-/// A re-delivery of the same push within this window starts no second run.
-const DEDUPE_WINDOW_MILLIS: i64 = 24 * 60 * 60 * 1000;
+/// Deliveries of the same push within this window start one run: retries,
+/// the one webhook per platform of a multi-arch push, the same POST reaching
+/// several replicas.
+const DEDUPE_WINDOW_MILLIS: i64 = 10 * 60 * 1000;
 
 /// The Activity reason of an event whose run failed to start inside the
 /// server: what failed is for the log, not for the page.
@@ -175,9 +181,21 @@ impl Slipway {
         }
         let mut inputs = Slipway::stored_inputs(webhook).map_err(|_| DeliveryRefusal::Internal)?;
         inputs.extend(event.docker_inputs());
+        let digest = self.pin_pushed_image(webhook, event, &mut inputs).await;
         let inputs_json = serde_json::to_string(&inputs).map_err(|_| DeliveryRefusal::Internal)?;
-        // One claim per push, taken atomically with its row: of concurrent
-        // re-deliveries exactly one is TRIGGERED, the others DUPLICATE.
+        // One push is one digest of one tag: whatever else differs between
+        // its deliveries (each platform's own `pushed_at`), they start one run.
+        let dedupe_key = match &digest {
+            Some(digest) => format!(
+                "push|{}|{}|{}|{digest}",
+                event.registry.as_deref().unwrap_or_default(),
+                event.image,
+                event.tag
+            ),
+            None => event.dedupe_key.clone(),
+        };
+        let pushed_at = event.pushed_at_millis().unwrap_or(received_at);
+        let newer_than = |head: &PushHead| is_newer_push(&event.tag, pushed_at, head);
         let recorded = self
             .store
             .record_push(
@@ -190,11 +208,21 @@ impl Slipway {
                     owner: &event.owner,
                     status: EventStatus::Triggered,
                     reason: "",
-                    dedupe_key: Some(&event.dedupe_key),
+                    dedupe_key: Some(&dedupe_key),
                     inputs: Some(&inputs_json),
+                    pushed_at: Some(pushed_at),
+                    digest: digest.as_deref(),
                 },
-                received_at - DEDUPE_WINDOW_MILLIS,
-                &|first| format!("the same push already started a run (event {first})"),
+                &PushOrder {
+                    window_start: received_at - DEDUPE_WINDOW_MILLIS,
+                    duplicate_reason: &|first| {
+                        format!("the same push already started a run (event {first})")
+                    },
+                    newer_than: webhook
+                        .newer_only
+                        .then_some(&newer_than as &(dyn Fn(&PushHead) -> bool + Sync)),
+                    stale_reason: &|head, scope| stale_reason(&event.tag, pushed_at, head, scope),
+                },
             )
             .await?;
         let event_id = match recorded {
@@ -204,6 +232,14 @@ impl Slipway {
                 return Ok(DeliveryAnswer {
                     event_id: Some(event_id),
                     status: EventStatus::Duplicate,
+                    execution_id: None,
+                });
+            }
+            PushRecorded::Stale { event_id, .. } => {
+                self.announce_activity(webhook, event_id);
+                return Ok(DeliveryAnswer {
+                    event_id: Some(event_id),
+                    status: EventStatus::Ignored,
                     execution_id: None,
                 });
             }
@@ -220,11 +256,15 @@ impl Slipway {
             )
             .await
         {
-            Ok(execution_id) => Ok(DeliveryAnswer {
-                event_id: Some(event_id),
-                status: EventStatus::Triggered,
-                execution_id: Some(execution_id),
-            }),
+            Ok(execution_id) => {
+                self.supersede_older_runs(webhook, event, event_id, pushed_at)
+                    .await;
+                Ok(DeliveryAnswer {
+                    event_id: Some(event_id),
+                    status: EventStatus::Triggered,
+                    execution_id: Some(execution_id),
+                })
+            }
             Err(refusal) => self.run_refused(webhook, event_id, refusal).await,
         }
     }
@@ -257,6 +297,98 @@ impl Slipway {
         }
     }
 
+    /// Pins the run's inputs to the pushed image (`DOCKER_DIGEST`,
+    /// `DOCKER_IMAGE_REF`): the push's own digest, else the one its tag
+    /// points at now. Answers the digest; `None` when the registry could not
+    /// tell (the engine asks again before the run's first task).
+    async fn pin_pushed_image(
+        &self,
+        webhook: &WebhookRecord,
+        event: &PushEvent,
+        inputs: &mut std::collections::BTreeMap<String, String>,
+    ) -> Option<String> {
+        let registry = event.registry.as_deref().unwrap_or_default();
+        if let Some(digest) = &event.digest {
+            let host = if registry.is_empty() {
+                pinning::endpoint_host(&self.store, webhook.endpoint_id).await
+            } else {
+                registry.to_string()
+            };
+            pinning::pin(inputs, &host, &event.image, digest);
+            return Some(digest.clone());
+        }
+        let pushed = PushedTag {
+            registry,
+            image: &event.image,
+            tag: &event.tag,
+        };
+        match pinning::resolve(
+            &self.store,
+            &self.secret_box,
+            &self.outbound,
+            webhook.project_id,
+            webhook.endpoint_id,
+            &pushed,
+        )
+        .await
+        {
+            Ok(resolved) => {
+                pinning::pin(inputs, &resolved.registry_host, &event.image, &resolved.digest);
+                Some(resolved.digest)
+            }
+            Err(answer) => {
+                tracing::warn!(webhook = webhook.id, image = %event.image, tag = %event.tag, %answer,
+                    "the pushed tag could not be resolved to a digest; the run asks again when it starts");
+                None
+            }
+        }
+    }
+
+    /// A newer push wins: the runs of older pushes of the same tag that
+    /// have not started are canceled. A failure here is logged, never the
+    /// delivery's: its own run is queued already.
+    async fn supersede_older_runs(
+        &self,
+        webhook: &WebhookRecord,
+        event: &PushEvent,
+        event_id: i64,
+        pushed_at: i64,
+    ) {
+        let reason = format!("superseded by event {event_id}, a newer push of {}:{}", event.image, event.tag);
+        let superseded = self
+            .store
+            .supersede_queued_runs(&SupersedingPush {
+                webhook_id: webhook.id,
+                repository: &event.image,
+                tag: &event.tag,
+                event_id,
+                pushed_at,
+                reason: &reason,
+                now: now_millis(),
+            })
+            .await;
+        match superseded {
+            Ok(canceled) => {
+                for execution_id in canceled {
+                    self.announce_canceled(execution_id).await;
+                }
+            }
+            Err(error) => tracing::error!(%error, "canceling the runs of older pushes failed"),
+        }
+    }
+
+    /// Tells open pages a run was canceled before it started.
+    async fn announce_canceled(&self, execution_id: i64) {
+        match self.store.execution_by_id(execution_id).await {
+            Ok(Some(record)) => self.live.publish(crate::live::execution_event(
+                &record,
+                app::execution::ExecutionStatus::Canceled,
+            )),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "reading a superseded run failed"),
+        }
+    }
+
     async fn record(
         &self,
         webhook: &WebhookRecord,
@@ -280,6 +412,8 @@ impl Slipway {
                     reason,
                     dedupe_key: event.map(|event| event.dedupe_key.as_str()),
                     inputs: None,
+                    pushed_at: event.and_then(PushEvent::pushed_at_millis),
+                    digest: event.and_then(|event| event.digest.as_deref()),
                 },
             )
             .await?)
@@ -292,12 +426,18 @@ fn why_ignored(webhook: &WebhookRecord, event: &PushEvent) -> Option<String> {
     if !webhook.enabled {
         return Some("disabled".into());
     }
+    filter_mismatch(&webhook.image_pattern, &webhook.tag_pattern, event)
+}
+
+/// Why the image and tag patterns do not take this push, if they do not.
+pub(crate) fn filter_mismatch(
+    image_pattern: &str,
+    tag_pattern: &str,
+    event: &PushEvent,
+) -> Option<String> {
     // Patterns were checked on save; should a stored one not parse, fail
     // closed: a broken filter must not let every push through.
-    let (image, tag) = match (
-        Pattern::parse(&webhook.image_pattern),
-        Pattern::parse(&webhook.tag_pattern),
-    ) {
+    let (image, tag) = match (Pattern::parse(image_pattern), Pattern::parse(tag_pattern)) {
         (Ok(image), Ok(tag)) => (image, tag),
         (Err(problem), _) | (_, Err(problem)) => {
             return Some(format!("the webhook's pattern is invalid: {problem}"))
@@ -305,8 +445,8 @@ fn why_ignored(webhook: &WebhookRecord, event: &PushEvent) -> Option<String> {
     };
     if !image.matches_image(event) {
         return Some(format!(
-            "image '{}' does not match '{}'",
-            event.image, webhook.image_pattern
+            "image '{}' does not match '{image_pattern}'",
+            event.image
         ));
     }
     tag.mismatch("tag", &event.tag)
@@ -351,4 +491,45 @@ fn not_json(content_type: &str) -> Option<String> {
         .trim()
         .to_ascii_lowercase();
     (!(essence == "application/json" || essence.ends_with("+json"))).then_some(essence)
+}
+
+/// Whether a push (its tag, when it was pushed) is newer than the
+/// repository's head for `newer_only`: by version when both tags are semver
+/// versions, else by push time.
+pub(crate) fn is_newer_push(tag: &str, pushed_at: i64, head: &PushHead) -> bool {
+    match (tag_version(tag), tag_version(&head.tag)) {
+        (Some(version), Some(head_version)) => version > head_version,
+        _ => pushed_at > head.pushed_at,
+    }
+}
+
+/// The Activity reason of a push that lost to a newer one.
+pub(crate) fn stale_reason(tag: &str, pushed_at: i64, head: &PushHead, scope: HeadScope) -> String {
+    match scope {
+        HeadScope::Tag => format!(
+            "an older push: event {} of the same tag, pushed at {}, already started a run (this one was pushed at {})",
+            head.event_id,
+            rfc3339(head.pushed_at),
+            rfc3339(pushed_at)
+        ),
+        HeadScope::Repository => match (tag_version(tag), tag_version(&head.tag)) {
+            (Some(_), Some(_)) => format!(
+                "newer_only: version {tag} is not newer than {} (event {}, already TRIGGERED)",
+                head.tag, head.event_id
+            ),
+            _ => format!(
+                "newer_only: pushed at {}, not after the last TRIGGERED push of the repository (tag {}, event {}, pushed at {})",
+                rfc3339(pushed_at),
+                head.tag,
+                head.event_id,
+                rfc3339(head.pushed_at)
+            ),
+        },
+    }
+}
+
+fn rfc3339(millis: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(millis)
+        .map(|time| time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        .unwrap_or_else(|| millis.to_string())
 }

@@ -16,6 +16,7 @@ mod projects;
 pub mod refusals;
 pub mod sign_in_guard;
 mod users;
+mod tag_trial;
 mod webhooks;
 
 pub use audit::{AuditActor, AuditEvent};

@@ -268,6 +268,8 @@ impl Slipway {
                     reason: &refusal.reason(1, sender),
                     dedupe_key: None,
                     inputs: None,
+                    pushed_at: None,
+                    digest: None,
                 },
                 1,
             )

@@ -90,6 +90,7 @@ impl Slipway {
             tag: record.tag_pattern,
             inputs,
             enabled: record.enabled,
+            newer_only: record.newer_only,
             source_cidrs,
             max_deliveries_per_minute: record.max_deliveries_per_minute,
             hub_sync,
@@ -257,6 +258,9 @@ impl Slipway {
             enabled: input
                 .enabled
                 .unwrap_or_else(|| existing.is_none_or(|record| record.enabled)),
+            newer_only: input
+                .newer_only
+                .unwrap_or_else(|| existing.is_some_and(|record| record.newer_only)),
             source_cidrs: &cidrs_json,
             max_deliveries_per_minute,
             now: now_millis(),
@@ -388,6 +392,10 @@ impl Slipway {
 
 #[async_trait::async_trait]
 impl WebhooksApi for Slipway {
+    async fn try_tag(&self, actor: &Actor, trial: TagTrial) -> Result<TagTrialAnswer, AppError> {
+        self.try_tag_as(actor, trial).await
+    }
+
     async fn list_webhooks(&self, actor: &Actor) -> Result<Vec<DockerWebhook>, AppError> {
         let member = (!actor.user.is_admin).then_some(actor.user.id);
         let mut webhooks = Vec::new();

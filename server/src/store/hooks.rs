@@ -25,6 +25,8 @@ pub struct WebhookRecord {
     pub tag_pattern: String,
     pub inputs: String,
     pub enabled: bool,
+    /// Ignore pushes not newer than the repository's last TRIGGERED one.
+    pub newer_only: bool,
     pub source_cidrs: String,
     pub max_deliveries_per_minute: i64,
     pub secure_token_sealed: String,
@@ -37,7 +39,7 @@ pub struct WebhookRecord {
 app::redacted_debug!(WebhookRecord {
     id, project_id, project_name, name, description, endpoint_id, endpoint_name,
     pipeline_id, pipeline_name, api_token_id, api_token_name, run_as_user_id,
-    run_as_username, image_pattern, tag_pattern, inputs, enabled, source_cidrs,
+    run_as_username, image_pattern, tag_pattern, inputs, enabled, newer_only, source_cidrs,
     max_deliveries_per_minute,
     hub_sync_state, hub_sync_message, created_at, updated_at,
 } secret { secure_token_sealed });
@@ -53,6 +55,7 @@ pub struct WebhookWrite<'a> {
     pub tag_pattern: &'a str,
     pub inputs: &'a str,
     pub enabled: bool,
+    pub newer_only: bool,
     pub source_cidrs: &'a str,
     pub max_deliveries_per_minute: i64,
     pub now: Millis,
@@ -75,6 +78,8 @@ pub struct EventRecord {
     pub deliveries: i64,
     pub dedupe_key: Option<String>,
     pub inputs: Option<String>,
+    /// The digest the push deployed, when known.
+    pub digest: Option<String>,
     pub execution_id: Option<i64>,
     pub execution_status: Option<ExecutionStatus>,
 }
@@ -90,6 +95,9 @@ pub struct NewEvent<'a> {
     pub reason: &'a str,
     pub dedupe_key: Option<&'a str>,
     pub inputs: Option<&'a str>,
+    /// When it was pushed (milliseconds since 1970), for ordering pushes.
+    pub pushed_at: Option<Millis>,
+    pub digest: Option<&'a str>,
 }
 
 /// What [`HookStore::record_push`] stored.
@@ -99,6 +107,49 @@ pub enum PushRecorded {
     First(i64),
     /// The push already started a run (event `first_event_id`): stored DUPLICATE.
     Duplicate { event_id: i64, first_event_id: i64 },
+    /// A newer push already started a run (`newer_event_id`): stored IGNORED.
+    Stale { event_id: i64, newer_event_id: i64 },
+}
+
+/// The newest TRIGGERED push of a webhook's repository tag, or (for
+/// `newer_only`) of the whole repository.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushHead {
+    pub event_id: i64,
+    pub tag: String,
+    pub pushed_at: Millis,
+}
+
+/// Which head a push lost to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeadScope {
+    /// The same tag was pushed later (newest wins).
+    Tag,
+    /// The repository's last TRIGGERED push is as new or newer (`newer_only`).
+    Repository,
+}
+
+/// A push that cancels the queued runs of older pushes of its tag.
+pub struct SupersedingPush<'a> {
+    pub webhook_id: i64,
+    pub repository: &'a str,
+    pub tag: &'a str,
+    pub event_id: i64,
+    pub pushed_at: Millis,
+    pub reason: &'a str,
+    pub now: Millis,
+}
+
+/// How [`HookStore::record_push`] dedupes and orders a push.
+pub struct PushOrder<'a> {
+    /// A re-delivery claimed at or after this time is a DUPLICATE.
+    pub window_start: Millis,
+    /// The Activity reason of a DUPLICATE, given the first event's id.
+    pub duplicate_reason: &'a (dyn Fn(i64) -> String + Sync),
+    /// With `newer_only`: whether the push is newer than the repository's head.
+    pub newer_than: Option<&'a (dyn Fn(&PushHead) -> bool + Sync)>,
+    /// The Activity reason of a push that lost to a head.
+    pub stale_reason: &'a (dyn Fn(&PushHead, HeadScope) -> String + Sync),
 }
 
 #[derive(Clone, Debug, Default)]
@@ -157,17 +208,35 @@ pub trait HookStore: Send + Sync {
         reason: &str,
     ) -> StoreResult<()>;
     /// Records a push that passed the webhook's filters, atomically deduped by
-    /// its `dedupe_key`: the first delivery since `window_start` claims the key
-    /// and is stored as given (TRIGGERED); any other delivery of the same key
-    /// while the claim holds is stored DUPLICATE, with the reason
-    /// `duplicate_reason(first event id)` and no inputs. Concurrent deliveries
-    /// of one push claim it exactly once. An event without a key claims nothing.
+    /// its `dedupe_key`: the first delivery since `order.window_start` claims
+    /// the key; any other delivery of the same key while the claim holds is
+    /// stored DUPLICATE, with the reason `duplicate_reason(first event id)` and
+    /// no inputs. Concurrent deliveries of one push claim it exactly once. An
+    /// event without a key claims nothing.
+    ///
+    /// Then it is ordered (when it has a `pushed_at`): a push older than its
+    /// tag's head, or (with `newer_than`) not newer than its repository's head,
+    /// is stored IGNORED with `stale_reason` and gives its claim up; otherwise
+    /// it becomes the head(s) and is stored as given (TRIGGERED). Heads change
+    /// by compare-and-set, and a transaction that loses a race is run again.
     async fn record_push(
         &self,
         event: NewEvent<'_>,
-        window_start: Millis,
-        duplicate_reason: &(dyn Fn(i64) -> String + Sync),
+        order: &PushOrder<'_>,
     ) -> StoreResult<PushRecorded>;
+    /// The newest TRIGGERED push of the webhook's repository (`newer_only`).
+    async fn repository_head(
+        &self,
+        webhook_id: i64,
+        repository: &str,
+    ) -> StoreResult<Option<PushHead>>;
+    /// Cancels the runs of pushes of the same webhook, repository and tag
+    /// pushed before `pushed_at` that are still QUEUED (no task started), with
+    /// `reason` as their error and their Activity rows' reason; answers them.
+    async fn supersede_queued_runs(
+        &self,
+        newer: &SupersedingPush<'_>,
+    ) -> StoreResult<Vec<i64>>;
     /// Changes an event's status after the fact (a TRIGGERED event whose run
     /// could not start). An event no longer TRIGGERED gives up its claim on its
     /// push, so a re-delivery is tried again.

@@ -52,7 +52,8 @@ pub async fn seed_with(
         .unwrap();
     let hub_url = hub.url();
     let app = spawn_app_with(tempfile::tempdir().unwrap(), move |args| {
-        args.docker_hub_api_url = hub_url;
+        args.docker_hub_api_url = hub_url.clone();
+        args.docker_hub_registry_url = hub_url;
         adjust(args);
     })
     .await;

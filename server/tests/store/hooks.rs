@@ -161,11 +161,7 @@ pub async fn events_and_dedupe(store: SharedStore) {
         let webhook_id = webhook.id;
         async move {
             store
-                .record_push(
-                    push(webhook_id, received_at, key),
-                    received_at - WINDOW,
-                    &duplicate_reason,
-                )
+                .record_push(push(webhook_id, received_at, key), &dedupe_only(received_at - WINDOW))
                 .await
                 .unwrap()
         }
@@ -366,11 +362,7 @@ pub async fn dedupe_is_atomic_under_concurrency(store: SharedStore) {
         deliveries.spawn(async move {
             let received_at = 1_000 + offset;
             store
-                .record_push(
-                    push(webhook_id, received_at, "registry|event|1"),
-                    received_at - WINDOW,
-                    &duplicate_reason,
-                )
+                .record_push(push(webhook_id, received_at, "registry|event|1"), &dedupe_only(received_at - WINDOW))
                 .await
         });
     }
@@ -380,6 +372,7 @@ pub async fn dedupe_is_atomic_under_concurrency(store: SharedStore) {
         match done.unwrap().expect("every delivery is recorded") {
             PushRecorded::First(event_id) => firsts.push(event_id),
             PushRecorded::Duplicate { first_event_id, .. } => duplicates_of.push(first_event_id),
+            PushRecorded::Stale { .. } => panic!("a push without a time is not ordered"),
         }
     }
 
@@ -397,4 +390,148 @@ pub async fn dedupe_is_atomic_under_concurrency(store: SharedStore) {
         .unwrap();
     assert_eq!(triggered.len(), 1);
     assert_eq!(triggered[0].id, firsts[0]);
+}
+
+/// A push of tag `v1` pushed at `pushed_at`, with its own key.
+fn timed_push(webhook_id: i64, pushed_at: i64, key: &'static str) -> NewEvent<'static> {
+    NewEvent {
+        pushed_at: Some(pushed_at),
+        ..push(webhook_id, pushed_at, key)
+    }
+}
+
+pub async fn pushes_are_ordered_and_newer_ones_win(store: SharedStore) {
+    let Seed {
+        pipeline, webhook, ..
+    } = seed(&store).await;
+    let order = dedupe_only(0);
+    let first = store
+        .record_push(timed_push(webhook.id, 2_000, "a"), &order)
+        .await
+        .unwrap();
+    let PushRecorded::First(first) = first else {
+        panic!("the first push of a tag heads it: {first:?}")
+    };
+    // An older push of the same tag arriving later loses, saying to whom.
+    let older = store
+        .record_push(timed_push(webhook.id, 1_000, "b"), &order)
+        .await
+        .unwrap();
+    let PushRecorded::Stale {
+        event_id: older,
+        newer_event_id,
+    } = older
+    else {
+        panic!("an older push is stale: {older:?}")
+    };
+    assert_eq!(newer_event_id, first);
+    let stored = store.event_by_id(older).await.unwrap().unwrap();
+    assert_eq!(stored.status, EventStatus::Ignored);
+    assert_eq!(stored.reason, format!("lost to event {first} (Tag)"));
+    assert_eq!(stored.inputs, None, "an ignored push keeps no inputs");
+
+    // A newer push wins, and cancels the older push's run while it is queued.
+    let queued = store.queue_execution(run(&pipeline, MANUAL, 2_100)).await.unwrap();
+    store.link_event(first, queued.id).await.unwrap();
+    let PushRecorded::First(newer) = store
+        .record_push(timed_push(webhook.id, 3_000, "c"), &order)
+        .await
+        .unwrap()
+    else {
+        panic!("a newer push heads the tag")
+    };
+    let canceled = store
+        .supersede_queued_runs(&SupersedingPush {
+            webhook_id: webhook.id,
+            repository: "demo/app",
+            tag: "v1",
+            event_id: newer,
+            pushed_at: 3_000,
+            reason: "superseded",
+            now: 3_001,
+        })
+        .await
+        .unwrap();
+    assert_eq!(canceled, [queued.id]);
+    let run = store.execution_by_id(queued.id).await.unwrap().unwrap();
+    assert_eq!(
+        (run.status, run.error.as_deref()),
+        (ExecutionStatus::Canceled, Some("superseded"))
+    );
+    assert_eq!(
+        store.event_by_id(first).await.unwrap().unwrap().reason,
+        "superseded"
+    );
+
+    // newer_only: the repository's head decides, through the caller's comparison.
+    let refuse_all = |_: &PushHead| false;
+    let newer_only = PushOrder {
+        newer_than: Some(&refuse_all),
+        ..dedupe_only(0)
+    };
+    let PushRecorded::First(seeded) = store
+        .record_push(timed_push(webhook.id, 4_000, "d"), &newer_only)
+        .await
+        .unwrap()
+    else {
+        panic!("with no repository head yet, the push is taken")
+    };
+    assert_eq!(
+        store.repository_head(webhook.id, "demo/app").await.unwrap(),
+        Some(PushHead {
+            event_id: seeded,
+            tag: "v1".into(),
+            pushed_at: 4_000
+        })
+    );
+    let refused = store
+        .record_push(timed_push(webhook.id, 5_000, "e"), &newer_only)
+        .await
+        .unwrap();
+    assert!(
+        matches!(refused, PushRecorded::Stale { newer_event_id, .. } if newer_event_id == seeded),
+        "{refused:?}"
+    );
+}
+
+pub async fn concurrent_pushes_of_a_tag_leave_the_newest_at_its_head(store: SharedStore) {
+    let Seed { webhook, .. } = seed(&store).await;
+    let keys: Vec<&'static str> = (0..20)
+        .map(|index| &*Box::leak(format!("push-{index}").into_boxed_str()))
+        .collect();
+    let mut pushes = tokio::task::JoinSet::new();
+    for (index, key) in keys.into_iter().enumerate() {
+        let store = store.clone();
+        let webhook_id = webhook.id;
+        pushes.spawn(async move {
+            let pushed_at = 10_000 + index as i64;
+            store
+                .record_push(timed_push(webhook_id, pushed_at, key), &dedupe_only(0))
+                .await
+                .map(|recorded| (pushed_at, recorded))
+        });
+    }
+    let mut newest_taken = None;
+    while let Some(done) = pushes.join_next().await {
+        let (pushed_at, recorded) = done.unwrap().expect("every push is recorded");
+        if let PushRecorded::First(event_id) = recorded {
+            if newest_taken.is_none_or(|(at, _)| pushed_at > at) {
+                newest_taken = Some((pushed_at, event_id));
+            }
+        }
+    }
+    // Whatever order they landed in, the newest push heads the tag, and
+    // every push newer than the head at its time was taken.
+    let (pushed_at, event_id) = newest_taken.expect("some push was taken");
+    assert_eq!(pushed_at, 10_019);
+    let events = store
+        .list_events(&EventQuery {
+            webhook_id: Some(webhook.id),
+            status: Some(EventStatus::Triggered),
+            limit: 100,
+            ..EventQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(events.iter().any(|event| event.id == event_id));
 }

@@ -44,6 +44,8 @@ macro_rules! contract_suite {
             hooks::webhooks,
             hooks::events_and_dedupe,
             hooks::dedupe_is_atomic_under_concurrency,
+            hooks::pushes_are_ordered_and_newer_ones_win,
+            hooks::concurrent_pushes_of_a_tag_leave_the_newest_at_its_head,
             audit::entries_read_back_newest_first_filtered_and_paged,
             audit::a_project_administrator_sees_only_the_projects_they_administer;
             raw: states::unknown_stored_texts_are_read_errors,

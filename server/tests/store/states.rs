@@ -35,7 +35,7 @@ pub async fn unknown_stored_texts_are_read_errors(store: SharedStore, raw: &dyn 
         .unwrap();
     let task = store.start_task(task_start(execution.id, 2)).await.unwrap();
     let PushRecorded::First(event) = store
-        .record_push(push(webhook.id, 3, "k"), 3 - WINDOW, &duplicate_reason)
+        .record_push(push(webhook.id, 3, "k"), &dedupe_only(3 - WINDOW))
         .await
         .unwrap()
     else {

@@ -132,6 +132,7 @@ pub fn webhook_write(
         tag_pattern: "",
         inputs: "{}",
         enabled: true,
+        newer_only: false,
         source_cidrs: "[]",
         max_deliveries_per_minute: 6_000,
         now: 1,
@@ -192,7 +193,23 @@ pub fn push(webhook_id: i64, received_at: i64, dedupe_key: &str) -> NewEvent<'_>
         reason: "",
         dedupe_key: Some(dedupe_key),
         inputs: Some(r#"{"DOCKER_TAG":"v1"}"#),
+        pushed_at: None,
+        digest: None,
     }
+}
+
+/// Dedupe alone: no newer-only policy (and pushes without a time are not ordered).
+pub fn dedupe_only(window_start: i64) -> PushOrder<'static> {
+    PushOrder {
+        window_start,
+        duplicate_reason: &duplicate_reason,
+        newer_than: None,
+        stale_reason: &stale_reason,
+    }
+}
+
+pub fn stale_reason(head: &PushHead, scope: HeadScope) -> String {
+    format!("lost to event {} ({scope:?})", head.event_id)
 }
 
 pub fn duplicate_reason(first: i64) -> String {

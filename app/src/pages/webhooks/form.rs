@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 
 use super::endpoint_shortcut::EndpointShortcut;
+use super::tag_tester::TagTester;
 use super::pipeline_inputs::{typed_and_blank, webhook_inputs, PipelineInputs};
 use crate::endpoint::{Endpoint, EndpointKind};
 use crate::error::AppError;
@@ -59,6 +60,7 @@ fn blank_webhook(project_id: i64) -> DockerWebhook {
         tag: String::new(),
         inputs: BTreeMap::new(),
         enabled: true,
+        newer_only: false,
         source_cidrs: Vec::new(),
         max_deliveries_per_minute: DEFAULT_MAX_DELIVERIES_PER_MINUTE,
         hub_sync: Default::default(),
@@ -140,6 +142,7 @@ pub(super) fn WebhookForm(
     let image = RwSignal::new(start.image.clone());
     let tag = RwSignal::new(start.tag.clone());
     let enabled = RwSignal::new(start.enabled);
+    let newer_only = RwSignal::new(start.newer_only);
     let cidrs = RwSignal::new(start.source_cidrs.join("\n"));
     let limit = RwSignal::new(start.max_deliveries_per_minute.to_string());
     // A limit that is no number is refused here, before anything is sent.
@@ -184,6 +187,7 @@ pub(super) fn WebhookForm(
             tag: tag.get_untracked().trim().to_string(),
             inputs,
             enabled: Some(enabled.get_untracked()),
+            newer_only: Some(newer_only.get_untracked()),
             source_cidrs: cidrs
                 .get_untracked()
                 .lines()
@@ -351,11 +355,19 @@ pub(super) fn WebhookForm(
                 <TextInput id="webhook-limit" label="Deliveries a minute" bind=limit error
                     field="max_deliveries_per_minute" number=true
                     hint="Beyond this the registry is answered 429 (retry later); refused deliveries are counted in one Activity row a minute." />
-                <div class="flex items-start pt-6">
+                <div class="flex flex-col gap-3 pt-6">
                     <label class="flex items-center gap-2 text-sm">
                         <input type="checkbox" prop:checked=move || enabled.get() on:change=move |ev| enabled.set(event_target_checked(&ev)) />
                         "Enabled (a disabled webhook records pushes without running anything)"
                     </label>
+                    <label class="flex items-center gap-2 text-sm">
+                        <input id="webhook-newer-only" type="checkbox" prop:checked=move || newer_only.get()
+                            on:change=move |ev| newer_only.set(event_target_checked(&ev)) />
+                        "Newer only (ignore a push whose version, or push time, is not newer than the last one deployed)"
+                    </label>
+                </div>
+                <div class="md:col-span-2">
+                    <TagTester image tag newer_only webhook=id />
                 </div>
                 <div class="flex flex-wrap items-center gap-3 md:col-span-2">
                     <button type="submit" class="btn-primary" disabled=move || save.pending().get()>

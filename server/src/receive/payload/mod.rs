@@ -95,6 +95,14 @@ pub struct PushEvent {
 }
 
 impl PushEvent {
+    /// `pushed_at` in milliseconds since 1970, for ordering pushes.
+    pub fn pushed_at_millis(&self) -> Option<i64> {
+        let pushed_at = self.pushed_at.as_deref()?;
+        chrono::DateTime::parse_from_rfc3339(pushed_at)
+            .ok()
+            .map(|time| time.timestamp_millis())
+    }
+
     /// The values for the `DOCKER_*` pipeline inputs, one per name in
     /// [`DOCKER_PARAMETERS`]; a value the event does not have is `""`.
     ///
@@ -114,6 +122,8 @@ impl PushEvent {
                     "DOCKER_REGISTRY" => self.registry.as_deref().unwrap_or(""),
                     "DOCKER_PUSHED_AT" => self.pushed_at.as_deref().unwrap_or(""),
                     "DOCKER_EVENT_ID" => self.event_id.as_deref().unwrap_or(""),
+                    // Set with the digest once it is known (`pinning::pin`).
+                    "DOCKER_IMAGE_REF" => "",
                     // A parameter added to the table later and not known here.
                     _ => "",
                 };

@@ -13,7 +13,7 @@ const WEBHOOK_COLUMNS: &str = "docker_webhooks.id, docker_webhooks.project_id, p
      docker_webhooks.name, docker_webhooks.description, docker_webhooks.endpoint_id, endpoints.name AS endpoint_name, \
      docker_webhooks.pipeline_id, pipelines.name AS pipeline_name, docker_webhooks.api_token_id, \
      api_tokens.name AS api_token_name, users.id AS run_as_user_id, users.username AS run_as_username, \
-     docker_webhooks.image_pattern, docker_webhooks.tag_pattern, docker_webhooks.inputs, docker_webhooks.enabled, \
+     docker_webhooks.image_pattern, docker_webhooks.tag_pattern, docker_webhooks.inputs, docker_webhooks.enabled, docker_webhooks.newer_only, \
      docker_webhooks.source_cidrs, docker_webhooks.max_deliveries_per_minute, docker_webhooks.secure_token_sealed, docker_webhooks.hub_sync_state, \
      docker_webhooks.hub_sync_message, docker_webhooks.created_at, docker_webhooks.updated_at";
 const WEBHOOK_FROM: &str =
@@ -25,12 +25,223 @@ const WEBHOOK_FROM: &str =
 const EVENT_COLUMNS: &str = "docker_events.id, docker_events.webhook_id, docker_webhooks.name AS webhook_name, \
      docker_webhooks.project_id, docker_events.received_at, docker_events.source, docker_events.repository, \
      docker_events.tag, docker_events.owner, docker_events.status, docker_events.reason, docker_events.deliveries, docker_events.dedupe_key, \
-     docker_events.inputs, docker_events.execution_id, executions.status AS execution_status";
+     docker_events.inputs, docker_events.digest, docker_events.execution_id, executions.status AS execution_status";
 const EVENT_FROM: &str =
     "docker_events JOIN docker_webhooks ON docker_webhooks.id = docker_events.webhook_id \
      LEFT JOIN executions ON executions.id = docker_events.execution_id";
 
+/// How often a push is recorded again after losing a race for a head.
+const MAX_PUSH_ORDER_TRIES: usize = 16;
+
+/// The scope of a repository's head (`newer_only`); no tag can be `*`.
+const REPOSITORY_SCOPE: &str = "*";
+
+/// Where a push's heads are kept.
+struct HeadPlace<'a> {
+    webhook_id: i64,
+    repository: &'a str,
+}
+
 impl Backend {
+    /// One transaction of [`HookStore::record_push`]; `None` when a head
+    /// changed under it (rolled back, to be run again).
+    async fn try_record_push(
+        &self,
+        event: &NewEvent<'_>,
+        order: &PushOrder<'_>,
+    ) -> StoreResult<Option<PushRecorded>> {
+        // Write first, under the write lock: the event row, then the claim on
+        // its key. Whichever delivery's claim lands decides; the others find
+        // the key held and turn their row into a DUPLICATE, all before commit.
+        let mut transaction = self.begin_write().await?;
+        let event_id = Self::insert_event(&mut transaction, event, 1).await?;
+        if let Some(dedupe_key) = event.dedupe_key {
+            // A new key, or one whose claim is older than the window, is taken.
+            let claimed = sqlx::query(
+                "INSERT INTO delivery_keys (webhook_id, dedupe_key, event_id, claimed_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (webhook_id, dedupe_key) DO UPDATE \
+                     SET event_id = excluded.event_id, claimed_at = excluded.claimed_at \
+                     WHERE delivery_keys.claimed_at < $5",
+            )
+            .bind(event.webhook_id)
+            .bind(dedupe_key)
+            .bind(event_id)
+            .bind(event.received_at)
+            .bind(order.window_start)
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected()
+                == 1;
+            if !claimed {
+                let first_event_id: i64 = sqlx::query_scalar(
+                    "SELECT event_id FROM delivery_keys WHERE webhook_id = $1 AND dedupe_key = $2",
+                )
+                .bind(event.webhook_id)
+                .bind(dedupe_key)
+                .fetch_one(&mut *transaction)
+                .await?;
+                Self::set_event_outcome(
+                    &mut transaction,
+                    event_id,
+                    EventStatus::Duplicate,
+                    &(order.duplicate_reason)(first_event_id),
+                )
+                .await?;
+                transaction.commit().await?;
+                return Ok(Some(PushRecorded::Duplicate {
+                    event_id,
+                    first_event_id,
+                }));
+            }
+        }
+        let Some(pushed_at) = event.pushed_at else {
+            transaction.commit().await?;
+            return Ok(Some(PushRecorded::First(event_id)));
+        };
+        let place = HeadPlace {
+            webhook_id: event.webhook_id,
+            repository: event.repository,
+        };
+        let tag_head = Self::head(&mut transaction, &place, event.tag).await?;
+        let repository_head = match order.newer_than {
+            Some(_) => Self::head(&mut transaction, &place, REPOSITORY_SCOPE).await?,
+            None => None,
+        };
+        let lost = match (&tag_head, &repository_head, order.newer_than) {
+            (Some(head), _, _) if head.pushed_at > pushed_at => Some((head, HeadScope::Tag)),
+            (_, Some(head), Some(newer_than)) if !newer_than(head) => {
+                Some((head, HeadScope::Repository))
+            }
+            _ => None,
+        };
+        if let Some((head, scope)) = lost {
+            Self::set_event_outcome(
+                &mut transaction,
+                event_id,
+                EventStatus::Ignored,
+                &(order.stale_reason)(head, scope),
+            )
+            .await?;
+            Self::give_up_claims(&mut transaction, event_id).await?;
+            transaction.commit().await?;
+            return Ok(Some(PushRecorded::Stale {
+                event_id,
+                newer_event_id: head.event_id,
+            }));
+        }
+        let new_head = PushHead {
+            event_id,
+            tag: event.tag.to_string(),
+            pushed_at,
+        };
+        let mut taken = Self::take_head(&mut transaction, &place, event.tag, tag_head.as_ref(), &new_head).await?;
+        if order.newer_than.is_some() {
+            taken = taken
+                && Self::take_head(
+                    &mut transaction,
+                    &place,
+                    REPOSITORY_SCOPE,
+                    repository_head.as_ref(),
+                    &new_head,
+                )
+                .await?;
+        }
+        if !taken {
+            transaction.rollback().await?;
+            return Ok(None);
+        }
+        transaction.commit().await?;
+        Ok(Some(PushRecorded::First(event_id)))
+    }
+
+    async fn head(
+        connection: &mut DbConnection,
+        place: &HeadPlace<'_>,
+        scope: &str,
+    ) -> StoreResult<Option<PushHead>> {
+        let head: Option<(i64, String, i64)> = sqlx::query_as(
+            "SELECT event_id, tag, pushed_at FROM push_heads \
+             WHERE webhook_id = $1 AND repository = $2 AND scope = $3",
+        )
+        .bind(place.webhook_id)
+        .bind(place.repository)
+        .bind(scope)
+        .fetch_optional(connection)
+        .await?;
+        Ok(head.map(|(event_id, tag, pushed_at)| PushHead {
+            event_id,
+            tag,
+            pushed_at,
+        }))
+    }
+
+    /// Makes `new` the head of `scope` if it still is `old` (compare-and-set);
+    /// false when another push changed it first.
+    async fn take_head(
+        connection: &mut DbConnection,
+        place: &HeadPlace<'_>,
+        scope: &str,
+        old: Option<&PushHead>,
+        new: &PushHead,
+    ) -> StoreResult<bool> {
+        let changed = match old {
+            Some(old) => sqlx::query(
+                "UPDATE push_heads SET event_id = $1, tag = $2, pushed_at = $3 \
+                 WHERE webhook_id = $4 AND repository = $5 AND scope = $6 AND event_id = $7",
+            )
+            .bind(new.event_id)
+            .bind(&new.tag)
+            .bind(new.pushed_at)
+            .bind(place.webhook_id)
+            .bind(place.repository)
+            .bind(scope)
+            .bind(old.event_id),
+            None => sqlx::query(
+                "INSERT INTO push_heads (event_id, tag, pushed_at, webhook_id, repository, scope) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (webhook_id, repository, scope) DO NOTHING",
+            )
+            .bind(new.event_id)
+            .bind(&new.tag)
+            .bind(new.pushed_at)
+            .bind(place.webhook_id)
+            .bind(place.repository)
+            .bind(scope),
+        }
+        .execute(connection)
+        .await?
+        .rows_affected();
+        Ok(changed == 1)
+    }
+
+    /// A push stored as something other than TRIGGERED starts no run.
+    async fn set_event_outcome(
+        connection: &mut DbConnection,
+        event_id: i64,
+        status: EventStatus,
+        reason: &str,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE docker_events SET status = $1, reason = $2, inputs = NULL WHERE id = $3")
+            .bind(status.text())
+            .bind(reason)
+            .bind(event_id)
+            .execute(connection)
+            .await?;
+        Ok(())
+    }
+
+    /// An event that starts no run holds no dedupe key and heads no tag.
+    async fn give_up_claims(connection: &mut DbConnection, event_id: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM delivery_keys WHERE event_id = $1")
+            .bind(event_id)
+            .execute(&mut *connection)
+            .await?;
+        sqlx::query("DELETE FROM push_heads WHERE event_id = $1")
+            .bind(event_id)
+            .execute(&mut *connection)
+            .await?;
+        Ok(())
+    }
+
     /// Inserts an Activity row standing for `deliveries` deliveries (1 but
     /// for a counted row of refusals).
     async fn insert_event(
@@ -40,7 +251,8 @@ impl Backend {
     ) -> StoreResult<i64> {
         let id = sqlx::query_scalar(
             "INSERT INTO docker_events (webhook_id, received_at, source, repository, tag, owner, status, reason, \
-             dedupe_key, inputs, deliveries) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+             dedupe_key, inputs, deliveries, pushed_at, digest) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
         )
         .bind(event.webhook_id)
         .bind(event.received_at)
@@ -53,6 +265,8 @@ impl Backend {
         .bind(event.dedupe_key)
         .bind(event.inputs)
         .bind(deliveries)
+        .bind(event.pushed_at)
+        .bind(event.digest)
         .fetch_one(connection)
         .await?;
         Ok(id)
@@ -111,8 +325,8 @@ impl HookStore for Backend {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO docker_webhooks (project_id, name, description, endpoint_id, pipeline_id, api_token_id, \
              image_pattern, tag_pattern, inputs, enabled, source_cidrs, max_deliveries_per_minute, \
-             secure_token_hash, secure_token_sealed, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING id",
+             secure_token_hash, secure_token_sealed, created_at, updated_at, newer_only) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16) RETURNING id",
         )
         .bind(webhook.project_id)
         .bind(webhook.name)
@@ -129,6 +343,7 @@ impl HookStore for Backend {
         .bind(token_hash)
         .bind(token_sealed)
         .bind(webhook.now)
+        .bind(webhook.newer_only)
         .fetch_one(&self.pool)
         .await
         .map_err(map_constraint)?;
@@ -143,8 +358,8 @@ impl HookStore for Backend {
         sqlx::query(
             "UPDATE docker_webhooks SET project_id = $1, name = $2, description = $3, endpoint_id = $4, \
              pipeline_id = $5, api_token_id = $6, image_pattern = $7, tag_pattern = $8, inputs = $9, \
-             enabled = $10, source_cidrs = $11, max_deliveries_per_minute = $12, updated_at = $13 \
-             WHERE id = $14",
+             enabled = $10, source_cidrs = $11, max_deliveries_per_minute = $12, updated_at = $13, \
+             newer_only = $15 WHERE id = $14",
         )
         .bind(webhook.project_id)
         .bind(webhook.name)
@@ -160,6 +375,7 @@ impl HookStore for Backend {
         .bind(webhook.max_deliveries_per_minute)
         .bind(webhook.now)
         .bind(id)
+        .bind(webhook.newer_only)
         .execute(&self.pool)
         .await
         .map_err(map_constraint)?;
@@ -262,58 +478,64 @@ impl HookStore for Backend {
     async fn record_push(
         &self,
         event: NewEvent<'_>,
-        window_start: Millis,
-        duplicate_reason: &(dyn Fn(i64) -> String + Sync),
+        order: &PushOrder<'_>,
     ) -> StoreResult<PushRecorded> {
-        // Write first, under the write lock: the event row, then the claim on
-        // its key. Whichever delivery's claim lands decides; the others find
-        // the key held and turn their row into a DUPLICATE, all before commit.
-        let mut transaction = self.begin_write().await?;
-        let event_id = Self::insert_event(&mut transaction, &event, 1).await?;
-        let Some(dedupe_key) = event.dedupe_key else {
-            transaction.commit().await?;
-            return Ok(PushRecorded::First(event_id));
-        };
-        // A new key, or one whose claim is older than the window, is taken.
-        let claimed = sqlx::query(
-            "INSERT INTO delivery_keys (webhook_id, dedupe_key, event_id, claimed_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (webhook_id, dedupe_key) DO UPDATE \
-                 SET event_id = excluded.event_id, claimed_at = excluded.claimed_at \
-                 WHERE delivery_keys.claimed_at < $5",
-        )
-        .bind(event.webhook_id)
-        .bind(dedupe_key)
-        .bind(event_id)
-        .bind(event.received_at)
-        .bind(window_start)
-        .execute(&mut *transaction)
-        .await?
-        .rows_affected()
-            == 1;
-        let recorded = if claimed {
-            PushRecorded::First(event_id)
-        } else {
-            let first_event_id: i64 = sqlx::query_scalar(
-                "SELECT event_id FROM delivery_keys WHERE webhook_id = $1 AND dedupe_key = $2",
-            )
-            .bind(event.webhook_id)
-            .bind(dedupe_key)
-            .fetch_one(&mut *transaction)
-            .await?;
-            sqlx::query(
-                "UPDATE docker_events SET status = 'DUPLICATE', reason = $1, inputs = NULL WHERE id = $2",
-            )
-            .bind(duplicate_reason(first_event_id))
-            .bind(event_id)
-            .execute(&mut *transaction)
-            .await?;
-            PushRecorded::Duplicate {
-                event_id,
-                first_event_id,
+        // A transaction that finds a head changed under it (another replica
+        // recorded a push of the same tag at once) is run again: each retry
+        // means another push was recorded, so this ends.
+        for _ in 0..MAX_PUSH_ORDER_TRIES {
+            if let Some(recorded) = self.try_record_push(&event, order).await? {
+                return Ok(recorded);
             }
+        }
+        Err(sqlx::Error::Protocol("the push heads kept changing while a push was recorded".into()).into())
+    }
+
+    async fn repository_head(
+        &self,
+        webhook_id: i64,
+        repository: &str,
+    ) -> StoreResult<Option<PushHead>> {
+        let mut connection = self.pool.acquire().await?;
+        let place = HeadPlace {
+            webhook_id,
+            repository,
         };
+        Self::head(&mut connection, &place, REPOSITORY_SCOPE).await
+    }
+
+    async fn supersede_queued_runs(
+        &self,
+        newer: &SupersedingPush<'_>,
+    ) -> StoreResult<Vec<i64>> {
+        let mut transaction = self.begin_write().await?;
+        // QUEUED only: a claimed run may have started its first task, and a
+        // deploy under way is not cut off by a push.
+        let canceled: Vec<i64> = sqlx::query_scalar(
+            "UPDATE executions SET status = 'CANCELED', error = $1, finished_at = $2 \
+             WHERE status = 'QUEUED' AND id IN (SELECT execution_id FROM docker_events \
+                 WHERE webhook_id = $3 AND repository = $4 AND tag = $5 AND pushed_at < $6 \
+                 AND id <> $7 AND execution_id IS NOT NULL) \
+             RETURNING id",
+        )
+        .bind(newer.reason)
+        .bind(newer.now)
+        .bind(newer.webhook_id)
+        .bind(newer.repository)
+        .bind(newer.tag)
+        .bind(newer.pushed_at)
+        .bind(newer.event_id)
+        .fetch_all(&mut *transaction)
+        .await?;
+        for execution_id in &canceled {
+            sqlx::query("UPDATE docker_events SET reason = $1 WHERE execution_id = $2")
+                .bind(newer.reason)
+                .bind(execution_id)
+                .execute(&mut *transaction)
+                .await?;
+        }
         transaction.commit().await?;
-        Ok(recorded)
+        Ok(canceled)
     }
 
     async fn mark_event(
@@ -330,11 +552,9 @@ impl HookStore for Backend {
             .execute(&mut *transaction)
             .await?;
         if status != EventStatus::Triggered {
-            // It started no run: the next delivery of its push may.
-            sqlx::query("DELETE FROM delivery_keys WHERE event_id = $1")
-                .bind(event_id)
-                .execute(&mut *transaction)
-                .await?;
+            // It started no run: the next delivery of its push may, and it
+            // is no longer the newest push of its tag.
+            Self::give_up_claims(&mut transaction, event_id).await?;
         }
         transaction.commit().await?;
         Ok(())

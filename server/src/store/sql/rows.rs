@@ -85,7 +85,7 @@ rows! {
     WebhookRow => WebhookRecord {
         id, project_id, project_name, name, description, endpoint_id, endpoint_name,
         pipeline_id, pipeline_name, api_token_id, api_token_name, run_as_user_id,
-        run_as_username, image_pattern, tag_pattern, inputs, enabled, source_cidrs,
+        run_as_username, image_pattern, tag_pattern, inputs, enabled, newer_only, source_cidrs,
         max_deliveries_per_minute, secure_token_sealed, hub_sync_state: parsed, hub_sync_message, created_at, updated_at,
     }
     AuditRow => AuditRecord {
@@ -94,7 +94,7 @@ rows! {
     }
     EventRow => EventRecord {
         id, webhook_id, webhook_name, project_id, received_at, source: parsed,
-        repository, tag, owner, status: parsed, reason, deliveries, dedupe_key, inputs, execution_id,
+        repository, tag, owner, status: parsed, reason, deliveries, dedupe_key, inputs, digest, execution_id,
         execution_status: parsed_option,
     }
 }
