@@ -21,6 +21,7 @@ use crate::connect::{ManifestQuery, Outbound};
 use crate::crypto::SecretBox;
 use crate::endpoints;
 use crate::errors::{Refusal, INTERNAL_FAILURE};
+use crate::receive::payload::DOCKER_HUB_REGISTRY;
 use crate::store::SharedStore;
 
 pub const DIGEST_INPUT: &str = "DOCKER_DIGEST";
@@ -72,10 +73,11 @@ pub fn is_pinned(inputs: &BTreeMap<String, String>) -> bool {
         .is_some_and(|digest| !digest.is_empty())
 }
 
-/// Where a tag is resolved and how the reference names its registry.
+/// A tag resolved, and how the reference names its registry.
 pub struct Resolved {
     pub digest: String,
-    /// The registry host for `DOCKER_IMAGE_REF`.
+    /// The registry host for `DOCKER_IMAGE_REF`: `docker.io` for Docker Hub,
+    /// else the host of the endpoint's URL (where the digest was read).
     pub registry_host: String,
 }
 
@@ -149,8 +151,10 @@ pub async fn resolve(
         .resolve(outbound, &query)
         .await
         .map_err(|error| error.message)?;
-    let registry_host = if !pushed.registry.is_empty() {
-        pushed.registry.to_string()
+    // The registry the digest was read from is the one the cluster pulls
+    // it from: Docker Hub's images are named `docker.io/…`.
+    let registry_host = if docker_hub {
+        DOCKER_HUB_REGISTRY.to_string()
     } else {
         host_of(&registry_url)
     };

@@ -1,6 +1,6 @@
 //! A real registry: Debian's `docker-registry` (CNCF distribution) notifies
 //! Slipway's registry receiver of a push made with `skopeo`; the run deploys
-//! the pushed tag.
+//! the pushed digest, and a delivery without one is resolved at the registry.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -89,7 +89,7 @@ fn oci_layout(dir: &Path, tag: &str) {
 }
 
 #[tokio::test]
-async fn a_push_to_a_real_registry_deploys_the_pushed_tag() {
+async fn a_push_to_a_real_registry_deploys_the_pushed_digest() {
     // Arrange: Slipway with a cluster, a registry endpoint, a pipeline and a webhook.
     let cluster = KubeStandin::builder()
         .token("cluster-token")
@@ -102,7 +102,7 @@ async fn a_push_to_a_real_registry_deploys_the_pushed_tag() {
     app.create_project("Demo").await;
     app.post_json("/api/v1/endpoints", &app.admin_token, &json!({"project": "Demo", "name": "local", "kind": "docker-registry", "server_type": "registry", "url": format!("http://{registry_address}")})).await;
     app.post_json("/api/v1/endpoints", &app.admin_token, &json!({"project": "Demo", "name": "dev", "kind": "kubernetes", "url": cluster.url(), "token": "cluster-token"})).await;
-    let yaml = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  selector:\n    matchLabels: {app: demo}\n  template:\n    metadata:\n      labels: {app: demo}\n    spec:\n      containers:\n        - name: app\n          image: ${input.DOCKER_REGISTRY}/${input.DOCKER_IMAGE}:${input.DOCKER_TAG}\n";
+    let yaml = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  selector:\n    matchLabels: {app: demo}\n  template:\n    metadata:\n      labels: {app: demo}\n    spec:\n      containers:\n        - name: app\n          image: ${input.DOCKER_IMAGE_REF}\n";
     let pipeline = app.post_json("/api/v1/pipelines", &app.admin_token, &json!({"project": "Demo", "name": "deploy", "inject_docker_parameters": true,
         "stages": [{"name": "deploy", "tasks": [{"name": "app", "type": "kubernetes", "endpoint": "dev", "action": "APPLY", "yaml": yaml}]}]})).await;
     assert_eq!(pipeline.status(), 201);
@@ -175,15 +175,47 @@ async fn a_push_to_a_real_registry_deploys_the_pushed_tag() {
     assert_eq!(event["tag"], "v1");
     let execution = run_result(&app, &event["execution_id"]).await;
     assert_eq!(execution["status"], "COMPLETED", "{execution}");
-    assert!(execution["inputs"]["DOCKER_DIGEST"]
-        .as_str()
+    // The run is pinned to the digest the registry stored, as skopeo reads it.
+    let inspected = Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--format", "{{.Digest}}"])
+        .arg(format!("docker://{registry_address}/demo/app:v1"))
+        .output()
+        .expect("skopeo inspects");
+    let digest = String::from_utf8_lossy(&inspected.stdout).trim().to_string();
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    assert_eq!(execution["inputs"]["DOCKER_DIGEST"], digest.as_str());
+    assert_eq!(
+        execution["inputs"]["DOCKER_IMAGE_REF"],
+        format!("{registry_address}/demo/app@{digest}")
+    );
+
+    // A delivery without a digest (Docker Hub's format) is resolved at the
+    // registry itself: a HEAD of the manifest gives the same digest.
+    let docker_hub_receiver = hook_url.replace("registry-webhooks", "docker-hub-webhooks");
+    let without_digest = json!({
+        "push_data": {"pushed_at": 1_900_000_000, "pusher": "ci", "tag": "v1"},
+        "repository": {"repo_name": "demo/app", "namespace": "demo", "name": "app"}
+    });
+    let answer: Value = client
+        .post(&docker_hub_receiver)
+        .json(&without_digest)
+        .send()
+        .await
         .unwrap()
-        .starts_with("sha256:"));
+        .json()
+        .await
+        .unwrap();
+    let resolved = run_result(&app, &answer["execution_id"]).await;
+    assert_eq!(resolved["inputs"]["DOCKER_DIGEST"], digest.as_str(), "{answer}");
+    assert_eq!(
+        resolved["inputs"]["DOCKER_IMAGE_REF"],
+        format!("{registry_address}/demo/app@{digest}")
+    );
     let deployment = cluster
         .object("apps", "v1", "deployments", Some("default"), "app")
         .expect("deployed");
     assert_eq!(
         deployment["spec"]["template"]["spec"]["containers"][0]["image"],
-        format!("{registry_address}/demo/app:v1")
+        format!("{registry_address}/demo/app@{digest}")
     );
 }

@@ -5,12 +5,12 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use slipway_standins::hub::{HubStandin, HubStandinHandle, Push};
+use slipway_standins::hub::{HubStandin, HubStandinHandle, Push, PushDelivery};
 use slipway_standins::kube::{KubeStandin, KubeStandinHandle};
 
 use crate::helpers::{eventually, spawn_app_with, TestApp};
 
-const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: testhook\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: testhook}\n  template:\n    metadata:\n      labels: {app: testhook}\n    spec:\n      containers:\n        - name: app\n          image: ${input.DOCKER_IMAGE}:${input.DOCKER_TAG}\n";
+const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: testhook\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: testhook}\n  template:\n    metadata:\n      labels: {app: testhook}\n    spec:\n      containers:\n        - name: app\n          image: ${input.DOCKER_IMAGE_REF}\n";
 
 pub struct Seed {
     pub app: TestApp,
@@ -50,6 +50,11 @@ pub async fn seed_with(
         .start()
         .await
         .unwrap();
+    // The image the seed's webhook matches exists, so a push delivered
+    // directly (not through the stand-in's push) resolves to a digest.
+    if let Some((namespace, repo)) = image.split_once('/') {
+        hub.store_image(namespace, repo, "latest", &[]);
+    }
     let hub_url = hub.url();
     let app = spawn_app_with(tempfile::tempdir().unwrap(), move |args| {
         args.docker_hub_api_url = hub_url.clone();
@@ -117,7 +122,17 @@ pub(crate) async fn push(
     tag: &str,
     pushed_at: f64,
 ) -> (u16, Value) {
-    let deliveries = hub
+    answer_of(&push_delivery(hub, hook_url, tag, pushed_at).await)
+}
+
+/// Pushes a new image under `tag` and delivers Docker Hub's webhook for it.
+pub(crate) async fn push_delivery(
+    hub: &HubStandinHandle,
+    hook_url: &str,
+    tag: &str,
+    pushed_at: f64,
+) -> PushDelivery {
+    let mut deliveries = hub
         .push(Push {
             hook_url: Some(hook_url.to_string()),
             tag: Some(tag.into()),
@@ -126,7 +141,11 @@ pub(crate) async fn push(
         })
         .await
         .expect("the Hub stand-in delivers");
-    let delivery = &deliveries[0];
+    deliveries.remove(0)
+}
+
+/// What the receiver answered a delivery: its status and JSON body.
+pub(crate) fn answer_of(delivery: &PushDelivery) -> (u16, Value) {
     (
         delivery.status,
         serde_json::from_str(&delivery.body).unwrap_or(Value::Null),
@@ -165,7 +184,8 @@ async fn the_manual_flow_from_push_to_deployment() {
     );
 
     // Act: Docker Hub pushes.
-    let (status, answer) = push(&hub, &hook_url, "latest", 1_417_566_161.0).await;
+    let delivery = push_delivery(&hub, &hook_url, "latest", 1_417_566_161.0).await;
+    let (status, answer) = answer_of(&delivery);
 
     // Assert: accepted, run deployed the pushed tag, Activity links to it.
     assert_eq!(status, 202, "{answer}");
@@ -176,12 +196,31 @@ async fn the_manual_flow_from_push_to_deployment() {
     assert_eq!(execution["inputs"]["DOCKER_OWNER_NAME"], "trustedbuilder");
     assert_eq!(execution["inputs"]["ENVIRONMENT"], "dev");
     assert_eq!(execution["trigger"]["kind"], "docker");
+    // Docker Hub's payload names no digest: the registry was asked (a HEAD,
+    // which Docker Hub does not count as a pull) and the run pinned to it.
+    let digest = hub
+        .tag_digest("svendowideit", "testhook", "latest")
+        .expect("the push stored the image");
+    assert_eq!(delivery.digest, digest);
+    assert_eq!(execution["inputs"]["DOCKER_DIGEST"], digest.as_str());
+    assert_eq!(
+        execution["inputs"]["DOCKER_IMAGE_REF"],
+        format!("docker.io/svendowideit/testhook@{digest}")
+    );
+    assert!(hub
+        .calls()
+        .iter()
+        .any(|call| call.method == "HEAD" && call.path == "/v2/svendowideit/testhook/manifests/latest"));
+    assert!(!hub
+        .calls()
+        .iter()
+        .any(|call| call.method == "GET" && call.path.contains("/manifests/")));
     let deployment = cluster
         .object("apps", "v1", "deployments", Some("default"), "testhook")
         .expect("deployed");
     assert_eq!(
         deployment["spec"]["template"]["spec"]["containers"][0]["image"],
-        "svendowideit/testhook:latest"
+        format!("docker.io/svendowideit/testhook@{digest}").as_str()
     );
     let activity: Vec<Value> = app
         .get(
@@ -196,9 +235,17 @@ async fn the_manual_flow_from_push_to_deployment() {
     assert_eq!(activity[0]["execution_id"], answer["execution_id"]);
     assert_eq!(activity[0]["execution_status"], "COMPLETED");
     assert_eq!(activity[0]["repository"], "svendowideit/testhook");
+    assert_eq!(activity[0]["digest"], digest.as_str());
 
-    // The same push again is a duplicate: no second run.
-    let (status, again) = push(&hub, &hook_url, "latest", 1_417_566_161.0).await;
+    // The same push delivered again is a duplicate: no second run.
+    let again = app
+        .client
+        .post(&hook_url)
+        .json(&delivery.payload)
+        .send()
+        .await
+        .unwrap();
+    let (status, again) = (again.status().as_u16(), again.json::<Value>().await.unwrap());
     assert_eq!(status, 202);
     assert_eq!(again["status"], "DUPLICATE");
     assert!(again["execution_id"].is_null());
