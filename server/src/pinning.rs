@@ -51,12 +51,7 @@ impl<'a> PushedTag<'a> {
 
 /// Sets `DOCKER_DIGEST` and `DOCKER_IMAGE_REF`; the reference names
 /// `registry_host` (the push's registry, else the endpoint's host).
-pub fn pin(
-    inputs: &mut BTreeMap<String, String>,
-    registry_host: &str,
-    image: &str,
-    digest: &str,
-) {
+pub fn pin(inputs: &mut BTreeMap<String, String>, registry_host: &str, image: &str, digest: &str) {
     let reference = if registry_host.is_empty() {
         format!("{image}@{digest}")
     } else {

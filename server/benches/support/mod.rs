@@ -119,7 +119,7 @@ impl Bench {
             },
             public_url: None,
             docker_hub_api_url: "http://127.0.0.1:9".into(),
-        docker_hub_registry_url: "http://127.0.0.1:9".into(),
+            docker_hub_registry_url: "http://127.0.0.1:9".into(),
             cloud_proxy_url: None,
             docker_hub_callback_hosts: Vec::new(),
             deny_private_egress: false,

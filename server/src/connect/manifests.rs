@@ -136,10 +136,7 @@ impl DigestResolver {
                     attempt += 1;
                 }
                 Err(error) if error.transient => {
-                    return Err(transient(format!(
-                        "{} ({ATTEMPTS} tries)",
-                        error.message
-                    )))
+                    return Err(transient(format!("{} ({ATTEMPTS} tries)", error.message)))
                 }
                 outcome => return outcome,
             }
@@ -151,9 +148,8 @@ impl DigestResolver {
         outbound: &Outbound,
         query: &'a ManifestQuery<'a>,
     ) -> Result<Session<'a>, ResolveError> {
-        let base = check_url(query.registry_url).map_err(|problem| {
-            settled(format!("the registry URL is not usable: {problem}"))
-        })?;
+        let base = check_url(query.registry_url)
+            .map_err(|problem| settled(format!("the registry URL is not usable: {problem}")))?;
         let mut manifest_url = base.clone();
         manifest_url.set_query(None);
         manifest_url.set_fragment(None);

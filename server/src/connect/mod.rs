@@ -32,7 +32,8 @@ pub use manifests::{DigestResolver, ManifestQuery, ResolveError, MANIFEST_ACCEPT
 pub(crate) use outbound::{describe_transport_failure, read_capped};
 pub use outbound::{
     private_address_kind, EgressDenied, Outbound, ReadError, DEFAULT_DOCKER_HUB_API_URL,
-    DEFAULT_DOCKER_HUB_REGISTRY_URL, EGRESS_DENIED_PREFIX, MAX_API_RESPONSE_BYTES, MAX_TASK_REDIRECTS,
+    DEFAULT_DOCKER_HUB_REGISTRY_URL, EGRESS_DENIED_PREFIX, MAX_API_RESPONSE_BYTES,
+    MAX_TASK_REDIRECTS,
 };
 
 /// Why an outbound client could not be set up. The texts name the setting to fix

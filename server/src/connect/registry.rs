@@ -10,11 +10,11 @@ use reqwest::header::HeaderMap;
 use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 
+use super::manifests::{challenge_of, Challenge};
 use super::outbound::{
     check_egress, describe_transport_failure, display_target, excerpt, read_capped,
     read_capped_text, ReadError, MAX_API_RESPONSE_BYTES,
 };
-use super::manifests::{challenge_of, Challenge};
 use super::{check_url, DockerHubClient, Outbound};
 
 struct Credentials<'a> {

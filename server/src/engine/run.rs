@@ -304,10 +304,9 @@ impl Engine {
         let Ok(trigger) = serde_json::from_str::<Trigger>(&execution.trigger) else {
             return Ok(());
         };
-        let (Some(endpoint_id), Some(pushed)) = (
-            trigger.registry_endpoint_id,
-            PushedTag::of_inputs(inputs),
-        ) else {
+        let (Some(endpoint_id), Some(pushed)) =
+            (trigger.registry_endpoint_id, PushedTag::of_inputs(inputs))
+        else {
             return Ok(());
         };
         let context = &self.context;

@@ -7,13 +7,13 @@ use std::net::IpAddr;
 use app::webhook::*;
 
 use crate::clock::now_millis;
+use crate::pinning::{self, PushedTag};
 use crate::receive::cidr::AllowList;
 use crate::receive::matching::{tag_version, Pattern};
 use crate::receive::payload::{self, PushEvent, MAX_PUSHES_PER_DELIVERY};
 use crate::secrets;
 use crate::service::refusals::CountedRefusal;
 use crate::service::{Refusal, Slipway};
-use crate::pinning::{self, PushedTag};
 use crate::store::{
     HeadScope, NewEvent, PushHead, PushOrder, PushRecorded, StoreError, SupersedingPush,
     WebhookRecord,
@@ -333,7 +333,12 @@ impl Slipway {
         .await
         {
             Ok(resolved) => {
-                pinning::pin(inputs, &resolved.registry_host, &event.image, &resolved.digest);
+                pinning::pin(
+                    inputs,
+                    &resolved.registry_host,
+                    &event.image,
+                    &resolved.digest,
+                );
                 Some(resolved.digest)
             }
             Err(answer) => {
@@ -354,7 +359,10 @@ impl Slipway {
         event_id: i64,
         pushed_at: i64,
     ) {
-        let reason = format!("superseded by event {event_id}, a newer push of {}:{}", event.image, event.tag);
+        let reason = format!(
+            "superseded by event {event_id}, a newer push of {}:{}",
+            event.image, event.tag
+        );
         let superseded = self
             .store
             .supersede_queued_runs(&SupersedingPush {

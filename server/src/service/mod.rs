@@ -15,8 +15,8 @@ mod pipelines;
 mod projects;
 pub mod refusals;
 pub mod sign_in_guard;
-mod users;
 mod tag_trial;
+mod users;
 mod webhooks;
 
 pub use audit::{AuditActor, AuditEvent};

@@ -91,11 +91,7 @@ impl Slipway {
         };
         let (webhook, role) = self.visible_webhook(actor, reference, None).await?;
         Self::require_role(actor, role, ProjectRole::Viewer, "trying tags")?;
-        let Some(head) = self
-            .store
-            .repository_head(webhook.id, &event.image)
-            .await?
-        else {
+        let Some(head) = self.store.repository_head(webhook.id, &event.image).await? else {
             return Ok(None);
         };
         // A trial has no push time: it is "now", which only a version can lose on.
@@ -149,7 +145,10 @@ fn newer_only_note(trial: &TagTrial, candidate_tag: &str) -> String {
     } else {
         "its push time"
     };
-    let saved = trial.webhook.as_deref().is_some_and(|text| !text.is_empty());
+    let saved = trial
+        .webhook
+        .as_deref()
+        .is_some_and(|text| !text.is_empty());
     if saved {
         format!("; newer only: {compared} is newer than the last push this webhook deployed")
     } else {
@@ -169,7 +168,10 @@ mod tests {
             ("acme-prod/apps", "shop-api")
         );
         let single = tried_push("nginx", "1.27");
-        assert_eq!((single.namespace.as_str(), single.image.as_str()), ("", "nginx"));
+        assert_eq!(
+            (single.namespace.as_str(), single.image.as_str()),
+            ("", "nginx")
+        );
     }
 
     #[test]

@@ -233,10 +233,7 @@ pub trait HookStore: Send + Sync {
     /// Cancels the runs of pushes of the same webhook, repository and tag
     /// pushed before `pushed_at` that are still QUEUED (no task started), with
     /// `reason` as their error and their Activity rows' reason; answers them.
-    async fn supersede_queued_runs(
-        &self,
-        newer: &SupersedingPush<'_>,
-    ) -> StoreResult<Vec<i64>>;
+    async fn supersede_queued_runs(&self, newer: &SupersedingPush<'_>) -> StoreResult<Vec<i64>>;
     /// Changes an event's status after the fact (a TRIGGERED event whose run
     /// could not start). An event no longer TRIGGERED gives up its claim on its
     /// push, so a re-delivery is tried again.

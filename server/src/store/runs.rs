@@ -207,8 +207,7 @@ pub trait RunStore: Send + Sync {
     async fn request_cancel(&self, id: i64, now: Millis) -> StoreResult<CancelOutcome>;
     /// Replaces the inputs of a run `owner` holds (the digest its image was
     /// pinned to, found when it started); false when it is not `owner`'s.
-    async fn set_execution_inputs(&self, id: i64, owner: &str, inputs: &str)
-        -> StoreResult<bool>;
+    async fn set_execution_inputs(&self, id: i64, owner: &str, inputs: &str) -> StoreResult<bool>;
     /// Takes over the oldest run whose lease ran out (its replica died or
     /// handed it back): leases it to `owner` until `lease_until` and answers
     /// it with the lease owner it was taken from. Compare-and-set on the old

@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod digests;
 mod endpoints;
 mod helpers;
 mod live;

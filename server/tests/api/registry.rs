@@ -181,7 +181,9 @@ async fn a_push_to_a_real_registry_deploys_the_pushed_digest() {
         .arg(format!("docker://{registry_address}/demo/app:v1"))
         .output()
         .expect("skopeo inspects");
-    let digest = String::from_utf8_lossy(&inspected.stdout).trim().to_string();
+    let digest = String::from_utf8_lossy(&inspected.stdout)
+        .trim()
+        .to_string();
     assert!(digest.starts_with("sha256:"), "{digest}");
     assert_eq!(execution["inputs"]["DOCKER_DIGEST"], digest.as_str());
     assert_eq!(
@@ -206,7 +208,11 @@ async fn a_push_to_a_real_registry_deploys_the_pushed_digest() {
         .await
         .unwrap();
     let resolved = run_result(&app, &answer["execution_id"]).await;
-    assert_eq!(resolved["inputs"]["DOCKER_DIGEST"], digest.as_str(), "{answer}");
+    assert_eq!(
+        resolved["inputs"]["DOCKER_DIGEST"],
+        digest.as_str(),
+        "{answer}"
+    );
     assert_eq!(
         resolved["inputs"]["DOCKER_IMAGE_REF"],
         format!("{registry_address}/demo/app@{digest}")

@@ -210,7 +210,8 @@ async fn the_manual_flow_from_push_to_deployment() {
     assert!(hub
         .calls()
         .iter()
-        .any(|call| call.method == "HEAD" && call.path == "/v2/svendowideit/testhook/manifests/latest"));
+        .any(|call| call.method == "HEAD"
+            && call.path == "/v2/svendowideit/testhook/manifests/latest"));
     assert!(!hub
         .calls()
         .iter()
@@ -245,7 +246,10 @@ async fn the_manual_flow_from_push_to_deployment() {
         .send()
         .await
         .unwrap();
-    let (status, again) = (again.status().as_u16(), again.json::<Value>().await.unwrap());
+    let (status, again) = (
+        again.status().as_u16(),
+        again.json::<Value>().await.unwrap(),
+    );
     assert_eq!(status, 202);
     assert_eq!(again["status"], "DUPLICATE");
     assert!(again["execution_id"].is_null());

@@ -161,7 +161,10 @@ pub async fn events_and_dedupe(store: SharedStore) {
         let webhook_id = webhook.id;
         async move {
             store
-                .record_push(push(webhook_id, received_at, key), &dedupe_only(received_at - WINDOW))
+                .record_push(
+                    push(webhook_id, received_at, key),
+                    &dedupe_only(received_at - WINDOW),
+                )
                 .await
                 .unwrap()
         }
@@ -362,7 +365,10 @@ pub async fn dedupe_is_atomic_under_concurrency(store: SharedStore) {
         deliveries.spawn(async move {
             let received_at = 1_000 + offset;
             store
-                .record_push(push(webhook_id, received_at, "registry|event|1"), &dedupe_only(received_at - WINDOW))
+                .record_push(
+                    push(webhook_id, received_at, "registry|event|1"),
+                    &dedupe_only(received_at - WINDOW),
+                )
                 .await
         });
     }
@@ -431,7 +437,10 @@ pub async fn pushes_are_ordered_and_newer_ones_win(store: SharedStore) {
     assert_eq!(stored.inputs, None, "an ignored push keeps no inputs");
 
     // A newer push wins, and cancels the older push's run while it is queued.
-    let queued = store.queue_execution(run(&pipeline, MANUAL, 2_100)).await.unwrap();
+    let queued = store
+        .queue_execution(run(&pipeline, MANUAL, 2_100))
+        .await
+        .unwrap();
     store.link_event(first, queued.id).await.unwrap();
     let PushRecorded::First(newer) = store
         .record_push(timed_push(webhook.id, 3_000, "c"), &order)

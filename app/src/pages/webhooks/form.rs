@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 
 use super::endpoint_shortcut::EndpointShortcut;
-use super::tag_tester::TagTester;
 use super::pipeline_inputs::{typed_and_blank, webhook_inputs, PipelineInputs};
+use super::tag_tester::TagTester;
 use crate::endpoint::{Endpoint, EndpointKind};
 use crate::error::AppError;
 use crate::functions::{

@@ -134,7 +134,14 @@ impl Backend {
             tag: event.tag.to_string(),
             pushed_at,
         };
-        let mut taken = Self::take_head(&mut transaction, &place, event.tag, tag_head.as_ref(), &new_head).await?;
+        let mut taken = Self::take_head(
+            &mut transaction,
+            &place,
+            event.tag,
+            tag_head.as_ref(),
+            &new_head,
+        )
+        .await?;
         if order.newer_than.is_some() {
             taken = taken
                 && Self::take_head(
@@ -220,12 +227,14 @@ impl Backend {
         status: EventStatus,
         reason: &str,
     ) -> StoreResult<()> {
-        sqlx::query("UPDATE docker_events SET status = $1, reason = $2, inputs = NULL WHERE id = $3")
-            .bind(status.text())
-            .bind(reason)
-            .bind(event_id)
-            .execute(connection)
-            .await?;
+        sqlx::query(
+            "UPDATE docker_events SET status = $1, reason = $2, inputs = NULL WHERE id = $3",
+        )
+        .bind(status.text())
+        .bind(reason)
+        .bind(event_id)
+        .execute(connection)
+        .await?;
         Ok(())
     }
 
@@ -488,7 +497,10 @@ impl HookStore for Backend {
                 return Ok(recorded);
             }
         }
-        Err(sqlx::Error::Protocol("the push heads kept changing while a push was recorded".into()).into())
+        Err(
+            sqlx::Error::Protocol("the push heads kept changing while a push was recorded".into())
+                .into(),
+        )
     }
 
     async fn repository_head(
@@ -504,10 +516,7 @@ impl HookStore for Backend {
         Self::head(&mut connection, &place, REPOSITORY_SCOPE).await
     }
 
-    async fn supersede_queued_runs(
-        &self,
-        newer: &SupersedingPush<'_>,
-    ) -> StoreResult<Vec<i64>> {
+    async fn supersede_queued_runs(&self, newer: &SupersedingPush<'_>) -> StoreResult<Vec<i64>> {
         let mut transaction = self.begin_write().await?;
         // QUEUED only: a claimed run may have started its first task, and a
         // deploy under way is not cut off by a push.

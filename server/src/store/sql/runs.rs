@@ -226,12 +226,7 @@ impl RunStore for Backend {
         Ok(cancel)
     }
 
-    async fn set_execution_inputs(
-        &self,
-        id: i64,
-        owner: &str,
-        inputs: &str,
-    ) -> StoreResult<bool> {
+    async fn set_execution_inputs(&self, id: i64, owner: &str, inputs: &str) -> StoreResult<bool> {
         let updated = sqlx::query(
             "UPDATE executions SET inputs = $1 WHERE id = $2 AND lease_owner = $3 AND status = 'RUNNING'",
         )
