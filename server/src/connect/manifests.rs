@@ -468,21 +468,21 @@ pub(super) enum Challenge {
     },
 }
 
-/// The first challenge of a 401 this client can answer.
+/// The challenge of a 401 this client answers: a `Bearer` one when the
+/// registry offers it (token auth is what registries offering both prefer),
+/// else `Basic`.
 pub(super) fn challenge_of(headers: &HeaderMap) -> Option<Challenge> {
-    headers
+    let mut basic = None;
+    for value in headers
         .get_all(WWW_AUTHENTICATE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .find_map(|value| {
-            let value = value.trim();
-            let (scheme, parameters) = value.split_once(' ').unwrap_or((value, ""));
-            if scheme.eq_ignore_ascii_case("basic") {
-                return Some(Challenge::Basic);
-            }
-            if !scheme.eq_ignore_ascii_case("bearer") {
-                return None;
-            }
+    {
+        let value = value.trim();
+        let (scheme, parameters) = value.split_once(' ').unwrap_or((value, ""));
+        if scheme.eq_ignore_ascii_case("basic") {
+            basic = Some(Challenge::Basic);
+        } else if scheme.eq_ignore_ascii_case("bearer") {
             let parameters = auth_parameters(parameters);
             let find = |wanted: &str| {
                 parameters
@@ -490,12 +490,16 @@ pub(super) fn challenge_of(headers: &HeaderMap) -> Option<Challenge> {
                     .find(|(name, _)| name == wanted)
                     .map(|(_, value)| value.clone())
             };
-            Some(Challenge::Bearer {
-                realm: find("realm")?,
-                service: find("service"),
-                scope: find("scope"),
-            })
-        })
+            if let Some(realm) = find("realm") {
+                return Some(Challenge::Bearer {
+                    realm,
+                    service: find("service"),
+                    scope: find("scope"),
+                });
+            }
+        }
+    }
+    basic
 }
 
 /// The cache's lock; a panic elsewhere leaves plain data, still usable.
