@@ -67,7 +67,7 @@ export default defineConfig({
         'set -e',
         'DATA_DIR=$(mktemp -d)',
         `printf '%s\\n' "$E2E_PASSWORD" | "$SLIPWAY" user set-password --user ${adminUser} --role admin --data-dir "$DATA_DIR"`,
-        `exec "$SLIPWAY" serve --listen 127.0.0.1:${port} --data-dir "$DATA_DIR" --docker-hub-api-url ${hubUrl}`,
+        `exec "$SLIPWAY" serve --listen 127.0.0.1:${port} --data-dir "$DATA_DIR" --docker-hub-api-url ${hubUrl} --docker-hub-registry-url ${hubUrl}`,
       ].join('; '),
       cwd: workspace,
       url: `http://127.0.0.1:${port}/healthz`,

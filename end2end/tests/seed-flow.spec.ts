@@ -26,7 +26,10 @@ async function navigate(page: Page, label: string, path: RegExp) {
 async function push(page: Page, hookUrl: string, tag: string) {
   const answer = await page.request.post(`${hubUrl}/_standin/push`, { data: { hook_url: hookUrl, tag } });
   expect(answer.status(), await answer.text()).toBe(202);
-  return (await answer.json()) as { event_id: number; status: string; execution_id: number | null };
+  // The digest the stand-in's registry stored for the pushed tag.
+  const digest = answer.headers()['docker-content-digest'];
+  const body = (await answer.json()) as { event_id: number; status: string; execution_id: number | null };
+  return { ...body, digest };
 }
 
 let pageErrors: string[] = [];
@@ -136,7 +139,7 @@ test('seed flow: a Docker Hub push deploys the pushed image, followed live; a di
     '    spec:',
     '      containers:',
     '        - name: web',
-    '          image: ${input.DOCKER_IMAGE}:${input.DOCKER_TAG}',
+    '          image: ${input.DOCKER_IMAGE_REF}',
     '',
   ].join('\n');
   await page.getByRole('tab', { name: 'Workspace' }).click();
@@ -203,6 +206,10 @@ test('seed flow: a Docker Hub push deploys the pushed image, followed live; a di
   await expect(triggered, 'the open Activity page shows the push by itself (live)').toBeVisible(live);
   await expect(triggered).toHaveAttribute('data-status', 'TRIGGERED');
   await expect(triggered).toContainText(`svendowideit/testhook:${tag}`);
+  // The digest Docker Hub's payload did not name, resolved at the registry: short, whole on hover.
+  const pinned = `docker.io/svendowideit/testhook@${first.digest}`;
+  await expect(triggered.getByTestId('digest')).toHaveAttribute('data-digest', first.digest);
+  await expect(triggered.getByTestId('digest').locator('code')).toHaveText(first.digest.slice(0, 19));
   await expect(triggered).toContainText(hook);
   await expect(triggered.getByTestId('execution-link')).toHaveAttribute('href', `/executions/${first.execution_id}`);
   await expectSameDocument(page);
@@ -236,6 +243,8 @@ test('seed flow: a Docker Hub push deploys the pushed image, followed live; a di
   );
   await expect(page.getByTestId('execution-trigger')).toContainText(`svendowideit/testhook:${tag}`);
   await expect(page.getByTestId('execution-inputs')).toContainText(tag);
+  await expect(page.getByTestId('execution-inputs')).toContainText(pinned);
+  await expect(page.getByTestId('execution-trigger').getByTestId('digest')).toHaveAttribute('data-digest', first.digest);
   const task = page.locator('[data-stage="deploy"] button[data-task="web"]');
   await expect(task.locator('[data-status]')).toHaveAttribute('data-status', 'COMPLETED');
   await expect(task).toContainText('kubernetes');
@@ -244,7 +253,7 @@ test('seed flow: a Docker Hub push deploys the pushed image, followed live; a di
   const objectRow = objects.locator('tbody tr', { hasText: deployment });
   await expect(objectRow).toContainText('Deployment');
   await expect(objectRow).toContainText('default');
-  await expect(objectRow).toContainText(`svendowideit/testhook:${tag}`);
+  await expect(objectRow).toContainText(pinned);
   await page.screenshot({ path: `${shots}/seed-execution.png`, fullPage: true });
 
   // 7. The cluster stand-in holds the Deployment with the pushed tag.
@@ -252,7 +261,7 @@ test('seed flow: a Docker Hub push deploys the pushed image, followed live; a di
     await page.request.get(`${kubeUrl}/_standin/objects?kind=Deployment&namespace=default&name=${deployment}`)
   ).json()) as { spec: { template: { spec: { containers: { image: string }[] } } } }[];
   expect(stored).toHaveLength(1);
-  expect(stored[0].spec.template.spec.containers[0].image).toBe(`svendowideit/testhook:${tag}`);
+  expect(stored[0].spec.template.spec.containers[0].image).toBe(pinned);
 
   // 8. The card's switch disables the webhook; the next push is received and ignored.
   await navigate(page, 'Docker', /\/triggers\/docker$/);
@@ -279,7 +288,7 @@ test('seed flow: a Docker Hub push deploys the pushed image, followed live; a di
   const after = (await (
     await page.request.get(`${kubeUrl}/_standin/objects?kind=Deployment&namespace=default&name=${deployment}`)
   ).json()) as { spec: { template: { spec: { containers: { image: string }[] } } } }[];
-  expect(after[0].spec.template.spec.containers[0].image).toBe(`svendowideit/testhook:${tag}`);
+  expect(after[0].spec.template.spec.containers[0].image).toBe(pinned);
 
   // The Executions filters live in the address: the Docker-triggered list survives a reload.
   await navigate(page, 'Executions', /\/executions$/);

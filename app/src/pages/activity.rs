@@ -9,7 +9,8 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 
 use super::widgets::{
-    format_millis, run_state_view, EmptyState, EventStatusBadge, ListTable, LiveBadge, PageHeader,
+    format_millis, run_state_view, Digest, EmptyState, EventStatusBadge, ListTable, LiveBadge,
+    PageHeader,
 };
 use crate::execution::ExecutionStatus;
 use crate::functions::{list_activity, list_webhooks, RerunEvent};
@@ -262,7 +263,10 @@ fn ActivityTable(
                     <td>
                         <a class="text-sky-700 underline" href=address(Some(event.webhook_id), None, None)>{event.webhook.clone()}</a>
                     </td>
-                    <td class="whitespace-nowrap font-mono text-xs">{image}</td>
+                    <td class="whitespace-nowrap font-mono text-xs">
+                        {image}
+                        {event.digest.clone().map(|digest| view! { <div><Digest digest /></div> })}
+                    </td>
                     <td class="text-slate-600">{owner}</td>
                     <td>
                         <span class="flex flex-wrap items-center gap-1">

@@ -14,7 +14,8 @@ use crate::functions::{get_execution, CancelExecution};
 use crate::live::{use_live, LiveEvent, LiveScope, Refetch};
 use crate::pages::pipelines::RunDialog;
 use crate::pages::widgets::{
-    format_millis, last_error, route_id, ticking_clock, ExecutionStatusBadge, FormError, LiveBadge,
+    format_millis, last_error, route_id, ticking_clock, Digest, ExecutionStatusBadge, FormError,
+    LiveBadge,
 };
 
 #[component]
@@ -118,6 +119,10 @@ fn ExecutionView(
     let pipeline_id = summary.pipeline_id;
     let is_final = summary.status.is_final();
     let again_inputs = StoredValue::new(inputs.clone());
+    let pinned_digest = inputs
+        .get("DOCKER_DIGEST")
+        .filter(|digest| !digest.is_empty())
+        .cloned();
     let default_task = default_task(&stages);
     let shown = Memo::new(move |_| selected.get().or(default_task));
     let stages = StoredValue::new(stages);
@@ -189,6 +194,7 @@ fn ExecutionView(
                     <dt class="text-xs font-semibold uppercase tracking-wide text-slate-500">"Trigger"</dt>
                     <dd class="mt-1" data-testid="execution-trigger">
                         {trigger_text(&summary.trigger)}
+                        {pinned_digest.clone().map(|digest| view! { <span class="ml-2"><Digest digest /></span> })}
                         {summary.trigger.event_id.map(|event| view! {
                             <a class="ml-2 text-sky-700 underline" href=activity_row_address(event) data-testid="activity-link">
                                 {format!("Activity event {event}")}

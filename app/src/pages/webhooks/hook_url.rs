@@ -4,6 +4,8 @@
 
 use leptos::prelude::*;
 
+use crate::pages::widgets::copy_to_clipboard;
+
 use crate::webhook::{DockerWebhook, HubSyncState};
 
 /// A hook URL (with its secure token) as shown once after a create or a regeneration.
@@ -29,32 +31,6 @@ impl Revealed {
                 HubSyncState::NotApplicable => None,
             },
         })
-    }
-}
-
-/// Copies a text to the clipboard (browser only) and reports whether it worked.
-fn copy_to_clipboard(text: String, copied: RwSignal<Option<bool>>) {
-    #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::closure::Closure;
-        use wasm_bindgen::JsValue;
-
-        let clipboard = window().navigator().clipboard();
-        // Missing outside secure contexts (plain http on a remote host).
-        if JsValue::from(clipboard.clone()).is_undefined() {
-            copied.set(Some(false));
-            return;
-        }
-        let done = Closure::<dyn FnMut(JsValue)>::new(move |_| copied.set(Some(true)));
-        let failed = Closure::<dyn FnMut(JsValue)>::new(move |_| copied.set(Some(false)));
-        let _ = clipboard.write_text(&text).then2(&done, &failed);
-        // Called once per click; the promise owns them from here.
-        done.forget();
-        failed.forget();
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = (text, copied);
     }
 }
 

@@ -3,6 +3,7 @@
 //! event states.
 
 mod badges;
+mod digest;
 mod form;
 
 use std::time::Duration;
@@ -16,6 +17,7 @@ use crate::model::Project;
 pub use badges::{
     run_state_view, AuditOutcomeBadge, EventStatusBadge, ExecutionStatusBadge, TaskStatusBadge,
 };
+pub use digest::{copy_to_clipboard, Digest};
 pub use form::{
     enum_options, static_options, Bound, CheckInput, FieldError, FormInput, SelectInput, TextInput,
 };
