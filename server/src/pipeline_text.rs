@@ -248,7 +248,7 @@ stages:
               spec:
                 containers:
                   - name: testhook
-                    image: ${input.DOCKER_IMAGE}:${input.DOCKER_TAG}
+                    image: ${input.DOCKER_IMAGE_REF}
                 imagePullSecrets:
                   - name: dockerhub
   - name: verify
@@ -279,16 +279,13 @@ stages:
             panic!("the deploy task should be a kubernetes task");
         };
         assert_eq!(deploy.action, KubernetesAction::Create);
-        assert!(deploy
-            .yaml
-            .contains("image: ${input.DOCKER_IMAGE}:${input.DOCKER_TAG}\n"));
+        assert!(deploy.yaml.contains("image: ${input.DOCKER_IMAGE_REF}\n"));
         let resolved = spec.stages[0].tasks[0]
             .spec
             .resolved(|binding| match binding {
-                Binding::Input(name) if name == "DOCKER_IMAGE" => {
-                    Some("svendowideit/testhook".into())
+                Binding::Input(name) if name == "DOCKER_IMAGE_REF" => {
+                    Some("docker.io/svendowideit/testhook@sha256:0123".into())
                 }
-                Binding::Input(name) if name == "DOCKER_TAG" => Some("latest".into()),
                 Binding::Input(_) => Some("x".into()),
                 Binding::Output { .. } => None,
             })
@@ -298,7 +295,7 @@ stages:
         };
         assert!(resolved
             .yaml
-            .contains("image: svendowideit/testhook:latest\n"));
+            .contains("image: docker.io/svendowideit/testhook@sha256:0123\n"));
 
         let yaml = to_yaml(&spec);
         let again = parse_pipeline(&yaml, None).unwrap();
