@@ -169,7 +169,7 @@ test('seed flow: a Docker Hub push deploys the pushed image, followed live; a di
   await page.getByLabel('Docker registry endpoint').selectOption({ label: registry });
   await page.getByLabel('Pipeline').selectOption({ label: pipeline });
   await expect(page.getByTestId('injected-parameters')).toContainText('DOCKER_TAG');
-  await expect(page.getByTestId('injected-parameters').getByLabel('DOCKER_IMAGE')).toHaveValue('from the Docker event');
+  await expect(page.getByTestId('injected-parameters').getByLabel('DOCKER_IMAGE', { exact: true })).toHaveValue('from the Docker event');
   const tokenSelect = page.getByLabel('API token');
   const tokenValue = await tokenSelect.locator('option', { hasText: tokenName }).getAttribute('value');
   await tokenSelect.selectOption(tokenValue!);

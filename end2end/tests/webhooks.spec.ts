@@ -98,7 +98,7 @@ test('a push through the Docker Hub stand-in runs the webhook pipeline, and a di
   await page.getByLabel('Pipeline').selectOption({ label: pipeline });
   const injected = page.getByTestId('injected-parameters');
   await expect(injected).toContainText('DOCKER_TAG');
-  await expect(injected.getByLabel('DOCKER_IMAGE')).toHaveValue('from the Docker event');
+  await expect(injected.getByLabel('DOCKER_IMAGE', { exact: true })).toHaveValue('from the Docker event');
   await expect(page.getByLabel('REPLICAS')).toHaveAttribute('placeholder', 'default: 1');
   const tokenSelect = page.getByLabel('API token');
   const tokenValue = await tokenSelect.locator('option', { hasText: tokenName }).getAttribute('value');

@@ -1,8 +1,9 @@
 //! Sustained webhook ingest on SQLite: the Docker Hub fixture POSTed by a
 //! load generator on loopback to (1) a bare axum route answering a small JSON
 //! body — the ceiling —, (2) a webhook whose tag pattern ignores the push, and
-//! (3) one that triggers a run (each push with its own `pushed_at`, so none is
-//! a duplicate). Afterwards every 202 must be an Activity row. The webhooks
+//! (3) one that triggers a run (each push of its own tag, so none is a
+//! duplicate; the tag is resolved to its digest at a registry stand-in, as for
+//! every Docker Hub delivery). Afterwards every 202 must be an Activity row. The webhooks
 //! keep the default delivery limit, which must not refuse any of this (no 429).
 //!
 //! `cargo bench -p server --bench ingest` (REQUESTS=4000 per case, CLIENTS=32;
@@ -97,8 +98,13 @@ fn print(name: &str, outcome: &Outcome) {
 
 fn push_with(index: usize) -> String {
     let mut payload: Value = serde_json::from_str(FIXTURE).expect("the fixture is JSON");
+    payload["push_data"]["tag"] = json!(tag_of(index));
     payload["push_data"]["pushed_at"] = json!(1_700_000_000.0 + index as f64);
     payload.to_string()
+}
+
+fn tag_of(index: usize) -> String {
+    format!("t{index}")
 }
 
 #[tokio::main]
@@ -120,13 +126,14 @@ async fn main() -> anyhow::Result<()> {
     let bare_url = format!("http://{}/bare", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, bare).await });
 
+    let registry = support::registry_with_tags((0..requests).map(tag_of)).await?;
     let replicas = Bench::start_replicas().await?;
     let bench = &replicas[0];
     let store = &bench.store;
     bench
         .post("/api/v1/projects", json!({"name": "Bench"}))
         .await?;
-    bench.post("/api/v1/endpoints", json!({"project": "Bench", "name": "registry", "kind": "docker-registry", "server_type": "registry", "url": "http://127.0.0.1:5000"}))
+    bench.post("/api/v1/endpoints", json!({"project": "Bench", "name": "registry", "kind": "docker-registry", "server_type": "registry", "url": registry.url()}))
         .await?;
     bench.post("/api/v1/pipelines", json!({"project": "Bench", "name": "pass", "concurrency": 8,
         "stages": [{"name": "s", "tasks": [{"name": "t", "type": "condition", "expression": "true"}]}]}))

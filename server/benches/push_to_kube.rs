@@ -4,8 +4,10 @@
 //!
 //! The server in-process, the Kubernetes stand-in (`slipway-standins`) as the
 //! cluster, a pipeline with injected Docker parameters and one Kubernetes APPLY
-//! task deploying `${input.DOCKER_IMAGE}:${input.DOCKER_TAG}`, and a Docker
-//! webhook. Pushes are POSTed one after another, each with its own tag; the next
+//! task deploying `${input.DOCKER_IMAGE_REF}`, and a Docker webhook whose
+//! registry endpoint is the Docker Hub stand-in's Registry API (each push's tag
+//! is resolved to its digest there before the 202, as for any Docker Hub
+//! delivery). Pushes are POSTed one after another, each with its own tag; the next
 //! is sent once the previous run has finished, so every request the stand-in
 //! sees in between belongs to that run. Measured per push: the 202 answer (and
 //! the moment the POST was sent) → the stand-in receiving the run's first request
@@ -21,7 +23,7 @@ use slipway_standins::kube::KubeStandin;
 use support::{summary, Bench};
 
 const FIXTURE: &str = include_str!("../tests/fixtures/docker-hub-push.json");
-const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: testhook\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: testhook}\n  template:\n    metadata:\n      labels: {app: testhook}\n    spec:\n      containers:\n        - name: app\n          image: ${input.DOCKER_IMAGE}:${input.DOCKER_TAG}\n";
+const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: testhook\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: testhook}\n  template:\n    metadata:\n      labels: {app: testhook}\n    spec:\n      containers:\n        - name: app\n          image: ${input.DOCKER_IMAGE_REF}\n";
 
 fn push(index: usize) -> String {
     let mut payload: Value = serde_json::from_str(FIXTURE).expect("the fixture is JSON");
@@ -38,11 +40,13 @@ async fn main() -> anyhow::Result<()> {
         .rollout_delay(Duration::ZERO)
         .start()
         .await?;
+    let registry =
+        support::registry_with_tags((0..pushes).map(|index| format!("v{index}"))).await?;
     let bench = Bench::start().await?;
     bench
         .post("/api/v1/projects", json!({"name": "Bench"}))
         .await?;
-    bench.post("/api/v1/endpoints", json!({"project": "Bench", "name": "registry", "kind": "docker-registry", "server_type": "registry", "url": "http://127.0.0.1:5000"})).await?;
+    bench.post("/api/v1/endpoints", json!({"project": "Bench", "name": "registry", "kind": "docker-registry", "server_type": "registry", "url": registry.url()})).await?;
     bench.post("/api/v1/endpoints", json!({"project": "Bench", "name": "dev", "kind": "kubernetes", "url": cluster.url(), "token": "cluster-token", "namespace": "default"})).await?;
     bench.post("/api/v1/pipelines", json!({"project": "Bench", "name": "deploy", "inject_docker_parameters": true, "concurrency": 8,
         "stages": [{"name": "deploy", "tasks": [{"name": "web", "type": "kubernetes", "endpoint": "dev", "action": "APPLY", "yaml": DEPLOYMENT}]}]})).await?;

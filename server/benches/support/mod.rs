@@ -302,3 +302,20 @@ impl Drop for ServerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// A registry for the benches' pushes: the Docker Hub stand-in's Registry
+/// API, holding `svendowideit/testhook` (the fixture's repository) under each
+/// of `tags`. Docker Hub's payload names no digest, so every triggering
+/// delivery resolves its tag there (a HEAD; the token is cached).
+pub async fn registry_with_tags(
+    tags: impl IntoIterator<Item = String>,
+) -> anyhow::Result<slipway_standins::hub::HubStandinHandle> {
+    let registry = slipway_standins::hub::HubStandin::builder()
+        .credentials("svendowideit", "bench-password")
+        .start()
+        .await?;
+    for tag in tags {
+        registry.store_image("svendowideit", "testhook", &tag, &[]);
+    }
+    Ok(registry)
+}

@@ -10,7 +10,7 @@
 //! Authentication follows the registry's challenge: a `Basic` challenge gets
 //! the endpoint's user name and password, a `Bearer` challenge sends them to
 //! the token service it names and the answer's token is cached (per registry,
-//! repository and user) until shortly before it expires, so a burst of pushes
+//! repository and credentials) until shortly before it expires, so a burst of pushes
 //! asks for one token.
 //!
 //! Bounded: every request ends within [`ATTEMPT_TIMEOUT`] (or the server's
@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, ACCEPT, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode, Url};
+use sha2::{Digest, Sha256};
 
 use super::outbound::{
     check_egress, describe_transport_failure, display_target, excerpt, read_capped,
@@ -77,7 +78,8 @@ pub struct ManifestQuery<'a> {
 struct TokenKey {
     registry: String,
     repository: String,
-    username: String,
+    /// The user name and a fingerprint of the password (never the password).
+    credentials: String,
 }
 
 struct CachedToken {
@@ -167,9 +169,13 @@ impl DigestResolver {
             key: TokenKey {
                 registry: base.origin().ascii_serialization(),
                 repository: query.repository.to_string(),
-                username: query
+                // A changed password must not reuse the old one's token.
+                credentials: query
                     .credentials
-                    .map_or(String::new(), |(username, _)| username.to_string()),
+                    .map_or(String::new(), |(username, password)| {
+                        let fingerprint = Sha256::digest(password.as_bytes());
+                        format!("{username}:{}", hex::encode(&fingerprint[..8]))
+                    }),
             },
         })
     }
@@ -505,4 +511,191 @@ pub(super) fn challenge_of(headers: &HeaderMap) -> Option<Challenge> {
 /// The cache's lock; a panic elsewhere leaves plain data, still usable.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use slipway_standins::hub::{HubStandin, HubStandinHandle};
+
+    use super::*;
+    use crate::connect::test_support::install_crypto_provider;
+
+    async fn registry() -> HubStandinHandle {
+        install_crypto_provider();
+        HubStandin::builder()
+            .credentials("alice", "right-password")
+            .start()
+            .await
+            .expect("the registry stand-in starts")
+    }
+
+    fn query<'a>(
+        registry: &'a str,
+        tag: &'a str,
+        credentials: Option<(&'a str, &'a str)>,
+    ) -> ManifestQuery<'a> {
+        ManifestQuery {
+            registry_url: registry,
+            repository: "alice/app",
+            tag,
+            credentials,
+            via_cloud_proxy: false,
+        }
+    }
+
+    fn outbound(timeout: Duration) -> Outbound {
+        Outbound {
+            timeout,
+            ..Outbound::default()
+        }
+    }
+
+    fn calls(registry: &HubStandinHandle, method: &str, path_part: &str) -> usize {
+        registry
+            .calls()
+            .iter()
+            .filter(|call| call.method == method && call.path.contains(path_part))
+            .count()
+    }
+
+    #[tokio::test]
+    async fn a_tag_resolves_with_a_head_and_the_token_is_asked_for_once() {
+        let registry = registry().await;
+        let pushed = registry.store_image("alice", "app", "v1", &["linux/amd64", "linux/arm64"]);
+        registry.mark_private("alice", "app");
+        let resolver = DigestResolver::default();
+        let outbound = outbound(Duration::from_secs(5));
+        let url = registry.url();
+        let credentials = Some(("alice", "right-password"));
+
+        let first = resolver
+            .resolve(&outbound, &query(&url, "v1", credentials))
+            .await;
+        let second = resolver
+            .resolve(&outbound, &query(&url, "v1", credentials))
+            .await;
+
+        // The index digest of the multi-platform image, twice, with one token.
+        assert_eq!(first, Ok(pushed.clone()));
+        assert_eq!(second, Ok(pushed));
+        assert_eq!(calls(&registry, "GET", "/token"), 1);
+        assert_eq!(
+            calls(&registry, "GET", "/manifests/"),
+            0,
+            "a GET counts as a pull"
+        );
+        assert_eq!(calls(&registry, "HEAD", "/manifests/v1"), 3);
+    }
+
+    #[tokio::test]
+    async fn answers_that_settle_it_are_not_retried_and_say_what_was_wrong() {
+        let registry = registry().await;
+        registry.store_image("alice", "app", "v1", &[]);
+        registry.mark_private("alice", "app");
+        let resolver = DigestResolver::default();
+        let outbound = outbound(Duration::from_secs(5));
+        let url = registry.url();
+        let host = url.trim_start_matches("http://");
+
+        let unknown = resolver
+            .resolve(
+                &outbound,
+                &query(&url, "nope", Some(("alice", "right-password"))),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            unknown.message,
+            format!(
+                "the registry at {host} has no alice/app:nope (404: unknown repository or tag)"
+            )
+        );
+        assert_eq!(
+            calls(&registry, "HEAD", "/manifests/nope"),
+            2,
+            "anonymous, then with a token"
+        );
+
+        let refused = resolver
+            .resolve(
+                &outbound,
+                &query(&url, "v1", Some(("alice", "wrong-password"))),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            refused.message.starts_with(&format!(
+                "the registry at {host} refused the credentials of alice for alice/app (401)"
+            )),
+            "{}",
+            refused.message
+        );
+        assert!(!refused.message.contains("wrong-password"));
+
+        let anonymous = resolver
+            .resolve(&outbound, &query(&url, "v1", None))
+            .await
+            .unwrap_err();
+        assert!(
+            anonymous.message.contains("needs a user name and password"),
+            "{}",
+            anonymous.message
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_registry_is_tried_three_times_and_a_hanging_one_is_bounded() {
+        let registry = registry().await;
+        registry.store_image("alice", "app", "v1", &[]);
+        let resolver = DigestResolver::default();
+        let url = registry.url();
+
+        registry.fail_registry_with(503);
+        let failed = resolver
+            .resolve(&outbound(Duration::from_secs(5)), &query(&url, "v1", None))
+            .await
+            .unwrap_err();
+        assert!(failed.message.contains("503"), "{}", failed.message);
+        assert!(failed.message.ends_with("(3 tries)"), "{}", failed.message);
+        assert_eq!(calls(&registry, "HEAD", "/manifests/v1"), ATTEMPTS);
+
+        registry.stop_failing_registry();
+        registry.hang_registry(true);
+        let started = Instant::now();
+        let hung = resolver
+            .resolve(
+                &outbound(Duration::from_millis(300)),
+                &query(&url, "v1", None),
+            )
+            .await
+            .unwrap_err();
+        // Three tries of 0.3 s and the pauses between them (1.25 s), with room for a loaded machine.
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(hung.message.contains("could not reach"), "{}", hung.message);
+        registry.hang_registry(false);
+    }
+
+    #[test]
+    fn a_bearer_challenge_is_preferred_to_basic() {
+        let mut headers = HeaderMap::new();
+        headers.append(WWW_AUTHENTICATE, "Basic realm=\"r\"".parse().unwrap());
+        headers.append(
+            WWW_AUTHENTICATE,
+            "Bearer realm=\"https://auth.example/token\",service=\"s\""
+                .parse()
+                .unwrap(),
+        );
+        assert!(
+            matches!(challenge_of(&headers), Some(Challenge::Bearer { realm, .. }) if realm == "https://auth.example/token")
+        );
+        let mut basic_only = HeaderMap::new();
+        basic_only.append(WWW_AUTHENTICATE, "Basic realm=\"r\"".parse().unwrap());
+        assert!(matches!(challenge_of(&basic_only), Some(Challenge::Basic)));
+    }
 }

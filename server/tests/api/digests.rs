@@ -296,3 +296,80 @@ async fn newer_only_ignores_a_version_not_newer_than_the_last_one_deployed() {
         )
     );
 }
+
+#[tokio::test]
+async fn a_newer_push_cancels_the_queued_run_of_an_older_one() {
+    let seed = seed("registry", "svendowideit/testhook").await;
+    let app = &seed.app;
+    // A peer that answers slowly keeps the first run going while the next ones queue.
+    let router = axum::Router::new().fallback(|| async {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        "ok"
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let slow = format!("http://{}/slow", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let pipeline = json!({"project": "Demo", "name": "one-at-a-time", "concurrency": 1, "inject_docker_parameters": true,
+        "stages": [{"name": "s", "tasks": [{"name": "call", "type": "rest", "method": "GET", "url": slow}]}]});
+    assert_eq!(
+        app.post_json("/api/v1/pipelines", &app.admin_token, &pipeline)
+            .await
+            .status(),
+        201
+    );
+    let webhook: Value = app
+        .post_json("/api/v1/webhooks/docker", &app.admin_token, &json!({
+            "project": "Demo", "name": "queued_hook", "endpoint": "hub", "pipeline": "one-at-a-time",
+            "api_token": app.admin_token, "image": "", "tag": ""}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let url = webhook["hook_url"].as_str().unwrap().to_string();
+    let post = |body: Value| {
+        let client = app.client.clone();
+        let url = url.clone();
+        async move {
+            client
+                .post(&url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let digest = |letter: &str| format!("sha256:{}", letter.repeat(64));
+
+    let running = post(envelope("q-1", "2030-04-01T10:00:00Z", "v9", &digest("1"))).await;
+    // Claimed (its task calling the slow peer) before the next pushes arrive.
+    crate::helpers::run_when(app, &running["execution_id"], "to start", |run| {
+        run["status"] == "RUNNING"
+    })
+    .await;
+    let queued = post(envelope("q-2", "2030-04-01T10:01:00Z", "v9", &digest("2"))).await;
+    let newest = post(envelope("q-3", "2030-04-01T10:02:00Z", "v9", &digest("3"))).await;
+    for answer in [&running, &queued, &newest] {
+        assert_eq!(answer["status"], "TRIGGERED", "{answer}");
+    }
+
+    let superseded = run_result(app, &queued["execution_id"]).await;
+    assert_eq!(superseded["status"], "CANCELED", "{superseded}");
+    assert_eq!(
+        superseded["error"],
+        format!(
+            "superseded by event {}, a newer push of svendowideit/testhook:v9",
+            newest["event_id"]
+        )
+    );
+    // The run already going finishes; the newest push deploys.
+    assert_eq!(
+        run_result(app, &running["execution_id"]).await["status"],
+        "COMPLETED"
+    );
+    let last = run_result(app, &newest["execution_id"]).await;
+    assert_eq!(last["status"], "COMPLETED");
+    assert_eq!(last["inputs"]["DOCKER_DIGEST"], digest("3").as_str());
+}
