@@ -217,19 +217,19 @@ test('"Try a tag" tries the patterns as typed, before saving, and says why', asy
   await page.getByLabel('Build image').fill('acme/*');
   await page.locator('#webhook-tag').fill('semver:^1.4');
   const tester = page.getByRole('group', { name: 'Try a tag' });
-  await tester.getByLabel('Repository').fill('acme/shop-api');
-  await tester.getByLabel('Tag').fill('v1.5.0');
+  await tester.getByLabel('Repository to try').fill('acme/shop-api');
+  await tester.getByLabel('Tag to try').fill('v1.5.0');
   await tester.getByRole('button', { name: 'Try' }).click();
   const verdict = page.getByTestId('tag-trial');
   await expect(verdict).toContainText("Matches: a push of acme/shop-api:v1.5.0 starts a run");
   await expect(verdict).toContainText("tag 'v1.5.0' is in the range 'semver:^1.4'");
 
-  await tester.getByLabel('Tag').fill('2.0.0');
+  await tester.getByLabel('Tag to try').fill('2.0.0');
   await tester.getByRole('button', { name: 'Try' }).click();
   await expect(verdict).toHaveText("Does not match: tag '2.0.0' is not in the range 'semver:^1.4'");
 
   // An empty candidate is refused beside its field; nothing was saved.
-  await tester.getByLabel('Tag').fill('');
+  await tester.getByLabel('Tag to try').fill('');
   await tester.getByRole('button', { name: 'Try' }).click();
   await expect(page.locator('[data-field-error="candidate_tag"]')).toBeVisible();
   await expect(page.getByTestId('hook-url-box')).toHaveCount(0);

@@ -41,9 +41,9 @@ pub(super) fn TagTester(
                 "Would a push start a run? Tried against the patterns above as they are now, before saving."
             </p>
             <div class="mt-2 flex flex-wrap items-end gap-3">
-                <TextInput id="try-repository" label="Repository" bind=repository error field="repository" mono=true
+                <TextInput id="try-repository" label="Repository to try" bind=repository error field="repository" mono=true
                     placeholder="e.g. acme/shop-api" />
-                <TextInput id="try-tag" label="Tag" bind=candidate_tag error field="candidate_tag" mono=true
+                <TextInput id="try-tag" label="Tag to try" bind=candidate_tag error field="candidate_tag" mono=true
                     placeholder="e.g. v1.5.0" />
                 <button type="button" class="btn-secondary" disabled=move || trial.pending().get()
                     on:click=move |_| try_it()>"Try"</button>
