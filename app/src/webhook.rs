@@ -46,7 +46,9 @@ pub fn per_minute_text(per_minute: i64) -> String {
     }
 }
 
-/// Which receiver a delivery was sent to, and so the format of its body.
+/// Which receiver a delivery was sent to and, for the registry receiver,
+/// which registry's format its body was in (detected from its headers and
+/// body: `server::receive::payload::parse_registry_delivery`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeliverySource {
@@ -54,15 +56,50 @@ pub enum DeliverySource {
     DockerHub,
     /// `registry`: a CNCF distribution notification envelope.
     Registry,
+    /// `harbor`: Harbor's webhook, default or CloudEvents payload format.
+    Harbor,
+    /// `ghcr`: a GitHub `package` event (GitHub Container Registry).
+    Ghcr,
+    /// `quay`: a Quay repository notification (`repo_push`).
+    Quay,
+    /// `acr`: an Azure Container Registry webhook.
+    Acr,
+    /// `ecr`: an Amazon ECR event delivered by EventBridge.
+    Ecr,
+    /// `gar`: a Google Artifact Registry Pub/Sub push message.
+    Gar,
+    /// `gitlab`: the distribution envelope as GitLab's container registry sends it.
+    Gitlab,
+    /// `jfrog`: a JFrog Artifactory webhook.
+    Jfrog,
 }
 
 impl DeliverySource {
-    pub const ALL: [DeliverySource; 2] = [DeliverySource::DockerHub, DeliverySource::Registry];
+    pub const ALL: [DeliverySource; 10] = [
+        DeliverySource::DockerHub,
+        DeliverySource::Registry,
+        DeliverySource::Harbor,
+        DeliverySource::Ghcr,
+        DeliverySource::Quay,
+        DeliverySource::Acr,
+        DeliverySource::Ecr,
+        DeliverySource::Gar,
+        DeliverySource::Gitlab,
+        DeliverySource::Jfrog,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             DeliverySource::DockerHub => "docker-hub",
             DeliverySource::Registry => "registry",
+            DeliverySource::Harbor => "harbor",
+            DeliverySource::Ghcr => "ghcr",
+            DeliverySource::Quay => "quay",
+            DeliverySource::Acr => "acr",
+            DeliverySource::Ecr => "ecr",
+            DeliverySource::Gar => "gar",
+            DeliverySource::Gitlab => "gitlab",
+            DeliverySource::Jfrog => "jfrog",
         }
     }
 
@@ -339,7 +376,18 @@ mod tests {
         use HubSyncState::*;
         spelled(
             &DeliverySource::ALL,
-            &[(DockerHub, "docker-hub"), (Registry, "registry")],
+            &[
+                (DockerHub, "docker-hub"),
+                (Registry, "registry"),
+                (Harbor, "harbor"),
+                (Ghcr, "ghcr"),
+                (Quay, "quay"),
+                (Acr, "acr"),
+                (Ecr, "ecr"),
+                (Gar, "gar"),
+                (Gitlab, "gitlab"),
+                (Jfrog, "jfrog"),
+            ],
             |source| source.as_str(),
             DeliverySource::parse,
         );

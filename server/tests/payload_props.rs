@@ -4,15 +4,82 @@
 //! the parsers never panic, they either parse or return a one-line
 //! `PayloadError`, and every event they return satisfies the grammars
 //! written again there as regexes. The strategies here come close to valid
-//! bodies, which random bytes rarely do.
+//! bodies, which random bytes rarely do: every registry format's fixture is
+//! mutated, its fields set to tricky values, its bytes damaged (and the
+//! Artifact Registry message inside its base64 `message.data` too).
 
+use base64::Engine;
 use proptest::prelude::*;
 use serde_json::{Map, Value};
-use server::fuzz_entry::{assert_event_is_safe, payload};
-use server::receive::payload::{parse_docker_hub, parse_registry_envelope};
+use server::fuzz_entry::{assert_event_is_safe, assert_not_push_is_safe, payload};
+use server::receive::payload::{
+    parse_docker_hub, parse_registry_delivery, parse_registry_envelope, RegistryHeaders,
+};
 
 const HUB_FIXTURE: &[u8] = include_bytes!("fixtures/docker-hub-push.json");
 const REGISTRY_FIXTURE: &[u8] = include_bytes!("fixtures/registry-push-event.json");
+const GAR_FIXTURE: &[u8] = include_bytes!("fixtures/gar-pubsub-insert.json");
+
+/// A field's path of keys and indexes (`["events", "0", "target", "tag"]`).
+type FieldPath = &'static [&'static str];
+
+/// Every registry format's fixtures (name, body), with the fields its
+/// parser reads.
+const FORMATS: &[(&str, &[u8], &[FieldPath])] = &[
+    ("registry", REGISTRY_FIXTURE, REGISTRY_FIELDS),
+    (
+        "gitlab",
+        include_bytes!("fixtures/gitlab-registry-push.json"),
+        GITLAB_FIELDS,
+    ),
+    (
+        "harbor",
+        include_bytes!("fixtures/harbor-push.json"),
+        HARBOR_FIELDS,
+    ),
+    (
+        "harbor pull",
+        include_bytes!("fixtures/harbor-pull.json"),
+        HARBOR_FIELDS,
+    ),
+    (
+        "harbor cloudevents",
+        include_bytes!("fixtures/harbor-cloudevents-push.json"),
+        HARBOR_CLOUDEVENTS_FIELDS,
+    ),
+    (
+        "ghcr",
+        include_bytes!("fixtures/ghcr-package-published.json"),
+        GHCR_FIELDS,
+    ),
+    (
+        "quay",
+        include_bytes!("fixtures/quay-repo-push.json"),
+        QUAY_FIELDS,
+    ),
+    ("acr", include_bytes!("fixtures/acr-push.json"), ACR_FIELDS),
+    (
+        "acr delete",
+        include_bytes!("fixtures/acr-delete.json"),
+        ACR_FIELDS,
+    ),
+    (
+        "ecr",
+        include_bytes!("fixtures/ecr-image-action-push.json"),
+        ECR_FIELDS,
+    ),
+    ("gar", GAR_FIXTURE, GAR_FIELDS),
+    (
+        "gar delete",
+        include_bytes!("fixtures/gar-pubsub-delete.json"),
+        GAR_FIELDS,
+    ),
+    (
+        "jfrog",
+        include_bytes!("fixtures/jfrog-docker-pushed.json"),
+        JFROG_FIELDS,
+    ),
+];
 
 // ---- Strategies ----
 
@@ -229,6 +296,152 @@ const REGISTRY_FIELDS: &[&[&str]] = &[
     &["events", "0", "actor", "name"],
 ];
 
+const GITLAB_FIELDS: &[&[&str]] = &[
+    &["events", "0", "action"],
+    &["events", "0", "target", "tag"],
+    &["events", "0", "target", "repository"],
+    &["events", "0", "target", "url"],
+    &["events", "0", "request", "host"],
+    &["events", "0", "actor", "name"],
+    &["events", "0", "actor", "user_type"],
+];
+
+const HARBOR_FIELDS: &[&[&str]] = &[
+    &["type"],
+    &["occur_at"],
+    &["operator"],
+    &["event_data", "resources", "0", "digest"],
+    &["event_data", "resources", "0", "tag"],
+    &["event_data", "resources", "0", "resource_url"],
+    &["event_data", "resources", "1"],
+    &["event_data", "repository", "repo_full_name"],
+    &["event_data", "repository", "namespace"],
+    &["event_data", "repository", "name"],
+];
+
+const HARBOR_CLOUDEVENTS_FIELDS: &[&[&str]] = &[
+    &["specversion"],
+    &["id"],
+    &["type"],
+    &["time"],
+    &["operator"],
+    &["data", "resources", "0", "digest"],
+    &["data", "resources", "0", "tag"],
+    &["data", "resources", "0", "resource_url"],
+    &["data", "repository", "repo_full_name"],
+];
+
+const GHCR_FIELDS: &[&[&str]] = &[
+    &["action"],
+    &["package", "name"],
+    &["package", "namespace"],
+    &["package", "package_type"],
+    &["package", "owner", "login"],
+    &["package", "package_version", "name"],
+    &["package", "package_version", "created_at"],
+    &["package", "package_version", "updated_at"],
+    &[
+        "package",
+        "package_version",
+        "container_metadata",
+        "tag",
+        "name",
+    ],
+    &[
+        "package",
+        "package_version",
+        "container_metadata",
+        "tag",
+        "digest",
+    ],
+    &["sender", "login"],
+];
+
+const QUAY_FIELDS: &[&[&str]] = &[
+    &["repository"],
+    &["namespace"],
+    &["docker_url"],
+    &["updated_tags"],
+    &["updated_tags", "0"],
+    &["updated_tags", "1"],
+    &["build_id"],
+];
+
+const ACR_FIELDS: &[&[&str]] = &[
+    &["id"],
+    &["timestamp"],
+    &["action"],
+    &["target", "mediaType"],
+    &["target", "digest"],
+    &["target", "repository"],
+    &["target", "tag"],
+    &["request", "host"],
+];
+
+const ECR_FIELDS: &[&[&str]] = &[
+    &["id"],
+    &["detail-type"],
+    &["source"],
+    &["account"],
+    &["time"],
+    &["region"],
+    &["detail", "result"],
+    &["detail", "repository-name"],
+    &["detail", "image-digest"],
+    &["detail", "action-type"],
+    &["detail", "image-tag"],
+];
+
+const GAR_FIELDS: &[&[&str]] = &[
+    &["message", "data"],
+    &["message", "messageId"],
+    &["message", "message_id"],
+    &["message", "publishTime"],
+    &["message", "publish_time"],
+    &["subscription"],
+];
+
+/// The fields of the Artifact Registry message inside `message.data`.
+const GAR_MESSAGE_FIELDS: &[&[&str]] = &[&["action"], &["digest"], &["tag"]];
+
+const JFROG_FIELDS: &[&[&str]] = &[
+    &["domain"],
+    &["event_type"],
+    &["jpd_origin"],
+    &["data", "repo_key"],
+    &["data", "image_name"],
+    &["data", "tag"],
+    &["data", "sha256"],
+];
+
+/// The Artifact Registry fixture with its decoded message changed by
+/// `change`, encoded again.
+fn with_gar_message(change: impl FnOnce(&mut Value)) -> Vec<u8> {
+    let mut document: Value = serde_json::from_slice(GAR_FIXTURE).unwrap_or(Value::Null);
+    let engine = base64::engine::general_purpose::STANDARD;
+    let mut message: Value = document["message"]["data"]
+        .as_str()
+        .and_then(|data| engine.decode(data).ok())
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or(Value::Null);
+    change(&mut message);
+    document["message"]["data"] = Value::from(engine.encode(message.to_string()));
+    serde_json::to_vec(&document).unwrap_or_default()
+}
+
+/// Near-valid full image references for the message's `tag` and `digest`.
+fn tricky_reference() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (tricky_string(), "[a-z0-9/-]{1,12}", tricky_string())
+            .prop_map(|(host, path, tag)| format!("{host}/{path}:{tag}")),
+        ("[a-z0-9.-]{1,12}", tricky_string(), "[a-z0-9.-]{1,8}")
+            .prop_map(|(host, path, tag)| format!("{host}/{path}:{tag}")),
+        ("[a-z0-9.:-]{1,12}", "[a-z0-9/._-]{1,16}", tricky_string())
+            .prop_map(|(host, path, digest)| format!("{host}/{path}@{digest}")),
+        tricky_string(),
+    ]
+}
+
 /// Byte-level damage to a text: overwrite, insert or delete at positions.
 fn damaged(text: &[u8], edits: &[(usize, u8, u8)]) -> Vec<u8> {
     let mut bytes = text.to_vec();
@@ -266,8 +479,11 @@ proptest! {
     }
 
     #[test]
-    fn structural_mutations_of_the_registry_fixture(mutations in prop::collection::vec(mutation(), 1..4)) {
-        payload(&mutated(REGISTRY_FIXTURE, &mutations));
+    fn structural_mutations_of_every_registry_fixture(
+        format in 0..FORMATS.len(),
+        mutations in prop::collection::vec(mutation(), 1..4),
+    ) {
+        payload(&mutated(FORMATS[format].1, &mutations));
     }
 
     #[test]
@@ -283,19 +499,45 @@ proptest! {
 
     #[test]
     fn registry_fields_set_to_tricky_values(
-        fields in prop::collection::vec((0..REGISTRY_FIELDS.len(), prop_oneof![4 => tricky_string().prop_map(Value::String), 1 => json_value()]), 1..4)
+        format in 0..FORMATS.len(),
+        fields in prop::collection::vec((any::<usize>(), prop_oneof![4 => tricky_string().prop_map(Value::String), 1 => json_value()]), 1..4)
     ) {
-        let mut body = REGISTRY_FIXTURE.to_vec();
+        let (_, fixture, paths) = FORMATS[format];
+        let mut body = fixture.to_vec();
         for (field, value) in fields {
-            body = with_field(&body, REGISTRY_FIELDS[field], value);
+            body = with_field(&body, paths[field % paths.len()], value);
         }
+        payload(&body);
+    }
+
+    #[test]
+    fn artifact_registry_messages_set_to_tricky_values(
+        fields in prop::collection::vec((0..GAR_MESSAGE_FIELDS.len(), prop_oneof![
+            3 => tricky_reference().prop_map(Value::String),
+            1 => prop::sample::select(vec!["INSERT", "DELETE", "insert", ""]).prop_map(Value::from),
+            1 => json_value(),
+        ]), 1..4),
+        mutations in prop::collection::vec(mutation(), 0..2),
+    ) {
+        let body = with_gar_message(|message| {
+            for (field, value) in fields {
+                if let (Some(object), [key]) = (message.as_object_mut(), GAR_MESSAGE_FIELDS[field]) {
+                    object.insert((*key).to_string(), value);
+                }
+            }
+            for one in &mutations {
+                apply(message, one);
+            }
+        });
         payload(&body);
     }
 
     #[test]
     fn byte_damage_to_the_fixtures(edits in prop::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 1..8)) {
         payload(&damaged(HUB_FIXTURE, &edits));
-        payload(&damaged(REGISTRY_FIXTURE, &edits));
+        for (_, fixture, _) in FORMATS {
+            payload(&damaged(fixture, &edits));
+        }
     }
 }
 
@@ -308,6 +550,16 @@ fn fixtures_satisfy_the_grammars() {
     let events = parse_registry_envelope(REGISTRY_FIXTURE).expect("registry fixture parses");
     assert_eq!(events.len(), 1);
     events.iter().for_each(assert_event_is_safe);
+    for (name, fixture, _) in FORMATS {
+        let delivery = parse_registry_delivery(&RegistryHeaders::default(), fixture)
+            .unwrap_or_else(|error| panic!("{name} fixture: {error}"));
+        assert!(
+            !delivery.pushes.is_empty() || !delivery.not_pushes.is_empty(),
+            "{name}"
+        );
+        delivery.pushes.iter().for_each(assert_event_is_safe);
+        delivery.not_pushes.iter().for_each(assert_not_push_is_safe);
+    }
 }
 
 /// Tricky values that pass validation are reported unchanged, so a check

@@ -26,7 +26,7 @@ mod yaml;
 pub use bindings::bindings;
 pub use expression::expression;
 pub use kubernetes::kubernetes_yaml;
-pub use payload::{assert_event_is_safe, payload};
+pub use payload::{assert_event_is_safe, assert_not_push_is_safe, payload};
 pub use pipeline::pipeline_text;
 pub use tag_pattern::tag_pattern;
 

@@ -1,5 +1,6 @@
 //! Webhook payloads: [`crate::receive::payload::parse`] for every
-//! [`DeliverySource`].
+//! [`DeliverySource`], and [`parse_registry_delivery`] with the header sets
+//! that change how a body is read.
 //!
 //! The grammars are written again here as regexes, independently of the
 //! hand-written checks in `receive/payload/grammar.rs`, so a slip in either
@@ -12,7 +13,9 @@ use app::webhook::DeliverySource;
 use regex::Regex;
 
 use super::assert_one_line;
-use crate::receive::payload::{parse, PushEvent};
+use crate::receive::payload::{
+    parse, parse_registry_delivery, NotAPush, PushEvent, RegistryHeaders,
+};
 
 fn grammar(expression: &str) -> Regex {
     Regex::new(expression).unwrap_or_else(|error| panic!("grammar {expression}: {error}"))
@@ -44,9 +47,37 @@ static UTC_TIME: LazyLock<Regex> = LazyLock::new(|| {
 static SAFE_INPUT: LazyLock<Regex> =
     LazyLock::new(|| grammar(r"\A(?:[A-Za-z0-9_][A-Za-z0-9_.:/@+=-]*)?\z"));
 
-/// Reads `body` as every delivery source's format. Properties: an event
-/// keeps every field to its grammar ([`assert_event_is_safe`]); a refusal
-/// is a one-line message.
+/// The header sets a registry delivery is read with: none, a GitHub
+/// `package` delivery, a `registry_package` one with an odd delivery id,
+/// a ping, and another GitHub event.
+const HEADER_SETS: [RegistryHeaders<'static>; 5] = [
+    RegistryHeaders {
+        github_event: None,
+        github_delivery: None,
+    },
+    RegistryHeaders {
+        github_event: Some("package"),
+        github_delivery: Some("72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+    },
+    RegistryHeaders {
+        github_event: Some("registry_package"),
+        github_delivery: Some("id: x"),
+    },
+    RegistryHeaders {
+        github_event: Some("ping"),
+        github_delivery: None,
+    },
+    RegistryHeaders {
+        github_event: Some("push\n#x"),
+        github_delivery: None,
+    },
+];
+
+/// Reads `body` as every delivery source's format, and as a registry
+/// delivery with each of [`HEADER_SETS`]. Properties: an event keeps every
+/// field to its grammar ([`assert_event_is_safe`]), a registry delivery's
+/// dedupe keys start with its source's name, a not-a-push is one safe line
+/// ([`assert_not_push_is_safe`]); a refusal is a one-line message.
 pub fn payload(body: &[u8]) {
     for source in DeliverySource::ALL {
         match parse(source, body) {
@@ -54,6 +85,46 @@ pub fn payload(body: &[u8]) {
             Err(error) => assert_one_line(source.as_str(), &error.to_string()),
         }
     }
+    for headers in &HEADER_SETS {
+        match parse_registry_delivery(headers, body) {
+            Ok(delivery) => {
+                let prefix = format!("{}|", delivery.source.as_str());
+                for event in &delivery.pushes {
+                    assert_event_is_safe(event);
+                    assert!(
+                        event.dedupe_key.starts_with(&prefix),
+                        "{} key {:?}",
+                        delivery.source.as_str(),
+                        event.dedupe_key
+                    );
+                }
+                delivery.not_pushes.iter().for_each(assert_not_push_is_safe);
+            }
+            Err(error) => assert_one_line("registry delivery", &error.to_string()),
+        }
+    }
+}
+
+/// A not-a-push says what it was in one line without control characters,
+/// and names only a valid repository and tag (or none).
+pub fn assert_not_push_is_safe(entry: &NotAPush) {
+    assert_one_line("not a push", &entry.what);
+    assert!(
+        !entry.what.chars().any(char::is_control),
+        "what {:?}",
+        entry.what
+    );
+    assert!(
+        entry.repository.is_empty()
+            || (REPOSITORY_PATH.is_match(&entry.repository) && entry.repository.len() <= 255),
+        "repository {:?}",
+        entry.repository
+    );
+    assert!(
+        entry.tag.is_empty() || TAG.is_match(&entry.tag),
+        "tag {:?}",
+        entry.tag
+    );
 }
 
 /// Every field of a parsed event keeps to its grammar, and every `DOCKER_*`
@@ -103,8 +174,22 @@ pub fn assert_event_is_safe(event: &PushEvent) {
             "callback_url {url:?}"
         );
     }
+    let prefixes = DeliverySource::ALL.map(|source| match source {
+        DeliverySource::DockerHub => "hub|",
+        DeliverySource::Registry => "registry|",
+        DeliverySource::Harbor => "harbor|",
+        DeliverySource::Ghcr => "ghcr|",
+        DeliverySource::Quay => "quay|",
+        DeliverySource::Acr => "acr|",
+        DeliverySource::Ecr => "ecr|",
+        DeliverySource::Gar => "gar|",
+        DeliverySource::Gitlab => "gitlab|",
+        DeliverySource::Jfrog => "jfrog|",
+    });
     assert!(
-        event.dedupe_key.starts_with("hub|") || event.dedupe_key.starts_with("registry|"),
+        prefixes
+            .iter()
+            .any(|prefix| event.dedupe_key.starts_with(prefix)),
         "dedupe key {:?}",
         event.dedupe_key
     );

@@ -1,5 +1,6 @@
 //! The CNCF distribution notification envelope (`{"events":[…]}`), sent by
-//! self-hosted registries and Harbor-like products.
+//! self-hosted registries (CNCF distribution's `notifications` section) and
+//! GitLab's container registry, a fork of it.
 //!
 //! A one-segment repository (`app`) keeps an empty namespace and `image`
 //! stays `app`: `library/` is a Docker Hub convention, and
@@ -7,9 +8,24 @@
 //! deeper path (`team/sub/app`) splits at its last `/`: namespace `team/sub`,
 //! repository name `app`. Events have the host the push was sent to
 //! (`request.host`, else the host of `target.url`).
+//!
+//! GitLab: its registry sends the same envelope, so it is told apart by
+//! what only GitLab's fork adds or names. An envelope is GitLab's when one of
+//! its events has `actor.user_type` (the kind of GitLab credential that
+//! pushed: `personal_access_token`, `deploy_token`, a CI job's, …; GitLab's
+//! container registry added it to the actor in v3.66.0, 2023-01, merge
+//! request 1203, while upstream distribution's actor has only `name`), or
+//! when its registry host (`request.host`, else the host of `target.url`)
+//! is `registry.gitlab.com`. `request.useragent` was considered and not
+//! used: it is the pushing client's (`docker/…`, `buildkit/…`,
+//! `containerd/…`), the same whichever registry received the push. A
+//! self-managed GitLab older than v3.66.0 under its own host name is read
+//! as `registry`: the same format, only the Activity source differs.
 
+use app::webhook::DeliverySource;
 use serde_json::{Map, Value};
 
+use super::common::{event_text, not_a_push, object, text, word};
 use super::grammar::{
     check_digest, check_event_id, check_host, check_owner, check_repository_path, check_tag,
     url_authority,
@@ -18,9 +34,12 @@ use super::json::{
     as_object, invalid, optional_string, parse_json, required, required_string, wrong_type,
 };
 use super::time::rfc3339_to_utc;
-use super::{PayloadError, PushEvent};
+use super::{NotAPush, PayloadError, PushEvent, RegistryDelivery};
 
-/// The format's entry in the dispatch.
+/// GitLab.com's container registry.
+const GITLAB_COM_REGISTRY: &str = "registry.gitlab.com";
+
+/// The format's entry in the dispatch by receiver.
 pub(super) fn parse(body: &[u8]) -> Result<Vec<PushEvent>, PayloadError> {
     parse_registry_envelope(body)
 }
@@ -42,36 +61,93 @@ pub(super) fn parse(body: &[u8]) -> Result<Vec<PushEvent>, PayloadError> {
 pub fn parse_registry_envelope(body: &[u8]) -> Result<Vec<PushEvent>, PayloadError> {
     let document = parse_json(body)?;
     let root = as_object(&document, "the body")?;
+    read_envelope(root, DeliverySource::Registry).map(|delivery| delivery.pushes)
+}
+
+/// The envelope as the registry receiver reads it: `gitlab` or `registry`
+/// ([`source_of`]), with the events that are not pushes said: one
+/// [`NotAPush`] per pull, delete, mount or other action. Layer and blob
+/// pushes and manifest pushes without a tag stay silent: one image push
+/// makes many of them. The dedupe keys start with the source's name.
+pub(super) fn parse_delivery(root: &Map<String, Value>) -> Result<RegistryDelivery, PayloadError> {
+    read_envelope(root, source_of(root))
+}
+
+/// `gitlab` when GitLab's container registry sent the envelope (see the
+/// module doc), else `registry`.
+pub(super) fn source_of(root: &Map<String, Value>) -> DeliverySource {
+    let events = root.get("events").and_then(Value::as_array);
+    let gitlab = events.is_some_and(|events| {
+        events.iter().filter_map(Value::as_object).any(|event| {
+            let user_type = object(Some(event), "actor")
+                .and_then(|actor| actor.get("user_type"))
+                .is_some_and(|user_type| !user_type.is_null());
+            let host = text(object(Some(event), "request"), "host")
+                .or_else(|| text(object(Some(event), "target"), "url").and_then(url_authority));
+            user_type || host.is_some_and(|host| host.eq_ignore_ascii_case(GITLAB_COM_REGISTRY))
+        })
+    });
+    if gitlab {
+        DeliverySource::Gitlab
+    } else {
+        DeliverySource::Registry
+    }
+}
+
+fn read_envelope(
+    root: &Map<String, Value>,
+    source: DeliverySource,
+) -> Result<RegistryDelivery, PayloadError> {
     let events = match required(root, "events", "events")? {
         Value::Array(events) => events,
         other => return Err(wrong_type("events", "an array", other)),
     };
-    let mut pushes = Vec::new();
+    let mut delivery = RegistryDelivery::new(source);
     for (index, event) in events.iter().enumerate() {
         let place = format!("events[{index}]");
-        if let Some(push) = parse_registry_event(event, &place)? {
-            pushes.push(push);
+        match read_event(event, &place, source)? {
+            Event::Push(push) => delivery.pushes.push(*push),
+            Event::NotAPush(not_push) => delivery.not_pushes.push(not_push),
+            Event::Silent => {}
         }
     }
-    Ok(pushes)
+    Ok(delivery)
 }
 
-/// One envelope event: `Ok(None)` when it is not a tag push.
-fn parse_registry_event(event: &Value, place: &str) -> Result<Option<PushEvent>, PayloadError> {
+/// What one envelope event is.
+enum Event {
+    Push(Box<PushEvent>),
+    /// A pull, delete, mount or other action: said, not started.
+    NotAPush(NotAPush),
+    /// A layer or blob push, or a manifest pushed without a tag.
+    Silent,
+}
+
+fn read_event(event: &Value, place: &str, source: DeliverySource) -> Result<Event, PayloadError> {
     let event = as_object(event, place)?;
     let action = required_string(event, "action", &format!("{place}.action"))?;
     if action != "push" {
-        return Ok(None);
+        let target = object(Some(event), "target");
+        let repository = text(target, "repository");
+        let tag = text(target, "tag");
+        let what = event_text(
+            source,
+            &word(action),
+            repository,
+            tag,
+            text(target, "digest"),
+        );
+        return Ok(Event::NotAPush(not_a_push(&what, repository, tag)));
     }
     let target_place = format!("{place}.target");
     let target = as_object(required(event, "target", &target_place)?, &target_place)?;
     let media_type = optional_string(target, "mediaType", &format!("{target_place}.mediaType"))?;
     if media_type.is_some_and(|media_type| !is_manifest_media_type(media_type)) {
-        return Ok(None);
+        return Ok(Event::Silent);
     }
     let tag = match optional_string(target, "tag", &format!("{target_place}.tag"))? {
         Some(tag) if !tag.is_empty() => tag,
-        _ => return Ok(None),
+        _ => return Ok(Event::Silent),
     };
     check_tag(tag, &format!("{target_place}.tag"))?;
 
@@ -114,14 +190,15 @@ fn parse_registry_event(event: &Value, place: &str) -> Result<Option<PushEvent>,
     };
     check_owner(owner, &format!("{place}.actor.name"))?;
 
+    let prefix = source.as_str();
     let dedupe_key = match &event_id {
-        Some(id) => format!("registry|event|{id}"),
+        Some(id) => format!("{prefix}|event|{id}"),
         None => format!(
-            "registry|{repository}|{tag}|{}",
+            "{prefix}|{repository}|{tag}|{}",
             digest.as_deref().unwrap_or_default()
         ),
     };
-    Ok(Some(PushEvent {
+    Ok(Event::Push(Box::new(PushEvent {
         owner: owner.to_string(),
         image: repository.to_string(),
         namespace,
@@ -133,13 +210,13 @@ fn parse_registry_event(event: &Value, place: &str) -> Result<Option<PushEvent>,
         event_id,
         callback_url: None,
         dedupe_key,
-    }))
+    })))
 }
 
 /// Manifests and indexes (what a tag can name), as opposed to layers,
 /// configs and other blobs. Known types first; then any vendor type that
 /// calls itself a manifest or an index, so newer artifact types still count.
-fn is_manifest_media_type(media_type: &str) -> bool {
+pub(super) fn is_manifest_media_type(media_type: &str) -> bool {
     const MANIFEST_MEDIA_TYPES: &[&str] = &[
         "application/vnd.docker.distribution.manifest.v1+json",
         "application/vnd.docker.distribution.manifest.v1+prettyjws",
@@ -186,8 +263,78 @@ fn registry_host(
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{envelope_of, fixture_event, registry_error, REGISTRY_FIXTURE};
+    use super::super::tests::{
+        body_of, delivery, envelope_of, fixture_event, fixture_json, only_not_push, registry_error,
+        GITLAB_FIXTURE, REGISTRY_FIXTURE,
+    };
     use super::*;
+
+    #[test]
+    fn gitlab_fixture_is_read_as_gitlab() {
+        let digest = "sha256:60af4a1cd7e0c3b4749d46554b21e27d3c25b26905d27ab6c4532f2df30e122b";
+        let read = delivery(GITLAB_FIXTURE);
+        assert_eq!(read.source, DeliverySource::Gitlab);
+        assert!(read.not_pushes.is_empty());
+        assert_eq!(
+            read.pushes,
+            vec![PushEvent {
+                owner: "ci-bot".into(),
+                namespace: "acme/shop".into(),
+                repo_name: "api".into(),
+                image: "acme/shop/api".into(),
+                tag: "1.2.0".into(),
+                digest: Some(digest.into()),
+                registry: Some("registry.gitlab.example.com".into()),
+                pushed_at: Some("2026-11-28T09:14:07.173270Z".into()),
+                event_id: Some("a582a0f3-e620-43e6-8e98-ff850fc9d984".into()),
+                callback_url: None,
+                dedupe_key: "gitlab|event|a582a0f3-e620-43e6-8e98-ff850fc9d984".into(),
+            }]
+        );
+        // The envelope's own parser reads it as the registry receiver always did.
+        assert_eq!(
+            parse_registry_envelope(GITLAB_FIXTURE).expect("parses")[0].dedupe_key,
+            "registry|event|a582a0f3-e620-43e6-8e98-ff850fc9d984"
+        );
+    }
+
+    #[test]
+    fn gitlab_is_told_by_actor_user_type_or_gitlab_com_host() {
+        let mut document = fixture_json(GITLAB_FIXTURE);
+        let event = &mut document["events"][0];
+        event["actor"]
+            .as_object_mut()
+            .expect("object")
+            .remove("user_type");
+        assert_eq!(
+            delivery(&body_of(&document)).source,
+            DeliverySource::Registry
+        );
+        document["events"][0]["request"]["host"] = "Registry.GitLab.com".into();
+        assert_eq!(delivery(&body_of(&document)).source, DeliverySource::Gitlab);
+        let event = document["events"][0].as_object_mut().expect("object");
+        event.remove("request");
+        event.insert(
+            "target".into(),
+            serde_json::json!({"repository": "acme/api", "tag": "v1",
+                "url": "https://registry.gitlab.com/v2/acme/api/manifests/v1"}),
+        );
+        let read = delivery(&body_of(&document));
+        assert_eq!(read.source, DeliverySource::Gitlab);
+        assert_eq!(
+            read.pushes[0].registry.as_deref(),
+            Some("registry.gitlab.com")
+        );
+
+        let mut pull = fixture_json(GITLAB_FIXTURE);
+        pull["events"][0]["action"] = "pull".into();
+        let read = delivery(&body_of(&pull));
+        assert_eq!(read.source, DeliverySource::Gitlab);
+        assert_eq!(
+            only_not_push(&read).what,
+            "GitLab registry pull of acme/shop/api:1.2.0"
+        );
+    }
 
     #[test]
     fn registry_fixture_parses() {

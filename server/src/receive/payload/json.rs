@@ -99,3 +99,43 @@ pub(super) fn one_line(text: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+pub(super) fn required_object<'a>(
+    object: &'a Map<String, Value>,
+    key: &str,
+    place: &str,
+) -> Result<&'a Map<String, Value>, PayloadError> {
+    as_object(required(object, key, place)?, place)
+}
+
+/// An object field that may be absent or null.
+pub(super) fn optional_object<'a>(
+    object: &'a Map<String, Value>,
+    key: &str,
+    place: &str,
+) -> Result<Option<&'a Map<String, Value>>, PayloadError> {
+    match object.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => as_object(value, place).map(Some),
+    }
+}
+
+pub(super) fn required_array<'a>(
+    object: &'a Map<String, Value>,
+    key: &str,
+    place: &str,
+) -> Result<&'a [Value], PayloadError> {
+    match required(object, key, place)? {
+        Value::Array(items) => Ok(items),
+        other => Err(wrong_type(place, "an array", other)),
+    }
+}
+
+/// A string field that may be absent, null or empty: `None` for all three.
+pub(super) fn nonempty_string<'a>(
+    object: &'a Map<String, Value>,
+    key: &str,
+    place: &str,
+) -> Result<Option<&'a str>, PayloadError> {
+    Ok(optional_string(object, key, place)?.filter(|text| !text.is_empty()))
+}
