@@ -1,6 +1,10 @@
-//! The registry-facing routes: Docker Hub pushes and CNCF distribution
-//! notifications. Plain axum routes (not server functions): the callers are
-//! registries, authenticated only by the webhook's secure token.
+//! The registry-facing routes: Docker Hub pushes, and every other registry's
+//! notifications on one receiver that detects the product (CNCF distribution,
+//! Harbor, GitHub, Quay, ACR, ECR, Artifact Registry, GitLab, JFrog). Plain
+//! axum routes (not server functions): the callers are registries,
+//! authenticated by the webhook's secure token — in `?secureToken=`, or in
+//! `Authorization` as `Bearer T` or `T` — and, from GitHub, by the body's
+//! HMAC signature under it.
 
 use std::net::SocketAddr;
 
@@ -17,7 +21,7 @@ use serde_json::json;
 
 use super::error::ApiError;
 use super::AppState;
-use crate::service::delivery::{Delivery, DeliveryRefusal};
+use crate::service::delivery::{Delivery, DeliveryRefusal, GitHubHeaders};
 use crate::service::refusals::CountedRefusal;
 
 /// Push payloads are a few KiB; anything near this is not a push.
@@ -80,14 +84,21 @@ async fn deliver(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
+    let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
     let delivery = Delivery {
-        secure_token: query.secure_token.as_deref(),
+        secure_token: query
+            .secure_token
+            .as_deref()
+            .or_else(|| text(header::AUTHORIZATION.as_str()).map(token_of_authorization)),
         source,
         peer: Some(peer.ip()),
         body,
-        content_type: headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok()),
+        content_type: text(header::CONTENT_TYPE.as_str()),
+        github: GitHubHeaders {
+            event: text("x-github-event"),
+            delivery: text("x-github-delivery"),
+            signature: text("x-hub-signature-256"),
+        },
     };
     match state.backend.receive(delivery).await {
         Ok(answer) => (StatusCode::ACCEPTED, Json(answer)).into_response(),
@@ -109,6 +120,17 @@ async fn deliver(
         )
             .into_response(),
         Err(DeliveryRefusal::Internal) => ApiError(AppError::Internal).into_response(),
+    }
+}
+
+/// The secure token in an `Authorization` header: `Bearer T`, or the bare
+/// `T` (Harbor's "Auth Header", an ECR API destination's API key, GitLab's
+/// notification header) — whatever registries let a person paste there.
+fn token_of_authorization(value: &str) -> &str {
+    let value = value.trim();
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => value,
     }
 }
 

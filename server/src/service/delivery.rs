@@ -10,7 +10,9 @@ use crate::clock::now_millis;
 use crate::pinning::{self, PushedTag};
 use crate::receive::cidr::AllowList;
 use crate::receive::matching::{tag_version, Pattern};
-use crate::receive::payload::{self, PushEvent, MAX_PUSHES_PER_DELIVERY};
+use crate::receive::payload::{
+    self, NotAPush, PushEvent, RegistryDelivery, RegistryHeaders, MAX_PUSHES_PER_DELIVERY,
+};
 use crate::secrets;
 use crate::service::refusals::CountedRefusal;
 use crate::service::{Refusal, Slipway};
@@ -32,11 +34,37 @@ const RUN_FAILED_INSIDE: &str =
 /// Where a delivery came from and what it carried.
 pub struct Delivery<'a> {
     pub secure_token: Option<&'a str>,
+    /// The receiver it was sent to: Docker Hub's, or the registry one, which
+    /// detects the product from the headers and body.
     pub source: DeliverySource,
     pub peer: Option<IpAddr>,
     pub body: &'a [u8],
     pub content_type: Option<&'a str>,
+    /// GitHub's headers, when it sent them.
+    pub github: GitHubHeaders<'a>,
 }
+
+/// What GitHub sends besides the body.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GitHubHeaders<'a> {
+    /// `X-GitHub-Event`: `package`, `ping`, ….
+    pub event: Option<&'a str>,
+    /// `X-GitHub-Delivery`: the delivery's id (the same on a redelivery).
+    pub delivery: Option<&'a str>,
+    /// `X-Hub-Signature-256`: `sha256=` and the HMAC-SHA256 of the body
+    /// under the webhook's secret (its secure token).
+    pub signature: Option<&'a str>,
+}
+
+impl GitHubHeaders<'_> {
+    /// A delivery from GitHub (or claiming to be) must be signed.
+    fn must_be_signed(&self) -> bool {
+        self.event.is_some() || self.signature.is_some()
+    }
+}
+
+/// Not-push events one delivery's Activity row names before it says "and N more".
+const NOT_PUSHES_NAMED: usize = 3;
 
 /// How a receiver answers, besides the contract's 202.
 #[derive(Debug)]
@@ -68,14 +96,23 @@ impl Slipway {
     #[tracing::instrument(skip_all, fields(source = delivery.source.as_str()))]
     pub async fn receive(&self, delivery: Delivery<'_>) -> Result<DeliveryAnswer, DeliveryRefusal> {
         let webhook = self.webhook_of_token(delivery.secure_token).await?;
+        if delivery.github.must_be_signed()
+            && !signed_with(
+                delivery.body,
+                delivery.github.signature,
+                delivery.secure_token,
+            )
+        {
+            return Err(DeliveryRefusal::Unauthorized);
+        }
         if let Some(refusal) = self.refused_before_reading(&webhook, delivery.peer)? {
             self.count_refusal(&webhook, delivery.source, refusal, delivery.peer)
                 .await;
             return Err(DeliveryRefusal::Counted(refusal));
         }
         let received_at = now_millis();
-        let events = match pushes_of(&delivery) {
-            Ok(events) => events,
+        let parsed = match pushes_of(&delivery) {
+            Ok(parsed) => parsed,
             Err(DeliveryRefusal::Rejected { status, reason }) => {
                 self.record(
                     &webhook,
@@ -90,15 +127,23 @@ impl Slipway {
             }
             Err(refusal) => return Err(refusal),
         };
-        // Layer pushes, pulls and untagged pushes carry nothing to deploy: no Activity row.
+        // Layer pushes and untagged manifest pushes carry nothing to deploy
+        // and say nothing: no Activity row. Other events that are not pushes
+        // (pulls, deletes, a ping) are one IGNORED row saying what they were.
         let mut answer = DeliveryAnswer {
             event_id: None,
             status: EventStatus::Ignored,
             execution_id: None,
         };
-        for (index, event) in events.iter().enumerate() {
+        if parsed.pushes.is_empty() && !parsed.not_pushes.is_empty() {
+            let id = self
+                .record_not_pushes(&webhook, parsed.source, received_at, &parsed.not_pushes)
+                .await?;
+            answer.event_id = Some(id);
+        }
+        for (index, event) in parsed.pushes.iter().enumerate() {
             let handled = self
-                .handle_event(&webhook, delivery.source, received_at, event)
+                .handle_event(&webhook, parsed.source, received_at, event)
                 .await?;
             if index == 0 {
                 answer = handled;
@@ -385,6 +430,48 @@ impl Slipway {
         }
     }
 
+    /// One IGNORED row for the events of a delivery that are not pushes.
+    async fn record_not_pushes(
+        &self,
+        webhook: &WebhookRecord,
+        source: DeliverySource,
+        received_at: i64,
+        not_pushes: &[NotAPush],
+    ) -> Result<i64, DeliveryRefusal> {
+        let mut reason = not_pushes
+            .iter()
+            .take(NOT_PUSHES_NAMED)
+            .map(|event| event.what.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        if not_pushes.len() > NOT_PUSHES_NAMED {
+            reason.push_str(&format!(
+                " (and {} more)",
+                not_pushes.len() - NOT_PUSHES_NAMED
+            ));
+        }
+        let first = &not_pushes[0];
+        Ok(self
+            .record_activity(
+                webhook,
+                NewEvent {
+                    webhook_id: webhook.id,
+                    received_at,
+                    source,
+                    repository: &first.repository,
+                    tag: &first.tag,
+                    owner: "",
+                    status: EventStatus::Ignored,
+                    reason: &format!("not a push: {reason}"),
+                    dedupe_key: None,
+                    inputs: None,
+                    pushed_at: None,
+                    digest: None,
+                },
+            )
+            .await?)
+    }
+
     /// Tells open pages a run was canceled before it started.
     async fn announce_canceled(&self, execution_id: i64) {
         match self.store.execution_by_id(execution_id).await {
@@ -460,14 +547,14 @@ pub(crate) fn filter_mismatch(
     tag.mismatch("tag", &event.tag)
 }
 
-/// The checks of a delivery's body, in order — it is JSON, it is in the
-/// source's format, it reports at most [`MAX_PUSHES_PER_DELIVERY`] pushes —
-/// and the pushes it holds. A failed check is [`DeliveryRefusal::Rejected`].
+/// The checks of a delivery's body, in order — it is JSON, it is in a
+/// format the receiver knows, it reports at most [`MAX_PUSHES_PER_DELIVERY`]
+/// pushes — and what it holds. A failed check is [`DeliveryRefusal::Rejected`].
 ///
 /// Too many pushes is a 413 (the content is larger than the server takes,
 /// as for the body limit): the envelope is well-formed, and the same pushes
 /// in smaller deliveries are taken.
-fn pushes_of(delivery: &Delivery<'_>) -> Result<Vec<PushEvent>, DeliveryRefusal> {
+fn pushes_of(delivery: &Delivery<'_>) -> Result<RegistryDelivery, DeliveryRefusal> {
     let rejected = |status: u16, reason: String| DeliveryRefusal::Rejected { status, reason };
     if let Some(essence) = delivery.content_type.and_then(not_json) {
         return Err(rejected(
@@ -475,18 +562,54 @@ fn pushes_of(delivery: &Delivery<'_>) -> Result<Vec<PushEvent>, DeliveryRefusal>
             format!("content type '{essence}' is not JSON; send application/json"),
         ));
     }
-    let pushes = payload::parse(delivery.source, delivery.body)
+    let parsed =
+        match delivery.source {
+            DeliverySource::DockerHub => payload::parse(DeliverySource::DockerHub, delivery.body)
+                .map(|pushes| RegistryDelivery {
+                    source: DeliverySource::DockerHub,
+                    pushes,
+                    not_pushes: Vec::new(),
+                }),
+            _ => payload::parse_registry_delivery(
+                &RegistryHeaders {
+                    github_event: delivery.github.event,
+                    github_delivery: delivery.github.delivery,
+                },
+                delivery.body,
+            ),
+        }
         .map_err(|error| rejected(400, error.to_string()))?;
-    if pushes.len() > MAX_PUSHES_PER_DELIVERY {
+    if parsed.pushes.len() > MAX_PUSHES_PER_DELIVERY {
         return Err(rejected(
             413,
             format!(
                 "the delivery reports {} tag pushes; at most {MAX_PUSHES_PER_DELIVERY} are taken in one delivery: send them in smaller batches",
-                pushes.len()
+                parsed.pushes.len()
             ),
         ));
     }
-    Ok(pushes)
+    Ok(parsed)
+}
+
+/// Whether `signature` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under
+/// the secure token, compared in constant time.
+fn signed_with(body: &[u8], signature: Option<&str>, secure_token: Option<&str>) -> bool {
+    use hmac::{Hmac, Mac};
+    let (Some(signature), Some(token)) = (signature, secure_token) else {
+        return false;
+    };
+    let Some(expected) = signature
+        .trim()
+        .strip_prefix("sha256=")
+        .and_then(|hex_digits| hex::decode(hex_digits).ok())
+    else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(token.as_bytes()) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&expected).is_ok()
 }
 
 /// The essence of a content type (lower case, without parameters) when it is
