@@ -106,6 +106,22 @@ impl DeliverySource {
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|source| source.as_str() == text)
     }
+
+    /// The product's name, as pages show it.
+    pub fn label(self) -> &'static str {
+        match self {
+            DeliverySource::DockerHub => "Docker Hub",
+            DeliverySource::Registry => "Registry",
+            DeliverySource::Harbor => "Harbor",
+            DeliverySource::Ghcr => "GitHub",
+            DeliverySource::Quay => "Quay",
+            DeliverySource::Acr => "Azure ACR",
+            DeliverySource::Ecr => "AWS ECR",
+            DeliverySource::Gar => "Artifact Registry",
+            DeliverySource::Gitlab => "GitLab",
+            DeliverySource::Jfrog => "JFrog",
+        }
+    }
 }
 
 /// What became of a delivered push: the status of its Activity row.
@@ -336,6 +352,8 @@ pub struct DeliveryAnswer {
 pub struct ActivityFilter {
     pub webhook: Option<i64>,
     pub status: Option<String>,
+    /// A [`DeliverySource`] as text: which registry's format.
+    pub source: Option<String>,
     pub before: Option<i64>,
     pub limit: Option<u32>,
 }

@@ -15,7 +15,7 @@ use super::widgets::{
 use crate::execution::ExecutionStatus;
 use crate::functions::{list_activity, list_webhooks, RerunEvent};
 use crate::live::{use_live, LiveEvent, LiveScope, Refetch};
-use crate::webhook::{ActivityFilter, DockerEvent};
+use crate::webhook::{ActivityFilter, DeliverySource, DockerEvent};
 
 /// Rows per page.
 const PAGE_SIZE: u32 = 25;
@@ -26,16 +26,19 @@ fn parse_id(text: Option<String>) -> Option<i64> {
     text.and_then(|text| text.parse().ok())
 }
 
-/// The address of the page with these filters.
-fn address(webhook: Option<i64>, status: Option<&str>, before: Option<i64>) -> String {
+/// The address of the page with these filters (its `limit` is the page's own).
+fn address(filter: &ActivityFilter) -> String {
     let mut parts = Vec::new();
-    if let Some(webhook) = webhook {
+    if let Some(webhook) = filter.webhook {
         parts.push(format!("webhook={webhook}"));
     }
-    if let Some(status) = status {
+    if let Some(status) = &filter.status {
         parts.push(format!("status={status}"));
     }
-    if let Some(before) = before {
+    if let Some(source) = &filter.source {
+        parts.push(format!("source={source}"));
+    }
+    if let Some(before) = filter.before {
         parts.push(format!("before={before}"));
     }
     if parts.is_empty() {
@@ -76,6 +79,9 @@ pub fn ActivityPage() -> impl IntoView {
             status: query
                 .get("status")
                 .filter(|status| STATUSES.contains(&status.as_str())),
+            source: query
+                .get("source")
+                .filter(|source| DeliverySource::parse(source).is_some()),
             before: parse_id(query.get("before")),
             limit: Some(PAGE_SIZE),
         })
@@ -98,8 +104,12 @@ pub fn ActivityPage() -> impl IntoView {
         LiveEvent::Execution { id, .. } if shows_run(id) => refetch.request(),
         _ => {}
     });
-    let go = move |webhook: Option<i64>, status: Option<String>, before: Option<i64>| {
-        target.set(Some(address(webhook, status.as_deref(), before)));
+    // A changed filter starts again from the newest page.
+    let go = move |next: ActivityFilter| {
+        target.set(Some(address(&ActivityFilter {
+            before: None,
+            ..next
+        })));
     };
     let rerun_error = move || match rerun.value().get() {
         Some(Err(error)) => Some(error.to_string()),
@@ -126,8 +136,7 @@ pub fn ActivityPage() -> impl IntoView {
                 <label class="label" for="activity-webhook">"Webhook"</label>
                 <select class="input min-w-52" id="activity-webhook"
                     on:change=move |ev| {
-                        let current = filter.get_untracked();
-                        go(event_target_value(&ev).parse().ok(), current.status, None);
+                        go(ActivityFilter { webhook: event_target_value(&ev).parse().ok(), ..filter.get_untracked() });
                     }>
                     <option value="" selected=move || filter.with(|filter| filter.webhook.is_none())
                         prop:selected=move || filter.with(|filter| filter.webhook.is_none())>
@@ -158,9 +167,8 @@ pub fn ActivityPage() -> impl IntoView {
                 <label class="label" for="activity-status">"Status"</label>
                 <select class="input min-w-40" id="activity-status"
                     on:change=move |ev| {
-                        let current = filter.get_untracked();
                         let status = event_target_value(&ev);
-                        go(current.webhook, (!status.is_empty()).then_some(status), None);
+                        go(ActivityFilter { status: (!status.is_empty()).then_some(status), ..filter.get_untracked() });
                     }>
                     <option value="" selected=move || filter.with(|filter| filter.status.is_none())
                         prop:selected=move || filter.with(|filter| filter.status.is_none())>
@@ -171,6 +179,27 @@ pub fn ActivityPage() -> impl IntoView {
                         .map(|status| {
                             let chosen = move || filter.with(|filter| filter.status.as_deref() == Some(*status));
                             view! { <option value=*status selected=chosen prop:selected=chosen>{*status}</option> }
+                        })
+                        .collect_view()}
+                </select>
+            </div>
+            <div>
+                <label class="label" for="activity-source">"Source"</label>
+                <select class="input min-w-40" id="activity-source"
+                    on:change=move |ev| {
+                        let source = event_target_value(&ev);
+                        go(ActivityFilter { source: (!source.is_empty()).then_some(source), ..filter.get_untracked() });
+                    }>
+                    <option value="" selected=move || filter.with(|filter| filter.source.is_none())
+                        prop:selected=move || filter.with(|filter| filter.source.is_none())>
+                        "All sources"
+                    </option>
+                    {DeliverySource::ALL
+                        .iter()
+                        .map(|source| {
+                            let text = source.as_str();
+                            let chosen = move || filter.with(|filter| filter.source.as_deref() == Some(text));
+                            view! { <option value=text selected=chosen prop:selected=chosen>{source.label()}</option> }
                         })
                         .collect_view()}
                 </select>
@@ -187,7 +216,9 @@ pub fn ActivityPage() -> impl IntoView {
         })}
         <Transition fallback=|| view! { <p class="text-slate-500">"Loading activity…"</p> }>
             {move || {
-                let filtered = filter.with(|filter| filter.webhook.is_some() || filter.status.is_some());
+                let filtered = filter.with(|filter| {
+                    filter.webhook.is_some() || filter.status.is_some() || filter.source.is_some()
+                });
                 let paged = filter.with(|filter| filter.before.is_some());
                 events
                     .get()
@@ -229,12 +260,18 @@ fn ActivityTable(
         .then(|| list.last().map(|event| event.id))
         .flatten();
     let current = filter.get_untracked();
-    let newest = current
-        .before
-        .is_some()
-        .then(|| address(current.webhook, current.status.as_deref(), None));
-    let older =
-        older.map(|before| address(current.webhook, current.status.as_deref(), Some(before)));
+    let newest = current.before.is_some().then(|| {
+        address(&ActivityFilter {
+            before: None,
+            ..current.clone()
+        })
+    });
+    let older = older.map(|before| {
+        address(&ActivityFilter {
+            before: Some(before),
+            ..current.clone()
+        })
+    });
     let rows = list
         .into_iter()
         .map(|event| {
@@ -261,7 +298,9 @@ fn ActivityTable(
                 <tr id=format!("event-{id}") class="target:bg-amber-50" data-event=id data-status=event.status.as_str()>
                     <td class="whitespace-nowrap text-slate-600">{format_millis(event.received_at)}</td>
                     <td>
-                        <a class="text-sky-700 underline" href=address(Some(event.webhook_id), None, None)>{event.webhook.clone()}</a>
+                        <a class="text-sky-700 underline" href=address(&ActivityFilter { webhook: Some(event.webhook_id), ..ActivityFilter::default() })>{event.webhook.clone()}</a>
+                        <span class="ml-1 rounded bg-slate-100 px-1.5 py-0.5 text-xs text-slate-700" data-testid="source"
+                            data-source=event.source.as_str()>{event.source.label()}</span>
                     </td>
                     <td class="whitespace-nowrap font-mono text-xs">
                         {image}

@@ -215,6 +215,23 @@ fn status_filter(text: Option<&str>) -> Result<Option<EventStatus>, AppError> {
     }
 }
 
+/// The source (registry format) an Activity filter names; empty (or none) is every source.
+fn source_filter(text: Option<&str>) -> Result<Option<DeliverySource>, AppError> {
+    match text.filter(|text| !text.is_empty()) {
+        None => Ok(None),
+        Some(text) => DeliverySource::parse(text).map(Some).ok_or_else(|| {
+            let allowed: Vec<&str> = DeliverySource::ALL
+                .iter()
+                .map(|source| source.as_str())
+                .collect();
+            AppError::bad_request(format!(
+                "unknown source '{text}': use one of {}",
+                allowed.join(", ")
+            ))
+        }),
+    }
+}
+
 #[async_trait::async_trait]
 impl ActivityApi for Slipway {
     async fn list_activity(
@@ -230,6 +247,7 @@ impl ActivityApi for Slipway {
             member: (!actor.user.is_admin).then_some(actor.user.id),
             webhook_id: filter.webhook,
             status: status_filter(filter.status.as_deref())?,
+            source: source_filter(filter.source.as_deref())?,
             before_id: filter.before,
             limit: i64::from(filter.limit.unwrap_or(50).clamp(1, 500)),
         };

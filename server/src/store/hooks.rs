@@ -157,6 +157,7 @@ pub struct EventQuery {
     pub member: Option<i64>,
     pub webhook_id: Option<i64>,
     pub status: Option<EventStatus>,
+    pub source: Option<DeliverySource>,
     pub before_id: Option<i64>,
     pub limit: i64,
 }

@@ -12,6 +12,7 @@ mod pipelines;
 mod processes;
 mod projects;
 mod recovery;
+mod registries;
 mod registry;
 mod replicas;
 mod roles;

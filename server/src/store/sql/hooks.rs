@@ -605,6 +605,11 @@ impl HookStore for Backend {
                 .push(" AND docker_events.status = ")
                 .push_bind(status.text());
         }
+        if let Some(source) = filter.source {
+            query
+                .push(" AND docker_events.source = ")
+                .push_bind(source.text());
+        }
         if let Some(before_id) = filter.before_id {
             query.push(" AND docker_events.id < ").push_bind(before_id);
         }
