@@ -235,6 +235,54 @@ test('"Try a tag" tries the patterns as typed, before saving, and says why', asy
   await expect(page.getByTestId('hook-url-box')).toHaveCount(0);
 });
 
+test('a new hook URL says, per registry, what to paste where', async ({ page }) => {
+  await signIn(page);
+  const token = await createToken(page, `setup-${suffix()}`);
+  const project = uniqueName('Setup');
+  await apiCreate(page.request, token, 'projects', { name: project });
+  const registry = `registry-${suffix()}`;
+  await apiCreate(page.request, token, 'endpoints', {
+    project,
+    name: registry,
+    kind: 'docker-registry',
+    server_type: 'registry',
+    url: 'http://127.0.0.1:5000',
+  });
+  const pipeline = uniqueName('Check');
+  await apiCreate(page.request, token, 'pipelines', {
+    project,
+    name: pipeline,
+    stages: [{ name: 'check', tasks: [{ name: 'pass', type: 'condition', expression: 'true' }] }],
+  });
+  const hook = `setup-${suffix()}`;
+  await apiCreate(page.request, token, 'webhooks/docker', {
+    project, name: hook, endpoint: registry, pipeline, api_token: token, image: 'demo/app', tag: '',
+  });
+
+  await page.goto('/triggers/docker');
+  await hydrated(page);
+  const card = page.locator(`article[data-webhook="${hook}"]`);
+  await card.getByRole('button', { name: 'Regenerate URL' }).click();
+  await card.getByRole('button', { name: 'Regenerate', exact: true }).click();
+  const box = page.getByTestId('hook-url-box');
+  const hookUrl = (await box.getByTestId('hook-url').textContent())!.trim();
+  const [receiverUrl, secret] = hookUrl.split('?secureToken=');
+
+  // Harbor first: the receiver's URL, and the token as its Auth Header.
+  const steps = box.getByTestId('setup-steps');
+  await expect(box.getByTestId('setup-place')).toContainText('Artifact pushed');
+  await expect(steps).toContainText(`Endpoint URL${receiverUrl}`);
+  await expect(steps).toContainText(`Auth Header${secret}`);
+  // GitHub: the whole hook URL, and the token as the signing secret.
+  await box.getByLabel('Your registry').selectOption('ghcr');
+  await expect(steps).toContainText(`Payload URL${hookUrl}`);
+  await expect(steps).toContainText(`Secret${secret}`);
+  // ECR through EventBridge: an API key named Authorization.
+  await box.getByLabel('Your registry').selectOption('ecr');
+  await expect(steps).toContainText('API key nameAuthorization');
+  await expect(steps).toContainText(`API key value${secret}`);
+});
+
 test('the delivery limit is set in the webhook form, shown on the card, and enforced with a counted Activity row', async ({
   page,
 }) => {

@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 
+use super::registry_setup::RegistrySetup;
 use crate::pages::widgets::copy_to_clipboard;
 
 use crate::webhook::{DockerWebhook, HubSyncState};
@@ -69,9 +70,10 @@ pub(super) fn HookUrlBox(
                 {match shown.synced {
                     Some(true) => "This webhook is synced: Docker Hub already has this URL.",
                     Some(false) => "This webhook is not synced: Docker Hub refused it (see its card), so paste the URL there by hand.",
-                    None => "The endpoint is not Docker Hub: add the URL to your registry's notification settings.",
+                    None => "The endpoint is not Docker Hub: add the URL to your registry's notification settings, as below.",
                 }}
             </p>
+            {shown.synced.is_none().then(|| view! { <RegistrySetup hook_url=shown.url.clone() /> })}
             <button type="button" class="btn-link mt-2 -ml-2" on:click=move |_| on_close()>"I have copied it"</button>
         </section>
     }

@@ -9,6 +9,7 @@ mod endpoint_shortcut;
 mod form;
 mod hook_url;
 mod pipeline_inputs;
+mod registry_setup;
 mod tag_tester;
 
 use leptos::prelude::*;
