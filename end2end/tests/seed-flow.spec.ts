@@ -211,6 +211,7 @@ test('seed flow: a Docker Hub push deploys the pushed image, followed live; a di
   await expect(triggered.getByTestId('digest')).toHaveAttribute('data-digest', first.digest);
   await expect(triggered.getByTestId('digest').locator('code')).toHaveText(first.digest.slice(0, 19));
   await expect(triggered).toContainText(hook);
+  await expect(triggered.getByTestId('source')).toHaveText('Docker Hub');
   await expect(triggered.getByTestId('execution-link')).toHaveAttribute('href', `/executions/${first.execution_id}`);
   await expectSameDocument(page);
   await page.screenshot({ path: `${shots}/seed-activity.png`, fullPage: true });
