@@ -299,7 +299,7 @@ fn ActivityTable(
                     <td class="whitespace-nowrap text-slate-600">{format_millis(event.received_at)}</td>
                     <td>
                         <a class="text-sky-700 underline" href=address(&ActivityFilter { webhook: Some(event.webhook_id), ..ActivityFilter::default() })>{event.webhook.clone()}</a>
-                        <span class="ml-1 rounded bg-slate-100 px-1.5 py-0.5 text-xs text-slate-700" data-testid="source"
+                        <span class="ml-1 whitespace-nowrap rounded bg-slate-100 px-1.5 py-0.5 text-xs text-slate-700" data-testid="source"
                             data-source=event.source.as_str()>{event.source.label()}</span>
                     </td>
                     <td class="whitespace-nowrap font-mono text-xs">

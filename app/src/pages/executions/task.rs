@@ -50,7 +50,7 @@ pub(super) fn TaskDetail(
                                         <td>{kind}</td>
                                         <td class="font-mono text-xs">{name}</td>
                                         <td class="font-mono text-xs">{namespace}</td>
-                                        <td class="font-mono text-xs">{image}</td>
+                                        <td class="break-all font-mono text-xs">{image}</td>
                                         <td><span class="badge">{result}</span></td>
                                     </tr>
                                 }
