@@ -264,6 +264,17 @@ test('seed flow: a Docker Hub push deploys the pushed image, followed live; a di
   expect(stored).toHaveLength(1);
   expect(stored[0].spec.template.spec.containers[0].image).toBe(pinned);
 
+  // 7b. Deploy again from Activity: a confirmation names the image and digest, and a new
+  // run deploys that same digest (rolling back to a known-good version is one click).
+  await navigate(page, 'Docker activity', /\/triggers\/docker\/activity$/);
+  await hydrated(page);
+  const completedRow = page.locator(`tr[data-event="${first.event_id}"]`);
+  await completedRow.getByRole('button', { name: 'Deploy again' }).click();
+  const confirm = completedRow.getByTestId('deploy-again-confirm');
+  await expect(confirm).toContainText(`Deploy svendowideit/testhook@${first.digest} again?`);
+  await confirm.getByRole('button', { name: 'Deploy', exact: true }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Re-run started' })).toBeVisible(live);
+
   // 8. The card's switch disables the webhook; the next push is received and ignored.
   await navigate(page, 'Docker', /\/triggers\/docker$/);
   await hydrated(page);

@@ -55,6 +55,11 @@ fn can_rerun(event: &DockerEvent) -> bool {
     )
 }
 
+/// A row whose run COMPLETED can deploy its image again (roll back to it).
+fn can_deploy_again(event: &DockerEvent) -> bool {
+    event.execution_status == Some(ExecutionStatus::Completed)
+}
+
 #[component]
 pub fn ActivityPage() -> impl IntoView {
     let query = use_query_map();
@@ -277,6 +282,12 @@ fn ActivityTable(
         .map(|event| {
             let id = event.id;
             let rerunnable = can_rerun(&event);
+            let redeployable = can_deploy_again(&event);
+            let confirming = RwSignal::new(false);
+            let pinned = match &event.digest {
+                Some(digest) => format!("{}@{digest}", event.repository),
+                None => format!("{}:{}", event.repository, event.tag),
+            };
             let run = event.execution_id.map(|execution| {
                 view! {
                     <a class="text-sky-700 underline" href=format!("/executions/{execution}") data-testid="execution-link">
@@ -321,6 +332,23 @@ fn ActivityTable(
                                 on:click=move |_| { rerun.dispatch(RerunEvent { id }); }>
                                 "Re-run"
                             </button>
+                        })}
+                        {redeployable.then(|| view! {
+                            <Show when=move || confirming.get() fallback=move || view! {
+                                <button type="button" class="btn-secondary" on:click=move |_| confirming.set(true)>
+                                    "Deploy again"
+                                </button>
+                            }>
+                                <span class="inline-flex flex-wrap items-center justify-end gap-2 whitespace-normal text-left" role="group"
+                                    aria-label="Confirm deploying again" data-testid="deploy-again-confirm">
+                                    <span class="max-w-72 break-all text-xs text-slate-700">{format!("Deploy {} again?", pinned.clone())}</span>
+                                    <button type="button" class="btn-primary" disabled=move || rerun.pending().get()
+                                        on:click=move |_| { confirming.set(false); rerun.dispatch(RerunEvent { id }); }>
+                                        "Deploy"
+                                    </button>
+                                    <button type="button" class="btn-link" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                                </span>
+                            </Show>
                         })}
                     </td>
                 </tr>

@@ -84,7 +84,10 @@ impl Slipway {
         });
     }
 
-    /// Re-runs a stored event whose run failed: a new run with the same inputs.
+    /// Re-runs a stored event whose run ended: a new run with the same
+    /// inputs. For a run that failed or was canceled that is trying again;
+    /// for one that COMPLETED it deploys that same digest again (rolling
+    /// back to a version known to be good).
     pub(crate) async fn rerun_event_as(
         &self,
         actor: &Actor,
@@ -111,17 +114,14 @@ impl Slipway {
                 "the webhook is disabled; enable it to re-run",
             ));
         }
-        let failed = matches!(
-            event.execution_status,
-            Some(ExecutionStatus::Failed | ExecutionStatus::Canceled)
-        );
-        let inputs: BTreeMap<String, String> = match (&event.inputs, failed) {
+        let ended = event
+            .execution_status
+            .is_some_and(|status| status.is_final());
+        let inputs: BTreeMap<String, String> = match (&event.inputs, ended) {
             (Some(inputs), true) => serde_json::from_str(inputs).map_err(internal)?,
-            _ => {
-                return Err(AppError::conflict(
-                    "only an event whose run failed or was canceled can be re-run",
-                ))
-            }
+            _ => return Err(AppError::conflict(
+                "only an event whose run has ended (completed, failed or canceled) can be re-run",
+            )),
         };
         let rerun_id = self
             .record_activity(

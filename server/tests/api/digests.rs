@@ -373,3 +373,34 @@ async fn a_newer_push_cancels_the_queued_run_of_an_older_one() {
     assert_eq!(last["status"], "COMPLETED");
     assert_eq!(last["inputs"]["DOCKER_DIGEST"], digest("3").as_str());
 }
+
+#[tokio::test]
+async fn deploying_a_completed_push_again_rolls_back_to_its_digest() {
+    let seed = seed("docker-hub", "svendowideit/testhook").await;
+    let url = hook_url(&seed);
+    let good = push_delivery(&seed.hub, &url, "stable", PUSHED_AT).await;
+    let (_, good_answer) = answer_of(&good);
+    assert_eq!(
+        run_result(&seed.app, &good_answer["execution_id"]).await["status"],
+        "COMPLETED"
+    );
+    // A newer push of the tag deploys something else.
+    let newer = push_delivery(&seed.hub, &url, "stable", PUSHED_AT + 60.0).await;
+    run_result(&seed.app, &answer_of(&newer).1["execution_id"]).await;
+    assert_eq!(deployed_image(&seed), reference(&newer.digest).as_str());
+
+    let again = seed
+        .app
+        .post_json(
+            &format!("/api/v1/activity/{}/rerun", good_answer["event_id"]),
+            &seed.app.admin_token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(again.status(), 201);
+    let again: Value = again.json().await.unwrap();
+    let run = run_result(&seed.app, &again["execution_id"]).await;
+    assert_eq!(run["status"], "COMPLETED", "{run}");
+    assert_eq!(run["inputs"]["DOCKER_DIGEST"], good.digest.as_str());
+    assert_eq!(deployed_image(&seed), reference(&good.digest).as_str());
+}
