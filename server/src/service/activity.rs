@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use app::audit::AuditAction;
 use app::backend::*;
 use app::error::AppError;
-use app::execution::{ExecutionStatus, Trigger};
+use app::execution::Trigger;
 use app::model::ProjectRole;
 use app::webhook::*;
 
