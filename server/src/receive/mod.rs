@@ -3,6 +3,7 @@
 //! limits. Pure rules, no storage: one delivery's handling is `service::delivery`.
 
 pub mod cidr;
+pub mod github_signature;
 pub mod matching;
 pub mod payload;
 pub mod rate_limit;

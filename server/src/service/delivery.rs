@@ -9,16 +9,17 @@ use app::webhook::*;
 use crate::clock::now_millis;
 use crate::pinning::{self, PushedTag};
 use crate::receive::cidr::AllowList;
-use crate::receive::matching::{tag_version, Pattern};
+use crate::receive::github_signature;
+use crate::receive::matching::Pattern;
 use crate::receive::payload::{
     self, NotAPush, PushEvent, RegistryDelivery, RegistryHeaders, MAX_PUSHES_PER_DELIVERY,
 };
 use crate::secrets;
+use crate::service::push_order::{is_newer_push, stale_reason};
 use crate::service::refusals::CountedRefusal;
 use crate::service::{Refusal, Slipway};
 use crate::store::{
-    HeadScope, NewEvent, PushHead, PushOrder, PushRecorded, StoreError, SupersedingPush,
-    WebhookRecord,
+    NewEvent, PushHead, PushOrder, PushRecorded, StoreError, SupersedingPush, WebhookRecord,
 };
 
 /// Deliveries of the same push within this window start one run: retries,
@@ -97,7 +98,7 @@ impl Slipway {
     pub async fn receive(&self, delivery: Delivery<'_>) -> Result<DeliveryAnswer, DeliveryRefusal> {
         let webhook = self.webhook_of_token(delivery.secure_token).await?;
         if delivery.github.must_be_signed()
-            && !signed_with(
+            && !github_signature::signed_with(
                 delivery.body,
                 delivery.github.signature,
                 delivery.secure_token,
@@ -591,27 +592,6 @@ fn pushes_of(delivery: &Delivery<'_>) -> Result<RegistryDelivery, DeliveryRefusa
     Ok(parsed)
 }
 
-/// Whether `signature` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under
-/// the secure token, compared in constant time.
-fn signed_with(body: &[u8], signature: Option<&str>, secure_token: Option<&str>) -> bool {
-    use hmac::{Hmac, Mac};
-    let (Some(signature), Some(token)) = (signature, secure_token) else {
-        return false;
-    };
-    let Some(expected) = signature
-        .trim()
-        .strip_prefix("sha256=")
-        .and_then(|hex_digits| hex::decode(hex_digits).ok())
-    else {
-        return false;
-    };
-    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(token.as_bytes()) else {
-        return false;
-    };
-    mac.update(body);
-    mac.verify_slice(&expected).is_ok()
-}
-
 /// The essence of a content type (lower case, without parameters) when it is
 /// not JSON: `application/json` or any `…+json`.
 fn not_json(content_type: &str) -> Option<String> {
@@ -622,45 +602,4 @@ fn not_json(content_type: &str) -> Option<String> {
         .trim()
         .to_ascii_lowercase();
     (!(essence == "application/json" || essence.ends_with("+json"))).then_some(essence)
-}
-
-/// Whether a push (its tag, when it was pushed) is newer than the
-/// repository's head for `newer_only`: by version when both tags are semver
-/// versions, else by push time.
-pub(crate) fn is_newer_push(tag: &str, pushed_at: i64, head: &PushHead) -> bool {
-    match (tag_version(tag), tag_version(&head.tag)) {
-        (Some(version), Some(head_version)) => version > head_version,
-        _ => pushed_at > head.pushed_at,
-    }
-}
-
-/// The Activity reason of a push that lost to a newer one.
-pub(crate) fn stale_reason(tag: &str, pushed_at: i64, head: &PushHead, scope: HeadScope) -> String {
-    match scope {
-        HeadScope::Tag => format!(
-            "an older push: event {} of the same tag, pushed at {}, already started a run (this one was pushed at {})",
-            head.event_id,
-            rfc3339(head.pushed_at),
-            rfc3339(pushed_at)
-        ),
-        HeadScope::Repository => match (tag_version(tag), tag_version(&head.tag)) {
-            (Some(_), Some(_)) => format!(
-                "newer_only: version {tag} is not newer than {} (event {}, already TRIGGERED)",
-                head.tag, head.event_id
-            ),
-            _ => format!(
-                "newer_only: pushed at {}, not after the last TRIGGERED push of the repository (tag {}, event {}, pushed at {})",
-                rfc3339(pushed_at),
-                head.tag,
-                head.event_id,
-                rfc3339(head.pushed_at)
-            ),
-        },
-    }
-}
-
-fn rfc3339(millis: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(millis)
-        .map(|time| time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-        .unwrap_or_else(|| millis.to_string())
 }

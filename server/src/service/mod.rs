@@ -13,6 +13,7 @@ mod hashing_pool;
 mod hub_sync;
 mod pipelines;
 mod projects;
+pub(crate) mod push_order;
 pub mod refusals;
 pub mod sign_in_guard;
 mod tag_trial;

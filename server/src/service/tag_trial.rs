@@ -9,7 +9,8 @@ use app::webhook::{TagTrial, TagTrialAnswer};
 
 use crate::receive::matching::{tag_version, Pattern};
 use crate::receive::payload::PushEvent;
-use crate::service::delivery::{filter_mismatch, is_newer_push, stale_reason};
+use crate::service::delivery::filter_mismatch;
+use crate::service::push_order::{is_newer_push, stale_reason};
 use crate::service::Slipway;
 use crate::store::HeadScope;
 
