@@ -327,6 +327,17 @@ impl Engine {
         })?;
         let image = pushed.image.to_string();
         pinning::pin(inputs, &resolved.registry_host, &image, &resolved.digest);
+        if let Some(event_id) = trigger.event_id {
+            // The Activity row shows what was deployed; a failure here is
+            // the page's loss, not the run's.
+            if let Err(error) = context
+                .store
+                .set_event_digest(event_id, &resolved.digest)
+                .await
+            {
+                tracing::warn!(%error, "recording the resolved digest on the Activity row failed");
+            }
+        }
         let stored = serde_json::to_string(inputs).map_err(|_| INTERNAL_FAILURE.to_string())?;
         match context
             .store

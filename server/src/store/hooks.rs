@@ -241,6 +241,10 @@ pub trait HookStore: Send + Sync {
     async fn mark_event(&self, event_id: i64, status: EventStatus, reason: &str)
         -> StoreResult<()>;
     async fn link_event(&self, event_id: i64, execution_id: i64) -> StoreResult<()>;
+    /// Records the digest a TRIGGERED event's run was pinned to when it
+    /// started (its push was accepted without one); a digest already
+    /// recorded stays.
+    async fn set_event_digest(&self, event_id: i64, digest: &str) -> StoreResult<()>;
     async fn event_by_id(&self, id: i64) -> StoreResult<Option<EventRecord>>;
     async fn list_events(&self, query: &EventQuery) -> StoreResult<Vec<EventRecord>>;
     async fn last_event(&self, webhook_id: i64) -> StoreResult<Option<EventRecord>>;

@@ -569,6 +569,15 @@ impl HookStore for Backend {
         Ok(())
     }
 
+    async fn set_event_digest(&self, event_id: i64, digest: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE docker_events SET digest = $1 WHERE id = $2 AND digest IS NULL")
+            .bind(digest)
+            .bind(event_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn link_event(&self, event_id: i64, execution_id: i64) -> StoreResult<()> {
         sqlx::query("UPDATE docker_events SET execution_id = $1 WHERE id = $2")
             .bind(execution_id)
