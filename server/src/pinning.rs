@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use app::endpoint::{EndpointKind, RegistryServerType};
 
-use crate::connect::{ManifestQuery, Outbound};
+use crate::connect::{self, ManifestQuery, Outbound};
 use crate::crypto::SecretBox;
 use crate::endpoints;
 use crate::errors::{Refusal, INTERNAL_FAILURE};
@@ -108,32 +108,8 @@ pub async fn resolve(
     } else {
         endpoint.url.clone()
     };
-    let username = endpoint
-        .settings
-        .username
-        .as_deref()
-        .map(str::trim)
-        .filter(|username| !username.is_empty());
-    let password = secrets
-        .password
-        .as_deref()
-        .filter(|password| !password.is_empty());
-    let credentials = match (username, password) {
-        (Some(username), Some(password)) => Some((username, password)),
-        (None, None) => None,
-        (Some(username), None) => {
-            return Err(format!(
-                "endpoint '{}' has the user name {username} but no password",
-                endpoint.name
-            ))
-        }
-        (None, Some(_)) => {
-            return Err(format!(
-                "endpoint '{}' has a password but no user name",
-                endpoint.name
-            ))
-        }
-    };
+    let credentials = connect::registry_credentials(&endpoint, &secrets)
+        .map_err(|problem| format!("endpoint '{}': {problem}", endpoint.name))?;
     let query = ManifestQuery {
         registry_url: &registry_url,
         repository: pushed.image,

@@ -15,6 +15,8 @@ mod manifests;
 mod outbound;
 mod registry;
 
+pub use registry::registry_credentials;
+
 #[cfg(test)]
 mod test_support;
 

@@ -22,6 +22,16 @@ struct Credentials<'a> {
     password: &'a str,
 }
 
+/// The user name and password, both or neither (an anonymous registry), as
+/// the pushed-image pinning sends them to the registry.
+pub fn registry_credentials<'a>(
+    endpoint: &'a Endpoint,
+    secrets: &'a EndpointSecrets,
+) -> Result<Option<(&'a str, &'a str)>, String> {
+    Ok(credentials(endpoint, secrets)?
+        .map(|credentials| (credentials.username, credentials.password)))
+}
+
 /// The user name and password, both or neither (an anonymous registry).
 fn credentials<'a>(
     endpoint: &'a Endpoint,

@@ -201,13 +201,7 @@ async fn a_tag_the_registry_does_not_have_fails_the_run_and_a_re_run_asks_again(
     assert_eq!(second["status"], "COMPLETED", "{second}");
     assert_eq!(second["inputs"]["DOCKER_DIGEST"], digest.as_str());
     // The re-run's Activity row shows the digest its run was pinned to when it started.
-    let activity: Vec<Value> = seed
-        .app
-        .get("/api/v1/activity?limit=5", &seed.app.admin_token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let activity = seed.app.activity(5).await;
     let row = activity
         .iter()
         .find(|row| row["id"] == rerun["id"])

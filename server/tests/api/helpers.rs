@@ -309,6 +309,18 @@ impl TestApp {
             .header("Accept", "application/json")
     }
 
+    /// The newest Activity rows the admin sees, newest first (`GET /api/v1/activity`).
+    pub async fn activity(&self, limit: u32) -> Vec<serde_json::Value> {
+        self.get(
+            &format!("/api/v1/activity?limit={limit}"),
+            &self.admin_token,
+        )
+        .await
+        .json()
+        .await
+        .expect("the Activity rows are JSON")
+    }
+
     /// Every run the admin sees, newest first (`GET /api/v1/executions`).
     pub async fn executions(&self) -> Vec<serde_json::Value> {
         self.get("/api/v1/executions", &self.admin_token)

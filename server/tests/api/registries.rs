@@ -156,13 +156,7 @@ async fn each_registrys_push_starts_the_pipeline_with_its_docker_inputs() {
         assert_eq!(inputs["DOCKER_REGISTRY"], case.registry, "{}", case.fixture);
         assert_eq!(inputs["DOCKER_IMAGE"], case.image, "{}", case.fixture);
         assert_eq!(inputs["DOCKER_TAG"], case.tag, "{}", case.fixture);
-        let activity: Vec<Value> = seed
-            .app
-            .get("/api/v1/activity?limit=5", &seed.app.admin_token)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let activity = seed.app.activity(5).await;
         // Quay reports each updated tag: the answer names the first one's row.
         let row = activity
             .iter()
@@ -275,13 +269,7 @@ async fn a_github_package_event_must_be_signed_with_the_secure_token() {
         (202, Some("IGNORED")),
         "{pinged}"
     );
-    let row: Value = seed
-        .app
-        .get("/api/v1/activity?limit=1", &seed.app.admin_token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let row = seed.app.activity(1).await;
     assert_eq!(row[0]["reason"], "not a push: ping");
     assert_eq!(row[0]["source"], "ghcr");
     assert_eq!(seed.app.executions().await.len(), 1);
@@ -303,13 +291,7 @@ async fn events_that_are_not_pushes_are_ignored_rows_saying_what_they_were() {
             (202, Some("IGNORED")),
             "{fixture_name}: {answer}"
         );
-        let row: Value = seed
-            .app
-            .get("/api/v1/activity?limit=1", &seed.app.admin_token)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let row = seed.app.activity(1).await;
         assert_eq!(row[0]["id"], answer["event_id"]);
         assert_eq!(row[0]["source"], source);
         let reason = row[0]["reason"].as_str().unwrap();
