@@ -68,6 +68,8 @@ impl ExecutionStatus {
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TaskStatus {
     Running,
+    /// An approval task waiting for a decision.
+    Waiting,
     Completed,
     Failed,
     /// Its precondition was false.
@@ -79,6 +81,7 @@ impl TaskStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             TaskStatus::Running => "RUNNING",
+            TaskStatus::Waiting => "WAITING",
             TaskStatus::Completed => "COMPLETED",
             TaskStatus::Failed => "FAILED",
             TaskStatus::Skipped => "SKIPPED",
@@ -89,6 +92,7 @@ impl TaskStatus {
     pub fn parse(text: &str) -> Option<Self> {
         [
             TaskStatus::Running,
+            TaskStatus::Waiting,
             TaskStatus::Completed,
             TaskStatus::Failed,
             TaskStatus::Skipped,

@@ -29,8 +29,9 @@ pub use bindings::{
 };
 pub(crate) use bindings::{percent_encoded, pieces, Piece};
 pub use tasks::{
-    headers_text, parse_headers, parse_statuses, statuses_text, ConditionTask, KubernetesAction,
-    KubernetesTask, PollTask, RestTask, Task, TaskRequest, TaskRequestMut, TaskSpec,
+    headers_text, parse_headers, parse_statuses, statuses_text, ApprovalTask, ConditionTask,
+    KubernetesAction, KubernetesTask, PollTask, RestTask, Task, TaskRequest, TaskRequestMut,
+    TaskSpec,
 };
 pub use validate::{validate, SpecError, MAX_CONCURRENCY, MAX_DURATION_SECONDS, MAX_POLL_ATTEMPTS};
 
@@ -104,6 +105,80 @@ pub struct PipelineSpec {
     pub inject_docker_parameters: bool,
     #[serde(default)]
     pub stages: Vec<Stage>,
+    /// Who hears of the run's changes, and how.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<Notification>,
+}
+
+/// The changes of a run a notification is sent on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunEvent {
+    Started,
+    Waiting,
+    Completed,
+    Failed,
+    Canceled,
+}
+
+impl RunEvent {
+    pub const ALL: [RunEvent; 5] = [
+        RunEvent::Started,
+        RunEvent::Waiting,
+        RunEvent::Completed,
+        RunEvent::Failed,
+        RunEvent::Canceled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunEvent::Started => "started",
+            RunEvent::Waiting => "waiting",
+            RunEvent::Completed => "completed",
+            RunEvent::Failed => "failed",
+            RunEvent::Canceled => "canceled",
+        }
+    }
+}
+
+/// One notification of a pipeline: the events it is sent on, and where.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notification {
+    pub on: Vec<RunEvent>,
+    #[serde(flatten)]
+    pub target: NotificationTarget,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotificationTarget {
+    Webhook(WebhookNotification),
+    Email(EmailNotification),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookNotification {
+    pub url: String,
+    #[serde(default)]
+    pub format: WebhookFormat,
+}
+
+/// `json`: the run's facts as an object; `slack`: `{"text": …}`, which
+/// Slack, Teams and Mattermost incoming webhooks all read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    #[default]
+    Json,
+    Slack,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailNotification {
+    pub to: Vec<String>,
 }
 
 fn enabled_by_default() -> bool {

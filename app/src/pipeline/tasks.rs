@@ -29,6 +29,7 @@ pub enum TaskSpec {
     Rest(RestTask),
     Poll(PollTask),
     Condition(ConditionTask),
+    Approval(ApprovalTask),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +51,15 @@ pub struct KubernetesTask {
     /// For ROLLBACK: the revision to go back to (0 or absent: the previous one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_revision: Option<i64>,
+    /// When a rollout fails (timeout, `ProgressDeadlineExceeded`, pods that
+    /// cannot pull or keep crashing), each workload the task changed goes
+    /// back to its previous revision and the task fails saying so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rollback_on_failure: bool,
+    /// A server-side dry run: nothing changes; the task's output `diff`
+    /// shows what would, against the live objects.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 fn default_rollout_timeout() -> u64 {
@@ -167,6 +177,31 @@ fn default_poll_timeout() -> u64 {
     300
 }
 
+/// Waits for a person to approve or reject the run (the run is WAITING
+/// meanwhile); a rejection or the expiry fails the task.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalTask {
+    /// User names who may decide.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<String>,
+    /// Project roles whose members may decide (`admin`, `member`, `viewer`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approver_roles: Vec<String>,
+    /// What the approver is asked, with bindings (e.g. the digest).
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default = "default_approval_expiry")]
+    pub expires_after_seconds: i64,
+    /// Whether the user who started the run (or it runs as) may approve it.
+    #[serde(default)]
+    pub allow_self_approval: bool,
+}
+
+fn default_approval_expiry() -> i64 {
+    86_400
+}
+
 /// Succeeds when its expression is true, fails the task otherwise.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -182,6 +217,7 @@ impl TaskSpec {
             TaskSpec::Rest(_) => "rest",
             TaskSpec::Poll(_) => "poll",
             TaskSpec::Condition(_) => "condition",
+            TaskSpec::Approval(_) => "approval",
         }
     }
 
@@ -201,6 +237,7 @@ impl TaskSpec {
             | TaskSpec::Poll(PollTask {
                 url, headers, body, ..
             }) => request_templates(url, headers, body.as_deref()).collect(),
+            TaskSpec::Approval(task) => vec![("summary".to_string(), task.summary.as_str())],
             TaskSpec::Condition(_) => Vec::new(),
         }
     }
@@ -210,7 +247,7 @@ impl TaskSpec {
         match self {
             TaskSpec::Poll(task) => vec![("condition", task.condition.as_str())],
             TaskSpec::Condition(task) => vec![("expression", task.expression.as_str())],
-            TaskSpec::Kubernetes(_) | TaskSpec::Rest(_) => Vec::new(),
+            TaskSpec::Kubernetes(_) | TaskSpec::Rest(_) | TaskSpec::Approval(_) => Vec::new(),
         }
     }
 
@@ -242,6 +279,9 @@ impl TaskSpec {
                         .map(|body| ("body".to_string(), Placement::Text, body)),
                 )
                 .collect(),
+            TaskSpec::Approval(task) => {
+                vec![("summary".to_string(), Placement::Text, &mut task.summary)]
+            }
             TaskSpec::Condition(_) => Vec::new(),
         };
         for (field, placement, text) in fields {
@@ -270,7 +310,7 @@ fn request_templates<'a>(
 
 impl TaskSpec {
     /// Every `type`, in the order the editor offers them.
-    pub const KINDS: [&'static str; 4] = ["kubernetes", "rest", "poll", "condition"];
+    pub const KINDS: [&'static str; 5] = ["kubernetes", "rest", "poll", "condition", "approval"];
 
     /// How pages name a `type` ([`TaskSpec::kind`]).
     pub fn kind_label(kind: &str) -> &'static str {
@@ -279,6 +319,7 @@ impl TaskSpec {
             "rest" => "REST",
             "poll" => "Poll",
             "condition" => "Condition",
+            "approval" => "Approval",
             _ => "Task",
         }
     }
@@ -351,6 +392,13 @@ impl Task {
             "condition" => TaskSpec::Condition(ConditionTask {
                 expression: String::new(),
             }),
+            "approval" => TaskSpec::Approval(ApprovalTask {
+                approvers: Vec::new(),
+                approver_roles: Vec::new(),
+                summary: String::new(),
+                expires_after_seconds: default_approval_expiry(),
+                allow_self_approval: false,
+            }),
             _ => TaskSpec::Kubernetes(KubernetesTask {
                 endpoint: kubernetes_endpoint,
                 action: KubernetesAction::Apply,
@@ -359,6 +407,8 @@ impl Task {
                 wait_for_rollout: false,
                 rollout_timeout_seconds: default_rollout_timeout(),
                 to_revision: None,
+                rollback_on_failure: false,
+                dry_run: false,
             }),
         };
         Task {
@@ -373,13 +423,16 @@ impl Task {
     task_part!(Rest, RestTask, rest, rest_mut);
     task_part!(Poll, PollTask, poll, poll_mut);
     task_part!(Condition, ConditionTask, condition, condition_mut);
+    task_part!(Approval, ApprovalTask, approval, approval_mut);
 
     /// The request of a REST or Poll task.
     pub fn request(&self) -> Option<TaskRequest<'_>> {
         let (method, url, headers, body) = match &self.spec {
             TaskSpec::Rest(rest) => (&rest.method, &rest.url, &rest.headers, &rest.body),
             TaskSpec::Poll(poll) => (&poll.method, &poll.url, &poll.headers, &poll.body),
-            TaskSpec::Kubernetes(_) | TaskSpec::Condition(_) => return None,
+            TaskSpec::Kubernetes(_) | TaskSpec::Condition(_) | TaskSpec::Approval(_) => {
+                return None
+            }
         };
         Some(TaskRequest {
             method,
@@ -404,7 +457,9 @@ impl Task {
                 &mut poll.headers,
                 &mut poll.body,
             ),
-            TaskSpec::Kubernetes(_) | TaskSpec::Condition(_) => return None,
+            TaskSpec::Kubernetes(_) | TaskSpec::Condition(_) | TaskSpec::Approval(_) => {
+                return None
+            }
         };
         Some(TaskRequestMut {
             method,

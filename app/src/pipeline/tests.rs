@@ -16,6 +16,8 @@ fn kubernetes_task(name: &str, yaml: &str) -> Task {
             wait_for_rollout: false,
             rollout_timeout_seconds: 300,
             to_revision: None,
+            rollback_on_failure: false,
+            dry_run: false,
         }),
     }
 }
@@ -71,6 +73,7 @@ fn valid_spec() -> PipelineSpec {
                 )],
             ),
         ],
+        notifications: Vec::new(),
     }
 }
 
@@ -769,5 +772,117 @@ fn values_are_placed_for_where_they_land() {
     assert_eq!(
         substitute_in("http://host/echo/${input.A}", Placement::Url, value("v7")).unwrap(),
         "http://host/echo/v7"
+    );
+}
+
+fn approval_task(approval: serde_json::Value) -> Task {
+    let mut task = serde_json::json!({"name": "gate", "type": "approval"});
+    task.as_object_mut()
+        .unwrap()
+        .extend(approval.as_object().unwrap().clone());
+    serde_json::from_value(task).unwrap()
+}
+
+#[test]
+fn an_approval_task_reads_with_its_defaults_and_round_trips() {
+    let task = approval_task(
+        serde_json::json!({"approvers": ["alice"], "summary": "Deploy ${input.DOCKER_DIGEST}?"}),
+    );
+    let approval = task.approval().unwrap();
+    assert_eq!(approval.expires_after_seconds, 86_400);
+    assert!(!approval.allow_self_approval);
+    assert!(approval.approver_roles.is_empty());
+    let text = serde_json::to_string(&task).unwrap();
+    assert_eq!(serde_json::from_str::<Task>(&text).unwrap(), task);
+    // The summary takes bindings like any text of a task.
+    assert_eq!(
+        task.spec.templates(),
+        [("summary".to_string(), "Deploy ${input.DOCKER_DIGEST}?")]
+    );
+}
+
+#[test]
+fn an_approval_task_names_who_decides_and_a_positive_expiry() {
+    let mut spec = valid_spec();
+    spec.stages.push(stage(
+        "gate",
+        vec![approval_task(serde_json::json!({
+            "approvers": [" "], "approver_roles": ["boss"], "expires_after_seconds": 0
+        }))],
+    ));
+    let errors = errors_of(&spec);
+    let paths: Vec<&str> = errors.iter().map(|(path, _)| path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "stages[2].tasks[0].approvers[0]",
+            "stages[2].tasks[0].approver_roles[0]",
+            "stages[2].tasks[0].expires_after_seconds",
+        ],
+        "{errors:?}"
+    );
+    spec.stages[2].tasks[0] = approval_task(serde_json::json!({}));
+    let errors = errors_of(&spec);
+    assert_eq!(errors[0].0, "stages[2].tasks[0].approvers", "{errors:?}");
+    assert!(errors[0].1.contains("at least one approver"), "{errors:?}");
+    spec.stages[2].tasks[0] =
+        approval_task(serde_json::json!({"approver_roles": ["administrator"]}));
+    assert_eq!(errors_of(&spec), []);
+}
+
+#[test]
+fn notifications_read_as_the_contract_writes_them() {
+    let mut spec = valid_spec();
+    spec.notifications = serde_json::from_value(serde_json::json!([
+        {"on": ["started", "failed"], "webhook": {"url": "https://hooks.example.test/x", "format": "slack"}},
+        {"on": ["waiting"], "webhook": {"url": "http://127.0.0.1:9/x"}},
+        {"on": ["completed"], "email": {"to": ["ops@example.test"]}}
+    ]))
+    .unwrap();
+    assert_eq!(errors_of(&spec), []);
+    let NotificationTarget::Webhook(webhook) = &spec.notifications[1].target else {
+        panic!("a webhook")
+    };
+    assert_eq!(
+        webhook.format,
+        WebhookFormat::Json,
+        "json is the default format"
+    );
+    let text = serde_json::to_string(&spec).unwrap();
+    assert_eq!(serde_json::from_str::<PipelineSpec>(&text).unwrap(), spec);
+
+    // A target of another kind, or none, does not read.
+    for wrong in [
+        serde_json::json!({"on": ["started"], "pager": {"to": "x"}}),
+        serde_json::json!({"on": ["started"]}),
+        serde_json::json!({"on": ["sometimes"], "email": {"to": ["a@b"]}}),
+    ] {
+        assert!(
+            serde_json::from_value::<Notification>(wrong.clone()).is_err(),
+            "{wrong}"
+        );
+    }
+}
+
+#[test]
+fn notifications_need_events_an_http_url_and_addresses() {
+    let mut spec = valid_spec();
+    spec.notifications = serde_json::from_value(serde_json::json!([
+        {"on": [], "webhook": {"url": "ftp://x.test/"}},
+        {"on": ["failed"], "email": {"to": ["not an address", "ok@x.test"]}},
+        {"on": ["failed"], "email": {"to": []}}
+    ]))
+    .unwrap();
+    let errors = errors_of(&spec);
+    let paths: Vec<&str> = errors.iter().map(|(path, _)| path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "notifications[0].on",
+            "notifications[0].webhook.url",
+            "notifications[1].email.to[0]",
+            "notifications[2].email.to",
+        ],
+        "{errors:?}"
     );
 }

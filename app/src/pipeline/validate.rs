@@ -5,10 +5,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    is_docker_parameter, pieces, Binding, KubernetesAction, KubernetesTask, Piece, PipelineSpec,
-    Task, TaskSpec,
+    is_docker_parameter, pieces, ApprovalTask, Binding, KubernetesAction, KubernetesTask,
+    NotificationTarget, Piece, PipelineSpec, Task, TaskSpec,
 };
 use crate::expression::Expression;
+use crate::model::ProjectRole;
 
 /// Longest stage, task or input name: they appear in bindings and in pages.
 const MAX_NAME_CHARS: usize = 64;
@@ -17,6 +18,13 @@ const MAX_NAME_CHARS: usize = 64;
 pub const MAX_DURATION_SECONDS: u64 = 24 * 60 * 60;
 /// Most attempts of a Poll task: one a second for [`MAX_DURATION_SECONDS`].
 pub const MAX_POLL_ATTEMPTS: u32 = 86_400;
+/// Longest an approval may wait: 30 days.
+pub const MAX_APPROVAL_SECONDS: i64 = 30 * 24 * 60 * 60;
+/// Longest approval summary.
+const MAX_SUMMARY_CHARS: usize = 4_000;
+/// Most notifications of one pipeline, and addresses of one email.
+const MAX_NOTIFICATIONS: usize = 20;
+const MAX_EMAIL_RECIPIENTS: usize = 50;
 /// Most runs of one pipeline active at once.
 pub const MAX_CONCURRENCY: u32 = 100;
 
@@ -45,6 +53,7 @@ pub fn validate(spec: &PipelineSpec) -> Result<(), Vec<SpecError>> {
     validator.check_pipeline();
     validator.check_inputs();
     validator.check_stages();
+    validator.check_notifications();
     if validator.errors.is_empty() {
         Ok(())
     } else {
@@ -213,6 +222,7 @@ impl Validator<'_> {
                 }
             }
             TaskSpec::Condition(_) => {}
+            TaskSpec::Approval(approval) => self.check_approval(task_path, approval),
         }
         for (name, expression) in task.spec.expressions() {
             let allows_response = matches!(task.spec, TaskSpec::Poll(_));
@@ -220,6 +230,107 @@ impl Validator<'_> {
         }
         for (name, text) in task.spec.templates() {
             self.check_template(stage_index, &field(&name), text);
+        }
+    }
+
+    fn check_approval(&mut self, task_path: &str, task: &ApprovalTask) {
+        let field = |name: &str| format!("{task_path}.{name}");
+        if task.approvers.iter().all(|name| name.trim().is_empty())
+            && task.approver_roles.is_empty()
+        {
+            self.report(
+                field("approvers"),
+                "name at least one approver (a user name) or an approver role",
+            );
+        }
+        for (index, name) in task.approvers.iter().enumerate() {
+            if name.trim().is_empty() {
+                self.report(
+                    format!("{task_path}.approvers[{index}]"),
+                    "is empty: write a user name",
+                );
+            }
+        }
+        for (index, role) in task.approver_roles.iter().enumerate() {
+            if ProjectRole::parse(role).is_none() {
+                let known: Vec<&str> = ProjectRole::ALL.iter().map(|role| role.as_str()).collect();
+                self.report(
+                    format!("{task_path}.approver_roles[{index}]"),
+                    format!(
+                        "unknown role `{role}`: expected one of {}",
+                        known.join(", ")
+                    ),
+                );
+            }
+        }
+        if task.expires_after_seconds < 1 {
+            self.report(
+                field("expires_after_seconds"),
+                "must be at least 1 (the default is 86400, a day)",
+            );
+        } else if task.expires_after_seconds > MAX_APPROVAL_SECONDS {
+            self.report(
+                field("expires_after_seconds"),
+                format!("must be at most {MAX_APPROVAL_SECONDS} (30 days)"),
+            );
+        }
+        if task.summary.chars().count() > MAX_SUMMARY_CHARS {
+            self.report(
+                field("summary"),
+                format!("must be at most {MAX_SUMMARY_CHARS} characters"),
+            );
+        }
+    }
+
+    fn check_notifications(&mut self) {
+        if self.spec.notifications.len() > MAX_NOTIFICATIONS {
+            self.report(
+                "notifications".to_string(),
+                format!("at most {MAX_NOTIFICATIONS} notifications per pipeline"),
+            );
+        }
+        for (index, notification) in self.spec.notifications.iter().enumerate() {
+            let path = format!("notifications[{index}]");
+            if notification.on.is_empty() {
+                self.report(
+                    format!("{path}.on"),
+                    "name at least one of started, waiting, completed, failed, canceled",
+                );
+            }
+            match &notification.target {
+                NotificationTarget::Webhook(webhook) => {
+                    let url = webhook.url.trim();
+                    let scheme_ok = url.split_once("://").is_some_and(|(scheme, rest)| {
+                        matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https")
+                            && !rest.is_empty()
+                    });
+                    if !scheme_ok {
+                        self.report(
+                            format!("{path}.webhook.url"),
+                            "must be an http:// or https:// URL",
+                        );
+                    }
+                }
+                NotificationTarget::Email(email) => {
+                    if email.to.is_empty() {
+                        self.report(format!("{path}.email.to"), "name at least one address");
+                    }
+                    if email.to.len() > MAX_EMAIL_RECIPIENTS {
+                        self.report(
+                            format!("{path}.email.to"),
+                            format!("at most {MAX_EMAIL_RECIPIENTS} addresses"),
+                        );
+                    }
+                    for (address_index, address) in email.to.iter().enumerate() {
+                        if !looks_like_an_address(address) {
+                            self.report(
+                                format!("{path}.email.to[{address_index}]"),
+                                format!("`{address}` is not an email address"),
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -415,5 +526,20 @@ impl Validator<'_> {
             }
         };
         self.report(path, format!("{binding}: {problem}"));
+    }
+}
+
+/// One `@` with something on both sides, no spaces or line breaks: the rest
+/// is the mail server's to judge.
+fn looks_like_an_address(address: &str) -> bool {
+    match address.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !address.chars().any(|c| c.is_whitespace() || c.is_control())
+                && address.len() <= 254
+        }
+        None => false,
     }
 }

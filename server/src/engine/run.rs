@@ -380,7 +380,7 @@ impl Engine {
                 ),
                 TaskStatus::Skipped => TaskEnd::Skipped,
                 TaskStatus::Failed => TaskEnd::Failed(record.error.unwrap_or_default()),
-                TaskStatus::Running | TaskStatus::Canceled => continue,
+                TaskStatus::Running | TaskStatus::Waiting | TaskStatus::Canceled => continue,
             };
             let (Ok(stage), Ok(task)) = (
                 usize::try_from(record.stage_index),

@@ -248,6 +248,7 @@ impl Engine {
             TaskSpec::Kubernetes(task) => self.kubernetes(context, task, log).await,
             TaskSpec::Rest(task) => self.rest(context, task, log).await,
             TaskSpec::Poll(task) => self.poll(context, task, values, log).await,
+            TaskSpec::Approval(_) => TaskEnd::Failed("approval tasks are not supported yet".into()),
             TaskSpec::Condition(task) => match expression::evaluate(&task.expression, values) {
                 Ok(true) => {
                     log.line(format!("condition `{}` holds", task.expression));

@@ -112,6 +112,7 @@ fn blank_spec(projects: &[Project], is_admin: bool) -> PipelineSpec {
         inputs: Vec::new(),
         inject_docker_parameters: false,
         stages: Vec::new(),
+        notifications: Vec::new(),
     }
 }
 

@@ -50,6 +50,7 @@ fn task_look(status: Option<TaskStatus>) -> (&'static str, &'static str, &'stati
         Some(TaskStatus::Completed) => ("badge badge-green", "✓", "COMPLETED"),
         Some(TaskStatus::Failed) => ("badge badge-red", "✗", "FAILED"),
         Some(TaskStatus::Running) => ("badge bg-sky-100 text-sky-800", "●", "RUNNING"),
+        Some(TaskStatus::Waiting) => ("badge bg-violet-100 text-violet-800", "⏸", "WAITING"),
         Some(TaskStatus::Skipped) => ("badge bg-slate-200 text-slate-700", "↷", "SKIPPED"),
         Some(TaskStatus::Canceled) => ("badge bg-amber-100 text-amber-900", "⊘", "CANCELED"),
         None => ("badge bg-slate-100 text-slate-500", "○", "PENDING"),
