@@ -108,6 +108,7 @@ backend_of!(
     EndpointsApi,
     PipelinesApi,
     ExecutionsApi,
+    ApprovalsApi,
     WebhooksApi,
     ActivityApi,
     AuditApi
@@ -292,6 +293,25 @@ pub trait ExecutionsApi: Send + Sync {
     ) -> Result<Vec<ExecutionSummary>, AppError>;
     async fn get_execution(&self, actor: &Actor, id: i64) -> Result<Execution, AppError>;
     async fn cancel_execution(&self, actor: &Actor, id: i64) -> Result<ExecutionSummary, AppError>;
+}
+
+/// Approval tasks: deciding them, and what waits for the reader.
+#[async_trait::async_trait]
+pub trait ApprovalsApi: Send + Sync {
+    /// Approves or rejects a WAITING approval task of a run: 403 for anyone
+    /// the task does not name, 409 when it is not waiting.
+    async fn decide_approval(
+        &self,
+        actor: &Actor,
+        execution_id: i64,
+        decision: crate::approval::Decision,
+        request: crate::approval::DecisionRequest,
+    ) -> Result<Execution, AppError>;
+    /// The approvals waiting that the reader may decide.
+    async fn waiting_approvals(
+        &self,
+        actor: &Actor,
+    ) -> Result<Vec<crate::approval::WaitingApproval>, AppError>;
 }
 
 /// Docker webhooks (triggers), their Docker Hub twins and their Activity.

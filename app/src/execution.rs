@@ -180,6 +180,9 @@ pub struct TaskRun {
     pub error: Option<String>,
     pub started_at: Option<Millis>,
     pub finished_at: Option<Millis>,
+    /// An approval task's request, who may decide and whether the reader may.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<crate::approval::ApprovalView>,
     pub log: Vec<LogLine>,
 }
 

@@ -436,6 +436,26 @@ pub async fn cancel_execution(id: i64) -> Result<ExecutionSummary, AppError> {
         .await
 }
 
+/// Approves or rejects a waiting approval task (`task` is `<stage>.<task>`).
+#[server(endpoint = "executions/decide", input = server_fn::codec::Json)]
+pub async fn decide_approval(
+    id: i64,
+    decision: crate::approval::Decision,
+    request: crate::approval::DecisionRequest,
+) -> Result<Execution, AppError> {
+    session::as_actor(|backend, actor| async move {
+        backend.decide_approval(&actor, id, decision, request).await
+    })
+    .await
+}
+
+/// The approvals waiting that the signed-in user may decide.
+#[server(endpoint = "approvals/waiting")]
+pub async fn waiting_approvals() -> Result<Vec<crate::approval::WaitingApproval>, AppError> {
+    session::as_actor(|backend, actor| async move { backend.waiting_approvals(&actor).await })
+        .await
+}
+
 #[server(endpoint = "webhooks/list")]
 pub async fn list_webhooks() -> Result<Vec<DockerWebhook>, AppError> {
     session::as_actor(|backend, actor| async move { backend.list_webhooks(&actor).await }).await

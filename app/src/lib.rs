@@ -5,6 +5,7 @@
 
 #![recursion_limit = "512"]
 
+pub mod approval;
 pub mod audit;
 #[cfg(feature = "ssr")]
 pub mod backend;

@@ -13,6 +13,7 @@
 //!
 //! The engine sees only its [`EngineContext`], not the request side's service.
 
+mod approvals;
 mod callback;
 mod run;
 mod tasks;
@@ -33,6 +34,9 @@ use crate::connect::Outbound;
 use crate::crypto::SecretBox;
 use crate::live::LiveBus;
 use crate::store::{ExecutionRecord, SharedStore, StoreResult};
+use run::RunStart;
+
+pub use approvals::{decision_end, decision_output, APPROVAL_EXPIRED};
 
 /// How long a claim holds without renewal, unless `--run-lease-seconds` says otherwise.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
@@ -199,6 +203,9 @@ impl Engine {
     ) -> Vec<tokio::task::JoinHandle<()>> {
         (0..workers)
             .map(|_| tokio::spawn(Arc::clone(self).work(stop.clone())))
+            .chain(std::iter::once(tokio::spawn(
+                Arc::clone(self).expire_approvals(stop.stop_claiming.clone()),
+            )))
             .collect()
     }
 
@@ -206,9 +213,8 @@ impl Engine {
         let signals = self.context.signals.clone();
         while !stop.stop_claiming.is_cancelled() {
             match self.next_run().await {
-                Ok(Some((execution, taken_from))) => {
-                    self.run(execution, taken_from, stop.hand_back.clone())
-                        .await
+                Ok(Some((execution, start))) => {
+                    self.run(execution, start, stop.hand_back.clone()).await
                 }
                 Ok(None) => {
                     tokio::select! {
@@ -225,9 +231,9 @@ impl Engine {
         }
     }
 
-    /// A run whose lease ran out comes first (with the replica it is taken
-    /// from), then the oldest queued one.
-    async fn next_run(&self) -> StoreResult<Option<(ExecutionRecord, Option<String>)>> {
+    /// A run whose lease ran out (or whose approvals were decided) comes
+    /// first, then the oldest queued one.
+    async fn next_run(&self) -> StoreResult<Option<(ExecutionRecord, RunStart)>> {
         let store = &self.context.store;
         let now = now_millis();
         let lease_until = self.lease_until(now);
@@ -235,12 +241,16 @@ impl Engine {
             .take_over_expired_execution(&self.owner, now, lease_until)
             .await?
         {
-            let from = replica_of(&taken.previous_owner).to_string();
-            return Ok(Some((taken.execution, Some(from))));
+            // Parked runs hold no lease: one without an owner was resumed.
+            let start = match replica_of(&taken.previous_owner) {
+                "" => RunStart::Resumed,
+                replica => RunStart::TakenOver(replica.to_string()),
+            };
+            return Ok(Some((taken.execution, start)));
         }
         Ok(store
             .claim_execution(&self.owner, now, lease_until)
             .await?
-            .map(|execution| (execution, None)))
+            .map(|execution| (execution, RunStart::Fresh)))
     }
 }

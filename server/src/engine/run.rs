@@ -14,7 +14,8 @@ use super::{supervised, Engine, PANIC_REASON};
 use crate::clock::now_millis;
 use crate::errors::INTERNAL_FAILURE;
 use crate::pinning::{self, PushedTag};
-use crate::store::{ExecutionRecord, LeaseRelease, RunEndRecord};
+use crate::store::{ExecutionRecord, LeaseRelease, ParkOutcome, RunEndRecord, WaitingTask};
+use app::live::LiveEvent;
 
 /// Outputs of finished tasks by (stage, task), for `${stage.task.output.key}`.
 pub type Outputs = HashMap<(String, String), Value>;
@@ -23,17 +24,39 @@ enum RunEnd {
     Completed,
     Failed(String),
     Canceled(String),
+    /// WAITING for approvals, held by no replica: a decision (on any
+    /// replica) or the expiry hands it to a worker again.
+    Parked,
+    /// The lease passed to another replica, which records the end.
+    LeaseLost,
+}
+
+/// How a worker came to run a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum RunStart {
+    /// Claimed from the queue.
+    Fresh,
+    /// Its approvals were decided: it goes on after them.
+    Resumed,
+    /// Its lease ran out at the named replica: the task cut off starts again.
+    TakenOver(String),
+}
+
+impl RunStart {
+    /// A run that ran before keeps what its tasks finished.
+    fn ran_before(&self) -> bool {
+        !matches!(self, RunStart::Fresh)
+    }
 }
 
 impl Engine {
     /// Runs `execution` to its end, or until it is handed back (`hand_back`,
-    /// at shutdown) or its lease is lost. `taken_from` names the replica it
-    /// was taken over from: its finished tasks are kept.
+    /// at shutdown), parked for approvals or its lease is lost.
     #[tracing::instrument(skip_all, fields(execution = execution.id, pipeline = %execution.pipeline_name, run = execution.run_number))]
     pub(super) async fn run(
         self: &Arc<Self>,
         execution: ExecutionRecord,
-        taken_from: Option<String>,
+        start: RunStart,
         hand_back: CancellationToken,
     ) {
         let cancel = CancellationToken::new();
@@ -56,9 +79,10 @@ impl Engine {
             })
         };
 
-        match &taken_from {
-            Some(replica) => tracing::warn!(from = %replica, "run taken over"),
-            None => tracing::info!("run started"),
+        match &start {
+            RunStart::TakenOver(replica) => tracing::warn!(from = %replica, "run taken over"),
+            RunStart::Resumed => tracing::info!("run resumed after its approvals"),
+            RunStart::Fresh => tracing::info!("run started"),
         }
         self.context.live.publish(crate::live::execution_event(
             &execution,
@@ -66,7 +90,7 @@ impl Engine {
         ));
         // Tasks catch their own panics (see run_task); this catches the rest,
         // so the worker, the lease and the pipeline's slot are freed either way.
-        let stages = self.run_stages(&execution, taken_from.as_deref(), &cancel);
+        let stages = self.run_stages(&execution, &start, &cancel);
         let end = supervised("a run", stages)
             .await
             .unwrap_or_else(|| RunEnd::Failed(PANIC_REASON.into()));
@@ -75,6 +99,18 @@ impl Engine {
         self.context.signals.lock().remove(&execution.id);
 
         let (status, error) = match end {
+            RunEnd::Parked => {
+                tracing::info!("run waiting for approval");
+                self.context.live.publish(crate::live::execution_event(
+                    &execution,
+                    ExecutionStatus::Waiting,
+                ));
+                return;
+            }
+            RunEnd::LeaseLost => {
+                tracing::warn!("run stopped: its lease had passed to another replica");
+                return;
+            }
             RunEnd::Completed => (ExecutionStatus::Completed, None),
             RunEnd::Failed(reason) => (ExecutionStatus::Failed, Some(reason)),
             RunEnd::Canceled(_) if lease_lost.is_cancelled() => {
@@ -201,7 +237,7 @@ impl Engine {
     async fn run_stages(
         &self,
         execution: &ExecutionRecord,
-        taken_from: Option<&str>,
+        start: &RunStart,
         cancel: &CancellationToken,
     ) -> RunEnd {
         // Stored data that does not read fails the run rather than running
@@ -222,17 +258,20 @@ impl Engine {
         if let Err(reason) = self.pin_pushed_image(execution, &mut inputs).await {
             return RunEnd::Failed(reason);
         }
-        // A run taken over keeps what its tasks finished before.
-        let mut finished = match taken_from {
-            Some(_) => match self.finished_tasks(execution.id).await {
+        // A run taken over or resumed keeps what its tasks finished before.
+        let mut finished = if start.ran_before() {
+            match self.finished_tasks(execution.id).await {
                 Ok(finished) => finished,
                 Err(reason) => return RunEnd::Failed(reason),
-            },
-            None => HashMap::new(),
+            }
+        } else {
+            HashMap::new()
         };
         // Said in the log of each task the new replica starts first.
-        let mut takeover_note =
-            taken_from.map(|replica| format!("taken over from replica {replica}"));
+        let mut takeover_note = match start {
+            RunStart::TakenOver(replica) => Some(format!("taken over from replica {replica}")),
+            RunStart::Fresh | RunStart::Resumed => None,
+        };
         let mut outputs = Outputs::new();
         for (stage_index, stage) in spec.stages.iter().enumerate() {
             if cancel.is_cancelled() {
@@ -266,6 +305,8 @@ impl Engine {
             ))
             .await;
             let mut failure = None;
+            let mut canceled = false;
+            let mut waiting = Vec::new();
             for (task, end) in stage.tasks.iter().zip(ends) {
                 match end {
                     TaskEnd::Completed(output) => {
@@ -278,14 +319,80 @@ impl Engine {
                             format!("{}: {}", task_place(stage, task), reason)
                         });
                     }
-                    TaskEnd::Canceled => return RunEnd::Canceled(CANCELED_BY_A_USER.into()),
+                    TaskEnd::Canceled => canceled = true,
+                    TaskEnd::Waiting(task) => waiting.push(task),
                 }
             }
-            if let Some(reason) = failure {
-                return RunEnd::Failed(reason);
+            let end = if canceled {
+                Some(RunEnd::Canceled(CANCELED_BY_A_USER.into()))
+            } else {
+                failure.map(RunEnd::Failed)
+            };
+            if let Some(end) = end {
+                // Approvals of a stage that failed are asked for nothing.
+                self.end_unasked_approvals(execution, &waiting).await;
+                return end;
+            }
+            if !waiting.is_empty() {
+                return self.park(execution, &waiting).await;
             }
         }
         RunEnd::Completed
+    }
+
+    /// Parks the run WAITING for the approvals of its stage; a cancel asked
+    /// for meanwhile ends it instead.
+    async fn park(&self, execution: &ExecutionRecord, waiting: &[WaitingTask]) -> RunEnd {
+        let store = &self.context.store;
+        match store.park_execution(execution.id, &self.owner, waiting).await {
+            Ok(ParkOutcome::Parked) => {
+                for task in waiting {
+                    self.context.live.publish(LiveEvent::Task {
+                        execution_id: execution.id,
+                        project_id: execution.project_id,
+                        task_run_id: task.task_run_id,
+                        status: TaskStatus::Waiting,
+                    });
+                }
+                RunEnd::Parked
+            }
+            Ok(ParkOutcome::CancelRequested) => {
+                self.end_unasked_approvals(execution, waiting).await;
+                RunEnd::Canceled(CANCELED_BY_A_USER.into())
+            }
+            Ok(ParkOutcome::NotOwner) => RunEnd::LeaseLost,
+            Err(error) => {
+                // The lease runs out and a takeover asks for the approval again.
+                tracing::error!(%error, "parking a run for its approvals failed");
+                RunEnd::LeaseLost
+            }
+        }
+    }
+
+    /// Approval tasks whose run ends before it waits for them end CANCELED.
+    async fn end_unasked_approvals(&self, execution: &ExecutionRecord, waiting: &[WaitingTask]) {
+        for task in waiting {
+            let recorded = self
+                .context
+                .store
+                .finish_task(
+                    task.task_run_id,
+                    TaskStatus::Canceled,
+                    None,
+                    Some("not asked: the run ended before its approvals"),
+                    now_millis(),
+                )
+                .await;
+            if let Err(error) = recorded {
+                tracing::warn!(%error, "recording an approval that was not asked failed");
+            }
+            self.context.live.publish(LiveEvent::Task {
+                execution_id: execution.id,
+                project_id: execution.project_id,
+                task_run_id: task.task_run_id,
+                status: TaskStatus::Canceled,
+            });
+        }
     }
 
     /// A Docker-triggered run whose push was accepted without a digest (its

@@ -20,7 +20,7 @@ use super::run::Outputs;
 use super::{supervised, Engine, EngineContext, PANIC_REASON};
 use crate::clock::now_millis;
 use crate::errors::{Refusal, INTERNAL_FAILURE};
-use crate::store::ExecutionRecord;
+use crate::store::{ExecutionRecord, WaitingTask};
 use crate::{connect, deploy, endpoints};
 
 /// How much of a response body a REST or Poll task keeps in its output.
@@ -48,6 +48,9 @@ pub(super) enum TaskEnd {
     Skipped,
     Failed(String),
     Canceled,
+    /// An approval task asks for a decision: its run is parked WAITING once
+    /// the other tasks of the stage have ended.
+    Waiting(WaitingTask),
 }
 
 /// Why a REST or Poll request gave no usable answer. A Poll task tries again
@@ -226,6 +229,13 @@ impl Engine {
             TaskEnd::Skipped => (TaskStatus::Skipped, None, None),
             TaskEnd::Failed(reason) => (TaskStatus::Failed, None, Some(reason.as_str())),
             TaskEnd::Canceled => (TaskStatus::Canceled, None, Some("canceled")),
+            TaskEnd::Waiting(waiting) => {
+                // Recorded WAITING with its run, once the stage has ended.
+                return TaskEnd::Waiting(WaitingTask {
+                    task_run_id,
+                    ..*waiting
+                });
+            }
         };
         if let Err(error) = store
             .finish_task(task_run_id, status, output.as_deref(), error, now_millis())
@@ -248,7 +258,19 @@ impl Engine {
             TaskSpec::Kubernetes(task) => self.kubernetes(context, task, log).await,
             TaskSpec::Rest(task) => self.rest(context, task, log).await,
             TaskSpec::Poll(task) => self.poll(context, task, values, log).await,
-            TaskSpec::Approval(_) => TaskEnd::Failed("approval tasks are not supported yet".into()),
+            TaskSpec::Approval(task) => {
+                let expires_at = now_millis()
+                    .saturating_add(task.expires_after_seconds.saturating_mul(1000));
+                log.line(format!(
+                    "waiting for approval by {}; it expires at {}",
+                    app::approval::who_decides(&task.approvers, &task.approver_roles),
+                    crate::clock::rfc3339(expires_at)
+                ));
+                TaskEnd::Waiting(WaitingTask {
+                    task_run_id: 0,
+                    expires_at,
+                })
+            }
             TaskSpec::Condition(task) => match expression::evaluate(&task.expression, values) {
                 Ok(true) => {
                     log.line(format!("condition `{}` holds", task.expression));

@@ -4,6 +4,7 @@
 use app::backend::*;
 use std::collections::BTreeMap;
 
+use app::approval::{Decision, DecisionRequest, WaitingApproval};
 use app::audit::{AuditEntry, AuditFilter};
 use app::endpoint::{Endpoint, EndpointInput, Validation};
 use app::error::AppError;
@@ -106,6 +107,15 @@ pub fn router() -> Router<AppState> {
             "/executions/{id}/cancel",
             axum::routing::post(cancel_execution),
         )
+        .route(
+            "/executions/{id}/approve",
+            axum::routing::post(approve_execution),
+        )
+        .route(
+            "/executions/{id}/reject",
+            axum::routing::post(reject_execution),
+        )
+        .route("/approvals", get(waiting_approvals))
         .route("/webhooks/docker", get(list_webhooks).post(create_webhook))
         .route("/webhooks/docker/try", axum::routing::post(try_tag))
         .route(
@@ -573,6 +583,39 @@ async fn cancel_execution(
     Path(id): Path<i64>,
 ) -> Result<Json<ExecutionSummary>, ApiError> {
     Ok(Json(state.backend.cancel_execution(&actor, id).await?))
+}
+
+async fn approve_execution(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<i64>,
+    ApiJson(request): ApiJson<DecisionRequest>,
+) -> Result<Json<Execution>, ApiError> {
+    let decided = state
+        .backend
+        .decide_approval(&actor, id, Decision::Approved, request)
+        .await?;
+    Ok(Json(decided))
+}
+
+async fn reject_execution(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<i64>,
+    ApiJson(request): ApiJson<DecisionRequest>,
+) -> Result<Json<Execution>, ApiError> {
+    let decided = state
+        .backend
+        .decide_approval(&actor, id, Decision::Rejected, request)
+        .await?;
+    Ok(Json(decided))
+}
+
+async fn waiting_approvals(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+) -> Result<Json<Vec<WaitingApproval>>, ApiError> {
+    Ok(Json(state.backend.waiting_approvals(&actor).await?))
 }
 
 async fn list_webhooks(

@@ -237,6 +237,7 @@ fn task_view(task: &TaskRunRecord, logs: &mut Vec<LogRecord>) -> Result<TaskRun,
         error: task.error.clone(),
         started_at: task.started_at,
         finished_at: task.finished_at,
+        approval: super::approvals::approval_view(task),
         log: mine
             .into_iter()
             .map(|log| LogLine {
@@ -255,6 +256,8 @@ fn stage_view(name: &str, tasks: Vec<TaskRun>) -> StageRun {
         None
     } else if tasks.iter().any(|task| task.status == TaskStatus::Running) {
         Some(TaskStatus::Running)
+    } else if tasks.iter().any(|task| task.status == TaskStatus::Waiting) {
+        Some(TaskStatus::Waiting)
     } else if tasks.iter().any(|task| task.status == TaskStatus::Canceled) {
         Some(TaskStatus::Canceled)
     } else if tasks.iter().any(|task| task.status == TaskStatus::Failed) {
@@ -266,7 +269,7 @@ fn stage_view(name: &str, tasks: Vec<TaskRun>) -> StageRun {
         name: name.to_string(),
         status,
         started_at: tasks.iter().filter_map(|task| task.started_at).min(),
-        finished_at: if status == Some(TaskStatus::Running) {
+        finished_at: if matches!(status, Some(TaskStatus::Running | TaskStatus::Waiting)) {
             None
         } else {
             tasks.iter().filter_map(|task| task.finished_at).max()
@@ -315,9 +318,10 @@ impl ExecutionsApi for Slipway {
 
     async fn get_execution(&self, actor: &Actor, id: i64) -> Result<Execution, AppError> {
         let (record, role) = self.visible_execution(actor, id).await?;
-        let mut execution = self.execution_view(record).await?;
+        let mut execution = self.execution_view(record.clone()).await?;
         execution.can_execute =
             Self::require_role(actor, role, ProjectRole::Executor, "running").is_ok();
+        Self::mark_approval_rights(actor, role, &record, &mut execution)?;
         Ok(execution)
     }
 
@@ -327,10 +331,12 @@ impl ExecutionsApi for Slipway {
         Self::require_role(actor, role, ProjectRole::Executor, "canceling runs")?;
         match self.store.request_cancel(record.id, now_millis()).await? {
             CancelOutcome::Requested => self.signals.cancel(record.id),
-            CancelOutcome::CanceledInQueue => self.live.publish(crate::live::execution_event(
-                &record,
-                app::execution::ExecutionStatus::Canceled,
-            )),
+            CancelOutcome::CanceledInQueue | CancelOutcome::CanceledWhileWaiting => self
+                .live
+                .publish(crate::live::execution_event(
+                    &record,
+                    app::execution::ExecutionStatus::Canceled,
+                )),
             CancelOutcome::AlreadyFinished => {
                 return Err(AppError::conflict(format!(
                     "execution {id} has already finished"

@@ -4,6 +4,7 @@
 //! trait of `app::backend`, implemented in the file of that domain.
 
 mod activity;
+mod approvals;
 pub mod audit;
 mod auth;
 pub mod delivery;

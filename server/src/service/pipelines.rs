@@ -66,6 +66,25 @@ impl Slipway {
             .await
     }
 
+    /// An approval task's approvers must be users (project membership can
+    /// come later: a user added to the project then may decide).
+    async fn check_approvers(
+        &self,
+        stage_index: usize,
+        task_index: usize,
+        approvers: &[String],
+    ) -> Result<(), AppError> {
+        for (index, name) in approvers.iter().enumerate() {
+            if self.store.user_by_name(name.trim()).await?.is_none() {
+                return Err(AppError::Invalid {
+                    field: format!("stages[{stage_index}].tasks[{task_index}].approvers[{index}]"),
+                    message: format!("there is no user '{name}': name an existing user"),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Validates a definition for its project; answers the ids of the endpoints it uses.
     async fn checked_pipeline(
         &self,
@@ -88,6 +107,11 @@ impl Slipway {
         let mut endpoint_ids = Vec::new();
         for (stage_index, stage) in spec.stages.iter().enumerate() {
             for (task_index, task) in stage.tasks.iter().enumerate() {
+                if let TaskSpec::Approval(approval) = &task.spec {
+                    self.check_approvers(stage_index, task_index, &approval.approvers)
+                        .await?;
+                    continue;
+                }
                 let TaskSpec::Kubernetes(kubernetes) = &task.spec else {
                     continue;
                 };

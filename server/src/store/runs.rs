@@ -78,6 +78,8 @@ pub struct TaskRunRecord {
     pub error: Option<String>,
     pub started_at: Option<Millis>,
     pub finished_at: Option<Millis>,
+    /// When a WAITING approval task expires.
+    pub expires_at: Option<Millis>,
 }
 
 pub struct TaskStart<'a> {
@@ -137,11 +139,41 @@ pub struct TakenOver {
     pub previous_owner: String,
 }
 
+/// An approval task of a run about to wait, and when it expires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitingTask {
+    pub task_run_id: i64,
+    pub expires_at: Millis,
+}
+
+/// What became of a request to park a run until its approvals are decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParkOutcome {
+    /// The run is WAITING, held by no replica.
+    Parked,
+    /// A cancel was asked for: the run was not parked and ends CANCELED.
+    CancelRequested,
+    /// The caller no longer holds the run's lease.
+    NotOwner,
+}
+
+/// How a WAITING approval task ends: COMPLETED (approved) or FAILED
+/// (rejected, expired), with its output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApprovalDecision<'a> {
+    pub status: TaskStatus,
+    pub output: &'a str,
+    pub error: Option<&'a str>,
+    pub now: Millis,
+}
+
 /// What a cancel request found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CancelOutcome {
     /// It was waiting in the queue and is now CANCELED.
     CanceledInQueue,
+    /// It was WAITING for approvals, held by no replica: CANCELED at once.
+    CanceledWhileWaiting,
     /// It is running; its worker stops it.
     Requested,
     /// It had already finished.
@@ -239,4 +271,27 @@ pub trait RunStore: Send + Sync {
     async fn task_runs(&self, execution_id: i64) -> StoreResult<Vec<TaskRunRecord>>;
     /// Log lines of all tasks of a run, in order.
     async fn task_logs(&self, execution_id: i64) -> StoreResult<Vec<LogRecord>>;
+
+    /// Parks a RUNNING run held by `owner` until its `waiting` approval
+    /// tasks are decided: they and the run become WAITING and the lease ends,
+    /// in one transaction.
+    async fn park_execution(
+        &self,
+        id: i64,
+        owner: &str,
+        waiting: &[WaitingTask],
+    ) -> StoreResult<ParkOutcome>;
+    /// Ends a WAITING approval task of a run; once none waits, the run is
+    /// RUNNING again with no lease, for any replica to continue. False when
+    /// the task was not waiting (decided, expired or canceled meanwhile).
+    async fn decide_approval(
+        &self,
+        execution_id: i64,
+        task_run_id: i64,
+        decision: ApprovalDecision<'_>,
+    ) -> StoreResult<bool>;
+    /// WAITING approval tasks expired at `now`: (run, task run), at most `limit`.
+    async fn expired_approvals(&self, now: Millis, limit: i64) -> StoreResult<Vec<(i64, i64)>>;
+    /// WAITING approval tasks, in projects `member` belongs to (all for `None`).
+    async fn waiting_approvals(&self, member: Option<i64>) -> StoreResult<Vec<TaskRunRecord>>;
 }

@@ -1,6 +1,7 @@
 //! One test binary for the whole HTTP surface (zero-to-production style):
 //! every test starts the real server on port 0 with its own data directory.
 
+mod approvals;
 mod audit;
 mod auth;
 mod digests;

@@ -79,7 +79,7 @@ rows! {
     }
     TaskRunRow => TaskRunRecord {
         id, execution_id, stage_index, stage_name, task_index, task_name, task_type,
-        status: parsed, inputs, output, error, started_at, finished_at,
+        status: parsed, inputs, output, error, started_at, finished_at, expires_at,
     }
     LogRow => LogRecord { id, task_run_id, at, line }
     WebhookRow => WebhookRecord {

@@ -21,9 +21,41 @@ const EXECUTION_FROM: &str = "executions JOIN pipelines ON pipelines.id = execut
      JOIN projects ON projects.id = executions.project_id";
 const TASK_COLUMNS: &str =
     "id, execution_id, stage_index, stage_name, task_index, task_name, task_type, status, \
-     inputs, output, error, started_at, finished_at";
+     inputs, output, error, started_at, finished_at, expires_at";
+
+/// Why a run waiting for approvals ends CANCELED, and its waiting tasks.
+const CANCELED_WHILE_WAITING: &str = "canceled by a user while waiting for approval";
 
 impl Backend {
+    /// Cancels a run parked WAITING for approvals (held by no replica): the
+    /// run and its waiting tasks end CANCELED in one transaction.
+    async fn cancel_waiting(&self, id: i64, now: Millis) -> StoreResult<bool> {
+        let mut transaction = self.begin_write().await?;
+        let canceled = sqlx::query(
+            "UPDATE executions SET status = 'CANCELED', error = $1, finished_at = $2 \
+             WHERE id = $3 AND status = 'WAITING'",
+        )
+        .bind(CANCELED_WHILE_WAITING)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *transaction)
+        .await?;
+        if canceled.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE task_runs SET status = 'CANCELED', error = $1, finished_at = $2 \
+             WHERE execution_id = $3 AND status = 'WAITING'",
+        )
+        .bind(CANCELED_WHILE_WAITING)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *transaction)
+        .await?;
+        transaction.commit().await?;
+        Ok(true)
+    }
+
     async fn write_pipeline_endpoints(
         transaction: &mut sqlx::Transaction<'_, Db>,
         pipeline_id: i64,
@@ -216,7 +248,7 @@ impl RunStore for Backend {
     ) -> StoreResult<Option<bool>> {
         let cancel: Option<bool> = sqlx::query_scalar(
             "UPDATE executions SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3 \
-             AND status IN ('RUNNING', 'WAITING') RETURNING cancel_requested",
+             AND status = 'RUNNING' RETURNING cancel_requested",
         )
         .bind(lease_until)
         .bind(id)
@@ -272,8 +304,13 @@ impl RunStore for Backend {
         if queued.rows_affected() == 1 {
             return Ok(CancelOutcome::CanceledInQueue);
         }
+        if self.cancel_waiting(id, now).await? {
+            return Ok(CancelOutcome::CanceledWhileWaiting);
+        }
+        // RUNNING (or resumed after its approvals, not yet taken up again):
+        // the replica holding it, or the next to take it, ends it.
         let running = sqlx::query(
-            "UPDATE executions SET cancel_requested = TRUE WHERE id = $1 AND status IN ('RUNNING', 'WAITING')",
+            "UPDATE executions SET cancel_requested = TRUE WHERE id = $1 AND status = 'RUNNING'",
         )
         .bind(id)
         .execute(&self.pool)
@@ -293,7 +330,7 @@ impl RunStore for Backend {
     ) -> StoreResult<Option<TakenOver>> {
         let expired: Option<(i64, Option<String>)> = sqlx::query_as(
             "SELECT id, lease_owner FROM executions \
-             WHERE status IN ('RUNNING', 'WAITING') AND (lease_expires_at IS NULL OR lease_expires_at < $1) \
+             WHERE status = 'RUNNING' AND (lease_expires_at IS NULL OR lease_expires_at < $1) \
              ORDER BY id LIMIT 1",
         )
         .bind(now)
@@ -307,7 +344,7 @@ impl RunStore for Backend {
         // owner and expiry are compared in the update itself.
         let taken = sqlx::query(
             "UPDATE executions SET lease_owner = $1, lease_expires_at = $2 \
-             WHERE id = $3 AND status IN ('RUNNING', 'WAITING') \
+             WHERE id = $3 AND status = 'RUNNING' \
              AND COALESCE(lease_owner, '') = $4 AND (lease_expires_at IS NULL OR lease_expires_at < $5)",
         )
         .bind(owner)
@@ -333,7 +370,7 @@ impl RunStore for Backend {
         };
         // Expired a moment ago: a takeover's `lease_expires_at < now` holds at once.
         let released = sqlx::query(
-            "UPDATE executions SET lease_expires_at = $1 WHERE status IN ('RUNNING', 'WAITING') \
+            "UPDATE executions SET lease_expires_at = $1 WHERE status = 'RUNNING' \
              AND ($2 OR (id = $3 AND lease_owner = $4))",
         )
         .bind(now - 1)
@@ -468,4 +505,118 @@ impl RunStore for Backend {
         )
         .await
     }
+
+    async fn park_execution(
+        &self,
+        id: i64,
+        owner: &str,
+        waiting: &[WaitingTask],
+    ) -> StoreResult<ParkOutcome> {
+        let mut transaction = self.begin_write().await?;
+        let parked = sqlx::query(
+            "UPDATE executions SET status = 'WAITING', lease_owner = NULL, lease_expires_at = NULL \
+             WHERE id = $1 AND lease_owner = $2 AND status = 'RUNNING' AND NOT cancel_requested",
+        )
+        .bind(id)
+        .bind(owner)
+        .execute(&mut *transaction)
+        .await?;
+        if parked.rows_affected() != 1 {
+            drop(transaction);
+            let cancel_requested: Option<bool> = sqlx::query_scalar(
+                "SELECT cancel_requested FROM executions WHERE id = $1 AND lease_owner = $2 AND status = 'RUNNING'",
+            )
+            .bind(id)
+            .bind(owner)
+            .fetch_optional(&self.pool)
+            .await?;
+            return Ok(match cancel_requested {
+                Some(true) => ParkOutcome::CancelRequested,
+                _ => ParkOutcome::NotOwner,
+            });
+        }
+        for task in waiting {
+            sqlx::query(
+                "UPDATE task_runs SET status = 'WAITING', expires_at = $1 \
+                 WHERE id = $2 AND execution_id = $3 AND status = 'RUNNING'",
+            )
+            .bind(task.expires_at)
+            .bind(task.task_run_id)
+            .bind(id)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(ParkOutcome::Parked)
+    }
+
+    async fn decide_approval(
+        &self,
+        execution_id: i64,
+        task_run_id: i64,
+        decision: ApprovalDecision<'_>,
+    ) -> StoreResult<bool> {
+        let mut transaction = self.begin_write().await?;
+        let decided = sqlx::query(
+            "UPDATE task_runs SET status = $1, output = $2, error = $3, finished_at = $4 \
+             WHERE id = $5 AND execution_id = $6 AND status = 'WAITING'",
+        )
+        .bind(decision.status.text())
+        .bind(decision.output)
+        .bind(decision.error)
+        .bind(decision.now)
+        .bind(task_run_id)
+        .bind(execution_id)
+        .execute(&mut *transaction)
+        .await?;
+        if decided.rows_affected() != 1 {
+            return Ok(false);
+        }
+        // The last decision hands the run to whichever replica's worker
+        // looks first: RUNNING with no lease is what a takeover picks up.
+        sqlx::query(
+            "UPDATE executions SET status = 'RUNNING', lease_owner = NULL, lease_expires_at = NULL \
+             WHERE id = $1 AND status = 'WAITING' \
+             AND NOT EXISTS (SELECT 1 FROM task_runs WHERE execution_id = $1 AND status = 'WAITING')",
+        )
+        .bind(execution_id)
+        .execute(&mut *transaction)
+        .await?;
+        transaction.commit().await?;
+        Ok(true)
+    }
+
+    async fn expired_approvals(&self, now: Millis, limit: i64) -> StoreResult<Vec<(i64, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT execution_id, id FROM task_runs WHERE status = 'WAITING' AND expires_at <= $1 \
+             ORDER BY expires_at LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn waiting_approvals(&self, member: Option<i64>) -> StoreResult<Vec<TaskRunRecord>> {
+        let columns = TASK_COLUMNS
+            .split(", ")
+            .map(|column| format!("task_runs.{}", column.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut query = QueryBuilder::<Db>::new(format!(
+            "SELECT {columns} FROM task_runs JOIN executions ON executions.id = task_runs.execution_id"
+        ));
+        if let Some(user_id) = member {
+            query
+                .push(" JOIN memberships ON memberships.project_id = executions.project_id AND memberships.user_id = ")
+                .push_bind(user_id);
+        }
+        query.push(" WHERE task_runs.status = 'WAITING' ORDER BY task_runs.expires_at LIMIT ");
+        query.push_bind(MAX_WAITING_APPROVALS_LISTED);
+        let rows: Vec<TaskRunRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|row| row.0).collect())
+    }
 }
+
+/// Most waiting approvals one list answers with (soonest to expire first).
+const MAX_WAITING_APPROVALS_LISTED: i64 = 200;
