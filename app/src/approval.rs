@@ -92,7 +92,10 @@ mod tests {
             who_decides(&names(&["alice", "bob"]), &names(&["administrator"])),
             "alice, bob or project administrators"
         );
-        assert_eq!(who_decides(&[], &names(&["developer"])), "project developers");
+        assert_eq!(
+            who_decides(&[], &names(&["developer"])),
+            "project developers"
+        );
     }
 
     #[test]

@@ -452,8 +452,7 @@ pub async fn decide_approval(
 /// The approvals waiting that the signed-in user may decide.
 #[server(endpoint = "approvals/waiting")]
 pub async fn waiting_approvals() -> Result<Vec<crate::approval::WaitingApproval>, AppError> {
-    session::as_actor(|backend, actor| async move { backend.waiting_approvals(&actor).await })
-        .await
+    session::as_actor(|backend, actor| async move { backend.waiting_approvals(&actor).await }).await
 }
 
 #[server(endpoint = "webhooks/list")]

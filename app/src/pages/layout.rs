@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
 use leptos_router::hooks::use_location;
 
-use crate::functions::{may_read_audit, whoami, SignOut};
+use crate::functions::{may_read_audit, waiting_approvals, whoami, SignOut};
 use crate::model::User;
 
 #[component]
@@ -62,6 +62,7 @@ fn SignedIn(user: User) -> impl IntoView {
                     <NavLink href="/endpoints" label="Endpoints" />
                     <NavLink href="/pipelines" label="Pipelines" />
                     <NavLink href="/executions" label="Executions" />
+                    <WaitingApprovals />
                     <p class="mt-3 hidden px-3 text-xs font-semibold uppercase tracking-wider text-slate-400 md:block">
                         "Triggers"
                     </p>
@@ -98,6 +99,62 @@ fn SignedIn(user: User) -> impl IntoView {
         </div>
     }
 }
+
+/// How many approvals wait for the signed-in user, linking to the waiting
+/// runs; nothing when none does. Counted again on every navigation and
+/// every [`APPROVALS_RECOUNT_MS`].
+#[component]
+fn WaitingApprovals() -> impl IntoView {
+    let location = use_location();
+    let tick = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        let handle = set_interval_with_handle(
+            move || tick.update(|tick| *tick = tick.wrapping_add(1)),
+            std::time::Duration::from_millis(APPROVALS_RECOUNT_MS),
+        );
+        on_cleanup(move || {
+            if let Ok(handle) = handle {
+                handle.clear();
+            }
+        });
+    });
+    let waiting = Resource::new(
+        move || (location.pathname.get(), tick.get()),
+        |_| waiting_approvals(),
+    );
+    view! {
+        <Transition fallback=|| ()>
+            {move || {
+                let count = match waiting.get() {
+                    Some(Ok(list)) => list.len(),
+                    _ => 0,
+                };
+                (count > 0)
+                    .then(|| {
+                        let label = if count == 1 {
+                            "1 approval waits for you".to_string()
+                        } else {
+                            format!("{count} approvals wait for you")
+                        };
+                        view! {
+                            <a
+                                href="/executions?status=WAITING"
+                                class="nav-link flex items-center justify-between text-violet-200 hover:bg-slate-800 hover:text-white"
+                                data-testid="approvals-waiting"
+                                aria-label=label
+                            >
+                                "Approvals"
+                                <span class="ml-2 rounded-full bg-violet-500 px-2 text-xs font-semibold text-white">{count}</span>
+                            </a>
+                        }
+                    })
+            }}
+        </Transition>
+    }
+}
+
+/// How often the navigation counts waiting approvals again.
+const APPROVALS_RECOUNT_MS: u64 = 30_000;
 
 #[component]
 fn NavLink(href: &'static str, label: &'static str) -> impl IntoView {

@@ -47,12 +47,17 @@ pub fn decision_output(
 
 /// How a decision ends its task: approved COMPLETED, rejected FAILED
 /// saying who rejected it and why.
-pub fn decision_end(decision: Decision, responded_by: &str, comment: &str) -> (TaskStatus, Option<String>) {
+pub fn decision_end(
+    decision: Decision,
+    responded_by: &str,
+    comment: &str,
+) -> (TaskStatus, Option<String>) {
     match decision {
         Decision::Approved => (TaskStatus::Completed, None),
-        Decision::Rejected if comment.trim().is_empty() => {
-            (TaskStatus::Failed, Some(format!("rejected by {responded_by}")))
-        }
+        Decision::Rejected if comment.trim().is_empty() => (
+            TaskStatus::Failed,
+            Some(format!("rejected by {responded_by}")),
+        ),
         Decision::Rejected => (
             TaskStatus::Failed,
             Some(format!("rejected by {responded_by}: {}", comment.trim())),
@@ -119,13 +124,19 @@ mod tests {
     fn a_rejection_says_who_and_why() {
         assert_eq!(
             decision_end(Decision::Rejected, "bob", " not today "),
-            (TaskStatus::Failed, Some("rejected by bob: not today".into()))
+            (
+                TaskStatus::Failed,
+                Some("rejected by bob: not today".into())
+            )
         );
         assert_eq!(
             decision_end(Decision::Rejected, "bob", ""),
             (TaskStatus::Failed, Some("rejected by bob".into()))
         );
-        assert_eq!(decision_end(Decision::Approved, "bob", "ok"), (TaskStatus::Completed, None));
+        assert_eq!(
+            decision_end(Decision::Approved, "bob", "ok"),
+            (TaskStatus::Completed, None)
+        );
     }
 
     #[test]

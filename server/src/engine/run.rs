@@ -344,7 +344,10 @@ impl Engine {
     /// for meanwhile ends it instead.
     async fn park(&self, execution: &ExecutionRecord, waiting: &[WaitingTask]) -> RunEnd {
         let store = &self.context.store;
-        match store.park_execution(execution.id, &self.owner, waiting).await {
+        match store
+            .park_execution(execution.id, &self.owner, waiting)
+            .await
+        {
             Ok(ParkOutcome::Parked) => {
                 for task in waiting {
                     self.context.live.publish(LiveEvent::Task {

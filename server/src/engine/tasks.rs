@@ -259,8 +259,8 @@ impl Engine {
             TaskSpec::Rest(task) => self.rest(context, task, log).await,
             TaskSpec::Poll(task) => self.poll(context, task, values, log).await,
             TaskSpec::Approval(task) => {
-                let expires_at = now_millis()
-                    .saturating_add(task.expires_after_seconds.saturating_mul(1000));
+                let expires_at =
+                    now_millis().saturating_add(task.expires_after_seconds.saturating_mul(1000));
                 log.line(format!(
                     "waiting for approval by {}; it expires at {}",
                     app::approval::who_decides(&task.approvers, &task.approver_roles),

@@ -38,7 +38,9 @@ pub(crate) fn approval_view(task: &TaskRunRecord) -> Option<ApprovalView> {
         approvers: approval.approvers,
         approver_roles: approval.approver_roles,
         allow_self_approval: approval.allow_self_approval,
-        expires_at: task.expires_at.filter(|_| task.status == TaskStatus::Waiting),
+        expires_at: task
+            .expires_at
+            .filter(|_| task.status == TaskStatus::Waiting),
         can_decide: false,
         refusal: None,
     })
@@ -53,7 +55,10 @@ fn refusal(
     started_by: Option<&str>,
 ) -> Option<String> {
     let name = actor.user.username.as_str();
-    let named = approval.approvers.iter().any(|approver| approver.trim() == name);
+    let named = approval
+        .approvers
+        .iter()
+        .any(|approver| approver.trim() == name);
     // A role names that role and the ones above it.
     let by_role = approval
         .approver_roles
@@ -142,7 +147,11 @@ impl Slipway {
                     "task",
                     &format!(
                         "several approvals wait: name one of {}",
-                        waiting.iter().map(task_place).collect::<Vec<_>>().join(", ")
+                        waiting
+                            .iter()
+                            .map(task_place)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 )),
             };
@@ -222,7 +231,11 @@ impl ApprovalsApi for Slipway {
                 task_place(&task)
             )));
         }
-        tracing::info!(execution = record.id, decision = decision.as_str(), "approval decided");
+        tracing::info!(
+            execution = record.id,
+            decision = decision.as_str(),
+            "approval decided"
+        );
         self.live.publish(app::live::LiveEvent::Task {
             execution_id: record.id,
             project_id: record.project_id,
@@ -251,8 +264,7 @@ impl ApprovalsApi for Slipway {
     async fn waiting_approvals(&self, actor: &Actor) -> Result<Vec<WaitingApproval>, AppError> {
         let member = (!actor.user.is_admin).then_some(actor.user.id);
         let tasks = self.store.waiting_approvals(member).await?;
-        let mut runs: HashMap<i64, Option<(ExecutionRecord, Option<ProjectRole>)>> =
-            HashMap::new();
+        let mut runs: HashMap<i64, Option<(ExecutionRecord, Option<ProjectRole>)>> = HashMap::new();
         let mut waiting = Vec::new();
         for task in tasks {
             if !runs.contains_key(&task.execution_id) {
@@ -338,6 +350,9 @@ mod tests {
         let refused = refusal(&actor("alice"), None, &gate, Some("alice")).unwrap();
         assert!(refused.starts_with("you started this run"), "{refused}");
         let allowed = approval(&["alice"], &[], true);
-        assert_eq!(refusal(&actor("alice"), None, &allowed, Some("alice")), None);
+        assert_eq!(
+            refusal(&actor("alice"), None, &allowed, Some("alice")),
+            None
+        );
     }
 }

@@ -331,12 +331,12 @@ impl ExecutionsApi for Slipway {
         Self::require_role(actor, role, ProjectRole::Executor, "canceling runs")?;
         match self.store.request_cancel(record.id, now_millis()).await? {
             CancelOutcome::Requested => self.signals.cancel(record.id),
-            CancelOutcome::CanceledInQueue | CancelOutcome::CanceledWhileWaiting => self
-                .live
-                .publish(crate::live::execution_event(
+            CancelOutcome::CanceledInQueue | CancelOutcome::CanceledWhileWaiting => {
+                self.live.publish(crate::live::execution_event(
                     &record,
                     app::execution::ExecutionStatus::Canceled,
-                )),
+                ))
+            }
             CancelOutcome::AlreadyFinished => {
                 return Err(AppError::conflict(format!(
                     "execution {id} has already finished"

@@ -59,7 +59,10 @@ async fn start(app: &TestApp, token: &str, pipeline: &Value) -> i64 {
 }
 
 async fn waiting(app: &TestApp, id: i64) -> Value {
-    run_when(app, id, "to wait for approval", |run| run["status"] == "WAITING").await
+    run_when(app, id, "to wait for approval", |run| {
+        run["status"] == "WAITING"
+    })
+    .await
 }
 
 async fn decide(app: &TestApp, id: i64, verb: &str, token: &str, body: Value) -> (u16, Value) {
@@ -90,8 +93,18 @@ async fn an_approver_approves_a_waiting_run_and_later_tasks_read_the_decision() 
         .json()
         .await
         .unwrap();
-    let list: Value = app.get("/api/v1/approvals", &alice).await.json().await.unwrap();
-    let bobs_list: Value = app.get("/api/v1/approvals", &bob).await.json().await.unwrap();
+    let list: Value = app
+        .get("/api/v1/approvals", &alice)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let bobs_list: Value = app
+        .get("/api/v1/approvals", &bob)
+        .await
+        .json()
+        .await
+        .unwrap();
     let by_bob = decide(&app, id, "approve", &bob, json!({"task": "gate.approve"})).await;
     let wrong_task = decide(&app, id, "approve", &alice, json!({"task": "gate.nope"})).await;
     let approved = decide(
@@ -111,14 +124,20 @@ async fn an_approver_approves_a_waiting_run_and_later_tasks_read_the_decision() 
     assert_eq!(gate["approval"]["summary"], "Deploy v7 to production?");
     assert_eq!(gate["approval"]["approvers"], json!(["alice"]));
     assert!(gate["approval"]["expires_at"].as_i64().unwrap() > 0);
-    assert_eq!(gate["approval"]["can_decide"], false, "the admin is not an approver");
+    assert_eq!(
+        gate["approval"]["can_decide"], false,
+        "the admin is not an approver"
+    );
     assert_eq!(gate_task(&as_alice)["approval"]["can_decide"], true);
     assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
     assert_eq!(list[0]["task"], "gate.approve");
     assert_eq!(list[0]["summary"], "Deploy v7 to production?");
     assert_eq!(bobs_list, json!([]));
     assert_eq!(by_bob.0, 403, "{by_bob:?}");
-    assert!(by_bob.1["message"].as_str().unwrap().contains("only alice"), "{by_bob:?}");
+    assert!(
+        by_bob.1["message"].as_str().unwrap().contains("only alice"),
+        "{by_bob:?}"
+    );
     assert_eq!(wrong_task.0, 422, "{wrong_task:?}");
     assert_eq!(approved.0, 200, "{approved:?}");
     assert_eq!(run_end["status"], "COMPLETED", "{run_end}");
@@ -140,7 +159,14 @@ async fn a_rejection_fails_the_run_saying_who_and_why() {
     waiting(&app, id).await;
 
     // The one waiting approval needs no name.
-    let rejected = decide(&app, id, "reject", &alice, json!({"comment": "not on a Friday"})).await;
+    let rejected = decide(
+        &app,
+        id,
+        "reject",
+        &alice,
+        json!({"comment": "not on a Friday"}),
+    )
+    .await;
     let run = finished(&app, id).await;
 
     assert_eq!(rejected.0, 200, "{rejected:?}");
@@ -165,7 +191,10 @@ async fn whoever_started_a_run_may_not_approve_it_unless_allowed() {
     let refused = decide(&app, id, "approve", &carol, json!({})).await;
 
     assert_eq!(refused.0, 403, "{refused:?}");
-    assert!(refused.1["message"].as_str().unwrap().contains("you started this run"));
+    assert!(refused.1["message"]
+        .as_str()
+        .unwrap()
+        .contains("you started this run"));
     let still: Value = app
         .get(&format!("/api/v1/executions/{id}"), &carol)
         .await
@@ -191,7 +220,11 @@ async fn whoever_started_a_run_may_not_approve_it_unless_allowed() {
     assert_eq!(relaxed.status(), 200);
     // A waiting run counts against the pipeline's concurrency (1): end it first.
     let canceled = app
-        .post_json(&format!("/api/v1/executions/{id}/cancel"), &carol, &json!({}))
+        .post_json(
+            &format!("/api/v1/executions/{id}/cancel"),
+            &carol,
+            &json!({}),
+        )
         .await;
     assert_eq!(canceled.status(), 200);
     let own = start(&app, &carol, &strict).await;
@@ -205,8 +238,11 @@ async fn whoever_started_a_run_may_not_approve_it_unless_allowed() {
 async fn an_approval_nobody_decides_expires_and_stops_the_run() {
     let app = spawn_app().await;
     demo_with_people(&app).await;
-    let pipeline =
-        release_pipeline(&app, json!({"approvers": ["alice"], "expires_after_seconds": 1})).await;
+    let pipeline = release_pipeline(
+        &app,
+        json!({"approvers": ["alice"], "expires_after_seconds": 1}),
+    )
+    .await;
     let started = Instant::now();
 
     let id = start(&app, &app.admin_token, &pipeline).await;
@@ -249,7 +285,11 @@ async fn a_waiting_run_is_canceled_at_once_and_can_no_longer_be_approved() {
     waiting(&app, id).await;
 
     let canceled = app
-        .post_json(&format!("/api/v1/executions/{id}/cancel"), &app.admin_token, &json!({}))
+        .post_json(
+            &format!("/api/v1/executions/{id}/cancel"),
+            &app.admin_token,
+            &json!({}),
+        )
         .await;
     let canceled_status = canceled.status();
     let answer: Value = canceled.json().await.unwrap();
@@ -269,7 +309,10 @@ async fn approval_tasks_that_name_nobody_or_nobody_known_are_refused() {
     create_token(&app.store, "alice", false).await;
     let cases = [
         (json!({}), "stages[0].tasks[0].approvers"),
-        (json!({"approvers": ["mallory"]}), "stages[0].tasks[0].approvers[0]"),
+        (
+            json!({"approvers": ["mallory"]}),
+            "stages[0].tasks[0].approvers[0]",
+        ),
         (
             json!({"approvers": ["alice"], "expires_after_seconds": 0}),
             "stages[0].tasks[0].expires_after_seconds",

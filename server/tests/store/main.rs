@@ -41,6 +41,8 @@ macro_rules! contract_suite {
             runs::executions_list_by_filter_newest_first,
             runs::run_numbers_stay_distinct_under_concurrency,
             runs::tasks_and_logs,
+            runs::approvals_park_a_run_and_decisions_resume_it,
+            runs::a_waiting_run_is_canceled_with_its_approvals,
             hooks::webhooks,
             hooks::events_and_dedupe,
             hooks::dedupe_is_atomic_under_concurrency,

@@ -594,3 +594,226 @@ pub async fn tasks_and_logs(store: SharedStore) {
         ]
     );
 }
+
+pub async fn approvals_park_a_run_and_decisions_resume_it(store: SharedStore) {
+    let demo = project(&store, "Demo").await;
+    let release = pipeline(&store, demo.id, "release", &[]).await;
+    let queued = store
+        .queue_execution(run(&release, MANUAL, 1))
+        .await
+        .unwrap();
+    let claimed = store.claim_execution("w1", 2, 100).await.unwrap().unwrap();
+    assert_eq!(claimed.id, queued.id);
+    let gate = |task_index, task_name| TaskStart {
+        execution_id: queued.id,
+        stage_index: 0,
+        stage_name: "gate",
+        task_index,
+        task_name,
+        task_type: "approval",
+        inputs: Some(r#"{"type":"approval","approvers":["alice"]}"#),
+        now: 3,
+    };
+    let first = store.start_task(gate(0, "first")).await.unwrap();
+    let second = store.start_task(gate(1, "second")).await.unwrap();
+    let waiting = [
+        WaitingTask {
+            task_run_id: first,
+            expires_at: 50,
+        },
+        WaitingTask {
+            task_run_id: second,
+            expires_at: 500,
+        },
+    ];
+
+    // Only the lease holder parks the run; parked, it holds no lease and
+    // nobody takes it over.
+    assert_eq!(
+        store
+            .park_execution(queued.id, "w2", &waiting)
+            .await
+            .unwrap(),
+        ParkOutcome::NotOwner
+    );
+    assert_eq!(
+        store
+            .park_execution(queued.id, "w1", &waiting)
+            .await
+            .unwrap(),
+        ParkOutcome::Parked
+    );
+    let parked = store.execution_by_id(queued.id).await.unwrap().unwrap();
+    assert_eq!(
+        (parked.status, parked.lease_owner),
+        (ExecutionStatus::Waiting, None)
+    );
+    let tasks = store.task_runs(queued.id).await.unwrap();
+    assert_eq!(
+        tasks
+            .iter()
+            .map(|task| (task.status, task.expires_at))
+            .collect::<Vec<_>>(),
+        [
+            (TaskStatus::Waiting, Some(50)),
+            (TaskStatus::Waiting, Some(500))
+        ]
+    );
+    assert!(store
+        .take_over_expired_execution("w3", 10_000, 20_000)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(store.waiting_approvals(None).await.unwrap().len(), 2);
+
+    // Expiry finds the first only; its end is a decision like any other.
+    assert_eq!(
+        store.expired_approvals(60, 10).await.unwrap(),
+        [(queued.id, first)]
+    );
+    let expired = ApprovalDecision {
+        status: TaskStatus::Failed,
+        output: r#"{"decision":"expired"}"#,
+        error: Some("approval expired"),
+        now: 60,
+    };
+    assert!(store
+        .decide_approval(queued.id, first, expired)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .decide_approval(queued.id, first, expired)
+            .await
+            .unwrap(),
+        "a task is decided once"
+    );
+    let still = store.execution_by_id(queued.id).await.unwrap().unwrap();
+    assert_eq!(
+        still.status,
+        ExecutionStatus::Waiting,
+        "one approval still waits"
+    );
+
+    // The last decision makes the run RUNNING with no owner: a takeover resumes it.
+    let approved = ApprovalDecision {
+        status: TaskStatus::Completed,
+        output: r#"{"decision":"approved"}"#,
+        error: None,
+        now: 70,
+    };
+    assert!(store
+        .decide_approval(queued.id, second, approved)
+        .await
+        .unwrap());
+    let resumed = store
+        .take_over_expired_execution("w3", 80, 200)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            resumed.execution.id,
+            resumed.execution.status,
+            resumed.previous_owner.as_str()
+        ),
+        (queued.id, ExecutionStatus::Running, "")
+    );
+    assert!(store.waiting_approvals(None).await.unwrap().is_empty());
+}
+
+pub async fn a_waiting_run_is_canceled_with_its_approvals(store: SharedStore) {
+    let demo = project(&store, "Demo").await;
+    let release = pipeline(&store, demo.id, "release", &[]).await;
+    let queued = store
+        .queue_execution(run(&release, MANUAL, 1))
+        .await
+        .unwrap();
+    store.claim_execution("w1", 2, 100).await.unwrap().unwrap();
+    let gate = store
+        .start_task(TaskStart {
+            execution_id: queued.id,
+            stage_index: 0,
+            stage_name: "gate",
+            task_index: 0,
+            task_name: "approve",
+            task_type: "approval",
+            inputs: None,
+            now: 3,
+        })
+        .await
+        .unwrap();
+    // A cancel asked for before the park keeps the run from waiting.
+    assert_eq!(
+        store.request_cancel(queued.id, 4).await.unwrap(),
+        CancelOutcome::Requested
+    );
+    let waiting = [WaitingTask {
+        task_run_id: gate,
+        expires_at: 1_000,
+    }];
+    assert_eq!(
+        store
+            .park_execution(queued.id, "w1", &waiting)
+            .await
+            .unwrap(),
+        ParkOutcome::CancelRequested
+    );
+
+    let other = store
+        .queue_execution(run(&release, MANUAL, 5))
+        .await
+        .unwrap();
+    store
+        .finish_execution(
+            queued.id,
+            "w1",
+            RunEndRecord {
+                status: ExecutionStatus::Canceled,
+                error: Some("canceled"),
+                now: 6,
+            },
+        )
+        .await
+        .unwrap();
+    store.claim_execution("w1", 7, 100).await.unwrap().unwrap();
+    let other_gate = store
+        .start_task(TaskStart {
+            execution_id: other.id,
+            stage_index: 0,
+            stage_name: "gate",
+            task_index: 0,
+            task_name: "approve",
+            task_type: "approval",
+            inputs: None,
+            now: 8,
+        })
+        .await
+        .unwrap();
+    let waiting = [WaitingTask {
+        task_run_id: other_gate,
+        expires_at: 1_000,
+    }];
+    assert_eq!(
+        store
+            .park_execution(other.id, "w1", &waiting)
+            .await
+            .unwrap(),
+        ParkOutcome::Parked
+    );
+    assert_eq!(
+        store.request_cancel(other.id, 9).await.unwrap(),
+        CancelOutcome::CanceledWhileWaiting
+    );
+    let canceled = store.execution_by_id(other.id).await.unwrap().unwrap();
+    assert_eq!(
+        (canceled.status, canceled.finished_at),
+        (ExecutionStatus::Canceled, Some(9))
+    );
+    let task = &store.task_runs(other.id).await.unwrap()[0];
+    assert_eq!(task.status, TaskStatus::Canceled);
+    assert_eq!(
+        store.request_cancel(other.id, 10).await.unwrap(),
+        CancelOutcome::AlreadyFinished
+    );
+}

@@ -48,9 +48,12 @@ pub fn ExecutionPage() -> impl IntoView {
             streamed.update(|lines| lines.retain(|(_, line)| line.id > newest));
         }
     });
-    let clock = ticking_clock(
-        move || matches!(execution.get(), Some(Ok(run)) if run.summary.status == ExecutionStatus::Running),
-    );
+    let clock = ticking_clock(move || {
+        matches!(
+            execution.get(),
+            Some(Ok(run)) if matches!(run.summary.status, ExecutionStatus::Running | ExecutionStatus::Waiting)
+        )
+    });
     let cancel = ServerAction::<CancelExecution>::new();
     let cancel_error = last_error(move || cancel.value().get());
     Effect::new(move |_| {
@@ -145,7 +148,7 @@ fn ExecutionView(
             })
         });
         match found {
-            Some((stage, task)) => view! { <TaskDetail stage task output_open streamed clock /> }.into_any(),
+            Some((stage, task)) => view! { <TaskDetail execution_id=id stage task output_open streamed clock /> }.into_any(),
             None => view! {
                 <p class="mt-6 text-sm text-slate-500">"Choose a task to see its inputs, output and log."</p>
             }

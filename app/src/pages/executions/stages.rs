@@ -89,8 +89,10 @@ pub(super) fn default_task(stages: &[StageRun]) -> Option<(usize, usize)> {
                 .map(move |(task_index, task)| ((stage_index, task_index), task))
         })
     };
+    // What needs a person first: an approval waiting, then a failure.
     positions()
-        .find(|(_, task)| task.status == TaskStatus::Failed)
+        .find(|(_, task)| task.status == TaskStatus::Waiting)
+        .or_else(|| positions().find(|(_, task)| task.status == TaskStatus::Failed))
         .or_else(|| positions().rfind(|(_, task)| task.started_at.is_some()))
         .map(|(position, _)| position)
 }

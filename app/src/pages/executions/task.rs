@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use serde_json::Value;
 
+use super::approval::ApprovalPanel;
 use super::log::TaskLog;
 use super::{time_of_day, FailureBox, Timing};
 use crate::execution::{LogLine, TaskRun};
@@ -13,6 +14,7 @@ use crate::pages::widgets::TaskStatusBadge;
 /// or open across refetches of the run.
 #[component]
 pub(super) fn TaskDetail(
+    execution_id: i64,
     stage: String,
     task: TaskRun,
     output_open: RwSignal<bool>,
@@ -61,6 +63,17 @@ pub(super) fn TaskDetail(
             </div>
         }
     });
+    let approval_view = task.approval.clone().map(|approval| {
+        view! {
+            <ApprovalPanel
+                execution_id
+                place=format!("{stage}.{}", task.name)
+                status=task.status
+                approval
+                clock
+            />
+        }
+    });
     let inputs = task.inputs.as_ref().map(split_texts);
     let output = task.output.as_ref().map(pretty);
     let timing = Timing::of(&task);
@@ -79,6 +92,7 @@ pub(super) fn TaskDetail(
                 {move || timing.text(clock)}
             </p>
             {task.error.clone().map(|error| view! { <FailureBox error testid="task-error" /> })}
+            {approval_view}
             {objects_view}
             <h3 class="mt-5 text-sm font-semibold text-slate-700">"Resolved inputs"</h3>
             {match inputs {

@@ -6,6 +6,7 @@
 //! and every field reads and writes its place in the definition (`places`),
 //! so typing never re-creates an input (focus and caret stay where they are).
 
+mod approval_fields;
 mod editor;
 mod general_tab;
 mod input_tab;

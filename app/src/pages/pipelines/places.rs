@@ -7,8 +7,8 @@ use leptos::prelude::*;
 
 use crate::pages::widgets::Bound;
 use crate::pipeline::{
-    ConditionTask, InputParameter, KubernetesTask, PipelineSpec, PollTask, RestTask, Stage, Task,
-    TaskRequest, TaskRequestMut,
+    ApprovalTask, ConditionTask, InputParameter, KubernetesTask, PipelineSpec, PollTask, RestTask,
+    Stage, Task, TaskRequest, TaskRequestMut,
 };
 
 /// `read` and `write` applied to what `find` and `find_mut` locate in `spec`.
@@ -161,6 +161,14 @@ impl TaskAt {
         write: fn(&mut ConditionTask, T),
     ) -> Bound<T> {
         self.part(Task::condition, Task::condition_mut, read, write)
+    }
+
+    pub fn approval<T: Default + Send + Sync + 'static>(
+        self,
+        read: fn(&ApprovalTask) -> T,
+        write: fn(&mut ApprovalTask, T),
+    ) -> Bound<T> {
+        self.part(Task::approval, Task::approval_mut, read, write)
     }
 
     /// A field of the request of a REST or Poll task.

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use super::approval_fields::ApprovalFields;
 use super::places::{optional_text, remove_item, stage_field, swap_items, TaskAt};
 use super::task_fields::{ConditionFields, KubernetesFields, RequestFields};
 use crate::endpoint::Endpoint;
@@ -252,6 +253,7 @@ fn TaskCard(
                 "rest" => view! { <RequestFields at id error polling=false /> }.into_any(),
                 "poll" => view! { <RequestFields at id error polling=true /> }.into_any(),
                 "condition" => view! { <ConditionFields at id error /> }.into_any(),
+                "approval" => view! { <ApprovalFields at id error /> }.into_any(),
                 _ => ().into_any(),
             }
         }
