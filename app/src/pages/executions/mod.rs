@@ -89,7 +89,7 @@ struct Timing {
 impl Timing {
     fn of(task: &TaskRun) -> Self {
         Timing {
-            running: task.status == TaskStatus::Running,
+            running: matches!(task.status, TaskStatus::Running | TaskStatus::Waiting),
             started_at: task.started_at,
             finished_at: task.finished_at,
         }

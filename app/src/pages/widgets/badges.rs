@@ -28,7 +28,7 @@ fn execution_look(status: ExecutionStatus) -> (&'static str, &'static str) {
         ExecutionStatus::Failed => ("badge badge-red", "✗"),
         ExecutionStatus::Running => ("badge bg-sky-100 text-sky-800", "●"),
         ExecutionStatus::Queued => ("badge bg-slate-200 text-slate-700", "◷"),
-        ExecutionStatus::Waiting => ("badge bg-slate-200 text-slate-700", "⏸"),
+        ExecutionStatus::Waiting => ("badge bg-slate-200 text-slate-700", "‖"),
         ExecutionStatus::Canceled => ("badge bg-amber-100 text-amber-900", "⊘"),
     }
 }
@@ -38,7 +38,7 @@ fn execution_look(status: ExecutionStatus) -> (&'static str, &'static str) {
 fn run_look(status: ExecutionStatus) -> (&'static str, &'static str) {
     match status {
         ExecutionStatus::Queued => ("badge bg-slate-100 text-slate-600", "○"),
-        ExecutionStatus::Waiting => ("badge bg-violet-100 text-violet-800", "⏸"),
+        ExecutionStatus::Waiting => ("badge bg-violet-100 text-violet-800", "‖"),
         other => execution_look(other),
     }
 }
@@ -50,7 +50,7 @@ fn task_look(status: Option<TaskStatus>) -> (&'static str, &'static str, &'stati
         Some(TaskStatus::Completed) => ("badge badge-green", "✓", "COMPLETED"),
         Some(TaskStatus::Failed) => ("badge badge-red", "✗", "FAILED"),
         Some(TaskStatus::Running) => ("badge bg-sky-100 text-sky-800", "●", "RUNNING"),
-        Some(TaskStatus::Waiting) => ("badge bg-violet-100 text-violet-800", "⏸", "WAITING"),
+        Some(TaskStatus::Waiting) => ("badge bg-violet-100 text-violet-800", "‖", "WAITING"),
         Some(TaskStatus::Skipped) => ("badge bg-slate-200 text-slate-700", "↷", "SKIPPED"),
         Some(TaskStatus::Canceled) => ("badge bg-amber-100 text-amber-900", "⊘", "CANCELED"),
         None => ("badge bg-slate-100 text-slate-500", "○", "PENDING"),
