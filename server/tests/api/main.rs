@@ -16,6 +16,7 @@ mod registries;
 mod registry;
 mod replicas;
 mod roles;
+mod rollouts;
 mod sessions;
 mod sign_in_limits;
 mod startup;
