@@ -6,6 +6,7 @@
 //! Here: the texts both pages show of a run (its trigger, how long it ran,
 //! times of day) and the box that shows why a run or a task failed.
 
+mod diff;
 mod execution;
 mod filters;
 mod list;
