@@ -66,7 +66,6 @@ async fn would_be(
             let params = PostParams {
                 dry_run: true,
                 field_manager: Some(run.task.field_manager().to_string()),
-                ..PostParams::default()
             };
             match run
                 .unless_canceled(api.create(&params, &target.object))
