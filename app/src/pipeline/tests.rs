@@ -369,6 +369,56 @@ fn kubernetes_tasks_are_checked() {
     );
 }
 
+#[test]
+fn rollback_on_failure_needs_a_waited_write_and_dry_run_a_write() {
+    let with = |change: &dyn Fn(&mut KubernetesTask)| {
+        let mut spec = valid_spec();
+        let task = kubernetes_of(first_task(&mut spec, 1));
+        task.action = KubernetesAction::Apply;
+        task.wait_for_rollout = true;
+        change(task);
+        spec
+    };
+    assert_eq!(
+        validate(&with(&|task| task.rollback_on_failure = true)),
+        Ok(())
+    );
+    assert_eq!(validate(&with(&|task| task.dry_run = true)), Ok(()));
+    let field = "stages[1].tasks[0].rollback_on_failure";
+    assert_single_error(
+        &with(&|task| {
+            task.rollback_on_failure = true;
+            task.wait_for_rollout = false;
+        }),
+        field,
+        "needs wait_for_rollout",
+    );
+    assert_single_error(
+        &with(&|task| {
+            task.rollback_on_failure = true;
+            task.action = KubernetesAction::Delete;
+        }),
+        field,
+        "CREATE and APPLY",
+    );
+    assert_single_error(
+        &with(&|task| {
+            task.rollback_on_failure = true;
+            task.dry_run = true;
+        }),
+        field,
+        "dry_run",
+    );
+    assert_single_error(
+        &with(&|task| {
+            task.dry_run = true;
+            task.action = KubernetesAction::Get;
+        }),
+        "stages[1].tasks[0].dry_run",
+        "CREATE, APPLY and DELETE",
+    );
+}
+
 fn poll_task(condition: &str, interval: u64, timeout: u64) -> Task {
     Task {
         name: "wait".to_string(),

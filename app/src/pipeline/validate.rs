@@ -365,6 +365,7 @@ impl Validator<'_> {
             field("rollout_timeout_seconds"),
             task.rollout_timeout_seconds,
         );
+        self.check_safe_rollout(&field, task);
         if let Some(revision) = task.to_revision {
             if task.action != KubernetesAction::Rollback {
                 self.report(field("to_revision"), "applies only to the ROLLBACK action");
@@ -374,6 +375,40 @@ impl Validator<'_> {
                     "must be a revision number, or 0 for the previous revision",
                 );
             }
+        }
+    }
+
+    /// `rollback_on_failure` acts on the rollout a CREATE or APPLY starts and
+    /// waits for; `dry_run` changes nothing, so it has nothing to roll back
+    /// and no sense for GET or ROLLBACK.
+    fn check_safe_rollout(&mut self, field: &dyn Fn(&str) -> String, task: &KubernetesTask) {
+        let writes = matches!(
+            task.action,
+            KubernetesAction::Create | KubernetesAction::Apply
+        );
+        if task.rollback_on_failure {
+            if !writes {
+                self.report(
+                    field("rollback_on_failure"),
+                    "applies only to the CREATE and APPLY actions",
+                );
+            } else if !task.wait_for_rollout {
+                self.report(
+                    field("rollback_on_failure"),
+                    "needs wait_for_rollout: a failed rollout is only seen while waiting for it",
+                );
+            } else if task.dry_run {
+                self.report(
+                    field("rollback_on_failure"),
+                    "cannot go with dry_run: a dry run changes nothing to roll back",
+                );
+            }
+        }
+        if task.dry_run && !(writes || task.action == KubernetesAction::Delete) {
+            self.report(
+                field("dry_run"),
+                "applies only to the CREATE, APPLY and DELETE actions",
+            );
         }
     }
 

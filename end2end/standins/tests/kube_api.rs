@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
 use kube::api::{
     Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
 };
@@ -858,4 +858,186 @@ async fn tls_is_trusted_through_the_generated_ca_only() {
         insecure.expect("skip-verify connects").name_any(),
         "default"
     );
+}
+
+/// The pods of a deployment, as a client finds them: by the deployment's selector.
+async fn pods_of(client: &Client, app: &str) -> Vec<Pod> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    pods.list(&ListParams::default().labels(&format!("app={app}")))
+        .await
+        .expect("pods list")
+        .items
+}
+
+fn waiting_reasons(pods: &[Pod]) -> Vec<(String, String)> {
+    pods.iter()
+        .flat_map(|pod| {
+            pod.status
+                .iter()
+                .flat_map(|status| status.container_statuses.iter().flatten())
+        })
+        .filter_map(|status| status.state.as_ref()?.waiting.as_ref())
+        .map(|waiting| {
+            (
+                waiting.reason.clone().unwrap_or_default(),
+                waiting.message.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn deployments_get_running_pods_of_their_current_replica_set() {
+    let standin = start_standin(Duration::ZERO).await;
+    let client = client(&standin, Some(standin.token()));
+    let api: Api<Deployment> = Api::namespaced(client.clone(), "default");
+
+    api.create(&PostParams::default(), &deployment("web", "nginx:1"))
+        .await
+        .expect("create");
+
+    let pods = pods_of(&client, "web").await;
+    assert_eq!(pods.len(), 2, "one pod per replica");
+    for pod in &pods {
+        let status = pod.status.as_ref().expect("a pod status");
+        assert_eq!(status.phase.as_deref(), Some("Running"));
+        let container = &status.container_statuses.as_ref().expect("statuses")[0];
+        assert!(
+            container.ready
+                && container
+                    .state
+                    .as_ref()
+                    .is_some_and(|s| s.running.is_some())
+        );
+        let owner = &pod.owner_references()[0];
+        assert_eq!(owner.kind, "ReplicaSet");
+        assert!(pod.name_any().starts_with(&owner.name));
+    }
+}
+
+#[tokio::test]
+async fn a_broken_image_stays_in_image_pull_back_off_until_its_deadline_then_rolls_back() {
+    let standin = start_standin(Duration::ZERO).await;
+    let client = client(&standin, Some(standin.token()));
+    let api: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    api.create(&PostParams::default(), &deployment("web", "nginx:1"))
+        .await
+        .expect("create");
+
+    // Arrange: the new template's image cannot be pulled; a short deadline.
+    let patch = json!({"spec": {"progressDeadlineSeconds": 1, "template": {"spec": {
+        "containers": [{"name": "app", "image": "nginx:broken"}]}}}});
+    let patched = api
+        .patch("web", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("patch");
+
+    // The pods of the new ReplicaSet wait, as a kubelet reports it; the old ones keep serving.
+    let pods = pods_of(&client, "web").await;
+    assert_eq!(pods.len(), 4, "two old pods and two new ones");
+    let reasons = waiting_reasons(&pods);
+    assert_eq!(
+        reasons.len(),
+        2,
+        "the new ReplicaSet's pods wait: {reasons:?}"
+    );
+    for (reason, message) in &reasons {
+        assert_eq!(reason, "ImagePullBackOff");
+        assert!(
+            message.contains("Back-off pulling image \"nginx:broken\""),
+            "{message}"
+        );
+    }
+    let status = patched.status.clone().expect("a status");
+    assert_eq!(status.unavailable_replicas, Some(2));
+    let failed = watch_until(
+        &api,
+        "web",
+        &patched.resource_version().unwrap_or_default(),
+        |deployment| {
+            condition(deployment, "Progressing").is_some_and(|(status, _)| status == "False")
+        },
+    )
+    .await;
+    assert_eq!(
+        condition(&failed, "Progressing"),
+        Some(("False".into(), "ProgressDeadlineExceeded".into()))
+    );
+
+    // Putting the old template back (a rollback) brings running pods back.
+    let back = json!({"spec": {"template": {"spec": {
+        "containers": [{"name": "app", "image": "nginx:1"}]}}}});
+    api.patch("web", &PatchParams::default(), &Patch::Merge(&back))
+        .await
+        .expect("patch back");
+    let pods = pods_of(&client, "web").await;
+    assert_eq!(pods.len(), 2, "the broken pods are gone");
+    assert!(waiting_reasons(&pods).is_empty());
+}
+
+#[tokio::test]
+async fn a_crashloop_tag_keeps_containers_in_crash_loop_back_off() {
+    let standin = start_standin(Duration::ZERO).await;
+    let client = client(&standin, Some(standin.token()));
+    let api: Api<Deployment> = Api::namespaced(client.clone(), "default");
+
+    let created = api
+        .create(
+            &PostParams::default(),
+            &deployment("crash", "app:crashloop"),
+        )
+        .await
+        .expect("create");
+
+    let reasons = waiting_reasons(&pods_of(&client, "crash").await);
+    assert!(!reasons.is_empty());
+    assert!(reasons
+        .iter()
+        .all(|(reason, message)| reason == "CrashLoopBackOff"
+            && message.contains("restarting failed container=app")));
+    assert_eq!(
+        created.status.and_then(|status| status.available_replicas),
+        Some(0)
+    );
+}
+
+#[tokio::test]
+async fn dry_run_writes_answer_the_would_be_object_and_store_nothing() {
+    let standin = start_standin(Duration::ZERO).await;
+    let api: Api<Deployment> = Api::namespaced(client(&standin, Some(standin.token())), "default");
+    let dry_create = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+
+    let would_be = api
+        .create(&dry_create, &deployment("web", "nginx:1"))
+        .await
+        .expect("dry-run create");
+    assert_eq!(would_be.name_any(), "web");
+    assert!(api.get_opt("web").await.expect("get").is_none());
+
+    api.create(&PostParams::default(), &deployment("web", "nginx:1"))
+        .await
+        .expect("create");
+    let mut changed = deployment("web", "nginx:2");
+    changed.metadata.managed_fields = None;
+    let would_be = api
+        .patch(
+            "web",
+            &PatchParams::apply("slipway").force().dry_run(),
+            &Patch::Apply(&changed),
+        )
+        .await
+        .expect("dry-run apply");
+    let image = |deployment: &Deployment| {
+        deployment
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.template.spec.as_ref())
+            .and_then(|pod| pod.containers[0].image.clone())
+    };
+    assert_eq!(image(&would_be).as_deref(), Some("nginx:2"));
+    let live = api.get("web").await.expect("get");
+    assert_eq!(image(&live).as_deref(), Some("nginx:1"));
 }

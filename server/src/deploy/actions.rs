@@ -83,6 +83,16 @@ pub(crate) async fn fetch(run: &Run<'_>, target: &Target) -> Result<DynamicObjec
         .await
 }
 
+/// Reads the object as it is in the cluster; `None` when there is none.
+pub(crate) async fn fetch_if_present(
+    run: &Run<'_>,
+    target: &Target,
+) -> Result<Option<DynamicObject>, DeployError> {
+    let api = target.api(&run.client);
+    run.request(&target.describe(), api.get_opt(target.name()))
+        .await
+}
+
 /// Logs the step's outcome and makes its report.
 fn finish<'t>(
     run: &Run<'_>,

@@ -58,9 +58,63 @@ pub enum DeployError {
     #[error("{object}: the rollout failed: {message}")]
     RolloutFailed { object: String, message: String },
 
+    /// A rollout failed and the task rolled back what it had changed
+    /// (`rollback_on_failure`); says the failure, what was rolled back, and
+    /// what could not be.
+    #[error(
+        "{failure}; {}",
+        describe_rollback(.rolled_back, .not_rolled_back)
+    )]
+    RolledBack {
+        failure: Box<DeployError>,
+        rolled_back: Vec<RolledBackWorkload>,
+        /// Why a workload could not be rolled back, one sentence each.
+        not_rolled_back: Vec<String>,
+    },
+
     /// The run was canceled.
     #[error("canceled")]
     Canceled,
+}
+
+/// A workload put back on an earlier revision after a failed rollout.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RolledBackWorkload {
+    pub kind: String,
+    pub name: String,
+    pub namespace: Option<String>,
+    /// The revision whose template it runs again.
+    pub revision: i64,
+    /// Its first container's image after the rollback.
+    pub image: Option<String>,
+}
+
+impl std::fmt::Display for RolledBackWorkload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "rolled back {}/{} to revision {}",
+            self.kind, self.name, self.revision
+        )?;
+        match &self.image {
+            Some(image) => write!(f, " (image {image})"),
+            None => Ok(()),
+        }
+    }
+}
+
+fn describe_rollback(rolled_back: &[RolledBackWorkload], not_rolled_back: &[String]) -> String {
+    let mut parts: Vec<String> = rolled_back.iter().map(ToString::to_string).collect();
+    if !not_rolled_back.is_empty() {
+        parts.push(format!(
+            "the rollback failed too: {}",
+            not_rolled_back.join("; ")
+        ));
+    }
+    if parts.is_empty() {
+        parts.push("nothing to roll back: the task moved no Deployment to a new revision".into());
+    }
+    parts.join("; ")
 }
 
 impl DeployError {
@@ -87,6 +141,18 @@ impl DeployError {
                     message: other.to_string(),
                 }
             }
+        }
+    }
+
+    /// `{"rolled_back": [{kind, name, namespace, revision, image}]}` when the
+    /// task rolled back after a failed rollout: what a failed task's output
+    /// would hold.
+    pub fn rolled_back_output(&self) -> Option<serde_json::Value> {
+        match self {
+            Self::RolledBack { rolled_back, .. } => {
+                Some(serde_json::json!({ "rolled_back": rolled_back }))
+            }
+            _ => None,
         }
     }
 

@@ -7,10 +7,16 @@
 //! cluster half-changed: parse every document, resolve every kind through API
 //! discovery, and only then act on the objects in the order they were written.
 //! With `wait_for_rollout`, the Deployments are awaited after all writes, under
-//! one deadline (`rollout_timeout`) shared by the whole wait.
+//! one deadline (`rollout_timeout`) shared by the whole wait; a rollout that
+//! cannot succeed ends the wait early (see [`rollout`]). With
+//! `rollback_on_failure`, a failed rollout puts each Deployment the task moved
+//! to a new revision back on the revision it had before. With `dry_run`, the
+//! writes are server-side dry runs and the output's `diff` says what would change.
 
 mod actions;
 pub(crate) mod definition;
+mod diff;
+mod dry_run;
 mod error;
 mod report;
 mod rollback;
@@ -28,7 +34,7 @@ use kube::Client;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-pub use error::DeployError;
+pub use error::{DeployError, RolledBackWorkload};
 
 use report::ObjectReport;
 
@@ -37,6 +43,15 @@ pub const DEFAULT_FIELD_MANAGER: &str = "slipway";
 
 /// How long `wait_for_rollout` waits when the task sets no timeout.
 pub const DEFAULT_ROLLOUT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How long a container of the revision being rolled out may stay in
+/// `ImagePullBackOff`, `CrashLoopBackOff` and the like before the rollout
+/// counts as failed: long enough for one pull retry to heal a blip.
+pub const DEFAULT_STUCK_POD_GRACE: Duration = Duration::from_secs(10);
+
+/// The longest wait for the rollout of a rollback after a failed rollout (the
+/// task's own timeout, when shorter, applies instead).
+pub const ROLLBACK_WAIT_LIMIT: Duration = Duration::from_secs(120);
 
 /// What the task does with the objects of its definition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -118,6 +133,13 @@ pub struct KubernetesTask {
     pub field_manager: String,
     /// ROLLBACK: the revision to go back to; `None` means the previous one.
     pub to_revision: Option<i64>,
+    /// CREATE, APPLY with `wait_for_rollout`: when a rollout fails, put each
+    /// Deployment the task moved to a new revision back on its earlier one.
+    pub rollback_on_failure: bool,
+    /// CREATE, APPLY, DELETE: server-side dry run; the output's `diff` says what would change.
+    pub dry_run: bool,
+    /// How long a container may be stuck (see [`DEFAULT_STUCK_POD_GRACE`]).
+    pub stuck_pod_grace: Duration,
 }
 
 impl KubernetesTask {
@@ -131,6 +153,9 @@ impl KubernetesTask {
             rollout_timeout: DEFAULT_ROLLOUT_TIMEOUT,
             field_manager: DEFAULT_FIELD_MANAGER.to_string(),
             to_revision: None,
+            rollback_on_failure: false,
+            dry_run: false,
+            stuck_pod_grace: DEFAULT_STUCK_POD_GRACE,
         }
     }
 
@@ -190,6 +215,16 @@ pub async fn run(
             .join(", ")
     ));
 
+    if task.dry_run {
+        return dry_run::preview(&run, &targets).await;
+    }
+    // Read before anything is written, to know afterwards what the task moved.
+    let revisions_before = if task.rollback_on_failure && task.wait_for_rollout {
+        Some(revisions_of_deployments(&run, &targets).await?)
+    } else {
+        None
+    };
+
     let mut reports = Vec::with_capacity(targets.len());
     for target in &targets {
         run.check_canceled()?;
@@ -204,7 +239,21 @@ pub async fn run(
     }
 
     if task.wait_for_rollout && task.action.starts_rollouts() {
-        wait_for_rollouts(&run, &mut reports).await?;
+        match (
+            wait_for_rollouts(&run, &mut reports).await,
+            revisions_before,
+        ) {
+            (
+                Err(
+                    failure @ (DeployError::RolloutTimeout { .. }
+                    | DeployError::RolloutFailed { .. }),
+                ),
+                Some(before),
+            ) => {
+                return Err(roll_back_after(&run, &targets, &before, failure).await);
+            }
+            (result, _) => result?,
+        }
     }
     Ok(report::output(task.action, &reports))
 }
@@ -215,15 +264,94 @@ async fn wait_for_rollouts(
     run: &Run<'_>,
     reports: &mut [ObjectReport<'_>],
 ) -> Result<(), DeployError> {
-    let deadline = rollout::deadline_after(run.task.rollout_timeout);
+    let timeout = run.task.rollout_timeout;
+    let deadline = rollout::deadline_after(timeout);
     for report in reports
         .iter_mut()
         .filter(|report| report.target.is_deployment())
     {
-        let live = rollout::wait_until_rolled_out(run, report.target, deadline).await?;
+        let live = rollout::wait_until_rolled_out(run, report.target, deadline, timeout).await?;
         report.live = Some(live);
     }
     Ok(())
+}
+
+/// The revision each Deployment target is on (`None`: absent, no revision yet,
+/// or not a Deployment), in the order of the targets.
+async fn revisions_of_deployments(
+    run: &Run<'_>,
+    targets: &[target::Target],
+) -> Result<Vec<Option<i64>>, DeployError> {
+    let mut revisions = Vec::with_capacity(targets.len());
+    for target in targets {
+        let revision = match target.is_deployment() {
+            true => actions::fetch_if_present(run, target)
+                .await?
+                .as_ref()
+                .and_then(rollback::deployment_revision),
+            false => None,
+        };
+        revisions.push(revision);
+    }
+    Ok(revisions)
+}
+
+/// After the rollout `failure`, puts every Deployment the task moved off the
+/// revision it had before back on that revision, awaits those rollouts
+/// (bounded by [`ROLLBACK_WAIT_LIMIT`]), and answers the error that says both.
+async fn roll_back_after(
+    run: &Run<'_>,
+    targets: &[target::Target],
+    revisions_before: &[Option<i64>],
+    failure: DeployError,
+) -> DeployError {
+    run.log(format!("{failure}; rolling back"));
+    let mut rolled_back = Vec::new();
+    let mut not_rolled_back = Vec::new();
+    let timeout = run.task.rollout_timeout.min(ROLLBACK_WAIT_LIMIT);
+    let deadline = rollout::deadline_after(timeout);
+    for (target, before) in targets.iter().zip(revisions_before) {
+        if !target.is_deployment() {
+            continue;
+        }
+        let Some(before) = *before else {
+            not_rolled_back.push(format!(
+                "{} had no earlier revision (the task created it)",
+                target.describe()
+            ));
+            continue;
+        };
+        let outcome = async {
+            let now = actions::fetch(run, target).await?;
+            if rollback::deployment_revision(&now) == Some(before) {
+                return Ok(None);
+            }
+            let (_, revision) = rollback::rollback_to(run, target, Some(before)).await?;
+            let live = rollout::wait_until_rolled_out(run, target, deadline, timeout).await?;
+            Ok::<_, DeployError>(Some(RolledBackWorkload {
+                kind: target.resource.kind.clone(),
+                name: target.name().to_string(),
+                namespace: target.namespace.clone(),
+                revision,
+                image: report::first_container_image(&target.resource.kind, &live.data)
+                    .map(str::to_string),
+            }))
+        };
+        match outcome.await {
+            Ok(Some(workload)) => {
+                run.log(format!("{}: {workload}", target.describe()));
+                rolled_back.push(workload);
+            }
+            Ok(None) => {}
+            Err(DeployError::Canceled) => return DeployError::Canceled,
+            Err(error) => not_rolled_back.push(error.to_string()),
+        }
+    }
+    DeployError::RolledBack {
+        failure: Box::new(failure),
+        rolled_back,
+        not_rolled_back,
+    }
 }
 
 /// What every step of a run needs: the cluster, the task, the log and the cancel switch.

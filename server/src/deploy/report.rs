@@ -19,6 +19,8 @@ pub(crate) enum ObjectResult {
     Absent,
     Found,
     RolledBack,
+    /// A dry run: the object as the write would have made it (or, for DELETE, as it is).
+    DryRun,
 }
 
 impl ObjectResult {
@@ -31,6 +33,7 @@ impl ObjectResult {
             Self::Absent => "absent",
             Self::Found => "found",
             Self::RolledBack => "rolled-back",
+            Self::DryRun => "dry-run",
         }
     }
 }
@@ -115,7 +118,7 @@ pub(crate) fn output(action: KubernetesAction, reports: &[ObjectReport<'_>]) -> 
 
 /// The image of the first container of a workload or pod, for the kinds that
 /// run containers.
-fn first_container_image<'a>(kind: &str, data: &'a Value) -> Option<&'a str> {
+pub(crate) fn first_container_image<'a>(kind: &str, data: &'a Value) -> Option<&'a str> {
     let pod_spec = match kind {
         "Pod" => "/spec",
         "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => "/spec/template/spec",

@@ -5,7 +5,7 @@
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::PodTemplateSpec;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube::api::{Api, DynamicObject, ListParams, PostParams};
 use kube::core::Selector;
 use serde_json::Value;
@@ -32,10 +32,23 @@ pub(crate) fn check_all_are_deployments(targets: &[Target]) -> Result<(), Deploy
     }
 }
 
+/// The ROLLBACK action: to the task's `to_revision`, else the previous revision.
 pub(crate) async fn rollback<'t>(
     run: &Run<'_>,
     target: &'t Target,
 ) -> Result<ObjectReport<'t>, DeployError> {
+    rollback_to(run, target, run.task.to_revision)
+        .await
+        .map(|(report, _)| report)
+}
+
+/// Puts the Deployment back on the template of revision `wanted` (`None`: the
+/// previous one); answers its report and the revision chosen.
+pub(crate) async fn rollback_to<'t>(
+    run: &Run<'_>,
+    target: &'t Target,
+    wanted: Option<i64>,
+) -> Result<(ObjectReport<'t>, i64), DeployError> {
     let object = target.describe();
     let refuse = refusal(&object);
     let mut deployment = fetch(run, target).await?;
@@ -43,9 +56,9 @@ pub(crate) async fn rollback<'t>(
         return Err(refuse("the deployment is paused; resume it first".into()));
     }
     let history = revision_history(run, target, &deployment).await?;
-    let current = revision_of(deployment.metadata.annotations.as_ref());
+    let current = deployment_revision(&deployment);
     let revisions: Vec<i64> = history.iter().map(|(revision, _)| *revision).collect();
-    let chosen = choose_revision(&revisions, current, run.task.to_revision).map_err(&refuse)?;
+    let chosen = choose_revision(&revisions, current, wanted).map_err(&refuse)?;
     let template = history
         .into_iter()
         .find(|(revision, _)| *revision == chosen)
@@ -63,7 +76,7 @@ pub(crate) async fn rollback<'t>(
             "ROLLBACK {} → already on the template of revision {chosen}, nothing to change",
             target.title()
         ));
-        return Ok(rolled_back(target, deployment));
+        return Ok((rolled_back(target, deployment), chosen));
     }
     deployment.data["spec"]["template"] = serde_json::to_value(&template)
         .map_err(|error| refuse(format!("unusable ReplicaSet template: {error}")))?;
@@ -87,7 +100,7 @@ pub(crate) async fn rollback<'t>(
             .map(|current| format!(" (was revision {current})"))
             .unwrap_or_default()
     ));
-    Ok(report)
+    Ok((report, chosen))
 }
 
 /// Makes the error for a rollback of `object` that cannot proceed.
@@ -113,36 +126,8 @@ async fn revision_history(
     target: &Target,
     deployment: &DynamicObject,
 ) -> Result<Vec<(i64, PodTemplateSpec)>, DeployError> {
-    let object = target.describe();
-    let refuse = refusal(&object);
-    let selector_json = deployment
-        .data
-        .pointer("/spec/selector")
-        .cloned()
-        .ok_or_else(|| refuse("it has no spec.selector".into()))?;
-    let selector = serde_json::from_value::<LabelSelector>(selector_json)
-        .map_err(|error| refuse(format!("unreadable spec.selector: {error}")))
-        .and_then(|selector| {
-            Selector::try_from(selector)
-                .map_err(|error| refuse(format!("unusable spec.selector: {}", error.0)))
-        })?;
-    let namespace = target.namespace.as_deref().unwrap_or("default");
-    let replica_sets: Api<ReplicaSet> = Api::namespaced(run.client.clone(), namespace);
-    let listed = run
-        .request(
-            &format!("replicasets in {namespace}"),
-            replica_sets.list(&ListParams::default().labels_from(&selector)),
-        )
-        .await?;
-    let owner_uid = deployment.metadata.uid.as_deref();
-    let owned = listed.items.into_iter().filter(|replica_set| {
-        let owners = replica_set.metadata.owner_references.iter().flatten();
-        owners
-            .into_iter()
-            .any(|owner| Some(owner.uid.as_str()) == owner_uid)
-    });
     let mut history = Vec::new();
-    for replica_set in owned {
+    for replica_set in owned_replica_sets(run, target, deployment).await? {
         let Some(revision) = revision_of(replica_set.metadata.annotations.as_ref()) else {
             continue;
         };
@@ -161,7 +146,64 @@ async fn revision_history(
     Ok(history)
 }
 
-fn revision_of(annotations: Option<&std::collections::BTreeMap<String, String>>) -> Option<i64> {
+/// The workload's `spec.selector`, as a selector for list requests.
+pub(crate) fn workload_selector(
+    target: &Target,
+    workload: &DynamicObject,
+) -> Result<Selector, DeployError> {
+    let object = target.describe();
+    let refuse = refusal(&object);
+    let selector_json = workload
+        .data
+        .pointer("/spec/selector")
+        .cloned()
+        .ok_or_else(|| refuse("it has no spec.selector".into()))?;
+    serde_json::from_value::<LabelSelector>(selector_json)
+        .map_err(|error| refuse(format!("unreadable spec.selector: {error}")))
+        .and_then(|selector| {
+            Selector::try_from(selector)
+                .map_err(|error| refuse(format!("unusable spec.selector: {}", error.0)))
+        })
+}
+
+/// The ReplicaSets the Deployment owns (selected by its selector, owned by its uid).
+pub(crate) async fn owned_replica_sets(
+    run: &Run<'_>,
+    target: &Target,
+    deployment: &DynamicObject,
+) -> Result<Vec<ReplicaSet>, DeployError> {
+    let selector = workload_selector(target, deployment)?;
+    let namespace = target.namespace.as_deref().unwrap_or("default");
+    let replica_sets: Api<ReplicaSet> = Api::namespaced(run.client.clone(), namespace);
+    let listed = run
+        .request(
+            &format!("replicasets in {namespace}"),
+            replica_sets.list(&ListParams::default().labels_from(&selector)),
+        )
+        .await?;
+    let owner_uid = deployment.metadata.uid.as_deref();
+    Ok(listed
+        .items
+        .into_iter()
+        .filter(|replica_set| is_owned_by(&replica_set.metadata, owner_uid))
+        .collect())
+}
+
+pub(crate) fn is_owned_by(metadata: &ObjectMeta, owner_uid: Option<&str>) -> bool {
+    let owners = metadata.owner_references.iter().flatten();
+    owners
+        .into_iter()
+        .any(|owner| Some(owner.uid.as_str()) == owner_uid)
+}
+
+/// The revision the Deployment is on (its `deployment.kubernetes.io/revision`).
+pub(crate) fn deployment_revision(deployment: &DynamicObject) -> Option<i64> {
+    revision_of(deployment.metadata.annotations.as_ref())
+}
+
+pub(crate) fn revision_of(
+    annotations: Option<&std::collections::BTreeMap<String, String>>,
+) -> Option<i64> {
     annotations?.get(REVISION_ANNOTATION)?.trim().parse().ok()
 }
 

@@ -833,3 +833,254 @@ mod real_cluster {
         }
     }
 }
+
+fn pod_waiting(name: &str, reason: &str, message: &str) -> k8s_openapi::api::core::v1::Pod {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "status": {"containerStatuses": [{
+            "name": "main", "image": "nginx:broken", "imageID": "", "ready": false,
+            "restartCount": 0, "state": {"waiting": {"reason": reason, "message": message}},
+        }]},
+    }))
+    .expect("a pod")
+}
+
+#[test]
+fn only_states_that_do_not_heal_count_as_stuck() {
+    let pods = [
+        pod_waiting("web-1", "ContainerCreating", ""),
+        pod_waiting(
+            "web-2",
+            "ImagePullBackOff",
+            "Back-off pulling image \"nginx:broken\"",
+        ),
+        pod_waiting("web-3", "CrashLoopBackOff", "back-off 10s"),
+        pod_waiting("web-4", "PodInitializing", ""),
+    ];
+    let stuck = rollout::stuck_containers(&pods);
+    let reasons: Vec<(&str, &str)> = stuck
+        .iter()
+        .map(|container| (container.pod.as_str(), container.reason.as_str()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [("web-2", "ImagePullBackOff"), ("web-3", "CrashLoopBackOff")]
+    );
+    assert_eq!(stuck[0].container, "main");
+    assert_eq!(stuck[0].message, "Back-off pulling image \"nginx:broken\"");
+}
+
+#[test]
+fn a_container_fails_the_rollout_only_when_stuck_past_the_grace() {
+    let grace = Duration::from_secs(10);
+    let mut watch = rollout::StuckWatch::new(grace);
+    let start = tokio::time::Instant::now();
+    let stuck = |reason: &str| rollout::stuck_containers(&[pod_waiting("web-1", reason, "")]);
+
+    assert_eq!(watch.observe(start, stuck("ErrImagePull")), None);
+    // Moving between stuck reasons keeps the clock running.
+    assert_eq!(
+        watch.observe(start + Duration::from_secs(9), stuck("ImagePullBackOff")),
+        None
+    );
+    let overdue = watch.observe(start + grace, stuck("ImagePullBackOff"));
+    assert_eq!(
+        overdue.map(|container| container.reason),
+        Some("ImagePullBackOff".into())
+    );
+
+    // A container that recovered starts over when it is stuck again.
+    let mut watch = rollout::StuckWatch::new(grace);
+    watch.observe(start, stuck("ImagePullBackOff"));
+    assert_eq!(
+        watch.observe(start + Duration::from_secs(5), Vec::new()),
+        None
+    );
+    assert_eq!(
+        watch.observe(start + Duration::from_secs(11), stuck("ImagePullBackOff")),
+        None
+    );
+}
+
+/// APPLY of `image` over a running `nginx:1.26`, waiting, with a short stuck-pod grace.
+fn failing_apply(image: &str, rollback_on_failure: bool) -> KubernetesTask {
+    let mut apply = task(KubernetesAction::Apply, deployment_yaml("web", image, None));
+    apply.wait_for_rollout = true;
+    apply.rollout_timeout = Duration::from_secs(60);
+    apply.stuck_pod_grace = Duration::from_millis(300);
+    apply.rollback_on_failure = rollback_on_failure;
+    apply
+}
+
+#[tokio::test]
+async fn a_broken_image_fails_the_wait_early_naming_pod_and_reason() {
+    let standin = start_standin(Duration::ZERO).await;
+    let client = client(&standin, TOKEN);
+    run_ok(
+        &client,
+        &task(
+            KubernetesAction::Apply,
+            deployment_yaml("web", "nginx:1.26", None),
+        ),
+    )
+    .await;
+
+    let started = Instant::now();
+    let error = run_err(&client, &failing_apply("nginx:broken", false)).await;
+
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    let message = error.to_string();
+    assert!(
+        matches!(error, DeployError::RolloutFailed { .. }),
+        "{error:?}"
+    );
+    assert!(
+        message.starts_with("deployments/web in default: the rollout failed: pod web-"),
+        "{message}"
+    );
+    assert!(
+        message.contains("container main is in ImagePullBackOff"),
+        "{message}"
+    );
+    assert!(
+        message.contains("Back-off pulling image \"nginx:broken\""),
+        "{message}"
+    );
+    let stored = stored_deployment(&standin, "web").expect("stored");
+    assert_eq!(
+        stored.pointer("/spec/template/spec/containers/0/image"),
+        Some(&Value::from("nginx:broken")),
+        "without rollback_on_failure the broken spec stays"
+    );
+}
+
+#[tokio::test]
+async fn rollback_on_failure_puts_the_previous_revision_back() {
+    let standin = start_standin(Duration::ZERO).await;
+    let client = client(&standin, TOKEN);
+    run_ok(
+        &client,
+        &task(
+            KubernetesAction::Apply,
+            deployment_yaml("web", "nginx:1.26", None),
+        ),
+    )
+    .await;
+
+    let (result, log) = run_logged(
+        &client,
+        &failing_apply("nginx:crashloop", true),
+        CancellationToken::new(),
+    )
+    .await;
+
+    let error = result.expect_err("the rollout fails");
+    let message = error.to_string();
+    assert!(message.contains("CrashLoopBackOff"), "{message}");
+    assert!(
+        message.ends_with("; rolled back Deployment/web to revision 1 (image nginx:1.26)"),
+        "{message}"
+    );
+    assert_eq!(
+        error.rolled_back_output(),
+        Some(serde_json::json!({"rolled_back": [{
+            "kind": "Deployment", "name": "web", "namespace": "default",
+            "revision": 1, "image": "nginx:1.26",
+        }]}))
+    );
+    let stored = stored_deployment(&standin, "web").expect("stored");
+    assert_eq!(
+        stored.pointer("/spec/template/spec/containers/0/image"),
+        Some(&Value::from("nginx:1.26"))
+    );
+    assert!(
+        log.iter().any(|line| line.contains("rolled out")),
+        "the rollback was awaited: {log:?}"
+    );
+}
+
+#[tokio::test]
+async fn rollback_on_failure_says_when_there_is_nothing_to_go_back_to() {
+    let standin = start_standin(Duration::ZERO).await;
+    let client = client(&standin, TOKEN);
+
+    let error = run_err(&client, &failing_apply("nginx:broken", true)).await;
+
+    assert!(
+        error.to_string().ends_with(
+            "; the rollback failed too: deployments/web in default had no earlier revision (the task created it)"
+        ),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn dry_run_diffs_against_the_live_object_and_changes_nothing() {
+    let standin = start_standin(Duration::ZERO).await;
+    let client = client(&standin, TOKEN);
+    run_ok(
+        &client,
+        &task(
+            KubernetesAction::Apply,
+            deployment_yaml("web", "nginx:1.26", None),
+        ),
+    )
+    .await;
+    let before = stored_deployment(&standin, "web").expect("stored");
+    standin.clear_requests();
+
+    let mut dry = task(
+        KubernetesAction::Apply,
+        deployment_yaml("web", "nginx:1.27", None),
+    );
+    dry.dry_run = true;
+    let output = run_ok(&client, &dry).await;
+
+    assert_eq!(
+        stored_deployment(&standin, "web"),
+        Some(before),
+        "nothing changed"
+    );
+    let diff = &output["diff"];
+    assert_eq!(diff["changed"], true);
+    assert_eq!(
+        diff["summary"],
+        "Deployment/web: image nginx:1.26 → nginx:1.27"
+    );
+    assert_eq!(diff["objects"][0]["change"], "update");
+    assert_eq!(
+        diff["objects"][0]["fields"],
+        serde_json::json!([{
+            "path": "spec.template.spec.containers[main].image",
+            "before": "nginx:1.26", "after": "nginx:1.27",
+        }])
+    );
+    assert!(standin
+        .requests()
+        .iter()
+        .filter(|request| request.method != "GET")
+        .all(|request| request
+            .query
+            .as_deref()
+            .unwrap_or_default()
+            .contains("dryRun=All")));
+
+    // The same definition again is no change; a new object is a create.
+    let mut same = task(
+        KubernetesAction::Apply,
+        deployment_yaml("web", "nginx:1.26", None),
+    );
+    same.dry_run = true;
+    assert_eq!(run_ok(&client, &same).await["diff"]["changed"], false);
+    let mut create = task(KubernetesAction::Create, service_yaml("api"));
+    create.dry_run = true;
+    let output = run_ok(&client, &create).await;
+    assert_eq!(output["diff"]["objects"][0]["change"], "create");
+    assert!(standin
+        .object("", "v1", "services", Some("default"), "api")
+        .is_none());
+}

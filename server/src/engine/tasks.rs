@@ -334,6 +334,9 @@ impl Engine {
             rollout_timeout: Duration::from_secs(task.rollout_timeout_seconds),
             field_manager: deploy::DEFAULT_FIELD_MANAGER.to_string(),
             to_revision: task.to_revision.filter(|revision| *revision > 0),
+            rollback_on_failure: task.rollback_on_failure,
+            dry_run: task.dry_run,
+            stuck_pod_grace: deploy::DEFAULT_STUCK_POD_GRACE,
         };
         log.line(format!(
             "{} on {} ({})",
@@ -358,7 +361,13 @@ impl Engine {
         {
             Ok(output) => TaskEnd::Completed(output),
             Err(deploy::DeployError::Canceled) => TaskEnd::Canceled,
-            Err(error) => TaskEnd::Failed(error.to_string()),
+            Err(error) => {
+                // A failed task keeps no output: the log keeps what was rolled back.
+                if let Some(rolled_back) = error.rolled_back_output() {
+                    log.line(format!("output: {rolled_back}"));
+                }
+                TaskEnd::Failed(error.to_string())
+            }
         }
     }
 

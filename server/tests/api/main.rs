@@ -17,6 +17,7 @@ mod registries;
 mod registry;
 mod replicas;
 mod roles;
+mod rollouts;
 mod sessions;
 mod sign_in_limits;
 mod startup;

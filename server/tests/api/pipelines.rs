@@ -61,7 +61,7 @@ async fn assert_no_pipelines(app: &TestApp) {
 }
 
 /// A stand-in cluster and an app with project "Demo" and its endpoint "dev" for it.
-async fn demo_with_cluster() -> (slipway_standins::kube::KubeStandinHandle, TestApp) {
+pub(crate) async fn demo_with_cluster() -> (slipway_standins::kube::KubeStandinHandle, TestApp) {
     let cluster = KubeStandin::builder().token("t0ken").start().await.unwrap();
     let app = spawn_app().await;
     app.create_project("Demo").await;

@@ -7,6 +7,7 @@
 //! times of day) and the box that shows why a run or a task failed.
 
 mod approval;
+mod diff;
 mod execution;
 mod filters;
 mod list;

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use serde_json::Value;
 
 use super::approval::ApprovalPanel;
+use super::diff::KubernetesChanges;
 use super::log::TaskLog;
 use super::{time_of_day, FailureBox, Timing};
 use crate::execution::{LogLine, TaskRun};
@@ -94,6 +95,7 @@ pub(super) fn TaskDetail(
             {task.error.clone().map(|error| view! { <FailureBox error testid="task-error" /> })}
             {approval_view}
             {objects_view}
+            {task.output.clone().map(|output| view! { <KubernetesChanges output /> })}
             <h3 class="mt-5 text-sm font-semibold text-slate-700">"Resolved inputs"</h3>
             {match inputs {
                 Some((fields, texts)) => view! {

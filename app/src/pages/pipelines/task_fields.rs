@@ -55,6 +55,8 @@ pub fn KubernetesFields(
         |k| k.action.as_str().to_string(),
         |k, action| k.action = KubernetesAction::from(action),
     );
+    let wait_for_rollout = at.kubernetes(|k| k.wait_for_rollout, |k, on| k.wait_for_rollout = on);
+    let rollback_id = format!("{id}-rollback-on-failure");
     let revision_id = format!("{id}-to-revision");
     let revision_path = field("to_revision");
     let actions: Vec<&str> = KubernetesAction::KNOWN
@@ -124,8 +126,29 @@ pub fn KubernetesFields(
             <CheckInput
                 id=format!("{id}-wait-for-rollout")
                 label="Wait for rollout"
-                bind=at.kubernetes(|k| k.wait_for_rollout, |k, on| k.wait_for_rollout = on)
+                bind=at.kubernetes(
+                    |k| k.wait_for_rollout,
+                    |k, on| {
+                        k.wait_for_rollout = on;
+                        // A failed rollout is only seen while waiting for it.
+                        k.rollback_on_failure &= on;
+                    },
+                )
                 hint="Waits until Deployments and the like have rolled out."
+            />
+            <Show when=move || wait_for_rollout.value.get()>
+                <CheckInput
+                    id=rollback_id.clone()
+                    label="Roll back if the rollout fails"
+                    bind=at.kubernetes(|k| k.rollback_on_failure, |k, on| k.rollback_on_failure = on)
+                    hint="For CREATE and APPLY: a rollout that times out, exceeds its progress deadline or has pods stuck in ImagePullBackOff or CrashLoopBackOff puts each Deployment back on its previous revision."
+                />
+            </Show>
+            <CheckInput
+                id=format!("{id}-dry-run")
+                label="Dry run (show the diff, change nothing)"
+                bind=at.kubernetes(|k| k.dry_run, |k, on| k.dry_run = on)
+                hint="For CREATE, APPLY and DELETE: the API server checks the writes without storing them; the output's diff shows what would change."
             />
         </div>
         <TextInput

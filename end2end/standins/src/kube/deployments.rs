@@ -1,15 +1,17 @@
 //! A stand-in for the Deployment controller: ReplicaSets per pod template,
 //! revision annotations, and a rollout that becomes available after a delay.
 //!
-//! No pods are created; ReplicaSet and Deployment status are written directly
-//! with the numbers and conditions `kubectl rollout status` (and
-//! `kube::runtime::conditions`) read.
+//! ReplicaSet and Deployment status are written directly with the numbers and
+//! conditions `kubectl rollout status` (and `kube::runtime::conditions`) read;
+//! the current ReplicaSet's pods come from [`super::pods`], and an image that
+//! cannot start there keeps the rollout from ever becoming available.
 
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
 use super::fields::ManagedFields;
+use super::pods::{self, PodFate};
 use super::resources::{self, ResourceType};
 use super::store::{owner_uids, Cluster, ObjectKey, StoredObject};
 
@@ -74,14 +76,22 @@ pub(crate) fn reconcile(
             &replica_set_name,
             now,
         );
-        let delay = rollout_delay(&deployment, default_delay);
-        if delay == Some(Duration::ZERO) {
+        // Pods that cannot start never make the rollout available.
+        let template = deployment.pointer("/spec/template").unwrap_or(&Value::Null);
+        let delay = match PodFate::of_template(template) {
+            PodFate::Starts => rollout_delay(&deployment, default_delay),
+            PodFate::PullFails | PodFate::Crashes => None,
+        };
+        let ready = delay == Some(Duration::ZERO);
+        if ready {
             deployment["status"] =
                 rollout_complete_status(&deployment, desired, &replica_set_name, now);
             mark_replica_set_ready(cluster, key, &replica_set_name, desired);
         } else {
             timers = rollout_timers(key, generation, delay, &deployment);
         }
+        let replica_set_key = replica_set_key(key, &replica_set_name);
+        pods::sync(cluster, &deployment, &replica_set_key, desired, ready, now);
     }
     if Some(&deployment) != cluster.get(key).map(|stored| &stored.object) {
         replace_object(cluster, key.clone(), deployment);
@@ -105,6 +115,8 @@ pub(crate) fn fire(cluster: &mut Cluster, timer: &RolloutTimer, now: &str) {
             deployment["status"] =
                 rollout_complete_status(&deployment, desired, &replica_set_name, now);
             mark_replica_set_ready(cluster, &timer.key, &replica_set_name, desired);
+            let replica_set_key = replica_set_key(&timer.key, &replica_set_name);
+            pods::sync(cluster, &deployment, &replica_set_key, desired, true, now);
         }
         RolloutOutcome::DeadlineExceeded => {
             if condition_reason(&deployment, "Progressing") == Some("NewReplicaSetAvailable") {
@@ -318,13 +330,17 @@ fn new_replica_set(deployment: &Value, name: &str, revision: u64, now: &str) -> 
     })
 }
 
+fn replica_set_key(deployment_key: &ObjectKey, name: &str) -> ObjectKey {
+    ObjectKey::new(replica_sets(), Some(&deployment_key.namespace), name)
+}
+
 fn mark_replica_set_ready(
     cluster: &mut Cluster,
     deployment_key: &ObjectKey,
     name: &str,
     replicas: i64,
 ) {
-    let key = ObjectKey::new(replica_sets(), Some(&deployment_key.namespace), name);
+    let key = replica_set_key(deployment_key, name);
     let Some(stored) = cluster.get(&key) else {
         return;
     };
@@ -386,7 +402,8 @@ fn rollout_started_status(
         "updatedReplicas": desired,
         "readyReplicas": available,
         "availableReplicas": available,
-        "unavailableReplicas": (desired - available).max(0),
+        // As the controller counts it: every replica of every ReplicaSet, less the available ones.
+        "unavailableReplicas": (replicas - available).max(0),
         "conditions": deployment.pointer("/status/conditions").cloned().unwrap_or_else(|| json!([])),
     });
     if available > 0 {

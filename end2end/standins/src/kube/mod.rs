@@ -51,6 +51,7 @@ mod deployments;
 mod fields;
 mod http;
 mod operations;
+mod pods;
 mod resources;
 mod selectors;
 mod status;

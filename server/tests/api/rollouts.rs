@@ -1,0 +1,197 @@
+//! Safe rollouts through the HTTP API against the Kubernetes stand-in: a
+//! rollout that cannot succeed fails early and, with `rollback_on_failure`,
+//! goes back to the previous image; `dry_run` shows the diff and changes nothing.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use slipway_standins::kube::KubeStandinHandle;
+
+use crate::helpers::{finished, TestApp};
+use crate::pipelines::{create_pipeline, demo_with_cluster, run};
+
+fn deployment_yaml(image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n  \
+         selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        \
+         app: web\n    spec:\n      containers:\n        - name: web\n          image: {image}\n"
+    )
+}
+
+/// A pipeline "deploy" whose one stage APPLYs the Deployment `web` with `${input.IMAGE}`.
+async fn deploy_pipeline(app: &TestApp, name: &str, task: Value, more_stages: Vec<Value>) -> Value {
+    let mut kubernetes = json!({
+        "name": "web", "type": "kubernetes", "endpoint": "dev", "action": "APPLY",
+        "yaml": deployment_yaml("${input.IMAGE}"),
+    });
+    for (key, value) in task.as_object().into_iter().flatten() {
+        kubernetes[key] = value.clone();
+    }
+    let mut stages = vec![json!({"name": "deploy", "tasks": [kubernetes]})];
+    stages.extend(more_stages);
+    create_pipeline(
+        app,
+        json!({"project": "Demo", "name": name, "inputs": [{"name": "IMAGE"}], "stages": stages}),
+    )
+    .await
+}
+
+fn live_image(cluster: &KubeStandinHandle) -> Value {
+    let deployment = cluster
+        .object("apps", "v1", "deployments", Some("default"), "web")
+        .expect("the Deployment exists");
+    deployment["spec"]["template"]["spec"]["containers"][0]["image"].clone()
+}
+
+fn log_text(task: &Value) -> String {
+    task["log"].to_string()
+}
+
+/// Runs `pipeline` with `image` and answers the finished run and how long it took.
+async fn run_image(app: &TestApp, pipeline: &Value, image: &str) -> (Value, Duration) {
+    let started = Instant::now();
+    let id = run(app, &pipeline["id"], json!({"IMAGE": image})).await;
+    let execution = finished(app, id).await;
+    (execution, started.elapsed())
+}
+
+#[tokio::test]
+async fn a_broken_image_is_rolled_back_within_seconds_not_at_the_timeout() {
+    // Arrange: nginx:1.26 runs; the pipeline waits up to 120 s and rolls back.
+    let (cluster, app) = demo_with_cluster().await;
+    let settings = json!({
+        "wait_for_rollout": true, "rollout_timeout_seconds": 120, "rollback_on_failure": true,
+    });
+    let pipeline = deploy_pipeline(&app, "deploy", settings, Vec::new()).await;
+    let (first, _) = run_image(&app, &pipeline, "nginx:1.26").await;
+    assert_eq!(first["status"], "COMPLETED", "{first}");
+
+    // Act
+    let (execution, took) = run_image(&app, &pipeline, "nginx:broken").await;
+
+    // Assert
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    assert_eq!(execution["status"], "FAILED", "{execution}");
+    let task = &execution["stages"][0]["tasks"][0];
+    assert_eq!(task["status"], "FAILED");
+    let error = task["error"].as_str().unwrap_or_default();
+    assert!(error.contains("ImagePullBackOff"), "{error}");
+    assert!(
+        error.ends_with("rolled back Deployment/web to revision 1 (image nginx:1.26)"),
+        "{error}"
+    );
+    assert!(
+        log_text(task).contains(r#"\"rolled_back\":[{\"image\":\"nginx:1.26\""#),
+        "the log keeps what was rolled back: {}",
+        log_text(task)
+    );
+    assert_eq!(live_image(&cluster), "nginx:1.26");
+}
+
+#[tokio::test]
+async fn without_rollback_a_broken_image_fails_early_and_stays() {
+    // Arrange
+    let (cluster, app) = demo_with_cluster().await;
+    let settings = json!({"wait_for_rollout": true, "rollout_timeout_seconds": 120});
+    let pipeline = deploy_pipeline(&app, "deploy", settings, Vec::new()).await;
+    run_image(&app, &pipeline, "nginx:1.26").await;
+
+    // Act
+    let (execution, took) = run_image(&app, &pipeline, "nginx:broken").await;
+
+    // Assert
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    assert_eq!(execution["status"], "FAILED", "{execution}");
+    let error = execution["stages"][0]["tasks"][0]["error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        error.starts_with("deployments/web in default: the rollout failed: pod web-"),
+        "{error}"
+    );
+    assert!(
+        error.contains("in ImagePullBackOff") && error.contains("Back-off pulling image"),
+        "{error}"
+    );
+    assert!(!error.contains("rolled back"), "{error}");
+    assert_eq!(live_image(&cluster), "nginx:broken");
+}
+
+#[tokio::test]
+async fn a_dry_run_shows_the_image_diff_changes_nothing_and_feeds_a_condition() {
+    // Arrange: nginx:1.26 runs; a dry run of nginx:1.27, then a condition on its diff.
+    let (cluster, app) = demo_with_cluster().await;
+    let plain = deploy_pipeline(&app, "deploy", json!({}), Vec::new()).await;
+    run_image(&app, &plain, "nginx:1.26").await;
+    let gate = json!({"name": "gate", "tasks": [{
+        "name": "changed", "type": "condition", "expression": "${deploy.web.output.diff.changed} == true",
+    }]});
+    let preview = deploy_pipeline(&app, "preview", json!({"dry_run": true}), vec![gate]).await;
+    cluster.clear_requests();
+
+    // Act
+    let (execution, _) = run_image(&app, &preview, "nginx:1.27").await;
+
+    // Assert
+    assert_eq!(execution["status"], "COMPLETED", "{execution}");
+    let task = &execution["stages"][0]["tasks"][0];
+    let diff = &task["output"]["diff"];
+    assert_eq!(diff["changed"], true);
+    assert_eq!(
+        diff["summary"],
+        "Deployment/web: image nginx:1.26 → nginx:1.27"
+    );
+    assert_eq!(
+        diff["objects"][0]["fields"][0],
+        json!({"path": "spec.template.spec.containers[web].image", "before": "nginx:1.26", "after": "nginx:1.27"})
+    );
+    assert!(
+        log_text(task).contains("nginx:1.26 → nginx:1.27"),
+        "{}",
+        log_text(task)
+    );
+    assert_eq!(execution["stages"][1]["tasks"][0]["status"], "COMPLETED");
+    assert_eq!(
+        live_image(&cluster),
+        "nginx:1.26",
+        "the cluster is unchanged"
+    );
+    assert!(cluster
+        .requests()
+        .iter()
+        .filter(|request| request.method != "GET")
+        .all(|request| request
+            .query
+            .as_deref()
+            .unwrap_or_default()
+            .contains("dryRun=All")));
+
+    // The same image again: no change, and the condition fails the run.
+    let (same, _) = run_image(&app, &preview, "nginx:1.26").await;
+    assert_eq!(
+        same["stages"][0]["tasks"][0]["output"]["diff"]["changed"],
+        false
+    );
+    assert_eq!(same["status"], "FAILED");
+}
+
+#[tokio::test]
+async fn rollback_on_failure_without_waiting_is_refused_naming_the_field() {
+    let (_cluster, app) = demo_with_cluster().await;
+    let body = json!({"project": "Demo", "name": "bad", "stages": [{"name": "deploy", "tasks": [{
+        "name": "web", "type": "kubernetes", "endpoint": "dev", "action": "APPLY",
+        "yaml": deployment_yaml("nginx:1"), "rollback_on_failure": true,
+    }]}]});
+
+    let response = app
+        .post_json("/api/v1/pipelines", &app.admin_token, &body)
+        .await;
+
+    assert_eq!(response.status(), 422);
+    let answer = response.text().await.unwrap_or_default();
+    assert!(
+        answer.contains("stages[0].tasks[0].rollback_on_failure"),
+        "{answer}"
+    );
+    assert!(answer.contains("wait_for_rollout"), "{answer}");
+}
