@@ -46,6 +46,10 @@ pub struct ApprovalView {
     pub allow_self_approval: bool,
     /// When it expires (while it waits).
     pub expires_at: Option<Millis>,
+    /// What the next stage's Kubernetes tasks would change (server-side dry
+    /// runs when the approval started): `[{"task", "diff"} | {"task", "error"}]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<serde_json::Value>,
     /// Whether the reader may approve or reject it now.
     pub can_decide: bool,
     /// Why not, when the reader may not (and it waits).

@@ -30,19 +30,28 @@ const EXPIRED_PER_SWEEP: i64 = 100;
 pub const APPROVAL_EXPIRED: &str = "approval expired";
 
 /// The output of a decided approval task, which later tasks bind to
-/// (`${stage.task.output.decision}`).
+/// (`${stage.task.output.decision}`); the preview it waited with (what the
+/// next stage would change, see `preview_stage`) stays in it.
 pub fn decision_output(
     decision: &str,
     responded_by: Option<&str>,
     comment: &str,
     at: Millis,
+    waiting_output: Option<&str>,
 ) -> Value {
-    json!({
+    let mut output = json!({
         "decision": decision,
         "responded_by": responded_by,
         "comment": comment,
         "responded_at": rfc3339(at),
-    })
+    });
+    let preview = waiting_output
+        .and_then(|text| serde_json::from_str::<Value>(text).ok())
+        .and_then(|waiting| waiting.get("preview").cloned());
+    if let (Some(preview), Some(fields)) = (preview, output.as_object_mut()) {
+        fields.insert("preview".to_string(), preview);
+    }
+    output
 }
 
 /// How a decision ends its task: approved COMPLETED, rejected FAILED
@@ -85,7 +94,14 @@ impl Engine {
         let store = &self.context.store;
         let now = now_millis();
         for (execution_id, task_run_id) in store.expired_approvals(now, EXPIRED_PER_SWEEP).await? {
-            let output = decision_output("expired", None, "", now).to_string();
+            let waiting_output = store
+                .task_runs(execution_id)
+                .await?
+                .into_iter()
+                .find(|task| task.id == task_run_id)
+                .and_then(|task| task.output);
+            let output =
+                decision_output("expired", None, "", now, waiting_output.as_deref()).to_string();
             let ended = store
                 .decide_approval(
                     execution_id,
@@ -141,8 +157,11 @@ mod tests {
 
     #[test]
     fn a_decision_output_has_the_four_keys() {
-        let output = decision_output("approved", Some("alice"), "ship it", 0);
+        let output = decision_output("approved", Some("alice"), "ship it", 0, None);
         assert_eq!(output["decision"], "approved");
+        assert_eq!(output.get("preview"), None);
+        let with_preview = decision_output("approved", None, "", 0, Some(r#"{"preview":[1]}"#));
+        assert_eq!(with_preview["preview"], serde_json::json!([1]));
         assert_eq!(output["responded_by"], "alice");
         assert_eq!(output["comment"], "ship it");
         assert_eq!(output["responded_at"], "1970-01-01T00:00:00Z");

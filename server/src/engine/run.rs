@@ -313,8 +313,9 @@ impl Engine {
                         outputs.insert((stage.name.clone(), task.name.clone()), output);
                     }
                     TaskEnd::Skipped => {}
-                    TaskEnd::Failed(_) if task.continue_on_failure => {}
-                    TaskEnd::Failed(reason) => {
+                    TaskEnd::Failed(_) | TaskEnd::FailedWithOutput(..)
+                        if task.continue_on_failure => {}
+                    TaskEnd::Failed(reason) | TaskEnd::FailedWithOutput(reason, _) => {
                         failure.get_or_insert_with(|| {
                             format!("{}: {}", task_place(stage, task), reason)
                         });
@@ -334,18 +335,34 @@ impl Engine {
                 return end;
             }
             if !waiting.is_empty() {
-                return self.park(execution, &waiting).await;
+                // The approver approves a concrete change, not a name.
+                let preview = match spec.stages.get(stage_index + 1) {
+                    Some(next) => {
+                        self.preview_stage(execution, next, &inputs, &outputs, cancel)
+                            .await
+                    }
+                    None => Vec::new(),
+                };
+                let output = (!preview.is_empty())
+                    .then(|| serde_json::json!({ "preview": preview }).to_string());
+                return self.park(execution, &waiting, output.as_deref()).await;
             }
         }
         RunEnd::Completed
     }
 
     /// Parks the run WAITING for the approvals of its stage; a cancel asked
-    /// for meanwhile ends it instead.
-    async fn park(&self, execution: &ExecutionRecord, waiting: &[WaitingTask]) -> RunEnd {
+    /// for meanwhile ends it instead. `preview` is the waiting tasks' output
+    /// meanwhile: what the next stage would change.
+    async fn park(
+        &self,
+        execution: &ExecutionRecord,
+        waiting: &[WaitingTask],
+        preview: Option<&str>,
+    ) -> RunEnd {
         let store = &self.context.store;
         match store
-            .park_execution(execution.id, &self.owner, waiting)
+            .park_execution(execution.id, &self.owner, waiting, preview)
             .await
         {
             Ok(ParkOutcome::Parked) => {

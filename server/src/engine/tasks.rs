@@ -47,10 +47,21 @@ pub(super) enum TaskEnd {
     Completed(Value),
     Skipped,
     Failed(String),
+    /// Failed, with the output the task still has (a failed rollout: what it rolled back).
+    FailedWithOutput(String, Value),
     Canceled,
     /// An approval task asks for a decision: its run is parked WAITING once
     /// the other tasks of the stage have ended.
     Waiting(WaitingTask),
+}
+
+/// How a Kubernetes task's deploy did not complete.
+pub(super) enum DeployEnd {
+    Failed {
+        reason: String,
+        output: Option<Value>,
+    },
+    Canceled,
 }
 
 /// Why a REST or Poll request gave no usable answer. A Poll task tries again
@@ -220,7 +231,7 @@ impl Engine {
             .await
             .unwrap_or_else(|| TaskEnd::Failed(PANIC_REASON.into()));
 
-        if let TaskEnd::Failed(reason) = &end {
+        if let TaskEnd::Failed(reason) | TaskEnd::FailedWithOutput(reason, _) = &end {
             log.line(format!("failed: {reason}"));
         }
         log.finish().await;
@@ -228,6 +239,11 @@ impl Engine {
             TaskEnd::Completed(output) => (TaskStatus::Completed, Some(output.to_string()), None),
             TaskEnd::Skipped => (TaskStatus::Skipped, None, None),
             TaskEnd::Failed(reason) => (TaskStatus::Failed, None, Some(reason.as_str())),
+            TaskEnd::FailedWithOutput(reason, output) => (
+                TaskStatus::Failed,
+                Some(output.to_string()),
+                Some(reason.as_str()),
+            ),
             TaskEnd::Canceled => (TaskStatus::Canceled, None, Some("canceled")),
             TaskEnd::Waiting(waiting) => {
                 // Recorded WAITING with its run, once the stage has ended.
@@ -288,44 +304,75 @@ impl Engine {
         task: &KubernetesTask,
         log: &LogWriter,
     ) -> TaskEnd {
-        let (endpoint, secrets) = match endpoints::in_project(
+        // The deploy module wants a log it may keep: give it its own sender.
+        let sender = log.sender.clone();
+        let step_log = move |line: String| {
+            let _ = sender.send(line);
+        };
+        match self
+            .deploy(
+                context.execution.project_id,
+                task,
+                &step_log,
+                context.cancel.clone(),
+            )
+            .await
+        {
+            Ok(output) => TaskEnd::Completed(output),
+            Err(DeployEnd::Canceled) => TaskEnd::Canceled,
+            Err(DeployEnd::Failed {
+                reason,
+                output: Some(output),
+            }) => TaskEnd::FailedWithOutput(reason, output),
+            Err(DeployEnd::Failed { reason, .. }) => TaskEnd::Failed(reason),
+        }
+    }
+
+    /// A Kubernetes task from its endpoint to its output: connects to the
+    /// endpoint of the run's project and runs the task there.
+    pub(super) async fn deploy(
+        &self,
+        project_id: i64,
+        task: &KubernetesTask,
+        step_log: &deploy::StepLog,
+        cancel: CancellationToken,
+    ) -> Result<Value, DeployEnd> {
+        let failed = |reason: String| DeployEnd::Failed {
+            reason,
+            output: None,
+        };
+        let (endpoint, secrets) = endpoints::in_project(
             &self.context.store,
             &self.context.secret_box,
-            context.execution.project_id,
+            project_id,
             &task.endpoint,
             EndpointKind::Kubernetes,
         )
         .await
-        {
-            Ok(found) => found,
-            Err(Refusal::Reason(reason)) => return TaskEnd::Failed(reason),
-            Err(Refusal::Internal) => return TaskEnd::Failed(INTERNAL_FAILURE.into()),
-        };
-        let action = match deploy::KubernetesAction::from_str(task.action.as_str()) {
-            Ok(action) => action,
-            Err(error) => return TaskEnd::Failed(error.to_string()),
-        };
+        .map_err(|refusal| match refusal {
+            Refusal::Reason(reason) => failed(reason),
+            Refusal::Internal => failed(INTERNAL_FAILURE.into()),
+        })?;
+        let action = deploy::KubernetesAction::from_str(task.action.as_str())
+            .map_err(|error| failed(error.to_string()))?;
         if let Err(denied) = self.context.outbound.check_egress(&endpoint.url).await {
-            return TaskEnd::Failed(format!(
+            return Err(failed(format!(
                 "connecting to endpoint '{}': {denied}",
                 endpoint.name
-            ));
+            )));
         }
-        let client = match connect::kube_client(
+        let client = connect::kube_client(
             &endpoint,
             &secrets,
             connect::KubeTimeouts::for_requests(REQUEST_TIMEOUT),
         )
         .await
-        {
-            Ok(client) => client,
-            Err(error) => {
-                return TaskEnd::Failed(format!(
-                    "connecting to endpoint '{}': {error}",
-                    endpoint.name
-                ))
-            }
-        };
+        .map_err(|error| {
+            failed(format!(
+                "connecting to endpoint '{}': {error}",
+                endpoint.name
+            ))
+        })?;
         let deployment = deploy::KubernetesTask {
             action,
             yaml: task.yaml.clone(),
@@ -338,37 +385,87 @@ impl Engine {
             dry_run: task.dry_run,
             stuck_pod_grace: deploy::DEFAULT_STUCK_POD_GRACE,
         };
-        log.line(format!(
-            "{} on {} ({})",
+        step_log(format!(
+            "{}{} on {} ({})",
             action.as_str(),
+            if task.dry_run { " (dry run)" } else { "" },
             endpoint.name,
             endpoint.url
         ));
         let namespace = endpoint.settings.namespace.clone().unwrap_or_default();
-        // The deploy module wants a log it may keep: give it its own sender.
-        let sender = log.sender.clone();
-        let step_log = move |line: String| {
-            let _ = sender.send(line);
+        deploy::run(client, &namespace, &deployment, step_log, cancel)
+            .await
+            .map_err(|error| match error {
+                deploy::DeployError::Canceled => DeployEnd::Canceled,
+                // What a failed rollout rolled back stays in the task's output.
+                error => DeployEnd::Failed {
+                    output: error.rolled_back_output(),
+                    reason: error.to_string(),
+                },
+            })
+    }
+
+    /// What the Kubernetes tasks of `stage` (the one after an approval)
+    /// would change, by server-side dry runs, for the approver to see:
+    /// `[{"task": "stage.task", "diff": …} | {"task", "error"}]`. Bindings
+    /// are resolved with what the run has now; a task whose text needs the
+    /// approval's own output cannot be previewed and says so. Its log goes
+    /// to the server's log, not to a task's.
+    pub(super) async fn preview_stage(
+        &self,
+        execution: &ExecutionRecord,
+        stage: &Stage,
+        inputs: &BTreeMap<String, String>,
+        outputs: &Outputs,
+        cancel: &CancellationToken,
+    ) -> Vec<Value> {
+        let values = Values {
+            inputs,
+            outputs,
+            response: None,
         };
-        match deploy::run(
-            client,
-            &namespace,
-            &deployment,
-            &step_log,
-            context.cancel.clone(),
-        )
-        .await
-        {
-            Ok(output) => TaskEnd::Completed(output),
-            Err(deploy::DeployError::Canceled) => TaskEnd::Canceled,
-            Err(error) => {
-                // A failed task keeps no output: the log keeps what was rolled back.
-                if let Some(rolled_back) = error.rolled_back_output() {
-                    log.line(format!("output: {rolled_back}"));
-                }
-                TaskEnd::Failed(error.to_string())
+        let mut previews = Vec::new();
+        for task in &stage.tasks {
+            let TaskSpec::Kubernetes(kubernetes) = &task.spec else {
+                continue;
+            };
+            let place = format!("{}.{}", stage.name, task.name);
+            if !matches!(
+                kubernetes.action,
+                app::pipeline::KubernetesAction::Apply | app::pipeline::KubernetesAction::Create
+            ) {
+                continue;
             }
+            let resolved = match task.spec.resolved(|binding| values.resolve(binding)) {
+                Ok(TaskSpec::Kubernetes(resolved)) => resolved,
+                Ok(_) => continue,
+                Err(error) => {
+                    previews.push(json!({
+                        "task": place,
+                        "error": format!("not previewed: {error}"),
+                    }));
+                    continue;
+                }
+            };
+            let dry_run = KubernetesTask {
+                dry_run: true,
+                wait_for_rollout: false,
+                rollback_on_failure: false,
+                ..resolved
+            };
+            let step_log = |line: String| tracing::debug!(%line, "approval preview");
+            let answer = self
+                .deploy(execution.project_id, &dry_run, &step_log, cancel.clone())
+                .await;
+            previews.push(match answer {
+                Ok(output) => json!({ "task": place, "diff": output.get("diff") }),
+                Err(DeployEnd::Failed { reason, .. }) => {
+                    json!({ "task": place, "error": format!("the dry run failed: {reason}") })
+                }
+                Err(DeployEnd::Canceled) => break,
+            });
         }
+        previews
     }
 
     /// Sends the request of a REST or Poll task; the answer is (status, body as JSON or text).

@@ -41,6 +41,11 @@ pub(crate) fn approval_view(task: &TaskRunRecord) -> Option<ApprovalView> {
         expires_at: task
             .expires_at
             .filter(|_| task.status == TaskStatus::Waiting),
+        preview: task
+            .output
+            .as_deref()
+            .and_then(|output| serde_json::from_str::<serde_json::Value>(output).ok())
+            .and_then(|output| output.get("preview").cloned()),
         can_decide: false,
         refusal: None,
     })
@@ -210,7 +215,14 @@ impl ApprovalsApi for Slipway {
         let now = now_millis();
         let name = actor.user.username.as_str();
         let comment = request.comment.trim();
-        let output = decision_output(decision.as_str(), Some(name), comment, now).to_string();
+        let output = decision_output(
+            decision.as_str(),
+            Some(name),
+            comment,
+            now,
+            task.output.as_deref(),
+        )
+        .to_string();
         let (status, error) = decision_end(decision, name, comment);
         let decided = self
             .store

@@ -273,13 +273,14 @@ pub trait RunStore: Send + Sync {
     async fn task_logs(&self, execution_id: i64) -> StoreResult<Vec<LogRecord>>;
 
     /// Parks a RUNNING run held by `owner` until its `waiting` approval
-    /// tasks are decided: they and the run become WAITING and the lease ends,
-    /// in one transaction.
+    /// tasks are decided: they (with `output` meanwhile) and the run become
+    /// WAITING and the lease ends, in one transaction.
     async fn park_execution(
         &self,
         id: i64,
         owner: &str,
         waiting: &[WaitingTask],
+        output: Option<&str>,
     ) -> StoreResult<ParkOutcome>;
     /// Ends a WAITING approval task of a run; once none waits, the run is
     /// RUNNING again with no lease, for any replica to continue. False when

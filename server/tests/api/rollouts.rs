@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use slipway_standins::kube::KubeStandinHandle;
 
-use crate::helpers::{finished, TestApp};
+use crate::helpers::{finished, run_when, TestApp};
 use crate::pipelines::{create_pipeline, demo_with_cluster, run};
 
 fn deployment_yaml(image: &str) -> String {
@@ -80,10 +80,10 @@ async fn a_broken_image_is_rolled_back_within_seconds_not_at_the_timeout() {
         error.ends_with("rolled back Deployment/web to revision 1 (image nginx:1.26)"),
         "{error}"
     );
-    assert!(
-        log_text(task).contains(r#"\"rolled_back\":[{\"image\":\"nginx:1.26\""#),
-        "the log keeps what was rolled back: {}",
-        log_text(task)
+    assert_eq!(
+        task["output"]["rolled_back"],
+        json!([{"kind": "Deployment", "name": "web", "namespace": "default", "revision": 1, "image": "nginx:1.26"}]),
+        "the failed task's output says what was rolled back"
     );
     assert_eq!(live_image(&cluster), "nginx:1.26");
 }
@@ -194,4 +194,56 @@ async fn rollback_on_failure_without_waiting_is_refused_naming_the_field() {
         "{answer}"
     );
     assert!(answer.contains("wait_for_rollout"), "{answer}");
+}
+
+#[tokio::test]
+async fn an_approver_sees_what_the_next_stage_would_change_before_it_changes() {
+    // Arrange: nginx:1.26 runs; "release" waits for approval, then APPLYs ${input.IMAGE}.
+    let (cluster, app) = demo_with_cluster().await;
+    let plain = deploy_pipeline(&app, "deploy", json!({}), Vec::new()).await;
+    run_image(&app, &plain, "nginx:1.26").await;
+    let release = create_pipeline(
+        &app,
+        json!({"project": "Demo", "name": "release", "inputs": [{"name": "IMAGE"}], "stages": [
+            {"name": "gate", "tasks": [{
+                "name": "approve", "type": "approval", "approvers": ["test-admin"],
+                "allow_self_approval": true, "summary": "Deploy ${input.IMAGE}?"
+            }]},
+            {"name": "deploy", "tasks": [{
+                "name": "web", "type": "kubernetes", "endpoint": "dev", "action": "APPLY",
+                "yaml": deployment_yaml("${input.IMAGE}"),
+            }]}
+        ]}),
+    )
+    .await;
+
+    // Act
+    let id = run(&app, &release["id"], json!({"IMAGE": "nginx:1.27"})).await;
+    let waiting = run_when(&app, id, "to wait for approval", |run| run["status"] == "WAITING").await;
+    let image_while_waiting = live_image(&cluster);
+    let approved = app
+        .post_json(
+            &format!("/api/v1/executions/{id}/approve"),
+            &app.admin_token,
+            &json!({"task": "gate.approve"}),
+        )
+        .await;
+    let execution = finished(&app, id).await;
+
+    // Assert
+    let preview = &waiting["stages"][0]["tasks"][0]["approval"]["preview"];
+    assert_eq!(preview[0]["task"], "deploy.web", "{waiting}");
+    assert_eq!(
+        preview[0]["diff"]["summary"],
+        "Deployment/web: image nginx:1.26 → nginx:1.27"
+    );
+    assert_eq!(image_while_waiting, "nginx:1.26", "a preview changes nothing");
+    assert_eq!(approved.status(), 200);
+    assert_eq!(execution["status"], "COMPLETED", "{execution}");
+    assert_eq!(
+        execution["stages"][0]["tasks"][0]["output"]["preview"][0]["task"],
+        "deploy.web",
+        "the decision keeps what was approved"
+    );
+    assert_eq!(live_image(&cluster), "nginx:1.27");
 }

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use super::diff::KubernetesChanges;
 use crate::approval::{who_decides, ApprovalView, Decision, DecisionRequest, MAX_COMMENT_CHARS};
 use crate::execution::TaskStatus;
 use crate::functions::DecideApproval;
@@ -93,6 +94,7 @@ pub(super) fn ApprovalPanel(
         .clone()
         .filter(|_| waiting)
         .map(|refusal| view! { <p class="mt-3 text-sm text-slate-600" data-testid="approval-refusal">{refusal}</p> });
+    let preview = approval.preview.clone().map(preview_view);
     view! {
         <section class="mt-5 rounded-md border border-violet-200 bg-violet-50 p-4" data-testid="approval-panel" aria-label="Approval">
             <h3 class="text-sm font-semibold text-violet-900">
@@ -102,9 +104,34 @@ pub(super) fn ApprovalPanel(
                 .then(|| view! { <p class="mt-2 whitespace-pre-wrap break-words text-sm text-slate-800" data-testid="approval-summary">{approval.summary.clone()}</p> })}
             <p class="mt-2 text-sm text-slate-700">{format!("Who decides: {who}. {self_rule}")}</p>
             {waiting.then(|| view! { <p class="mt-1 text-sm text-slate-700" data-testid="approval-expiry">{time_left}</p> })}
+            {preview}
             {controls}
             {refusal}
         </section>
+    }
+}
+
+/// What each Kubernetes task of the next stage would change, from the dry
+/// runs made when the approval started (or why one could not be made).
+fn preview_view(preview: serde_json::Value) -> impl IntoView {
+    let entries = preview.as_array().cloned().unwrap_or_default();
+    view! {
+        <div class="mt-3 rounded-md border border-violet-200 bg-white p-3" data-testid="approval-preview">
+            <p class="text-sm font-semibold text-slate-800">"What approving deploys"</p>
+            {entries
+                .into_iter()
+                .map(|entry| {
+                    let task = entry.get("task").and_then(|task| task.as_str()).unwrap_or("?").to_string();
+                    let error = entry.get("error").and_then(|error| error.as_str()).map(str::to_string);
+                    let diff = entry.get("diff").cloned();
+                    view! {
+                        <p class="mt-2 font-mono text-xs font-semibold text-slate-600">{task}</p>
+                        {error.map(|error| view! { <p class="text-sm text-amber-800">{error}</p> })}
+                        {diff.map(|diff| view! { <KubernetesChanges output=serde_json::json!({ "diff": diff }) /> })}
+                    }
+                })
+                .collect_view()}
+        </div>
     }
 }
 

@@ -511,6 +511,7 @@ impl RunStore for Backend {
         id: i64,
         owner: &str,
         waiting: &[WaitingTask],
+        output: Option<&str>,
     ) -> StoreResult<ParkOutcome> {
         let mut transaction = self.begin_write().await?;
         let parked = sqlx::query(
@@ -537,12 +538,13 @@ impl RunStore for Backend {
         }
         for task in waiting {
             sqlx::query(
-                "UPDATE task_runs SET status = 'WAITING', expires_at = $1 \
+                "UPDATE task_runs SET status = 'WAITING', expires_at = $1, output = $4 \
                  WHERE id = $2 AND execution_id = $3 AND status = 'RUNNING'",
             )
             .bind(task.expires_at)
             .bind(task.task_run_id)
             .bind(id)
+            .bind(output)
             .execute(&mut *transaction)
             .await?;
         }
