@@ -33,8 +33,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server (the default).
-    Serve(ServeArgs),
+    /// Run the server (the default). Boxed: it is much larger than the others.
+    Serve(Box<ServeArgs>),
     /// Manage API tokens.
     Token {
         #[command(subcommand)]

@@ -18,6 +18,8 @@ use std::time::Duration;
 
 use app::model::Millis;
 use app::pipeline::NotificationTarget;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::now_millis;
@@ -45,8 +47,11 @@ pub const EMAIL_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a worker's claim on a row holds: longer than any delivery takes,
 /// so only a claim of a process that died lapses (and is then taken again).
 const DELIVERY_LEASE: Duration = Duration::from_secs(120);
-/// Rows a worker takes at once; they are delivered side by side.
+/// Rows a worker takes at once at most.
 const CLAIM_BATCH: i64 = 16;
+/// Deliveries (the claimed rows of one notification of a run, in order) a
+/// worker has going at once.
+const DELIVERY_SLOTS: usize = 16;
 /// How often an idle worker looks for due rows, at most (and at least as
 /// often as the first retry's delay, so short test delays are kept).
 const IDLE_POLL: Duration = Duration::from_secs(1);
@@ -165,34 +170,60 @@ impl Notifier {
         })
     }
 
-    async fn work(&self) {
+    /// Claims due rows as delivery slots free up and delivers the rows of
+    /// one notification of a run in the order they were made, side by side
+    /// with the others (a target that hangs holds one slot, never the others). The deliveries
+    /// are tasks of a set this loop owns: they end with it.
+    async fn work(self: Arc<Self>) {
         let idle = IDLE_POLL.min(self.retry.base);
+        let slots = Arc::new(Semaphore::new(DELIVERY_SLOTS));
+        let mut deliveries = JoinSet::new();
         loop {
-            match self.deliver_due().await {
-                // A full batch: more may be due at once.
-                Ok(taken) if taken as i64 == CLAIM_BATCH => continue,
-                Ok(_) => {}
-                Err(error) => tracing::error!(%error, "claiming notifications failed"),
+            // Finished deliveries are reaped (a panic in one is logged, not spread).
+            while let Some(ended) = deliveries.try_join_next() {
+                if let Err(error) = ended {
+                    tracing::error!(%error, "a notification delivery ended abnormally");
+                }
             }
-            tokio::time::sleep(idle).await;
+            let limit = slots.available_permits().min(CLAIM_BATCH as usize);
+            let mut claimed = 0;
+            if limit > 0 {
+                match self.claim(limit as i64).await {
+                    Ok(due) => {
+                        claimed = due.len();
+                        for run in by_target(due) {
+                            let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+                                return;
+                            };
+                            let notifier = Arc::clone(&self);
+                            deliveries.spawn(async move {
+                                for record in run {
+                                    notifier.deliver(record).await;
+                                }
+                                drop(slot);
+                            });
+                        }
+                    }
+                    Err(error) => tracing::error!(%error, "claiming notifications failed"),
+                }
+            }
+            // As many as could be taken were due: more may be due at once.
+            if limit == 0 || claimed < limit {
+                tokio::time::sleep(idle).await;
+            }
         }
     }
-
-    /// Delivers the rows due now, side by side; answers how many it took.
-    pub async fn deliver_due(&self) -> StoreResult<usize> {
+    /// Takes up to `limit` due rows for this worker.
+    async fn claim(&self, limit: i64) -> StoreResult<Vec<NotificationRecord>> {
         let now = now_millis();
-        let due = self
-            .store
+        self.store
             .claim_due_notifications(
                 &self.owner,
                 now,
                 now.saturating_add(millis(DELIVERY_LEASE)),
-                CLAIM_BATCH,
+                limit,
             )
-            .await?;
-        let taken = due.len();
-        futures::future::join_all(due.into_iter().map(|record| self.deliver(record))).await;
-        Ok(taken)
+            .await
     }
 
     async fn deliver(&self, record: NotificationRecord) {
@@ -269,6 +300,23 @@ impl Notifier {
             }
         }
     }
+}
+
+/// The rows of each notification of each run, oldest first: one target
+/// hears of a run's events in the order they happened, and a target that
+/// hangs holds up only its own rows.
+fn by_target(records: Vec<NotificationRecord>) -> Vec<Vec<NotificationRecord>> {
+    let mut runs: Vec<Vec<NotificationRecord>> = Vec::new();
+    let mut sorted = records;
+    sorted.sort_by_key(|record| record.id);
+    let key = |record: &NotificationRecord| (record.execution_id, record.notification_index);
+    for record in sorted {
+        match runs.iter_mut().find(|run| key(&run[0]) == key(&record)) {
+            Some(run) => run.push(record),
+            None => runs.push(vec![record]),
+        }
+    }
+    runs
 }
 
 /// How a run's page shows a notification's target: the webhook's URL
