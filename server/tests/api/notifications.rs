@@ -440,3 +440,51 @@ async fn notifications_the_server_cannot_send_are_refused_on_save() {
         .unwrap();
     assert!(listed.is_empty(), "nothing was saved: {listed:?}");
 }
+
+#[tokio::test]
+async fn notifications_written_in_yaml_round_trip() {
+    // Arrange
+    let app = spawn_app().await;
+    app.create_project("Demo").await;
+    let yaml = "project: Demo\nname: told\nstages:\n  - name: check\n    tasks:\n      - name: ok\n        type: condition\n        expression: 'true'\nnotifications:\n  - on: [started, failed]\n    webhook:\n      url: https://hooks.example/x?token=t\n      format: slack\n";
+
+    // Act
+    let created = app
+        .client
+        .post(app.url("/api/v1/pipelines"))
+        .bearer_auth(&app.admin_token)
+        .header("Content-Type", "application/yaml")
+        .body(yaml)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let as_yaml = app
+        .client
+        .get(app.url("/api/v1/pipelines/told?project=Demo"))
+        .bearer_auth(&app.admin_token)
+        .header("Accept", "application/yaml")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let as_json: Value = app
+        .get("/api/v1/pipelines/told?project=Demo", &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    // Assert: the editors of the pipeline see the whole URL; the YAML reads back the same.
+    let expected = json!([{"on": ["started", "failed"], "webhook": {"url": "https://hooks.example/x?token=t", "format": "slack"}}]);
+    assert_eq!(as_json["notifications"], expected, "{as_json}");
+    assert!(as_yaml.contains("notifications:"), "{as_yaml}");
+    let read_back: Value = serde_yaml::from_str(&as_yaml).unwrap();
+    assert_eq!(
+        serde_json::to_value(&read_back["notifications"]).unwrap(),
+        expected,
+        "{as_yaml}"
+    );
+}

@@ -9,6 +9,7 @@
 mod editor;
 mod general_tab;
 mod input_tab;
+mod notifications_form;
 mod places;
 mod run_dialog;
 mod task_fields;
