@@ -432,6 +432,64 @@ mod tests {
     }
 
     #[test]
+    fn email_needs_both_smtp_flags_and_never_quotes_the_password() {
+        use clap::Parser;
+        let email = |args: &[&str]| {
+            super::Cli::try_parse_from([&["slipway"], args].concat())
+                .unwrap()
+                .serve
+                .notifications
+                .email()
+        };
+        assert!(email(&[]).unwrap().is_none());
+        let configured = email(&[
+            "--smtp-url",
+            "smtp://mailer:hunter2@127.0.0.1:2525",
+            "--smtp-from",
+            "Slipway <slipway@example.com>",
+        ])
+        .unwrap()
+        .unwrap();
+        let printed = format!("{configured:?}");
+        assert!(
+            printed.contains("127.0.0.1:2525") && !printed.contains("hunter2"),
+            "{printed}"
+        );
+        for (args, flag) in [
+            (
+                &["--smtp-url", "smtp://127.0.0.1:25"][..],
+                "--smtp-url needs --smtp-from",
+            ),
+            (
+                &["--smtp-from", "a@example.com"],
+                "--smtp-from needs --smtp-url",
+            ),
+            (
+                &[
+                    "--smtp-url",
+                    "http://u:hunter2@mail",
+                    "--smtp-from",
+                    "a@example.com",
+                ],
+                "--smtp-url is not",
+            ),
+            (
+                &[
+                    "--smtp-url",
+                    "smtp://127.0.0.1:25",
+                    "--smtp-from",
+                    "not an address",
+                ],
+                "--smtp-from is not",
+            ),
+        ] {
+            let refused = email(args).unwrap_err().to_string();
+            assert!(refused.starts_with(flag), "{refused}");
+            assert!(!refused.contains("hunter2"), "{refused}");
+        }
+    }
+
+    #[test]
     fn the_whole_configuration_debug_prints_without_secrets() {
         use clap::Parser;
         let cli = super::Cli::parse_from([
