@@ -155,6 +155,57 @@ pub struct Execution {
     /// Whether the caller may cancel it or run it again (executor or above).
     #[serde(default)]
     pub can_execute: bool,
+    /// The pipeline's notifications of this run's changes, in the order
+    /// they were made (absent from older servers' answers).
+    #[serde(default)]
+    pub notifications: Vec<NotificationDelivery>,
+}
+
+/// Where a notification of a run stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum NotificationState {
+    /// Not sent yet: waiting for its first attempt or its next retry.
+    Pending,
+    Sent,
+    /// Given up: every attempt failed, or the target cannot be reached at all.
+    Failed,
+}
+
+impl NotificationState {
+    pub const ALL: [NotificationState; 3] = [
+        NotificationState::Pending,
+        NotificationState::Sent,
+        NotificationState::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationState::Pending => "PENDING",
+            NotificationState::Sent => "SENT",
+            NotificationState::Failed => "FAILED",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|state| state.as_str() == text)
+    }
+}
+
+/// One notification of a run's change and how its delivery went.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationDelivery {
+    pub event: crate::pipeline::RunEvent,
+    /// The webhook's URL without its query string (which may hold a token),
+    /// or `email to a@example.com, b@example.com`.
+    pub target: String,
+    /// `json` or `slack` for a webhook, `email` for an email.
+    pub format: String,
+    pub state: NotificationState,
+    /// Deliveries tried so far.
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub sent_at: Option<Millis>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

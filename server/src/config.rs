@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::engine::{default_replica_id, EngineSettings, DEFAULT_LEASE};
+use crate::notify::{EmailSettings, RetryPolicy, DEFAULT_RETRY_BASE};
 use crate::receive::cidr::Cidr;
 use crate::service::sign_in_guard::{
     DEFAULT_CONCURRENT_HASHES, DEFAULT_FAILURES_PER_ADDRESS, DEFAULT_FAILURES_PER_USER_NAME,
@@ -32,8 +33,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server (the default).
-    Serve(ServeArgs),
+    /// Run the server (the default). Boxed: it is much larger than the others.
+    Serve(Box<ServeArgs>),
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -148,6 +149,65 @@ pub struct ServeArgs {
     pub access: AccessArgs,
     #[command(flatten)]
     pub replica: ReplicaArgs,
+    #[command(flatten)]
+    pub notifications: NotificationArgs,
+}
+
+/// How pipelines' notifications are sent.
+#[derive(Clone, Debug, Args)]
+pub struct NotificationArgs {
+    /// Mail server for email notifications: `smtp://HOST:PORT` (plain),
+    /// `smtp://HOST:PORT?tls=required` (STARTTLS) or `smtps://HOST:PORT`,
+    /// optionally with `USER:PASSWORD@`. Unset: pipelines cannot notify by email.
+    #[arg(long, env = "SLIPWAY_SMTP_URL")]
+    pub smtp_url: Option<UrlWithCredentials>,
+    /// Sender of email notifications, e.g. `Slipway <slipway@example.com>`; needed with --smtp-url.
+    #[arg(long, env = "SLIPWAY_SMTP_FROM")]
+    pub smtp_from: Option<String>,
+    /// Milliseconds before a failed notification's first retry (doubling
+    /// after each attempt up to five minutes). For tests; hidden from --help.
+    #[arg(
+        long,
+        env = "SLIPWAY_NOTIFICATION_RETRY_BASE_MS",
+        hide = true,
+        default_value_t = DEFAULT_RETRY_BASE.as_millis() as u64,
+        value_parser = clap::value_parser!(u64).range(10..=300_000)
+    )]
+    pub notification_retry_base_ms: u64,
+}
+
+impl Default for NotificationArgs {
+    fn default() -> Self {
+        NotificationArgs {
+            smtp_url: None,
+            smtp_from: None,
+            notification_retry_base_ms: DEFAULT_RETRY_BASE.as_millis() as u64,
+        }
+    }
+}
+
+impl NotificationArgs {
+    /// The mail server and sender, when both are given; one without the
+    /// other, or either unusable, is a configuration error naming the flag.
+    pub fn email(&self) -> anyhow::Result<Option<EmailSettings>> {
+        match (&self.smtp_url, &self.smtp_from) {
+            (None, None) => Ok(None),
+            (Some(url), Some(from)) => EmailSettings::new(url.clone(), from).map(Some),
+            (Some(_), None) => anyhow::bail!(
+                "--smtp-url needs --smtp-from: the address email notifications are sent from"
+            ),
+            (None, Some(_)) => anyhow::bail!(
+                "--smtp-from needs --smtp-url: the mail server email notifications go through"
+            ),
+        }
+    }
+
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            base: Duration::from_millis(self.notification_retry_base_ms),
+            ..RetryPolicy::default()
+        }
+    }
 }
 
 /// This process as one replica of several on one PostgreSQL database (and
@@ -368,6 +428,64 @@ mod tests {
             &["--shutdown-grace-seconds", "3601"],
         ] {
             assert!(parsed(refused).is_err(), "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn email_needs_both_smtp_flags_and_never_quotes_the_password() {
+        use clap::Parser;
+        let email = |args: &[&str]| {
+            super::Cli::try_parse_from([&["slipway"], args].concat())
+                .unwrap()
+                .serve
+                .notifications
+                .email()
+        };
+        assert!(email(&[]).unwrap().is_none());
+        let configured = email(&[
+            "--smtp-url",
+            "smtp://mailer:hunter2@127.0.0.1:2525",
+            "--smtp-from",
+            "Slipway <slipway@example.com>",
+        ])
+        .unwrap()
+        .unwrap();
+        let printed = format!("{configured:?}");
+        assert!(
+            printed.contains("127.0.0.1:2525") && !printed.contains("hunter2"),
+            "{printed}"
+        );
+        for (args, flag) in [
+            (
+                &["--smtp-url", "smtp://127.0.0.1:25"][..],
+                "--smtp-url needs --smtp-from",
+            ),
+            (
+                &["--smtp-from", "a@example.com"],
+                "--smtp-from needs --smtp-url",
+            ),
+            (
+                &[
+                    "--smtp-url",
+                    "http://u:hunter2@mail",
+                    "--smtp-from",
+                    "a@example.com",
+                ],
+                "--smtp-url is not",
+            ),
+            (
+                &[
+                    "--smtp-url",
+                    "smtp://127.0.0.1:25",
+                    "--smtp-from",
+                    "not an address",
+                ],
+                "--smtp-from is not",
+            ),
+        ] {
+            let refused = email(args).unwrap_err().to_string();
+            assert!(refused.starts_with(flag), "{refused}");
+            assert!(!refused.contains("hunter2"), "{refused}");
         }
     }
 

@@ -15,6 +15,7 @@ pub mod files;
 pub mod fuzz_entry;
 pub mod http;
 pub mod live;
+pub mod notify;
 pub mod pinning;
 pub mod pipeline_text;
 pub mod receive;

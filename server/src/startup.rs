@@ -19,6 +19,7 @@ use crate::engine::{Engine, EngineContext, EngineStop};
 use crate::files::{create_private_dir, write_private_file};
 use crate::http::security::SecurityConfig;
 use crate::http::{router, AppState, Readiness};
+use crate::notify::Notifier;
 use crate::secrets;
 use crate::service::Slipway;
 use crate::store::{self, LeaseRelease, SharedStore};
@@ -36,6 +37,7 @@ pub struct Application {
     router: axum::Router,
     pub store: SharedStore,
     engine: Arc<Engine>,
+    notifier: Arc<Notifier>,
     live: crate::live::LiveBus,
     refusals: crate::service::refusals::RefusalCounter,
     sign_in_guard: Arc<crate::service::SignInGuard>,
@@ -49,6 +51,8 @@ const ENGINE_WORKERS: usize = 8;
 
 impl Application {
     pub async fn build(args: &ServeArgs) -> anyhow::Result<Self> {
+        // Checked before anything is opened: a wrong flag stops the start at once.
+        let email = args.notifications.email()?;
         let store = open_store(&args.storage).await?;
         ensure_initial_admin(&store, &args.storage.data_dir).await?;
 
@@ -101,12 +105,22 @@ impl Application {
             outbound.clone(),
             public_url.clone(),
         )
-        .with_sign_in_limits(args.access.sign_in_limits());
+        .with_sign_in_limits(args.access.sign_in_limits())
+        .with_email(email.is_some());
         // On PostgreSQL, live events pass between the replicas (before the engine publishes any).
         slipway
             .live
             .connect_replicas(&args.storage.database_url())
             .await?;
+        let engine_settings = args.replica.engine_settings();
+        let notifier = Notifier::new(
+            store.clone(),
+            outbound.clone(),
+            email,
+            public_url.clone(),
+            &engine_settings.replica_id,
+            args.notifications.retry_policy(),
+        );
         // The engine gets only what it uses; the signals and the live bus are
         // the request side's own, so both sides wake, cancel and announce alike.
         let engine = Engine::new(
@@ -118,7 +132,7 @@ impl Application {
                 secret_box,
                 public_url,
             },
-            args.replica.engine_settings(),
+            engine_settings,
         );
         if store.is_single_process() {
             // Nobody else can hold a lease on this database: runs the last
@@ -148,6 +162,7 @@ impl Application {
             router: router(state),
             store,
             engine,
+            notifier,
             live,
             refusals,
             sign_in_guard,
@@ -188,6 +203,9 @@ impl Application {
     ) -> anyhow::Result<()> {
         let stop = EngineStop::default();
         let workers = self.engine.spawn(ENGINE_WORKERS, &stop);
+        // Notifications go out beside the runs, never in their way.
+        let stop_notifying = CancellationToken::new();
+        let notifier = self.notifier.spawn(stop_notifying.clone());
         // The peer address feeds the webhooks' source allow-lists.
         let service = self
             .router
@@ -225,6 +243,8 @@ impl Application {
                 for worker in workers {
                     let _ = worker.await;
                 }
+                stop_notifying.cancel();
+                let _ = notifier.await;
                 return Ok(served??);
             }
         }
@@ -248,6 +268,10 @@ impl Application {
         for worker in workers {
             let _ = worker.await;
         }
+        // The runs' last changes are in the outbox; the next start (or
+        // another replica) delivers what this one did not.
+        stop_notifying.cancel();
+        let _ = notifier.await;
         // After the engine: the other replicas hear how the handed-back runs stand.
         replicas.disconnect_replicas().await;
         stop_http.cancel();

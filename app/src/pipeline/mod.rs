@@ -139,6 +139,10 @@ impl RunEvent {
             RunEvent::Canceled => "canceled",
         }
     }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|event| event.as_str() == text)
+    }
 }
 
 /// One notification of a pipeline: the events it is sent on, and where.

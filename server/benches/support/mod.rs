@@ -126,6 +126,7 @@ impl Bench {
             log_json: false,
             access: Default::default(),
             replica: Default::default(),
+            notifications: Default::default(),
         };
         adjust(&mut args);
         let application = Application::build(&args).await?;

@@ -362,7 +362,7 @@ impl Engine {
     ) -> RunEnd {
         let store = &self.context.store;
         match store
-            .park_execution(execution.id, &self.owner, waiting, preview)
+            .park_execution(execution.id, &self.owner, waiting, preview, now_millis())
             .await
         {
             Ok(ParkOutcome::Parked) => {

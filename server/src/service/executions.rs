@@ -16,7 +16,8 @@ use super::Slipway;
 use crate::clock::now_millis;
 use crate::errors::internal;
 use crate::store::{
-    CancelOutcome, ExecutionRecord, LogRecord, NewExecution, PipelineRecord, TaskRunRecord,
+    CancelOutcome, ExecutionRecord, LogRecord, NewExecution, NotificationRecord, PipelineRecord,
+    TaskRunRecord,
 };
 
 /// Runs listed per page unless asked otherwise, and at most.
@@ -139,11 +140,19 @@ impl Slipway {
                 .collect::<Result<Vec<TaskRun>, AppError>>()?;
             stages.push(stage_view(&stage.name, runs));
         }
+        let notifications = self
+            .store
+            .execution_notifications(record.id)
+            .await?
+            .into_iter()
+            .map(notification_view)
+            .collect();
         Ok(Execution {
             summary: summary_view(record)?,
             inputs,
             stages,
             can_execute: false,
+            notifications,
         })
     }
 
@@ -212,6 +221,21 @@ pub(crate) fn summary_view(record: ExecutionRecord) -> Result<ExecutionSummary, 
             .filter(|_| !record.status.is_final())
             .map(|owner| replica_of(&owner).to_string()),
     })
+}
+
+/// A notification of the run as its page shows it: the target without
+/// the webhook URL's query string, which may hold a token.
+fn notification_view(record: NotificationRecord) -> NotificationDelivery {
+    let (target, format) = crate::notify::target_view(&record.target);
+    NotificationDelivery {
+        event: record.event,
+        target,
+        format,
+        state: record.state,
+        attempts: record.attempts,
+        last_error: record.last_error,
+        sent_at: record.sent_at,
+    }
 }
 
 /// A task run with its log lines (taken out of `logs`, which is in order).

@@ -5,6 +5,7 @@
 
 mod activity;
 mod approvals;
+pub(crate) use approvals::approval_of;
 pub mod audit;
 mod auth;
 pub mod delivery;
@@ -111,6 +112,9 @@ pub struct Slipway {
     pub refusals: refusals::RefusalCounter,
     /// Throttles password checks and bounds how many run at once.
     pub sign_in_guard: std::sync::Arc<SignInGuard>,
+    /// Whether the server can send email (`--smtp-url` and `--smtp-from`):
+    /// without it a pipeline with an email notification is refused on save.
+    pub email_configured: bool,
 }
 
 impl Slipway {
@@ -130,7 +134,14 @@ impl Slipway {
             limiter: std::sync::Arc::new(crate::receive::rate_limit::InMemoryLimiter::default()),
             refusals: Default::default(),
             sign_in_guard: std::sync::Arc::new(SignInGuard::new(SignInLimits::default())),
+            email_configured: false,
         }
+    }
+
+    /// The same service, able to send email notifications or not.
+    pub fn with_email(mut self, configured: bool) -> Self {
+        self.email_configured = configured;
+        self
     }
 
     /// The same service with other sign-in limits (`--max-concurrent-password-checks`, …).

@@ -7,7 +7,7 @@ use app::endpoint::{Endpoint, EndpointKind, EndpointSecrets};
 use app::error::AppError;
 use app::execution::*;
 use app::model::ProjectRole;
-use app::pipeline::{bindings_in, validate, PipelineSpec, TaskSpec};
+use app::pipeline::{bindings_in, validate, NotificationTarget, PipelineSpec, TaskSpec};
 
 use super::audit::AuditEvent;
 use super::{Refusal, Slipway};
@@ -104,6 +104,7 @@ impl Slipway {
                 message,
             });
         }
+        self.check_email_notifications(spec)?;
         let mut endpoint_ids = Vec::new();
         for (stage_index, stage) in spec.stages.iter().enumerate() {
             for (task_index, task) in stage.tasks.iter().enumerate() {
@@ -132,6 +133,27 @@ impl Slipway {
             }
         }
         Ok(endpoint_ids)
+    }
+
+    /// An email notification needs a mail server this server can use.
+    fn check_email_notifications(&self, spec: &PipelineSpec) -> Result<(), AppError> {
+        if self.email_configured {
+            return Ok(());
+        }
+        let email = spec
+            .notifications
+            .iter()
+            .position(|notification| matches!(notification.target, NotificationTarget::Email(_)));
+        match email {
+            Some(index) => Err(AppError::Invalid {
+                field: format!("notifications[{index}].email"),
+                message:
+                    "this server cannot send email: start it with --smtp-url smtp://HOST:PORT \
+                          and --smtp-from ADDRESS, or notify a webhook instead"
+                        .to_string(),
+            }),
+            None => Ok(()),
+        }
     }
 
     pub(crate) async fn save_pipeline(

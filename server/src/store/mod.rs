@@ -3,13 +3,15 @@
 //! inside those modules.
 //!
 //! The interface is split by domain ([`IdentityStore`], [`ProjectStore`],
-//! [`EndpointStore`], [`RunStore`], [`HookStore`], [`AuditStore`]) so each backend can keep
+//! [`EndpointStore`], [`RunStore`], [`HookStore`], [`AuditStore`],
+//! [`NotificationStore`]) so each backend can keep
 //! one file per domain; callers only ever hold a [`SharedStore`].
 
 pub mod audit;
 pub mod endpoints;
 pub mod hooks;
 pub mod identity;
+pub mod notifications;
 mod postgres;
 pub mod projects;
 pub mod runs;
@@ -24,6 +26,7 @@ pub use audit::*;
 pub use endpoints::*;
 pub use hooks::*;
 pub use identity::*;
+pub use notifications::*;
 pub use postgres::PostgresStore;
 pub use projects::*;
 pub use runs::*;
@@ -92,6 +95,7 @@ pub trait Store:
     + RunStore
     + HookStore
     + AuditStore
+    + NotificationStore
     + Send
     + Sync
     + 'static

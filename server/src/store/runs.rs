@@ -281,6 +281,7 @@ pub trait RunStore: Send + Sync {
         owner: &str,
         waiting: &[WaitingTask],
         output: Option<&str>,
+        now: Millis,
     ) -> StoreResult<ParkOutcome>;
     /// Ends a WAITING approval task of a run; once none waits, the run is
     /// RUNNING again with no lease, for any replica to continue. False when

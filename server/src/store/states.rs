@@ -6,8 +6,9 @@
 
 use app::audit::{AuditAction, AuditOutcome, AuditTargetKind};
 use app::endpoint::EndpointKind;
-use app::execution::{ExecutionStatus, TaskStatus};
+use app::execution::{ExecutionStatus, NotificationState, TaskStatus};
 use app::model::ProjectRole;
+use app::pipeline::RunEvent;
 use app::webhook::{DeliverySource, EventStatus, HubSyncState};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
@@ -44,6 +45,8 @@ stored_text! {
     AuditAction => "audit action",
     AuditOutcome => "audit outcome",
     AuditTargetKind => "audit target kind",
+    RunEvent => "run event",
+    NotificationState => "notification state",
 }
 
 /// The value a stored text in `column` names, or the column's decode error.

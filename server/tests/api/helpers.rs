@@ -56,6 +56,7 @@ pub fn serve_args(data_dir: &Path) -> ServeArgs {
         log_json: false,
         access: Default::default(),
         replica: Default::default(),
+        notifications: Default::default(),
     }
 }
 

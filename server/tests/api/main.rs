@@ -9,6 +9,7 @@ mod endpoints;
 mod helpers;
 mod live;
 mod live_replicas;
+mod notifications;
 mod pipelines;
 mod processes;
 mod projects;

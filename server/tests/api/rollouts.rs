@@ -219,7 +219,10 @@ async fn an_approver_sees_what_the_next_stage_would_change_before_it_changes() {
 
     // Act
     let id = run(&app, &release["id"], json!({"IMAGE": "nginx:1.27"})).await;
-    let waiting = run_when(&app, id, "to wait for approval", |run| run["status"] == "WAITING").await;
+    let waiting = run_when(&app, id, "to wait for approval", |run| {
+        run["status"] == "WAITING"
+    })
+    .await;
     let image_while_waiting = live_image(&cluster);
     let approved = app
         .post_json(
@@ -237,12 +240,14 @@ async fn an_approver_sees_what_the_next_stage_would_change_before_it_changes() {
         preview[0]["diff"]["summary"],
         "Deployment/web: image nginx:1.26 → nginx:1.27"
     );
-    assert_eq!(image_while_waiting, "nginx:1.26", "a preview changes nothing");
+    assert_eq!(
+        image_while_waiting, "nginx:1.26",
+        "a preview changes nothing"
+    );
     assert_eq!(approved.status(), 200);
     assert_eq!(execution["status"], "COMPLETED", "{execution}");
     assert_eq!(
-        execution["stages"][0]["tasks"][0]["output"]["preview"][0]["task"],
-        "deploy.web",
+        execution["stages"][0]["tasks"][0]["output"]["preview"][0]["task"], "deploy.web",
         "the decision keeps what was approved"
     );
     assert_eq!(live_image(&cluster), "nginx:1.27");

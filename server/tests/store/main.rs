@@ -7,6 +7,7 @@ mod audit;
 mod endpoints;
 mod hooks;
 mod identity;
+mod notifications;
 mod projects;
 mod runs;
 mod states;
@@ -49,8 +50,12 @@ macro_rules! contract_suite {
             hooks::pushes_are_ordered_and_newer_ones_win,
             hooks::concurrent_pushes_of_a_tag_leave_the_newest_at_its_head,
             audit::entries_read_back_newest_first_filtered_and_paged,
-            audit::a_project_administrator_sees_only_the_projects_they_administer;
+            audit::a_project_administrator_sees_only_the_projects_they_administer,
+            notifications::a_runs_changes_queue_the_notifications_naming_them,
+            notifications::due_notifications_are_claimed_once_and_recorded_by_their_holder,
+            notifications::racing_claimers_never_share_a_notification;
             raw: states::unknown_stored_texts_are_read_errors,
+            notifications::the_outbox_keeps_one_row_per_event_and_notification,
         );
     };
     (@tests $backend:ident, $open:path;

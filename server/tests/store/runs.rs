@@ -631,14 +631,14 @@ pub async fn approvals_park_a_run_and_decisions_resume_it(store: SharedStore) {
     // nobody takes it over.
     assert_eq!(
         store
-            .park_execution(queued.id, "w2", &waiting, None)
+            .park_execution(queued.id, "w2", &waiting, None, 20)
             .await
             .unwrap(),
         ParkOutcome::NotOwner
     );
     assert_eq!(
         store
-            .park_execution(queued.id, "w1", &waiting, Some(r#"{"preview":[]}"#))
+            .park_execution(queued.id, "w1", &waiting, Some(r#"{"preview":[]}"#), 20)
             .await
             .unwrap(),
         ParkOutcome::Parked
@@ -754,7 +754,7 @@ pub async fn a_waiting_run_is_canceled_with_its_approvals(store: SharedStore) {
     }];
     assert_eq!(
         store
-            .park_execution(queued.id, "w1", &waiting, None)
+            .park_execution(queued.id, "w1", &waiting, None, 20)
             .await
             .unwrap(),
         ParkOutcome::CancelRequested
@@ -796,7 +796,7 @@ pub async fn a_waiting_run_is_canceled_with_its_approvals(store: SharedStore) {
     }];
     assert_eq!(
         store
-            .park_execution(other.id, "w1", &waiting, None)
+            .park_execution(other.id, "w1", &waiting, None, 20)
             .await
             .unwrap(),
         ParkOutcome::Parked

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 
+use super::notifications::NotificationList;
 use super::stages::{default_task, StageColumn};
 use super::task::TaskDetail;
 use super::{duration_text, trigger_text, FailureBox};
@@ -117,6 +118,7 @@ fn ExecutionView(
         inputs,
         stages,
         can_execute,
+        notifications,
     } = execution;
     let id = summary.id;
     let pipeline_id = summary.pipeline_id;
@@ -229,6 +231,7 @@ fn ExecutionView(
             {columns}
         </ol>
         {detail}
+        <NotificationList notifications />
     }
 }
 

@@ -12,6 +12,7 @@ mod execution;
 mod filters;
 mod list;
 mod log;
+mod notifications;
 mod stages;
 mod task;
 

@@ -1,7 +1,9 @@
-//! The General tab: project, name, description, concurrency, enabled.
+//! The General tab: project, name, description, concurrency, enabled, and
+//! the notifications.
 
 use leptos::prelude::*;
 
+use super::notifications_form::NotificationsSection;
 use super::places::{set_number, spec_field};
 use crate::error::AppError;
 use crate::model::{Project, ProjectRole};
@@ -83,5 +85,6 @@ pub fn GeneralTab(
                 />
             </div>
         </div>
+        <NotificationsSection spec error />
     }
 }

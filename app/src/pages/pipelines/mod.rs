@@ -10,6 +10,7 @@ mod approval_fields;
 mod editor;
 mod general_tab;
 mod input_tab;
+mod notifications_form;
 mod places;
 mod run_dialog;
 mod task_fields;

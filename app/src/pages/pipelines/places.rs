@@ -7,8 +7,8 @@ use leptos::prelude::*;
 
 use crate::pages::widgets::Bound;
 use crate::pipeline::{
-    ApprovalTask, ConditionTask, InputParameter, KubernetesTask, PipelineSpec, PollTask, RestTask,
-    Stage, Task, TaskRequest, TaskRequestMut,
+    ApprovalTask, ConditionTask, InputParameter, KubernetesTask, Notification, PipelineSpec,
+    PollTask, RestTask, Stage, Task, TaskRequest, TaskRequestMut,
 };
 
 /// `read` and `write` applied to what `find` and `find_mut` locate in `spec`.
@@ -51,6 +51,22 @@ pub fn input_field<T: Default + Send + Sync + 'static>(
         spec,
         move |spec| spec.inputs.get(index),
         move |spec| spec.inputs.get_mut(index),
+        read,
+        write,
+    )
+}
+
+/// A field of the notification at `index`.
+pub fn notification_field<T: Default + Send + Sync + 'static>(
+    spec: RwSignal<PipelineSpec>,
+    index: usize,
+    read: impl Fn(&Notification) -> T + Send + Sync + 'static,
+    write: impl Fn(&mut Notification, T) + Send + Sync + 'static,
+) -> Bound<T> {
+    bound_to(
+        spec,
+        move |spec| spec.notifications.get(index),
+        move |spec| spec.notifications.get_mut(index),
         read,
         write,
     )

@@ -21,6 +21,8 @@ mod hooks;
 mod identity;
 #[path = "../sql/lookups.rs"]
 mod lookups;
+#[path = "../sql/notifications.rs"]
+pub(crate) mod notifications;
 #[path = "../sql/projects.rs"]
 mod projects;
 #[path = "../sql/rows.rs"]
@@ -32,12 +34,17 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use app::model::Millis;
+use app::pipeline::RunEvent;
 use sqlx::error::ErrorKind;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use self::lookups::missing;
 use super::{Store, StoreError, StoreResult};
+
+/// How the notification claim's inner select locks the rows it picks:
+/// replicas claiming at once skip each other's rows.
+const CLAIM_ROW_LOCK: &str = " FOR UPDATE SKIP LOCKED";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
@@ -77,7 +84,8 @@ impl PostgresStore {
     /// (replicas claiming at once take different runs); each pipeline's claims
     /// are serialised with a transaction-scoped advisory lock, and its running
     /// runs are counted only once that lock is held, so the count sees every
-    /// claim committed before and the limit holds across replicas.
+    /// claim committed before and the limit holds across replicas. Its
+    /// `started` notifications are written in the same transaction.
     async fn claim_next_queued(
         &self,
         owner: &str,
@@ -124,6 +132,8 @@ impl PostgresStore {
             .bind(id)
             .execute(&mut *transaction)
             .await?;
+            notifications::enqueue_run_notifications(&mut transaction, id, RunEvent::Started, now)
+                .await?;
             transaction.commit().await?;
             return Ok(Some(id));
         }

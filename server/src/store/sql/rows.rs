@@ -9,7 +9,8 @@ use super::DbRow;
 use crate::store::states::{read_stored, read_stored_option};
 use crate::store::{
     AuditRecord, EndpointRecord, EventRecord, ExecutionRecord, LogRecord, MemberRecord,
-    PipelineRecord, ProjectContents, ProjectRecord, TaskRunRecord, UserRecord, WebhookRecord,
+    NotificationRecord, PipelineRecord, ProjectContents, ProjectRecord, TaskRunRecord, UserRecord,
+    WebhookRecord,
 };
 
 /// A row wrapper, and the record it carries.
@@ -96,6 +97,10 @@ rows! {
         id, webhook_id, webhook_name, project_id, received_at, source: parsed,
         repository, tag, owner, status: parsed, reason, deliveries, dedupe_key, inputs, digest, execution_id,
         execution_status: parsed_option,
+    }
+    NotificationRow => NotificationRecord {
+        id, execution_id, event: parsed, notification_index, target, state: parsed, attempts,
+        next_attempt_at, last_error, sent_at, created_at,
     }
 }
 

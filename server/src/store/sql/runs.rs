@@ -3,8 +3,10 @@
 
 use app::execution::TaskStatus;
 use app::model::Millis;
+use app::pipeline::RunEvent;
 use sqlx::QueryBuilder;
 
+use super::notifications::{enqueue_run_notifications, run_end_event};
 use super::rows::{ExecutionRow, LogRow, PipelineRow, TaskRunRow};
 use super::{map_constraint, missing, Backend, Db};
 use crate::store::runs::*;
@@ -52,6 +54,7 @@ impl Backend {
         .bind(id)
         .execute(&mut *transaction)
         .await?;
+        enqueue_run_notifications(&mut transaction, id, RunEvent::Canceled, now).await?;
         transaction.commit().await?;
         Ok(true)
     }
@@ -277,6 +280,7 @@ impl RunStore for Backend {
         owner: &str,
         end: RunEndRecord<'_>,
     ) -> StoreResult<bool> {
+        let mut transaction = self.begin_write().await?;
         let finished = sqlx::query(
             "UPDATE executions SET status = $1, error = $2, finished_at = $3, lease_owner = NULL, \
              lease_expires_at = NULL WHERE id = $4 AND lease_owner = $5 \
@@ -287,23 +291,33 @@ impl RunStore for Backend {
         .bind(end.now)
         .bind(id)
         .bind(owner)
-        .execute(&self.pool)
-        .await?;
-        Ok(finished.rows_affected() == 1)
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected()
+            == 1;
+        if let Some(event) = run_end_event(end.status).filter(|_| finished) {
+            enqueue_run_notifications(&mut transaction, id, event, end.now).await?;
+        }
+        transaction.commit().await?;
+        Ok(finished)
     }
 
     async fn request_cancel(&self, id: i64, now: Millis) -> StoreResult<CancelOutcome> {
+        let mut transaction = self.begin_write().await?;
         let queued = sqlx::query(
             "UPDATE executions SET status = 'CANCELED', error = 'canceled before it started', finished_at = $1 \
              WHERE id = $2 AND status = 'QUEUED'",
         )
         .bind(now)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await?;
         if queued.rows_affected() == 1 {
+            enqueue_run_notifications(&mut transaction, id, RunEvent::Canceled, now).await?;
+            transaction.commit().await?;
             return Ok(CancelOutcome::CanceledInQueue);
         }
+        transaction.commit().await?;
         if self.cancel_waiting(id, now).await? {
             return Ok(CancelOutcome::CanceledWhileWaiting);
         }
@@ -512,6 +526,7 @@ impl RunStore for Backend {
         owner: &str,
         waiting: &[WaitingTask],
         output: Option<&str>,
+        now: Millis,
     ) -> StoreResult<ParkOutcome> {
         let mut transaction = self.begin_write().await?;
         let parked = sqlx::query(
@@ -548,6 +563,7 @@ impl RunStore for Backend {
             .execute(&mut *transaction)
             .await?;
         }
+        enqueue_run_notifications(&mut transaction, id, RunEvent::Waiting, now).await?;
         transaction.commit().await?;
         Ok(ParkOutcome::Parked)
     }

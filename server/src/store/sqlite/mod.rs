@@ -22,6 +22,8 @@ mod hooks;
 mod identity;
 #[path = "../sql/lookups.rs"]
 mod lookups;
+#[path = "../sql/notifications.rs"]
+pub(crate) mod notifications;
 #[path = "../sql/projects.rs"]
 mod projects;
 #[path = "../sql/rows.rs"]
@@ -34,12 +36,17 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use app::model::Millis;
+use app::pipeline::RunEvent;
 use sqlx::error::ErrorKind;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use self::lookups::missing;
 use super::{Store, StoreError, StoreResult};
+
+/// How the notification claim's inner select locks the rows it picks: not
+/// at all, as SQLite runs the claim's one statement alone.
+const CLAIM_ROW_LOCK: &str = "";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
@@ -81,13 +88,15 @@ impl SqliteStore {
     /// Marks the oldest QUEUED run whose pipeline is under its concurrency
     /// limit RUNNING for `owner`, in one statement: SQLite runs one writer at
     /// a time, so no other claim can come between the count and the update.
+    /// Its `started` notifications are written in the same transaction.
     async fn claim_next_queued(
         &self,
         owner: &str,
         now: Millis,
         lease_until: Millis,
     ) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar(
+        let mut transaction = self.begin_write().await?;
+        let claimed: Option<i64> = sqlx::query_scalar(
             "UPDATE executions SET status = 'RUNNING', lease_owner = $1, lease_expires_at = $2, \
                  started_at = COALESCE(started_at, $3) \
              WHERE id = ( \
@@ -102,8 +111,14 @@ impl SqliteStore {
         .bind(owner)
         .bind(lease_until)
         .bind(now)
-        .fetch_optional(&self.pool)
-        .await?)
+        .fetch_optional(&mut *transaction)
+        .await?;
+        if let Some(id) = claimed {
+            notifications::enqueue_run_notifications(&mut transaction, id, RunEvent::Started, now)
+                .await?;
+        }
+        transaction.commit().await?;
+        Ok(claimed)
     }
 }
 
@@ -193,6 +208,68 @@ fn map_constraint(error: sqlx::Error) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::UNIQUE_CONSTRAINTS;
+
+    /// The same event of a run written twice (a change recorded again)
+    /// leaves one row per notification: `ON CONFLICT DO NOTHING`.
+    #[tokio::test]
+    async fn an_event_enqueued_twice_is_written_once() {
+        use crate::store::{
+            NewExecution, NotificationStore, PipelineWrite, ProjectStore, RunStore,
+        };
+        let directory = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", directory.path().join("slipway.db").display());
+        let store = super::SqliteStore::connect(&url).await.unwrap();
+        super::MIGRATOR.run(&store.pool).await.unwrap();
+        let project = store.create_project("Demo", "", 1).await.unwrap();
+        let spec = r#"{"notifications":[{"on":["canceled"],"email":{"to":["a@example.com"]}},
+            {"on":["started"],"email":{"to":["a@example.com"]}},
+            {"on":["canceled"],"webhook":{"url":"http://hooks.example/"}}]}"#;
+        let pipeline = store
+            .create_pipeline(PipelineWrite {
+                project_id: project.id,
+                name: "deploy",
+                description: "",
+                enabled: true,
+                concurrency: 1,
+                spec,
+                endpoint_ids: &[],
+                now: 1,
+            })
+            .await
+            .unwrap();
+        let run = store
+            .queue_execution(NewExecution {
+                pipeline_id: pipeline.id,
+                project_id: project.id,
+                inputs: "{}",
+                trigger: "{}",
+                spec,
+                created_by: None,
+                now: 2,
+            })
+            .await
+            .unwrap();
+        let mut transaction = store.begin_write().await.unwrap();
+        let enqueue = super::notifications::enqueue_run_notifications;
+        let canceled = app::pipeline::RunEvent::Canceled;
+        assert_eq!(
+            enqueue(&mut transaction, run.id, canceled, 3)
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            enqueue(&mut transaction, run.id, canceled, 4)
+                .await
+                .unwrap(),
+            0
+        );
+        transaction.commit().await.unwrap();
+        let rows = store.execution_notifications(run.id).await.unwrap();
+        let indexes: Vec<i64> = rows.iter().map(|row| row.notification_index).collect();
+        assert_eq!(indexes, [0, 2]);
+        assert!(rows.iter().all(|row| row.created_at == 3));
+    }
 
     /// Every name SQLite's failures map to is one the PostgreSQL schema has.
     #[test]
