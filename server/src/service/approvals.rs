@@ -279,7 +279,8 @@ impl ApprovalsApi for Slipway {
         let mut runs: HashMap<i64, Option<(ExecutionRecord, Option<ProjectRole>)>> = HashMap::new();
         let mut waiting = Vec::new();
         for task in tasks {
-            if !runs.contains_key(&task.execution_id) {
+            if let std::collections::hash_map::Entry::Vacant(entry) = runs.entry(task.execution_id)
+            {
                 let run = match self.store.execution_by_id(task.execution_id).await? {
                     Some(record) => {
                         let role = self
@@ -290,7 +291,7 @@ impl ApprovalsApi for Slipway {
                     }
                     None => None,
                 };
-                runs.insert(task.execution_id, run);
+                entry.insert(run);
             }
             let Some(Some((record, role))) = runs.get(&task.execution_id) else {
                 continue;
