@@ -10,8 +10,20 @@ use server::service::{issue_api_token, token_event, AuditActor, AuditEvent};
 use server::startup::Application;
 use server::{secrets, store};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Stack of each runtime thread. Rendering a page on the server nests one
+/// future inside another per component; a debug build needs more than the
+/// 2 MiB default for the deepest pages (a release build far less).
+const THREAD_STACK_BYTES: usize = 8 * 1024 * 1024;
+
+fn main() -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(THREAD_STACK_BYTES)
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     // kube and reqwest both use rustls; pick ring once for the whole process.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();

@@ -106,10 +106,23 @@ fn SignedIn(user: User) -> impl IntoView {
 #[component]
 fn WaitingApprovals() -> impl IntoView {
     let location = use_location();
-    let tick = RwSignal::new(0u32);
+    let count = RwSignal::new(0usize);
+    let recount = move || {
+        leptos::task::spawn_local(async move {
+            if let Ok(waiting) = waiting_approvals().await {
+                count.set(waiting.len());
+            }
+        })
+    };
+    // Counted in the browser only (effects do not run on the server): a
+    // page's server render neither waits for this nor holds its query.
+    Effect::new(move |_| {
+        let _ = location.pathname.get();
+        recount();
+    });
     Effect::new(move |_| {
         let handle = set_interval_with_handle(
-            move || tick.update(|tick| *tick = tick.wrapping_add(1)),
+            recount,
             std::time::Duration::from_millis(APPROVALS_RECOUNT_MS),
         );
         on_cleanup(move || {
@@ -118,38 +131,26 @@ fn WaitingApprovals() -> impl IntoView {
             }
         });
     });
-    let waiting = Resource::new(
-        move || (location.pathname.get(), tick.get()),
-        |_| waiting_approvals(),
-    );
-    view! {
-        <Transition fallback=|| ()>
-            {move || {
-                let count = match waiting.get() {
-                    Some(Ok(list)) => list.len(),
-                    _ => 0,
-                };
-                (count > 0)
-                    .then(|| {
-                        let label = if count == 1 {
-                            "1 approval waits for you".to_string()
-                        } else {
-                            format!("{count} approvals wait for you")
-                        };
-                        view! {
-                            <a
-                                href="/executions?status=WAITING"
-                                class="nav-link flex items-center justify-between text-violet-200 hover:bg-slate-800 hover:text-white"
-                                data-testid="approvals-waiting"
-                                aria-label=label
-                            >
-                                "Approvals"
-                                <span class="ml-2 rounded-full bg-violet-500 px-2 text-xs font-semibold text-white">{count}</span>
-                            </a>
-                        }
-                    })
-            }}
-        </Transition>
+    move || {
+        let count = count.get();
+        let label = if count == 1 {
+            "1 approval waits for you".to_string()
+        } else {
+            format!("{count} approvals wait for you")
+        };
+        (count > 0).then(|| {
+            view! {
+                <a
+                    href="/executions?status=WAITING"
+                    class="nav-link flex items-center justify-between text-violet-200 hover:bg-slate-800 hover:text-white"
+                    data-testid="approvals-waiting"
+                    aria-label=label
+                >
+                    "Approvals"
+                    <span class="ml-2 rounded-full bg-violet-500 px-2 text-xs font-semibold text-white">{count}</span>
+                </a>
+            }
+        })
     }
 }
 

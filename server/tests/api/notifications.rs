@@ -16,12 +16,12 @@ const RETRY_BASE_MS: u64 = 100;
 
 /// A webhook target on 127.0.0.1: `/flaky` answers 500 twice, then 200;
 /// `/ok` answers 200; `/hang` never answers. Every body received is kept.
-struct Target {
-    url: String,
+pub(crate) struct Target {
+    pub url: String,
     bodies: Arc<Mutex<Vec<(String, Value)>>>,
 }
 
-async fn webhook_target() -> Target {
+pub(crate) async fn webhook_target() -> Target {
     use axum::extract::State;
     use axum::http::StatusCode;
     use axum::routing::post;
@@ -63,7 +63,7 @@ async fn webhook_target() -> Target {
 }
 
 impl Target {
-    fn received(&self, path: &str) -> Vec<Value> {
+    pub fn received(&self, path: &str) -> Vec<Value> {
         let bodies = self.bodies.lock().unwrap();
         bodies
             .iter()
@@ -73,7 +73,7 @@ impl Target {
     }
 }
 
-async fn spawn_notifying_app() -> TestApp {
+pub(crate) async fn spawn_notifying_app() -> TestApp {
     spawn_app_with(tempfile::tempdir().unwrap(), |args| {
         args.notifications.notification_retry_base_ms = RETRY_BASE_MS;
     })

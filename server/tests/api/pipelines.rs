@@ -62,8 +62,15 @@ async fn assert_no_pipelines(app: &TestApp) {
 
 /// A stand-in cluster and an app with project "Demo" and its endpoint "dev" for it.
 pub(crate) async fn demo_with_cluster() -> (slipway_standins::kube::KubeStandinHandle, TestApp) {
+    demo_with_cluster_and(spawn_app()).await
+}
+
+/// As [`demo_with_cluster`], with the app `spawned` by the caller.
+pub(crate) async fn demo_with_cluster_and(
+    spawned: impl std::future::Future<Output = TestApp>,
+) -> (slipway_standins::kube::KubeStandinHandle, TestApp) {
     let cluster = KubeStandin::builder().token("t0ken").start().await.unwrap();
-    let app = spawn_app().await;
+    let app = spawned.await;
     app.create_project("Demo").await;
     let endpoint = app
         .post_json("/api/v1/endpoints", &app.admin_token, &json!({

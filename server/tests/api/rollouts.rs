@@ -8,11 +8,15 @@ use serde_json::{json, Value};
 use slipway_standins::kube::KubeStandinHandle;
 
 use crate::helpers::{finished, run_when, TestApp};
-use crate::pipelines::{create_pipeline, demo_with_cluster, run};
+use crate::pipelines::{create_pipeline, demo_with_cluster, demo_with_cluster_and, run};
 
 fn deployment_yaml(image: &str) -> String {
+    named_deployment_yaml("web", image)
+}
+
+fn named_deployment_yaml(name: &str, image: &str) -> String {
     format!(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n  \
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: 2\n  \
          selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        \
          app: web\n    spec:\n      containers:\n        - name: web\n          image: {image}\n"
     )
@@ -251,4 +255,115 @@ async fn an_approver_sees_what_the_next_stage_would_change_before_it_changes() {
         "the decision keeps what was approved"
     );
     assert_eq!(live_image(&cluster), "nginx:1.27");
+}
+
+#[tokio::test]
+async fn dev_then_approval_then_prod_with_rollback_notifying_a_webhook_end_to_end() {
+    // Arrange: the issue's pipeline. `web-dev` and `web-prod` stand for the two
+    // clusters (one stand-in); prod rolls back a failed rollout.
+    let target = crate::notifications::webhook_target().await;
+    let (cluster, app) = demo_with_cluster_and(crate::notifications::spawn_notifying_app()).await;
+    let alice = app.member_token("Demo", "alice", "viewer").await;
+    let kubernetes = |name: &str, settings: Value| {
+        let mut task = json!({
+            "name": name, "type": "kubernetes", "endpoint": "dev", "action": "APPLY",
+            "yaml": named_deployment_yaml(name, "${input.IMAGE}"),
+        });
+        for (key, value) in settings.as_object().into_iter().flatten() {
+            task[key] = value.clone();
+        }
+        task
+    };
+    let pipeline = create_pipeline(
+        &app,
+        json!({"project": "Demo", "name": "promote", "inputs": [{"name": "IMAGE"}],
+            "stages": [
+                {"name": "dev", "tasks": [kubernetes("web-dev", json!({}))]},
+                {"name": "gate", "tasks": [{
+                    "name": "approve", "type": "approval", "approvers": ["alice"],
+                    "summary": "Promote ${input.IMAGE} to production?"
+                }]},
+                {"name": "prod", "tasks": [kubernetes("web-prod", json!({
+                    "wait_for_rollout": true, "rollout_timeout_seconds": 120, "rollback_on_failure": true
+                }))]}
+            ],
+            "notifications": [{"on": ["started", "waiting", "completed", "failed"],
+                "webhook": {"url": format!("{}/ok", target.url)}}]
+        }),
+    )
+    .await;
+    let promote = |image: &'static str| {
+        let (app, pipeline, alice) = (&app, &pipeline, alice.clone());
+        async move {
+            let id = run(app, &pipeline["id"], json!({"IMAGE": image})).await;
+            let waiting = run_when(app, id, "to wait for approval", |run| {
+                run["status"] == "WAITING"
+            })
+            .await;
+            let approved = app
+                .post_json(
+                    &format!("/api/v1/executions/{id}/approve"),
+                    &alice,
+                    &json!({}),
+                )
+                .await;
+            assert_eq!(approved.status(), 200);
+            (id, waiting, finished(app, id).await)
+        }
+    };
+
+    // Act: a good image is promoted; then a broken one reaches prod and is rolled back.
+    let (good_id, good_waiting, good) = promote("nginx:1.26").await;
+    let (_, broken_waiting, broken) = promote("nginx:broken").await;
+
+    // Assert
+    assert_eq!(good["status"], "COMPLETED", "{good}");
+    assert_eq!(
+        good_waiting["stages"][1]["tasks"][0]["approval"]["preview"][0]["diff"]["objects"][0]
+            ["change"],
+        "create",
+        "{good_waiting}"
+    );
+    let image_of = |name: &str| {
+        cluster
+            .object("apps", "v1", "deployments", Some("default"), name)
+            .unwrap()["spec"]["template"]["spec"]["containers"][0]["image"]
+            .clone()
+    };
+    assert_eq!(
+        broken_waiting["stages"][1]["tasks"][0]["approval"]["preview"][0]["diff"]["summary"],
+        "Deployment/web-prod: image nginx:1.26 → nginx:broken"
+    );
+    assert_eq!(broken["status"], "FAILED", "{broken}");
+    let error = broken["error"].as_str().unwrap();
+    assert!(
+        error.contains("rolled back Deployment/web-prod to revision 1 (image nginx:1.26)"),
+        "{error}"
+    );
+    assert_eq!(
+        image_of("web-prod"),
+        "nginx:1.26",
+        "prod is back on the good image"
+    );
+    assert_eq!(
+        image_of("web-dev"),
+        "nginx:broken",
+        "dev keeps what it was given"
+    );
+    let events_of = |id: i64| {
+        let mut events: Vec<String> = target
+            .received("/ok")
+            .iter()
+            .filter(|body| body["run"]["id"] == id)
+            .map(|body| body["event"].as_str().unwrap_or_default().to_string())
+            .collect();
+        events.sort();
+        events
+    };
+    crate::helpers::eventually(
+        "the notifications to arrive",
+        Duration::from_secs(20),
+        || async { (events_of(good_id) == ["completed", "started", "waiting"]).then_some(()) },
+    )
+    .await;
 }
