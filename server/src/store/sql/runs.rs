@@ -284,13 +284,13 @@ impl RunStore for Backend {
             transaction.commit().await?;
             return Ok(CancelOutcome::CanceledInQueue);
         }
-        transaction.commit().await?;
         let running = sqlx::query(
             "UPDATE executions SET cancel_requested = TRUE WHERE id = $1 AND status IN ('RUNNING', 'WAITING')",
         )
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await?;
+        transaction.commit().await?;
         Ok(if running.rows_affected() == 1 {
             CancelOutcome::Requested
         } else {
