@@ -32,6 +32,8 @@ pub(crate) struct RunFacts {
     pub at: String,
     /// For `waiting`: the approvals the run waits for.
     pub approvals: Vec<ApprovalAsked>,
+    /// For `waiting`: the approval task that waits (`stage.task`), when known.
+    pub approval: Option<String>,
 }
 
 /// An approval a waiting run asks for: which task, what, and of whom.
@@ -90,6 +92,8 @@ impl RunFacts {
                 .map(|time| time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                 .unwrap_or_default(),
             approvals: Vec::new(),
+            approval: Some(record.occasion.clone())
+                .filter(|occasion| record.event == RunEvent::Waiting && !occasion.is_empty()),
         })
     }
 
@@ -117,6 +121,7 @@ impl RunFacts {
             },
             "digest": self.digest,
             "image": self.image,
+            "approval": self.approval,
             "at": self.at,
             "approvals": self.approvals.iter().map(|asked| json!({
                 "task": asked.task,
@@ -140,7 +145,7 @@ impl RunFacts {
     pub fn headline(&self) -> String {
         let mut line = format!("Slipway: {} (project {})", self.title(), self.project);
         if self.event == RunEvent::Waiting {
-            line.push_str(": it waits for an approval");
+            line.push_str(&format!(": it{}", self.waits_for()));
             for asked in &self.approvals {
                 line.push_str(&format!(" ({})", asked.line()));
             }
@@ -173,6 +178,15 @@ impl RunFacts {
         };
         parts.push(link);
         parts.join(" · ")
+    }
+
+    /// ` waits for approval prod.approve`, or ` waits for an approval` when
+    /// the approval is not known.
+    fn waits_for(&self) -> String {
+        match &self.approval {
+            Some(approval) => format!(" waits for approval {approval}"),
+            None => " waits for an approval".to_string(),
+        }
     }
 
     /// The body of a `format: slack` webhook: Slack, Teams and Mattermost
@@ -213,12 +227,101 @@ impl RunFacts {
         lines.push(String::new());
         if self.event == RunEvent::Waiting {
             lines.push(format!(
-                "The run waits for an approval. Open it to approve or reject: {}",
+                "The run{}. Open it to approve or reject: {}",
+                self.waits_for(),
                 self.url
             ));
         } else {
             lines.push(format!("Open the run: {}", self.url));
         }
         lines.join("\n") + "\n"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use app::execution::{ExecutionStatus, NotificationState};
+    use app::pipeline::RunEvent;
+
+    use super::RunFacts;
+    use crate::store::{ExecutionRecord, NotificationRecord};
+
+    fn facts(event: RunEvent, occasion: &str) -> RunFacts {
+        let execution = ExecutionRecord {
+            id: 7,
+            pipeline_id: 3,
+            pipeline_name: "deploy".into(),
+            project_id: 1,
+            project_name: "Shop".into(),
+            run_number: 12,
+            status: ExecutionStatus::Waiting,
+            inputs: r#"{"DOCKER_DIGEST":"sha256:ab","DOCKER_IMAGE_REF":"docker.io/acme/api@sha256:ab"}"#
+                .into(),
+            trigger: r#"{"kind":"docker","user":"ci","repository":"acme/api","tag":"1.2","callback":"sealed"}"#
+                .into(),
+            spec: "{}".into(),
+            error: Some("not yet".into()),
+            created_at: 0,
+            started_at: Some(1),
+            finished_at: None,
+            cancel_requested: false,
+            lease_owner: None,
+        };
+        let record = NotificationRecord {
+            id: 1,
+            execution_id: 7,
+            event,
+            occasion: occasion.into(),
+            notification_index: 0,
+            target: "{}".into(),
+            state: NotificationState::Pending,
+            attempts: 1,
+            next_attempt_at: 0,
+            last_error: None,
+            sent_at: None,
+            created_at: 1_796_000_000_000,
+        };
+        RunFacts::new(&execution, &record, "https://slipway.example").unwrap()
+    }
+
+    #[test]
+    fn a_waiting_run_says_which_approval_waits_and_links_to_it() {
+        let waiting = facts(RunEvent::Waiting, "prod.approve");
+        let body = waiting.json();
+        assert_eq!(body["approval"], "prod.approve");
+        assert_eq!(body["run"]["status"], "WAITING");
+        assert!(body["run"]["error"].is_null(), "only an end has an error");
+        assert_eq!(body["trigger"]["repository"], "acme/api");
+        assert!(
+            !body.to_string().contains("sealed"),
+            "no callback URL: {body}"
+        );
+        assert_eq!(body["digest"], "sha256:ab");
+        let text = waiting.slack()["text"].as_str().unwrap().to_string();
+        assert!(
+            text.starts_with(
+                "Slipway: deploy #12 waiting (project Shop): it waits for approval prod.approve\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("approve or reject it at https://slipway.example/executions/7"),
+            "{text}"
+        );
+        let email = waiting.email_body();
+        assert!(
+            email.contains("The run waits for approval prod.approve. Open it to approve or reject: https://slipway.example/executions/7"),
+            "{email}"
+        );
+        assert_eq!(waiting.title(), "deploy #12 waiting");
+    }
+
+    #[test]
+    fn an_end_carries_the_runs_error() {
+        let failed = facts(RunEvent::Failed, "");
+        assert_eq!(failed.json()["run"]["error"], "not yet");
+        assert!(failed.json()["approval"].is_null());
+        assert!(failed.headline().ends_with(": not yet"));
+        assert!(failed.email_body().contains("Error: not yet"));
     }
 }

@@ -294,6 +294,11 @@ impl Notifier {
             facts.approvals = tasks
                 .iter()
                 .filter(|task| task.status == app::execution::TaskStatus::Waiting)
+                // The approval this notification is about, when it says.
+                .filter(|task| {
+                    record.occasion.is_empty()
+                        || record.occasion == format!("{}.{}", task.stage_name, task.task_name)
+                })
                 .filter_map(|task| {
                     let approval = crate::service::approval_of(task)?;
                     Some(message::ApprovalAsked {

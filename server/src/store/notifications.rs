@@ -17,6 +17,9 @@ pub struct NotificationRecord {
     pub id: i64,
     pub execution_id: i64,
     pub event: RunEvent,
+    /// What tells two events of one kind in one run apart (for `waiting`,
+    /// the approval task, `stage.task`); empty for most events.
+    pub occasion: String,
     /// Its place in the run's `notifications`.
     pub notification_index: i64,
     /// The target as JSON (an `app::pipeline::NotificationTarget`).

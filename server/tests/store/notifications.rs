@@ -312,8 +312,31 @@ pub async fn the_outbox_keeps_one_row_per_event_and_notification(
     );
     let other_event = duplicate.replace("'canceled'", "'failed'");
     raw.execute(&other_event).await.unwrap();
+    // An event that can happen again in a run (another approval waits) is
+    // told apart by its occasion: each once.
+    let waiting = |occasion: &str| {
+        format!(
+            "INSERT INTO notification_outbox (execution_id, event, occasion, notification_index, \
+             target, state, attempts, next_attempt_at, created_at) \
+             VALUES ({}, 'waiting', '{occasion}', 2, '{{}}', 'PENDING', 0, 1, 1)",
+            execution.id
+        )
+    };
+    raw.execute(&waiting("dev.approve")).await.unwrap();
+    raw.execute(&waiting("prod.approve")).await.unwrap();
+    raw.execute(&waiting("prod.approve")).await.unwrap_err();
+    let rows = store.execution_notifications(execution.id).await.unwrap();
+    let shown: Vec<(RunEvent, &str)> = rows
+        .iter()
+        .map(|row| (row.event, row.occasion.as_str()))
+        .collect();
     assert_eq!(
-        rows_of(&store, execution.id).await,
-        [(RunEvent::Canceled, 2), (RunEvent::Failed, 2)]
+        shown,
+        [
+            (RunEvent::Canceled, ""),
+            (RunEvent::Failed, ""),
+            (RunEvent::Waiting, "dev.approve"),
+            (RunEvent::Waiting, "prod.approve")
+        ]
     );
 }

@@ -13,7 +13,8 @@ use super::{Backend, Db, CLAIM_ROW_LOCK};
 use crate::store::notifications::*;
 use crate::store::{StoreError, StoreResult, StoredText};
 
-const NOTIFICATION_COLUMNS: &str = "id, execution_id, event, notification_index, target, state, \
+const NOTIFICATION_COLUMNS: &str =
+    "id, execution_id, event, occasion, notification_index, target, state, \
      attempts, next_attempt_at, last_error, sent_at, created_at";
 
 /// What a run's stored spec says of notifications; the rest of the spec is
@@ -31,12 +32,29 @@ struct RunNotifications {
 /// (the same change recorded twice) adds nothing. Answers the rows added.
 ///
 /// ```ignore
-/// enqueue_run_notifications(&mut transaction, id, RunEvent::Waiting, now).await?;
+/// enqueue_run_notifications(&mut transaction, id, RunEvent::Canceled, now).await?;
 /// ```
 pub(crate) async fn enqueue_run_notifications(
     transaction: &mut sqlx::Transaction<'_, Db>,
     execution_id: i64,
     event: RunEvent,
+    now: Millis,
+) -> StoreResult<u64> {
+    enqueue_notifications_of(transaction, execution_id, event, "", now).await
+}
+
+/// As [`enqueue_run_notifications`], for an event that can happen more
+/// than once in a run: `occasion` tells them apart (for `waiting`, the
+/// approval task that waits, `stage.task`), so each is notified once.
+///
+/// ```ignore
+/// enqueue_notifications_of(&mut transaction, id, RunEvent::Waiting, "prod.approve", now).await?;
+/// ```
+pub(crate) async fn enqueue_notifications_of(
+    transaction: &mut sqlx::Transaction<'_, Db>,
+    execution_id: i64,
+    event: RunEvent,
+    occasion: &str,
     now: Millis,
 ) -> StoreResult<u64> {
     let spec: Option<String> = sqlx::query_scalar("SELECT spec FROM executions WHERE id = $1")
@@ -60,15 +78,16 @@ pub(crate) async fn enqueue_run_notifications(
         let target = serde_json::to_string(&notification.target)
             .map_err(|error| StoreError::Database(sqlx::Error::Encode(Box::new(error))))?;
         added += sqlx::query(
-            "INSERT INTO notification_outbox (execution_id, event, notification_index, target, \
-             state, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'PENDING', 0, $5, $5) \
-             ON CONFLICT (execution_id, event, notification_index) DO NOTHING",
+            "INSERT INTO notification_outbox (execution_id, event, occasion, notification_index, target, \
+             state, attempts, next_attempt_at, created_at) VALUES ($1, $2, $6, $3, $4, 'PENDING', 0, $5, $5) \
+             ON CONFLICT (execution_id, event, occasion, notification_index) DO NOTHING",
         )
         .bind(execution_id)
         .bind(event.text())
         .bind(index as i64)
         .bind(target)
         .bind(now)
+        .bind(occasion)
         .execute(&mut **transaction)
         .await?
         .rows_affected();

@@ -99,7 +99,7 @@ rows! {
         execution_status: parsed_option,
     }
     NotificationRow => NotificationRecord {
-        id, execution_id, event: parsed, notification_index, target, state: parsed, attempts,
+        id, execution_id, event: parsed, occasion, notification_index, target, state: parsed, attempts,
         next_attempt_at, last_error, sent_at, created_at,
     }
 }

@@ -6,7 +6,7 @@ use app::model::Millis;
 use app::pipeline::RunEvent;
 use sqlx::QueryBuilder;
 
-use super::notifications::{enqueue_run_notifications, run_end_event};
+use super::notifications::{enqueue_notifications_of, enqueue_run_notifications, run_end_event};
 use super::rows::{ExecutionRow, LogRow, PipelineRow, TaskRunRow};
 use super::{map_constraint, missing, Backend, Db};
 use crate::store::runs::*;
@@ -31,8 +31,11 @@ const CANCELED_WHILE_WAITING: &str = "canceled by a user while waiting for appro
 impl Backend {
     /// Cancels a run parked WAITING for approvals (held by no replica): the
     /// run and its waiting tasks end CANCELED in one transaction.
-    async fn cancel_waiting(&self, id: i64, now: Millis) -> StoreResult<bool> {
-        let mut transaction = self.begin_write().await?;
+    async fn cancel_waiting(
+        transaction: &mut sqlx::Transaction<'_, Db>,
+        id: i64,
+        now: Millis,
+    ) -> StoreResult<bool> {
         let canceled = sqlx::query(
             "UPDATE executions SET status = 'CANCELED', error = $1, finished_at = $2 \
              WHERE id = $3 AND status = 'WAITING'",
@@ -40,7 +43,7 @@ impl Backend {
         .bind(CANCELED_WHILE_WAITING)
         .bind(now)
         .bind(id)
-        .execute(&mut *transaction)
+        .execute(&mut **transaction)
         .await?;
         if canceled.rows_affected() != 1 {
             return Ok(false);
@@ -52,10 +55,9 @@ impl Backend {
         .bind(CANCELED_WHILE_WAITING)
         .bind(now)
         .bind(id)
-        .execute(&mut *transaction)
+        .execute(&mut **transaction)
         .await?;
-        enqueue_run_notifications(&mut transaction, id, RunEvent::Canceled, now).await?;
-        transaction.commit().await?;
+        enqueue_run_notifications(transaction, id, RunEvent::Canceled, now).await?;
         Ok(true)
     }
 
@@ -317,8 +319,8 @@ impl RunStore for Backend {
             transaction.commit().await?;
             return Ok(CancelOutcome::CanceledInQueue);
         }
-        transaction.commit().await?;
-        if self.cancel_waiting(id, now).await? {
+        if Self::cancel_waiting(&mut transaction, id, now).await? {
+            transaction.commit().await?;
             return Ok(CancelOutcome::CanceledWhileWaiting);
         }
         // RUNNING (or resumed after its approvals, not yet taken up again):
@@ -327,8 +329,9 @@ impl RunStore for Backend {
             "UPDATE executions SET cancel_requested = TRUE WHERE id = $1 AND status = 'RUNNING'",
         )
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await?;
+        transaction.commit().await?;
         Ok(if running.rows_affected() == 1 {
             CancelOutcome::Requested
         } else {
@@ -563,7 +566,19 @@ impl RunStore for Backend {
             .execute(&mut *transaction)
             .await?;
         }
-        enqueue_run_notifications(&mut transaction, id, RunEvent::Waiting, now).await?;
+        // Each approval's wait is notified once, however often the run waits.
+        let places: Vec<(String, String)> = sqlx::query_as(
+            "SELECT stage_name, task_name FROM task_runs WHERE execution_id = $1 AND status = 'WAITING' \
+             ORDER BY stage_index, task_index",
+        )
+        .bind(id)
+        .fetch_all(&mut *transaction)
+        .await?;
+        for (stage, task) in places {
+            let occasion = format!("{stage}.{task}");
+            enqueue_notifications_of(&mut transaction, id, RunEvent::Waiting, &occasion, now)
+                .await?;
+        }
         transaction.commit().await?;
         Ok(ParkOutcome::Parked)
     }

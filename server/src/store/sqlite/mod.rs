@@ -222,7 +222,7 @@ mod tests {
         super::MIGRATOR.run(&store.pool).await.unwrap();
         let project = store.create_project("Demo", "", 1).await.unwrap();
         let spec = r#"{"notifications":[{"on":["canceled"],"email":{"to":["a@example.com"]}},
-            {"on":["started"],"email":{"to":["a@example.com"]}},
+            {"on":["started","waiting"],"email":{"to":["a@example.com"]}},
             {"on":["canceled"],"webhook":{"url":"http://hooks.example/"}}]}"#;
         let pipeline = store
             .create_pipeline(PipelineWrite {
@@ -265,10 +265,44 @@ mod tests {
             0
         );
         transaction.commit().await.unwrap();
+        // Two approvals wait: each is an occasion of its own, each once.
+        let waiting = app::pipeline::RunEvent::Waiting;
+        let of = super::notifications::enqueue_notifications_of;
+        let mut transaction = store.begin_write().await.unwrap();
+        assert_eq!(
+            of(&mut transaction, run.id, waiting, "dev.ok", 5)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            of(&mut transaction, run.id, waiting, "prod.ok", 6)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            of(&mut transaction, run.id, waiting, "prod.ok", 7)
+                .await
+                .unwrap(),
+            0
+        );
+        transaction.commit().await.unwrap();
         let rows = store.execution_notifications(run.id).await.unwrap();
-        let indexes: Vec<i64> = rows.iter().map(|row| row.notification_index).collect();
-        assert_eq!(indexes, [0, 2]);
-        assert!(rows.iter().all(|row| row.created_at == 3));
+        let shown: Vec<(i64, &str, i64)> = rows
+            .iter()
+            .map(|row| {
+                (
+                    row.notification_index,
+                    row.occasion.as_str(),
+                    row.created_at,
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [(0, "", 3), (2, "", 3), (1, "dev.ok", 5), (1, "prod.ok", 6)]
+        );
     }
 
     /// Every name SQLite's failures map to is one the PostgreSQL schema has.
