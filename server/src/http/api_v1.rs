@@ -591,11 +591,7 @@ async fn approve_execution(
     Path(id): Path<i64>,
     ApiJson(request): ApiJson<DecisionRequest>,
 ) -> Result<Json<Execution>, ApiError> {
-    let decided = state
-        .backend
-        .decide_approval(&actor, id, Decision::Approved, request)
-        .await?;
-    Ok(Json(decided))
+    decide(&state, &actor, id, Decision::Approved, request).await
 }
 
 async fn reject_execution(
@@ -604,9 +600,20 @@ async fn reject_execution(
     Path(id): Path<i64>,
     ApiJson(request): ApiJson<DecisionRequest>,
 ) -> Result<Json<Execution>, ApiError> {
+    decide(&state, &actor, id, Decision::Rejected, request).await
+}
+
+/// What `/approve` and `/reject` share: only the decision differs.
+async fn decide(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    decision: Decision,
+    request: DecisionRequest,
+) -> Result<Json<Execution>, ApiError> {
     let decided = state
         .backend
-        .decide_approval(&actor, id, Decision::Rejected, request)
+        .decide_approval(actor, id, decision, request)
         .await?;
     Ok(Json(decided))
 }

@@ -51,21 +51,39 @@ pub(crate) fn approval_view(task: &TaskRunRecord) -> Option<ApprovalView> {
     })
 }
 
-/// Why `actor` (with `role` in the run's project) may not decide `approval`
+/// Who an approval task lets decide: what [`refusal`] reads of it.
+#[derive(Clone, Copy)]
+struct Deciders<'a> {
+    approvers: &'a [String],
+    approver_roles: &'a [String],
+    allow_self_approval: bool,
+}
+
+impl<'a> Deciders<'a> {
+    fn of(approval: &'a ApprovalTask) -> Self {
+        Deciders {
+            approvers: &approval.approvers,
+            approver_roles: &approval.approver_roles,
+            allow_self_approval: approval.allow_self_approval,
+        }
+    }
+}
+
+/// Why `actor` (with `role` in the run's project) may not decide as `deciders` allow
 /// of a run started by (or running as) `started_by`; `None` when they may.
 fn refusal(
     actor: &Actor,
     role: Option<ProjectRole>,
-    approval: &ApprovalTask,
+    deciders: Deciders<'_>,
     started_by: Option<&str>,
 ) -> Option<String> {
     let name = actor.user.username.as_str();
-    let named = approval
+    let named = deciders
         .approvers
         .iter()
         .any(|approver| approver.trim() == name);
     // A role names that role and the ones above it.
-    let by_role = approval
+    let by_role = deciders
         .approver_roles
         .iter()
         .filter_map(|role| ProjectRole::parse(role))
@@ -73,10 +91,10 @@ fn refusal(
     if !named && !by_role {
         return Some(format!(
             "only {} may approve or reject this run",
-            who_decides(&approval.approvers, &approval.approver_roles)
+            who_decides(deciders.approvers, deciders.approver_roles)
         ));
     }
-    if !approval.allow_self_approval && started_by == Some(name) {
+    if !deciders.allow_self_approval && started_by == Some(name) {
         return Some(
             "you started this run (or it runs as you), so someone else must approve it; \
              the task's allow_self_approval lets the starter decide"
@@ -118,14 +136,12 @@ impl Slipway {
             if !waiting {
                 continue;
             }
-            let approval = ApprovalTask {
-                approvers: view.approvers.clone(),
-                approver_roles: view.approver_roles.clone(),
-                summary: String::new(),
-                expires_after_seconds: 0,
+            let deciders = Deciders {
+                approvers: &view.approvers,
+                approver_roles: &view.approver_roles,
                 allow_self_approval: view.allow_self_approval,
             };
-            view.refusal = refusal(actor, role, &approval, started_by.as_deref());
+            view.refusal = refusal(actor, role, deciders, started_by.as_deref());
             view.can_decide = view.refusal.is_none();
         }
         Ok(())
@@ -209,7 +225,12 @@ impl ApprovalsApi for Slipway {
         let tasks = self.store.task_runs(record.id).await?;
         let task = Self::decided_task(record.id, tasks, request.task.as_deref())?;
         let approval = approval_of(&task).ok_or(AppError::Internal)?;
-        if let Some(why) = refusal(actor, role, &approval, started_by(&record)?.as_deref()) {
+        if let Some(why) = refusal(
+            actor,
+            role,
+            Deciders::of(&approval),
+            started_by(&record)?.as_deref(),
+        ) {
             return Err(AppError::forbidden(why));
         }
         let now = now_millis();
@@ -299,7 +320,14 @@ impl ApprovalsApi for Slipway {
             let Some(approval) = approval_of(&task) else {
                 continue;
             };
-            if refusal(actor, *role, &approval, started_by(record)?.as_deref()).is_some() {
+            if refusal(
+                actor,
+                *role,
+                Deciders::of(&approval),
+                started_by(record)?.as_deref(),
+            )
+            .is_some()
+            {
                 continue;
             }
             waiting.push(WaitingApproval {
@@ -345,12 +373,25 @@ mod tests {
     #[test]
     fn approvers_are_named_or_hold_a_role_at_least_as_high() {
         let gate = approval(&["alice"], &["developer"], false);
-        assert_eq!(refusal(&actor("alice"), None, &gate, None), None);
         assert_eq!(
-            refusal(&actor("bob"), Some(ProjectRole::Administrator), &gate, None),
+            refusal(&actor("alice"), None, Deciders::of(&gate), None),
             None
         );
-        let refused = refusal(&actor("bob"), Some(ProjectRole::Executor), &gate, None);
+        assert_eq!(
+            refusal(
+                &actor("bob"),
+                Some(ProjectRole::Administrator),
+                Deciders::of(&gate),
+                None
+            ),
+            None
+        );
+        let refused = refusal(
+            &actor("bob"),
+            Some(ProjectRole::Executor),
+            Deciders::of(&gate),
+            None,
+        );
         assert_eq!(
             refused.as_deref(),
             Some("only alice or project developers may approve or reject this run")
@@ -360,11 +401,11 @@ mod tests {
     #[test]
     fn the_starter_may_not_approve_unless_allowed() {
         let gate = approval(&["alice"], &[], false);
-        let refused = refusal(&actor("alice"), None, &gate, Some("alice")).unwrap();
+        let refused = refusal(&actor("alice"), None, Deciders::of(&gate), Some("alice")).unwrap();
         assert!(refused.starts_with("you started this run"), "{refused}");
         let allowed = approval(&["alice"], &[], true);
         assert_eq!(
-            refusal(&actor("alice"), None, &allowed, Some("alice")),
+            refusal(&actor("alice"), None, Deciders::of(&allowed), Some("alice")),
             None
         );
     }
