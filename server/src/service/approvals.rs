@@ -69,8 +69,8 @@ impl<'a> Deciders<'a> {
     }
 }
 
-/// Why `actor` (with `role` in the run's project) may not decide as `deciders` allow
-/// of a run started by (or running as) `started_by`; `None` when they may.
+/// Why `actor` (with `role` in the run's project) may not decide, as `deciders`
+/// allow, for a run started by (or running as) `started_by`; `None` when they may.
 fn refusal(
     actor: &Actor,
     role: Option<ProjectRole>,
