@@ -237,7 +237,22 @@ pub struct ReplicaArgs {
         value_parser = clap::value_parser!(u64).range(0..=3600)
     )]
     pub shutdown_grace_seconds: u64,
+    /// Milliseconds a webhook read for a delivery answers for the next
+    /// deliveries with its token. A change made on this replica applies at
+    /// once; one made on another replica reaches this one within this time.
+    /// 0 reads the webhook for every delivery.
+    #[arg(
+        long,
+        env = "SLIPWAY_WEBHOOK_CACHE_MS",
+        default_value_t = DEFAULT_WEBHOOK_CACHE.as_millis() as u64,
+        value_parser = clap::value_parser!(u64).range(0..=60_000)
+    )]
+    pub webhook_cache_ms: u64,
 }
+
+/// How long a webhook read for a delivery answers for the next ones, unless
+/// `--webhook-cache-ms` says otherwise.
+pub const DEFAULT_WEBHOOK_CACHE: Duration = Duration::from_secs(2);
 
 /// How long running tasks may take to finish on SIGTERM, unless `--shutdown-grace-seconds` says otherwise.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -248,6 +263,7 @@ impl Default for ReplicaArgs {
             replica_id: None,
             run_lease_seconds: DEFAULT_LEASE.as_secs(),
             shutdown_grace_seconds: DEFAULT_SHUTDOWN_GRACE.as_secs(),
+            webhook_cache_ms: DEFAULT_WEBHOOK_CACHE.as_millis() as u64,
         }
     }
 }
@@ -262,6 +278,10 @@ impl ReplicaArgs {
 
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_seconds)
+    }
+
+    pub fn webhook_cache(&self) -> Duration {
+        Duration::from_millis(self.webhook_cache_ms)
     }
 }
 

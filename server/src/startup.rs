@@ -106,7 +106,8 @@ impl Application {
             public_url.clone(),
         )
         .with_sign_in_limits(args.access.sign_in_limits())
-        .with_email(email.is_some());
+        .with_email(email.is_some())
+        .with_webhook_cache(args.replica.webhook_cache());
         // On PostgreSQL, live events pass between the replicas (before the engine publishes any).
         slipway
             .live

@@ -14,22 +14,22 @@ use super::executions::{run_event, run_name, summary_view};
 use super::{Refusal, Slipway};
 use crate::clock::now_millis;
 use crate::errors::internal;
-use crate::store::{EventRecord, NewEvent, WebhookRecord};
+use crate::store::{EventRecord, NewEvent, PipelineRecord, WebhookRecord};
 
 impl Slipway {
-    /// Queues the webhook's pipeline for an event as the webhook's token user.
-    /// A [`Refusal::Reason`] says why it cannot run (token revoked, pipeline
-    /// gone or disabled, inputs refused) and may be shown as the event's
-    /// reason; an internal failure is logged and [`Refusal::Internal`].
-    pub(crate) async fn start_event_run(
+    /// What a run of the webhook's pipeline for an event needs, checked but
+    /// not written: the token is active, the pipeline exists and is enabled,
+    /// the inputs are its own. A [`Refusal::Reason`] says why it cannot run
+    /// and may be shown as the event's reason; an internal failure is logged
+    /// and [`Refusal::Internal`]. The trigger names no event yet.
+    pub(crate) async fn event_run(
         &self,
         webhook: &WebhookRecord,
-        event_id: i64,
         inputs: BTreeMap<String, String>,
         repository: &str,
         tag: &str,
         callback_url: Option<&str>,
-    ) -> Result<i64, Refusal> {
+    ) -> Result<EventRun, Refusal> {
         let active = self
             .store
             .api_token_by_id(webhook.api_token_id, now_millis())
@@ -44,10 +44,11 @@ impl Slipway {
             .pipeline_by_id(webhook.pipeline_id)
             .await?
             .ok_or_else(|| Refusal::Reason("the webhook's pipeline no longer exists".into()))?;
+        let inputs = self.checked_run_inputs(&pipeline, inputs)?;
         let trigger = Trigger {
             kind: "docker".into(),
             user: Some(webhook.run_as_username.clone()),
-            event_id: Some(event_id),
+            event_id: None,
             repository: Some(repository.to_string()),
             tag: Some(tag.to_string()),
             registry_endpoint_id: Some(webhook.endpoint_id),
@@ -55,8 +56,34 @@ impl Slipway {
                 .filter(|url| self.outbound.allows_callback(url))
                 .map(|url| self.secret_box.seal(url)),
         };
+        Ok(EventRun {
+            pipeline,
+            inputs,
+            trigger,
+        })
+    }
+
+    /// Queues the webhook's pipeline for an event as the webhook's token user
+    /// (see [`Slipway::event_run`] for the refusals).
+    pub(crate) async fn start_event_run(
+        &self,
+        webhook: &WebhookRecord,
+        event_id: i64,
+        inputs: BTreeMap<String, String>,
+        repository: &str,
+        tag: &str,
+    ) -> Result<i64, Refusal> {
+        let mut run = self
+            .event_run(webhook, inputs, repository, tag, None)
+            .await?;
+        run.trigger.event_id = Some(event_id);
         let queued = self
-            .queue_run(&pipeline, inputs, &trigger, Some(webhook.run_as_user_id))
+            .queue_run(
+                &run.pipeline,
+                run.inputs,
+                &run.trigger,
+                Some(webhook.run_as_user_id),
+            )
             .await?;
         self.store.link_event(event_id, queued.id).await?;
         // Open Activity pages may have read the row before it had its run,
@@ -69,7 +96,7 @@ impl Slipway {
     pub(crate) async fn record_activity(
         &self,
         webhook: &WebhookRecord,
-        event: NewEvent<'_>,
+        event: NewEvent,
     ) -> Result<i64, crate::store::StoreError> {
         let id = self.store.record_event(event).await?;
         self.announce_activity(webhook, id);
@@ -130,29 +157,22 @@ impl Slipway {
                     webhook_id: webhook.id,
                     received_at: now_millis(),
                     source: event.source,
-                    repository: &event.repository,
-                    tag: &event.tag,
-                    owner: &event.owner,
+                    repository: event.repository.clone(),
+                    tag: event.tag.clone(),
+                    owner: event.owner.clone(),
                     status: EventStatus::Triggered,
-                    reason: &format!("re-run of event {event_id} by {}", actor.user.username),
+                    reason: format!("re-run of event {event_id} by {}", actor.user.username),
                     dedupe_key: None,
-                    inputs: event.inputs.as_deref(),
+                    inputs: event.inputs.clone(),
                     // Out of the push order: a re-run is asked for by a person.
                     pushed_at: None,
-                    digest: event.digest.as_deref(),
+                    digest: event.digest.clone(),
                 },
             )
             .await?;
         // Docker Hub's callback belongs to the original push: a re-run does not report.
         let execution_id = self
-            .start_event_run(
-                &webhook,
-                rerun_id,
-                inputs,
-                &event.repository,
-                &event.tag,
-                None,
-            )
+            .start_event_run(&webhook, rerun_id, inputs, &event.repository, &event.tag)
             .await
             .map_err(|refusal| refusal.into_app_error(AppError::conflict))?;
         let run = summary_view(
@@ -259,4 +279,11 @@ impl ActivityApi for Slipway {
     async fn rerun_event(&self, actor: &Actor, event_id: i64) -> Result<DockerEvent, AppError> {
         self.rerun_event_as(actor, event_id).await
     }
+}
+
+/// A run of a webhook's pipeline for an event, checked and not yet queued.
+pub(crate) struct EventRun {
+    pub pipeline: PipelineRecord,
+    pub inputs: BTreeMap<String, String>,
+    pub trigger: Trigger,
 }

@@ -18,8 +18,10 @@ use crate::secrets;
 use crate::service::push_order::{is_newer_push, stale_reason};
 use crate::service::refusals::CountedRefusal;
 use crate::service::{Refusal, Slipway};
+use crate::service::activity::EventRun;
 use crate::store::{
-    NewEvent, PushHead, PushOrder, PushRecorded, StoreError, SupersedingPush, WebhookRecord,
+    DeliveryRecorded, DeliveryWrite, NewEvent, PushHead, PushOrder, PushRecorded, PushRun,
+    PushWrite, StoreError, WebhookRecord,
 };
 
 /// Deliveries of the same push within this window start one run: retries,
@@ -115,15 +117,16 @@ impl Slipway {
         let parsed = match pushes_of(&delivery) {
             Ok(parsed) => parsed,
             Err(DeliveryRefusal::Rejected { status, reason }) => {
-                self.record(
+                let row = activity_row(
                     &webhook,
                     delivery.source,
                     received_at,
                     None,
                     EventStatus::Rejected,
-                    &reason,
-                )
-                .await?;
+                    reason.clone(),
+                );
+                self.record_planned(&webhook, vec![Planned::Row(row)])
+                    .await?;
                 return Err(DeliveryRefusal::Rejected { status, reason });
             }
             Err(refusal) => return Err(refusal),
@@ -131,26 +134,25 @@ impl Slipway {
         // Layer pushes and untagged manifest pushes carry nothing to deploy
         // and say nothing: no Activity row. Other events that are not pushes
         // (pulls, deletes, a ping) are one IGNORED row saying what they were.
-        let mut answer = DeliveryAnswer {
+        let mut planned = Vec::with_capacity(parsed.pushes.len().max(1));
+        if parsed.pushes.is_empty() {
+            planned.extend(
+                not_pushes_row(&webhook, parsed.source, received_at, &parsed.not_pushes)
+                    .map(Planned::Row),
+            );
+        }
+        for event in &parsed.pushes {
+            planned.push(
+                self.plan_push(&webhook, parsed.source, received_at, event)
+                    .await?,
+            );
+        }
+        let answers = self.record_planned(&webhook, planned).await?;
+        Ok(answers.into_iter().next().unwrap_or(DeliveryAnswer {
             event_id: None,
             status: EventStatus::Ignored,
             execution_id: None,
-        };
-        if parsed.pushes.is_empty() && !parsed.not_pushes.is_empty() {
-            let id = self
-                .record_not_pushes(&webhook, parsed.source, received_at, &parsed.not_pushes)
-                .await?;
-            answer.event_id = Some(id);
-        }
-        for (index, event) in parsed.pushes.iter().enumerate() {
-            let handled = self
-                .handle_event(&webhook, parsed.source, received_at, event)
-                .await?;
-            if index == 0 {
-                answer = handled;
-            }
-        }
-        Ok(answer)
+        }))
     }
 
     /// Why the webhook takes no delivery from this sender now, if it does
@@ -186,44 +188,38 @@ impl Slipway {
     async fn webhook_of_token(
         &self,
         secure_token: Option<&str>,
-    ) -> Result<WebhookRecord, DeliveryRefusal> {
+    ) -> Result<std::sync::Arc<WebhookRecord>, DeliveryRefusal> {
         let token = secure_token
             .filter(|token| !token.is_empty())
             .ok_or(DeliveryRefusal::Unauthorized)?;
         // Looked up by hash: the stored value reveals nothing, and the lookup
         // time does not depend on how much of a guessed token is right.
-        self.store
-            .webhook_by_token_hash(&secrets::token_hash(token))
+        self.webhook_tokens
+            .webhook(&self.store, &secrets::token_hash(token))
             .await?
             .ok_or(DeliveryRefusal::Unauthorized)
     }
 
-    /// One push to one webhook: IGNORED when the webhook filters it out,
-    /// DUPLICATE when the same push already started a run, else TRIGGERED
-    /// with its run queued.
-    async fn handle_event(
+    /// What one push to one webhook writes: an IGNORED row when the webhook
+    /// filters it out, else the push with its run (or why it cannot run),
+    /// deduped and ordered when it is recorded. Reads and asks the registry;
+    /// writes nothing.
+    async fn plan_push(
         &self,
         webhook: &WebhookRecord,
         source: DeliverySource,
         received_at: i64,
         event: &PushEvent,
-    ) -> Result<DeliveryAnswer, DeliveryRefusal> {
+    ) -> Result<Planned, DeliveryRefusal> {
         if let Some(reason) = why_ignored(webhook, event) {
-            let id = self
-                .record(
-                    webhook,
-                    source,
-                    received_at,
-                    Some(event),
-                    EventStatus::Ignored,
-                    &reason,
-                )
-                .await?;
-            return Ok(DeliveryAnswer {
-                event_id: Some(id),
-                status: EventStatus::Ignored,
-                execution_id: None,
-            });
+            return Ok(Planned::Row(activity_row(
+                webhook,
+                source,
+                received_at,
+                Some(event),
+                EventStatus::Ignored,
+                reason,
+            )));
         }
         let mut inputs = Slipway::stored_inputs(webhook).map_err(|_| DeliveryRefusal::Internal)?;
         inputs.extend(event.docker_inputs());
@@ -241,106 +237,146 @@ impl Slipway {
             None => event.dedupe_key.clone(),
         };
         let pushed_at = event.pushed_at_millis().unwrap_or(received_at);
-        let newer_than = |head: &PushHead| is_newer_push(&event.tag, pushed_at, head);
-        let recorded = self
-            .store
-            .record_push(
-                NewEvent {
-                    webhook_id: webhook.id,
-                    received_at,
-                    source,
-                    repository: &event.image,
-                    tag: &event.tag,
-                    owner: &event.owner,
-                    status: EventStatus::Triggered,
-                    reason: "",
-                    dedupe_key: Some(&dedupe_key),
-                    inputs: Some(&inputs_json),
-                    pushed_at: Some(pushed_at),
-                    digest: digest.as_deref(),
-                },
-                &PushOrder {
-                    window_start: received_at - DEDUPE_WINDOW_MILLIS,
-                    duplicate_reason: &|first| {
-                        format!("the same push already started a run (event {first})")
-                    },
-                    newer_than: webhook
-                        .newer_only
-                        .then_some(&newer_than as &(dyn Fn(&PushHead) -> bool + Sync)),
-                    stale_reason: &|head, scope| stale_reason(&event.tag, pushed_at, head, scope),
-                },
-            )
-            .await?;
-        let event_id = match recorded {
-            PushRecorded::First(event_id) => event_id,
-            PushRecorded::Duplicate { event_id, .. } => {
-                self.announce_activity(webhook, event_id);
-                return Ok(DeliveryAnswer {
-                    event_id: Some(event_id),
-                    status: EventStatus::Duplicate,
-                    execution_id: None,
-                });
-            }
-            PushRecorded::Stale { event_id, .. } => {
-                self.announce_activity(webhook, event_id);
-                return Ok(DeliveryAnswer {
-                    event_id: Some(event_id),
-                    status: EventStatus::Ignored,
-                    execution_id: None,
-                });
-            }
-        };
-        self.announce_activity(webhook, event_id);
-        match self
-            .start_event_run(
+        let run = self
+            .event_run(
                 webhook,
-                event_id,
                 inputs,
                 &event.image,
                 &event.tag,
                 event.callback_url.as_deref(),
             )
-            .await
-        {
-            Ok(execution_id) => {
-                self.supersede_older_runs(webhook, event, event_id, pushed_at)
-                    .await;
-                Ok(DeliveryAnswer {
-                    event_id: Some(event_id),
+            .await;
+        let refused_inside = matches!(run, Err(Refusal::Internal));
+        let run = match run {
+            Ok(run) => Ok(push_run(webhook, run, event)?),
+            Err(Refusal::Reason(reason)) => Err(reason),
+            Err(Refusal::Internal) => Err(RUN_FAILED_INSIDE.to_string()),
+        };
+        let tag = event.tag.clone();
+        let stale_tag = event.tag.clone();
+        Ok(Planned::Push {
+            write: PushWrite {
+                event: NewEvent {
+                    webhook_id: webhook.id,
+                    received_at,
+                    source,
+                    repository: event.image.clone(),
+                    tag: event.tag.clone(),
+                    owner: event.owner.clone(),
                     status: EventStatus::Triggered,
-                    execution_id: Some(execution_id),
-                })
-            }
-            Err(refusal) => self.run_refused(webhook, event_id, refusal).await,
-        }
+                    reason: String::new(),
+                    dedupe_key: Some(dedupe_key),
+                    inputs: Some(inputs_json),
+                    pushed_at: Some(pushed_at),
+                    digest,
+                },
+                order: PushOrder {
+                    window_start: received_at - DEDUPE_WINDOW_MILLIS,
+                    duplicate_reason: Box::new(|first| {
+                        format!("the same push already started a run (event {first})")
+                    }),
+                    newer_than: webhook.newer_only.then(|| {
+                        Box::new(move |head: &PushHead| is_newer_push(&tag, pushed_at, head))
+                            as Box<dyn Fn(&PushHead) -> bool + Send + Sync>
+                    }),
+                    stale_reason: Box::new(move |head, scope| {
+                        stale_reason(&stale_tag, pushed_at, head, scope)
+                    }),
+                },
+                run,
+            },
+            refused_inside,
+        })
     }
 
-    /// The event is known; it just cannot run. Its row says why (disabled
-    /// pipeline, revoked token…), or, for an internal failure, only that:
-    /// the cause is in the log, the delivery answers 500, and a retry by the
-    /// registry is not taken for a duplicate of a run that never started.
-    async fn run_refused(
+    /// Records a delivery's planned writes through the delivery writer (one
+    /// commit shared with whatever other deliveries wait), then tells open
+    /// pages and the engine, and answers each write.
+    async fn record_planned(
         &self,
         webhook: &WebhookRecord,
-        event_id: i64,
-        refusal: Refusal,
-    ) -> Result<DeliveryAnswer, DeliveryRefusal> {
-        let reason = match &refusal {
-            Refusal::Reason(reason) => reason.as_str(),
-            Refusal::Internal => RUN_FAILED_INSIDE,
-        };
-        self.store
-            .mark_event(event_id, EventStatus::Rejected, reason)
-            .await?;
-        self.announce_activity(webhook, event_id);
-        match refusal {
-            Refusal::Reason(_) => Ok(DeliveryAnswer {
-                event_id: Some(event_id),
-                status: EventStatus::Rejected,
-                execution_id: None,
-            }),
-            Refusal::Internal => Err(DeliveryRefusal::Internal),
+        planned: Vec<Planned>,
+    ) -> Result<Vec<DeliveryAnswer>, DeliveryRefusal> {
+        let mut refused_inside = Vec::with_capacity(planned.len());
+        let mut row_statuses = Vec::with_capacity(planned.len());
+        let writes = planned
+            .into_iter()
+            .map(|planned| match planned {
+                Planned::Row(event) => {
+                    refused_inside.push(false);
+                    row_statuses.push(event.status);
+                    DeliveryWrite::Row(event)
+                }
+                Planned::Push {
+                    write,
+                    refused_inside: inside,
+                } => {
+                    refused_inside.push(inside);
+                    row_statuses.push(EventStatus::Triggered);
+                    DeliveryWrite::Push(write)
+                }
+            })
+            .collect();
+        let recorded = self
+            .delivery_writer
+            .record(writes)
+            .await
+            .ok_or(DeliveryRefusal::Internal)?;
+        let mut answers = Vec::with_capacity(recorded.len());
+        for ((recorded, inside), row_status) in recorded.into_iter().zip(refused_inside).zip(row_statuses) {
+            answers.push(self.after_recorded(webhook, recorded?, inside, row_status).await?);
         }
+        Ok(answers)
+    }
+
+    /// What a committed write is announced as and answered with.
+    async fn after_recorded(
+        &self,
+        webhook: &WebhookRecord,
+        recorded: DeliveryRecorded,
+        refused_inside: bool,
+        row_status: EventStatus,
+    ) -> Result<DeliveryAnswer, DeliveryRefusal> {
+        let (event_id, status, run) = match recorded {
+            DeliveryRecorded::Row(event_id) => (event_id, row_status, None),
+            DeliveryRecorded::Push { recorded, run } => match recorded {
+                PushRecorded::Duplicate { event_id, .. } => (event_id, EventStatus::Duplicate, None),
+                PushRecorded::Stale { event_id, .. } => (event_id, EventStatus::Ignored, None),
+                // The first delivery of a push that could not run: its row
+                // says why; an internal failure is the log's and a 500.
+                PushRecorded::First(event_id) if run.is_none() => {
+                    if refused_inside {
+                        self.announce_activity(webhook, event_id);
+                        return Err(DeliveryRefusal::Internal);
+                    }
+                    (event_id, EventStatus::Rejected, None)
+                }
+                PushRecorded::First(event_id) => (event_id, EventStatus::Triggered, run),
+            },
+        };
+        self.announce_activity(webhook, event_id);
+        let execution_id = match run {
+            Some(run) => {
+                self.signals.run_queued();
+                self.live.publish(app::live::LiveEvent::Execution {
+                    id: run.execution_id,
+                    project_id: webhook.project_id,
+                    pipeline_id: webhook.pipeline_id,
+                    status: app::execution::ExecutionStatus::Queued,
+                });
+                tracing::info!(execution = run.execution_id, pipeline = %webhook.pipeline_name, event = event_id, "run queued");
+                for canceled in run.superseded {
+                    self.announce_canceled(canceled).await;
+                }
+                Some(run.execution_id)
+            }
+            None => None,
+        };
+        Ok(DeliveryAnswer {
+            event_id: Some(event_id),
+            status,
+            execution_id,
+        })
     }
 
     /// Pins the run's inputs to the pushed image (`DOCKER_DIGEST`,
@@ -395,84 +431,6 @@ impl Slipway {
         }
     }
 
-    /// A newer push wins: the runs of older pushes of the same tag that
-    /// have not started are canceled. A failure here is logged, never the
-    /// delivery's: its own run is queued already.
-    async fn supersede_older_runs(
-        &self,
-        webhook: &WebhookRecord,
-        event: &PushEvent,
-        event_id: i64,
-        pushed_at: i64,
-    ) {
-        let reason = format!(
-            "superseded by event {event_id}, a newer push of {}:{}",
-            event.image, event.tag
-        );
-        let superseded = self
-            .store
-            .supersede_queued_runs(&SupersedingPush {
-                webhook_id: webhook.id,
-                repository: &event.image,
-                tag: &event.tag,
-                event_id,
-                pushed_at,
-                reason: &reason,
-                now: now_millis(),
-            })
-            .await;
-        match superseded {
-            Ok(canceled) => {
-                for execution_id in canceled {
-                    self.announce_canceled(execution_id).await;
-                }
-            }
-            Err(error) => tracing::error!(%error, "canceling the runs of older pushes failed"),
-        }
-    }
-
-    /// One IGNORED row for the events of a delivery that are not pushes.
-    async fn record_not_pushes(
-        &self,
-        webhook: &WebhookRecord,
-        source: DeliverySource,
-        received_at: i64,
-        not_pushes: &[NotAPush],
-    ) -> Result<i64, DeliveryRefusal> {
-        let mut reason = not_pushes
-            .iter()
-            .take(NOT_PUSHES_NAMED)
-            .map(|event| event.what.as_str())
-            .collect::<Vec<_>>()
-            .join("; ");
-        if not_pushes.len() > NOT_PUSHES_NAMED {
-            reason.push_str(&format!(
-                " (and {} more)",
-                not_pushes.len() - NOT_PUSHES_NAMED
-            ));
-        }
-        let first = &not_pushes[0];
-        Ok(self
-            .record_activity(
-                webhook,
-                NewEvent {
-                    webhook_id: webhook.id,
-                    received_at,
-                    source,
-                    repository: &first.repository,
-                    tag: &first.tag,
-                    owner: "",
-                    status: EventStatus::Ignored,
-                    reason: &format!("not a push: {reason}"),
-                    dedupe_key: None,
-                    inputs: None,
-                    pushed_at: None,
-                    digest: None,
-                },
-            )
-            .await?)
-    }
-
     /// Tells open pages a run was canceled before it started.
     async fn announce_canceled(&self, execution_id: i64) {
         match self.store.execution_by_id(execution_id).await {
@@ -484,36 +442,106 @@ impl Slipway {
             Err(error) => tracing::warn!(%error, "reading a superseded run failed"),
         }
     }
+}
 
-    async fn record(
-        &self,
-        webhook: &WebhookRecord,
-        source: DeliverySource,
-        received_at: i64,
-        event: Option<&PushEvent>,
-        status: EventStatus,
-        reason: &str,
-    ) -> Result<i64, DeliveryRefusal> {
-        Ok(self
-            .record_activity(
-                webhook,
-                NewEvent {
-                    webhook_id: webhook.id,
-                    received_at,
-                    source,
-                    repository: event.map_or("", |event| event.image.as_str()),
-                    tag: event.map_or("", |event| event.tag.as_str()),
-                    owner: event.map_or("", |event| event.owner.as_str()),
-                    status,
-                    reason,
-                    dedupe_key: event.map(|event| event.dedupe_key.as_str()),
-                    inputs: None,
-                    pushed_at: event.and_then(PushEvent::pushed_at_millis),
-                    digest: event.and_then(|event| event.digest.as_deref()),
-                },
-            )
-            .await?)
+/// What one event of a delivery will write, planned before the delivery
+/// waits for the writer.
+enum Planned {
+    Row(NewEvent),
+    Push {
+        write: PushWrite,
+        /// Its run cannot start for an internal reason: the delivery is
+        /// answered 500 once its row says so.
+        refused_inside: bool,
+    },
+}
+
+/// The run a push starts, ready to be written with its Activity row.
+fn push_run(
+    webhook: &WebhookRecord,
+    run: EventRun,
+    event: &PushEvent,
+) -> Result<PushRun, DeliveryRefusal> {
+    let trigger = serde_json::to_value(&run.trigger).map_err(|_| DeliveryRefusal::Internal)?;
+    let superseding = format!("a newer push of {}:{}", event.image, event.tag);
+    Ok(PushRun {
+        pipeline_id: run.pipeline.id,
+        project_id: run.pipeline.project_id,
+        inputs: serde_json::to_string(&run.inputs).map_err(|_| DeliveryRefusal::Internal)?,
+        spec: run.pipeline.spec,
+        created_by: Some(webhook.run_as_user_id),
+        now: now_millis(),
+        trigger: Box::new(move |event_id| {
+            let mut trigger = trigger.clone();
+            trigger["event_id"] = event_id.into();
+            trigger.to_string()
+        }),
+        superseding_reason: Box::new(move |event_id| {
+            format!("superseded by event {event_id}, {superseding}")
+        }),
+    })
+}
+
+/// An Activity row of a delivery or of one of its events, as given.
+fn activity_row(
+    webhook: &WebhookRecord,
+    source: DeliverySource,
+    received_at: i64,
+    event: Option<&PushEvent>,
+    status: EventStatus,
+    reason: String,
+) -> NewEvent {
+    NewEvent {
+        webhook_id: webhook.id,
+        received_at,
+        source,
+        repository: event.map(|event| event.image.clone()).unwrap_or_default(),
+        tag: event.map(|event| event.tag.clone()).unwrap_or_default(),
+        owner: event.map(|event| event.owner.clone()).unwrap_or_default(),
+        status,
+        reason,
+        dedupe_key: event.map(|event| event.dedupe_key.clone()),
+        inputs: None,
+        pushed_at: event.and_then(PushEvent::pushed_at_millis),
+        digest: event.and_then(|event| event.digest.clone()),
     }
+}
+
+/// One IGNORED row for the events of a delivery that are not pushes, when
+/// it has any.
+fn not_pushes_row(
+    webhook: &WebhookRecord,
+    source: DeliverySource,
+    received_at: i64,
+    not_pushes: &[NotAPush],
+) -> Option<NewEvent> {
+    let first = not_pushes.first()?;
+    let mut reason = not_pushes
+        .iter()
+        .take(NOT_PUSHES_NAMED)
+        .map(|event| event.what.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    if not_pushes.len() > NOT_PUSHES_NAMED {
+        reason.push_str(&format!(
+            " (and {} more)",
+            not_pushes.len() - NOT_PUSHES_NAMED
+        ));
+    }
+    Some(NewEvent {
+        webhook_id: webhook.id,
+        received_at,
+        source,
+        repository: first.repository.clone(),
+        tag: first.tag.clone(),
+        owner: String::new(),
+        status: EventStatus::Ignored,
+        reason: format!("not a push: {reason}"),
+        dedupe_key: None,
+        inputs: None,
+        pushed_at: None,
+        digest: None,
+    })
 }
 
 /// Why the webhook does not take this push, if it does not: disabled, or

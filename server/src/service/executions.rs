@@ -69,14 +69,7 @@ impl Slipway {
         trigger: &Trigger,
         created_by: Option<i64>,
     ) -> Result<ExecutionSummary, AppError> {
-        let pipeline = self.pipeline_view(record.clone())?;
-        if !pipeline.spec.enabled {
-            return Err(AppError::conflict(format!(
-                "pipeline '{}' is disabled; enable it to run it",
-                record.name
-            )));
-        }
-        let inputs = Self::run_inputs(&pipeline.spec, inputs)?;
+        let inputs = self.checked_run_inputs(record, inputs)?;
         let queued = self
             .store
             .queue_execution(NewExecution {
@@ -89,13 +82,37 @@ impl Slipway {
                 now: now_millis(),
             })
             .await?;
-        self.signals.run_queued();
-        self.live.publish(crate::live::execution_event(
-            &queued,
-            ExecutionStatus::Queued,
-        ));
-        tracing::info!(execution = queued.id, pipeline = %record.name, run = queued.run_number, "run queued");
+        self.run_queued(queued.id, record);
         summary_view(queued)
+    }
+
+    /// The inputs a run of the pipeline starts with, when it may run: the
+    /// pipeline is enabled and the inputs are its own, required ones given.
+    pub(crate) fn checked_run_inputs(
+        &self,
+        record: &PipelineRecord,
+        inputs: BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, AppError> {
+        let pipeline = self.pipeline_view(record.clone())?;
+        if !pipeline.spec.enabled {
+            return Err(AppError::conflict(format!(
+                "pipeline '{}' is disabled; enable it to run it",
+                record.name
+            )));
+        }
+        Self::run_inputs(&pipeline.spec, inputs)
+    }
+
+    /// Wakes a worker for a committed QUEUED run and tells open pages.
+    pub(crate) fn run_queued(&self, execution_id: i64, pipeline: &PipelineRecord) {
+        self.signals.run_queued();
+        self.live.publish(app::live::LiveEvent::Execution {
+            id: execution_id,
+            project_id: pipeline.project_id,
+            pipeline_id: pipeline.id,
+            status: ExecutionStatus::Queued,
+        });
+        tracing::info!(execution = execution_id, pipeline = %pipeline.name, "run queued");
     }
 
     pub(crate) async fn visible_execution(

@@ -9,6 +9,7 @@ pub(crate) use approvals::approval_of;
 pub mod audit;
 mod auth;
 pub mod delivery;
+mod delivery_writer;
 mod endpoints;
 mod executions;
 mod hashing_pool;
@@ -20,6 +21,7 @@ pub mod refusals;
 pub mod sign_in_guard;
 mod tag_trial;
 mod users;
+pub mod webhook_tokens;
 mod webhooks;
 
 pub use audit::{AuditActor, AuditEvent};
@@ -115,6 +117,10 @@ pub struct Slipway {
     /// Whether the server can send email (`--smtp-url` and `--smtp-from`):
     /// without it a pipeline with an email notification is refused on save.
     pub email_configured: bool,
+    /// Records deliveries, many in one transaction (group commit).
+    delivery_writer: std::sync::Arc<delivery_writer::DeliveryWriter>,
+    /// Webhooks by token hash, for the deliveries of the next moments.
+    webhook_tokens: std::sync::Arc<webhook_tokens::WebhookTokenCache>,
 }
 
 impl Slipway {
@@ -125,6 +131,10 @@ impl Slipway {
         public_url: String,
     ) -> Self {
         Slipway {
+            delivery_writer: std::sync::Arc::new(delivery_writer::DeliveryWriter::new(store.clone())),
+            webhook_tokens: std::sync::Arc::new(webhook_tokens::WebhookTokenCache::new(
+                crate::config::DEFAULT_WEBHOOK_CACHE,
+            )),
             store,
             secret_box,
             outbound,
@@ -141,6 +151,13 @@ impl Slipway {
     /// The same service, able to send email notifications or not.
     pub fn with_email(mut self, configured: bool) -> Self {
         self.email_configured = configured;
+        self
+    }
+
+    /// The same service keeping webhooks read for deliveries this long
+    /// (`--webhook-cache-ms`).
+    pub fn with_webhook_cache(mut self, fresh_for: std::time::Duration) -> Self {
+        self.webhook_tokens = std::sync::Arc::new(webhook_tokens::WebhookTokenCache::new(fresh_for));
         self
     }
 

@@ -190,6 +190,7 @@ impl ProjectsApi for Slipway {
             )));
         }
         self.store.delete_project(record.id).await?;
+        self.webhook_tokens.forget_all();
         tracing::info!(project = %record.name, "project deleted");
         self.audit(project_event(actor, AuditAction::ProjectDeleted, &record))
             .await;

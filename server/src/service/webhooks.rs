@@ -283,6 +283,7 @@ impl Slipway {
                     .update_webhook(record.id, write)
                     .await
                     .on_constraint(constraint::WEBHOOK_NAME, name_taken)?;
+                self.webhook_tokens.forget_all();
                 (updated, token)
             }
             None => {
@@ -344,6 +345,7 @@ impl Slipway {
                 now_millis(),
             )
             .await?;
+        self.webhook_tokens.forget_all();
         let server_type = self.webhook_server_type(record).await?;
         let hook_url = self.hook_url(server_type, &token);
         self.sync_hub(record, Some(&record.name), &hook_url).await?;
@@ -451,6 +453,7 @@ impl WebhooksApi for Slipway {
         self.store
             .set_webhook_enabled(record.id, enabled, now_millis())
             .await?;
+        self.webhook_tokens.forget_all();
         tracing::info!(webhook = %record.name, enabled, "webhook toggled");
         self.audit(
             webhook_event(actor, AuditAction::WebhookToggled, &record).detail("enabled", enabled),
@@ -484,6 +487,7 @@ impl WebhooksApi for Slipway {
         self.store
             .set_webhook_delivery_limit(record.id, max_deliveries_per_minute, now_millis())
             .await?;
+        self.webhook_tokens.forget_all();
         tracing::info!(webhook = %record.name, max_deliveries_per_minute, "webhook delivery limit changed");
         let record = self
             .store
@@ -505,6 +509,7 @@ impl WebhooksApi for Slipway {
             .await?;
         let hub_problem = self.delete_from_hub(&record).await?;
         self.store.delete_webhook(record.id).await?;
+        self.webhook_tokens.forget_all();
         tracing::info!(webhook = %record.name, hub_problem = hub_problem.as_deref().unwrap_or(""), "webhook deleted");
         self.audit(
             webhook_event(actor, AuditAction::WebhookDeleted, &record)

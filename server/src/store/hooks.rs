@@ -84,20 +84,23 @@ pub struct EventRecord {
     pub execution_status: Option<ExecutionStatus>,
 }
 
-pub struct NewEvent<'a> {
+/// An Activity row to record. Owned: a delivery's rows wait in the delivery
+/// writer's queue (see [`HookStore::record_deliveries`]).
+#[derive(Clone, Debug)]
+pub struct NewEvent {
     pub webhook_id: i64,
     pub received_at: Millis,
     pub source: DeliverySource,
-    pub repository: &'a str,
-    pub tag: &'a str,
-    pub owner: &'a str,
+    pub repository: String,
+    pub tag: String,
+    pub owner: String,
     pub status: EventStatus,
-    pub reason: &'a str,
-    pub dedupe_key: Option<&'a str>,
-    pub inputs: Option<&'a str>,
+    pub reason: String,
+    pub dedupe_key: Option<String>,
+    pub inputs: Option<String>,
     /// When it was pushed (milliseconds since 1970), for ordering pushes.
     pub pushed_at: Option<Millis>,
-    pub digest: Option<&'a str>,
+    pub digest: Option<String>,
 }
 
 /// What [`HookStore::record_push`] stored.
@@ -140,16 +143,76 @@ pub struct SupersedingPush<'a> {
     pub now: Millis,
 }
 
+/// A reason written into an Activity row, made from what the store found.
+pub type ReasonOf<T> = Box<dyn Fn(T) -> String + Send + Sync>;
+
 /// How [`HookStore::record_push`] dedupes and orders a push.
-pub struct PushOrder<'a> {
+pub struct PushOrder {
     /// A re-delivery claimed at or after this time is a DUPLICATE.
     pub window_start: Millis,
     /// The Activity reason of a DUPLICATE, given the first event's id.
-    pub duplicate_reason: &'a (dyn Fn(i64) -> String + Sync),
+    pub duplicate_reason: ReasonOf<i64>,
     /// With `newer_only`: whether the push is newer than the repository's head.
-    pub newer_than: Option<&'a (dyn Fn(&PushHead) -> bool + Sync)>,
+    pub newer_than: Option<Box<dyn Fn(&PushHead) -> bool + Send + Sync>>,
     /// The Activity reason of a push that lost to a head.
-    pub stale_reason: &'a (dyn Fn(&PushHead, HeadScope) -> String + Sync),
+    pub stale_reason: Box<dyn Fn(&PushHead, HeadScope) -> String + Send + Sync>,
+}
+
+/// The run a push starts when it is the first delivery of its push.
+pub struct PushRun {
+    pub pipeline_id: i64,
+    pub project_id: i64,
+    /// The run's inputs (JSON), checked against the pipeline's.
+    pub inputs: String,
+    /// The pipeline's spec, kept with the run.
+    pub spec: String,
+    pub created_by: Option<i64>,
+    pub now: Millis,
+    /// The run's trigger (JSON), given its Activity row's id.
+    pub trigger: ReasonOf<i64>,
+    /// Why the QUEUED runs of older pushes of the tag are canceled, given
+    /// this push's Activity row id.
+    pub superseding_reason: ReasonOf<i64>,
+}
+
+/// A push that passed the webhook's filters.
+pub struct PushWrite {
+    pub event: NewEvent,
+    pub order: PushOrder,
+    /// Its run; or why it cannot run (token revoked, pipeline disabled…),
+    /// which becomes the row's reason, REJECTED, when the push is the first.
+    pub run: Result<PushRun, String>,
+}
+
+/// One write of a delivery, recorded with others in one transaction by
+/// [`HookStore::record_deliveries`].
+pub enum DeliveryWrite {
+    /// An Activity row and nothing more: an ignored push, a rejected body,
+    /// events that are not pushes.
+    Row(NewEvent),
+    /// A push: deduped and ordered as [`HookStore::record_push`] does; the
+    /// first delivery of a push also queues its run, links it to its row and
+    /// cancels the QUEUED runs of older pushes of its tag
+    /// ([`HookStore::supersede_queued_runs`]).
+    Push(PushWrite),
+}
+
+/// What [`HookStore::record_deliveries`] recorded for one write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeliveryRecorded {
+    Row(i64),
+    Push {
+        recorded: PushRecorded,
+        /// The run it queued: only for the first delivery of a push that can run.
+        run: Option<QueuedRun>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedRun {
+    pub execution_id: i64,
+    /// The QUEUED runs of older pushes it canceled.
+    pub superseded: Vec<i64>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -196,10 +259,10 @@ pub trait HookStore: Send + Sync {
     async fn set_hub_sync(&self, id: i64, state: HubSyncState, message: &str) -> StoreResult<()>;
     async fn delete_webhook(&self, id: i64) -> StoreResult<()>;
 
-    async fn record_event(&self, event: NewEvent<'_>) -> StoreResult<i64>;
+    async fn record_event(&self, event: NewEvent) -> StoreResult<i64>;
     /// Records the counted row of refused deliveries: `event` standing for
     /// `deliveries` of them.
-    async fn record_counted_event(&self, event: NewEvent<'_>, deliveries: i64) -> StoreResult<i64>;
+    async fn record_counted_event(&self, event: NewEvent, deliveries: i64) -> StoreResult<i64>;
     /// Updates a counted row in place: how many deliveries it stands for
     /// now, and its reason (which names the latest sender).
     async fn update_counted_event(
@@ -220,11 +283,16 @@ pub trait HookStore: Send + Sync {
     /// is stored IGNORED with `stale_reason` and gives its claim up; otherwise
     /// it becomes the head(s) and is stored as given (TRIGGERED). Heads change
     /// by compare-and-set, and a transaction that loses a race is run again.
-    async fn record_push(
+    async fn record_push(&self, event: NewEvent, order: &PushOrder)
+        -> StoreResult<PushRecorded>;
+    /// Records the writes of many deliveries in one transaction (group
+    /// commit): each in a savepoint of its own, in order, so one write's
+    /// failure is that write's answer and leaves the others. The outer error
+    /// means the transaction failed and none was recorded.
+    async fn record_deliveries(
         &self,
-        event: NewEvent<'_>,
-        order: &PushOrder<'_>,
-    ) -> StoreResult<PushRecorded>;
+        writes: &[DeliveryWrite],
+    ) -> StoreResult<Vec<StoreResult<DeliveryRecorded>>>;
     /// The newest TRIGGERED push of the webhook's repository (`newer_only`).
     async fn repository_head(
         &self,

@@ -7,6 +7,7 @@ mod auth;
 mod digests;
 mod endpoints;
 mod helpers;
+mod ingest_kill;
 mod live;
 mod live_replicas;
 mod notifications;

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::helpers::{database, Database, TestApp};
-use crate::webhooks::{seed, Seed};
+use crate::webhooks::{seed_with, Seed};
 
 const INTERNAL_REASON: &str =
     "the run could not be started: internal error (the server log has the details)";
@@ -53,7 +53,7 @@ fn assert_internal(status: u16, answer: &Value, case: &str) {
 
 #[tokio::test]
 async fn webhooks_with_an_unreadable_stored_allow_list_refuse_deliveries() {
-    let Seed { app, webhook, .. } = seed("docker-hub", "svendowideit/testhook").await;
+    let Seed { app, webhook, .. } = seed_reading_webhooks_each_time().await;
     let id = webhook["id"].as_i64().unwrap();
     let database = database(&app).await;
 
@@ -104,7 +104,7 @@ async fn webhooks_with_an_unreadable_stored_allow_list_refuse_deliveries() {
 
 #[tokio::test]
 async fn webhooks_with_unreadable_stored_inputs_refuse_deliveries() {
-    let Seed { app, webhook, .. } = seed("docker-hub", "svendowideit/testhook").await;
+    let Seed { app, webhook, .. } = seed_reading_webhooks_each_time().await;
     let id = webhook["id"].as_i64().unwrap();
     let database = database(&app).await;
     set_column(&database, "docker_webhooks", "inputs", id, "not json").await;
@@ -123,7 +123,7 @@ async fn webhooks_with_unreadable_stored_inputs_refuse_deliveries() {
 
 #[tokio::test]
 async fn webhooks_whose_run_fails_to_start_inside_say_so_without_detail() {
-    let Seed { app, webhook, .. } = seed("docker-hub", "svendowideit/testhook").await;
+    let Seed { app, webhook, .. } = seed_reading_webhooks_each_time().await;
     let id = webhook["id"].as_i64().unwrap();
     let pipeline_id = webhook["pipeline_id"].as_i64().unwrap();
     let database = database(&app).await;
@@ -148,7 +148,7 @@ async fn webhooks_whose_run_fails_to_start_inside_say_so_without_detail() {
 
 #[tokio::test]
 async fn webhooks_and_pipelines_naming_an_unreadable_endpoint_fail_inside_not_on_the_field() {
-    let Seed { app, webhook, .. } = seed("docker-hub", "svendowideit/testhook").await;
+    let Seed { app, webhook, .. } = seed_reading_webhooks_each_time().await;
     let database = database(&app).await;
     let cluster_id = database
         .number("SELECT id FROM endpoints WHERE name = 'dev'")
@@ -188,4 +188,15 @@ async fn webhooks_and_pipelines_naming_an_unreadable_endpoint_fail_inside_not_on
         .await;
     let status = edit.status().as_u16();
     assert_internal(status, &edit.json().await.unwrap(), "registry settings");
+}
+
+/// A Docker Hub webhook seed whose server reads the webhook for every
+/// delivery: these tests change its row past the server, which a server
+/// would otherwise see only once its read of the webhook is no longer fresh
+/// (`--webhook-cache-ms`).
+async fn seed_reading_webhooks_each_time() -> Seed {
+    seed_with("docker-hub", "svendowideit/testhook", |args| {
+        args.replica.webhook_cache_ms = 0;
+    })
+    .await
 }

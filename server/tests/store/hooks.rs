@@ -174,7 +174,7 @@ pub async fn events_and_dedupe(store: SharedStore) {
     let ignored = store
         .record_event(NewEvent {
             status: EventStatus::Ignored,
-            reason: "tag 'v1' does not match 'v2*'",
+            reason: "tag 'v1' does not match 'v2*'".into(),
             inputs: None,
             ..push(webhook.id, 50, "k")
         })
@@ -200,7 +200,7 @@ pub async fn events_and_dedupe(store: SharedStore) {
         .record_counted_event(
             NewEvent {
                 status: EventStatus::Rejected,
-                reason: "1 refused",
+                reason: "1 refused".into(),
                 dedupe_key: None,
                 inputs: None,
                 ..push(webhook.id, 60, "")
@@ -399,7 +399,7 @@ pub async fn dedupe_is_atomic_under_concurrency(store: SharedStore) {
 }
 
 /// A push of tag `v1` pushed at `pushed_at`, with its own key.
-fn timed_push(webhook_id: i64, pushed_at: i64, key: &'static str) -> NewEvent<'static> {
+fn timed_push(webhook_id: i64, pushed_at: i64, key: &str) -> NewEvent {
     NewEvent {
         pushed_at: Some(pushed_at),
         ..push(webhook_id, pushed_at, key)
@@ -473,9 +473,8 @@ pub async fn pushes_are_ordered_and_newer_ones_win(store: SharedStore) {
     );
 
     // newer_only: the repository's head decides, through the caller's comparison.
-    let refuse_all = |_: &PushHead| false;
     let newer_only = PushOrder {
-        newer_than: Some(&refuse_all),
+        newer_than: Some(Box::new(|_: &PushHead| false)),
         ..dedupe_only(0)
     };
     let PushRecorded::First(seeded) = store
@@ -543,4 +542,151 @@ pub async fn concurrent_pushes_of_a_tag_leave_the_newest_at_its_head(store: Shar
         .await
         .unwrap();
     assert!(events.iter().any(|event| event.id == event_id));
+}
+
+/// A push's write for `record_deliveries`: pushed at `pushed_at` with key
+/// `key`, starting a run of `pipeline_id` (or refused with `refused`).
+fn push_write(
+    seed: &Seed,
+    pipeline_id: i64,
+    pushed_at: i64,
+    key: &str,
+    refused: Option<&str>,
+) -> DeliveryWrite {
+    let run = match refused {
+        Some(reason) => Err(reason.to_string()),
+        None => Ok(PushRun {
+            pipeline_id,
+            project_id: seed.project.id,
+            inputs: r#"{"DOCKER_TAG":"v1"}"#.into(),
+            spec: seed.pipeline.spec.clone(),
+            created_by: Some(seed.user.id),
+            now: pushed_at,
+            trigger: Box::new(|event_id| format!(r#"{{"kind":"docker","event_id":{event_id}}}"#)),
+            superseding_reason: Box::new(|event_id| format!("superseded by event {event_id}")),
+        }),
+    };
+    DeliveryWrite::Push(PushWrite {
+        event: timed_push(seed.webhook.id, pushed_at, key),
+        order: dedupe_only(0),
+        run,
+    })
+}
+
+/// Group commit: many deliveries' writes in one transaction, each in order
+/// and on its own — a push queues its run, links it and supersedes older
+/// ones; a duplicate in the same batch is a DUPLICATE; a write that fails is
+/// that write's error and leaves the others recorded.
+pub async fn deliveries_are_recorded_together_each_on_its_own(store: SharedStore) {
+    let seed = seed(&store).await;
+    let ignored = NewEvent {
+        status: EventStatus::Ignored,
+        reason: "tag 'v1' does not match 'v2*'".into(),
+        dedupe_key: None,
+        inputs: None,
+        ..push(seed.webhook.id, 900, "")
+    };
+    let writes = vec![
+        DeliveryWrite::Row(ignored),
+        push_write(&seed, seed.pipeline.id, 1_000, "a", None),
+        push_write(&seed, seed.pipeline.id, 1_001, "a", None),
+        // No such pipeline: its run cannot be inserted.
+        push_write(&seed, seed.pipeline.id + 1_000, 1_500, "b", None),
+        push_write(&seed, seed.pipeline.id, 2_000, "c", Some("the pipeline is disabled")),
+        push_write(&seed, seed.pipeline.id, 3_000, "d", None),
+    ];
+    let recorded = store.record_deliveries(&writes).await.unwrap();
+    assert_eq!(recorded.len(), writes.len(), "one outcome per write, in order");
+
+    let Ok(DeliveryRecorded::Row(row)) = &recorded[0] else {
+        panic!("a row is recorded as given: {:?}", recorded[0]);
+    };
+    let row = store.event_by_id(*row).await.unwrap().unwrap();
+    assert_eq!((row.status, row.execution_id), (EventStatus::Ignored, None));
+
+    let Ok(DeliveryRecorded::Push {
+        recorded: PushRecorded::First(first),
+        run: Some(first_run),
+    }) = &recorded[1]
+    else {
+        panic!("the first push queues its run: {:?}", recorded[1]);
+    };
+    let first_row = store.event_by_id(*first).await.unwrap().unwrap();
+    assert_eq!(first_row.execution_id, Some(first_run.execution_id));
+    let run = store
+        .execution_by_id(first_run.execution_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(run.trigger, format!(r#"{{"kind":"docker","event_id":{first}}}"#));
+    assert!(first_run.superseded.is_empty());
+
+    assert!(
+        matches!(
+            &recorded[2],
+            Ok(DeliveryRecorded::Push { recorded: PushRecorded::Duplicate { first_event_id, .. }, run: None })
+                if first_event_id == first
+        ),
+        "the same push again in the same batch is a duplicate: {:?}",
+        recorded[2]
+    );
+    assert!(recorded[3].is_err(), "a write that fails is that write's error");
+
+    let Ok(DeliveryRecorded::Push {
+        recorded: PushRecorded::First(refused),
+        run: None,
+    }) = &recorded[4]
+    else {
+        panic!("a push that cannot run is recorded without a run: {:?}", recorded[4]);
+    };
+    let refused = store.event_by_id(*refused).await.unwrap().unwrap();
+    assert_eq!(
+        (refused.status, refused.reason.as_str()),
+        (EventStatus::Rejected, "the pipeline is disabled")
+    );
+
+    let Ok(DeliveryRecorded::Push {
+        recorded: PushRecorded::First(newest),
+        run: Some(newest_run),
+    }) = &recorded[5]
+    else {
+        panic!("a later write is recorded after a failed one: {:?}", recorded[5]);
+    };
+    assert_eq!(
+        newest_run.superseded,
+        vec![first_run.execution_id],
+        "a newer push of the tag cancels the older push's QUEUED run"
+    );
+    let superseded = store
+        .execution_by_id(first_run.execution_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(superseded.status, ExecutionStatus::Canceled);
+    assert_eq!(
+        superseded.error.as_deref(),
+        Some(format!("superseded by event {newest}").as_str())
+    );
+
+    // The failed write left nothing behind: its key is free, so the push is
+    // taken when it comes again (later than the tag's newest, so in order).
+    let again = store
+        .record_deliveries(&[push_write(&seed, seed.pipeline.id, 4_000, "b", None)])
+        .await
+        .unwrap();
+    assert!(
+        matches!(&again[0], Ok(DeliveryRecorded::Push { recorded: PushRecorded::First(_), run: Some(_) })),
+        "{:?}",
+        again[0]
+    );
+    // And the refused push gave its key up too.
+    let retried = store
+        .record_deliveries(&[push_write(&seed, seed.pipeline.id, 5_000, "c", None)])
+        .await
+        .unwrap();
+    assert!(
+        matches!(&retried[0], Ok(DeliveryRecorded::Push { recorded: PushRecorded::First(_), run: Some(_) })),
+        "{:?}",
+        retried[0]
+    );
 }

@@ -181,30 +181,30 @@ pub async fn seed(store: &SharedStore) -> Seed {
 }
 
 /// A push that passed the webhook's filters, as the receivers record it.
-pub fn push(webhook_id: i64, received_at: i64, dedupe_key: &str) -> NewEvent<'_> {
+pub fn push(webhook_id: i64, received_at: i64, dedupe_key: &str) -> NewEvent {
     NewEvent {
         webhook_id,
         received_at,
         source: DeliverySource::Registry,
-        repository: "demo/app",
-        tag: "v1",
-        owner: "",
+        repository: "demo/app".into(),
+        tag: "v1".into(),
+        owner: String::new(),
         status: EventStatus::Triggered,
-        reason: "",
-        dedupe_key: Some(dedupe_key),
-        inputs: Some(r#"{"DOCKER_TAG":"v1"}"#),
+        reason: String::new(),
+        dedupe_key: Some(dedupe_key.into()),
+        inputs: Some(r#"{"DOCKER_TAG":"v1"}"#.into()),
         pushed_at: None,
         digest: None,
     }
 }
 
 /// Dedupe alone: no newer-only policy (and pushes without a time are not ordered).
-pub fn dedupe_only(window_start: i64) -> PushOrder<'static> {
+pub fn dedupe_only(window_start: i64) -> PushOrder {
     PushOrder {
         window_start,
-        duplicate_reason: &duplicate_reason,
+        duplicate_reason: Box::new(duplicate_reason),
         newer_than: None,
-        stale_reason: &stale_reason,
+        stale_reason: Box::new(stale_reason),
     }
 }
 

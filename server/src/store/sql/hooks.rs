@@ -7,6 +7,7 @@ use sqlx::QueryBuilder;
 use super::rows::{EventRow, WebhookRow};
 use super::{map_constraint, missing, Backend, Db, DbConnection};
 use crate::store::hooks::*;
+use crate::store::NewExecution;
 use crate::store::{StoreResult, StoredText};
 
 const WEBHOOK_COLUMNS: &str = "docker_webhooks.id, docker_webhooks.project_id, projects.name AS project_name, \
@@ -36,6 +37,11 @@ const MAX_PUSH_ORDER_TRIES: usize = 16;
 /// The scope of a repository's head (`newer_only`); no tag can be `*`.
 const REPOSITORY_SCOPE: &str = "*";
 
+/// The error of a push that lost the race for its heads every time.
+fn heads_kept_changing() -> crate::store::StoreError {
+    sqlx::Error::Protocol("the push heads kept changing while a push was recorded".into()).into()
+}
+
 /// Where a push's heads are kept.
 struct HeadPlace<'a> {
     webhook_id: i64,
@@ -43,19 +49,19 @@ struct HeadPlace<'a> {
 }
 
 impl Backend {
-    /// One transaction of [`HookStore::record_push`]; `None` when a head
-    /// changed under it (rolled back, to be run again).
+    /// Records a push inside the caller's transaction, which holds the write
+    /// lock; `None` when a head changed under it (the caller rolls back and
+    /// runs it again).
     async fn try_record_push(
-        &self,
-        event: &NewEvent<'_>,
-        order: &PushOrder<'_>,
+        transaction: &mut DbConnection,
+        event: &NewEvent,
+        order: &PushOrder,
     ) -> StoreResult<Option<PushRecorded>> {
         // Write first, under the write lock: the event row, then the claim on
         // its key. Whichever delivery's claim lands decides; the others find
         // the key held and turn their row into a DUPLICATE, all before commit.
-        let mut transaction = self.begin_write().await?;
-        let event_id = Self::insert_event(&mut transaction, event, 1).await?;
-        if let Some(dedupe_key) = event.dedupe_key {
+        let event_id = Self::insert_event(&mut *transaction, event, 1).await?;
+        if let Some(dedupe_key) = &event.dedupe_key {
             // A new key, or one whose claim is older than the window, is taken.
             let claimed = sqlx::query(
                 "INSERT INTO delivery_keys (webhook_id, dedupe_key, event_id, claimed_at) VALUES ($1, $2, $3, $4) \
@@ -81,13 +87,12 @@ impl Backend {
                 .fetch_one(&mut *transaction)
                 .await?;
                 Self::set_event_outcome(
-                    &mut transaction,
+                    &mut *transaction,
                     event_id,
                     EventStatus::Duplicate,
                     &(order.duplicate_reason)(first_event_id),
                 )
                 .await?;
-                transaction.commit().await?;
                 return Ok(Some(PushRecorded::Duplicate {
                     event_id,
                     first_event_id,
@@ -95,19 +100,18 @@ impl Backend {
             }
         }
         let Some(pushed_at) = event.pushed_at else {
-            transaction.commit().await?;
             return Ok(Some(PushRecorded::First(event_id)));
         };
         let place = HeadPlace {
             webhook_id: event.webhook_id,
-            repository: event.repository,
+            repository: &event.repository,
         };
-        let tag_head = Self::head(&mut transaction, &place, event.tag).await?;
+        let tag_head = Self::head(&mut *transaction, &place, &event.tag).await?;
         let repository_head = match order.newer_than {
-            Some(_) => Self::head(&mut transaction, &place, REPOSITORY_SCOPE).await?,
+            Some(_) => Self::head(&mut *transaction, &place, REPOSITORY_SCOPE).await?,
             None => None,
         };
-        let lost = match (&tag_head, &repository_head, order.newer_than) {
+        let lost = match (&tag_head, &repository_head, order.newer_than.as_deref()) {
             (Some(head), _, _) if head.pushed_at > pushed_at => Some((head, HeadScope::Tag)),
             (_, Some(head), Some(newer_than)) if !newer_than(head) => {
                 Some((head, HeadScope::Repository))
@@ -116,14 +120,13 @@ impl Backend {
         };
         if let Some((head, scope)) = lost {
             Self::set_event_outcome(
-                &mut transaction,
+                &mut *transaction,
                 event_id,
                 EventStatus::Ignored,
                 &(order.stale_reason)(head, scope),
             )
             .await?;
-            Self::give_up_claims(&mut transaction, event_id).await?;
-            transaction.commit().await?;
+            Self::give_up_claims(&mut *transaction, event_id).await?;
             return Ok(Some(PushRecorded::Stale {
                 event_id,
                 newer_event_id: head.event_id,
@@ -131,13 +134,13 @@ impl Backend {
         }
         let new_head = PushHead {
             event_id,
-            tag: event.tag.to_string(),
+            tag: event.tag.clone(),
             pushed_at,
         };
         let mut taken = Self::take_head(
-            &mut transaction,
+            &mut *transaction,
             &place,
-            event.tag,
+            &event.tag,
             tag_head.as_ref(),
             &new_head,
         )
@@ -145,7 +148,7 @@ impl Backend {
         if order.newer_than.is_some() {
             taken = taken
                 && Self::take_head(
-                    &mut transaction,
+                    &mut *transaction,
                     &place,
                     REPOSITORY_SCOPE,
                     repository_head.as_ref(),
@@ -153,12 +156,160 @@ impl Backend {
                 )
                 .await?;
         }
-        if !taken {
-            transaction.rollback().await?;
+        Ok(taken.then_some(PushRecorded::First(event_id)))
+    }
+
+    /// One delivery's write inside the caller's transaction; `None` when a
+    /// push lost a race for a head (the caller rolls back and runs it again).
+    async fn try_record_delivery(
+        transaction: &mut DbConnection,
+        write: &DeliveryWrite,
+    ) -> StoreResult<Option<DeliveryRecorded>> {
+        let push = match write {
+            DeliveryWrite::Row(event) => {
+                let id = Self::insert_event(&mut *transaction, event, 1).await?;
+                return Ok(Some(DeliveryRecorded::Row(id)));
+            }
+            DeliveryWrite::Push(push) => push,
+        };
+        let Some(recorded) = Self::try_record_push(&mut *transaction, &push.event, &push.order).await?
+        else {
             return Ok(None);
+        };
+        let PushRecorded::First(event_id) = recorded else {
+            return Ok(Some(DeliveryRecorded::Push { recorded, run: None }));
+        };
+        let run = match &push.run {
+            Ok(run) => run,
+            Err(reason) => {
+                Self::mark_event_in(&mut *transaction, event_id, EventStatus::Rejected, reason)
+                    .await?;
+                return Ok(Some(DeliveryRecorded::Push { recorded, run: None }));
+            }
+        };
+        let execution_id = Self::insert_queued_execution(
+            &mut *transaction,
+            &NewExecution {
+                pipeline_id: run.pipeline_id,
+                project_id: run.project_id,
+                inputs: &run.inputs,
+                trigger: &(run.trigger)(event_id),
+                spec: &run.spec,
+                created_by: run.created_by,
+                now: run.now,
+            },
+        )
+        .await?;
+        sqlx::query("UPDATE docker_events SET execution_id = $1 WHERE id = $2")
+            .bind(execution_id)
+            .bind(event_id)
+            .execute(&mut *transaction)
+            .await?;
+        let superseded = match push.event.pushed_at {
+            Some(pushed_at) => {
+                Self::supersede_in(
+                    &mut *transaction,
+                    &SupersedingPush {
+                        webhook_id: push.event.webhook_id,
+                        repository: &push.event.repository,
+                        tag: &push.event.tag,
+                        event_id,
+                        pushed_at,
+                        reason: &(run.superseding_reason)(event_id),
+                        now: run.now,
+                    },
+                )
+                .await?
+            }
+            None => Vec::new(),
+        };
+        Ok(Some(DeliveryRecorded::Push {
+            recorded,
+            run: Some(QueuedRun {
+                execution_id,
+                superseded,
+            }),
+        }))
+    }
+
+    /// One write of [`HookStore::record_deliveries`] in a savepoint of its
+    /// own: a failed write is rolled back alone, a push that lost a race for
+    /// a head is run again.
+    async fn record_delivery_in(
+        transaction: &mut sqlx::Transaction<'_, Db>,
+        write: &DeliveryWrite,
+    ) -> StoreResult<DeliveryRecorded> {
+        for _ in 0..MAX_PUSH_ORDER_TRIES {
+            let mut savepoint = sqlx::Acquire::begin(&mut *transaction).await?;
+            match Self::try_record_delivery(&mut savepoint, write).await {
+                Ok(Some(recorded)) => {
+                    savepoint.commit().await?;
+                    return Ok(recorded);
+                }
+                Ok(None) => savepoint.rollback().await?,
+                Err(error) => {
+                    savepoint.rollback().await?;
+                    return Err(error);
+                }
+            }
         }
-        transaction.commit().await?;
-        Ok(Some(PushRecorded::First(event_id)))
+        Err(heads_kept_changing())
+    }
+
+    /// Changes an event's status inside the caller's transaction; an event
+    /// no longer TRIGGERED gives up its claims.
+    async fn mark_event_in(
+        transaction: &mut DbConnection,
+        event_id: i64,
+        status: EventStatus,
+        reason: &str,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE docker_events SET status = $1, reason = $2 WHERE id = $3")
+            .bind(status.text())
+            .bind(reason)
+            .bind(event_id)
+            .execute(&mut *transaction)
+            .await?;
+        if status != EventStatus::Triggered {
+            // It started no run: the next delivery of its push may, and it
+            // is no longer the newest push of its tag.
+            Self::give_up_claims(transaction, event_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Cancels the QUEUED runs of older pushes of the tag inside the
+    /// caller's transaction; answers them.
+    async fn supersede_in(
+        transaction: &mut DbConnection,
+        newer: &SupersedingPush<'_>,
+    ) -> StoreResult<Vec<i64>> {
+        // QUEUED only: a claimed run may have started its first task, and a
+        // deploy under way is not cut off by a push.
+        let canceled: Vec<i64> = sqlx::query_scalar(
+            "UPDATE executions SET status = 'CANCELED', error = $1, finished_at = $2 \
+             WHERE status = 'QUEUED' AND id IN (SELECT execution_id FROM docker_events \
+                 WHERE webhook_id = $3 AND repository = $4 AND tag = $5 AND pushed_at < $6 \
+                 AND id <> $7 AND execution_id IS NOT NULL) \
+             RETURNING id",
+        )
+        .bind(newer.reason)
+        .bind(newer.now)
+        .bind(newer.webhook_id)
+        .bind(newer.repository)
+        .bind(newer.tag)
+        .bind(newer.pushed_at)
+        .bind(newer.event_id)
+        .fetch_all(&mut *transaction)
+        .await?;
+        for execution_id in &canceled {
+            sqlx::query("UPDATE docker_events SET reason = $1 WHERE execution_id = $2")
+                .bind(newer.reason)
+                .bind(execution_id)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        Ok(canceled)
     }
 
     async fn head(
@@ -255,7 +406,7 @@ impl Backend {
     /// for a counted row of refusals).
     async fn insert_event(
         connection: &mut DbConnection,
-        event: &NewEvent<'_>,
+        event: &NewEvent,
         deliveries: i64,
     ) -> StoreResult<i64> {
         let id = sqlx::query_scalar(
@@ -266,16 +417,16 @@ impl Backend {
         .bind(event.webhook_id)
         .bind(event.received_at)
         .bind(event.source.text())
-        .bind(event.repository)
-        .bind(event.tag)
-        .bind(event.owner)
+        .bind(&event.repository)
+        .bind(&event.tag)
+        .bind(&event.owner)
         .bind(event.status.text())
-        .bind(event.reason)
-        .bind(event.dedupe_key)
-        .bind(event.inputs)
+        .bind(&event.reason)
+        .bind(&event.dedupe_key)
+        .bind(&event.inputs)
         .bind(deliveries)
         .bind(event.pushed_at)
-        .bind(event.digest)
+        .bind(&event.digest)
         .fetch_one(connection)
         .await?;
         Ok(id)
@@ -459,12 +610,12 @@ impl HookStore for Backend {
         Ok(())
     }
 
-    async fn record_event(&self, event: NewEvent<'_>) -> StoreResult<i64> {
+    async fn record_event(&self, event: NewEvent) -> StoreResult<i64> {
         let mut connection = self.pool.acquire().await?;
         Self::insert_event(&mut connection, &event, 1).await
     }
 
-    async fn record_counted_event(&self, event: NewEvent<'_>, deliveries: i64) -> StoreResult<i64> {
+    async fn record_counted_event(&self, event: NewEvent, deliveries: i64) -> StoreResult<i64> {
         let mut connection = self.pool.acquire().await?;
         Self::insert_event(&mut connection, &event, deliveries).await
     }
@@ -484,23 +635,34 @@ impl HookStore for Backend {
         Ok(())
     }
 
-    async fn record_push(
-        &self,
-        event: NewEvent<'_>,
-        order: &PushOrder<'_>,
-    ) -> StoreResult<PushRecorded> {
+    async fn record_push(&self, event: NewEvent, order: &PushOrder) -> StoreResult<PushRecorded> {
         // A transaction that finds a head changed under it (another replica
         // recorded a push of the same tag at once) is run again: each retry
         // means another push was recorded, so this ends.
         for _ in 0..MAX_PUSH_ORDER_TRIES {
-            if let Some(recorded) = self.try_record_push(&event, order).await? {
-                return Ok(recorded);
+            let mut transaction = self.begin_write().await?;
+            match Self::try_record_push(&mut transaction, &event, order).await? {
+                Some(recorded) => {
+                    transaction.commit().await?;
+                    return Ok(recorded);
+                }
+                None => transaction.rollback().await?,
             }
         }
-        Err(
-            sqlx::Error::Protocol("the push heads kept changing while a push was recorded".into())
-                .into(),
-        )
+        Err(heads_kept_changing())
+    }
+
+    async fn record_deliveries(
+        &self,
+        writes: &[DeliveryWrite],
+    ) -> StoreResult<Vec<StoreResult<DeliveryRecorded>>> {
+        let mut transaction = self.begin_write().await?;
+        let mut recorded = Vec::with_capacity(writes.len());
+        for write in writes {
+            recorded.push(Self::record_delivery_in(&mut transaction, write).await);
+        }
+        transaction.commit().await?;
+        Ok(recorded)
     }
 
     async fn repository_head(
@@ -518,31 +680,7 @@ impl HookStore for Backend {
 
     async fn supersede_queued_runs(&self, newer: &SupersedingPush<'_>) -> StoreResult<Vec<i64>> {
         let mut transaction = self.begin_write().await?;
-        // QUEUED only: a claimed run may have started its first task, and a
-        // deploy under way is not cut off by a push.
-        let canceled: Vec<i64> = sqlx::query_scalar(
-            "UPDATE executions SET status = 'CANCELED', error = $1, finished_at = $2 \
-             WHERE status = 'QUEUED' AND id IN (SELECT execution_id FROM docker_events \
-                 WHERE webhook_id = $3 AND repository = $4 AND tag = $5 AND pushed_at < $6 \
-                 AND id <> $7 AND execution_id IS NOT NULL) \
-             RETURNING id",
-        )
-        .bind(newer.reason)
-        .bind(newer.now)
-        .bind(newer.webhook_id)
-        .bind(newer.repository)
-        .bind(newer.tag)
-        .bind(newer.pushed_at)
-        .bind(newer.event_id)
-        .fetch_all(&mut *transaction)
-        .await?;
-        for execution_id in &canceled {
-            sqlx::query("UPDATE docker_events SET reason = $1 WHERE execution_id = $2")
-                .bind(newer.reason)
-                .bind(execution_id)
-                .execute(&mut *transaction)
-                .await?;
-        }
+        let canceled = Self::supersede_in(&mut transaction, newer).await?;
         transaction.commit().await?;
         Ok(canceled)
     }
@@ -554,17 +692,7 @@ impl HookStore for Backend {
         reason: &str,
     ) -> StoreResult<()> {
         let mut transaction = self.begin_write().await?;
-        sqlx::query("UPDATE docker_events SET status = $1, reason = $2 WHERE id = $3")
-            .bind(status.text())
-            .bind(reason)
-            .bind(event_id)
-            .execute(&mut *transaction)
-            .await?;
-        if status != EventStatus::Triggered {
-            // It started no run: the next delivery of its push may, and it
-            // is no longer the newest push of its tag.
-            Self::give_up_claims(&mut transaction, event_id).await?;
-        }
+        Self::mark_event_in(&mut transaction, event_id, status, reason).await?;
         transaction.commit().await?;
         Ok(())
     }

@@ -8,7 +8,7 @@ use sqlx::QueryBuilder;
 
 use super::notifications::{enqueue_notifications_of, enqueue_run_notifications, run_end_event};
 use super::rows::{ExecutionRow, LogRow, PipelineRow, TaskRunRow};
-use super::{map_constraint, missing, Backend, Db};
+use super::{map_constraint, missing, Backend, Db, DbConnection};
 use crate::store::runs::*;
 use crate::store::{StoreResult, StoredText};
 
@@ -29,6 +29,38 @@ const TASK_COLUMNS: &str =
 const CANCELED_WHILE_WAITING: &str = "canceled by a user while waiting for approval";
 
 impl Backend {
+    /// Inserts a QUEUED run inside the caller's transaction; answers its id.
+    /// The pipeline's counter hands out the number: the row update holds it
+    /// until the run is inserted, so runs queued at once never share one.
+    pub(super) async fn insert_queued_execution(
+        transaction: &mut DbConnection,
+        execution: &NewExecution<'_>,
+    ) -> StoreResult<i64> {
+        let run_number: i64 = sqlx::query_scalar(
+            "UPDATE pipelines SET last_run_number = last_run_number + 1 WHERE id = $1 \
+             RETURNING last_run_number",
+        )
+        .bind(execution.pipeline_id)
+        .fetch_one(&mut *transaction)
+        .await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO executions (pipeline_id, project_id, run_number, status, inputs, trigger, spec, \
+             created_by, created_at) VALUES ($1, $2, $3, 'QUEUED', $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(execution.pipeline_id)
+        .bind(execution.project_id)
+        .bind(run_number)
+        .bind(execution.inputs)
+        .bind(execution.trigger)
+        .bind(execution.spec)
+        .bind(execution.created_by)
+        .bind(execution.now)
+        .fetch_one(&mut *transaction)
+        .await
+        .map_err(map_constraint)?;
+        Ok(id)
+    }
+
     /// Cancels a run parked WAITING for approvals (held by no replica): the
     /// run and its waiting tasks end CANCELED in one transaction.
     async fn cancel_waiting(
@@ -204,31 +236,8 @@ impl RunStore for Backend {
     }
 
     async fn queue_execution(&self, execution: NewExecution<'_>) -> StoreResult<ExecutionRecord> {
-        // The pipeline's counter hands out the number: the row update holds it
-        // until the run is inserted, so runs queued at once never share one.
         let mut transaction = self.begin_write().await?;
-        let run_number: i64 = sqlx::query_scalar(
-            "UPDATE pipelines SET last_run_number = last_run_number + 1 WHERE id = $1 \
-             RETURNING last_run_number",
-        )
-        .bind(execution.pipeline_id)
-        .fetch_one(&mut *transaction)
-        .await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO executions (pipeline_id, project_id, run_number, status, inputs, trigger, spec, \
-             created_by, created_at) VALUES ($1, $2, $3, 'QUEUED', $4, $5, $6, $7, $8) RETURNING id",
-        )
-        .bind(execution.pipeline_id)
-        .bind(execution.project_id)
-        .bind(run_number)
-        .bind(execution.inputs)
-        .bind(execution.trigger)
-        .bind(execution.spec)
-        .bind(execution.created_by)
-        .bind(execution.now)
-        .fetch_one(&mut *transaction)
-        .await
-        .map_err(map_constraint)?;
+        let id = Self::insert_queued_execution(&mut transaction, &execution).await?;
         transaction.commit().await?;
         self.execution_by_id(id).await?.ok_or_else(missing)
     }
