@@ -59,7 +59,8 @@ async fn load(
             let mut accepted = 0;
             let mut limited = 0;
             let mut pace = per_second.map(|rate| {
-                let mut pace = tokio::time::interval(Duration::from_secs_f64(clients as f64 / rate));
+                let mut pace =
+                    tokio::time::interval(Duration::from_secs_f64(clients as f64 / rate));
                 pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 pace
             });
@@ -123,8 +124,7 @@ fn push_with(index: usize) -> String {
 
 /// A registry notification of one push with its own tag and digest.
 fn registry_push_with(index: usize) -> String {
-    let mut envelope: Value =
-        serde_json::from_str(REGISTRY_FIXTURE).expect("the fixture is JSON");
+    let mut envelope: Value = serde_json::from_str(REGISTRY_FIXTURE).expect("the fixture is JSON");
     let event = &mut envelope["events"][0];
     event["id"] = json!(format!("bench-{index}"));
     event["target"]["tag"] = json!(tag_of(index));
@@ -178,9 +178,24 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let mut cases = Vec::new();
     for (name, image, tag, body_for) in [
-        ("webhook, tag ignored", "svendowideit/testhook", "never-*", push_with as fn(usize) -> String),
-        ("run triggered (digest sent)", "demo/app", "", registry_push_with),
-        ("run triggered (tag resolved)", "svendowideit/testhook", "", push_with),
+        (
+            "webhook, tag ignored",
+            "svendowideit/testhook",
+            "never-*",
+            push_with as fn(usize) -> String,
+        ),
+        (
+            "run triggered (digest sent)",
+            "demo/app",
+            "",
+            registry_push_with,
+        ),
+        (
+            "run triggered (tag resolved)",
+            "svendowideit/testhook",
+            "",
+            push_with,
+        ),
     ] {
         let mut webhooks = Vec::new();
         for run in ["fastest", "paced"] {
@@ -207,7 +222,10 @@ async fn main() -> anyhow::Result<()> {
         support::backend(),
         replicas.len()
     );
-    let ceiling = load(&[bare_url], requests, clients, None, 0, |_| FIXTURE.to_string()).await;
+    let ceiling = load(&[bare_url], requests, clients, None, 0, |_| {
+        FIXTURE.to_string()
+    })
+    .await;
     print("bare axum route", &ceiling);
     let mut lost = 0;
     let mut limited = 0;
@@ -219,7 +237,15 @@ async fn main() -> anyhow::Result<()> {
                 .map(|replica| hook_url.replacen(&bench.base, &replica.base, 1))
                 .collect()
         };
-        let fastest = load(&urls_of(&case.webhooks[0].1), requests, clients, None, 0, case.body_for).await;
+        let fastest = load(
+            &urls_of(&case.webhooks[0].1),
+            requests,
+            clients,
+            None,
+            0,
+            case.body_for,
+        )
+        .await;
         print(case.name, &fastest);
         let half_rate = fastest.requests_per_second / 2.0;
         let paced = load(

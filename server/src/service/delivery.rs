@@ -8,17 +8,17 @@ use app::webhook::*;
 
 use crate::clock::now_millis;
 use crate::pinning::{self, PushedTag};
-use crate::receive::cidr::AllowList;
 use crate::receive::github_signature;
 use crate::receive::matching::Pattern;
 use crate::receive::payload::{
     self, NotAPush, PushEvent, RegistryDelivery, RegistryHeaders, MAX_PUSHES_PER_DELIVERY,
 };
 use crate::secrets;
+use crate::service::activity::EventRun;
 use crate::service::push_order::{is_newer_push, stale_reason};
 use crate::service::refusals::CountedRefusal;
+use crate::service::webhook_tokens::ReadWebhook;
 use crate::service::{Refusal, Slipway};
-use crate::service::activity::EventRun;
 use crate::store::{
     DeliveryRecorded, DeliveryWrite, NewEvent, PushHead, PushOrder, PushRecorded, PushRun,
     PushWrite, StoreError, WebhookRecord,
@@ -163,10 +163,10 @@ impl Slipway {
     /// empty (open) one.
     fn refused_before_reading(
         &self,
-        webhook: &WebhookRecord,
+        webhook: &ReadWebhook,
         peer: Option<IpAddr>,
     ) -> Result<Option<CountedRefusal>, DeliveryRefusal> {
-        let allow_list = AllowList::from_stored(&webhook.source_cidrs).map_err(|problem| {
+        let allow_list = webhook.allow_list.as_ref().map_err(|problem| {
             tracing::error!(webhook = webhook.id, %problem, "refusing deliveries: bad stored source allow-list");
             DeliveryRefusal::Internal
         })?;
@@ -188,7 +188,7 @@ impl Slipway {
     async fn webhook_of_token(
         &self,
         secure_token: Option<&str>,
-    ) -> Result<std::sync::Arc<WebhookRecord>, DeliveryRefusal> {
+    ) -> Result<std::sync::Arc<ReadWebhook>, DeliveryRefusal> {
         let token = secure_token
             .filter(|token| !token.is_empty())
             .ok_or(DeliveryRefusal::Unauthorized)?;
@@ -206,7 +206,7 @@ impl Slipway {
     /// writes nothing.
     async fn plan_push(
         &self,
-        webhook: &WebhookRecord,
+        webhook: &ReadWebhook,
         source: DeliverySource,
         received_at: i64,
         event: &PushEvent,
@@ -323,8 +323,13 @@ impl Slipway {
             .await
             .ok_or(DeliveryRefusal::Internal)?;
         let mut answers = Vec::with_capacity(recorded.len());
-        for ((recorded, inside), row_status) in recorded.into_iter().zip(refused_inside).zip(row_statuses) {
-            answers.push(self.after_recorded(webhook, recorded?, inside, row_status).await?);
+        for ((recorded, inside), row_status) in
+            recorded.into_iter().zip(refused_inside).zip(row_statuses)
+        {
+            answers.push(
+                self.after_recorded(webhook, recorded?, inside, row_status)
+                    .await?,
+            );
         }
         Ok(answers)
     }
@@ -340,7 +345,9 @@ impl Slipway {
         let (event_id, status, run) = match recorded {
             DeliveryRecorded::Row(event_id) => (event_id, row_status, None),
             DeliveryRecorded::Push { recorded, run } => match recorded {
-                PushRecorded::Duplicate { event_id, .. } => (event_id, EventStatus::Duplicate, None),
+                PushRecorded::Duplicate { event_id, .. } => {
+                    (event_id, EventStatus::Duplicate, None)
+                }
                 PushRecorded::Stale { event_id, .. } => (event_id, EventStatus::Ignored, None),
                 // The first delivery of a push that could not run: its row
                 // says why; an internal failure is the log's and a 500.
@@ -546,11 +553,11 @@ fn not_pushes_row(
 
 /// Why the webhook does not take this push, if it does not: disabled, or
 /// its image or tag pattern does not match.
-fn why_ignored(webhook: &WebhookRecord, event: &PushEvent) -> Option<String> {
+fn why_ignored(webhook: &ReadWebhook, event: &PushEvent) -> Option<String> {
     if !webhook.enabled {
         return Some("disabled".into());
     }
-    filter_mismatch(&webhook.image_pattern, &webhook.tag_pattern, event)
+    compiled_filter_mismatch(&webhook.filters, event)
 }
 
 /// Why the image and tag patterns do not take this push, if they do not.
@@ -559,19 +566,24 @@ pub(crate) fn filter_mismatch(
     tag_pattern: &str,
     event: &PushEvent,
 ) -> Option<String> {
+    let filters =
+        Pattern::parse(image_pattern).and_then(|image| Ok((image, Pattern::parse(tag_pattern)?)));
+    compiled_filter_mismatch(&filters, event)
+}
+
+/// [`filter_mismatch`] with the patterns compiled already.
+fn compiled_filter_mismatch(
+    filters: &Result<(Pattern, Pattern), String>,
+    event: &PushEvent,
+) -> Option<String> {
     // Patterns were checked on save; should a stored one not parse, fail
     // closed: a broken filter must not let every push through.
-    let (image, tag) = match (Pattern::parse(image_pattern), Pattern::parse(tag_pattern)) {
-        (Ok(image), Ok(tag)) => (image, tag),
-        (Err(problem), _) | (_, Err(problem)) => {
-            return Some(format!("the webhook's pattern is invalid: {problem}"))
-        }
+    let (image, tag) = match filters {
+        Ok(filters) => filters,
+        Err(problem) => return Some(format!("the webhook's pattern is invalid: {problem}")),
     };
     if !image.matches_image(event) {
-        return Some(format!(
-            "image '{}' does not match '{image_pattern}'",
-            event.image
-        ));
+        return Some(format!("image '{}' does not match '{image}'", event.image));
     }
     tag.mismatch("tag", &event.tag)
 }

@@ -131,7 +131,9 @@ impl Slipway {
         public_url: String,
     ) -> Self {
         Slipway {
-            delivery_writer: std::sync::Arc::new(delivery_writer::DeliveryWriter::new(store.clone())),
+            delivery_writer: std::sync::Arc::new(delivery_writer::DeliveryWriter::new(
+                store.clone(),
+            )),
             webhook_tokens: std::sync::Arc::new(webhook_tokens::WebhookTokenCache::new(
                 crate::config::DEFAULT_WEBHOOK_CACHE,
             )),
@@ -157,7 +159,8 @@ impl Slipway {
     /// The same service keeping webhooks read for deliveries this long
     /// (`--webhook-cache-ms`).
     pub fn with_webhook_cache(mut self, fresh_for: std::time::Duration) -> Self {
-        self.webhook_tokens = std::sync::Arc::new(webhook_tokens::WebhookTokenCache::new(fresh_for));
+        self.webhook_tokens =
+            std::sync::Arc::new(webhook_tokens::WebhookTokenCache::new(fresh_for));
         self
     }
 

@@ -1,5 +1,6 @@
-//! Webhooks by the hash of their secure token, kept for a moment: a burst of
-//! deliveries to one webhook reads it once, not once per delivery.
+//! Webhooks by the hash of their secure token, kept for a moment with their
+//! filters and allow-list compiled: a burst of deliveries to one webhook reads
+//! and compiles them once, not once per delivery.
 //!
 //! A change made through this server forgets every entry at once. A change
 //! made on another replica (or past the server, in the database) reaches this
@@ -10,14 +11,47 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::receive::cidr::AllowList;
+use crate::receive::matching::Pattern;
 use crate::store::{SharedStore, StoreResult, WebhookRecord};
+
+/// A webhook as deliveries use it: its record, and what its stored texts
+/// compile to. A stored text that no longer compiles is kept as the problem:
+/// deliveries fail closed on it, as they did reading it each time.
+pub struct ReadWebhook {
+    pub record: WebhookRecord,
+    /// The image and tag patterns, or why one does not parse.
+    pub filters: Result<(Pattern, Pattern), String>,
+    pub allow_list: Result<AllowList, String>,
+}
+
+impl ReadWebhook {
+    pub fn new(record: WebhookRecord) -> Self {
+        let filters = Pattern::parse(&record.image_pattern)
+            .and_then(|image| Ok((image, Pattern::parse(&record.tag_pattern)?)));
+        let allow_list = AllowList::from_stored(&record.source_cidrs);
+        ReadWebhook {
+            record,
+            filters,
+            allow_list,
+        }
+    }
+}
+
+impl std::ops::Deref for ReadWebhook {
+    type Target = WebhookRecord;
+
+    fn deref(&self) -> &WebhookRecord {
+        &self.record
+    }
+}
 
 /// Webhooks kept at most; beyond it the cache starts over. Only tokens that
 /// name a webhook are kept, so guessing tokens does not fill it.
 const MAX_KEPT: usize = 4096;
 
 pub struct WebhookTokenCache {
-    kept: Mutex<HashMap<String, (Arc<WebhookRecord>, Instant)>>,
+    kept: Mutex<HashMap<String, (Arc<ReadWebhook>, Instant)>>,
     /// How long a webhook read answers for the next deliveries; zero keeps none.
     fresh_for: Duration,
 }
@@ -36,14 +70,14 @@ impl WebhookTokenCache {
         &self,
         store: &SharedStore,
         token_hash: &str,
-    ) -> StoreResult<Option<Arc<WebhookRecord>>> {
+    ) -> StoreResult<Option<Arc<ReadWebhook>>> {
         if let Some(webhook) = self.fresh(token_hash) {
             return Ok(Some(webhook));
         }
         let Some(webhook) = store.webhook_by_token_hash(token_hash).await? else {
             return Ok(None);
         };
-        let webhook = Arc::new(webhook);
+        let webhook = Arc::new(ReadWebhook::new(webhook));
         if self.fresh_for.is_zero() {
             return Ok(Some(webhook));
         }
@@ -60,7 +94,7 @@ impl WebhookTokenCache {
         self.lock().clear();
     }
 
-    fn fresh(&self, token_hash: &str) -> Option<Arc<WebhookRecord>> {
+    fn fresh(&self, token_hash: &str) -> Option<Arc<ReadWebhook>> {
         let kept = self.lock();
         let (webhook, read_at) = kept.get(token_hash)?;
         (read_at.elapsed() < self.fresh_for).then(|| webhook.clone())
@@ -68,7 +102,7 @@ impl WebhookTokenCache {
 
     /// The map, also after a panic elsewhere left the lock poisoned: it
     /// holds only copies of stored rows.
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Arc<WebhookRecord>, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Arc<ReadWebhook>, Instant)>> {
         self.kept
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -283,8 +283,7 @@ pub trait HookStore: Send + Sync {
     /// is stored IGNORED with `stale_reason` and gives its claim up; otherwise
     /// it becomes the head(s) and is stored as given (TRIGGERED). Heads change
     /// by compare-and-set, and a transaction that loses a race is run again.
-    async fn record_push(&self, event: NewEvent, order: &PushOrder)
-        -> StoreResult<PushRecorded>;
+    async fn record_push(&self, event: NewEvent, order: &PushOrder) -> StoreResult<PushRecorded>;
     /// Records the writes of many deliveries in one transaction (group
     /// commit): each in a savepoint of its own, in order, so one write's
     /// failure is that write's answer and leaves the others. The outer error

@@ -32,7 +32,13 @@ fn push_of(index: usize) -> String {
     envelope.to_string()
 }
 
-async fn create(client: &reqwest::Client, base: &str, token: &str, path: &str, body: Value) -> Value {
+async fn create(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    path: &str,
+    body: Value,
+) -> Value {
     let answer = client
         .post(format!("{base}{path}"))
         .bearer_auth(token)
@@ -52,14 +58,35 @@ async fn every_delivery_answered_before_a_kill_9_is_recorded() {
     let mut server = start_server(data_dir.path(), &[]).await;
     let base = server.address.clone();
     let client = http_client();
-    create(&client, &base, &token, "/api/v1/projects", json!({"name": "Demo"})).await;
-    create(&client, &base, &token, "/api/v1/endpoints", json!({"project": "Demo", "name": "registry",
-        "kind": "docker-registry", "server_type": "registry", "url": "http://127.0.0.1:5000"})).await;
+    create(
+        &client,
+        &base,
+        &token,
+        "/api/v1/projects",
+        json!({"name": "Demo"}),
+    )
+    .await;
+    create(
+        &client,
+        &base,
+        &token,
+        "/api/v1/endpoints",
+        json!({"project": "Demo", "name": "registry",
+        "kind": "docker-registry", "server_type": "registry", "url": "http://127.0.0.1:5000"}),
+    )
+    .await;
     create(&client, &base, &token, "/api/v1/pipelines", json!({"project": "Demo", "name": "pass",
         "stages": [{"name": "s", "tasks": [{"name": "t", "type": "condition", "expression": "true"}]}]})).await;
-    let webhook = create(&client, &base, &token, "/api/v1/webhooks/docker", json!({"project": "Demo",
+    let webhook = create(
+        &client,
+        &base,
+        &token,
+        "/api/v1/webhooks/docker",
+        json!({"project": "Demo",
         "name": "burst", "endpoint": "registry", "pipeline": "pass", "api_token": token,
-        "image": "demo/app", "tag": ""})).await;
+        "image": "demo/app", "tag": ""}),
+    )
+    .await;
     let hook_url = webhook["hook_url"].as_str().unwrap().to_string();
 
     // Act: senders deliver pushes one after another each until the server is
@@ -85,7 +112,9 @@ async fn every_delivery_answered_before_a_kill_9_is_recorded() {
                         continue;
                     }
                     if let Ok(body) = answer.json::<Value>().await {
-                        let event_id = body["event_id"].as_i64().expect("a 2xx names its Activity row");
+                        let event_id = body["event_id"]
+                            .as_i64()
+                            .expect("a 2xx names its Activity row");
                         answered.lock().unwrap().push(event_id);
                     }
                 }

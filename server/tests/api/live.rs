@@ -253,8 +253,9 @@ async fn an_accepted_push_is_announced_as_activity_and_its_run_follows() {
     assert_eq!(seen[0]["event_id"], answer["event_id"]);
     assert_eq!(seen[0]["webhook_id"], webhook["id"]);
     assert!(
-        seen.iter()
-            .any(|event| event["kind"] == "execution" && event["id"] == run && event["status"] == "QUEUED"),
+        seen.iter().any(|event| event["kind"] == "execution"
+            && event["id"] == run
+            && event["status"] == "QUEUED"),
         "the run is announced as queued: {seen:#?}"
     );
 }

@@ -586,23 +586,44 @@ pub async fn deliveries_are_recorded_together_each_on_its_own(store: SharedStore
         inputs: None,
         ..push(seed.webhook.id, 900, "")
     };
+    let ignored_later = NewEvent {
+        reason: "disabled".into(),
+        ..ignored.clone()
+    };
     let writes = vec![
         DeliveryWrite::Row(ignored),
         push_write(&seed, seed.pipeline.id, 1_000, "a", None),
         push_write(&seed, seed.pipeline.id, 1_001, "a", None),
         // No such pipeline: its run cannot be inserted.
         push_write(&seed, seed.pipeline.id + 1_000, 1_500, "b", None),
-        push_write(&seed, seed.pipeline.id, 2_000, "c", Some("the pipeline is disabled")),
+        push_write(
+            &seed,
+            seed.pipeline.id,
+            2_000,
+            "c",
+            Some("the pipeline is disabled"),
+        ),
         push_write(&seed, seed.pipeline.id, 3_000, "d", None),
+        DeliveryWrite::Row(ignored_later),
     ];
     let recorded = store.record_deliveries(&writes).await.unwrap();
-    assert_eq!(recorded.len(), writes.len(), "one outcome per write, in order");
+    assert_eq!(
+        recorded.len(),
+        writes.len(),
+        "one outcome per write, in order"
+    );
 
-    let Ok(DeliveryRecorded::Row(row)) = &recorded[0] else {
-        panic!("a row is recorded as given: {:?}", recorded[0]);
-    };
-    let row = store.event_by_id(*row).await.unwrap().unwrap();
-    assert_eq!((row.status, row.execution_id), (EventStatus::Ignored, None));
+    for (index, reason) in [(0, "tag 'v1' does not match 'v2*'"), (6, "disabled")] {
+        let Ok(DeliveryRecorded::Row(row)) = &recorded[index] else {
+            panic!("a row is recorded as given: {:?}", recorded[index]);
+        };
+        let row = store.event_by_id(*row).await.unwrap().unwrap();
+        assert_eq!(
+            (row.status, row.reason.as_str(), row.execution_id),
+            (EventStatus::Ignored, reason, None),
+            "each write answers its own row"
+        );
+    }
 
     let Ok(DeliveryRecorded::Push {
         recorded: PushRecorded::First(first),
@@ -618,7 +639,10 @@ pub async fn deliveries_are_recorded_together_each_on_its_own(store: SharedStore
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(run.trigger, format!(r#"{{"kind":"docker","event_id":{first}}}"#));
+    assert_eq!(
+        run.trigger,
+        format!(r#"{{"kind":"docker","event_id":{first}}}"#)
+    );
     assert!(first_run.superseded.is_empty());
 
     assert!(
@@ -630,14 +654,20 @@ pub async fn deliveries_are_recorded_together_each_on_its_own(store: SharedStore
         "the same push again in the same batch is a duplicate: {:?}",
         recorded[2]
     );
-    assert!(recorded[3].is_err(), "a write that fails is that write's error");
+    assert!(
+        recorded[3].is_err(),
+        "a write that fails is that write's error"
+    );
 
     let Ok(DeliveryRecorded::Push {
         recorded: PushRecorded::First(refused),
         run: None,
     }) = &recorded[4]
     else {
-        panic!("a push that cannot run is recorded without a run: {:?}", recorded[4]);
+        panic!(
+            "a push that cannot run is recorded without a run: {:?}",
+            recorded[4]
+        );
     };
     let refused = store.event_by_id(*refused).await.unwrap().unwrap();
     assert_eq!(
@@ -650,7 +680,10 @@ pub async fn deliveries_are_recorded_together_each_on_its_own(store: SharedStore
         run: Some(newest_run),
     }) = &recorded[5]
     else {
-        panic!("a later write is recorded after a failed one: {:?}", recorded[5]);
+        panic!(
+            "a later write is recorded after a failed one: {:?}",
+            recorded[5]
+        );
     };
     assert_eq!(
         newest_run.superseded,
@@ -675,7 +708,13 @@ pub async fn deliveries_are_recorded_together_each_on_its_own(store: SharedStore
         .await
         .unwrap();
     assert!(
-        matches!(&again[0], Ok(DeliveryRecorded::Push { recorded: PushRecorded::First(_), run: Some(_) })),
+        matches!(
+            &again[0],
+            Ok(DeliveryRecorded::Push {
+                recorded: PushRecorded::First(_),
+                run: Some(_)
+            })
+        ),
         "{:?}",
         again[0]
     );
@@ -685,7 +724,13 @@ pub async fn deliveries_are_recorded_together_each_on_its_own(store: SharedStore
         .await
         .unwrap();
     assert!(
-        matches!(&retried[0], Ok(DeliveryRecorded::Push { recorded: PushRecorded::First(_), run: Some(_) })),
+        matches!(
+            &retried[0],
+            Ok(DeliveryRecorded::Push {
+                recorded: PushRecorded::First(_),
+                run: Some(_)
+            })
+        ),
         "{:?}",
         retried[0]
     );

@@ -34,6 +34,10 @@ const EVENT_FROM: &str =
 /// How often a push is recorded again after losing a race for a head.
 const MAX_PUSH_ORDER_TRIES: usize = 16;
 
+/// Activity rows one INSERT statement takes: 13 values each, well within
+/// SQLite's and PostgreSQL's limits on bound values.
+const EVENTS_PER_INSERT: usize = 64;
+
 /// The scope of a repository's head (`newer_only`); no tag can be `*`.
 const REPOSITORY_SCOPE: &str = "*";
 
@@ -172,19 +176,26 @@ impl Backend {
             }
             DeliveryWrite::Push(push) => push,
         };
-        let Some(recorded) = Self::try_record_push(&mut *transaction, &push.event, &push.order).await?
+        let Some(recorded) =
+            Self::try_record_push(&mut *transaction, &push.event, &push.order).await?
         else {
             return Ok(None);
         };
         let PushRecorded::First(event_id) = recorded else {
-            return Ok(Some(DeliveryRecorded::Push { recorded, run: None }));
+            return Ok(Some(DeliveryRecorded::Push {
+                recorded,
+                run: None,
+            }));
         };
         let run = match &push.run {
             Ok(run) => run,
             Err(reason) => {
                 Self::mark_event_in(&mut *transaction, event_id, EventStatus::Rejected, reason)
                     .await?;
-                return Ok(Some(DeliveryRecorded::Push { recorded, run: None }));
+                return Ok(Some(DeliveryRecorded::Push {
+                    recorded,
+                    run: None,
+                }));
             }
         };
         let execution_id = Self::insert_queued_execution(
@@ -254,6 +265,21 @@ impl Backend {
             }
         }
         Err(heads_kept_changing())
+    }
+
+    /// [`HookStore::record_deliveries`] when a write of the batch failed or
+    /// lost a race: every write in a savepoint of its own.
+    async fn record_deliveries_each_in_a_savepoint(
+        &self,
+        writes: &[DeliveryWrite],
+    ) -> StoreResult<Vec<StoreResult<DeliveryRecorded>>> {
+        let mut transaction = self.begin_write().await?;
+        let mut recorded = Vec::with_capacity(writes.len());
+        for write in writes {
+            recorded.push(Self::record_delivery_in(&mut transaction, write).await);
+        }
+        transaction.commit().await?;
+        Ok(recorded)
     }
 
     /// Changes an event's status inside the caller's transaction; an event
@@ -400,6 +426,46 @@ impl Backend {
             .execute(&mut *connection)
             .await?;
         Ok(())
+    }
+
+    /// Inserts Activity rows of one delivery each, in as few statements as
+    /// the bind limits allow; answers their ids in the order given.
+    async fn insert_events(
+        connection: &mut DbConnection,
+        events: &[&NewEvent],
+    ) -> StoreResult<Vec<i64>> {
+        let mut ids = Vec::with_capacity(events.len());
+        for chunk in events.chunks(EVENTS_PER_INSERT) {
+            let mut query = QueryBuilder::<Db>::new(
+                "INSERT INTO docker_events (webhook_id, received_at, source, repository, tag, owner, status, reason, \
+                 dedupe_key, inputs, deliveries, pushed_at, digest) ",
+            );
+            query.push_values(chunk, |mut row, event| {
+                row.push_bind(event.webhook_id)
+                    .push_bind(event.received_at)
+                    .push_bind(event.source.text())
+                    .push_bind(&event.repository)
+                    .push_bind(&event.tag)
+                    .push_bind(&event.owner)
+                    .push_bind(event.status.text())
+                    .push_bind(&event.reason)
+                    .push_bind(&event.dedupe_key)
+                    .push_bind(&event.inputs)
+                    .push_bind(1_i64)
+                    .push_bind(event.pushed_at)
+                    .push_bind(&event.digest);
+            });
+            query.push(" RETURNING id");
+            let mut inserted: Vec<i64> = query
+                .build_query_scalar()
+                .fetch_all(&mut *connection)
+                .await?;
+            // Ids are handed out in the order of the values; RETURNING
+            // promises no order, so they are sorted back into it.
+            inserted.sort_unstable();
+            ids.extend(inserted);
+        }
+        Ok(ids)
     }
 
     /// Inserts an Activity row standing for `deliveries` deliveries (1 but
@@ -656,10 +722,41 @@ impl HookStore for Backend {
         &self,
         writes: &[DeliveryWrite],
     ) -> StoreResult<Vec<StoreResult<DeliveryRecorded>>> {
+        // First every write straight in the transaction: a write that fails
+        // or a push that loses a race for its heads is rare (a webhook
+        // deleted meanwhile, another replica's push of the same tag). Then
+        // the batch is rolled back and recorded again, each write in a
+        // savepoint of its own, two statements more per write.
         let mut transaction = self.begin_write().await?;
+        // Plain rows depend on nothing else in the batch: one statement
+        // inserts them all.
+        let rows: Vec<&NewEvent> = writes
+            .iter()
+            .filter_map(|write| match write {
+                DeliveryWrite::Row(event) => Some(event),
+                DeliveryWrite::Push(_) => None,
+            })
+            .collect();
+        let mut row_ids = match Self::insert_events(&mut transaction, &rows).await {
+            Ok(ids) => ids.into_iter(),
+            Err(_) => {
+                transaction.rollback().await?;
+                return self.record_deliveries_each_in_a_savepoint(writes).await;
+            }
+        };
         let mut recorded = Vec::with_capacity(writes.len());
         for write in writes {
-            recorded.push(Self::record_delivery_in(&mut transaction, write).await);
+            let outcome = match write {
+                DeliveryWrite::Row(_) => Ok(row_ids.next().map(DeliveryRecorded::Row)),
+                DeliveryWrite::Push(_) => Self::try_record_delivery(&mut transaction, write).await,
+            };
+            match outcome {
+                Ok(Some(outcome)) => recorded.push(Ok(outcome)),
+                Ok(None) | Err(_) => {
+                    transaction.rollback().await?;
+                    return self.record_deliveries_each_in_a_savepoint(writes).await;
+                }
+            }
         }
         transaction.commit().await?;
         Ok(recorded)
