@@ -20,8 +20,8 @@ use crate::service::refusals::CountedRefusal;
 use crate::service::webhook_tokens::ReadWebhook;
 use crate::service::{Refusal, Slipway};
 use crate::store::{
-    DeliveryRecorded, DeliveryWrite, NewEvent, PushHead, PushOrder, PushRecorded, PushRun,
-    PushWrite, StoreError, WebhookRecord,
+    DeliveryRecorded, DeliveryWrite, NewEvent, NewerThan, PushHead, PushOrder, PushRecorded,
+    PushRun, PushWrite, StoreError, WebhookRecord,
 };
 
 /// Deliveries of the same push within this window start one run: retries,
@@ -277,7 +277,7 @@ impl Slipway {
                     }),
                     newer_than: webhook.newer_only.then(|| {
                         Box::new(move |head: &PushHead| is_newer_push(&tag, pushed_at, head))
-                            as Box<dyn Fn(&PushHead) -> bool + Send + Sync>
+                            as NewerThan
                     }),
                     stale_reason: Box::new(move |head, scope| {
                         stale_reason(&stale_tag, pushed_at, head, scope)

@@ -146,6 +146,12 @@ pub struct SupersedingPush<'a> {
 /// A reason written into an Activity row, made from what the store found.
 pub type ReasonOf<T> = Box<dyn Fn(T) -> String + Send + Sync>;
 
+/// Whether a push is newer than a head (`newer_only`), as the caller judges it.
+pub type NewerThan = Box<dyn Fn(&PushHead) -> bool + Send + Sync>;
+
+/// The Activity reason of a push that lost to a head.
+pub type StaleReason = Box<dyn Fn(&PushHead, HeadScope) -> String + Send + Sync>;
+
 /// How [`HookStore::record_push`] dedupes and orders a push.
 pub struct PushOrder {
     /// A re-delivery claimed at or after this time is a DUPLICATE.
@@ -153,9 +159,9 @@ pub struct PushOrder {
     /// The Activity reason of a DUPLICATE, given the first event's id.
     pub duplicate_reason: ReasonOf<i64>,
     /// With `newer_only`: whether the push is newer than the repository's head.
-    pub newer_than: Option<Box<dyn Fn(&PushHead) -> bool + Send + Sync>>,
+    pub newer_than: Option<NewerThan>,
     /// The Activity reason of a push that lost to a head.
-    pub stale_reason: Box<dyn Fn(&PushHead, HeadScope) -> String + Send + Sync>,
+    pub stale_reason: StaleReason,
 }
 
 /// The run a push starts when it is the first delivery of its push.
