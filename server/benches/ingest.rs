@@ -35,7 +35,8 @@ struct Outcome {
 }
 
 /// `clients` tasks send `requests` POSTs in all, one after another each,
-/// client `n` to `urls[n % urls.len()]`; the bodies are `body_for(first..)`.
+/// client `n` to `urls[n % urls.len()]`; the bodies are `body_for(first..)`,
+/// all made before the clock starts (the load generator shares the cores).
 /// With `per_second`, the clients together send at that rate (each its
 /// share, paced); without, each sends its next request once the last is
 /// answered.
@@ -48,11 +49,14 @@ async fn load(
     body_for: impl Fn(usize) -> String + Sync,
 ) -> Outcome {
     let client = reqwest::Client::new();
-    let started = Instant::now();
     let per_client = requests / clients;
+    let bodies: Vec<bytes::Bytes> = (first..first + per_client * clients)
+        .map(|index| body_for(index).into())
+        .collect();
+    let started = Instant::now();
     let results = futures::future::join_all((0..clients).map(|worker| {
         let client = client.clone();
-        let body_for = &body_for;
+        let bodies = &bodies[worker * per_client..(worker + 1) * per_client];
         let url = &urls[worker % urls.len()];
         async move {
             let mut latencies = Vec::with_capacity(per_client);
@@ -64,11 +68,11 @@ async fn load(
                 pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 pace
             });
-            for index in 0..per_client {
+            for body in bodies {
                 if let Some(pace) = pace.as_mut() {
                     pace.tick().await;
                 }
-                let body = body_for(first + worker * per_client + index);
+                let body = body.clone();
                 let sent = Instant::now();
                 let response = client
                     .post(url)

@@ -18,7 +18,7 @@ use crate::crypto::SecretBox;
 use crate::engine::{Engine, EngineContext, EngineStop};
 use crate::files::{create_private_dir, write_private_file};
 use crate::http::security::SecurityConfig;
-use crate::http::{router, AppState, Readiness};
+use crate::http::{router, AppParts, AppState, Readiness};
 use crate::notify::Notifier;
 use crate::secrets;
 use crate::service::Slipway;
@@ -152,12 +152,12 @@ impl Application {
         let live = slipway.live.clone();
         let refusals = slipway.refusals.clone();
         let sign_in_guard = slipway.sign_in_guard.clone();
-        let state = AppState {
+        let state = AppState::new(AppParts {
             leptos_options,
             backend: Arc::new(slipway),
             security: Arc::new(security),
             readiness: readiness.clone(),
-        };
+        });
         Ok(Application {
             listener,
             router: router(state),

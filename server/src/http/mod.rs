@@ -27,8 +27,27 @@ use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use crate::service::Slipway;
 use security::SecurityConfig;
 
+/// What every route reads. Each middleware and handler clones it for every
+/// request, so it is one shared pointer: one reference count to touch, not
+/// one per part.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+impl AppState {
+    pub fn new(parts: AppParts) -> Self {
+        AppState(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+pub struct AppParts {
     pub leptos_options: LeptosOptions,
     pub backend: Arc<Slipway>,
     pub security: Arc<SecurityConfig>,

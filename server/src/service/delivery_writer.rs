@@ -7,10 +7,16 @@
 //! loses only deliveries it had not answered: the batch commits before any of
 //! them is answered. Dedupe stays atomic: it is the store's unique keys, in
 //! the same transaction, whatever batch a delivery lands in.
+//!
+//! A store that takes several writers at once (PostgreSQL) gets as many
+//! writer tasks as it says are worth it: each takes the next batch while the
+//! others wait on their round trips. They share nothing but the queue; two
+//! batches racing for one push's dedupe key or tag head are settled by the
+//! store's unique keys and compare-and-set, as two replicas' are.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::store::{DeliveryRecorded, DeliveryWrite, SharedStore, StoreResult};
 
@@ -33,8 +39,15 @@ struct Waiting {
 /// none of them was recorded.
 type Recorded = Option<Vec<StoreResult<DeliveryRecorded>>>;
 
-/// The handle receivers record through. The writer task starts with the
-/// first delivery and ends when the service is dropped.
+/// Writes recorded in one transaction, and whom to answer for how many of
+/// them, in order.
+struct Batch {
+    writes: Vec<DeliveryWrite>,
+    answers: Vec<(oneshot::Sender<Recorded>, usize)>,
+}
+
+/// The handle receivers record through. The writer tasks start with the
+/// first delivery and end when the service is dropped.
 pub struct DeliveryWriter {
     store: SharedStore,
     queue: OnceLock<mpsc::Sender<Waiting>>,
@@ -57,7 +70,10 @@ impl DeliveryWriter {
         }
         let queue = self.queue.get_or_init(|| {
             let (sender, receiver) = mpsc::channel(MAX_WAITING);
-            tokio::spawn(write_batches(self.store.clone(), receiver));
+            let receiver = Arc::new(Mutex::new(receiver));
+            for _ in 0..self.store.concurrent_writers().max(1) {
+                tokio::spawn(write_batches(self.store.clone(), receiver.clone()));
+            }
             sender
         });
         let (answer, outcome) = oneshot::channel();
@@ -66,18 +82,14 @@ impl DeliveryWriter {
     }
 }
 
-/// The writer: waits for a delivery, takes every other one already waiting
+/// A writer: waits for a delivery, takes every other one already waiting
 /// (up to [`MAX_WRITES_PER_BATCH`] writes), records them in one transaction,
-/// answers each.
-async fn write_batches(store: SharedStore, mut queue: mpsc::Receiver<Waiting>) {
-    while let Some(first) = queue.recv().await {
-        let mut writes = first.writes;
-        let mut answers = vec![(first.answer, writes.len())];
-        while writes.len() < MAX_WRITES_PER_BATCH {
-            let Ok(next) = queue.try_recv() else { break };
-            answers.push((next.answer, next.writes.len()));
-            writes.extend(next.writes);
-        }
+/// answers each. Only the taking holds the queue, not the writing.
+async fn write_batches(store: SharedStore, queue: Arc<Mutex<mpsc::Receiver<Waiting>>>) {
+    loop {
+        let Some(Batch { writes, answers }) = next_batch(&mut *queue.lock().await).await else {
+            return;
+        };
         let mut outcomes = match store.record_deliveries(&writes).await {
             Ok(outcomes) => Some(outcomes.into_iter()),
             Err(error) => {
@@ -94,4 +106,18 @@ async fn write_batches(store: SharedStore, mut queue: mpsc::Receiver<Waiting>) {
             let _ = answer.send(recorded);
         }
     }
+}
+
+/// The next batch: every write waiting, up to [`MAX_WRITES_PER_BATCH`].
+/// `None` once the service is gone.
+async fn next_batch(queue: &mut mpsc::Receiver<Waiting>) -> Option<Batch> {
+    let first = queue.recv().await?;
+    let mut writes = first.writes;
+    let mut answers = vec![(first.answer, writes.len())];
+    while writes.len() < MAX_WRITES_PER_BATCH {
+        let Ok(next) = queue.try_recv() else { break };
+        answers.push((next.answer, next.writes.len()));
+        writes.extend(next.writes);
+    }
+    Some(Batch { writes, answers })
 }

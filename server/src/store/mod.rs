@@ -107,6 +107,9 @@ pub trait Store:
     /// Whether one server process owns the database (SQLite): no other
     /// replica can hold a lease, so a restart takes every run over at once.
     fn is_single_process(&self) -> bool;
+    /// How many transactions gain from writing at once: SQLite writes one at
+    /// a time, PostgreSQL takes several, each waiting on its own round trips.
+    fn concurrent_writers(&self) -> usize;
 }
 
 /// Opens the store a database URL names (`sqlite:PATH` or

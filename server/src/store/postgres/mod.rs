@@ -52,6 +52,10 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgre
 /// and the HTTP handlers share them; PostgreSQL's default limit (100) leaves
 /// room for several replicas.
 const MAX_CONNECTIONS: u32 = 16;
+/// Write transactions worth running at once from one task kind (the
+/// delivery writers): a quarter of the pool, so readers and the engine keep
+/// connections of their own.
+const CONCURRENT_WRITERS: usize = MAX_CONNECTIONS as usize / 4;
 /// How long a request waits for a free connection before it fails.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Queued runs looked at per claim: enough to get past pipelines at their limit.
@@ -70,6 +74,11 @@ impl PostgresStore {
             .connect_with(options)
             .await?;
         Ok(PostgresStore { pool })
+    }
+
+    /// PostgreSQL takes many writers at once: reads and writes share the pool.
+    fn write_pool(&self) -> &PgPool {
+        &self.pool
     }
 
     /// Under PostgreSQL's default isolation (read committed) every statement
@@ -154,6 +163,10 @@ impl Store for PostgresStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    fn concurrent_writers(&self) -> usize {
+        CONCURRENT_WRITERS
     }
 
     fn is_single_process(&self) -> bool {

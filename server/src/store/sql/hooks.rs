@@ -570,7 +570,7 @@ impl HookStore for Backend {
         .bind(token_sealed)
         .bind(webhook.now)
         .bind(webhook.newer_only)
-        .fetch_one(&self.pool)
+        .fetch_one(self.write_pool())
         .await
         .map_err(map_constraint)?;
         self.webhook_by_id(id).await?.ok_or_else(missing)
@@ -602,7 +602,7 @@ impl HookStore for Backend {
         .bind(webhook.now)
         .bind(id)
         .bind(webhook.newer_only)
-        .execute(&self.pool)
+        .execute(self.write_pool())
         .await
         .map_err(map_constraint)?;
         self.webhook_by_id(id).await?.ok_or_else(missing)
@@ -613,7 +613,7 @@ impl HookStore for Backend {
             .bind(enabled)
             .bind(now)
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.write_pool())
             .await?;
         Ok(())
     }
@@ -630,7 +630,7 @@ impl HookStore for Backend {
         .bind(max_deliveries_per_minute)
         .bind(now)
         .bind(id)
-        .execute(&self.pool)
+        .execute(self.write_pool())
         .await?;
         Ok(())
     }
@@ -650,7 +650,7 @@ impl HookStore for Backend {
         .bind(token_sealed)
         .bind(now)
         .bind(id)
-        .execute(&self.pool)
+        .execute(self.write_pool())
         .await
         .map_err(map_constraint)?;
         Ok(())
@@ -663,7 +663,7 @@ impl HookStore for Backend {
         .bind(state.text())
         .bind(message)
         .bind(id)
-        .execute(&self.pool)
+        .execute(self.write_pool())
         .await?;
         Ok(())
     }
@@ -671,18 +671,18 @@ impl HookStore for Backend {
     async fn delete_webhook(&self, id: i64) -> StoreResult<()> {
         sqlx::query("DELETE FROM docker_webhooks WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.write_pool())
             .await?;
         Ok(())
     }
 
     async fn record_event(&self, event: NewEvent) -> StoreResult<i64> {
-        let mut connection = self.pool.acquire().await?;
+        let mut connection = self.write_pool().acquire().await?;
         Self::insert_event(&mut connection, &event, 1).await
     }
 
     async fn record_counted_event(&self, event: NewEvent, deliveries: i64) -> StoreResult<i64> {
-        let mut connection = self.pool.acquire().await?;
+        let mut connection = self.write_pool().acquire().await?;
         Self::insert_event(&mut connection, &event, deliveries).await
     }
 
@@ -696,7 +696,7 @@ impl HookStore for Backend {
             .bind(deliveries)
             .bind(reason)
             .bind(event_id)
-            .execute(&self.pool)
+            .execute(self.write_pool())
             .await?;
         Ok(())
     }
@@ -798,7 +798,7 @@ impl HookStore for Backend {
         sqlx::query("UPDATE docker_events SET digest = $1 WHERE id = $2 AND digest IS NULL")
             .bind(digest)
             .bind(event_id)
-            .execute(&self.pool)
+            .execute(self.write_pool())
             .await?;
         Ok(())
     }
@@ -807,7 +807,7 @@ impl HookStore for Backend {
         sqlx::query("UPDATE docker_events SET execution_id = $1 WHERE id = $2")
             .bind(execution_id)
             .bind(event_id)
-            .execute(&self.pool)
+            .execute(self.write_pool())
             .await?;
         Ok(())
     }

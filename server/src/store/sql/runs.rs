@@ -203,7 +203,7 @@ impl RunStore for Backend {
         )
         .bind(id)
         .bind(with_runs)
-        .execute(&self.pool)
+        .execute(self.write_pool())
         .await?;
         if deleted.rows_affected() == 1 {
             return Ok(PipelineDeletion::Deleted);
@@ -267,7 +267,7 @@ impl RunStore for Backend {
         .bind(lease_until)
         .bind(id)
         .bind(owner)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.write_pool())
         .await?;
         Ok(cancel)
     }
@@ -279,7 +279,7 @@ impl RunStore for Backend {
         .bind(inputs)
         .bind(id)
         .bind(owner)
-        .execute(&self.pool)
+        .execute(self.write_pool())
         .await?
         .rows_affected();
         Ok(updated == 1)
@@ -378,7 +378,7 @@ impl RunStore for Backend {
         .bind(id)
         .bind(&previous_owner)
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.write_pool())
         .await?;
         if taken.rows_affected() != 1 {
             return Ok(None);
@@ -403,7 +403,7 @@ impl RunStore for Backend {
         .bind(every)
         .bind(id)
         .bind(owner)
-        .execute(&self.pool)
+        .execute(self.write_pool())
         .await?;
         Ok(released.rows_affected())
     }
@@ -474,7 +474,7 @@ impl RunStore for Backend {
         .bind(task.task_type)
         .bind(task.inputs)
         .bind(task.now)
-        .fetch_one(&self.pool)
+        .fetch_one(self.write_pool())
         .await?;
         Ok(id)
     }
@@ -495,7 +495,7 @@ impl RunStore for Backend {
         .bind(error)
         .bind(now)
         .bind(id)
-        .execute(&self.pool)
+        .execute(self.write_pool())
         .await?;
         Ok(())
     }
@@ -507,7 +507,7 @@ impl RunStore for Backend {
         .bind(task_run_id)
         .bind(at)
         .bind(line)
-        .fetch_one(&self.pool)
+        .fetch_one(self.write_pool())
         .await?;
         Ok(id)
     }

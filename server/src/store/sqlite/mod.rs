@@ -51,30 +51,66 @@ const CLAIM_ROW_LOCK: &str = "";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
 pub struct SqliteStore {
+    /// Connections that only read, opened read-only: any number of them
+    /// read at once beside the writer (WAL).
     pool: SqlitePool,
+    /// The one connection that writes. SQLite takes one writer at a time;
+    /// with one connection in the process, writers queue in order for it
+    /// here instead of each sleeping in SQLite's busy handler (1, 2, 5, 10
+    /// ms…) while another holds the lock — which was most of a triggering
+    /// delivery's latency while the engine wrote beside it.
+    write_pool: SqlitePool,
 }
+
+/// Read connections at most.
+const MAX_READERS: u32 = 8;
+/// How long a write waits for the write connection before it fails.
+const WRITE_WAIT: Duration = Duration::from_secs(10);
+/// How long a write waits for another process's write lock (a backup, the
+/// `sqlite3` shell) before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl SqliteStore {
     pub async fn connect(database_url: &str) -> StoreResult<Self> {
-        // SQLite has one writer at a time. A writer that finds the lock taken
-        // waits up to the busy timeout instead of failing, as long as its
-        // transaction did not read first: see `begin_write`.
         let options = SqliteConnectOptions::from_str(database_url)?
-            .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(BUSY_TIMEOUT);
         let file = options.get_filename();
-        if file != Path::new(":memory:") {
-            crate::files::prepare_private_database(file)
-                .map_err(|error| sqlx::Error::Io(std::io::Error::other(format!("{error:#}"))))?;
+        if file == Path::new(":memory:") {
+            // Each connection to `:memory:` is a database of its own: one
+            // connection does everything.
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await?;
+            return Ok(SqliteStore {
+                pool: pool.clone(),
+                write_pool: pool,
+            });
         }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
+        crate::files::prepare_private_database(file)
+            .map_err(|error| sqlx::Error::Io(std::io::Error::other(format!("{error:#}"))))?;
+        // The writer first: it creates the file and turns WAL on. A pooled
+        // SQLite connection never goes stale, so it is not pinged each time
+        // it is taken (a round trip to its thread).
+        let write_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(WRITE_WAIT)
+            .test_before_acquire(false)
+            .connect_with(options.clone().create_if_missing(true))
             .await?;
-        Ok(SqliteStore { pool })
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_READERS)
+            .test_before_acquire(false)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(SqliteStore { pool, write_pool })
+    }
+
+    fn write_pool(&self) -> &SqlitePool {
+        &self.write_pool
     }
 
     /// A transaction that holds the write lock from its start (`BEGIN
@@ -82,7 +118,7 @@ impl SqliteStore {
     /// reads first cannot take the lock later while another connection
     /// writes, and fails with SQLITE_BUSY at once, whatever the busy timeout.
     async fn begin_write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.write_pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// Marks the oldest QUEUED run whose pipeline is under its concurrency
@@ -125,13 +161,17 @@ impl SqliteStore {
 #[async_trait::async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> StoreResult<()> {
-        MIGRATOR.run(&self.pool).await?;
+        MIGRATOR.run(&self.write_pool).await?;
         Ok(())
     }
 
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    fn concurrent_writers(&self) -> usize {
+        1
     }
 
     fn is_single_process(&self) -> bool {
@@ -219,7 +259,7 @@ mod tests {
         let directory = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", directory.path().join("slipway.db").display());
         let store = super::SqliteStore::connect(&url).await.unwrap();
-        super::MIGRATOR.run(&store.pool).await.unwrap();
+        super::MIGRATOR.run(&store.write_pool).await.unwrap();
         let project = store.create_project("Demo", "", 1).await.unwrap();
         let spec = r#"{"notifications":[{"on":["canceled"],"email":{"to":["a@example.com"]}},
             {"on":["started","waiting"],"email":{"to":["a@example.com"]}},
