@@ -50,10 +50,8 @@ start_test_postgres() {
   local bin port
   bin="$(postgres_bin_dir)"
   TEST_POSTGRES_DIR="$(mktemp -d /tmp/slipway-postgres.XXXXXX)"
-  trap stop_test_postgres EXIT
-  # An interrupted run exits through the EXIT trap too, so the cluster never outlives it.
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
+  # Stopped however the run ends, so the cluster never outlives it.
+  at_exit stop_test_postgres
   if [ "$(id -u)" -eq 0 ]; then
     chown postgres: "$TEST_POSTGRES_DIR"
   fi

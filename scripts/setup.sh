@@ -20,6 +20,21 @@ CARGO_FUZZ_VERSION=0.13.2
 
 say() { printf '\033[1;34m==> %s\033[0m\n' "$*" >&2; }
 
+# What must happen however the script ends (passed, failed or interrupted): each
+# `at_exit STEP` adds a step, run in order by one EXIT trap.
+EXIT_STEPS=()
+run_exit_steps() {
+  local step
+  for step in "${EXIT_STEPS[@]}"; do "$step"; done
+}
+at_exit() {
+  EXIT_STEPS+=("$1")
+  trap run_exit_steps EXIT
+  # An interrupted run exits through the EXIT trap too.
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
@@ -53,10 +68,28 @@ install_rust_tools() {
       rustup component add "$component"
     fi
   done
+}
+
+# Builds a tool for this machine quickly rather than for running fast: the tools' own
+# release profiles (cargo-leptos: fat LTO, one codegen unit) took 16 of a cold set-up's
+# 40 minutes on 2 cores, and what the tools do per build (run cargo, wasm-bindgen's
+# transforms, minify a few KB of CSS and JS, compress) is a few seconds either way.
+# BENCHMARKS.md ("Cold set-up") has the figures and the check that the site is the same.
+install_tool() {
+  env -u CARGO_TARGET_DIR \
+    CARGO_PROFILE_RELEASE_LTO=false \
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=2 \
+    cargo install --root "$SLIPWAY_TOOLS" "$@"
+}
+
+# cargo-leptos and the wasm-bindgen CLI: only the site build needs them, so scripts/test
+# builds them in the background while the Rust tests run.
+install_site_tools() {
   mkdir -p "$SLIPWAY_TOOLS"
   if [ "$("$SLIPWAY_TOOLS/bin/cargo-leptos" --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
-    say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 11 minutes, once)"
-    env -u CARGO_TARGET_DIR cargo install "cargo-leptos@$CARGO_LEPTOS_VERSION" --locked --root "$SLIPWAY_TOOLS"
+    say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 12 minutes, once)"
+    install_tool "cargo-leptos@$CARGO_LEPTOS_VERSION" --locked
   fi
   # wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
   local wanted
@@ -64,8 +97,36 @@ install_rust_tools() {
   if [ "$("$SLIPWAY_TOOLS/bin/wasm-bindgen" --version 2>/dev/null | awk '{print $2}')" != "$wanted" ]; then
     say "installing wasm-bindgen-cli $wanted (about 2 minutes, once)"
     # Without --locked: its own lock file wants crates the registry does not hold.
-    env -u CARGO_TARGET_DIR cargo install wasm-bindgen-cli --version "$wanted" --root "$SLIPWAY_TOOLS" --force
+    install_tool wasm-bindgen-cli --version "$wanted" --force
   fi
+}
+
+# install_site_tools in the background, its output kept for when it fails; a run that
+# ends before it is waited for stops it.
+SITE_TOOLS_PID=""
+SITE_TOOLS_LOG=""
+start_site_tools_install() {
+  SITE_TOOLS_LOG="$(mktemp /tmp/slipway-site-tools.XXXXXX)"
+  install_site_tools >"$SITE_TOOLS_LOG" 2>&1 &
+  SITE_TOOLS_PID=$!
+  at_exit stop_site_tools_install
+}
+stop_site_tools_install() {
+  if [ -n "$SITE_TOOLS_PID" ]; then
+    pkill -TERM -P "$SITE_TOOLS_PID" 2>/dev/null || true
+    kill "$SITE_TOOLS_PID" 2>/dev/null || true
+    SITE_TOOLS_PID=""
+  fi
+  if [ -n "$SITE_TOOLS_LOG" ]; then rm -f "$SITE_TOOLS_LOG"; SITE_TOOLS_LOG=""; fi
+}
+wait_for_site_tools() {
+  if ! wait "$SITE_TOOLS_PID"; then
+    cat "$SITE_TOOLS_LOG" >&2
+    echo "installing cargo-leptos or the wasm-bindgen CLI failed (above)" >&2
+    exit 1
+  fi
+  grep '==>' "$SITE_TOOLS_LOG" >&2 || true
+  SITE_TOOLS_PID=""
 }
 
 # Only scripts/fuzz needs these: libFuzzer's instrumentation wants a nightly compiler.
@@ -77,7 +138,7 @@ install_fuzz_tools() {
   mkdir -p "$SLIPWAY_TOOLS"
   if [ "$("$SLIPWAY_TOOLS/bin/cargo-fuzz" --version 2>/dev/null | awk '{print $2}')" != "$CARGO_FUZZ_VERSION" ]; then
     say "installing cargo-fuzz $CARGO_FUZZ_VERSION (about a minute, once)"
-    env -u CARGO_TARGET_DIR cargo install "cargo-fuzz@$CARGO_FUZZ_VERSION" --locked --root "$SLIPWAY_TOOLS"
+    install_tool "cargo-fuzz@$CARGO_FUZZ_VERSION" --locked
   fi
 }
 
