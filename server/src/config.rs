@@ -45,6 +45,26 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Copy the SQLite database to a file, consistent, while the server runs.
+    /// The key in secret.key (or SLIPWAY_SECRET_KEY) is not in the copy: keep
+    /// it with the backup, stored apart.
+    Backup {
+        /// The file to write; it must not exist.
+        #[arg(long)]
+        to: PathBuf,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Put a backup in place as the database of a data directory that has
+    /// none yet; its key (secret.key or SLIPWAY_SECRET_KEY) must be the one
+    /// kept with the backup.
+    Restore {
+        /// The backup file (made by `slipway backup`).
+        #[arg(long)]
+        from: PathBuf,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

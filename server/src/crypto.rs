@@ -43,21 +43,35 @@ impl SecretBox {
 
     /// The key from the environment, else the data directory's key file (made if missing).
     pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Self> {
-        if let Ok(encoded) = std::env::var("SLIPWAY_SECRET_KEY") {
-            return Self::from_base64(encoded.trim()).context("SLIPWAY_SECRET_KEY");
+        if let Some(existing) = Self::load(data_dir)? {
+            return Ok(existing);
         }
         let path = data_dir.join(KEY_FILE);
-        if path.exists() {
-            let encoded = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            return Self::from_base64(encoded.trim()).with_context(|| path.display().to_string());
-        }
         let key = XChaCha20Poly1305::generate_key(&mut OsRng);
         crate::files::write_private_file(&path, &format!("{}\n", STANDARD.encode(key)))?;
         tracing::info!(file = %path.display(), "created the key that encrypts stored secrets; back it up with the database");
         Ok(SecretBox {
             cipher: XChaCha20Poly1305::new(&key),
         })
+    }
+
+    /// The key from the environment, else the data directory's key file;
+    /// `None` when there is neither (nothing is created).
+    pub fn load(data_dir: &Path) -> anyhow::Result<Option<Self>> {
+        if let Ok(encoded) = std::env::var("SLIPWAY_SECRET_KEY") {
+            return Self::from_base64(encoded.trim())
+                .context("SLIPWAY_SECRET_KEY")
+                .map(Some);
+        }
+        let path = data_dir.join(KEY_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let encoded = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        Self::from_base64(encoded.trim())
+            .with_context(|| path.display().to_string())
+            .map(Some)
     }
 
     fn from_base64(encoded: &str) -> anyhow::Result<Self> {

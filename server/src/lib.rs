@@ -2,6 +2,7 @@
 //! The Slipway server: one axum process that serves the UI and the API,
 //! receives registry webhooks and runs pipelines.
 
+pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod connect;

@@ -8,7 +8,7 @@ use server::config::{Cli, Command, GlobalRole, ServeArgs, StorageArgs, TokenComm
 use server::service::audit::record as audit;
 use server::service::{issue_api_token, token_event, AuditActor, AuditEvent};
 use server::startup::Application;
-use server::{secrets, store};
+use server::{backup, secrets, store};
 
 /// Stack of each runtime thread. Rendering a page on the server nests one
 /// future inside another per component; a debug build needs more than the
@@ -57,6 +57,22 @@ async fn run() -> anyhow::Result<()> {
         }) => {
             init_tracing(false);
             set_password(&storage, &user, role).await
+        }
+        Some(Command::Backup { to, storage }) => {
+            init_tracing(false);
+            let copied = backup::backup(&storage, &to).await?;
+            println!("backed up {copied}");
+            println!(
+                "keep the key that opens its secrets with it, stored apart: {} (or SLIPWAY_SECRET_KEY)",
+                storage.data_dir.join(server::crypto::KEY_FILE).display()
+            );
+            Ok(())
+        }
+        Some(Command::Restore { from, storage }) => {
+            init_tracing(false);
+            let copied = backup::restore(&storage, &from).await?;
+            println!("restored {copied}");
+            Ok(())
         }
     }
 }

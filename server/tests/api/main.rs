@@ -4,6 +4,7 @@
 mod approvals;
 mod audit;
 mod auth;
+mod backups;
 mod digests;
 mod endpoints;
 mod helpers;
