@@ -107,7 +107,8 @@ pub enum GlobalRole {
 
 #[derive(Clone, Debug, Args)]
 pub struct StorageArgs {
-    /// Directory for the SQLite database and the keys.
+    /// Directory for the SQLite database and the key that seals stored secrets
+    /// (secret.key, made at the first start; SLIPWAY_SECRET_KEY, 32 bytes in base64, instead).
     #[arg(long, env = "SLIPWAY_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
     /// Database URL: `sqlite:PATH`; defaults to `<data-dir>/slipway.db`.

@@ -5,6 +5,7 @@ mod approvals;
 mod audit;
 mod auth;
 mod backups;
+mod deploy_files;
 mod digests;
 mod endpoints;
 mod helpers;

@@ -7,7 +7,8 @@
 //!   `Discovery::run_aggregated` work.
 //! - Storage for namespaces, configmaps, secrets, services, pods, serviceaccounts
 //!   (core/v1), deployments, replicasets, statefulsets, daemonsets (apps/v1), jobs
-//!   and cronjobs (batch/v1): create, get, list (label selectors including set-based
+//!   and cronjobs (batch/v1), poddisruptionbudgets (policy/v1), ingresses
+//!   (networking.k8s.io/v1), roles and rolebindings (rbac.authorization.k8s.io/v1): create, get, list (label selectors including set-based
 //!   ones; `metadata.name`/`metadata.namespace` field selectors), replace with
 //!   resourceVersion conflicts, delete (with owner-reference cascade and namespace
 //!   contents), delete collection, JSON merge patch, JSON patch, server-side apply,

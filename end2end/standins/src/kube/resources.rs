@@ -73,6 +73,10 @@ pub(crate) static RESOURCES: &[ResourceType] = &[
     resource!("apps", "daemonsets", "daemonset", "DaemonSet", namespaced: true, short: ["ds"], status: true, names: Subdomain),
     resource!("batch", "jobs", "job", "Job", namespaced: true, short: [], status: true, names: Subdomain),
     resource!("batch", "cronjobs", "cronjob", "CronJob", namespaced: true, short: ["cj"], status: true, names: Subdomain),
+    resource!("policy", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", namespaced: true, short: ["pdb"], status: true, names: Subdomain),
+    resource!("networking.k8s.io", "ingresses", "ingress", "Ingress", namespaced: true, short: ["ing"], status: true, names: Subdomain),
+    resource!("rbac.authorization.k8s.io", "roles", "role", "Role", namespaced: true, short: [], status: false, names: Subdomain),
+    resource!("rbac.authorization.k8s.io", "rolebindings", "rolebinding", "RoleBinding", namespaced: true, short: [], status: false, names: Subdomain),
 ];
 
 impl ResourceType {
