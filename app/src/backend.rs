@@ -111,7 +111,8 @@ backend_of!(
     ApprovalsApi,
     WebhooksApi,
     ActivityApi,
-    AuditApi
+    AuditApi,
+    StatusApi
 );
 
 /// Signing in and out, passwords, and who a session or an API token belongs to.
@@ -403,6 +404,14 @@ pub trait AuditApi: Send + Sync {
     ) -> Result<Vec<AuditEntry>, AppError>;
     /// Whether the actor may read the audit trail at all (the navigation asks).
     async fn may_read_audit(&self, actor: &Actor) -> Result<bool, AppError>;
+}
+
+/// How the server stands, for operators.
+#[async_trait::async_trait]
+pub trait StatusApi: Send + Sync {
+    /// Version, replicas, database, queue, outbox and retention; global
+    /// admins only (403 for everyone else).
+    async fn server_status(&self, actor: &Actor) -> Result<crate::status::ServerStatus, AppError>;
 }
 
 #[cfg(test)]

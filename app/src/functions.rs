@@ -541,6 +541,12 @@ pub async fn list_audit(filter: AuditFilter) -> Result<Vec<AuditEntry>, AppError
         .await
 }
 
+/// How the server stands (the status page; global admins only).
+#[server(endpoint = "status")]
+pub async fn server_status() -> Result<crate::status::ServerStatus, AppError> {
+    session::as_actor(|backend, actor| async move { backend.server_status(&actor).await }).await
+}
+
 /// Whether the signed-in user may read the audit trail (the navigation's link).
 #[server(endpoint = "audit/allowed")]
 pub async fn may_read_audit() -> Result<bool, AppError> {

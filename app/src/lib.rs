@@ -19,6 +19,7 @@ pub mod model;
 mod pages;
 pub mod pipeline;
 pub mod redact;
+pub mod status;
 pub mod webhook;
 
 use leptos::prelude::*;
@@ -35,6 +36,7 @@ use pages::login::LoginPage;
 use pages::members::{MembersPage, UsersPage};
 use pages::pipelines::{PipelineEditorPage, PipelinesPage};
 use pages::projects::ProjectsPage;
+use pages::status::StatusPage;
 use pages::tokens::TokensPage;
 use pages::{activity::ActivityPage, webhooks::WebhooksPage};
 
@@ -89,6 +91,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("triggers/docker/activity") view=ActivityPage />
                     <Route path=path!("settings/tokens") view=TokensPage />
                     <Route path=path!("audit") view=AuditPage />
+                    <Route path=path!("settings/status") view=StatusPage />
                     <Route path=path!("settings/account") view=AccountPage />
                 </ParentRoute>
             </Routes>

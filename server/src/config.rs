@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::engine::{default_replica_id, EngineSettings, DEFAULT_LEASE};
 use crate::notify::{EmailSettings, RetryPolicy, DEFAULT_RETRY_BASE};
 use crate::receive::cidr::Cidr;
+use crate::retention::{RetentionPolicy, DEFAULT_KEEP_DAYS, DEFAULT_PRUNE_INTERVAL, MAX_KEEP_DAYS};
 use crate::service::sign_in_guard::{
     DEFAULT_CONCURRENT_HASHES, DEFAULT_FAILURES_PER_ADDRESS, DEFAULT_FAILURES_PER_USER_NAME,
     FAILURE_WINDOW,
@@ -172,6 +173,52 @@ pub struct ServeArgs {
     pub replica: ReplicaArgs,
     #[command(flatten)]
     pub notifications: NotificationArgs,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
+}
+
+/// How long history is kept.
+#[derive(Clone, Debug, Args)]
+pub struct RetentionArgs {
+    /// Days finished runs (with their task logs) and Activity rows are
+    /// kept; older ones are pruned hourly, one replica at a time. Never
+    /// pruned: a run queued, running or waiting, the last run of each
+    /// pipeline, the audit trail. 0 keeps everything (pruning off).
+    #[arg(
+        long,
+        env = "SLIPWAY_KEEP_DAYS",
+        default_value_t = DEFAULT_KEEP_DAYS,
+        value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_KEEP_DAYS))
+    )]
+    pub keep_days: u32,
+    /// Milliseconds between two retention passes of this replica (the first
+    /// comes at most a minute after the start). For tests; hidden from --help.
+    #[arg(
+        long,
+        env = "SLIPWAY_PRUNE_INTERVAL_MS",
+        hide = true,
+        default_value_t = DEFAULT_PRUNE_INTERVAL.as_millis() as u64,
+        value_parser = clap::value_parser!(u64).range(10..=DEFAULT_PRUNE_INTERVAL.as_millis() as u64 * 24)
+    )]
+    pub prune_interval_ms: u64,
+}
+
+impl Default for RetentionArgs {
+    fn default() -> Self {
+        RetentionArgs {
+            keep_days: DEFAULT_KEEP_DAYS,
+            prune_interval_ms: DEFAULT_PRUNE_INTERVAL.as_millis() as u64,
+        }
+    }
+}
+
+impl RetentionArgs {
+    pub fn policy(&self) -> RetentionPolicy {
+        RetentionPolicy::days(
+            self.keep_days,
+            Duration::from_millis(self.prune_interval_ms),
+        )
+    }
 }
 
 /// How pipelines' notifications are sent.

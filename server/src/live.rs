@@ -183,6 +183,11 @@ impl LiveBus {
         lock(&self.streams).limits = limits;
     }
 
+    /// Streams open on this replica now (`/metrics`).
+    pub fn open_streams(&self) -> usize {
+        lock(&self.streams).total
+    }
+
     /// Counts a new stream of the user, or refuses it at a limit.
     pub fn open_stream(&self, user_id: i64) -> Result<StreamSlot, AppError> {
         let mut streams = lock(&self.streams);

@@ -19,10 +19,13 @@ use crate::engine::{Engine, EngineContext, EngineStop};
 use crate::files::{create_private_dir, write_private_file};
 use crate::http::security::SecurityConfig;
 use crate::http::{router, AppParts, AppState, Readiness};
+use crate::metrics::{Metrics, SharedMetrics};
 use crate::notify::Notifier;
+use crate::retention::Pruner;
 use crate::secrets;
 use crate::service::Slipway;
-use crate::store::{self, LeaseRelease, SharedStore};
+use crate::store::{self, LeaseRelease, ReplicaHeartbeat, SharedStore};
+use app::status::HEARTBEAT_SECONDS;
 use tokio_util::sync::CancellationToken;
 
 /// The file that holds the first administrator's password until it is changed.
@@ -38,11 +41,13 @@ pub struct Application {
     pub store: SharedStore,
     engine: Arc<Engine>,
     notifier: Arc<Notifier>,
+    pruner: Arc<Pruner>,
     live: crate::live::LiveBus,
     refusals: crate::service::refusals::RefusalCounter,
     sign_in_guard: Arc<crate::service::SignInGuard>,
     readiness: Readiness,
     shutdown_grace: Duration,
+    replica_id: String,
 }
 
 /// Pipeline workers per process: runs mostly wait on clusters and registries,
@@ -61,6 +66,7 @@ impl Application {
             .with_context(|| format!("listening on {}", args.listen))?;
         let leptos_options = leptos_options(listener.local_addr()?)?;
         let secret_box = SecretBox::load_or_create(&args.storage.data_dir)?;
+        let metrics: SharedMetrics = Arc::new(Metrics::new());
         let outbound = Outbound {
             docker_hub_api_url: args.docker_hub_api_url.trim_end_matches('/').to_string(),
             docker_hub_registry_url: args
@@ -75,6 +81,7 @@ impl Application {
             timeout: OUTBOUND_TIMEOUT,
             callback_hosts: args.docker_hub_callback_hosts.clone(),
             deny_private_egress: args.deny_private_egress,
+            kube_requests: metrics.kube_requests.clone(),
         };
         let public_url = match &args.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),
@@ -99,6 +106,8 @@ impl Application {
             args.access.trusted_proxies.clone(),
             &front_end_module,
         )?;
+        let engine_settings = args.replica.engine_settings();
+        let replica_id = engine_settings.replica_id.clone();
         let slipway = Slipway::new(
             store.clone(),
             secret_box.clone(),
@@ -107,13 +116,14 @@ impl Application {
         )
         .with_sign_in_limits(args.access.sign_in_limits())
         .with_email(email.is_some())
-        .with_webhook_cache(args.replica.webhook_cache());
+        .with_webhook_cache(args.replica.webhook_cache())
+        .with_metrics(metrics.clone())
+        .with_replica(&replica_id, args.retention.keep_days);
         // On PostgreSQL, live events pass between the replicas (before the engine publishes any).
         slipway
             .live
             .connect_replicas(&args.storage.database_url())
             .await?;
-        let engine_settings = args.replica.engine_settings();
         let notifier = Notifier::new(
             store.clone(),
             outbound.clone(),
@@ -122,6 +132,11 @@ impl Application {
             &engine_settings.replica_id,
             args.notifications.retry_policy(),
         );
+        let pruner = Arc::new(Pruner::new(
+            store.clone(),
+            &engine_settings.replica_id,
+            args.retention.policy(),
+        ));
         // The engine gets only what it uses; the signals and the live bus are
         // the request side's own, so both sides wake, cancel and announce alike.
         let engine = Engine::new(
@@ -132,6 +147,7 @@ impl Application {
                 outbound,
                 secret_box,
                 public_url,
+                metrics,
             },
             engine_settings,
         );
@@ -164,11 +180,13 @@ impl Application {
             store,
             engine,
             notifier,
+            pruner,
             live,
             refusals,
             sign_in_guard,
             readiness,
             shutdown_grace: args.replica.shutdown_grace(),
+            replica_id,
         })
     }
 
@@ -207,6 +225,15 @@ impl Application {
         // Notifications go out beside the runs, never in their way.
         let stop_notifying = CancellationToken::new();
         let notifier = self.notifier.spawn(stop_notifying.clone());
+        // Old history is pruned beside the runs, in batches short enough
+        // never to hold the database up.
+        let stop_pruning = CancellationToken::new();
+        let pruner = self.pruner.spawn(stop_pruning.clone());
+        let heartbeat = spawn_heartbeat(
+            self.store.clone(),
+            self.replica_id.clone(),
+            stop_notifying.clone(),
+        );
         // The peer address feeds the webhooks' source allow-lists.
         let service = self
             .router
@@ -246,6 +273,9 @@ impl Application {
                 }
                 stop_notifying.cancel();
                 let _ = notifier.await;
+                stop_pruning.cancel();
+                let _ = pruner.await;
+                let _ = heartbeat.await;
                 return Ok(served??);
             }
         }
@@ -273,12 +303,50 @@ impl Application {
         // another replica) delivers what this one did not.
         stop_notifying.cancel();
         let _ = notifier.await;
+        stop_pruning.cancel();
+        let _ = pruner.await;
+        let _ = heartbeat.await;
         // After the engine: the other replicas hear how the handed-back runs stand.
         replicas.disconnect_replicas().await;
         stop_http.cancel();
         http.await??;
         Ok(())
     }
+}
+
+/// A replica not heard from for this long is forgotten by the others.
+const FORGET_REPLICAS_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Says this replica is alive now and every [`HEARTBEAT_SECONDS`] until
+/// `stop`, for the status page's list of replicas. A failed heartbeat is
+/// logged and the next one tried: it shows nothing but in that list.
+fn spawn_heartbeat(
+    store: SharedStore,
+    replica_id: String,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let started_at = now_millis();
+    tokio::spawn(async move {
+        let mut beats = tokio::time::interval(Duration::from_secs(HEARTBEAT_SECONDS));
+        beats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = beats.tick() => {}
+            }
+            let now = now_millis();
+            let heartbeat = ReplicaHeartbeat {
+                replica_id: replica_id.clone(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                started_at,
+                last_seen_at: now,
+            };
+            let forget_before = now.saturating_sub(FORGET_REPLICAS_AFTER.as_millis() as i64);
+            if let Err(error) = store.record_heartbeat(&heartbeat, forget_before).await {
+                tracing::warn!(%error, "recording this replica's heartbeat failed");
+            }
+        }
+    })
 }
 
 /// How often a draining replica looks whether its runs have ended.

@@ -74,6 +74,7 @@ fn SignedIn(user: User) -> impl IntoView {
                     <NavLink href="/settings/account" label="Your account" />
                     <NavLink href="/settings/tokens" label="API tokens" />
                     {user.is_admin.then(|| view! { <NavLink href="/settings/users" label="Users" /> })}
+                    {user.is_admin.then(|| view! { <NavLink href="/settings/status" label="Server status" /> })}
                     <Transition fallback=|| ()>
                         {move || {
                             matches!(audit_allowed.get(), Some(Ok(true)))

@@ -9,6 +9,7 @@ pub mod login;
 pub mod members;
 pub mod pipelines;
 pub mod projects;
+pub mod status;
 pub mod tokens;
 pub mod webhooks;
 pub mod widgets;

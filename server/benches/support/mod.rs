@@ -127,6 +127,7 @@ impl Bench {
             access: Default::default(),
             replica: Default::default(),
             notifications: Default::default(),
+            retention: Default::default(),
         };
         adjust(&mut args);
         let application = Application::build(&args).await?;

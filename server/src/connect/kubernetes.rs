@@ -18,6 +18,9 @@ use super::outbound::{
     describe_transport_failure, ensure_crypto_provider, excerpt, is_tls_failure,
 };
 use super::{ConnectError, Outbound};
+use crate::metrics::KubeRequestCounter;
+use tower::util::MapResultLayer;
+use tower::BoxError;
 
 /// Time limits of a Kubernetes client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,12 +58,14 @@ impl Default for KubeTimeouts {
 }
 
 /// A client for the endpoint's cluster. See [`kube_config`].
+/// Its requests are counted into `requests` (`/metrics`).
 pub async fn kube_client(
     endpoint: &Endpoint,
     secrets: &EndpointSecrets,
     timeouts: KubeTimeouts,
+    requests: &KubeRequestCounter,
 ) -> Result<kube::Client, ConnectError> {
-    client_from_config(kube_config(endpoint, secrets, timeouts).await?)
+    client_from_config(kube_config(endpoint, secrets, timeouts).await?, requests)
 }
 
 /// The client configuration of a Kubernetes endpoint:
@@ -144,9 +149,28 @@ async fn config_from_kubeconfig(
     Ok(config)
 }
 
-fn client_from_config(config: kube::Config) -> Result<kube::Client, ConnectError> {
+/// A client whose every request (discovery, reads, writes, watches) is
+/// counted by how it ended, under the client's own timeouts and TLS.
+fn client_from_config(
+    config: kube::Config,
+    requests: &KubeRequestCounter,
+) -> Result<kube::Client, ConnectError> {
     ensure_crypto_provider();
-    kube::Client::try_from(config).map_err(|error| ConnectError::KubeClient(error.to_string()))
+    let builder = kube::client::ClientBuilder::try_from(config)
+        .map_err(|error| ConnectError::KubeClient(error.to_string()))?;
+    Ok(builder
+        .with_layer(&MapResultLayer::new(counting(requests.clone())))
+        .build())
+}
+
+/// Records each answer's status class, or `error` when none came.
+fn counting<B>(
+    requests: KubeRequestCounter,
+) -> impl Fn(Result<http::Response<B>, BoxError>) -> Result<http::Response<B>, BoxError> + Clone {
+    move |answer| {
+        requests.record(answer.as_ref().ok().map(|answer| answer.status().as_u16()));
+        answer
+    }
 }
 
 fn cluster_uri(url: &str) -> Result<http::Uri, ConnectError> {
@@ -197,7 +221,8 @@ pub(super) async fn check_cluster(
         verifies_with_own_ca: config.root_cert.is_some() || config.accept_invalid_certs,
         timeout: outbound.timeout,
     };
-    let client = client_from_config(config).map_err(|error| error.to_string())?;
+    let client =
+        client_from_config(config, &outbound.kube_requests).map_err(|error| error.to_string())?;
 
     let version = client
         .apiserver_version()
@@ -463,9 +488,14 @@ mod tests {
             .expect("config");
         assert_eq!(config.default_namespace, "dev");
         assert!(config.auth_info.client_certificate_data.is_some());
-        let client = kube_client(&endpoint, &key(CLIENT_KEY_PEM), KubeTimeouts::default())
-            .await
-            .expect("client");
+        let client = kube_client(
+            &endpoint,
+            &key(CLIENT_KEY_PEM),
+            KubeTimeouts::default(),
+            &Default::default(),
+        )
+        .await
+        .expect("client");
         // The stand-in does not check client certificates, but the TLS
         // connection with one configured works.
         let version = client.apiserver_version().await.expect("version");

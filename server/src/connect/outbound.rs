@@ -38,6 +38,8 @@ pub struct Outbound {
     /// `--deny-private-egress`: refuse calls to loopback, link-local, private and
     /// cloud-metadata addresses (see [`private_address_kind`]).
     pub deny_private_egress: bool,
+    /// Counts the requests of every Kubernetes client built with this (`/metrics`).
+    pub kube_requests: crate::metrics::KubeRequestCounter,
 }
 
 impl Outbound {
@@ -349,6 +351,7 @@ impl Default for Outbound {
             timeout: Self::DEFAULT_TIMEOUT,
             callback_hosts: Vec::new(),
             deny_private_egress: false,
+            kube_requests: Default::default(),
         }
     }
 }

@@ -112,6 +112,8 @@ pub struct EngineContext {
     pub secret_box: SecretBox,
     /// Base of the run links sent in Docker Hub callbacks.
     pub public_url: String,
+    /// Counts runs' ends and tasks' times (`/metrics`).
+    pub metrics: crate::metrics::SharedMetrics,
 }
 
 /// Who this replica is to the other ones.

@@ -142,7 +142,7 @@ impl Engine {
             )
             .await;
         match recorded {
-            Ok(true) => {}
+            Ok(true) => self.context.metrics.run_finished(status),
             Ok(false) => {
                 // Another replica holds the run now and records its end.
                 tracing::warn!(

@@ -226,6 +226,7 @@ impl Engine {
                 (None, Ok(spec)) => self.execute(context, &spec, &values, &log).await,
             }
         };
+        let started = std::time::Instant::now();
         // A panic ends this task FAILED (and so its run), never the worker.
         let end = supervised("a task", work)
             .await
@@ -253,6 +254,9 @@ impl Engine {
                 });
             }
         };
+        self.context
+            .metrics
+            .task_finished(task.spec.kind(), status, started.elapsed());
         if let Err(error) = store
             .finish_task(task_run_id, status, output.as_deref(), error, now_millis())
             .await
@@ -365,6 +369,7 @@ impl Engine {
             &endpoint,
             &secrets,
             connect::KubeTimeouts::for_requests(REQUEST_TIMEOUT),
+            &self.context.outbound.kube_requests,
         )
         .await
         .map_err(|error| {

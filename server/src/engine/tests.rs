@@ -55,6 +55,7 @@ impl Harness {
             outbound: Outbound::default(),
             secret_box: SecretBox::from_key(&[7; 32]),
             public_url: "http://slipway.test".into(),
+            metrics: Default::default(),
         };
         Harness {
             engine: Engine::new(context.clone(), settings("this-replica")),

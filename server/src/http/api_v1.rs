@@ -142,6 +142,7 @@ pub fn router() -> Router<AppState> {
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{id}", delete(revoke_token))
         .route("/audit", get(list_audit))
+        .route("/status", get(server_status))
 }
 
 async fn me(ApiActor(actor): ApiActor) -> Json<app::model::User> {
@@ -819,4 +820,12 @@ async fn list_audit(
     Query(filter): Query<AuditFilter>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
     Ok(Json(state.backend.list_audit(&actor, filter).await?))
+}
+
+/// How the server stands (global admins): the status page's numbers.
+async fn server_status(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+) -> Result<Json<app::status::ServerStatus>, ApiError> {
+    Ok(Json(state.backend.server_status(&actor).await?))
 }

@@ -1,9 +1,10 @@
 //! The one axum router: the Leptos app (pages and server functions), the JSON
-//! API, and the health check.
+//! API, the health checks and the metrics.
 
 mod api_v1;
 pub mod error;
 mod live;
+mod metrics;
 mod readiness;
 mod receivers;
 mod request_log;
@@ -88,12 +89,14 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readiness::readyz))
+        .route("/metrics", get(metrics::metrics))
         .route(app::live::LIVE_PATH, get(live::live))
         .nest("/api/v1", api_v1::router())
         .nest("/pipelines/api", receivers::router())
         .leptos_routes_with_context(&state, routes, provide_request_context.clone(), move || {
             app::shell(options.clone())
         })
+        .route_layer(middleware::from_fn(metrics::note_matched_route))
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,
@@ -115,6 +118,10 @@ pub fn router(state: AppState) -> Router {
             security::security_headers,
         ))
         .layer(request_log::layer())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count_requests,
+        ))
         .with_state(state)
 }
 
@@ -145,6 +152,7 @@ async fn require_session_for_pages(
         && !path.starts_with("/pipelines/api/")
         && path != "/healthz"
         && path != "/readyz"
+        && path != "/metrics"
         && path != "/favicon.ico";
     if !is_page {
         return next.run(request).await;

@@ -27,7 +27,7 @@ use crate::store::{
 /// Deliveries of the same push within this window start one run: retries,
 /// the one webhook per platform of a multi-arch push, the same POST reaching
 /// several replicas.
-const DEDUPE_WINDOW_MILLIS: i64 = 10 * 60 * 1000;
+pub const DEDUPE_WINDOW_MILLIS: i64 = 10 * 60 * 1000;
 
 /// The Activity reason of an event whose run failed to start inside the
 /// server: what failed is for the log, not for the page.
@@ -98,6 +98,29 @@ impl Slipway {
     /// before the run starts.
     #[tracing::instrument(skip_all, fields(source = delivery.source.as_str()))]
     pub async fn receive(&self, delivery: Delivery<'_>) -> Result<DeliveryAnswer, DeliveryRefusal> {
+        let started = std::time::Instant::now();
+        let mut source = delivery.source;
+        let answer = self.check_and_record(delivery, &mut source).await;
+        let outcome = match &answer {
+            Ok(answer) => crate::metrics::delivery_outcome(answer.status),
+            Err(DeliveryRefusal::Unauthorized) => "unauthorized",
+            Err(DeliveryRefusal::Rejected { .. }) => "rejected",
+            Err(DeliveryRefusal::Counted(CountedRefusal::OffAllowList)) => "off_allow_list",
+            Err(DeliveryRefusal::Counted(CountedRefusal::OverLimit { .. })) => "rate_limited",
+            Err(DeliveryRefusal::Internal) => "error",
+        };
+        self.metrics
+            .delivery_handled(source, outcome, started.elapsed());
+        answer
+    }
+
+    /// [`Self::receive`] but for the counting; `source` becomes the format
+    /// the body was read as, once it is.
+    async fn check_and_record(
+        &self,
+        delivery: Delivery<'_>,
+        source: &mut DeliverySource,
+    ) -> Result<DeliveryAnswer, DeliveryRefusal> {
         let webhook = self.webhook_of_token(delivery.secure_token).await?;
         if delivery.github.must_be_signed()
             && !github_signature::signed_with(
@@ -131,6 +154,7 @@ impl Slipway {
             }
             Err(refusal) => return Err(refusal),
         };
+        *source = parsed.source;
         // Layer pushes and untagged manifest pushes carry nothing to deploy
         // and say nothing: no Activity row. Other events that are not pushes
         // (pulls, deletes, a ping) are one IGNORED row saying what they were.

@@ -373,10 +373,10 @@ impl ExecutionsApi for Slipway {
         match self.store.request_cancel(record.id, now_millis()).await? {
             CancelOutcome::Requested => self.signals.cancel(record.id),
             CancelOutcome::CanceledInQueue | CancelOutcome::CanceledWhileWaiting => {
-                self.live.publish(crate::live::execution_event(
-                    &record,
-                    app::execution::ExecutionStatus::Canceled,
-                ))
+                let canceled = app::execution::ExecutionStatus::Canceled;
+                self.metrics.run_finished(canceled);
+                self.live
+                    .publish(crate::live::execution_event(&record, canceled))
             }
             CancelOutcome::AlreadyFinished => {
                 return Err(AppError::conflict(format!(

@@ -19,6 +19,7 @@ mod projects;
 pub(crate) mod push_order;
 pub mod refusals;
 pub mod sign_in_guard;
+mod status;
 mod tag_trial;
 mod users;
 pub mod webhook_tokens;
@@ -121,6 +122,12 @@ pub struct Slipway {
     delivery_writer: std::sync::Arc<delivery_writer::DeliveryWriter>,
     /// Webhooks by token hash, for the deliveries of the next moments.
     webhook_tokens: std::sync::Arc<webhook_tokens::WebhookTokenCache>,
+    /// What `/metrics` reports; shared with the engine and the router.
+    pub metrics: crate::metrics::SharedMetrics,
+    /// This replica's name to the others (`--replica-id`).
+    pub replica_id: String,
+    /// `--keep-days`, as the status page shows it.
+    pub keep_days: u32,
 }
 
 impl Slipway {
@@ -147,7 +154,25 @@ impl Slipway {
             refusals: Default::default(),
             sign_in_guard: std::sync::Arc::new(SignInGuard::new(SignInLimits::default())),
             email_configured: false,
+            metrics: Default::default(),
+            replica_id: crate::engine::default_replica_id(),
+            keep_days: crate::retention::DEFAULT_KEEP_DAYS,
         }
+    }
+
+    /// The same service named `replica_id` and pruning after `keep_days`
+    /// (as the server's flags say; the status page shows both).
+    pub fn with_replica(mut self, replica_id: &str, keep_days: u32) -> Self {
+        self.replica_id = replica_id.to_string();
+        self.keep_days = keep_days;
+        self
+    }
+
+    /// The same service counting into `metrics` (the one the engine and
+    /// the router count into too).
+    pub fn with_metrics(mut self, metrics: crate::metrics::SharedMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// The same service, able to send email notifications or not.

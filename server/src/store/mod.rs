@@ -4,14 +4,16 @@
 //!
 //! The interface is split by domain ([`IdentityStore`], [`ProjectStore`],
 //! [`EndpointStore`], [`RunStore`], [`HookStore`], [`AuditStore`],
-//! [`NotificationStore`]) so each backend can keep
-//! one file per domain; callers only ever hold a [`SharedStore`].
+//! [`NotificationStore`], [`MaintenanceStore`], [`OperationsStore`]) so each
+//! backend can keep one file per domain; callers only ever hold a [`SharedStore`].
 
 pub mod audit;
 pub mod endpoints;
 pub mod hooks;
 pub mod identity;
+pub mod maintenance;
 pub mod notifications;
+pub mod operations;
 mod postgres;
 pub mod projects;
 pub mod runs;
@@ -26,7 +28,9 @@ pub use audit::*;
 pub use endpoints::*;
 pub use hooks::*;
 pub use identity::*;
+pub use maintenance::*;
 pub use notifications::*;
+pub use operations::*;
 pub use postgres::PostgresStore;
 pub use projects::*;
 pub use runs::*;
@@ -96,6 +100,8 @@ pub trait Store:
     + HookStore
     + AuditStore
     + NotificationStore
+    + MaintenanceStore
+    + OperationsStore
     + Send
     + Sync
     + 'static

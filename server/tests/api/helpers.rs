@@ -57,14 +57,20 @@ pub fn serve_args(data_dir: &Path) -> ServeArgs {
         access: Default::default(),
         replica: Default::default(),
         notifications: Default::default(),
+        retention: Default::default(),
     }
+}
+
+/// Whether this pass runs the servers on PostgreSQL (`SLIPWAY_TEST_BACKEND=postgres`).
+pub fn on_postgres() -> bool {
+    std::env::var("SLIPWAY_TEST_BACKEND").as_deref() == Ok("postgres")
 }
 
 /// With `SLIPWAY_TEST_BACKEND=postgres` the server of a data directory keeps
 /// its data in a PostgreSQL database of its own (created at the first start,
 /// found again at a restart); otherwise in SQLite, in the data directory.
 pub async fn postgres_database_of(data_dir: &Path) -> Option<String> {
-    if std::env::var("SLIPWAY_TEST_BACKEND").as_deref() != Ok("postgres") {
+    if !on_postgres() {
         return None;
     }
     let remembered = data_dir.join("test-database-url");
@@ -209,6 +215,24 @@ impl Database {
             }
         };
         found.expect("the row is read")
+    }
+
+    /// Runs a statement without parameters; answers the rows it changed.
+    pub async fn execute(&self, statement: &str) -> u64 {
+        let done = match self {
+            Database::Sqlite(pool) => sqlx::query(statement)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()),
+            Database::Postgres(pool) => sqlx::query(statement)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()),
+        };
+        match done {
+            Ok(rows) => rows,
+            Err(error) => panic!("{statement}: {error}"),
+        }
     }
 
     /// The one integer the statement selects.

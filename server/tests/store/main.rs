@@ -8,7 +8,9 @@ mod endpoints;
 mod hooks;
 mod identity;
 mod notifications;
+mod operations;
 mod projects;
+mod retention;
 mod runs;
 mod states;
 mod support;
@@ -54,7 +56,14 @@ macro_rules! contract_suite {
             audit::a_project_administrator_sees_only_the_projects_they_administer,
             notifications::a_runs_changes_queue_the_notifications_naming_them,
             notifications::due_notifications_are_claimed_once_and_recorded_by_their_holder,
-            notifications::racing_claimers_never_share_a_notification;
+            notifications::racing_claimers_never_share_a_notification,
+            retention::old_finished_runs_and_activity_go_and_what_is_kept_stays,
+            retention::keeping_forever_prunes_only_expired_dedupe_keys,
+            retention::batches_are_bounded_and_a_pass_prunes_them_all,
+            retention::one_replica_at_a_time_holds_the_lease,
+            retention::dedupe_keys_past_their_window_go,
+            operations::replicas_say_they_are_alive_and_are_forgotten_when_gone,
+            operations::work_in_progress_counts_unfinished_runs_and_the_oldest_queued;
             raw: states::unknown_stored_texts_are_read_errors,
             notifications::the_outbox_keeps_one_row_per_event_and_notification,
         );

@@ -21,8 +21,12 @@ mod hooks;
 mod identity;
 #[path = "../sql/lookups.rs"]
 mod lookups;
+#[path = "../sql/maintenance.rs"]
+mod maintenance;
 #[path = "../sql/notifications.rs"]
 pub(crate) mod notifications;
+#[path = "../sql/operations.rs"]
+mod operations;
 #[path = "../sql/projects.rs"]
 mod projects;
 #[path = "../sql/rows.rs"]
@@ -41,6 +45,9 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 use self::lookups::missing;
 use super::{Store, StoreError, StoreResult};
+
+/// What the status page and `/metrics` call this backend.
+const BACKEND_NAME: &str = "postgresql";
 
 /// How the notification claim's inner select locks the rows it picks:
 /// replicas claiming at once skip each other's rows.
@@ -79,6 +86,20 @@ impl PostgresStore {
     /// PostgreSQL takes many writers at once: reads and writes share the pool.
     fn write_pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The pools by name, for `pool_use`.
+    fn pools(&self) -> Vec<(&'static str, &PgPool)> {
+        vec![("shared", &self.pool)]
+    }
+
+    /// The whole database's size, as PostgreSQL counts it.
+    async fn size_on_disk(&self) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT pg_database_size(current_database())")
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     /// Under PostgreSQL's default isolation (read committed) every statement

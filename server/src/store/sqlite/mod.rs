@@ -22,8 +22,12 @@ mod hooks;
 mod identity;
 #[path = "../sql/lookups.rs"]
 mod lookups;
+#[path = "../sql/maintenance.rs"]
+mod maintenance;
 #[path = "../sql/notifications.rs"]
 pub(crate) mod notifications;
+#[path = "../sql/operations.rs"]
+mod operations;
 #[path = "../sql/projects.rs"]
 mod projects;
 #[path = "../sql/rows.rs"]
@@ -43,6 +47,9 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use self::lookups::missing;
 use super::{Store, StoreError, StoreResult};
+
+/// What the status page and `/metrics` call this backend.
+const BACKEND_NAME: &str = "sqlite";
 
 /// How the notification claim's inner select locks the rows it picks: not
 /// at all, as SQLite runs the claim's one statement alone.
@@ -111,6 +118,26 @@ impl SqliteStore {
 
     fn write_pool(&self) -> &SqlitePool {
         &self.write_pool
+    }
+
+    /// The pools by name, for `pool_use`; `:memory:` has just the one.
+    fn pools(&self) -> Vec<(&'static str, &SqlitePool)> {
+        if self.pool.options().get_max_connections() == 1 {
+            vec![("shared", &self.pool)]
+        } else {
+            vec![("read", &self.pool), ("write", &self.write_pool)]
+        }
+    }
+
+    /// The database file's pages, free ones included (SQLite reuses them
+    /// before it grows the file); the WAL is not counted, it is checkpointed
+    /// back into the file.
+    async fn size_on_disk(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+        )
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// A transaction that holds the write lock from its start (`BEGIN
