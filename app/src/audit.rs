@@ -19,6 +19,7 @@ macro_rules! audit_actions {
         /// What happened. The dotted names are stable: scripts filter by them
         /// and log readers match them; add names, never rename one.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
         pub enum AuditAction {
             $($(#[$doc])* #[serde(rename = $name)] $variant,)*
         }
@@ -101,6 +102,7 @@ audit_actions! {
 /// How it ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum AuditOutcome {
     /// Done as asked.
     Success,
@@ -135,6 +137,7 @@ impl AuditOutcome {
 /// What kind of object an entry is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum AuditTargetKind {
     User,
     ApiToken,
@@ -188,8 +191,10 @@ impl AuditTargetKind {
 
 /// One entry of the audit trail.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub id: i64,
+    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
     pub at: Millis,
     /// The user who acted, when there was one with an id (none for the
     /// command line, an unknown name at sign-in, or a registry's sender).
@@ -216,6 +221,7 @@ pub struct AuditEntry {
 /// `GET /api/v1/audit?project=&user=&action=&before=&limit=`. Empty values
 /// mean "any".
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct AuditFilter {
     /// A project id or name.
     pub project: Option<String>,

@@ -13,6 +13,7 @@ mod ingest_kill;
 mod live;
 mod live_replicas;
 mod notifications;
+mod openapi;
 mod pipelines;
 mod processes;
 mod projects;
