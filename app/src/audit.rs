@@ -19,7 +19,6 @@ macro_rules! audit_actions {
         /// What happened. The dotted names are stable: scripts filter by them
         /// and log readers match them; add names, never rename one.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
         pub enum AuditAction {
             $($(#[$doc])* #[serde(rename = $name)] $variant,)*
         }
@@ -98,6 +97,25 @@ audit_actions! {
     /// one entry per sender and counting window, never one per request.
     DeliveryRefusedByAllowList => "delivery.refused_by_allow_list", "deliveries refused by the allow-list";
 }
+
+/// The OpenAPI schema of [`AuditAction`], written by hand: the derive does
+/// not see the `serde(rename)` of variants made by `audit_actions!` (it would
+/// list the Rust names), so the names come from the same table instead.
+#[cfg(feature = "ssr")]
+impl utoipa::PartialSchema for AuditAction {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "What happened: a stable dotted name (names are added, never renamed).",
+            ))
+            .enum_values(Some(AuditAction::ALL.iter().map(|action| action.as_str())))
+            .into()
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl utoipa::ToSchema for AuditAction {}
 
 /// How it ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -239,6 +257,19 @@ pub struct AuditFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The API's document lists the names serde writes, not the Rust ones.
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn the_openapi_schema_of_actions_lists_their_dotted_names() {
+        use utoipa::PartialSchema;
+        let schema = serde_json::to_value(AuditAction::schema()).expect("serializes");
+        let written: Vec<serde_json::Value> = AuditAction::ALL
+            .iter()
+            .map(|action| serde_json::to_value(action).expect("serializes"))
+            .collect();
+        assert_eq!(schema["enum"], serde_json::Value::Array(written));
+    }
 
     #[test]
     fn action_names_are_dotted_unique_and_read_back() {

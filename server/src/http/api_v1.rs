@@ -724,7 +724,7 @@ async fn list_pipelines(
         (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
         (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
         (status = 409, description = "A pipeline of that name exists in the project", body = ErrorBody),
-        (status = 422, description = "An invalid definition, `field` naming the place (`stages[0].tasks[1].endpoint`); `field` names the input", body = ErrorBody),
+        (status = 422, description = "An invalid definition; `field` names the place (`stages[0].tasks[1].endpoint`)", body = ErrorBody),
         (status = 415, description = "Neither JSON nor YAML", body = ErrorBody),
     )
 )]
@@ -781,7 +781,7 @@ async fn get_pipeline(
         (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
         (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
         (status = 409, description = "Another pipeline of the project has that name", body = ErrorBody),
-        (status = 422, description = "An invalid definition, `field` naming the place; `field` names the input", body = ErrorBody),
+        (status = 422, description = "An invalid definition; `field` names the place", body = ErrorBody),
         (status = 415, description = "Neither JSON nor YAML", body = ErrorBody),
     )
 )]
@@ -1211,6 +1211,16 @@ async fn patch_webhook(
     Ok(Json(updated))
 }
 
+/// A webhook deleted here whose Docker Hub side could not be deleted: the
+/// person removes it there by hand.
+#[derive(Serialize, ToSchema)]
+struct HubSideLeft {
+    /// Always `not_synced`.
+    hub_sync: HubSyncState,
+    /// Why the Hub side is left.
+    message: String,
+}
+
 #[utoipa::path(
     delete,
     path = "/webhooks/docker/{reference}",
@@ -1224,16 +1234,6 @@ async fn patch_webhook(
         (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
     )
 )]
-/// A webhook deleted here whose Docker Hub side could not be deleted: the
-/// person removes it there by hand.
-#[derive(Serialize, ToSchema)]
-struct HubSideLeft {
-    /// Always `not_synced`.
-    hub_sync: HubSyncState,
-    /// Why the Hub side is left.
-    message: String,
-}
-
 async fn delete_webhook(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
