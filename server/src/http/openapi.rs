@@ -166,7 +166,10 @@ fn document_json() -> &'static str {
     responses((status = 200, description = "The OpenAPI 3.1 document", body = serde_json::Value))
 )]
 pub async fn openapi_json() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], document_json())
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        document_json(),
+    )
 }
 
 #[cfg(test)]

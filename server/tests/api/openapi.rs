@@ -201,7 +201,10 @@ async fn the_document_is_openapi_3_1_and_every_error_answer_is_the_error_body() 
         .flatten();
     for requirement in requirements.cloned().chain(operation_requirements) {
         for name in requirement.as_object().expect("a requirement").keys() {
-            assert!(schemes.contains_key(name), "undefined security scheme {name}");
+            assert!(
+                schemes.contains_key(name),
+                "undefined security scheme {name}"
+            );
         }
     }
 
@@ -264,7 +267,10 @@ async fn every_route_of_the_readme_is_described_and_served() {
             .join("/");
         let answer = app
             .client
-            .request(Method::from_bytes(method.as_bytes()).unwrap(), app.url(&concrete))
+            .request(
+                Method::from_bytes(method.as_bytes()).unwrap(),
+                app.url(&concrete),
+            )
             .bearer_auth(&app.admin_token)
             .json(&json!({}))
             .send()
@@ -319,7 +325,10 @@ impl Examples {
         let example = self.of(method, path);
         let answer = app
             .client
-            .request(Method::from_bytes(method.as_bytes()).unwrap(), app.url(concrete))
+            .request(
+                Method::from_bytes(method.as_bytes()).unwrap(),
+                app.url(concrete),
+            )
             .bearer_auth(token)
             .json(&example)
             .send()
@@ -349,7 +358,9 @@ fn json_example(operation: &Value) -> Option<&Value> {
 
 /// A path with its one parameter filled in.
 fn with(path: &str, value: &Value) -> String {
-    let value = value.as_str().map_or_else(|| value.to_string(), str::to_string);
+    let value = value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_string);
     let (before, rest) = path.split_once('{').expect("a parameter");
     let (_, after) = rest.split_once('}').expect("a closed parameter");
     format!("{before}{value}{after}")
@@ -365,7 +376,9 @@ async fn every_request_example_of_the_document_is_accepted() {
     let admin = app.admin_token.clone();
 
     // People and the project.
-    examples.send(&app, &admin, "POST", "/api/v1/users", "/api/v1/users").await;
+    examples
+        .send(&app, &admin, "POST", "/api/v1/users", "/api/v1/users")
+        .await;
     let member = examples.of("POST", "/api/v1/users")["username"].clone();
     let member_token = create_token(&app.store, member.as_str().unwrap(), false).await;
     let project = examples
@@ -374,20 +387,40 @@ async fn every_request_example_of_the_document_is_accepted() {
         .clone();
     let project_path = "/api/v1/projects/{reference}";
     examples
-        .send(&app, &admin, "PUT", project_path, &with(project_path, &project))
+        .send(
+            &app,
+            &admin,
+            "PUT",
+            project_path,
+            &with(project_path, &project),
+        )
         .await;
     let membership = "/api/v1/projects/{reference}/members/{username}";
     let concrete = with(&with(membership, &project), &member);
-    examples.send(&app, &admin, "PUT", membership, &concrete).await;
+    examples
+        .send(&app, &admin, "PUT", membership, &concrete)
+        .await;
 
     // The cluster of the example, and the registry the webhook example names.
     let endpoint = examples
-        .send(&app, &admin, "POST", "/api/v1/endpoints", "/api/v1/endpoints")
+        .send(
+            &app,
+            &admin,
+            "POST",
+            "/api/v1/endpoints",
+            "/api/v1/endpoints",
+        )
         .await["name"]
         .clone();
     let endpoint_path = "/api/v1/endpoints/{reference}";
     examples
-        .send(&app, &admin, "PUT", endpoint_path, &with(endpoint_path, &endpoint))
+        .send(
+            &app,
+            &admin,
+            "PUT",
+            endpoint_path,
+            &with(endpoint_path, &endpoint),
+        )
         .await;
     let webhook_example = examples.of("POST", "/api/v1/webhooks/docker");
     let registry = json!({"project": project, "name": webhook_example["endpoint"],
@@ -398,12 +431,24 @@ async fn every_request_example_of_the_document_is_accepted() {
 
     // The pipeline, and a run approved and one rejected by its approver.
     let pipeline = examples
-        .send(&app, &admin, "POST", "/api/v1/pipelines", "/api/v1/pipelines")
+        .send(
+            &app,
+            &admin,
+            "POST",
+            "/api/v1/pipelines",
+            "/api/v1/pipelines",
+        )
         .await["name"]
         .clone();
     let pipeline_path = "/api/v1/pipelines/{reference}";
     examples
-        .send(&app, &admin, "PUT", pipeline_path, &with(pipeline_path, &pipeline))
+        .send(
+            &app,
+            &admin,
+            "PUT",
+            pipeline_path,
+            &with(pipeline_path, &pipeline),
+        )
         .await;
     let runs = "/api/v1/pipelines/{reference}/executions";
     for decision in ["approve", "reject"] {
@@ -422,9 +467,17 @@ async fn every_request_example_of_the_document_is_accepted() {
     }
 
     // A token, the webhook, its tag trial and changes, and deliveries to it.
-    examples.send(&app, &admin, "POST", "/api/v1/tokens", "/api/v1/tokens").await;
+    examples
+        .send(&app, &admin, "POST", "/api/v1/tokens", "/api/v1/tokens")
+        .await;
     let webhook = examples
-        .send(&app, &admin, "POST", "/api/v1/webhooks/docker", "/api/v1/webhooks/docker")
+        .send(
+            &app,
+            &admin,
+            "POST",
+            "/api/v1/webhooks/docker",
+            "/api/v1/webhooks/docker",
+        )
         .await;
     let hook_url = webhook["hook_url"].as_str().expect("the hook URL");
     let secure_token = hook_url
@@ -433,11 +486,17 @@ async fn every_request_example_of_the_document_is_accepted() {
         .1
         .to_string();
     let try_path = "/api/v1/webhooks/docker/try";
-    examples.send(&app, &admin, "POST", try_path, try_path).await;
+    examples
+        .send(&app, &admin, "POST", try_path, try_path)
+        .await;
     let webhook_path = "/api/v1/webhooks/docker/{reference}";
     let concrete = with(webhook_path, &webhook["name"]);
-    examples.send(&app, &admin, "PUT", webhook_path, &concrete).await;
-    examples.send(&app, &admin, "PATCH", webhook_path, &concrete).await;
+    examples
+        .send(&app, &admin, "PUT", webhook_path, &concrete)
+        .await;
+    examples
+        .send(&app, &admin, "PATCH", webhook_path, &concrete)
+        .await;
     for receiver in [
         "/pipelines/api/docker-hub-webhooks",
         "/pipelines/api/registry-webhooks",
