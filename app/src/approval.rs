@@ -28,6 +28,7 @@ impl Decision {
 /// The body of `POST /api/v1/executions/{id}/approve` and `/reject`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DecisionRequest {
     /// `<stage>.<task>`; may be left out when one approval task waits.
     #[serde(default)]
@@ -38,6 +39,7 @@ pub struct DecisionRequest {
 
 /// An approval task's request, on its task in a run's view.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApprovalView {
     /// The summary with its bindings resolved.
     pub summary: String,
@@ -45,6 +47,7 @@ pub struct ApprovalView {
     pub approver_roles: Vec<String>,
     pub allow_self_approval: bool,
     /// When it expires (while it waits).
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
     pub expires_at: Option<Millis>,
     /// What the next stage's Kubernetes tasks would change (server-side dry
     /// runs when the approval started): `[{"task", "diff"} | {"task", "error"}]`.
@@ -59,6 +62,7 @@ pub struct ApprovalView {
 
 /// An approval waiting for the reader: what the navigation counts and lists.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct WaitingApproval {
     pub execution_id: i64,
     pub project: String,
@@ -67,6 +71,7 @@ pub struct WaitingApproval {
     /// `<stage>.<task>`.
     pub task: String,
     pub summary: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
     pub expires_at: Option<Millis>,
 }
 

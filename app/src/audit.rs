@@ -98,9 +98,29 @@ audit_actions! {
     DeliveryRefusedByAllowList => "delivery.refused_by_allow_list", "deliveries refused by the allow-list";
 }
 
+/// The OpenAPI schema of [`AuditAction`], written by hand: the derive does
+/// not see the `serde(rename)` of variants made by `audit_actions!` (it would
+/// list the Rust names), so the names come from the same table instead.
+#[cfg(feature = "ssr")]
+impl utoipa::PartialSchema for AuditAction {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "What happened: a stable dotted name (names are added, never renamed).",
+            ))
+            .enum_values(Some(AuditAction::ALL.iter().map(|action| action.as_str())))
+            .into()
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl utoipa::ToSchema for AuditAction {}
+
 /// How it ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum AuditOutcome {
     /// Done as asked.
     Success,
@@ -135,6 +155,7 @@ impl AuditOutcome {
 /// What kind of object an entry is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum AuditTargetKind {
     User,
     ApiToken,
@@ -188,8 +209,10 @@ impl AuditTargetKind {
 
 /// One entry of the audit trail.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub id: i64,
+    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
     pub at: Millis,
     /// The user who acted, when there was one with an id (none for the
     /// command line, an unknown name at sign-in, or a registry's sender).
@@ -216,6 +239,7 @@ pub struct AuditEntry {
 /// `GET /api/v1/audit?project=&user=&action=&before=&limit=`. Empty values
 /// mean "any".
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct AuditFilter {
     /// A project id or name.
     pub project: Option<String>,
@@ -233,6 +257,19 @@ pub struct AuditFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The API's document lists the names serde writes, not the Rust ones.
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn the_openapi_schema_of_actions_lists_their_dotted_names() {
+        use utoipa::PartialSchema;
+        let schema = serde_json::to_value(AuditAction::schema()).expect("serializes");
+        let written: Vec<serde_json::Value> = AuditAction::ALL
+            .iter()
+            .map(|action| serde_json::to_value(action).expect("serializes"))
+            .collect();
+        assert_eq!(schema["enum"], serde_json::Value::Array(written));
+    }
 
     #[test]
     fn action_names_are_dotted_unique_and_read_back() {

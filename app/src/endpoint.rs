@@ -8,6 +8,7 @@ use crate::model::Millis;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum EndpointKind {
     DockerRegistry,
     Kubernetes,
@@ -37,6 +38,7 @@ impl EndpointKind {
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum RegistryServerType {
     /// Docker Hub: credentials are checked through the Hub API's login.
     #[default]
@@ -72,6 +74,7 @@ impl RegistryServerType {
 /// How Slipway authenticates to a Kubernetes API server.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum KubernetesAuth {
     /// A bearer token (for example a service account's).
     #[default]
@@ -113,9 +116,11 @@ impl KubernetesAuth {
 
 /// The result of the last Validate action.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Validation {
     pub ok: bool,
     pub message: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
     pub checked_at: Millis,
 }
 
@@ -123,6 +128,7 @@ pub struct Validation {
 /// fields that do not belong to the endpoint's kind stay empty.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EndpointSettings {
     // Docker registry
     pub server_type: Option<RegistryServerType>,
@@ -139,6 +145,7 @@ pub struct EndpointSettings {
 
 /// An endpoint as pages and the API show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Endpoint {
     pub id: i64,
     pub project: String,
@@ -153,7 +160,9 @@ pub struct Endpoint {
     /// Which secrets are stored (never their values): e.g. `["password"]`.
     pub stored_secrets: Vec<String>,
     pub last_validation: Option<Validation>,
+    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
     pub created_at: Millis,
+    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
     pub updated_at: Millis,
 }
 
@@ -168,6 +177,7 @@ impl Endpoint {
 /// A create or an edit. A secret left out (or empty) on an edit keeps the stored one.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EndpointInput {
     pub project: String,
     pub name: String,

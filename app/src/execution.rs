@@ -10,17 +10,21 @@ use crate::pipeline::PipelineSpec;
 
 /// A stored pipeline: its definition plus identity.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Pipeline {
     pub id: i64,
     pub project_id: i64,
     #[serde(flatten)]
     pub spec: PipelineSpec,
+    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
     pub created_at: Millis,
+    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
     pub updated_at: Millis,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum ExecutionStatus {
     Queued,
     Running,
@@ -66,6 +70,7 @@ impl ExecutionStatus {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum TaskStatus {
     Running,
     /// An approval task waiting for a decision.
@@ -108,6 +113,7 @@ pub const TRIGGER_KINDS: [&str; 2] = ["manual", "docker"];
 
 /// What started a run.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Trigger {
     /// `manual` or `docker`.
     pub kind: String,
@@ -128,6 +134,7 @@ pub struct Trigger {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ExecutionSummary {
     pub id: i64,
     pub pipeline_id: i64,
@@ -138,8 +145,11 @@ pub struct ExecutionSummary {
     pub status: ExecutionStatus,
     pub trigger: Trigger,
     pub error: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
     pub created_at: Millis,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
     pub started_at: Option<Millis>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
     pub finished_at: Option<Millis>,
     /// The replica (`--replica-id`) running it, while it runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -147,6 +157,7 @@ pub struct ExecutionSummary {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Execution {
     #[serde(flatten)]
     pub summary: ExecutionSummary,
@@ -164,6 +175,7 @@ pub struct Execution {
 /// Where a notification of a run stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum NotificationState {
     /// Not sent yet: waiting for its first attempt or its next retry.
     Pending,
@@ -194,6 +206,7 @@ impl NotificationState {
 
 /// One notification of a run's change and how its delivery went.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NotificationDelivery {
     pub event: crate::pipeline::RunEvent,
     /// The webhook's URL without its query string (which may hold a token),
@@ -205,20 +218,25 @@ pub struct NotificationDelivery {
     /// Deliveries tried so far.
     pub attempts: i64,
     pub last_error: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
     pub sent_at: Option<Millis>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct StageRun {
     pub name: String,
     /// Derived from its tasks: the stage has no state of its own.
     pub status: Option<TaskStatus>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
     pub started_at: Option<Millis>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
     pub finished_at: Option<Millis>,
     pub tasks: Vec<TaskRun>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TaskRun {
     pub id: i64,
     pub name: String,
@@ -229,7 +247,9 @@ pub struct TaskRun {
     pub inputs: Option<Value>,
     pub output: Option<Value>,
     pub error: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
     pub started_at: Option<Millis>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
     pub finished_at: Option<Millis>,
     /// An approval task's request, who may decide and whether the reader may.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -238,11 +258,13 @@ pub struct TaskRun {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LogLine {
     /// Increases with every line stored, across tasks: a page streaming a log
     /// keeps only lines newer than those it fetched.
     #[serde(default)]
     pub id: i64,
+    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
     pub at: Millis,
     pub line: String,
 }
@@ -250,6 +272,7 @@ pub struct LogLine {
 /// Filters of the Executions list.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct ExecutionFilter {
     pub project: Option<i64>,
     pub pipeline: Option<i64>,

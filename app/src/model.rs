@@ -4,11 +4,13 @@
 use serde::{Deserialize, Serialize};
 
 /// Milliseconds since the Unix epoch, UTC. One representation for both
-/// database backends and for the browser.
+/// database backends and for the browser. (The OpenAPI derives cannot see
+/// through an alias, so `Millis` fields say `schema(value_type = i64)`.)
 pub type Millis = i64;
 
 /// A user as others may see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct User {
     pub id: i64,
     pub username: String,
@@ -18,11 +20,14 @@ pub struct User {
 
 /// A project groups endpoints, pipelines and webhooks; membership roles are per project.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Project {
     pub id: i64,
     pub name: String,
     pub description: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
     pub created_at: Millis,
+    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
     pub updated_at: Millis,
     /// The caller's own role here; `None` for a global admin without membership.
     pub my_role: Option<ProjectRole>,
@@ -30,6 +35,7 @@ pub struct Project {
 
 /// What a create or an edit of a project carries.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ProjectInput {
     pub name: String,
     #[serde(default)]
@@ -39,6 +45,7 @@ pub struct ProjectInput {
 /// Roles inside one project, from the least to the most powerful.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum ProjectRole {
     /// Reads everything in the project.
     Viewer,
@@ -76,6 +83,7 @@ impl ProjectRole {
 
 /// A member of a project and their role there.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Member {
     pub user_id: i64,
     pub username: String,
@@ -84,6 +92,7 @@ pub struct Member {
 
 /// A user created by an administrator.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewUser {
     pub username: String,
     pub password: String,
@@ -93,16 +102,21 @@ pub struct NewUser {
 
 /// An API token as listed: the secret itself is shown once, at creation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApiTokenInfo {
     pub id: i64,
     pub name: String,
     /// The first characters of the token, enough to recognise it.
     pub prefix: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
     pub created_at: Millis,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
     pub last_used_at: Option<Millis>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
     pub revoked_at: Option<Millis>,
     /// `None`: the token never expires.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
     pub expires_at: Option<Millis>,
 }
 
@@ -115,6 +129,7 @@ impl ApiTokenInfo {
 
 /// What a new API token is created with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TokenRequest {
     pub name: String,
     /// Days until the token stops working, 1 to [`MAX_TOKEN_LIFETIME_DAYS`];
@@ -137,6 +152,7 @@ pub const MAX_TOKEN_LIFETIME_DAYS: u32 = 3650;
 
 /// The answer to a token creation: the only time the secret leaves the server.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewApiToken {
     pub info: ApiTokenInfo,
     pub token: String,
@@ -144,6 +160,7 @@ pub struct NewApiToken {
 
 /// A user changing their own password.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PasswordChange {
     pub current_password: String,
     pub new_password: String,

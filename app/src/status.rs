@@ -7,6 +7,7 @@ use crate::model::Millis;
 
 /// How this Slipway stands, across its replicas.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ServerStatus {
     /// The version of the replica that answered.
     pub version: String,
@@ -38,6 +39,7 @@ pub struct ServerStatus {
 
 /// One replica, as it last said it was alive.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ReplicaStatus {
     pub replica_id: String,
     pub version: String,
@@ -47,6 +49,7 @@ pub struct ReplicaStatus {
 
 /// What the retention job last did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PruneStatus {
     pub finished_at: Millis,
     pub runs_pruned: u64,

@@ -51,6 +51,7 @@ pub fn per_minute_text(per_minute: i64) -> String {
 /// body: `server::receive::payload::parse_registry_delivery`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum DeliverySource {
     /// `docker-hub`: Docker Hub's push webhook body.
     DockerHub,
@@ -127,6 +128,7 @@ impl DeliverySource {
 /// What became of a delivered push: the status of its Activity row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum EventStatus {
     /// A run was queued for it.
     Triggered,
@@ -165,6 +167,7 @@ impl EventStatus {
 ///
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum HubSyncState {
     /// Docker Hub has the webhook.
     Synced,
@@ -197,6 +200,7 @@ impl HubSyncState {
 
 /// Whether the Docker Hub side of a webhook exists as configured.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HubSync {
     pub state: HubSyncState,
     /// Docker Hub's answer when `state` is `not_synced`.
@@ -204,6 +208,7 @@ pub struct HubSync {
 }
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DockerWebhook {
     pub id: i64,
     pub project: String,
@@ -238,7 +243,9 @@ pub struct DockerWebhook {
     /// Only in the answer that created (or regenerated) the secure token: the one time it is shown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hook_url: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
     pub created_at: Millis,
+    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
     pub updated_at: Millis,
 }
 
@@ -251,6 +258,7 @@ crate::redacted_debug!(DockerWebhook {
 
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DockerWebhookInput {
     pub project: String,
     pub name: String,
@@ -282,11 +290,13 @@ crate::redacted_debug!(DockerWebhookInput {
 
 /// One event received by a webhook: a row of the Activity tab.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DockerEvent {
     pub id: i64,
     pub webhook_id: i64,
     pub webhook: String,
     pub project_id: i64,
+    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
     pub received_at: Millis,
     pub source: DeliverySource,
     pub repository: String,
@@ -317,6 +327,7 @@ fn one_delivery() -> i64 {
 /// form's "Try a tag", `POST /api/v1/webhooks/docker/try`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TagTrial {
     /// The image pattern, as typed.
     pub image: String,
@@ -333,6 +344,7 @@ pub struct TagTrial {
 
 /// Whether a tried push would start a run, and why (not).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TagTrialAnswer {
     pub matches: bool,
     pub reason: String,
@@ -340,6 +352,7 @@ pub struct TagTrialAnswer {
 
 /// What a receiver answers for an accepted delivery.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeliveryAnswer {
     pub event_id: Option<i64>,
     pub status: EventStatus,
@@ -349,6 +362,7 @@ pub struct DeliveryAnswer {
 /// Filters of the Activity tab.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct ActivityFilter {
     pub webhook: Option<i64>,
     pub status: Option<String>,

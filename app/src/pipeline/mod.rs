@@ -86,6 +86,7 @@ pub fn is_docker_parameter(name: &str) -> bool {
 /// A pipeline as written by its author.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PipelineSpec {
     /// Name or id of the project the pipeline belongs to.
     pub project: String,
@@ -113,6 +114,7 @@ pub struct PipelineSpec {
 /// The changes of a run a notification is sent on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum RunEvent {
     Started,
     Waiting,
@@ -148,6 +150,7 @@ impl RunEvent {
 /// One notification of a pipeline: the events it is sent on, and where.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Notification {
     pub on: Vec<RunEvent>,
     #[serde(flatten)]
@@ -156,6 +159,7 @@ pub struct Notification {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum NotificationTarget {
     Webhook(WebhookNotification),
     Email(EmailNotification),
@@ -163,6 +167,7 @@ pub enum NotificationTarget {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct WebhookNotification {
     pub url: String,
     #[serde(default)]
@@ -173,6 +178,7 @@ pub struct WebhookNotification {
 /// Slack, Teams and Mattermost incoming webhooks all read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum WebhookFormat {
     #[default]
     Json,
@@ -181,6 +187,7 @@ pub enum WebhookFormat {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EmailNotification {
     pub to: Vec<String>,
 }
@@ -195,6 +202,7 @@ fn one_run_at_a_time() -> u32 {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InputParameter {
     pub name: String,
     #[serde(
@@ -231,6 +239,7 @@ fn scalar_as_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<S
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Stage {
     pub name: String,
     /// Run in parallel; the stage ends when all of them have ended.

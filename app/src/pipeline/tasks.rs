@@ -9,6 +9,7 @@ use super::{substitute_in, Binding, Placement, SpecError};
 // No `deny_unknown_fields` here: serde does not support it next to `flatten`.
 // Unknown fields still fail, in the task type's struct, which denies them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Task {
     pub name: String,
     /// When set, a failure of this task does not fail the stage.
@@ -24,6 +25,7 @@ pub struct Task {
 /// What a task does, chosen by its `"type"` field.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum TaskSpec {
     Kubernetes(KubernetesTask),
     Rest(RestTask),
@@ -34,9 +36,16 @@ pub enum TaskSpec {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KubernetesTask {
     /// Name or id of a Kubernetes endpoint of the project (checked by the server).
     pub endpoint: String,
+    /// `GET`, `CREATE`, `APPLY`, `DELETE` or `ROLLBACK`, in any case. (Read
+    /// from any text, an unknown action named by validation: its schema is text.)
+    #[cfg_attr(
+        feature = "ssr",
+        schema(value_type = String, example = "APPLY")
+    )]
     pub action: KubernetesAction,
     /// One or more YAML documents (separated by `---`) naming the objects.
     pub yaml: String,
@@ -119,6 +128,7 @@ impl From<KubernetesAction> for String {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RestTask {
     #[serde(default = "default_method")]
     pub method: String,
@@ -146,6 +156,7 @@ impl RestTask {
 /// attempts run out.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PollTask {
     #[serde(default = "default_method")]
     pub method: String,
@@ -181,6 +192,7 @@ fn default_poll_timeout() -> u64 {
 /// meanwhile); a rejection or the expiry fails the task.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApprovalTask {
     /// User names who may decide.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -205,6 +217,7 @@ fn default_approval_expiry() -> i64 {
 /// Succeeds when its expression is true, fails the task otherwise.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConditionTask {
     pub expression: String,
 }

@@ -1,5 +1,7 @@
 //! `/api/v1`: the JSON API for scripts and CI, mirroring what the UI can do.
-//! Every route needs `Authorization: Bearer <api token>`.
+//! Every route needs `Authorization: Bearer <api token>`, except the OpenAPI
+//! document that describes them (`GET /api/v1/openapi.json`, see
+//! [`super::openapi`]), which is built from the `#[utoipa::path]` of each handler.
 
 use app::backend::*;
 use std::collections::BTreeMap;
@@ -12,17 +14,22 @@ use app::execution::{Execution, ExecutionFilter, ExecutionSummary, Pipeline};
 use app::model::{ApiTokenInfo, NewApiToken, PasswordChange, Project, ProjectInput};
 use app::model::{Member, NewUser, ProjectRole, TokenRequest, User};
 use app::pipeline::PipelineSpec;
-use app::webhook::{ActivityFilter, DockerEvent, DockerWebhook, DockerWebhookInput, HubSyncState};
+use app::webhook::{
+    ActivityFilter, DockerEvent, DockerWebhook, DockerWebhookInput, HubSyncState, TagTrial,
+    TagTrialAnswer,
+};
 use axum::extract::{Extension, FromRequest, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
-use axum::{Json, Router};
-use serde::Deserialize;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::AppState;
 
 /// A JSON body whose rejections answer in the API's error format.
@@ -63,92 +70,73 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/me", get(me))
-        .route("/me/sessions", delete(sign_out_everywhere))
-        .route("/me/password", axum::routing::put(change_password))
-        .route("/projects", get(list_projects).post(create_project))
-        .route(
-            "/projects/{reference}",
-            get(get_project).put(update_project).delete(delete_project),
-        )
-        .route("/projects/{reference}/members", get(list_members))
-        .route(
-            "/projects/{reference}/members/{username}",
-            axum::routing::put(set_member).delete(remove_member),
-        )
-        .route("/users", get(list_users).post(create_user))
-        .route("/endpoints", get(list_endpoints).post(create_endpoint))
-        .route(
-            "/endpoints/{reference}",
-            get(get_endpoint)
-                .put(update_endpoint)
-                .delete(delete_endpoint),
-        )
-        .route(
-            "/endpoints/{reference}/validate",
-            axum::routing::post(validate_endpoint),
-        )
-        .route("/pipelines", get(list_pipelines).post(create_pipeline))
-        .route(
-            "/pipelines/{reference}",
-            get(get_pipeline)
-                .put(update_pipeline)
-                .delete(delete_pipeline),
-        )
-        .route(
-            "/pipelines/{reference}/executions",
-            axum::routing::post(run_pipeline),
-        )
-        .route("/executions", get(list_executions))
-        .route("/executions/{id}", get(get_execution))
-        .route(
-            "/executions/{id}/cancel",
-            axum::routing::post(cancel_execution),
-        )
-        .route(
-            "/executions/{id}/approve",
-            axum::routing::post(approve_execution),
-        )
-        .route(
-            "/executions/{id}/reject",
-            axum::routing::post(reject_execution),
-        )
-        .route("/approvals", get(waiting_approvals))
-        .route("/webhooks/docker", get(list_webhooks).post(create_webhook))
-        .route("/webhooks/docker/try", axum::routing::post(try_tag))
-        .route(
-            "/webhooks/docker/{reference}",
-            get(get_webhook)
-                .put(update_webhook)
-                .patch(patch_webhook)
-                .delete(delete_webhook),
-        )
-        .route(
-            "/webhooks/docker/{reference}/activity",
-            get(webhook_activity),
-        )
-        .route(
-            "/webhooks/docker/{reference}/regenerate-token",
-            axum::routing::post(regenerate_token),
-        )
-        .route(
-            "/webhooks/docker/{reference}/sync",
-            axum::routing::post(retry_sync),
-        )
-        .route("/activity", get(list_activity))
-        .route("/activity/{id}/rerun", axum::routing::post(rerun_event))
-        .route("/tokens", get(list_tokens).post(create_token))
-        .route("/tokens/{id}", delete(revoke_token))
-        .route("/audit", get(list_audit))
-        .route("/status", get(server_status))
+/// The routes and their descriptions, from one list: `routes!` routes each
+/// handler at the method and path of its `#[utoipa::path]` and adds that
+/// operation to the document (handlers sharing a path share one `routes!`).
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(super::openapi::openapi_json))
+        .routes(routes!(me))
+        .routes(routes!(sign_out_everywhere))
+        .routes(routes!(change_password))
+        .routes(routes!(list_projects, create_project))
+        .routes(routes!(get_project, update_project, delete_project))
+        .routes(routes!(list_members))
+        .routes(routes!(set_member, remove_member))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(list_endpoints, create_endpoint))
+        .routes(routes!(get_endpoint, update_endpoint, delete_endpoint))
+        .routes(routes!(validate_endpoint))
+        .routes(routes!(list_pipelines, create_pipeline))
+        .routes(routes!(get_pipeline, update_pipeline, delete_pipeline))
+        .routes(routes!(run_pipeline))
+        .routes(routes!(list_executions))
+        .routes(routes!(get_execution))
+        .routes(routes!(cancel_execution))
+        .routes(routes!(approve_execution))
+        .routes(routes!(reject_execution))
+        .routes(routes!(waiting_approvals))
+        .routes(routes!(list_webhooks, create_webhook))
+        .routes(routes!(try_tag))
+        .routes(routes!(
+            get_webhook,
+            update_webhook,
+            patch_webhook,
+            delete_webhook
+        ))
+        .routes(routes!(webhook_activity))
+        .routes(routes!(regenerate_token))
+        .routes(routes!(retry_sync))
+        .routes(routes!(list_activity))
+        .routes(routes!(rerun_event))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
+        .routes(routes!(list_audit))
+        .routes(routes!(server_status))
 }
 
-async fn me(ApiActor(actor): ApiActor) -> Json<app::model::User> {
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "account",
+    summary = "The token's user",
+    responses(
+        (status = 200, body = User),
+    )
+)]
+async fn me(ApiActor(actor): ApiActor) -> Json<User> {
     Json(actor.user)
 }
 
+#[utoipa::path(
+    get,
+    path = "/projects",
+    tag = "projects",
+    summary = "Projects you can see, with `my_role`",
+    responses(
+        (status = 200, body = Vec<Project>),
+    )
+)]
 async fn list_projects(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -156,6 +144,20 @@ async fn list_projects(
     Ok(Json(state.backend.list_projects(&actor).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/projects",
+    tag = "projects",
+    summary = "Create a project (global admins)",
+    request_body(content = ProjectInput, example = json!({"name": "shop", "description": "The web shop"})),
+    responses(
+        (status = 201, body = Project),
+        (status = 400, description = "The body cannot be read", body = ErrorBody),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        (status = 409, description = "A project of that name exists", body = ErrorBody),
+        (status = 422, description = "An invalid input; `field` names the input", body = ErrorBody),
+    )
+)]
 async fn create_project(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -165,6 +167,17 @@ async fn create_project(
     Ok((StatusCode::CREATED, Json(project)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/projects/{reference}",
+    tag = "projects",
+    summary = "A project",
+    params(("reference" = String, Path, description = "The project's id or name")),
+    responses(
+        (status = 200, body = Project),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+    )
+)]
 async fn get_project(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -173,6 +186,22 @@ async fn get_project(
     Ok(Json(state.backend.get_project(&actor, &reference).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/projects/{reference}",
+    tag = "projects",
+    summary = "Change a project (project administrators)",
+    params(("reference" = String, Path, description = "The project's id or name")),
+    request_body(content = ProjectInput, example = json!({"name": "shop", "description": "The web shop and its API"})),
+    responses(
+        (status = 200, body = Project),
+        (status = 400, description = "The body cannot be read", body = ErrorBody),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        (status = 409, description = "Another project has that name", body = ErrorBody),
+        (status = 422, description = "An invalid input; `field` names the input", body = ErrorBody),
+    )
+)]
 async fn update_project(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -187,6 +216,19 @@ async fn update_project(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/projects/{reference}",
+    tag = "projects",
+    summary = "Delete a project",
+    params(("reference" = String, Path, description = "The project's id or name")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        (status = 409, description = "It still holds endpoints, pipelines or webhooks", body = ErrorBody),
+    )
+)]
 async fn delete_project(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -196,6 +238,15 @@ async fn delete_project(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/tokens",
+    tag = "tokens",
+    summary = "Your tokens (never the secret)",
+    responses(
+        (status = 200, body = Vec<ApiTokenInfo>),
+    )
+)]
 async fn list_tokens(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -203,6 +254,18 @@ async fn list_tokens(
     Ok(Json(state.backend.list_api_tokens(&actor).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/tokens",
+    tag = "tokens",
+    summary = "Create a token: the only time it is shown",
+    request_body(content = TokenRequest, description = "Without `expires_in_days` the token never expires", example = json!({"name": "ci-deploys", "expires_in_days": 90})),
+    responses(
+        (status = 201, body = NewApiToken),
+        (status = 400, description = "The body cannot be read", body = ErrorBody),
+        (status = 422, description = "An invalid input (`expires_in_days` outside 1–3650); `field` names the input", body = ErrorBody),
+    )
+)]
 async fn create_token(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -213,6 +276,15 @@ async fn create_token(
 }
 
 /// Ends every browser session of the token's user (their API tokens stay).
+#[utoipa::path(
+    delete,
+    path = "/me/sessions",
+    tag = "account",
+    summary = "Sign the user out in every browser",
+    responses(
+        (status = 204, description = "Every browser session of the user ended; API tokens stay"),
+    )
+)]
 async fn sign_out_everywhere(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -222,6 +294,20 @@ async fn sign_out_everywhere(
 }
 
 /// Changes the token's user's password; all their browser sessions end.
+#[utoipa::path(
+    put,
+    path = "/me/password",
+    tag = "account",
+    summary = "Change the user's password",
+    request_body(content = PasswordChange, example = json!({"current_password": "example-old-password", "new_password": "example-new-password"})),
+    responses(
+        (status = 204, description = "Changed; every browser session of the user ended (API tokens stay)"),
+        (status = 400, description = "The body cannot be read", body = ErrorBody),
+        (status = 422, description = "`current_password` wrong, or `new_password` under 8 characters; `field` names the input", body = ErrorBody),
+        (status = 429, description = "Too many attempts, as for sign-in", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until another attempt is taken"))),
+        (status = 503, description = "Too many password checks at once, as for sign-in", body = ErrorBody),
+    )
+)]
 async fn change_password(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -236,6 +322,17 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/tokens/{id}",
+    tag = "tokens",
+    summary = "Revoke a token: it stops working at once",
+    params(("id" = i64, Path, description = "The token's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+    )
+)]
 async fn revoke_token(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -245,11 +342,24 @@ async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct MemberRole {
+    /// `viewer`, `executor`, `developer` or `administrator`.
+    #[schema(value_type = ProjectRole)]
     role: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/projects/{reference}/members",
+    tag = "projects",
+    summary = "Members and their roles",
+    params(("reference" = String, Path, description = "The project's id or name")),
+    responses(
+        (status = 200, body = Vec<Member>),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+    )
+)]
 async fn list_members(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -258,6 +368,21 @@ async fn list_members(
     Ok(Json(state.backend.list_members(&actor, &reference).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/projects/{reference}/members/{username}",
+    tag = "projects",
+    summary = "Add or change a member (project administrators)",
+    params(("reference" = String, Path, description = "The project's id or name"), ("username" = String, Path, description = "A user name")),
+    request_body(content = MemberRole, example = json!({"role": "developer"})),
+    responses(
+        (status = 200, body = Member),
+        (status = 400, description = "The body cannot be read", body = ErrorBody),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        (status = 422, description = "`role` is not a role; `field` names the input", body = ErrorBody),
+    )
+)]
 async fn set_member(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -278,6 +403,18 @@ async fn set_member(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/projects/{reference}/members/{username}",
+    tag = "projects",
+    summary = "Remove a member",
+    params(("reference" = String, Path, description = "The project's id or name"), ("username" = String, Path, description = "A user name")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+    )
+)]
 async fn remove_member(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -290,6 +427,16 @@ async fn remove_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/users",
+    tag = "users",
+    summary = "Every user (global admins)",
+    responses(
+        (status = 200, body = Vec<User>),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+    )
+)]
 async fn list_users(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -297,6 +444,20 @@ async fn list_users(
     Ok(Json(state.backend.list_users(&actor).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/users",
+    tag = "users",
+    summary = "Create a user (global admins)",
+    request_body(content = NewUser, example = json!({"username": "alice", "password": "example-password", "is_admin": false})),
+    responses(
+        (status = 201, body = User),
+        (status = 400, description = "The body cannot be read", body = ErrorBody),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        (status = 409, description = "A user of that name exists", body = ErrorBody),
+        (status = 422, description = "An invalid input; `field` names the input", body = ErrorBody),
+    )
+)]
 async fn create_user(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -309,11 +470,23 @@ async fn create_user(
 }
 
 /// `?project=` narrows a name to one project (names are unique per project only).
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct InProject {
+    /// A project id or name.
     project: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/endpoints",
+    tag = "endpoints",
+    summary = "Endpoints of your projects (secrets only as `stored_secrets`)",
+    params(InProject),
+    responses(
+        (status = 200, body = Vec<Endpoint>),
+    )
+)]
 async fn list_endpoints(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -328,6 +501,21 @@ async fn list_endpoints(
     Ok(Json(endpoints))
 }
 
+#[utoipa::path(
+    post,
+    path = "/endpoints",
+    tag = "endpoints",
+    summary = "Create an endpoint",
+    request_body(content = EndpointInput, description = "A Docker registry (`server_type`, `username`, `password`, `cloud_proxy`) or a Kubernetes cluster (`auth`, `token`, `client_cert`, `client_key`, `kubeconfig`, `kubeconfig_context`, `ca_cert`, `insecure_skip_tls_verify`, `namespace`)", example = json!({"project": "shop", "name": "cluster", "description": "The production cluster", "kind": "kubernetes", "url": "https://kubernetes.example.test:6443", "auth": "token", "token": "example-cluster-token", "insecure_skip_tls_verify": true, "namespace": "shop"})),
+    responses(
+        (status = 201, body = Endpoint),
+        (status = 400, description = "The body cannot be read", body = ErrorBody),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        (status = 409, description = "An endpoint of that name exists in the project", body = ErrorBody),
+        (status = 422, description = "An invalid input; `field` names the input", body = ErrorBody),
+    )
+)]
 async fn create_endpoint(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -339,6 +527,17 @@ async fn create_endpoint(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/endpoints/{reference}",
+    tag = "endpoints",
+    summary = "An endpoint",
+    params(("reference" = String, Path, description = "The endpoint's id or name"), InProject),
+    responses(
+        (status = 200, body = Endpoint),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+    )
+)]
 async fn get_endpoint(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -353,6 +552,22 @@ async fn get_endpoint(
     ))
 }
 
+#[utoipa::path(
+    put,
+    path = "/endpoints/{reference}",
+    tag = "endpoints",
+    summary = "Change an endpoint (a secret left out keeps the stored one)",
+    params(("reference" = String, Path, description = "The endpoint's id or name"), InProject),
+    request_body(content = EndpointInput, example = json!({"project": "shop", "name": "cluster", "description": "The production cluster, namespace shop-live", "kind": "kubernetes", "url": "https://kubernetes.example.test:6443", "auth": "token", "insecure_skip_tls_verify": true, "namespace": "shop-live"})),
+    responses(
+        (status = 200, body = Endpoint),
+        (status = 400, description = "The body cannot be read", body = ErrorBody),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        (status = 409, description = "Another endpoint of the project has that name", body = ErrorBody),
+        (status = 422, description = "An invalid input; `field` names the input", body = ErrorBody),
+    )
+)]
 async fn update_endpoint(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -367,6 +582,19 @@ async fn update_endpoint(
     Ok(Json(updated))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/endpoints/{reference}",
+    tag = "endpoints",
+    summary = "Delete an endpoint",
+    params(("reference" = String, Path, description = "The endpoint's id or name"), InProject),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        (status = 409, description = "Something uses it", body = ErrorBody),
+    )
+)]
 async fn delete_endpoint(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -380,6 +608,18 @@ async fn delete_endpoint(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/endpoints/{reference}/validate",
+    tag = "endpoints",
+    summary = "Check the endpoint for real (bounded to 10 s)",
+    params(("reference" = String, Path, description = "The endpoint's id or name"), InProject),
+    responses(
+        (status = 200, body = Validation),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+    )
+)]
 async fn validate_endpoint(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -422,7 +662,7 @@ impl<S: Send + Sync> FromRequest<S> for PipelineBody {
         match parse_pipeline(&body, content_type.as_deref()) {
             Ok(spec) => Ok(PipelineBody(spec)),
             Err(error @ ParseError::UnsupportedContentType(_)) => {
-                let body = serde_json::json!({ "error": "unsupported_media_type", "message": error.to_string() });
+                let body = ErrorBody::new(ErrorCode::UnsupportedMediaType, error.to_string());
                 Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, Json(body)).into_response())
             }
             Err(error) => Err(ApiError(AppError::bad_request(error.to_string())).into_response()),
@@ -449,6 +689,16 @@ fn pipeline_answer(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/pipelines",
+    tag = "pipelines",
+    summary = "Pipelines of your projects",
+    params(InProject),
+    responses(
+        (status = 200, body = Vec<Pipeline>),
+    )
+)]
 async fn list_pipelines(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -463,6 +713,22 @@ async fn list_pipelines(
     Ok(Json(pipelines))
 }
 
+#[utoipa::path(
+    post,
+    path = "/pipelines",
+    tag = "pipelines",
+    summary = "Create a pipeline",
+    request_body(content((PipelineSpec = "application/json", example = json!({"project": "shop", "name": "deploy", "description": "Deploy the web shop", "inputs": [{"name": "IMAGE", "default": "shop/web:1.0.0", "required": true}], "stages": [{"name": "approve", "tasks": [{"name": "production", "type": "approval", "approvers": ["alice"], "summary": "Deploy ${input.IMAGE}?"}]}, {"name": "deploy", "tasks": [{"name": "web", "type": "kubernetes", "endpoint": "cluster", "action": "APPLY", "yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-release\ndata:\n  image: ${input.IMAGE}\n"}]}]})), (String = "application/yaml")), description = "The pipeline as JSON, or as YAML with `Content-Type: application/yaml`"),
+    responses(
+        (status = 201, description = "The pipeline; YAML with `Accept: application/yaml`", content((Pipeline = "application/json"), (String = "application/yaml"))),
+        (status = 400, description = "The body cannot be read", body = ErrorBody),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        (status = 409, description = "A pipeline of that name exists in the project", body = ErrorBody),
+        (status = 422, description = "An invalid definition; `field` names the place (`stages[0].tasks[1].endpoint`)", body = ErrorBody),
+        (status = 415, description = "Neither JSON nor YAML", body = ErrorBody),
+    )
+)]
 async fn create_pipeline(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -478,6 +744,17 @@ async fn create_pipeline(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/pipelines/{reference}",
+    tag = "pipelines",
+    summary = "A pipeline",
+    params(("reference" = String, Path, description = "The pipeline's id or name"), InProject),
+    responses(
+        (status = 200, description = "The pipeline; YAML with `Accept: application/yaml`", content((Pipeline = "application/json"), (String = "application/yaml"))),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+    )
+)]
 async fn get_pipeline(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -492,6 +769,23 @@ async fn get_pipeline(
     Ok(pipeline_answer(&state, &headers, StatusCode::OK, pipeline))
 }
 
+#[utoipa::path(
+    put,
+    path = "/pipelines/{reference}",
+    tag = "pipelines",
+    summary = "Change a pipeline",
+    params(("reference" = String, Path, description = "The pipeline's id or name"), InProject),
+    request_body(content((PipelineSpec = "application/json", example = json!({"project": "shop", "name": "deploy", "description": "Deploy the web shop", "inputs": [{"name": "IMAGE", "default": "shop/web:1.0.0", "required": true}], "stages": [{"name": "approve", "tasks": [{"name": "production", "type": "approval", "approvers": ["alice"], "summary": "Deploy ${input.IMAGE}?"}]}, {"name": "deploy", "tasks": [{"name": "web", "type": "kubernetes", "endpoint": "cluster", "action": "APPLY", "yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-release\ndata:\n  image: ${input.IMAGE}\n"}]}]})), (String = "application/yaml")), description = "The pipeline as JSON, or as YAML with `Content-Type: application/yaml`"),
+    responses(
+        (status = 200, description = "The pipeline; YAML with `Accept: application/yaml`", content((Pipeline = "application/json"), (String = "application/yaml"))),
+        (status = 400, description = "The body cannot be read", body = ErrorBody),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        (status = 409, description = "Another pipeline of the project has that name", body = ErrorBody),
+        (status = 422, description = "An invalid definition; `field` names the place", body = ErrorBody),
+        (status = 415, description = "Neither JSON nor YAML", body = ErrorBody),
+    )
+)]
 async fn update_pipeline(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -507,14 +801,29 @@ async fn update_pipeline(
     Ok(pipeline_answer(&state, &headers, StatusCode::OK, pipeline))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PipelineDeletion {
+    /// A project id or name.
     project: Option<String>,
     /// Finished runs (and their history) are deleted only when this is true.
     #[serde(default)]
     delete_runs: bool,
 }
 
+#[utoipa::path(
+    delete,
+    path = "/pipelines/{reference}",
+    tag = "pipelines",
+    summary = "Delete a pipeline",
+    params(("reference" = String, Path, description = "The pipeline's id or name"), PipelineDeletion),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        (status = 409, description = "Webhooks start it, runs of it are unfinished, or it has finished runs and `delete_runs` is not true", body = ErrorBody),
+    )
+)]
 async fn delete_pipeline(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -533,12 +842,28 @@ async fn delete_pipeline(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 struct RunRequest {
+    /// Values of the pipeline's inputs by name; left out, an input takes its default.
     #[serde(default)]
     inputs: BTreeMap<String, String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/pipelines/{reference}/executions",
+    tag = "pipelines",
+    summary = "Start a run (executors)",
+    params(("reference" = String, Path, description = "The pipeline's id or name"), InProject),
+    request_body(content = Option<RunRequest>, description = "Optional: without a body the run takes the inputs' defaults", example = json!({"inputs": {"IMAGE": "shop/web:1.1.0"}})),
+    responses(
+        (status = 201, description = "Queued", body = ExecutionSummary),
+        (status = 400, description = "The body cannot be read", body = ErrorBody),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        (status = 422, description = "A required input is missing, or an input is unknown; `field` names the input", body = ErrorBody),
+    )
+)]
 async fn run_pipeline(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -562,6 +887,17 @@ async fn run_pipeline(
     Ok((StatusCode::CREATED, Json(queued)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/executions",
+    tag = "executions",
+    summary = "Runs, newest first",
+    params(ExecutionFilter),
+    responses(
+        (status = 200, body = Vec<ExecutionSummary>),
+        (status = 400, description = "The body cannot be read", body = ErrorBody),
+    )
+)]
 async fn list_executions(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -570,6 +906,17 @@ async fn list_executions(
     Ok(Json(state.backend.list_executions(&actor, filter).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/executions/{id}",
+    tag = "executions",
+    summary = "A run with its stages, tasks, logs and notifications",
+    params(("id" = i64, Path, description = "The run's id")),
+    responses(
+        (status = 200, body = Execution),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+    )
+)]
 async fn get_execution(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -578,6 +925,19 @@ async fn get_execution(
     Ok(Json(state.backend.get_execution(&actor, id).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/executions/{id}/cancel",
+    tag = "executions",
+    summary = "Cancel a run",
+    params(("id" = i64, Path, description = "The run's id")),
+    responses(
+        (status = 200, body = ExecutionSummary),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        (status = 409, description = "The run already finished", body = ErrorBody),
+    )
+)]
 async fn cancel_execution(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -586,6 +946,22 @@ async fn cancel_execution(
     Ok(Json(state.backend.cancel_execution(&actor, id).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/executions/{id}/approve",
+    tag = "executions",
+    summary = "Approve a waiting approval task",
+    params(("id" = i64, Path, description = "The run's id")),
+    request_body(content = DecisionRequest, description = "`task` may be left out while one approval waits", example = json!({"task": "approve.production", "comment": "Checked the preview"})),
+    responses(
+        (status = 200, description = "The run, its approval task ended", body = Execution),
+        (status = 400, description = "The body cannot be read", body = ErrorBody),
+        (status = 403, description = "The task does not name the caller (or the caller started the run), and nothing changed", body = ErrorBody),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        (status = 409, description = "The task is not waiting (decided, expired, canceled)", body = ErrorBody),
+        (status = 422, description = "`task` is not an approval or not started, or `comment` is over 2,000 characters; `field` names the input", body = ErrorBody),
+    )
+)]
 async fn approve_execution(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -595,6 +971,22 @@ async fn approve_execution(
     decide(&state, &actor, id, Decision::Approved, request).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/executions/{id}/reject",
+    tag = "executions",
+    summary = "Reject a waiting approval task",
+    params(("id" = i64, Path, description = "The run's id")),
+    request_body(content = DecisionRequest, description = "`task` may be left out while one approval waits", example = json!({"task": "approve.production", "comment": "Not during the sale"})),
+    responses(
+        (status = 200, description = "The run, its approval task ended", body = Execution),
+        (status = 400, description = "The body cannot be read", body = ErrorBody),
+        (status = 403, description = "The task does not name the caller (or the caller started the run), and nothing changed", body = ErrorBody),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        (status = 409, description = "The task is not waiting (decided, expired, canceled)", body = ErrorBody),
+        (status = 422, description = "`task` is not an approval or not started, or `comment` is over 2,000 characters; `field` names the input", body = ErrorBody),
+    )
+)]
 async fn reject_execution(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -619,6 +1011,15 @@ async fn decide(
     Ok(Json(decided))
 }
 
+#[utoipa::path(
+    get,
+    path = "/approvals",
+    tag = "executions",
+    summary = "Approvals waiting that you may decide, soonest to expire first (at most 200)",
+    responses(
+        (status = 200, body = Vec<WaitingApproval>),
+    )
+)]
 async fn waiting_approvals(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -626,6 +1027,16 @@ async fn waiting_approvals(
     Ok(Json(state.backend.waiting_approvals(&actor).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/webhooks/docker",
+    tag = "webhooks",
+    summary = "Webhook cards of your projects",
+    params(InProject),
+    responses(
+        (status = 200, body = Vec<DockerWebhook>),
+    )
+)]
 async fn list_webhooks(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -640,6 +1051,21 @@ async fn list_webhooks(
     Ok(Json(webhooks))
 }
 
+#[utoipa::path(
+    post,
+    path = "/webhooks/docker",
+    tag = "webhooks",
+    summary = "Create a webhook",
+    request_body(content = DockerWebhookInput, description = "`api_token`: the token runs are attributed to (the token itself, or the id of one of yours)", example = json!({"project": "shop", "name": "web-pushes", "description": "Pushes of shop/web", "endpoint": "registry", "pipeline": "deploy", "api_token": "1", "image": "shop/web", "tag": "semver:^1.0", "inputs": {}, "enabled": true, "newer_only": false, "source_cidrs": [], "max_deliveries_per_minute": 600})),
+    responses(
+        (status = 201, description = "Created, with `hook_url` (its secure token, shown this once) and `hub_sync`", body = DockerWebhook),
+        (status = 400, description = "The body cannot be read", body = ErrorBody),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        (status = 409, description = "A webhook of that name exists in the project", body = ErrorBody),
+        (status = 422, description = "An invalid input (`max_deliveries_per_minute` outside 1–100000, a pattern that does not parse); `field` names the input", body = ErrorBody),
+    )
+)]
 async fn create_webhook(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -651,14 +1077,38 @@ async fn create_webhook(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/webhooks/docker/try",
+    tag = "webhooks",
+    summary = "Would a push of `repository:candidate_tag` start a run under these patterns, and why (not)",
+    request_body(content = TagTrial, example = json!({"image": "shop/web", "tag": "semver:^1.0", "newer_only": false, "repository": "shop/web", "candidate_tag": "1.1.0"})),
+    responses(
+        (status = 200, body = TagTrialAnswer),
+        (status = 400, description = "The body cannot be read", body = ErrorBody),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        (status = 422, description = "`candidate_tag` is empty, or `image`/`tag` does not parse; `field` names the input", body = ErrorBody),
+    )
+)]
 async fn try_tag(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiJson(trial): ApiJson<app::webhook::TagTrial>,
-) -> Result<Json<app::webhook::TagTrialAnswer>, ApiError> {
+    ApiJson(trial): ApiJson<TagTrial>,
+) -> Result<Json<TagTrialAnswer>, ApiError> {
     Ok(Json(state.backend.try_tag(&actor, trial).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/webhooks/docker/{reference}",
+    tag = "webhooks",
+    summary = "A webhook card",
+    params(("reference" = String, Path, description = "The webhook's id or name"), InProject),
+    responses(
+        (status = 200, body = DockerWebhook),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+    )
+)]
 async fn get_webhook(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -673,6 +1123,22 @@ async fn get_webhook(
     ))
 }
 
+#[utoipa::path(
+    put,
+    path = "/webhooks/docker/{reference}",
+    tag = "webhooks",
+    summary = "Change a webhook (and its Docker Hub twin)",
+    params(("reference" = String, Path, description = "The webhook's id or name"), InProject),
+    request_body(content = DockerWebhookInput, description = "As for create; `api_token` and `max_deliveries_per_minute` may be left out (the current ones stay)", example = json!({"project": "shop", "name": "web-pushes", "description": "Pushes of shop/web, newer versions only", "endpoint": "registry", "pipeline": "deploy", "image": "shop/web", "tag": "semver:^1.0", "inputs": {}, "enabled": true, "newer_only": true, "source_cidrs": []})),
+    responses(
+        (status = 200, body = DockerWebhook),
+        (status = 400, description = "The body cannot be read", body = ErrorBody),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        (status = 409, description = "Another webhook of the project has that name", body = ErrorBody),
+        (status = 422, description = "An invalid input; `field` names the input", body = ErrorBody),
+    )
+)]
 async fn update_webhook(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -689,13 +1155,28 @@ async fn update_webhook(
 
 /// `PATCH {"enabled": false}` (the card's toggle) and/or
 /// `{"max_deliveries_per_minute": N}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct WebhookPatch {
     enabled: Option<bool>,
     max_deliveries_per_minute: Option<i64>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/webhooks/docker/{reference}",
+    tag = "webhooks",
+    summary = "Turn a webhook on or off, or set its delivery limit",
+    params(("reference" = String, Path, description = "The webhook's id or name"), InProject),
+    request_body(content = WebhookPatch, example = json!({"enabled": true, "max_deliveries_per_minute": 1200})),
+    responses(
+        (status = 200, body = DockerWebhook),
+        (status = 400, description = "Neither field, or an unreadable body", body = ErrorBody),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        (status = 422, description = "`max_deliveries_per_minute` outside 1–100000 (and nothing changed); `field` names the input", body = ErrorBody),
+    )
+)]
 async fn patch_webhook(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -731,6 +1212,29 @@ async fn patch_webhook(
     Ok(Json(updated))
 }
 
+/// A webhook deleted here whose Docker Hub side could not be deleted: the
+/// person removes it there by hand.
+#[derive(Serialize, ToSchema)]
+struct HubSideLeft {
+    /// Always `not_synced`.
+    hub_sync: HubSyncState,
+    /// Why the Hub side is left.
+    message: String,
+}
+
+#[utoipa::path(
+    delete,
+    path = "/webhooks/docker/{reference}",
+    tag = "webhooks",
+    summary = "Delete a webhook",
+    params(("reference" = String, Path, description = "The webhook's id or name"), InProject),
+    responses(
+        (status = 204, description = "Deleted, its Docker Hub twin too"),
+        (status = 200, description = "Deleted here; its Docker Hub side could not be deleted", body = HubSideLeft),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+    )
+)]
 async fn delete_webhook(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -746,12 +1250,27 @@ async fn delete_webhook(
         // Deleted here; the person has to remove the Docker Hub side by hand.
         Some(reason) => (
             StatusCode::OK,
-            Json(serde_json::json!({"hub_sync": HubSyncState::NotSynced, "message": reason})),
+            Json(HubSideLeft {
+                hub_sync: HubSyncState::NotSynced,
+                message: reason,
+            }),
         )
             .into_response(),
     })
 }
 
+#[utoipa::path(
+    post,
+    path = "/webhooks/docker/{reference}/regenerate-token",
+    tag = "webhooks",
+    summary = "A new secure token (`hook_url`); the old one stops working",
+    params(("reference" = String, Path, description = "The webhook's id or name"), InProject),
+    responses(
+        (status = 200, body = DockerWebhook),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+    )
+)]
 async fn regenerate_token(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -766,6 +1285,18 @@ async fn regenerate_token(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/webhooks/docker/{reference}/sync",
+    tag = "webhooks",
+    summary = "Retry the Docker Hub twin",
+    params(("reference" = String, Path, description = "The webhook's id or name"), InProject),
+    responses(
+        (status = 200, body = DockerWebhook),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+    )
+)]
 async fn retry_sync(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -780,6 +1311,18 @@ async fn retry_sync(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/webhooks/docker/{reference}/activity",
+    tag = "webhooks",
+    summary = "The webhook's Activity rows, newest first",
+    params(("reference" = String, Path, description = "The webhook's id or name"), InProject, ActivityFilter),
+    responses(
+        (status = 200, body = Vec<DockerEvent>),
+        (status = 400, description = "The body cannot be read", body = ErrorBody),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+    )
+)]
 async fn webhook_activity(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -795,6 +1338,17 @@ async fn webhook_activity(
     Ok(Json(state.backend.list_activity(&actor, filter).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/activity",
+    tag = "webhooks",
+    summary = "Activity rows, newest first, with the linked run's status",
+    params(ActivityFilter),
+    responses(
+        (status = 200, body = Vec<DockerEvent>),
+        (status = 400, description = "The body cannot be read", body = ErrorBody),
+    )
+)]
 async fn list_activity(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -803,6 +1357,19 @@ async fn list_activity(
     Ok(Json(state.backend.list_activity(&actor, filter).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/activity/{id}/rerun",
+    tag = "webhooks",
+    summary = "A new TRIGGERED row and run from a stored event, with its inputs",
+    params(("id" = i64, Path, description = "The Activity row's id")),
+    responses(
+        (status = 201, body = DockerEvent),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        (status = 409, description = "Its run has not ended", body = ErrorBody),
+    )
+)]
 async fn rerun_event(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -814,6 +1381,18 @@ async fn rerun_event(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/audit",
+    tag = "audit",
+    summary = "The audit trail, newest first",
+    params(AuditFilter),
+    responses(
+        (status = 200, body = Vec<AuditEntry>),
+        (status = 400, description = "The body cannot be read", body = ErrorBody),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+    )
+)]
 async fn list_audit(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -822,6 +1401,16 @@ async fn list_audit(
     Ok(Json(state.backend.list_audit(&actor, filter).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/status",
+    tag = "operations",
+    summary = "How the server stands: replicas, queue, outbox, database, pruning (global admins)",
+    responses(
+        (status = 200, body = app::status::ServerStatus),
+        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+    )
+)]
 /// How the server stands (global admins): the status page's numbers.
 async fn server_status(
     State(state): State<AppState>,

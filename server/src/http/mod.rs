@@ -1,10 +1,11 @@
 //! The one axum router: the Leptos app (pages and server functions), the JSON
-//! API, the health checks and the metrics.
+//! API (described by `GET /api/v1/openapi.json`), the health checks and the metrics.
 
 mod api_v1;
 pub mod error;
 mod live;
 mod metrics;
+pub mod openapi;
 mod readiness;
 mod receivers;
 mod request_log;
@@ -91,8 +92,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readiness::readyz))
         .route("/metrics", get(metrics::metrics))
         .route(app::live::LIVE_PATH, get(live::live))
-        .nest("/api/v1", api_v1::router())
-        .nest("/pipelines/api", receivers::router())
+        // `/api/v1` and `/pipelines/api`, built with their OpenAPI description.
+        .merge(openapi::routes().split_for_parts().0)
         .leptos_routes_with_context(&state, routes, provide_request_context.clone(), move || {
             app::shell(options.clone())
         })

@@ -9,17 +9,18 @@
 use std::net::SocketAddr;
 
 use app::error::AppError;
-use app::webhook::DeliverySource;
+use app::webhook::{DeliveryAnswer, DeliverySource};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::AppState;
 use crate::service::delivery::{Delivery, DeliveryRefusal, GitHubHeaders};
 use crate::service::refusals::CountedRefusal;
@@ -27,19 +28,45 @@ use crate::service::refusals::CountedRefusal;
 /// Push payloads are a few KiB; anything near this is not a push.
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/docker-hub-webhooks", post(docker_hub))
-        .route("/registry-webhooks", post(registry))
+/// The receivers and their descriptions, from one list (see [`super::openapi`]).
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(docker_hub))
+        .routes(routes!(registry))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct HookQuery {
+    /// The webhook's secure token (or send it in `Authorization`).
     #[serde(rename = "secureToken")]
     secure_token: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/docker-hub-webhooks",
+    tag = "receivers",
+    summary = "Docker Hub's push notification",
+    params(HookQuery),
+    security(("webhook_token_query" = []), ("webhook_token_header" = [])),
+    request_body(
+        content = serde_json::Value,
+        description = "Docker Hub's push payload: `push_data.tag` and `repository.repo_name` (or `repository.namespace` and `repository.name`) are required",
+        example = json!({"push_data": {"tag": "1.1.0", "pusher": "ci", "pushed_at": 1764547200}, "repository": {"repo_name": "shop/web", "namespace": "shop", "name": "web", "owner": "shop"}})
+    ),
+    responses(
+        (status = 202, description = "Taken, before any run starts: an Activity row", body = DeliveryAnswer),
+        (status = 400, description = "Malformed JSON or a missing field: a one-line reason", body = ErrorBody),
+        (status = 401, description = "A missing or unknown secure token (one body for both)", body = ErrorBody),
+        (status = 403, description = "The sender is not on the webhook's source allow-list", body = ErrorBody),
+        (status = 413, description = "Over 1 MiB, or more than 100 tag pushes in one delivery", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 429, description = "Over the webhook's `max_deliveries_per_minute`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until the webhook takes a delivery again"))),
+    )
+)]
 async fn docker_hub(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -58,6 +85,34 @@ async fn docker_hub(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/registry-webhooks",
+    tag = "receivers",
+    summary = "Any other registry's push notification, its format detected from the headers and body",
+    params(
+        HookQuery,
+        ("X-GitHub-Event" = Option<String>, Header, description = "GitHub's event name"),
+        ("X-GitHub-Delivery" = Option<String>, Header, description = "GitHub's delivery id"),
+        ("X-Hub-Signature-256" = Option<String>, Header, description = "GitHub's HMAC-SHA256 of the body under the secure token"),
+    ),
+    security(("webhook_token_query" = []), ("webhook_token_header" = [])),
+    request_body(
+        content = serde_json::Value,
+        description = "The registry's own notification (CNCF distribution, Harbor, GitHub, Quay, ACR, ECR, Artifact Registry, GitLab, JFrog)",
+        example = json!({"events": [{"id": "3ffc5ce2-1c3e-4a06-ae26-abd3d8951a1c", "timestamp": "2026-11-28T00:20:59Z", "action": "push", "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:ce8818d7fba34efd8ec25180c1a0c1b9f9bed890e6d24f7c13d71f009e3b8b0b", "repository": "shop/web", "url": "https://registry.example.test/v2/shop/web/manifests/sha256:ce8818d7fba34efd8ec25180c1a0c1b9f9bed890e6d24f7c13d71f009e3b8b0b", "tag": "1.1.0"}, "request": {"host": "registry.example.test", "method": "PUT"}, "actor": {}}]})
+    ),
+    responses(
+        (status = 202, description = "Taken, before any run starts: an Activity row", body = DeliveryAnswer),
+        (status = 400, description = "Malformed JSON or a missing field: a one-line reason", body = ErrorBody),
+        (status = 401, description = "A missing or unknown secure token (one body for both)", body = ErrorBody),
+        (status = 403, description = "The sender is not on the webhook's source allow-list", body = ErrorBody),
+        (status = 413, description = "Over 1 MiB, or more than 100 tag pushes in one delivery", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 429, description = "Over the webhook's `max_deliveries_per_minute`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until the webhook takes a delivery again"))),
+    )
+)]
 async fn registry(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -105,7 +160,10 @@ async fn deliver(
         // One answer for a missing and an unknown token: nothing is revealed.
         Err(DeliveryRefusal::Unauthorized) => (
             StatusCode::UNAUTHORIZED,
-            Json(json!({"error": "unauthorized", "message": "missing or unknown secureToken"})),
+            Json(ErrorBody::new(
+                ErrorCode::Unauthorized,
+                "missing or unknown secureToken",
+            )),
         )
             .into_response(),
         Err(DeliveryRefusal::Rejected { status, reason }) => rejected(status, reason),
@@ -116,7 +174,7 @@ async fn deliver(
         Err(DeliveryRefusal::Counted(refusal @ CountedRefusal::OverLimit { retry_after, .. })) => (
             StatusCode::TOO_MANY_REQUESTS,
             [(header::RETRY_AFTER, retry_after.seconds.to_string())],
-            Json(json!({"error": "rate_limited", "message": refusal.message()})),
+            Json(ErrorBody::new(ErrorCode::RateLimited, refusal.message())),
         )
             .into_response(),
         Err(DeliveryRefusal::Internal) => ApiError(AppError::Internal).into_response(),
@@ -137,9 +195,5 @@ fn token_of_authorization(value: &str) -> &str {
 /// A refusal with its status and one-line reason.
 fn rejected(status: u16, reason: String) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-    (
-        status,
-        Json(json!({"error": "rejected", "message": reason})),
-    )
-        .into_response()
+    (status, Json(ErrorBody::new(ErrorCode::Rejected, reason))).into_response()
 }

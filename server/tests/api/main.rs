@@ -14,6 +14,7 @@ mod live;
 mod live_replicas;
 mod metrics;
 mod notifications;
+mod openapi;
 mod pipelines;
 mod processes;
 mod projects;
