@@ -14,12 +14,14 @@
 
 mod support;
 
+#[allow(dead_code)]
+#[path = "../tests/store/support.rs"]
+mod fixtures;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use app::endpoint::EndpointKind;
 use app::execution::{ExecutionStatus, TaskStatus};
-use app::webhook::{DeliverySource, EventStatus};
 use server::retention::{Pruner, RetentionPolicy, ROWS_PER_BATCH, RUNS_PER_BATCH};
 use server::store::*;
 
@@ -50,10 +52,6 @@ fn size_mib(database: &Path) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-fn never_stale(_: &PushHead, _: HeadScope) -> String {
-    "stale".into()
-}
-
 /// Runs the stream on a fresh database; answers the sampled sizes and
 /// what retention pruned in all.
 async fn run_stream(
@@ -63,64 +61,14 @@ async fn run_stream(
     let directory = tempfile::tempdir()?;
     let file = directory.path().join("slipway.db");
     let store = server::store::open(&format!("sqlite:{}", file.display())).await?;
-    let user = store.ensure_user("bench", false, START_MILLIS).await?;
-    let project = store.create_project("Bench", "", START_MILLIS).await?;
-    let endpoint = store
-        .create_endpoint(EndpointWrite {
-            project_id: project.id,
-            name: "hub",
-            description: "",
-            kind: EndpointKind::DockerRegistry,
-            url: "https://registry.example",
-            settings: "{}",
-            sealed_secrets: None,
-            now: START_MILLIS,
-        })
-        .await?;
-    let pipeline = store
-        .create_pipeline(PipelineWrite {
-            project_id: project.id,
-            name: "deploy",
-            description: "",
-            enabled: true,
-            concurrency: 1,
-            spec: r#"{"stages":[{"name":"deploy","tasks":[{"name":"web","type":"kubernetes"}]}]}"#,
-            endpoint_ids: &[endpoint.id],
-            now: START_MILLIS,
-        })
-        .await?;
-    let token = store
-        .create_api_token(NewTokenRecord {
-            user_id: user.id,
-            name: "bench",
-            prefix: "slw_",
-            token_hash: "bench-token",
-            created_at: START_MILLIS,
-            expires_at: None,
-        })
-        .await?;
-    let webhook = store
-        .create_webhook(
-            WebhookWrite {
-                project_id: project.id,
-                name: "on-push",
-                description: "",
-                endpoint_id: endpoint.id,
-                pipeline_id: pipeline.id,
-                api_token_id: token.id,
-                image_pattern: "demo/app",
-                tag_pattern: "",
-                inputs: "{}",
-                enabled: true,
-                newer_only: false,
-                source_cidrs: "[]",
-                max_deliveries_per_minute: 6_000,
-                now: START_MILLIS,
-            },
-            "bench-hook",
-            "sealed",
-        )
-        .await?;
+    // The store contract suite's fixtures: a project, an endpoint, a
+    // pipeline and a webhook running it.
+    let fixtures::Seed {
+        user,
+        pipeline,
+        webhook,
+        ..
+    } = fixtures::seed(&store).await;
     let pruner = Pruner::new(
         store.clone(),
         "bench",
@@ -136,38 +84,23 @@ async fn run_stream(
     for push in 1..=stream.pushes {
         let now = START_MILLIS + push as i64 * PUSH_SPACING_MILLIS;
         let tag = TAGS[push % TAGS.len()];
+        let digest = format!("sha256:{push:064x}");
         let event = NewEvent {
-            webhook_id: webhook.id,
-            received_at: now,
-            source: DeliverySource::Registry,
-            repository: "demo/app".into(),
             tag: tag.into(),
-            owner: "demo".into(),
-            status: EventStatus::Triggered,
-            reason: String::new(),
-            dedupe_key: Some(format!("demo/app:{tag}@sha256:{push:064x}")),
             inputs: Some(format!(r#"{{"DOCKER_TAG":"{tag}"}}"#)),
             pushed_at: Some(now),
-            digest: Some(format!("sha256:{push:064x}")),
+            digest: Some(digest.clone()),
+            ..fixtures::push(webhook.id, now, &format!("demo/app:{tag}@{digest}"))
         };
-        let order = PushOrder {
-            window_start: now - server::service::delivery::DEDUPE_WINDOW_MILLIS,
-            duplicate_reason: Box::new(|first| format!("duplicate of {first}")),
-            newer_than: None,
-            stale_reason: Box::new(never_stale),
-        };
+        let order = fixtures::dedupe_only(now - server::service::delivery::DEDUPE_WINDOW_MILLIS);
         let PushRecorded::First(event_id) = store.record_push(event, &order).await? else {
             anyhow::bail!("push {push} was not recorded as the first of its key");
         };
         let run = store
             .queue_execution(NewExecution {
-                pipeline_id: pipeline.id,
-                project_id: project.id,
                 inputs: r#"{"DOCKER_TAG":"latest"}"#,
-                trigger: r#"{"kind":"docker"}"#,
-                spec: r#"{"stages":[{"name":"deploy","tasks":[{"name":"web","type":"kubernetes"}]}]}"#,
                 created_by: Some(user.id),
-                now,
+                ..fixtures::run(&pipeline, fixtures::DOCKER, now)
             })
             .await?;
         store.link_event(event_id, run.id).await?;
@@ -178,14 +111,9 @@ async fn run_stream(
         );
         let task = store
             .start_task(TaskStart {
-                execution_id: run.id,
-                stage_index: 0,
-                stage_name: "deploy",
-                task_index: 0,
-                task_name: "web",
                 task_type: "kubernetes",
                 inputs: Some("{}"),
-                now,
+                ..fixtures::task_start(run.id, now)
             })
             .await?;
         for _ in 0..stream.log_lines {

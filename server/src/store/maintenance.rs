@@ -10,16 +10,20 @@ use super::StoreResult;
 /// The lease of the retention job.
 pub const RETENTION_LEASE: &str = "retention";
 
-/// The statuses a prunable run may have, as the prune's SQL and the partial
-/// index of migration 0014 spell them (the index is used only when the
-/// query names the same list). Every other status is a run still going.
-pub const FINAL_STATUSES_SQL: &str = "('COMPLETED', 'FAILED', 'CANCELED')";
+/// The statuses of a run still going, which the prune never takes. The prune
+/// says `status NOT IN` this list rather than `status IN` the final ones: an
+/// `IN` list of equalities is what a planner without statistics (SQLite, as
+/// Slipway never runs `ANALYZE`) reads through the status index, then sorts
+/// every finished run for each batch; `NOT IN` leaves it the range scan of
+/// `executions_finished_idx` (migration 0016).
+pub const UNFINISHED_STATUSES_SQL: &str = "('QUEUED', 'RUNNING', 'WAITING')";
 
-/// The final statuses, from the enum: what [`FINAL_STATUSES_SQL`] must list.
-pub fn final_statuses() -> Vec<ExecutionStatus> {
+/// The statuses of runs still going, from the enum: what
+/// [`UNFINISHED_STATUSES_SQL`] must list.
+pub fn unfinished_statuses() -> Vec<ExecutionStatus> {
     ExecutionStatus::ALL
         .into_iter()
-        .filter(|status| status.is_final())
+        .filter(|status| !status.is_final())
         .collect()
 }
 

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use app::execution::{ExecutionStatus, TaskStatus};
-use app::webhook::{DeliverySource, EventStatus};
+use app::webhook::EventStatus;
 use server::retention::{Pruner, RetentionPolicy};
 use server::service::delivery::DEDUPE_WINDOW_MILLIS;
 use server::store::*;
@@ -82,20 +82,13 @@ async fn finished(
     id
 }
 
+/// An Activity row of `status` that holds no dedupe key and started nothing.
 fn event(webhook_id: i64, received_at: i64, status: EventStatus) -> NewEvent {
     NewEvent {
-        webhook_id,
-        received_at,
-        source: DeliverySource::Registry,
-        repository: "demo/app".into(),
-        tag: "v1".into(),
-        owner: String::new(),
         status,
-        reason: String::new(),
         dedupe_key: None,
         inputs: None,
-        pushed_at: None,
-        digest: None,
+        ..push(webhook_id, received_at, "")
     }
 }
 

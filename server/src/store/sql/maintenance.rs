@@ -4,25 +4,29 @@
 //! Each batch is one short transaction: it renews the lease first (so only
 //! the holder deletes, and on PostgreSQL the lease row's lock keeps batches
 //! of two replicas from interleaving), then deletes at most `limit` rows
-//! found by a range scan of an index of migration 0014.
+//! found by a range scan of an index of migrations 0014 and 0016.
+
+use std::borrow::Cow;
 
 use app::model::Millis;
 
 use super::Backend;
 use crate::store::{
     MaintenanceLease, MaintenanceRecord, MaintenanceStore, PruneBatch, PruneTarget, PrunedCounts,
-    StoreResult, FINAL_STATUSES_SQL,
+    StoreResult, UNFINISHED_STATUSES_SQL,
 };
 
 /// A batch of finished runs: the oldest to have finished before `$1`, each
 /// with a newer run of its pipeline (so the newest run of every pipeline is
-/// never one of them). Their tasks, log lines and outbox rows go with them
+/// never one of them). A range scan of `executions_finished_idx` in
+/// `finished_at` order, whatever statistics the database has (see
+/// [`UNFINISHED_STATUSES_SQL`]). Their tasks, log lines and outbox rows go with them
 /// (ON DELETE CASCADE); their Activity rows lose the link (SET NULL).
 fn prune_runs_sql() -> String {
     format!(
         "DELETE FROM executions WHERE id IN ( \
              SELECT old.id FROM executions AS old \
-             WHERE old.status IN {FINAL_STATUSES_SQL} AND old.finished_at < $1 \
+             WHERE old.finished_at < $1 AND old.status NOT IN {UNFINISHED_STATUSES_SQL} \
              AND EXISTS (SELECT 1 FROM executions AS newer \
                  WHERE newer.pipeline_id = old.pipeline_id AND newer.id > old.id) \
              ORDER BY old.finished_at LIMIT $2)"
@@ -32,10 +36,14 @@ fn prune_runs_sql() -> String {
 /// A batch of Activity rows received before `$1` that nothing kept needs:
 /// none links to a run (runs are pruned first, so a link left is to a run
 /// that is kept), heads a tag or repository (push order compares new pushes
-/// with it) or holds a dedupe key (a re-delivery names it).
+/// with it) or holds a dedupe key (a re-delivery names it). The unary `+` keeps
+/// `execution_id IS NULL` off the `execution_id` index: a planner that reads
+/// it as "a few rows per value" would fetch every unlinked row, young ones
+/// included, and sort them for each batch, where the `received_at` range
+/// scan stops at the batch's last row.
 const PRUNE_EVENTS_SQL: &str = "DELETE FROM docker_events WHERE id IN ( \
          SELECT old.id FROM docker_events AS old \
-         WHERE old.received_at < $1 AND old.execution_id IS NULL \
+         WHERE old.received_at < $1 AND +old.execution_id IS NULL \
          AND NOT EXISTS (SELECT 1 FROM push_heads WHERE push_heads.event_id = old.id) \
          AND NOT EXISTS (SELECT 1 FROM delivery_keys WHERE delivery_keys.event_id = old.id) \
          ORDER BY old.received_at LIMIT $2)";
@@ -46,6 +54,16 @@ const PRUNE_DEDUPE_KEYS_SQL: &str = "DELETE FROM delivery_keys \
      WHERE (webhook_id, dedupe_key) IN ( \
          SELECT webhook_id, dedupe_key FROM delivery_keys WHERE claimed_at < $1 \
          ORDER BY claimed_at LIMIT $2)";
+
+/// The statement deleting one batch of `target`: `$1` the horizon, `$2` the
+/// batch size.
+pub(super) fn prune_sql(target: PruneTarget) -> Cow<'static, str> {
+    match target {
+        PruneTarget::Runs => Cow::Owned(prune_runs_sql()),
+        PruneTarget::Activity => Cow::Borrowed(PRUNE_EVENTS_SQL),
+        PruneTarget::DedupeKeys => Cow::Borrowed(PRUNE_DEDUPE_KEYS_SQL),
+    }
+}
 
 /// A count as the database stores it (BIGINT): saturates, never wraps.
 fn stored_count(count: u64) -> i64 {
@@ -101,16 +119,7 @@ impl MaintenanceStore for Backend {
             transaction.rollback().await?;
             return Ok(None);
         }
-        let runs_sql;
-        let statement = match batch.target {
-            PruneTarget::Runs => {
-                runs_sql = prune_runs_sql();
-                runs_sql.as_str()
-            }
-            PruneTarget::Activity => PRUNE_EVENTS_SQL,
-            PruneTarget::DedupeKeys => PRUNE_DEDUPE_KEYS_SQL,
-        };
-        let pruned = sqlx::query(statement)
+        let pruned = sqlx::query(&prune_sql(batch.target))
             .bind(batch.before)
             .bind(batch.limit)
             .execute(&mut *transaction)

@@ -394,4 +394,46 @@ mod tests {
             );
         }
     }
+
+    /// Each retention batch is a range scan of its index in the order it
+    /// deletes, with no sort of the whole table, on a database without
+    /// statistics (Slipway never runs `ANALYZE`): the plan a planner picks
+    /// when it reads `IN` lists and `IS NULL` as "a few rows" was a scan of
+    /// every finished run, sorted, for each batch of a hundred.
+    #[tokio::test]
+    async fn every_prune_batch_is_a_range_scan_of_its_index() {
+        use crate::store::PruneTarget;
+        let directory = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", directory.path().join("slipway.db").display());
+        let store = super::SqliteStore::connect(&url).await.unwrap();
+        super::MIGRATOR.run(&store.write_pool).await.unwrap();
+        for (target, index) in [
+            (PruneTarget::Runs, "executions_finished_idx (finished_at<?)"),
+            (
+                PruneTarget::Activity,
+                "docker_events_received_idx (received_at<?)",
+            ),
+            (
+                PruneTarget::DedupeKeys,
+                "delivery_keys_claimed_idx (claimed_at<?)",
+            ),
+        ] {
+            let statement = super::maintenance::prune_sql(target);
+            let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {statement}"))
+                .bind(1_i64)
+                .bind(100_i64)
+                .fetch_all(&store.pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|step| sqlx::Row::get(step, "detail"))
+                .collect();
+            let plan = plan.join("\n");
+            assert!(
+                plan.contains(&format!("USING INDEX {index}")),
+                "{target:?}: {plan}"
+            );
+            assert!(!plan.contains("TEMP B-TREE"), "{target:?}: {plan}");
+        }
+    }
 }
