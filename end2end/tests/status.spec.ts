@@ -26,6 +26,7 @@ test('a global admin reads the server status; a member is neither shown the link
   // The Refresh button asks again without leaving the page.
   await page.getByRole('button', { name: 'Refresh' }).click();
   await expect(page.getByTestId('status-version')).toHaveText(status.version);
+  await page.screenshot({ path: 'test-results/screenshots/status.png', fullPage: true });
 
   const memberContext = await browser.newContext();
   const memberPage = await memberContext.newPage();
