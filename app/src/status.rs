@@ -55,6 +55,9 @@ pub struct PruneStatus {
     pub runs_pruned: u64,
     pub activity_pruned: u64,
     pub dedupe_keys_pruned: u64,
+    /// Tags and repositories not pushed within `--keep-days`, whose push
+    /// order was forgotten.
+    pub push_heads_pruned: u64,
 }
 
 /// How recently a replica must have said it was alive to be listed.

@@ -133,6 +133,7 @@ async fn run_stream(
                 pruned.runs += pass.runs;
                 pruned.events += pass.events;
                 pruned.dedupe_keys += pass.dedupe_keys;
+                pruned.push_heads += pass.push_heads;
             }
         }
         if push % stream.sample == 0 {

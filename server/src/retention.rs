@@ -1,7 +1,7 @@
 //! Retention: a background job in every server process that, one replica at
 //! a time (a lease in the store), prunes finished runs (with their tasks and
-//! log lines) and Activity rows older than `--keep-days`, and dedupe keys
-//! past their window.
+//! log lines), Activity rows and push-order heads older than `--keep-days`,
+//! and dedupe keys past their window.
 //!
 //! Never pruned: a run still QUEUED, RUNNING or WAITING (only final
 //! statuses are), the newest run of each pipeline however old, an Activity
@@ -105,6 +105,7 @@ impl Pruner {
                             runs = pruned.runs,
                             activity_rows = pruned.events,
                             dedupe_keys = pruned.dedupe_keys,
+                            push_heads = pruned.push_heads,
                             "retention pass finished"
                         ),
                         Ok(None) => tracing::debug!("retention: another replica is pruning"),
@@ -139,9 +140,9 @@ impl Pruner {
             return Ok(None);
         }
         let mut pruned = PrunedCounts::default();
-        // Expired dedupe keys and runs before Activity rows: each holds
-        // Activity rows (a key names its event, a run is linked from its
-        // rows), which can then go in the same pass.
+        // Expired dedupe keys, runs and old push heads before Activity
+        // rows: each holds Activity rows (a key or a head names its event, a
+        // run is linked from its rows), which can then go in the same pass.
         let mut targets = vec![(
             PruneTarget::DedupeKeys,
             now - DEDUPE_WINDOW_MILLIS,
@@ -150,6 +151,7 @@ impl Pruner {
         if let Some(keep) = self.policy.keep {
             let horizon = now.saturating_sub(keep.as_millis() as i64);
             targets.push((PruneTarget::Runs, horizon, self.policy.runs_per_batch));
+            targets.push((PruneTarget::PushHeads, horizon, self.policy.rows_per_batch));
             targets.push((PruneTarget::Activity, horizon, self.policy.rows_per_batch));
         }
         'targets: for (target, before, limit) in targets {
@@ -169,6 +171,7 @@ impl Pruner {
                     PruneTarget::Runs => pruned.runs += deleted,
                     PruneTarget::Activity => pruned.events += deleted,
                     PruneTarget::DedupeKeys => pruned.dedupe_keys += deleted,
+                    PruneTarget::PushHeads => pruned.push_heads += deleted,
                 }
                 if deleted < limit as u64 {
                     break;

@@ -57,11 +57,12 @@ fn StatusView(status: ServerStatus) -> impl IntoView {
         || "not yet".to_string(),
         |prune| {
             format!(
-                "{} ago: {} runs, {} activity rows, {} expired dedupe keys",
+                "{} ago: {} runs, {} activity rows, {} expired dedupe keys, {} push-order heads",
                 duration_text(now - prune.finished_at),
                 prune.runs_pruned,
                 prune.activity_pruned,
-                prune.dedupe_keys_pruned
+                prune.dedupe_keys_pruned,
+                prune.push_heads_pruned
             )
         },
     );

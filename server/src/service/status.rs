@@ -48,6 +48,7 @@ impl StatusApi for Slipway {
                     runs_pruned: lease.last_pruned.runs,
                     activity_pruned: lease.last_pruned.events,
                     dedupe_keys_pruned: lease.last_pruned.dedupe_keys,
+                    push_heads_pruned: lease.last_pruned.push_heads,
                 })
             }),
             keep_days: self.keep_days,

@@ -48,6 +48,11 @@ pub enum PruneTarget {
     Activity,
     /// Dedupe keys claimed before the horizon (their window has passed).
     DedupeKeys,
+    /// Push-order heads (of a tag or a repository) whose push arrived before
+    /// the horizon: a tag not pushed for that long forgets its order. Each
+    /// head keeps its Activity row, so without this every tag pushed once
+    /// (CI's commit tags) would pin a row forever.
+    PushHeads,
 }
 
 /// One batch: at most `limit` rows of `target` older than `before`, deleted
@@ -67,6 +72,7 @@ pub struct PrunedCounts {
     pub runs: u64,
     pub events: u64,
     pub dedupe_keys: u64,
+    pub push_heads: u64,
 }
 
 /// A lease as stored: who holds (or last held) it and how its last pass went.

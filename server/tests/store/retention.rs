@@ -156,7 +156,8 @@ pub async fn old_finished_runs_and_activity_go_and_what_is_kept_stays(store: Sha
         .id;
 
     // Activity: an old row of nothing, an old row of a pruned run, an old
-    // row of a kept run, an old push heading its tag, a young row.
+    // row of a kept run, an old push heading its tag, a young push heading
+    // a tag of another repository, a young row.
     let unlinked = store
         .record_event(event(webhook.id, DAY, EventStatus::Ignored))
         .await
@@ -183,6 +184,18 @@ pub async fn old_finished_runs_and_activity_go_and_what_is_kept_stays(store: Sha
     else {
         panic!("the first push of its tag heads it")
     };
+    let young_heading = NewEvent {
+        pushed_at: Some(95 * DAY),
+        repository: "demo/api".into(),
+        ..push(webhook.id, 95 * DAY, "young-heading")
+    };
+    let PushRecorded::First(young_heading) = store
+        .record_push(young_heading, &dedupe_only(0))
+        .await
+        .unwrap()
+    else {
+        panic!("the first push of its tag heads it")
+    };
     let recent = store
         .record_event(event(webhook.id, 96 * DAY, EventStatus::Ignored))
         .await
@@ -198,8 +211,9 @@ pub async fn old_finished_runs_and_activity_go_and_what_is_kept_stays(store: Sha
         pruned,
         PrunedCounts {
             runs: 4,
-            events: 2,
-            dedupe_keys: 2,
+            events: 3,
+            dedupe_keys: 3,
+            push_heads: 1,
         }
     );
     for gone in [completed, failed, canceled, quiet_older] {
@@ -212,10 +226,11 @@ pub async fn old_finished_runs_and_activity_go_and_what_is_kept_stays(store: Sha
     }
     assert_eq!(store.task_logs(young).await.unwrap().len(), 1);
     assert_eq!(store.task_runs(waiting).await.unwrap().len(), 1);
-    for gone in [unlinked, of_pruned_run] {
+    // The old push's tag forgot it, and its row went.
+    for gone in [unlinked, of_pruned_run, heading] {
         assert!(!event_exists(&store, gone).await, "event {gone} is pruned");
     }
-    for kept in [of_kept_run, heading, recent] {
+    for kept in [of_kept_run, young_heading, recent] {
         assert!(event_exists(&store, kept).await, "event {kept} is kept");
     }
     let linked = store.event_by_id(of_kept_run).await.unwrap().unwrap();
@@ -403,6 +418,7 @@ pub async fn one_replica_at_a_time_holds_the_lease(store: SharedStore) {
         runs: 3,
         events: 2,
         dedupe_keys: 1,
+        push_heads: 4,
     };
     assert!(store.finish_maintenance(b, NOW + 12, counts).await.unwrap());
     // Finished: free at once, and the pass is on record.

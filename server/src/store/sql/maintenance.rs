@@ -62,8 +62,21 @@ pub(super) fn prune_sql(target: PruneTarget) -> Cow<'static, str> {
         PruneTarget::Runs => Cow::Owned(prune_runs_sql()),
         PruneTarget::Activity => Cow::Borrowed(PRUNE_EVENTS_SQL),
         PruneTarget::DedupeKeys => Cow::Borrowed(PRUNE_DEDUPE_KEYS_SQL),
+        PruneTarget::PushHeads => Cow::Borrowed(PRUNE_PUSH_HEADS_SQL),
     }
 }
+
+/// A batch of push-order heads whose push arrived before `$1`: found by
+/// the `received_at` range scan of their Activity rows (the server's clock,
+/// not the registry's `pushed_at`). Rows older than the horizon that are
+/// still there are few: what the earlier targets of the pass left, each
+/// still needed by a kept run or a head. A row heading both its tag and its
+/// repository counts once against `$2` and deletes two heads.
+const PRUNE_PUSH_HEADS_SQL: &str = "DELETE FROM push_heads WHERE event_id IN ( \
+         SELECT old.id FROM docker_events AS old \
+         WHERE old.received_at < $1 \
+         AND EXISTS (SELECT 1 FROM push_heads AS head WHERE head.event_id = old.id) \
+         ORDER BY old.received_at LIMIT $2)";
 
 /// A count as the database stores it (BIGINT): saturates, never wraps.
 fn stored_count(count: u64) -> i64 {
@@ -137,13 +150,15 @@ impl MaintenanceStore for Backend {
     ) -> StoreResult<bool> {
         let finished = sqlx::query(
             "UPDATE maintenance_leases SET expires_at = $1, last_finished_at = $1, \
-                 last_pruned_runs = $2, last_pruned_events = $3, last_pruned_keys = $4 \
-             WHERE name = $5 AND holder = $6",
+                 last_pruned_runs = $2, last_pruned_events = $3, last_pruned_keys = $4, \
+                 last_pruned_heads = $5 \
+             WHERE name = $6 AND holder = $7",
         )
         .bind(now)
         .bind(stored_count(pruned.runs))
         .bind(stored_count(pruned.events))
         .bind(stored_count(pruned.dedupe_keys))
+        .bind(stored_count(pruned.push_heads))
         .bind(lease.name)
         .bind(lease.holder)
         .execute(self.write_pool())
@@ -153,17 +168,27 @@ impl MaintenanceStore for Backend {
     }
 
     async fn maintenance_status(&self, name: &str) -> StoreResult<Option<MaintenanceRecord>> {
-        type LeaseRow = (String, String, i64, i64, Option<i64>, i64, i64, i64);
+        type LeaseRow = (String, String, i64, i64, Option<i64>, i64, i64, i64, i64);
         let row: Option<LeaseRow> = sqlx::query_as(
             "SELECT name, holder, expires_at, last_started_at, last_finished_at, \
-                 last_pruned_runs, last_pruned_events, last_pruned_keys \
+                 last_pruned_runs, last_pruned_events, last_pruned_keys, last_pruned_heads \
              FROM maintenance_leases WHERE name = $1",
         )
         .bind(name)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(
-            |(name, holder, expires_at, last_started_at, last_finished_at, runs, events, keys)| {
+            |(
+                name,
+                holder,
+                expires_at,
+                last_started_at,
+                last_finished_at,
+                runs,
+                events,
+                keys,
+                heads,
+            )| {
                 MaintenanceRecord {
                     name,
                     holder,
@@ -174,6 +199,7 @@ impl MaintenanceStore for Backend {
                         runs: read_count(runs),
                         events: read_count(events),
                         dedupe_keys: read_count(keys),
+                        push_heads: read_count(heads),
                     },
                 }
             },

@@ -8,3 +8,7 @@
 -- the NULL end of it.
 DROP INDEX executions_finished_idx;
 CREATE INDEX executions_finished_idx ON executions (finished_at);
+
+-- What the last pass pruned of push-order heads (tags and repositories not
+-- pushed within --keep-days forget their order, and their Activity rows go).
+ALTER TABLE maintenance_leases ADD COLUMN last_pruned_heads INTEGER NOT NULL DEFAULT 0;
