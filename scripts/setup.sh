@@ -78,8 +78,8 @@ install_rust_tools() {
 install_tool() {
   env -u CARGO_TARGET_DIR \
     CARGO_PROFILE_RELEASE_LTO=false \
-    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-    CARGO_PROFILE_RELEASE_OPT_LEVEL=2 \
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=256 \
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
     cargo install --root "$SLIPWAY_TOOLS" "$@"
 }
 
