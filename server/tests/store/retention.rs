@@ -92,6 +92,20 @@ fn event(webhook_id: i64, received_at: i64, status: EventStatus) -> NewEvent {
     }
 }
 
+/// Takes the retention lease for "replica-a" for a day from [`NOW`], as a
+/// pass would, so batches can be pruned one at a time.
+async fn hold_retention_lease(store: &SharedStore) -> MaintenanceLease<'static> {
+    let lease = MaintenanceLease {
+        name: RETENTION_LEASE,
+        holder: "replica-a",
+    };
+    assert!(store
+        .take_maintenance_lease(lease, NOW, NOW + DAY)
+        .await
+        .unwrap());
+    lease
+}
+
 async fn exists(store: &SharedStore, id: i64) -> bool {
     store.execution_by_id(id).await.unwrap().is_some()
 }
@@ -296,14 +310,7 @@ pub async fn batches_are_bounded_and_a_pass_prunes_them_all(store: SharedStore) 
             .await
             .unwrap();
     }
-    let lease = MaintenanceLease {
-        name: RETENTION_LEASE,
-        holder: "replica-a",
-    };
-    assert!(store
-        .take_maintenance_lease(lease, NOW, NOW + DAY)
-        .await
-        .unwrap());
+    let lease = hold_retention_lease(&store).await;
     let batch = |limit| PruneBatch {
         lease,
         target: PruneTarget::Runs,
@@ -468,14 +475,7 @@ pub async fn dedupe_keys_past_their_window_go(store: SharedStore) {
         deliver("fresh", NOW - 1).await,
         PushRecorded::First(_)
     ));
-    let lease = MaintenanceLease {
-        name: RETENTION_LEASE,
-        holder: "replica-a",
-    };
-    assert!(store
-        .take_maintenance_lease(lease, NOW, NOW + DAY)
-        .await
-        .unwrap());
+    let lease = hold_retention_lease(&store).await;
     let batch = PruneBatch {
         lease,
         target: PruneTarget::DedupeKeys,
