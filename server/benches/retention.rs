@@ -116,8 +116,13 @@ async fn run_stream(
                 ..fixtures::task_start(run.id, now)
             })
             .await?;
+        // One line per write, as a task logging now and then has them stored.
+        let line = LogAppend {
+            at: now,
+            line: LOG_LINE,
+        };
         for _ in 0..stream.log_lines {
-            store.append_log(task, now, LOG_LINE).await?;
+            store.append_logs(task, &[line]).await?;
         }
         store
             .finish_task(task, TaskStatus::Completed, Some("{}"), None, now)

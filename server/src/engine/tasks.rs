@@ -9,6 +9,7 @@ use app::endpoint::EndpointKind;
 use app::execution::{LogLine, TaskStatus};
 use app::expression::{self, ExpressionContext};
 use app::live::LiveEvent;
+use app::model::Millis;
 use app::pipeline::{
     binding_text, lookup_json, Binding, KubernetesTask, PollTask, RestTask, Stage, Task, TaskSpec,
 };
@@ -20,7 +21,7 @@ use super::run::Outputs;
 use super::{supervised, Engine, EngineContext, PANIC_REASON};
 use crate::clock::now_millis;
 use crate::errors::{Refusal, INTERNAL_FAILURE};
-use crate::store::{ExecutionRecord, WaitingTask};
+use crate::store::{ExecutionRecord, LogAppend, WaitingTask};
 use crate::{connect, deploy, endpoints};
 
 /// How much of a response body a REST or Poll task keeps in its output.
@@ -105,37 +106,63 @@ impl ExpressionContext for Values<'_> {
     }
 }
 
-/// Writes log lines in order, off the task's path, and announces each one
-/// stored to the run's live readers; `finish` waits until all are stored.
+/// Log lines one write stores at most: a task that logs a burst (a diff, a
+/// response body) has it stored in a few statements, not one per line, so it
+/// does not queue a write per line for the one SQLite writer.
+const LOG_LINES_PER_WRITE: usize = 256;
+
+/// Writes log lines in order, off the task's path, every line waiting at that
+/// moment in one statement, and announces each one stored to the run's live
+/// readers; `finish` waits until all are stored.
 struct LogWriter {
-    sender: mpsc::UnboundedSender<String>,
+    sender: mpsc::UnboundedSender<(Millis, String)>,
     writer: tokio::task::JoinHandle<()>,
 }
 
 impl LogWriter {
     fn start(context: &EngineContext, task: TaskOf) -> Self {
-        let (sender, mut lines) = mpsc::unbounded_channel::<String>();
+        let (sender, mut lines) = mpsc::unbounded_channel::<(Millis, String)>();
         let store = context.store.clone();
         let live = context.live.clone();
         let writer = tokio::spawn(async move {
-            while let Some(line) = lines.recv().await {
-                let at = now_millis();
-                match store.append_log(task.task_run_id, at, &line).await {
-                    Ok(id) => live.publish(LiveEvent::Log {
-                        execution_id: task.execution_id,
-                        project_id: task.project_id,
-                        task_run_id: task.task_run_id,
-                        line: LogLine { id, at, line },
-                    }),
-                    Err(error) => tracing::warn!(%error, "storing a log line failed"),
+            let mut waiting = Vec::new();
+            while lines.recv_many(&mut waiting, LOG_LINES_PER_WRITE).await > 0 {
+                let appends: Vec<LogAppend<'_>> = waiting
+                    .iter()
+                    .map(|(at, line)| LogAppend { at: *at, line })
+                    .collect();
+                match store.append_logs(task.task_run_id, &appends).await {
+                    Ok(ids) => {
+                        for (id, (at, line)) in ids.into_iter().zip(waiting.drain(..)) {
+                            live.publish(LiveEvent::Log {
+                                execution_id: task.execution_id,
+                                project_id: task.project_id,
+                                task_run_id: task.task_run_id,
+                                line: LogLine { id, at, line },
+                            });
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, lines = waiting.len(), "storing log lines failed");
+                        waiting.clear();
+                    }
                 }
             }
         });
         LogWriter { sender, writer }
     }
 
+    /// Queues a line, stamped with the time it was written, not stored.
     fn line(&self, line: impl Into<String>) {
-        let _ = self.sender.send(line.into());
+        let _ = self.sender.send((now_millis(), line.into()));
+    }
+
+    /// The same, for a caller that keeps its log beyond a borrow of this one.
+    fn detached(&self) -> impl Fn(String) + Send + Sync + 'static {
+        let sender = self.sender.clone();
+        move |line| {
+            let _ = sender.send((now_millis(), line));
+        }
     }
 
     async fn finish(self) {
@@ -308,11 +335,8 @@ impl Engine {
         task: &KubernetesTask,
         log: &LogWriter,
     ) -> TaskEnd {
-        // The deploy module wants a log it may keep: give it its own sender.
-        let sender = log.sender.clone();
-        let step_log = move |line: String| {
-            let _ = sender.send(line);
-        };
+        // The deploy module wants a log it may keep.
+        let step_log = log.detached();
         match self
             .deploy(
                 context.execution.project_id,

@@ -114,6 +114,13 @@ pub struct LogRecord {
     pub line: String,
 }
 
+/// A log line to store, with when the task wrote it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogAppend<'a> {
+    pub at: Millis,
+    pub line: &'a str,
+}
+
 /// How a run ended, as its worker records it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RunEndRecord<'a> {
@@ -266,8 +273,11 @@ pub trait RunStore: Send + Sync {
         error: Option<&str>,
         now: Millis,
     ) -> StoreResult<()>;
-    /// Stores a log line; answers its id (increasing with every line).
-    async fn append_log(&self, task_run_id: i64, at: Millis, line: &str) -> StoreResult<i64>;
+    /// Stores a task's log lines, in order, as few statements as they fit
+    /// in; answers their ids, in the same order (increasing with every line,
+    /// across calls too).
+    async fn append_logs(&self, task_run_id: i64, lines: &[LogAppend<'_>])
+        -> StoreResult<Vec<i64>>;
     async fn task_runs(&self, execution_id: i64) -> StoreResult<Vec<TaskRunRecord>>;
     /// Log lines of all tasks of a run, in order.
     async fn task_logs(&self, execution_id: i64) -> StoreResult<Vec<LogRecord>>;

@@ -66,7 +66,13 @@ async fn finished(
         .await
         .unwrap();
     store
-        .append_log(task, finished_at - 1, "deploying")
+        .append_logs(
+            task,
+            &[LogAppend {
+                at: finished_at - 1,
+                line: "deploying",
+            }],
+        )
         .await
         .unwrap();
     store

@@ -564,10 +564,11 @@ pub async fn tasks_and_logs(store: SharedStore) {
     );
     assert_eq!(tasks[0].inputs.as_deref(), Some(r#"{"x":"1"}"#));
 
-    // Log lines: ids grow with every line, across the run's tasks.
-    let one = store.append_log(second, 20, "one").await.unwrap();
-    let two = store.append_log(first, 21, "two").await.unwrap();
-    let three = store.append_log(second, 22, "three").await.unwrap();
+    // Log lines: ids grow with every line, across the run's tasks and
+    // within one call, in the order given.
+    let [one] = appended(&store, second, &[(20, "one")]).await;
+    let [two] = appended(&store, first, &[(21, "two")]).await;
+    let [three] = appended(&store, second, &[(22, "three")]).await;
     assert!(one < two && two < three);
     let logs = store.task_logs(execution.id).await.unwrap();
     assert_eq!(
@@ -593,6 +594,42 @@ pub async fn tasks_and_logs(store: SharedStore) {
             },
         ]
     );
+
+    // A burst longer than one INSERT takes: every line, in order, ids after
+    // the earlier ones and increasing.
+    let burst: Vec<String> = (0..300).map(|index| format!("line {index}")).collect();
+    let appends: Vec<LogAppend<'_>> = burst
+        .iter()
+        .map(|line| LogAppend { at: 30, line })
+        .collect();
+    let ids = store.append_logs(first, &appends).await.unwrap();
+    assert_eq!(ids.len(), burst.len());
+    assert!(ids[0] > three && ids.windows(2).all(|pair| pair[0] < pair[1]));
+    let stored = store.task_logs(execution.id).await.unwrap();
+    let stored_burst: Vec<(i64, &str)> = stored[3..]
+        .iter()
+        .map(|log| (log.id, log.line.as_str()))
+        .collect();
+    let expected: Vec<(i64, &str)> = ids
+        .iter()
+        .copied()
+        .zip(burst.iter().map(String::as_str))
+        .collect();
+    assert_eq!(stored_burst, expected);
+}
+
+/// Appends lines (at, text) to a task run's log; answers their ids.
+async fn appended<const N: usize>(
+    store: &SharedStore,
+    task_run_id: i64,
+    lines: &[(i64, &str); N],
+) -> [i64; N] {
+    let appends: Vec<LogAppend<'_>> = lines
+        .iter()
+        .map(|&(at, line)| LogAppend { at, line })
+        .collect();
+    let ids = store.append_logs(task_run_id, &appends).await.unwrap();
+    ids.try_into().expect("one id per line")
 }
 
 pub async fn approvals_park_a_run_and_decisions_resume_it(store: SharedStore) {

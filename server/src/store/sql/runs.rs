@@ -25,6 +25,10 @@ const TASK_COLUMNS: &str =
     "id, execution_id, stage_index, stage_name, task_index, task_name, task_type, status, \
      inputs, output, error, started_at, finished_at, expires_at";
 
+/// Log lines one INSERT stores at most (three parameters each, far under
+/// either database's limit on parameters per statement).
+const LOG_LINES_PER_INSERT: usize = 128;
+
 /// Why a run waiting for approvals ends CANCELED, and its waiting tasks.
 const CANCELED_WHILE_WAITING: &str = "canceled by a user while waiting for approval";
 
@@ -500,16 +504,31 @@ impl RunStore for Backend {
         Ok(())
     }
 
-    async fn append_log(&self, task_run_id: i64, at: Millis, line: &str) -> StoreResult<i64> {
-        let id = sqlx::query_scalar(
-            "INSERT INTO task_logs (task_run_id, at, line) VALUES ($1, $2, $3) RETURNING id",
-        )
-        .bind(task_run_id)
-        .bind(at)
-        .bind(line)
-        .fetch_one(self.write_pool())
-        .await?;
-        Ok(id)
+    async fn append_logs(
+        &self,
+        task_run_id: i64,
+        lines: &[LogAppend<'_>],
+    ) -> StoreResult<Vec<i64>> {
+        let mut ids = Vec::with_capacity(lines.len());
+        for chunk in lines.chunks(LOG_LINES_PER_INSERT) {
+            let mut query =
+                QueryBuilder::<Db>::new("INSERT INTO task_logs (task_run_id, at, line) ");
+            query.push_values(chunk, |mut row, line| {
+                row.push_bind(task_run_id)
+                    .push_bind(line.at)
+                    .push_bind(line.line);
+            });
+            query.push(" RETURNING id");
+            let mut inserted: Vec<i64> = query
+                .build_query_scalar()
+                .fetch_all(self.write_pool())
+                .await?;
+            // Ids are handed out in the order of the values; RETURNING
+            // promises no order, so they are sorted back into it.
+            inserted.sort_unstable();
+            ids.extend(inserted);
+        }
+        Ok(ids)
     }
 
     async fn task_runs(&self, execution_id: i64) -> StoreResult<Vec<TaskRunRecord>> {
