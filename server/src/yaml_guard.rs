@@ -17,9 +17,12 @@
 //! line. After such a character they read different documents (an alias or
 //! a `---` the guard takes for text is one to serde_yaml), so a text holding
 //! one raw is refused too; escaped in a double-quoted string (`"\u2028"`) it
-//! is fine.
+//! is fine. Likewise inside `[…]` and `{…}` a plain value starting with `?`
+//! or `:` is text to YAML 1.2 and an indicator (an explicit key, a value) to
+//! libyaml whatever follows it, so `[?*a]` would hide an alias: refused too,
+//! quoted it is fine.
 
-use saphyr_parser::{Event, Marker, Parser};
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle};
 
 /// Largest pipeline text (JSON or YAML) the API and the YAML tab read.
 pub const MAX_PIPELINE_TEXT_BYTES: usize = 1024 * 1024;
@@ -112,6 +115,9 @@ pub fn check(text: &str, limits: YamlLimits) -> Result<(), YamlRefusal> {
         .enumerate()
         .find(|(_, c)| READ_TWO_WAYS.iter().any(|(known, _)| known == c));
     let mut documents = 0;
+    let mut characters = Characters::new(text);
+    // For each collection open, whether it is a flow one (`[…]`, `{…}`).
+    let mut in_flow: Vec<bool> = Vec::new();
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|error| YamlRefusal::Syntax {
             document: documents.max(1),
@@ -142,6 +148,20 @@ pub fn check(text: &str, limits: YamlLimits) -> Result<(), YamlRefusal> {
             {
                 return Err(anchor_or_alias(documents, span.start))
             }
+            Event::SequenceStart(..) | Event::MappingStart(..) => {
+                // Flow collections open with their bracket; a place the
+                // reader cannot look at any more counts as one.
+                let opening = characters.at(span.start.index());
+                in_flow.push(opening.is_none_or(|opening| matches!(opening, '[' | '{')));
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                in_flow.pop();
+            }
+            Event::Scalar(value, ScalarStyle::Plain, ..)
+                if in_flow.last() == Some(&true) && value.starts_with(['?', ':']) =>
+            {
+                return Err(indicator_read_two_ways(documents.max(1), span.start));
+            }
             _ => {}
         }
     }
@@ -157,6 +177,45 @@ fn anchor_or_alias(document: usize, place: Marker) -> YamlRefusal {
         document,
         line: place.line(),
         column: place.col() + 1,
+    }
+}
+
+/// The characters of a text by their index (saphyr's markers count
+/// characters, not bytes), read in one pass: places are asked for in the
+/// order the events come, so the text is walked once, not once per place.
+struct Characters<'a> {
+    rest: std::str::Chars<'a>,
+    next: usize,
+}
+
+impl<'a> Characters<'a> {
+    fn new(text: &'a str) -> Self {
+        Characters {
+            rest: text.chars(),
+            next: 0,
+        }
+    }
+
+    /// The character at `index`; `None` past the end, or behind a place
+    /// asked for before.
+    fn at(&mut self, index: usize) -> Option<char> {
+        let skip = index.checked_sub(self.next)?;
+        self.next = index + 1;
+        self.rest.nth(skip)
+    }
+}
+
+/// The refusal of a plain value starting with `?` or `:` inside `[…]` or
+/// `{…}`, at `place`.
+fn indicator_read_two_ways(document: usize, place: Marker) -> YamlRefusal {
+    YamlRefusal::Syntax {
+        document,
+        line: place.line(),
+        column: place.col() + 1,
+        message: "inside [ ] or { }, a value starting with `?` or `:` is text to YAML 1.2 and \
+                  a key or value indicator to YAML 1.1, so the YAML readers here would read \
+                  this text differently: put the value in quotes"
+            .to_string(),
     }
 }
 
@@ -188,6 +247,33 @@ mod tests {
         max_bytes: 200,
         max_documents: 2,
     };
+
+    #[test]
+    fn a_plain_value_starting_with_an_indicator_inside_brackets_is_refused() {
+        for (text, column) in [
+            ("a: [1, ?204]\n", 8),
+            ("a: [?*b]\n", 5),
+            ("a: {?x: 1}\n", 5),
+            ("a: [:x]\n", 5),
+            ("a: [{b: [?c]}]\n", 10),
+        ] {
+            let refusal = check(text, SMALL);
+            assert!(
+                matches!(&refusal, Err(YamlRefusal::Syntax { line: 1, column: found, message, .. })
+                    if *found == column && message.contains("put the value in quotes")),
+                "{text:?}: {refusal:?}"
+            );
+        }
+        // Quoted, or outside brackets, both readers read it as text.
+        for text in [
+            "a: ['?204', \":x\"]\n",
+            "a: ?204\nb: :x\n",
+            "a:\n  - ?204\n",
+            "a: [x?, y:z]\n",
+        ] {
+            assert_eq!(check(text, SMALL), Ok(()), "{text:?}");
+        }
+    }
 
     #[test]
     fn plain_yaml_passes() {
