@@ -10,7 +10,8 @@
 //! every 2xx must be an Activity row. The webhooks keep the default delivery
 //! limit, which must not refuse any of this (no 429).
 //!
-//! `cargo bench -p server --bench ingest` (REQUESTS=4000 per case, CLIENTS=32;
+//! `cargo bench -p server --bench ingest` (REQUESTS=4000 per case, CLIENTS=32,
+//! CASES=ignored,digest,resolved to run only some;
 //! BACKEND=postgres REPLICAS=3 for three replicas on one PostgreSQL database,
 //! the clients spread over them).
 
@@ -180,27 +181,40 @@ async fn main() -> anyhow::Result<()> {
     bench.post("/api/v1/pipelines", json!({"project": "Bench", "name": "pass", "concurrency": 8,
         "stages": [{"name": "s", "tasks": [{"name": "t", "type": "condition", "expression": "true"}]}]}))
         .await?;
+    // CASES=ignored,digest,resolved (any of them) runs only those.
+    let wanted = std::env::var("CASES").ok();
+    let wanted = |key: &str| {
+        wanted
+            .as_deref()
+            .is_none_or(|wanted| wanted.split(',').any(|case| case.trim() == key))
+    };
     let mut cases = Vec::new();
-    for (name, image, tag, body_for) in [
+    for (key, name, image, tag, body_for) in [
         (
+            "ignored",
             "webhook, tag ignored",
             "svendowideit/testhook",
             "never-*",
             push_with as fn(usize) -> String,
         ),
         (
+            "digest",
             "run triggered (digest sent)",
             "demo/app",
             "",
             registry_push_with,
         ),
         (
+            "resolved",
             "run triggered (tag resolved)",
             "svendowideit/testhook",
             "",
             push_with,
         ),
     ] {
+        if !wanted(key) {
+            continue;
+        }
         let mut webhooks = Vec::new();
         for run in ["fastest", "paced"] {
             let (webhook_id, hook_url) = bench

@@ -577,6 +577,59 @@ fn push_write(
 /// and on its own — a push queues its run, links it and supersedes older
 /// ones; a duplicate in the same batch is a DUPLICATE; a write that fails is
 /// that write's error and leaves the others recorded.
+/// A batch of Activity rows only (ignored pushes, refusals) is one INSERT
+/// with no transaction around it: still one row per write, in order, and a
+/// row that cannot be stored is that write's error alone.
+pub async fn a_batch_of_rows_only_is_recorded_each_on_its_own(store: SharedStore) {
+    let seed = seed(&store).await;
+    let ignored = |reason: &str| NewEvent {
+        status: EventStatus::Ignored,
+        reason: reason.into(),
+        dedupe_key: None,
+        inputs: None,
+        ..push(seed.webhook.id, 900, "")
+    };
+    let together: Vec<DeliveryWrite> = ["first", "second", "third"]
+        .map(|reason| DeliveryWrite::Row(ignored(reason)))
+        .into();
+    let recorded = store.record_deliveries(&together).await.unwrap();
+    let mut reasons = Vec::new();
+    for outcome in &recorded {
+        let Ok(DeliveryRecorded::Row(row)) = outcome else {
+            panic!("a row is recorded as given: {outcome:?}");
+        };
+        reasons.push(store.event_by_id(*row).await.unwrap().unwrap().reason);
+    }
+    assert_eq!(
+        reasons,
+        ["first", "second", "third"],
+        "each write answers its own row, in order"
+    );
+
+    // No such webhook: that row cannot be inserted, the others are.
+    let with_a_bad_one = vec![
+        DeliveryWrite::Row(ignored("before")),
+        DeliveryWrite::Row(NewEvent {
+            webhook_id: seed.webhook.id + 1_000,
+            ..ignored("orphan")
+        }),
+        DeliveryWrite::Row(ignored("after")),
+    ];
+    let recorded = store.record_deliveries(&with_a_bad_one).await.unwrap();
+    assert!(
+        recorded[1].is_err(),
+        "the bad row is its write's error: {:?}",
+        recorded[1]
+    );
+    for (index, reason) in [(0, "before"), (2, "after")] {
+        let Ok(DeliveryRecorded::Row(row)) = &recorded[index] else {
+            panic!("a good row is recorded: {:?}", recorded[index]);
+        };
+        let row = store.event_by_id(*row).await.unwrap().unwrap();
+        assert_eq!(row.reason, reason);
+    }
+}
+
 pub async fn deliveries_are_recorded_together_each_on_its_own(store: SharedStore) {
     let seed = seed(&store).await;
     let ignored = NewEvent {
