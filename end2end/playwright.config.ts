@@ -1,12 +1,12 @@
 import { defineConfig } from '@playwright/test';
 import * as path from 'node:path';
 
-// The suite runs the release site (wasm, js, css as shipped) with the `slipway` binary
-// `cargo test` built: `scripts/test` builds both first. SLIPWAY_BIN=…/release/slipway
-// runs it against the release server instead.
+// The suite runs against the real release build: `scripts/test` builds it first.
+// SLIPWAY_BIN=…/debug/slipway runs it against the server `cargo test` built instead
+// (.cargo/config.toml builds both with the same erased views and site name).
 const workspace = path.resolve(__dirname, '..');
 const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(workspace, 'target');
-export const slipway = process.env.SLIPWAY_BIN ?? path.join(targetDir, 'debug', 'slipway');
+export const slipway = process.env.SLIPWAY_BIN ?? path.join(targetDir, 'release', 'slipway');
 export const siteRoot = path.join(workspace, 'target', 'site');
 const port = process.env.SLIPWAY_E2E_PORT ?? '3917';
 const standinsDir = path.join(targetDir, 'debug');

@@ -169,13 +169,4 @@ build_release() {
   (cd "$WORKSPACE" && cargo leptos build --release --precompress)
 }
 
-# The release site alone, for the browser suite: the server it runs is the `slipway` that
-# `cargo test` built (its integration tests need the binary), so the release server's
-# 9 ½ cold minutes are not spent in every test run. Both are built with erased views
-# (.cargo/config.toml), as they must be to hydrate the same markers.
-build_release_site() {
-  say "building the site (release)"
-  (cd "$WORKSPACE" && cargo leptos build --release --precompress --frontend-only)
-}
-
 export LEPTOS_SITE_ROOT="$WORKSPACE/target/site"
