@@ -18,6 +18,11 @@ pub struct User {
     pub is_admin: bool,
 }
 
+/// The signed-in user a page request came from, found by the server's session
+/// check before the page renders (a context of the server render only).
+#[derive(Clone, Debug)]
+pub struct PageRequestUser(pub User);
+
 /// A project groups endpoints, pipelines and webhooks; membership roles are per project.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -6,10 +6,27 @@ use leptos_router::components::{Outlet, Redirect, A};
 use leptos_router::hooks::use_location;
 
 use crate::functions::{may_read_audit, waiting_approvals, whoami, SignOut};
-use crate::model::User;
+use crate::model::{PageRequestUser, User};
 
 #[component]
 pub fn Layout() -> impl IntoView {
+    // The server found the user before rendering (its session check runs on
+    // every page request) and sends it with the page, so the page is built
+    // once, right away, on both sides. Building it inside a `<Suspense>` that
+    // waits for the user rebuilt it on the server as the wait resolved: every
+    // page's data was fetched two or three times, and the browser hydrated
+    // HTML from the last build with data from the first.
+    let rendered_for = SharedValue::new(|| use_context::<PageRequestUser>().map(|found| found.0));
+    match rendered_for.into_inner() {
+        Some(user) => view! { <SignedIn user /> }.into_any(),
+        // In the browser after a client-side navigation (from signing in):
+        // no page came from the server, so the user is asked for.
+        None => view! { <FetchUser /> }.into_any(),
+    }
+}
+
+#[component]
+fn FetchUser() -> impl IntoView {
     let user = Resource::new(|| (), |_| whoami());
     view! {
         <Suspense fallback=|| view! { <p class="p-8 text-slate-500">"Loading…"</p> }>

@@ -16,6 +16,7 @@ pub use readiness::Readiness;
 use std::sync::{Arc, OnceLock};
 
 use app::backend::{AuthApi, SharedBackend};
+use app::model::PageRequestUser;
 use axum::extract::{FromRef, Request, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
@@ -75,13 +76,17 @@ pub fn router(state: AppState) -> Router {
     let shared: SharedBackend = state.backend.clone();
     // Every render and server function gets the backend, and the CSP nonce
     // `security_headers` put on the request (it replaces the one Leptos
-    // made up, so the hydration script carries the nonce of the header).
+    // made up, so the hydration script carries the nonce of the header), and
+    // the user `require_session_for_pages` found.
     let provide_request_context = move || {
         provide_context(shared.clone());
-        let nonce = use_context::<Parts>()
-            .and_then(|parts| parts.extensions.get::<leptos::nonce::Nonce>().cloned());
-        if let Some(nonce) = nonce {
-            provide_context(nonce);
+        if let Some(parts) = use_context::<Parts>() {
+            if let Some(nonce) = parts.extensions.get::<leptos::nonce::Nonce>() {
+                provide_context(nonce.clone());
+            }
+            if let Some(user) = parts.extensions.get::<PageRequestUser>() {
+                provide_context(user.clone());
+            }
         }
     };
     let routes = page_routes();
@@ -142,7 +147,7 @@ fn session_cookie(state: &AppState, headers: &axum::http::HeaderMap) -> Option<S
 /// HTML is rendered. Assets, server functions and machine routes pass.
 async fn require_session_for_pages(
     State(state): State<AppState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let path = request.uri().path();
@@ -159,12 +164,18 @@ async fn require_session_for_pages(
         return next.run(request).await;
     }
     let signed_in = match session_cookie(&state, request.headers()) {
-        Some(token) => matches!(state.backend.actor_for_session(&token).await, Ok(Some(_))),
-        None => false,
+        Some(token) => match state.backend.actor_for_session(&token).await {
+            Ok(Some(actor)) => Some(actor.user),
+            _ => None,
+        },
+        None => None,
     };
-    if signed_in {
-        next.run(request).await
-    } else {
-        Redirect::to("/login").into_response()
+    match signed_in {
+        Some(user) => {
+            // The page renders for this user without asking again (see `Layout`).
+            request.extensions_mut().insert(PageRequestUser(user));
+            next.run(request).await
+        }
+        None => Redirect::to("/login").into_response(),
     }
 }

@@ -15,6 +15,7 @@ mod live_replicas;
 mod metrics;
 mod notifications;
 mod openapi;
+mod pages;
 mod pipelines;
 mod processes;
 mod projects;
