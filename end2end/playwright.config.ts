@@ -1,9 +1,9 @@
 import { defineConfig } from '@playwright/test';
 import * as path from 'node:path';
 
-// The suite runs against the real release build: `scripts/test` builds it first.
-// SLIPWAY_BIN=…/debug/slipway runs it against the server `cargo test` built instead
-// (.cargo/config.toml builds both with the same erased views and site name).
+// The suite runs against the release site (`scripts/test` builds it first) and the server
+// in SLIPWAY_BIN: `scripts/test` sets it to the one `cargo test` built (.cargo/config.toml
+// gives both the same erased views and site name); unset, the release server.
 const workspace = path.resolve(__dirname, '..');
 const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(workspace, 'target');
 export const slipway = process.env.SLIPWAY_BIN ?? path.join(targetDir, 'release', 'slipway');
