@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use serde_json::json;
 
 use crate::helpers::{finished, session_cookie, spawn_app, TestApp};
-use crate::pipelines::{create_pipeline, run};
+use crate::pipelines::{condition_task, create_pipeline, run};
 
 /// Named in the pipeline, so in every answer about it or its runs.
 const MARKER: &str = "rendered-once-pipeline";
@@ -45,9 +45,7 @@ async fn a_signed_in_page_is_built_once_and_sends_each_answer_once() {
         &app,
         json!({
             "project": "Demo", "name": MARKER,
-            "stages": [{"name": "only", "tasks": [
-                {"name": "check", "type": "condition", "expression": "1 > 0"}
-            ]}]
+            "stages": [{"name": "only", "tasks": [condition_task("check", "1 > 0")]}]
         }),
     )
     .await;

@@ -81,7 +81,7 @@ pub(crate) async fn demo_with_cluster_and(
     (cluster, app)
 }
 
-fn condition_task(name: &str, expression: &str) -> Value {
+pub(crate) fn condition_task(name: &str, expression: &str) -> Value {
     json!({"name": name, "type": "condition", "expression": expression})
 }
 
