@@ -164,10 +164,12 @@ install_test_peers() {
 # The site is built next to the sources (cargo-leptos 0.3.10 keeps site-root relative).
 # --precompress writes .br and .gz beside the wasm, js and css; the server sends them to
 # browsers that accept them (the wasm is 2.1 MB as is, 0.5 MB as brotli).
-# Arguments are passed on (scripts/test: --frontend-only).
+# --split puts each group of pages in app/src/pages/lazy.rs in a wasm module of its own,
+# fetched when a page of the group is opened; the app needs it (the main module imports
+# the split loader). Arguments are passed on (scripts/test: --frontend-only).
 build_release() {
   say "building Slipway (release${1:+, $*})"
-  (cd "$WORKSPACE" && cargo leptos build --release --precompress "$@")
+  (cd "$WORKSPACE" && cargo leptos build --release --precompress --split "$@")
 }
 
 export LEPTOS_SITE_ROOT="$WORKSPACE/target/site"

@@ -26,19 +26,15 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::path;
+use leptos_router::Lazy;
 
-use pages::account::AccountPage;
-use pages::audit::AuditPage;
-use pages::endpoints::EndpointsPage;
-use pages::executions::{ExecutionPage, ExecutionsPage};
 use pages::layout::Layout;
+use pages::lazy::{
+    AccountRoute, ActivityRoute, AuditRoute, EndpointsRoute, ExecutionRoute, ExecutionsRoute,
+    MembersRoute, PipelineEditorRoute, PipelinesRoute, ProjectsRoute, StatusRoute, TokensRoute,
+    UsersRoute, WebhooksRoute,
+};
 use pages::login::LoginPage;
-use pages::members::{MembersPage, UsersPage};
-use pages::pipelines::{PipelineEditorPage, PipelinesPage};
-use pages::projects::ProjectsPage;
-use pages::status::StatusPage;
-use pages::tokens::TokensPage;
-use pages::{activity::ActivityPage, webhooks::WebhooksPage};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -78,21 +74,21 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage />
                 <ParentRoute path=path!("") view=Layout>
                     <Route path=path!("") view=|| view! { <Redirect path="/projects" /> } />
-                    <Route path=path!("projects") view=ProjectsPage />
-                    <Route path=path!("endpoints") view=EndpointsPage />
-                    <Route path=path!("projects/:id/members") view=MembersPage />
-                    <Route path=path!("settings/users") view=UsersPage />
-                    <Route path=path!("pipelines") view=PipelinesPage />
-                    <Route path=path!("pipelines/new") view=PipelineEditorPage />
-                    <Route path=path!("pipelines/:id") view=PipelineEditorPage />
-                    <Route path=path!("executions") view=ExecutionsPage />
-                    <Route path=path!("executions/:id") view=ExecutionPage />
-                    <Route path=path!("triggers/docker") view=WebhooksPage />
-                    <Route path=path!("triggers/docker/activity") view=ActivityPage />
-                    <Route path=path!("settings/tokens") view=TokensPage />
-                    <Route path=path!("audit") view=AuditPage />
-                    <Route path=path!("settings/status") view=StatusPage />
-                    <Route path=path!("settings/account") view=AccountPage />
+                    <Route path=path!("projects") view={Lazy::<ProjectsRoute>::new()} />
+                    <Route path=path!("endpoints") view={Lazy::<EndpointsRoute>::new()} />
+                    <Route path=path!("projects/:id/members") view={Lazy::<MembersRoute>::new()} />
+                    <Route path=path!("settings/users") view={Lazy::<UsersRoute>::new()} />
+                    <Route path=path!("pipelines") view={Lazy::<PipelinesRoute>::new()} />
+                    <Route path=path!("pipelines/new") view={Lazy::<PipelineEditorRoute>::new()} />
+                    <Route path=path!("pipelines/:id") view={Lazy::<PipelineEditorRoute>::new()} />
+                    <Route path=path!("executions") view={Lazy::<ExecutionsRoute>::new()} />
+                    <Route path=path!("executions/:id") view={Lazy::<ExecutionRoute>::new()} />
+                    <Route path=path!("triggers/docker") view={Lazy::<WebhooksRoute>::new()} />
+                    <Route path=path!("triggers/docker/activity") view={Lazy::<ActivityRoute>::new()} />
+                    <Route path=path!("settings/tokens") view={Lazy::<TokensRoute>::new()} />
+                    <Route path=path!("audit") view={Lazy::<AuditRoute>::new()} />
+                    <Route path=path!("settings/status") view={Lazy::<StatusRoute>::new()} />
+                    <Route path=path!("settings/account") view={Lazy::<AccountRoute>::new()} />
                 </ParentRoute>
             </Routes>
         </Router>

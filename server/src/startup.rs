@@ -28,6 +28,11 @@ use crate::store::{self, LeaseRelease, ReplicaHeartbeat, SharedStore};
 use app::status::HEARTBEAT_SECONDS;
 use tokio_util::sync::CancellationToken;
 
+/// The module `cargo leptos build --split` writes beside the front end's
+/// own to load the pages' wasm (app/src/pages/lazy.rs); `slipway.js` imports
+/// it. The name is fixed while the site's file names are not hashed.
+const SPLIT_WASM_LOADER: &str = "__wasm_split.______________________.js";
+
 /// The file that holds the first administrator's password until it is changed.
 pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
 
@@ -97,14 +102,15 @@ impl Application {
                 format!("http://{}", listener.local_addr()?)
             }
         };
-        let front_end_module = format!(
-            "/{}/{}.js",
-            leptos_options.site_pkg_dir, leptos_options.output_name
-        );
+        let pkg = &leptos_options.site_pkg_dir;
+        let front_end_modules = [
+            format!("/{pkg}/{}.js", leptos_options.output_name),
+            format!("/{pkg}/{SPLIT_WASM_LOADER}"),
+        ];
         let security = SecurityConfig::new(
             &public_url,
             args.access.trusted_proxies.clone(),
-            &front_end_module,
+            &front_end_modules,
         )?;
         let engine_settings = args.replica.engine_settings();
         let replica_id = engine_settings.replica_id.clone();

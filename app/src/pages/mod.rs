@@ -5,6 +5,7 @@ pub mod audit;
 pub mod endpoints;
 pub mod executions;
 pub mod layout;
+pub mod lazy;
 pub mod login;
 pub mod members;
 pub mod pipelines;

@@ -27,19 +27,21 @@ pub struct SecurityConfig {
     pub public_origin: Origin,
     /// Reverse proxies whose `X-Forwarded-For` is believed (`--trusted-proxies`).
     pub trusted_proxies: Vec<Cidr>,
-    /// The address of the front end's JavaScript module (`/pkg/slipway.js`)
-    /// at the public origin: the page preloads it with a `<link>` that
-    /// cannot carry the nonce.
-    pub front_end_module: String,
+    /// The addresses of the front end's JavaScript modules at the public
+    /// origin, space-separated: `/pkg/slipway.js`, which the page preloads
+    /// with a `<link>` that cannot carry the nonce (so the modules it
+    /// imports do not inherit one), and the loader of the split wasm that
+    /// it imports.
+    pub front_end_modules: String,
 }
 
 impl SecurityConfig {
-    /// `module_path` is the front end's JavaScript module as the pages link
-    /// it (`/pkg/slipway.js`).
+    /// `module_paths` are the front end's JavaScript modules as the pages
+    /// load them (`/pkg/slipway.js` and what it imports).
     pub fn new(
         public_url: &str,
         trusted_proxies: Vec<Cidr>,
-        module_path: &str,
+        module_paths: &[String],
     ) -> anyhow::Result<Self> {
         let public_origin = Origin::parse(public_url).ok_or_else(|| {
             anyhow::anyhow!(
@@ -47,15 +49,18 @@ impl SecurityConfig {
             )
         })?;
         Ok(SecurityConfig {
-            front_end_module: format!("{public_origin}{module_path}"),
+            front_end_modules: module_paths
+                .iter()
+                .map(|path| format!("{public_origin}{path}"))
+                .collect::<Vec<_>>()
+                .join(" "),
             public_origin,
             trusted_proxies,
         })
     }
 
     /// The page's policy: scripts only through the nonce of this answer
-    /// (the hydration script; the modules it imports inherit it) and the
-    /// front end's module (preloaded by a `<link>` without a nonce), wasm
+    /// (the hydration script) and the front end's modules, wasm
     /// compiled from them, styles and images from this server, fetches and
     /// the live stream to this server, and no framing, plugins, base
     /// changes or foreign form targets.
@@ -64,7 +69,7 @@ impl SecurityConfig {
             "default-src 'none'; script-src 'nonce-{nonce}' 'wasm-unsafe-eval' {}; \
              style-src 'self'; img-src 'self'; font-src 'self'; connect-src 'self'; \
              manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-            self.front_end_module
+            self.front_end_modules
         )
     }
 
@@ -260,7 +265,7 @@ mod tests {
         SecurityConfig::new(
             "https://slipway.example.com/",
             proxies.iter().map(|p| Cidr::parse(p).unwrap()).collect(),
-            "/pkg/slipway.js",
+            &["/pkg/slipway.js".into(), "/pkg/loader.js".into()],
         )
         .unwrap()
     }
@@ -342,7 +347,8 @@ mod tests {
     fn the_policy_allows_the_nonce_the_module_and_wasm_and_nothing_inline() {
         let policy = config(&[]).content_security_policy("abc");
         assert!(policy.contains(
-            "script-src 'nonce-abc' 'wasm-unsafe-eval' https://slipway.example.com/pkg/slipway.js;"
+            "script-src 'nonce-abc' 'wasm-unsafe-eval' https://slipway.example.com/pkg/slipway.js \
+             https://slipway.example.com/pkg/loader.js;"
         ));
         assert!(policy.contains("frame-ancestors 'none'"));
         assert!(policy.contains("connect-src 'self'"));
