@@ -154,21 +154,25 @@ impl LogWriter {
 
     /// Queues a line, stamped with the time it was written, not stored.
     fn line(&self, line: impl Into<String>) {
-        let _ = self.sender.send((now_millis(), line.into()));
+        queue_line(&self.sender, line.into());
     }
 
     /// The same, for a caller that keeps its log beyond a borrow of this one.
     fn detached(&self) -> impl Fn(String) + Send + Sync + 'static {
         let sender = self.sender.clone();
-        move |line| {
-            let _ = sender.send((now_millis(), line));
-        }
+        move |line| queue_line(&sender, line)
     }
 
     async fn finish(self) {
         drop(self.sender);
         let _ = self.writer.await;
     }
+}
+
+/// Stamps a line with the time it was written and hands it to the writer; a
+/// line sent after the writer finished (the task is over) has nowhere to go.
+fn queue_line(sender: &mpsc::UnboundedSender<(Millis, String)>, line: String) {
+    let _ = sender.send((now_millis(), line));
 }
 
 /// Which task run of which run (and project) an announcement is about.
