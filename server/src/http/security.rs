@@ -227,8 +227,12 @@ pub async fn security_headers(
 ) -> Response {
     let nonce = Nonce::new();
     request.extensions_mut().insert(nonce.clone());
-    // Built assets are the same for everyone and may be cached; pages and
-    // data may not (they differ per user and may hold what only they see).
+    // Built assets are the same for everyone and may be kept, but are asked
+    // for again each time (an unchanged file is a 304): they keep their
+    // names from build to build (the split's chunks too), and a browser
+    // mixing a module of the old build with one of the new would fail to
+    // hydrate after an upgrade. Pages and data are never kept (they differ
+    // per user and may hold what only they see).
     let path = request.uri().path();
     let cacheable = path.starts_with("/pkg/") || path == "/favicon.ico";
     let mut response = next.run(request).await;
@@ -246,9 +250,11 @@ pub async fn security_headers(
     );
     // For browsers older than CSP's frame-ancestors.
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if !cacheable {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
+    let cache_control = if cacheable { "no-cache" } else { "no-store" };
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
     if state.security.https() {
         if let Ok(hsts) = HeaderValue::from_str(&format!("max-age={HSTS_MAX_AGE_SECONDS}")) {
             headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts);

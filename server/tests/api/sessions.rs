@@ -105,6 +105,12 @@ async fn pages_and_answers_carry_the_security_headers() {
     let second = app.client.get(app.url("/login")).send().await.unwrap();
     let api = app.get("/api/v1/me", &app.admin_token).await;
     let function = app.server_function("whoami").send().await.unwrap();
+    let asset = app
+        .client
+        .get(app.url("/pkg/slipway.css"))
+        .send()
+        .await
+        .unwrap();
 
     // Assert: the policy names the nonce of this answer's hydration script.
     let policy = first.headers()["content-security-policy"]
@@ -135,6 +141,9 @@ async fn pages_and_answers_carry_the_security_headers() {
         assert!(headers.contains_key("content-security-policy"));
         assert!(!headers.contains_key("strict-transport-security"));
     }
+    // The site's files are kept but asked for again: their names do not
+    // change between builds.
+    assert_eq!(asset.headers()["cache-control"], "no-cache");
     let second_policy = second.headers()["content-security-policy"]
         .to_str()
         .unwrap()
