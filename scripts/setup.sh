@@ -167,9 +167,21 @@ install_test_peers() {
 # --split puts each group of pages in app/src/pages/lazy.rs in a wasm module of its own,
 # fetched when a page of the group is opened; the app needs it (the main module imports
 # the split loader). Arguments are passed on (scripts/test: --frontend-only).
+# A site built before from the same inputs is copied instead (scripts/build_cache.sh).
 build_release() {
+  local key=""
+  if in_git_checkout; then key="$(site_key)"; fi
+  if [ -n "$key" ] && restore_cached_site "$key"; then
+    say "the site's inputs are unchanged since it was built: copied it from $SITE_CACHE"
+    if [ "${1:-}" = --frontend-only ]; then return 0; fi
+    set -- --server-only
+  fi
   say "building Slipway (release${1:+, $*})"
   (cd "$WORKSPACE" && cargo leptos build --release --precompress --split "$@")
+  if [ -n "$key" ] && [ "${1:-}" != --server-only ]; then cache_site "$key"; fi
+  remember_source_times
 }
 
 export LEPTOS_SITE_ROOT="$WORKSPACE/target/site"
+
+source "$WORKSPACE/scripts/build_cache.sh"
