@@ -25,6 +25,7 @@
 SOURCE_RECORD="$CARGO_TARGET_DIR/slipway-sources"
 SITE_CACHE="$CARGO_TARGET_DIR/slipway-sites"
 SITES_KEPT=3
+# scripts/tests/build_cache.sh checks the claims above against cargo itself.
 
 in_git_checkout() { git -C "$WORKSPACE" rev-parse --is-inside-work-tree >/dev/null 2>&1; }
 
@@ -95,7 +96,7 @@ site_key() {
   {
     source_states | awk '{ path = substr($0, length($1) + length($2) + 3) }
       path ~ /^(app|frontend|style|public|\.cargo)\// || path ~ /(^|\/)(Cargo\.toml|Cargo\.lock|package\.json|package-lock\.json)$/ \
-        || path == "scripts/setup.sh" || path == "scripts/build_cache.sh" { print $1, path }'
+        || path == "scripts/setup.sh" { print $1, path }'
     rustc -vV
     cargo leptos --version
     wasm-bindgen --version
