@@ -101,8 +101,9 @@ site_key() {
     cargo leptos --version
     wasm-bindgen --version
     wasm-opt --version
-    tailwindcss --help 2>/dev/null | head -1
-    env | grep -E '^(LEPTOS_|RUSTFLAGS|RUSTC|CARGO_(BUILD|PROFILE|ENCODED|TARGET_WASM))' | grep -v '^LEPTOS_SITE_ROOT=' | LC_ALL=C sort
+    # awk, not grep or head: no match is not a failure, and nothing is cut off mid-write.
+    tailwindcss --help 2>/dev/null | awk 'NR == 1'
+    env | LC_ALL=C sort | awk '/^(LEPTOS_|RUSTFLAGS|RUSTC|CARGO_(BUILD|PROFILE|ENCODED|TARGET_WASM))/ && !/^LEPTOS_SITE_ROOT=/'
   } | sha256sum | cut -c1-64
 }
 
