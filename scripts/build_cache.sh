@@ -102,7 +102,8 @@ site_key() {
     wasm-bindgen --version
     wasm-opt --version
     # awk, not grep or head: no match is not a failure, and nothing is cut off mid-write.
-    tailwindcss --help 2>/dev/null | awk 'NR == 1'
+    # Tailwind colours its banner when CI is set: only the version counts.
+    tailwindcss --help 2>/dev/null | awk '!found && match($0, /v[0-9]+\.[0-9]+\.[0-9]+/) { print substr($0, RSTART, RLENGTH); found = 1 }'
     env | LC_ALL=C sort | awk '/^(LEPTOS_|RUSTFLAGS|RUSTC|CARGO_(BUILD|PROFILE|ENCODED|TARGET_WASM))/ && !/^LEPTOS_SITE_ROOT=/'
   } | sha256sum | cut -c1-64
 }
