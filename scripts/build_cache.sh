@@ -85,8 +85,10 @@ restore_source_times() {
 # After a build that succeeded: what it was built from.
 remember_source_times() {
   in_git_checkout || return 0
-  source_states >"$SOURCE_RECORD.tmp"
-  mv "$SOURCE_RECORD.tmp" "$SOURCE_RECORD"
+  local written
+  written="$(mktemp "$SOURCE_RECORD.XXXXXX")" # a file of its own: two clones may finish at once
+  source_states >"$written"
+  mv "$written" "$SOURCE_RECORD"
 }
 
 # A hash of everything the release site is built from: the front end's sources, the
@@ -122,9 +124,13 @@ restore_cached_site() { # restore_cached_site KEY
 cache_site() { # cache_site KEY
   in_git_checkout || return 0
   mkdir -p "$SITE_CACHE"
-  rm -rf "$SITE_CACHE/$1.tmp" "$SITE_CACHE/$1"
-  cp -a "$LEPTOS_SITE_ROOT" "$SITE_CACHE/$1.tmp"
-  mv "$SITE_CACHE/$1.tmp" "$SITE_CACHE/$1"
-  find "$SITE_CACHE" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %p\n' | LC_ALL=C sort -rn \
+  local copy
+  copy="$(mktemp -d "$SITE_CACHE/copying.XXXXXX")"
+  chmod 755 "$copy"
+  cp -a "$LEPTOS_SITE_ROOT/." "$copy"
+  rm -rf "${SITE_CACHE:?}/$1"
+  mv "$copy" "$SITE_CACHE/$1"
+  # Copies under way (another clone's) are neither counted nor removed.
+  find "$SITE_CACHE" -mindepth 1 -maxdepth 1 -type d ! -name 'copying.*' -printf '%T@ %p\n' | LC_ALL=C sort -rn \
     | tail -n "+$((SITES_KEPT + 1))" | cut -d ' ' -f 2- | xargs -r rm -rf
 }
