@@ -14,7 +14,8 @@
 # depends on a changed file, as it would have in the clone that did the last build. A build
 # into the same directory outside these scripts (plain `cargo` with the same
 # CARGO_TARGET_DIR) leaves fingerprints newer than the record; the record then describes
-# nothing for certain and times are left as they are (cargo's own behaviour).
+# nothing for certain, and every file counts as changed (stamped now: everything of the
+# workspace is built again, once), as it does when there is no record yet.
 #
 # The site (wasm-bindgen, the wasm split, wasm-opt, Tailwind, compression: about two minutes
 # on 2 cores even when nothing changed) is kept in the target directory under a hash of all it
@@ -58,19 +59,22 @@ built_since_record() {
 # Before a build: recorded contents get their recorded times back, the rest is stamped now.
 restore_source_times() {
   in_git_checkout || return 0
-  [ -f "$SOURCE_RECORD" ] || return 0
-  if built_since_record; then
-    say "the target directory was built into outside scripts/ since the last record: cargo judges by file times"
-    return 0
+  local record="$SOURCE_RECORD"
+  if [ ! -f "$record" ]; then
+    say "no record of what $CARGO_TARGET_DIR was built from: every source counts as changed"
+    record=/dev/null
+  elif built_since_record; then
+    say "$CARGO_TARGET_DIR was built into outside scripts/ since the last record: every source counts as changed"
+    record=/dev/null
   fi
   local now restored=0 stamped=0 kind time path
   now="$(date +%s.%N)"
   while IFS=' ' read -r kind time path; do
     touch -m -d "@$time" -- "$WORKSPACE/$path"
     if [ "$kind" = restore ]; then restored=$((restored + 1)); else stamped=$((stamped + 1)); fi
-  done < <(source_states | awk -v now="$now" '
-    # The record first (NR == FNR), then this checkout.
-    NR == FNR { recorded[substr($0, length($1) + length($2) + 3)] = $1 " " $2; next }
+  done < <(source_states | awk -v now="$now" -v record="$record" '
+    # The record first, then this checkout (standard input).
+    FILENAME == record { recorded[substr($0, length($1) + length($2) + 3)] = $1 " " $2; next }
     {
       path = substr($0, length($1) + length($2) + 3)
       if (path in recorded) {
@@ -78,7 +82,7 @@ restore_source_times() {
         if (was[1] == $1) { if (was[2] != $2) print "restore", was[2], path; next }
       }
       print "stamp", now, path
-    }' "$SOURCE_RECORD" -)
+    }' "$record" -)
   say "sources: $restored given back the time they were built at, $stamped changed since the last build"
 }
 
