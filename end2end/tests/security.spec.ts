@@ -68,6 +68,10 @@ test('pages hydrate and follow the live stream under the Content-Security-Policy
   await hydrated(page);
   expect(await page.locator('script[type="module"]').first().getAttribute('nonce')).not.toBeNull();
   expect(nonce.length).toBeGreaterThan(10);
+  // The page names its icon, so browsers do not ask for a missing /favicon.ico.
+  const icon = await page.request.get((await page.locator('link[rel="icon"]').getAttribute('href'))!);
+  expect(icon.status()).toBe(200);
+  expect(icon.headers()['content-type']).toContain('image/svg+xml');
 
   // The open page hears of a new run over the live stream (connect-src 'self').
   const run = await apiCreate(page.request, token, `pipelines/${pipeline.id}/executions`, {});

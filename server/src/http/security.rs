@@ -234,7 +234,7 @@ pub async fn security_headers(
     // hydrate after an upgrade. Pages and data are never kept (they differ
     // per user and may hold what only they see).
     let path = request.uri().path();
-    let cacheable = path.starts_with("/pkg/") || path == "/favicon.ico";
+    let cacheable = path.starts_with("/pkg/") || path == "/favicon.svg";
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     if let Ok(policy) = HeaderValue::from_str(&state.security.content_security_policy(&nonce)) {

@@ -111,6 +111,12 @@ async fn pages_and_answers_carry_the_security_headers() {
         .send()
         .await
         .unwrap();
+    let icon = app
+        .client
+        .get(app.url("/favicon.svg"))
+        .send()
+        .await
+        .unwrap();
 
     // Assert: the policy names the nonce of this answer's hydration script.
     let policy = first.headers()["content-security-policy"]
@@ -144,6 +150,7 @@ async fn pages_and_answers_carry_the_security_headers() {
     // The site's files are kept but asked for again: their names do not
     // change between builds.
     assert_eq!(asset.headers()["cache-control"], "no-cache");
+    assert_eq!(icon.headers()["cache-control"], "no-cache");
     let second_policy = second.headers()["content-security-policy"]
         .to_str()
         .unwrap()
