@@ -355,6 +355,15 @@ impl TestApp {
             .expect("the runs are JSON")
     }
 
+    /// A GET with neither token nor cookie, as a browser's first visit.
+    pub async fn get_signed_out(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))

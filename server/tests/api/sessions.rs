@@ -101,22 +101,12 @@ async fn pages_and_answers_carry_the_security_headers() {
     let app = spawn_app().await;
 
     // Act
-    let first = app.client.get(app.url("/login")).send().await.unwrap();
-    let second = app.client.get(app.url("/login")).send().await.unwrap();
+    let first = app.get_signed_out("/login").await;
+    let second = app.get_signed_out("/login").await;
     let api = app.get("/api/v1/me", &app.admin_token).await;
     let function = app.server_function("whoami").send().await.unwrap();
-    let asset = app
-        .client
-        .get(app.url("/pkg/slipway.css"))
-        .send()
-        .await
-        .unwrap();
-    let icon = app
-        .client
-        .get(app.url("/favicon.svg"))
-        .send()
-        .await
-        .unwrap();
+    let asset = app.get_signed_out("/pkg/slipway.css").await;
+    let icon = app.get_signed_out("/favicon.svg").await;
 
     // Assert: the policy names the nonce of this answer's hydration script.
     let policy = first.headers()["content-security-policy"]
