@@ -31,6 +31,21 @@ const EVENT_FROM: &str =
     "docker_events JOIN docker_webhooks ON docker_webhooks.id = docker_events.webhook_id \
      LEFT JOIN executions ON executions.id = docker_events.execution_id";
 
+/// Cancels the QUEUED runs of a tag's pushes older than `$6` (but event `$7`):
+/// `$1` the reason, `$2` the time. Found through the push-order index, which
+/// holds only rows linked to a run (migration 0017).
+pub(super) const SUPERSEDE_SQL: &str =
+    "UPDATE executions SET status = 'CANCELED', error = $1, finished_at = $2 \
+     WHERE status = 'QUEUED' AND id IN (SELECT execution_id FROM docker_events \
+         WHERE webhook_id = $3 AND repository = $4 AND tag = $5 AND pushed_at < $6 \
+         AND id <> $7 AND execution_id IS NOT NULL) \
+     RETURNING id";
+
+/// The reason on the Activity rows of run `$2`, found through the index of
+/// linked rows.
+pub(super) const SUPERSEDED_REASON_SQL: &str =
+    "UPDATE docker_events SET reason = $1 WHERE execution_id = $2";
+
 /// How often a push is recorded again after losing a race for a head.
 const MAX_PUSH_ORDER_TRIES: usize = 16;
 
@@ -312,24 +327,18 @@ impl Backend {
     ) -> StoreResult<Vec<i64>> {
         // QUEUED only: a claimed run may have started its first task, and a
         // deploy under way is not cut off by a push.
-        let canceled: Vec<i64> = sqlx::query_scalar(
-            "UPDATE executions SET status = 'CANCELED', error = $1, finished_at = $2 \
-             WHERE status = 'QUEUED' AND id IN (SELECT execution_id FROM docker_events \
-                 WHERE webhook_id = $3 AND repository = $4 AND tag = $5 AND pushed_at < $6 \
-                 AND id <> $7 AND execution_id IS NOT NULL) \
-             RETURNING id",
-        )
-        .bind(newer.reason)
-        .bind(newer.now)
-        .bind(newer.webhook_id)
-        .bind(newer.repository)
-        .bind(newer.tag)
-        .bind(newer.pushed_at)
-        .bind(newer.event_id)
-        .fetch_all(&mut *transaction)
-        .await?;
+        let canceled: Vec<i64> = sqlx::query_scalar(SUPERSEDE_SQL)
+            .bind(newer.reason)
+            .bind(newer.now)
+            .bind(newer.webhook_id)
+            .bind(newer.repository)
+            .bind(newer.tag)
+            .bind(newer.pushed_at)
+            .bind(newer.event_id)
+            .fetch_all(&mut *transaction)
+            .await?;
         for execution_id in &canceled {
-            sqlx::query("UPDATE docker_events SET reason = $1 WHERE execution_id = $2")
+            sqlx::query(SUPERSEDED_REASON_SQL)
                 .bind(newer.reason)
                 .bind(execution_id)
                 .execute(&mut *transaction)

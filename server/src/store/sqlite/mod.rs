@@ -533,4 +533,42 @@ mod tests {
             assert!(!plan.contains("TEMP B-TREE"), "{target:?}: {plan}");
         }
     }
+
+    /// Only rows linked to a run are in the push-order and run indexes
+    /// (migration 0017); the two statements that look rows up by them must
+    /// still be served by them, not by a scan of the Activity table.
+    #[tokio::test]
+    async fn lookups_of_linked_activity_rows_use_their_partial_indexes() {
+        let directory = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", directory.path().join("slipway.db").display());
+        let store = super::SqliteStore::connect(&url).await.unwrap();
+        super::MIGRATOR.run(&store.write_pool).await.unwrap();
+        for (statement, index, binds) in [
+            (
+                super::hooks::SUPERSEDE_SQL,
+                "docker_events_push_order_idx (webhook_id=? AND repository=? AND tag=? AND pushed_at<?)",
+                7,
+            ),
+            (
+                super::hooks::SUPERSEDED_REASON_SQL,
+                "docker_events_execution_id_idx (execution_id=?)",
+                2,
+            ),
+        ] {
+            let explain = format!("EXPLAIN QUERY PLAN {statement}");
+            let mut query = sqlx::query(&explain).bind("x");
+            for _ in 1..binds {
+                query = query.bind(1_i64);
+            }
+            let plan: Vec<String> = query
+                .fetch_all(&store.pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|step| sqlx::Row::get(step, "detail"))
+                .collect();
+            let plan = plan.join("\n");
+            assert!(plan.contains(&format!("USING INDEX {index}")), "{plan}");
+        }
+    }
 }
