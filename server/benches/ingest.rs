@@ -1,9 +1,11 @@
 //! Sustained webhook ingest: pushes POSTed by a load generator on loopback to
-//! (1) a bare axum route answering a small JSON body — the ceiling —, (2) a
-//! webhook whose tag pattern ignores the push (the Docker Hub fixture), (3) one
-//! that triggers a run from a registry notification (the push names its
-//! digest), and (4) one that triggers a run from Docker Hub's payload (no
-//! digest: the tag is resolved at a registry stand-in first). Every push is its
+//! (1) a bare axum route answering a small JSON body — the ceiling —, (2)
+//! Slipway's whole router answering a POST to `/healthz` with 405 (its
+//! middleware layers and routing, no handler work), (3) a webhook whose tag
+//! pattern ignores the push (the Docker Hub fixture), (4) one that triggers a
+//! run from a registry notification (the push names its digest), and (5) one
+//! that triggers a run from Docker Hub's payload (no digest: the tag is
+//! resolved at a registry stand-in first). Every push is its
 //! own tag, so none is a duplicate. Each webhook case is run twice: as fast as
 //! the clients go (each sends its next request when the last is answered),
 //! then at half that rate, paced, for the latency under load. Afterwards
@@ -12,7 +14,7 @@
 //! this (no 429) up to REQUESTS=50000.
 //!
 //! `cargo bench -p server --bench ingest` (REQUESTS=4000 per case, CLIENTS=32,
-//! CASES=ignored,digest,resolved to run only some;
+//! CASES=router,ignored,digest,resolved to run only some;
 //! BACKEND=postgres REPLICAS=3 for three replicas on one PostgreSQL database,
 //! the clients spread over them).
 
@@ -182,7 +184,7 @@ async fn main() -> anyhow::Result<()> {
     bench.post("/api/v1/pipelines", json!({"project": "Bench", "name": "pass", "concurrency": 8,
         "stages": [{"name": "s", "tasks": [{"name": "t", "type": "condition", "expression": "true"}]}]}))
         .await?;
-    // CASES=ignored,digest,resolved (any of them) runs only those.
+    // CASES=router,ignored,digest,resolved (any of them) runs only those.
     let wanted = std::env::var("CASES").ok();
     let wanted = |key: &str| {
         wanted
@@ -249,6 +251,24 @@ async fn main() -> anyhow::Result<()> {
     })
     .await;
     print("bare axum route", &ceiling);
+    // What every request pays before any handler: Slipway's whole router
+    // (its middleware layers, routing) answering a POST to `/healthz` 405.
+    if wanted("router") {
+        let router_only = load(
+            &[format!("{}/healthz", bench.base)],
+            requests,
+            clients,
+            None,
+            0,
+            |_| FIXTURE.to_string(),
+        )
+        .await;
+        print("router only (405)", &router_only);
+        println!(
+            "    {:.0}% of the ceiling",
+            100.0 * router_only.requests_per_second / ceiling.requests_per_second
+        );
+    }
     let mut lost = 0;
     let mut limited = 0;
     for case in &cases {

@@ -92,7 +92,7 @@ pub fn router(state: AppState) -> Router {
     let routes = page_routes();
     let options = state.leptos_options.clone();
 
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readiness::readyz))
         .route("/metrics", get(metrics::metrics))
@@ -107,13 +107,20 @@ pub fn router(state: AppState) -> Router {
             AppState,
             _,
         >(provide_request_context, app::shell))
+        .with_state(state.clone());
+    // Around the routing, not on each route: `Router::layer` boxes every
+    // route's service once per layer, and each layer then clones the boxes
+    // below it on every request (BENCHMARKS.md, "Round five"). Outermost first.
+    let front_door = tower::ServiceBuilder::new()
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            require_session_for_pages,
+            metrics::count_requests,
         ))
+        .map_response(IntoResponse::into_response)
+        .layer(request_log::layer())
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            security::browser_writes_from_public_origin,
+            security::security_headers,
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -121,14 +128,14 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            security::security_headers,
+            security::browser_writes_from_public_origin,
         ))
-        .layer(request_log::layer())
         .layer(middleware::from_fn_with_state(
-            state.clone(),
-            metrics::count_requests,
+            state,
+            require_session_for_pages,
         ))
-        .with_state(state)
+        .service(routes);
+    Router::new().fallback_service(front_door)
 }
 
 /// Migrations ran before the listener opened, so reaching this handler means ready.
