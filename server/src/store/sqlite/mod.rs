@@ -380,10 +380,7 @@ mod tests {
         use crate::store::{
             NewExecution, NotificationStore, PipelineWrite, ProjectStore, RunStore,
         };
-        let directory = tempfile::tempdir().unwrap();
-        let url = format!("sqlite:{}", directory.path().join("slipway.db").display());
-        let store = super::SqliteStore::connect(&url).await.unwrap();
-        super::MIGRATOR.run(&store.write_pool).await.unwrap();
+        let (_directory, store) = migrated_store().await;
         let project = store.create_project("Demo", "", 1).await.unwrap();
         let spec = r#"{"notifications":[{"on":["canceled"],"email":{"to":["a@example.com"]}},
             {"on":["started","waiting"],"email":{"to":["a@example.com"]}},
@@ -492,6 +489,32 @@ mod tests {
         }
     }
 
+    /// A store on a fresh, migrated database file (kept while the directory is).
+    async fn migrated_store() -> (tempfile::TempDir, super::SqliteStore) {
+        let directory = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", directory.path().join("slipway.db").display());
+        let store = super::SqliteStore::connect(&url).await.unwrap();
+        super::MIGRATOR.run(&store.write_pool).await.unwrap();
+        (directory, store)
+    }
+
+    /// SQLite's plan for `statement` with these values bound, one step a line.
+    async fn query_plan(store: &super::SqliteStore, statement: &str, values: &[i64]) -> String {
+        let explain = format!("EXPLAIN QUERY PLAN {statement}");
+        let mut query = sqlx::query(&explain);
+        for value in values {
+            query = query.bind(*value);
+        }
+        let steps: Vec<String> = query
+            .fetch_all(&store.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|step| sqlx::Row::get(step, "detail"))
+            .collect();
+        steps.join("\n")
+    }
+
     /// Each retention batch is a range scan of its index in the order it
     /// deletes, with no sort of the whole table, on a database without
     /// statistics (Slipway never runs `ANALYZE`): the plan a planner picks
@@ -500,10 +523,7 @@ mod tests {
     #[tokio::test]
     async fn every_prune_batch_is_a_range_scan_of_its_index() {
         use crate::store::PruneTarget;
-        let directory = tempfile::tempdir().unwrap();
-        let url = format!("sqlite:{}", directory.path().join("slipway.db").display());
-        let store = super::SqliteStore::connect(&url).await.unwrap();
-        super::MIGRATOR.run(&store.write_pool).await.unwrap();
+        let (_directory, store) = migrated_store().await;
         for (target, index) in [
             (PruneTarget::Runs, "executions_finished_idx (finished_at<?)"),
             (
@@ -516,16 +536,7 @@ mod tests {
             ),
         ] {
             let statement = super::maintenance::prune_sql(target);
-            let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {statement}"))
-                .bind(1_i64)
-                .bind(100_i64)
-                .fetch_all(&store.pool)
-                .await
-                .unwrap()
-                .iter()
-                .map(|step| sqlx::Row::get(step, "detail"))
-                .collect();
-            let plan = plan.join("\n");
+            let plan = query_plan(&store, &statement, &[1, 100]).await;
             assert!(
                 plan.contains(&format!("USING INDEX {index}")),
                 "{target:?}: {plan}"
@@ -539,11 +550,8 @@ mod tests {
     /// still be served by them, not by a scan of the Activity table.
     #[tokio::test]
     async fn lookups_of_linked_activity_rows_use_their_partial_indexes() {
-        let directory = tempfile::tempdir().unwrap();
-        let url = format!("sqlite:{}", directory.path().join("slipway.db").display());
-        let store = super::SqliteStore::connect(&url).await.unwrap();
-        super::MIGRATOR.run(&store.write_pool).await.unwrap();
-        for (statement, index, binds) in [
+        let (_directory, store) = migrated_store().await;
+        for (statement, index, values) in [
             (
                 super::hooks::SUPERSEDE_SQL,
                 "docker_events_push_order_idx (webhook_id=? AND repository=? AND tag=? AND pushed_at<?)",
@@ -555,19 +563,7 @@ mod tests {
                 2,
             ),
         ] {
-            let explain = format!("EXPLAIN QUERY PLAN {statement}");
-            let mut query = sqlx::query(&explain).bind("x");
-            for _ in 1..binds {
-                query = query.bind(1_i64);
-            }
-            let plan: Vec<String> = query
-                .fetch_all(&store.pool)
-                .await
-                .unwrap()
-                .iter()
-                .map(|step| sqlx::Row::get(step, "detail"))
-                .collect();
-            let plan = plan.join("\n");
+            let plan = query_plan(&store, statement, &vec![1; values]).await;
             assert!(plan.contains(&format!("USING INDEX {index}")), "{plan}");
         }
     }
