@@ -167,6 +167,10 @@ pub struct ServeArgs {
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, env = "SLIPWAY_LOG_JSON")]
     pub log_json: bool,
+    /// The built site the pages load (wasm, JS, CSS, icons): what `cargo leptos build`
+    /// wrote to `target/site`. cargo-leptos and the scripts set the variable.
+    #[arg(long, env = SITE_ROOT_VARIABLE, default_value = DEFAULT_SITE_ROOT)]
+    pub site_root: PathBuf,
     #[command(flatten)]
     pub access: AccessArgs,
     #[command(flatten)]
@@ -175,6 +179,20 @@ pub struct ServeArgs {
     pub notifications: NotificationArgs,
     #[command(flatten)]
     pub retention: RetentionArgs,
+}
+
+/// The variable cargo-leptos sets to where it built the site.
+const SITE_ROOT_VARIABLE: &str = "LEPTOS_SITE_ROOT";
+const DEFAULT_SITE_ROOT: &str = "target/site";
+
+impl ServeArgs {
+    /// The site root `slipway serve` uses when no flag names one: for
+    /// arguments built in code (tests, benches) rather than parsed.
+    pub fn site_root_from_env() -> PathBuf {
+        std::env::var_os(SITE_ROOT_VARIABLE)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_SITE_ROOT))
+    }
 }
 
 /// How long history is kept.

@@ -69,7 +69,7 @@ impl Application {
         let listener = TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
-        let leptos_options = leptos_options(listener.local_addr()?)?;
+        let leptos_options = leptos_options(listener.local_addr()?, &args.site_root)?;
         let secret_box = SecretBox::load_or_create(&args.storage.data_dir)?;
         let metrics: SharedMetrics = Arc::new(Metrics::new());
         let outbound = Outbound {
@@ -366,12 +366,15 @@ pub async fn open_store(storage: &StorageArgs) -> anyhow::Result<SharedStore> {
 
 /// Leptos options from the `LEPTOS_*` variables cargo-leptos sets, with this
 /// workspace's defaults when the binary is started by hand.
-fn leptos_options(address: std::net::SocketAddr) -> anyhow::Result<LeptosOptions> {
+fn leptos_options(
+    address: std::net::SocketAddr,
+    site_root: &Path,
+) -> anyhow::Result<LeptosOptions> {
     let from_env =
         |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_string());
     Ok(LeptosOptions::builder()
         .output_name(from_env("LEPTOS_OUTPUT_NAME", "slipway"))
-        .site_root(from_env("LEPTOS_SITE_ROOT", "target/site"))
+        .site_root(site_root.to_string_lossy().as_ref())
         .site_pkg_dir(from_env("LEPTOS_SITE_PKG_DIR", "pkg"))
         .site_addr(address)
         .build())

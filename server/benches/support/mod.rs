@@ -124,6 +124,7 @@ impl Bench {
             docker_hub_callback_hosts: Vec::new(),
             deny_private_egress: false,
             log_json: false,
+            site_root: ServeArgs::site_root_from_env(),
             access: Default::default(),
             replica: Default::default(),
             notifications: Default::default(),

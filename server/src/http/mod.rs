@@ -13,6 +13,8 @@ pub mod security;
 
 pub use readiness::Readiness;
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
 use app::backend::{AuthApi, SharedBackend};
@@ -26,6 +28,7 @@ use axum::routing::get;
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use tower_http::services::ServeDir;
 
 use crate::service::Slipway;
 use security::SecurityConfig;
@@ -63,6 +66,54 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
+/// The site's built files (`/pkg/…`, the icon) as they are on disk, brotli
+/// or gzip when the browser takes it and the build wrote one, `304` when the
+/// browser's copy is current; any other path is `not_found`.
+///
+/// Not `leptos_axum`'s `file_and_error_handler`: it answers a file under a
+/// reactive owner made with `Owner::new()`, whose parent is whatever owner
+/// the worker thread last left current — another request's render — and
+/// copies that owner's `ResponseOptions` onto the file's answer. A page
+/// answered 403 or 404 then made the files its neighbours fetched 403 or 404
+/// as well (their bodies intact), and those pages never hydrated.
+fn site_files<NotFound>(site_root: &str, not_found: NotFound) -> ServeDir<NotFound> {
+    ServeDir::new(site_root)
+        .precompressed_br()
+        .precompressed_gzip()
+        .call_fallback_on_method_not_allowed(true)
+        .fallback(not_found)
+}
+
+/// The app's page for a path nothing else answers: its "not found" page,
+/// with the status the page set, else 404.
+fn not_found_page(
+    request_context: impl Fn() + Clone + Send + Sync + 'static,
+    options: LeptosOptions,
+) -> impl tower::Service<
+    Request,
+    Response = Response,
+    Error = Infallible,
+    Future = impl Future<Output = Result<Response, Infallible>> + Send + 'static,
+> + Clone
+       + Send
+       + Sync
+       + 'static {
+    tower::service_fn(move |request: Request| {
+        let options = options.clone();
+        let page = leptos_axum::render_app_to_stream_in_order_with_context(
+            request_context.clone(),
+            move || app::shell(options.clone()),
+        )(request);
+        async move {
+            let mut answer = page.await;
+            if answer.status() == StatusCode::OK {
+                *answer.status_mut() = StatusCode::NOT_FOUND;
+            }
+            Ok(answer)
+        }
+    })
+}
+
 /// The pages' routes, listed once per process. Listing them renders the app
 /// with resource loading suppressed by a process-wide flag: a resource first
 /// polled meanwhile by a page render (another server built in the same
@@ -91,6 +142,10 @@ pub fn router(state: AppState) -> Router {
     };
     let routes = page_routes();
     let options = state.leptos_options.clone();
+    let files = site_files(
+        &state.leptos_options.site_root,
+        not_found_page(provide_request_context.clone(), options.clone()),
+    );
 
     let routes = Router::new()
         .route("/healthz", get(healthz))
@@ -103,10 +158,7 @@ pub fn router(state: AppState) -> Router {
             app::shell(options.clone())
         })
         .route_layer(middleware::from_fn(metrics::note_matched_route))
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(provide_request_context, app::shell))
+        .fallback_service(files)
         .with_state(state.clone());
     // Around the routing, not on each route: `Router::layer` boxes every
     // route's service once per layer, and each layer then clones the boxes

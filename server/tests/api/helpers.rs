@@ -54,6 +54,7 @@ pub fn serve_args(data_dir: &Path) -> ServeArgs {
         docker_hub_callback_hosts: Vec::new(),
         deny_private_egress: false,
         log_json: false,
+        site_root: ServeArgs::site_root_from_env(),
         access: Default::default(),
         replica: Default::default(),
         notifications: Default::default(),

@@ -28,6 +28,7 @@ mod roles;
 mod rollouts;
 mod sessions;
 mod sign_in_limits;
+mod site_files;
 mod startup;
 mod status;
 mod webhook_limits;
