@@ -364,8 +364,9 @@ pub async fn open_store(storage: &StorageArgs) -> anyhow::Result<SharedStore> {
     store::open(&storage.database_url()).await
 }
 
-/// Leptos options from the `LEPTOS_*` variables cargo-leptos sets, with this
-/// workspace's defaults when the binary is started by hand.
+/// Leptos options: the site root from `--site-root`, the rest from the
+/// `LEPTOS_*` variables cargo-leptos sets, with this workspace's defaults when
+/// the binary is started by hand.
 fn leptos_options(
     address: std::net::SocketAddr,
     site_root: &Path,

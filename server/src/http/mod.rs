@@ -100,6 +100,8 @@ fn not_found_page(
        + 'static {
     tower::service_fn(move |request: Request| {
         let options = options.clone();
+        // Made per request (a closure, nothing rendered yet): the handler
+        // leptos_axum returns is not `Sync`, which a router's fallback must be.
         let page = leptos_axum::render_app_to_stream_in_order_with_context(
             request_context.clone(),
             move || app::shell(options.clone()),
