@@ -788,3 +788,160 @@ pub async fn deliveries_are_recorded_together_each_on_its_own(store: SharedStore
         retried[0]
     );
 }
+
+/// `push_write` of its own tag: pushes of different tags are what a batch
+/// records in one pass.
+fn tagged_push_write(seed: &Seed, tag: &str, pushed_at: i64, key: &str) -> DeliveryWrite {
+    let DeliveryWrite::Push(mut write) = push_write(seed, seed.pipeline.id, pushed_at, key, None)
+    else {
+        unreachable!("push_write makes a push")
+    };
+    write.event.tag = tag.into();
+    DeliveryWrite::Push(write)
+}
+
+/// The run a write queued, with its Activity row, or a panic naming the write.
+fn queued_run(outcome: &StoreResult<DeliveryRecorded>) -> (i64, &QueuedRun) {
+    match outcome {
+        Ok(DeliveryRecorded::Push {
+            recorded: PushRecorded::First(event_id),
+            run: Some(run),
+        }) => (*event_id, run),
+        other => panic!("the push queues its run: {other:?}"),
+    }
+}
+
+/// A batch of pushes of different tags (the common case, recorded a statement
+/// per step) ends as it would push by push: each row linked to its run, run
+/// numbers in the batch's order, older QUEUED runs of a tag superseded; and a
+/// batch where one push turns out to be a duplicate or stale is decided push
+/// by push, leaving nothing of the first try behind.
+pub async fn a_batch_of_pushes_of_different_tags_ends_as_push_by_push(store: SharedStore) {
+    let seed = seed(&store).await;
+    let ignored = NewEvent {
+        status: EventStatus::Ignored,
+        reason: "tag 'v1' does not match 'v2*'".into(),
+        dedupe_key: None,
+        inputs: None,
+        ..push(seed.webhook.id, 900, "")
+    };
+    let first_batch = vec![
+        tagged_push_write(&seed, "a", 1_000, "a"),
+        DeliveryWrite::Row(ignored.clone()),
+        tagged_push_write(&seed, "b", 1_000, "b"),
+        tagged_push_write(&seed, "c", 1_000, "c"),
+    ];
+    let recorded = store.record_deliveries(&first_batch).await.unwrap();
+    assert!(
+        matches!(recorded[1], Ok(DeliveryRecorded::Row(_))),
+        "{:?}",
+        recorded[1]
+    );
+    let mut run_numbers = Vec::new();
+    let mut runs = Vec::new();
+    for index in [0, 2, 3] {
+        let (event_id, run) = queued_run(&recorded[index]);
+        assert!(run.superseded.is_empty());
+        let row = store.event_by_id(event_id).await.unwrap().unwrap();
+        assert_eq!(
+            (row.status, row.execution_id),
+            (EventStatus::Triggered, Some(run.execution_id)),
+            "each row is linked to its own run"
+        );
+        let execution = store
+            .execution_by_id(run.execution_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(execution.status, ExecutionStatus::Queued);
+        assert_eq!(
+            execution.trigger,
+            format!(r#"{{"kind":"docker","event_id":{event_id}}}"#)
+        );
+        run_numbers.push(execution.run_number);
+        runs.push(run.execution_id);
+    }
+    let first_number = run_numbers[0];
+    assert_eq!(
+        run_numbers,
+        [first_number, first_number + 1, first_number + 2],
+        "run numbers follow the batch's order"
+    );
+
+    // Tag b again, newer: its QUEUED run is superseded; tag d is new.
+    let second_batch = vec![
+        tagged_push_write(&seed, "d", 2_000, "d"),
+        tagged_push_write(&seed, "b", 2_000, "b2"),
+    ];
+    let recorded = store.record_deliveries(&second_batch).await.unwrap();
+    assert!(queued_run(&recorded[0]).1.superseded.is_empty());
+    let (newer_b, newer_b_run) = queued_run(&recorded[1]);
+    assert_eq!(
+        newer_b_run.superseded,
+        vec![runs[1]],
+        "a newer push of tag b cancels its older QUEUED run, and only that one"
+    );
+    let superseded = store.execution_by_id(runs[1]).await.unwrap().unwrap();
+    assert_eq!(
+        (superseded.status, superseded.error),
+        (
+            ExecutionStatus::Canceled,
+            Some(format!("superseded by event {newer_b}"))
+        )
+    );
+    for kept in [runs[0], runs[2]] {
+        let run = store.execution_by_id(kept).await.unwrap().unwrap();
+        assert_eq!(run.status, ExecutionStatus::Queued, "other tags' runs stay");
+    }
+
+    // A re-delivery of a's push beside a new push of e: a's is a DUPLICATE,
+    // e's queues its run, and the rolled-back first try left no row.
+    let rows_before = count_rows(&store, &seed).await;
+    let third_batch = vec![
+        tagged_push_write(&seed, "e", 3_000, "e"),
+        tagged_push_write(&seed, "a", 1_000, "a"),
+        // Older than c's head: stale.
+        tagged_push_write(&seed, "c", 500, "c-old"),
+    ];
+    let recorded = store.record_deliveries(&third_batch).await.unwrap();
+    queued_run(&recorded[0]);
+    assert!(
+        matches!(
+            &recorded[1],
+            Ok(DeliveryRecorded::Push {
+                recorded: PushRecorded::Duplicate { .. },
+                run: None
+            })
+        ),
+        "a re-delivery is a duplicate: {:?}",
+        recorded[1]
+    );
+    assert!(
+        matches!(
+            &recorded[2],
+            Ok(DeliveryRecorded::Push {
+                recorded: PushRecorded::Stale { .. },
+                run: None
+            })
+        ),
+        "a push older than its tag's head is stale: {:?}",
+        recorded[2]
+    );
+    assert_eq!(
+        count_rows(&store, &seed).await,
+        rows_before + 3,
+        "one row per delivery: nothing of the rolled-back try is left"
+    );
+}
+
+async fn count_rows(store: &SharedStore, seed: &Seed) -> usize {
+    store
+        .list_events(&EventQuery {
+            webhook_id: Some(seed.webhook.id),
+            limit: 1_000,
+            ..EventQuery::default()
+        })
+        .await
+        .unwrap()
+        .len()
+}

@@ -53,6 +53,7 @@ macro_rules! contract_suite {
             hooks::concurrent_pushes_of_a_tag_leave_the_newest_at_its_head,
             hooks::deliveries_are_recorded_together_each_on_its_own,
             hooks::a_batch_of_rows_only_is_recorded_each_on_its_own,
+            hooks::a_batch_of_pushes_of_different_tags_ends_as_push_by_push,
             audit::entries_read_back_newest_first_filtered_and_paged,
             audit::a_project_administrator_sees_only_the_projects_they_administer,
             notifications::a_runs_changes_queue_the_notifications_naming_them,

@@ -13,6 +13,8 @@ type Backend = PostgresStore;
 
 #[path = "../sql/audit.rs"]
 mod audit;
+#[path = "../sql/delivery_batch.rs"]
+mod delivery_batch;
 #[path = "../sql/endpoints.rs"]
 mod endpoints;
 #[path = "../sql/hooks.rs"]

@@ -4,6 +4,7 @@ use app::model::Millis;
 use app::webhook::{EventStatus, HubSyncState};
 use sqlx::QueryBuilder;
 
+use super::delivery_batch::WRITES_PER_PASS;
 use super::rows::{EventRow, WebhookRow};
 use super::{map_constraint, missing, Backend, Db, DbConnection};
 use crate::store::hooks::*;
@@ -282,6 +283,22 @@ impl Backend {
         Err(heads_kept_changing())
     }
 
+    /// [`Self::record_batch_in_one_pass`] over a batch of any size, a pass
+    /// per [`WRITES_PER_PASS`] writes, in the caller's transaction.
+    async fn record_in_passes(
+        transaction: &mut DbConnection,
+        writes: &[DeliveryWrite],
+    ) -> StoreResult<Option<Vec<DeliveryRecorded>>> {
+        let mut recorded = Vec::with_capacity(writes.len());
+        for pass in writes.chunks(WRITES_PER_PASS) {
+            match Self::record_batch_in_one_pass(&mut *transaction, pass).await? {
+                Some(outcomes) => recorded.extend(outcomes),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(recorded))
+    }
+
     /// [`HookStore::record_deliveries`] when a write of the batch failed or
     /// lost a race: every write in a savepoint of its own.
     async fn record_deliveries_each_in_a_savepoint(
@@ -321,7 +338,7 @@ impl Backend {
 
     /// Cancels the QUEUED runs of older pushes of the tag inside the
     /// caller's transaction; answers them.
-    async fn supersede_in(
+    pub(super) async fn supersede_in(
         transaction: &mut DbConnection,
         newer: &SupersedingPush<'_>,
     ) -> StoreResult<Vec<i64>> {
@@ -439,7 +456,7 @@ impl Backend {
 
     /// Inserts Activity rows of one delivery each, in as few statements as
     /// the bind limits allow; answers their ids in the order given.
-    async fn insert_events(
+    pub(super) async fn insert_events(
         connection: &mut DbConnection,
         events: &[&NewEvent],
     ) -> StoreResult<Vec<i64>> {
@@ -754,6 +771,17 @@ impl HookStore for Backend {
                     .collect()),
                 Err(_) => self.record_deliveries_each_in_a_savepoint(writes).await,
             };
+        }
+        if Self::batch_is_one_pass(writes) {
+            // The common case: a statement per step for the whole batch.
+            let mut transaction = self.begin_write().await?;
+            if let Ok(Some(recorded)) = Self::record_in_passes(&mut transaction, writes).await {
+                transaction.commit().await?;
+                return Ok(recorded.into_iter().map(Ok).collect());
+            }
+            // A push that is not the common case after all, or a write that
+            // failed: recorded again, push by push, below.
+            transaction.rollback().await?;
         }
         // Else every write straight in the transaction: a write that fails
         // or a push that loses a race for its heads is rare (a webhook

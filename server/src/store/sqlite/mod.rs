@@ -14,6 +14,8 @@ type Backend = SqliteStore;
 
 #[path = "../sql/audit.rs"]
 mod audit;
+#[path = "../sql/delivery_batch.rs"]
+mod delivery_batch;
 #[path = "../sql/endpoints.rs"]
 mod endpoints;
 #[path = "../sql/hooks.rs"]

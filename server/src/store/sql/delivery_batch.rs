@@ -1,0 +1,343 @@
+//! A batch of deliveries recorded a statement per step rather than a few
+//! statements per push: the common case of [`HookStore::record_deliveries`].
+//!
+//! Recording a triggering push one at a time is eight statements in a row
+//! (its row, its dedupe claim, its tag's head read and compare-and-set, the
+//! run counter, the run, the link, superseding), and on SQLite each is a round
+//! trip to the write connection's thread that every other write waits behind:
+//! a batch of a dozen pushes held the connection about 4 ms. Here every step
+//! is one statement for the whole batch, whatever its size.
+//!
+//! It is optimistic. It takes a batch only when nothing in it needs a choice
+//! made push by push (a push that cannot run, `newer_only`, two pushes of one
+//! tag or one key), and it answers `None` the moment the database says a push
+//! is not the common case — a key already claimed, a head newer than the push,
+//! a pipeline gone. The caller then rolls the transaction back and records the
+//! batch push by push, which decides each of those exactly as before. So the
+//! outcomes are the same either way; this path only gets to them in fewer
+//! round trips.
+//!
+//! [`HookStore::record_deliveries`]: crate::store::hooks::HookStore::record_deliveries
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::QueryBuilder;
+
+use super::{map_constraint, Backend, Db, DbConnection};
+use crate::store::hooks::*;
+use crate::store::StoreResult;
+
+/// Writes one pass takes: each statement binds at most 8 values per write,
+/// well within SQLite's and PostgreSQL's limits on bound values.
+pub(super) const WRITES_PER_PASS: usize = 64;
+
+/// A push the batch queues a run for, with what the steps after the
+/// Activity rows need of it.
+struct Queued<'a> {
+    /// Its place among the batch's writes.
+    index: usize,
+    write: &'a PushWrite,
+    run: &'a PushRun,
+    event_id: i64,
+}
+
+impl Backend {
+    /// Whether [`Self::record_batch_in_one_pass`] can take these writes at
+    /// all: rows, and pushes that start a run with no per-push choice to
+    /// make, no two of one key or one tag.
+    pub(super) fn batch_is_one_pass(writes: &[DeliveryWrite]) -> bool {
+        let mut keys = HashSet::new();
+        let mut tags = HashSet::new();
+        writes.iter().all(|write| match write {
+            DeliveryWrite::Row(_) => true,
+            DeliveryWrite::Push(push) => {
+                let event = &push.event;
+                push.run.is_ok()
+                    && push.order.newer_than.is_none()
+                    && event
+                        .dedupe_key
+                        .as_ref()
+                        .is_none_or(|key| keys.insert((event.webhook_id, key)))
+                    && (event.pushed_at.is_none()
+                        || tags.insert((event.webhook_id, &event.repository, &event.tag)))
+            }
+        })
+    }
+
+    /// Records up to [`WRITES_PER_PASS`] writes that
+    /// [`Self::batch_is_one_pass`] takes, inside the caller's transaction;
+    /// `None` when one of them is not the common case after all (the caller
+    /// rolls back and records them one by one).
+    pub(super) async fn record_batch_in_one_pass(
+        transaction: &mut DbConnection,
+        writes: &[DeliveryWrite],
+    ) -> StoreResult<Option<Vec<DeliveryRecorded>>> {
+        debug_assert!(writes.len() <= WRITES_PER_PASS);
+        let events: Vec<&NewEvent> = writes
+            .iter()
+            .map(|write| match write {
+                DeliveryWrite::Row(event) => event,
+                DeliveryWrite::Push(push) => &push.event,
+            })
+            .collect();
+        let event_ids = Self::insert_events(&mut *transaction, &events).await?;
+        let queued: Vec<Queued> = writes
+            .iter()
+            .zip(&event_ids)
+            .enumerate()
+            .filter_map(|(index, (write, &event_id))| match write {
+                DeliveryWrite::Push(write) => Some(Queued {
+                    index,
+                    write,
+                    run: write.run.as_ref().ok()?,
+                    event_id,
+                }),
+                DeliveryWrite::Row(_) => None,
+            })
+            .collect();
+        if queued.is_empty() {
+            return Ok(Some(
+                event_ids.into_iter().map(DeliveryRecorded::Row).collect(),
+            ));
+        }
+        if !Self::claim_keys(&mut *transaction, &queued).await?
+            || !Self::take_tag_heads(&mut *transaction, &queued).await?
+        {
+            return Ok(None);
+        }
+        let Some(execution_ids) = Self::insert_runs(&mut *transaction, &queued).await? else {
+            return Ok(None);
+        };
+        // Before the links: the probe then sees only runs of earlier pushes.
+        let superseding = Self::tags_with_queued_runs(&mut *transaction, &queued).await?;
+        Self::link_runs(&mut *transaction, &queued, &execution_ids).await?;
+
+        let mut recorded: Vec<DeliveryRecorded> =
+            event_ids.into_iter().map(DeliveryRecorded::Row).collect();
+        for (push, execution_id) in queued.iter().zip(execution_ids) {
+            let event = &push.write.event;
+            let superseded = match event.pushed_at {
+                Some(pushed_at)
+                    if superseding.contains(&(
+                        event.webhook_id,
+                        event.repository.clone(),
+                        event.tag.clone(),
+                    )) =>
+                {
+                    Self::supersede_in(
+                        &mut *transaction,
+                        &SupersedingPush {
+                            webhook_id: event.webhook_id,
+                            repository: &event.repository,
+                            tag: &event.tag,
+                            event_id: push.event_id,
+                            pushed_at,
+                            reason: &(push.run.superseding_reason)(push.event_id),
+                            now: push.run.now,
+                        },
+                    )
+                    .await?
+                }
+                _ => Vec::new(),
+            };
+            recorded[push.index] = DeliveryRecorded::Push {
+                recorded: PushRecorded::First(push.event_id),
+                run: Some(QueuedRun {
+                    execution_id,
+                    superseded,
+                }),
+            };
+        }
+        Ok(Some(recorded))
+    }
+
+    /// Claims every keyed push's key; false when a key was already held
+    /// (a re-delivery, or a claim whose window may have passed: the push by
+    /// push path decides which).
+    async fn claim_keys(
+        transaction: &mut DbConnection,
+        queued: &[Queued<'_>],
+    ) -> StoreResult<bool> {
+        let keyed: Vec<(&Queued, &String)> = queued
+            .iter()
+            .filter_map(|push| Some((push, push.write.event.dedupe_key.as_ref()?)))
+            .collect();
+        if keyed.is_empty() {
+            return Ok(true);
+        }
+        let mut query = QueryBuilder::<Db>::new(
+            "INSERT INTO delivery_keys (webhook_id, dedupe_key, event_id, claimed_at) ",
+        );
+        query.push_values(&keyed, |mut row, (push, key)| {
+            row.push_bind(push.write.event.webhook_id)
+                .push_bind(*key)
+                .push_bind(push.event_id)
+                .push_bind(push.write.event.received_at);
+        });
+        query.push(" ON CONFLICT (webhook_id, dedupe_key) DO NOTHING RETURNING event_id");
+        let claimed: Vec<i64> = query
+            .build_query_scalar()
+            .fetch_all(&mut *transaction)
+            .await?;
+        Ok(claimed.len() == keyed.len())
+    }
+
+    /// Makes every ordered push the head of its tag, where no newer push
+    /// is; false when one tag's head is newer (that push is stale). One
+    /// statement decides and writes each head, so it is the compare-and-set
+    /// of the push by push path.
+    async fn take_tag_heads(
+        transaction: &mut DbConnection,
+        queued: &[Queued<'_>],
+    ) -> StoreResult<bool> {
+        let ordered: Vec<(&Queued, i64)> = queued
+            .iter()
+            .filter_map(|push| Some((push, push.write.event.pushed_at?)))
+            .collect();
+        if ordered.is_empty() {
+            return Ok(true);
+        }
+        let mut query = QueryBuilder::<Db>::new(
+            "INSERT INTO push_heads (event_id, tag, pushed_at, webhook_id, repository, scope) ",
+        );
+        query.push_values(&ordered, |mut row, (push, pushed_at)| {
+            let event = &push.write.event;
+            row.push_bind(push.event_id)
+                .push_bind(&event.tag)
+                .push_bind(*pushed_at)
+                .push_bind(event.webhook_id)
+                .push_bind(&event.repository)
+                .push_bind(&event.tag);
+        });
+        query.push(
+            " ON CONFLICT (webhook_id, repository, scope) DO UPDATE \
+                 SET event_id = excluded.event_id, tag = excluded.tag, pushed_at = excluded.pushed_at \
+                 WHERE push_heads.pushed_at <= excluded.pushed_at \
+             RETURNING event_id",
+        );
+        let taken: Vec<i64> = query
+            .build_query_scalar()
+            .fetch_all(&mut *transaction)
+            .await?;
+        Ok(taken.len() == ordered.len())
+    }
+
+    /// Queues every push's run, numbered in the batch's order from its
+    /// pipeline's counter; their ids in that order. `None` when a pipeline
+    /// is gone.
+    async fn insert_runs(
+        transaction: &mut DbConnection,
+        queued: &[Queued<'_>],
+    ) -> StoreResult<Option<Vec<i64>>> {
+        let mut runs_per_pipeline: Vec<(i64, i64)> = Vec::new();
+        for push in queued {
+            match runs_per_pipeline
+                .iter_mut()
+                .find(|(pipeline_id, _)| *pipeline_id == push.run.pipeline_id)
+            {
+                Some((_, runs)) => *runs += 1,
+                None => runs_per_pipeline.push((push.run.pipeline_id, 1)),
+            }
+        }
+        // The counter's row stays locked until the transaction ends, so no
+        // other run takes these numbers.
+        let mut next_number: HashMap<i64, i64> = HashMap::new();
+        for (pipeline_id, runs) in runs_per_pipeline {
+            let last: Option<i64> = sqlx::query_scalar(
+                "UPDATE pipelines SET last_run_number = last_run_number + $1 WHERE id = $2 \
+                 RETURNING last_run_number",
+            )
+            .bind(runs)
+            .bind(pipeline_id)
+            .fetch_optional(&mut *transaction)
+            .await?;
+            let Some(last) = last else {
+                return Ok(None);
+            };
+            next_number.insert(pipeline_id, last - runs + 1);
+        }
+        let mut numbered = Vec::with_capacity(queued.len());
+        for push in queued {
+            let number = next_number
+                .get_mut(&push.run.pipeline_id)
+                .expect("every pipeline of the batch was counted above");
+            numbered.push((push, *number, (push.run.trigger)(push.event_id)));
+            *number += 1;
+        }
+        let mut query = QueryBuilder::<Db>::new(
+            "INSERT INTO executions (pipeline_id, project_id, run_number, status, inputs, trigger, spec, \
+             created_by, created_at) ",
+        );
+        query.push_values(&numbered, |mut row, (push, number, trigger)| {
+            row.push_bind(push.run.pipeline_id)
+                .push_bind(push.run.project_id)
+                .push_bind(*number)
+                .push_bind("QUEUED")
+                .push_bind(&push.run.inputs)
+                .push_bind(trigger)
+                .push_bind(&push.run.spec)
+                .push_bind(push.run.created_by)
+                .push_bind(push.run.now);
+        });
+        query.push(" RETURNING id");
+        let mut ids: Vec<i64> = query
+            .build_query_scalar()
+            .fetch_all(&mut *transaction)
+            .await
+            .map_err(map_constraint)?;
+        // Ids are handed out in the order of the values; RETURNING promises
+        // no order, so they are sorted back into it.
+        ids.sort_unstable();
+        Ok(Some(ids))
+    }
+
+    /// The tags, among the batch's ordered pushes, that hold a QUEUED run of
+    /// an earlier push: the only ones worth superseding (one statement for
+    /// the batch instead of one per push).
+    async fn tags_with_queued_runs(
+        transaction: &mut DbConnection,
+        queued: &[Queued<'_>],
+    ) -> StoreResult<HashSet<(i64, String, String)>> {
+        let ordered: Vec<&NewEvent> = queued
+            .iter()
+            .map(|push| &push.write.event)
+            .filter(|event| event.pushed_at.is_some())
+            .collect();
+        if ordered.is_empty() {
+            return Ok(HashSet::new());
+        }
+        // A row value's IN takes a subquery on SQLite, so the places are a VALUES list.
+        let mut query = QueryBuilder::<Db>::new(
+            "SELECT DISTINCT docker_events.webhook_id, docker_events.repository, docker_events.tag \
+             FROM docker_events JOIN executions ON executions.id = docker_events.execution_id \
+             WHERE executions.status = 'QUEUED' AND docker_events.execution_id IS NOT NULL \
+             AND (docker_events.webhook_id, docker_events.repository, docker_events.tag) IN (",
+        );
+        query.push_values(&ordered, |mut place, event| {
+            place
+                .push_bind(event.webhook_id)
+                .push_bind(&event.repository)
+                .push_bind(&event.tag);
+        });
+        query.push(")");
+        let tags: Vec<(i64, String, String)> =
+            query.build_query_as().fetch_all(&mut *transaction).await?;
+        Ok(tags.into_iter().collect())
+    }
+
+    /// Links every push's Activity row to its run, in one statement.
+    async fn link_runs(
+        transaction: &mut DbConnection,
+        queued: &[Queued<'_>],
+        execution_ids: &[i64],
+    ) -> StoreResult<()> {
+        let mut query =
+            QueryBuilder::<Db>::new("UPDATE docker_events SET execution_id = links.column2 FROM (");
+        query.push_values(queued.iter().zip(execution_ids), |mut row, (push, id)| {
+            row.push_bind(push.event_id).push_bind(*id);
+        });
+        query.push(") AS links WHERE docker_events.id = links.column1");
+        query.build().execute(&mut *transaction).await?;
+        Ok(())
+    }
+}
