@@ -14,7 +14,9 @@
 //! this (no 429) up to REQUESTS=50000.
 //!
 //! `cargo bench -p server --bench ingest` (REQUESTS=4000 per case, CLIENTS=32,
-//! CASES=router,ignored,digest,resolved to run only some;
+//! CASES=router,ignored,digest,resolved,store to run only some — `store` is
+//! the recording of triggering pushes alone, straight into the store, and
+//! needs one of the webhook cases beside it for its webhook;
 //! BACKEND=postgres REPLICAS=3 for three replicas on one PostgreSQL database,
 //! the clients spread over them).
 
@@ -141,6 +143,103 @@ fn registry_push_with(index: usize) -> String {
     envelope.to_string()
 }
 
+/// Pushes per batch in the `store` case: about what the delivery writer
+/// took per transaction at half the triggering load.
+const STORE_BATCH: usize = 16;
+
+/// The recording alone, without HTTP: `pushes` triggering pushes (each its
+/// own tag and key) handed to `record_deliveries` [`STORE_BATCH`] at a time,
+/// one batch after another, as the delivery writer does; the engine runs
+/// their runs meanwhile, as it would.
+async fn record_in_batches(
+    store: &server::store::SharedStore,
+    pushes: usize,
+) -> anyhow::Result<()> {
+    use server::store::{DeliveryRecorded, DeliveryWrite, NewEvent, PushOrder, PushRun, PushWrite};
+    let pipeline = store
+        .pipelines_by_name("pass")
+        .await?
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("the bench's pipeline is missing"))?;
+    let webhook_id = store
+        .list_webhooks(None)
+        .await?
+        .first()
+        .map(|webhook| webhook.id)
+        .ok_or_else(|| anyhow::anyhow!("the store case needs a webhook case beside it"))?;
+    let write = |index: usize| {
+        let now = 1_800_000_000_000 + index as i64;
+        DeliveryWrite::Push(PushWrite {
+            event: NewEvent {
+                webhook_id,
+                received_at: now,
+                source: app::webhook::DeliverySource::Registry,
+                repository: "demo/store".into(),
+                tag: tag_of(index),
+                owner: String::new(),
+                status: EventStatus::Triggered,
+                reason: String::new(),
+                dedupe_key: Some(format!("store|{index}")),
+                inputs: Some("{}".into()),
+                pushed_at: Some(now),
+                digest: None,
+            },
+            order: PushOrder {
+                window_start: now - 3_600_000,
+                duplicate_reason: Box::new(|first| format!("duplicate of {first}")),
+                newer_than: None,
+                stale_reason: Box::new(|head, _| format!("older than {}", head.event_id)),
+            },
+            run: Ok(PushRun {
+                pipeline_id: pipeline.id,
+                project_id: pipeline.project_id,
+                inputs: "{}".into(),
+                spec: pipeline.spec.clone(),
+                created_by: None,
+                now,
+                trigger: Box::new(|event_id| {
+                    format!(r#"{{"kind":"docker","event_id":{event_id}}}"#)
+                }),
+                superseding_reason: Box::new(|event_id| format!("superseded by {event_id}")),
+            }),
+        })
+    };
+    let batches: Vec<Vec<DeliveryWrite>> = (0..pushes / STORE_BATCH)
+        .map(|batch| {
+            (batch * STORE_BATCH..(batch + 1) * STORE_BATCH)
+                .map(write)
+                .collect()
+        })
+        .collect();
+    let started = Instant::now();
+    let mut latencies = Vec::with_capacity(batches.len());
+    let mut queued = 0;
+    for batch in &batches {
+        let sent = Instant::now();
+        let recorded = store.record_deliveries(batch).await?;
+        latencies.push(sent.elapsed());
+        queued += recorded
+            .iter()
+            .filter(|outcome| matches!(outcome, Ok(DeliveryRecorded::Push { run: Some(_), .. })))
+            .count();
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    println!(
+        "  recording only, {STORE_BATCH} pushes a batch  {:>6.0} pushes/s   batch p50 {:>6.2} ms   p99 {:>6.2} ms   runs queued {queued}",
+        (batches.len() * STORE_BATCH) as f64 / elapsed.as_secs_f64(),
+        percentile(&latencies, 0.50).as_secs_f64() * 1000.0,
+        percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
+    );
+    anyhow::ensure!(
+        queued == batches.len() * STORE_BATCH,
+        "only {queued} of {} pushes queued their run",
+        batches.len() * STORE_BATCH
+    );
+    wait_for_idle_engine(store).await?;
+    Ok(())
+}
+
 /// How long the engine may take to finish the runs a phase queued.
 const DRAIN_LIMIT: Duration = Duration::from_secs(300);
 
@@ -210,7 +309,7 @@ async fn main() -> anyhow::Result<()> {
     bench.post("/api/v1/pipelines", json!({"project": "Bench", "name": "pass", "concurrency": 8, "inject_docker_parameters": true,
         "stages": [{"name": "s", "tasks": [{"name": "t", "type": "condition", "expression": "true"}]}]}))
         .await?;
-    // CASES=router,ignored,digest,resolved (any of them) runs only those.
+    // CASES=router,ignored,digest,resolved,store (any of them) runs only those.
     let wanted = std::env::var("CASES").ok();
     let wanted = |key: &str| {
         wanted
@@ -295,6 +394,9 @@ async fn main() -> anyhow::Result<()> {
             "    {:.0}% of the ceiling",
             100.0 * router_only.requests_per_second / ceiling.requests_per_second
         );
+    }
+    if wanted("store") {
+        record_in_batches(store, requests).await?;
     }
     let mut lost = 0;
     let mut limited = 0;

@@ -35,9 +35,16 @@ impl Slipway {
             .keys()
             .find(|name| !declared.iter().any(|input| &input.name == *name))
         {
+            // A Docker event's inputs reach only a pipeline that takes them:
+            // say how, since that is what a push to such a pipeline hits.
+            let how = if app::pipeline::is_docker_parameter(unknown) {
+                "; turn on “Inject Docker parameters” on its Input tab to take the Docker event's inputs"
+            } else {
+                ""
+            };
             return Err(AppError::Invalid {
                 field: format!("inputs.{unknown}"),
-                message: format!("the pipeline has no input '{unknown}'"),
+                message: format!("the pipeline has no input '{unknown}'{how}"),
             });
         }
         let mut inputs = BTreeMap::new();

@@ -905,3 +905,54 @@ async fn a_semver_tag_range_triggers_versions_in_it_and_says_why_others_are_igno
         "{activity:?}"
     );
 }
+
+#[tokio::test]
+async fn a_push_to_a_pipeline_that_does_not_take_the_docker_inputs_says_how_to_fix_it() {
+    // Arrange: the seed's webhook moved to a pipeline without the Docker inputs.
+    let Seed {
+        app,
+        webhook,
+        hub: _hub,
+        cluster: _cluster,
+    } = seed("docker-hub", "svendowideit/testhook").await;
+    let pipeline = json!({"project": "Demo", "name": "no-docker-inputs",
+        "stages": [{"name": "s", "tasks": [{"name": "t", "type": "condition", "expression": "true"}]}]});
+    assert_eq!(
+        app.post_json("/api/v1/pipelines", &app.admin_token, &pipeline)
+            .await
+            .status(),
+        201
+    );
+    let path = format!("/api/v1/webhooks/docker/{}", webhook["id"]);
+    let moved = app
+        .put_json(
+            &path,
+            &app.admin_token,
+            &json!({"name": webhook["name"], "endpoint": "hub", "pipeline": "no-docker-inputs",
+                    "image": "svendowideit/testhook", "tag": ""}),
+        )
+        .await;
+    assert_eq!(moved.status(), 200);
+
+    // Act
+    let answer = deliver(
+        &app,
+        &webhook,
+        include_str!("../fixtures/docker-hub-push.json").to_string(),
+    )
+    .await;
+
+    // Assert: refused its run, and the reason says what to turn on.
+    assert_eq!(answer["status"], "REJECTED", "{answer}");
+    let activity: Vec<Value> = app
+        .get(&format!("{path}/activity"), &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let reason = activity[0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("turn on “Inject Docker parameters” on its Input tab"),
+        "{reason}"
+    );
+}
