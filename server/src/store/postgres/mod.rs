@@ -42,6 +42,7 @@ use std::time::Duration;
 use app::model::Millis;
 use app::pipeline::RunEvent;
 use sqlx::error::ErrorKind;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 
@@ -85,9 +86,14 @@ impl PostgresStore {
         Ok(PostgresStore { pool })
     }
 
-    /// PostgreSQL takes many writers at once: reads and writes share the pool.
-    fn write_pool(&self) -> &PgPool {
-        &self.pool
+    /// PostgreSQL takes many writers at once: reads and writes share the
+    /// pool, and a delivery's write waits for nothing but a connection.
+    async fn write_connection(&self) -> StoreResult<PoolConnection<Postgres>> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    async fn delivery_connection(&self) -> StoreResult<PoolConnection<Postgres>> {
+        self.write_connection().await
     }
 
     /// The pools by name, for `pool_use`.
@@ -109,6 +115,10 @@ impl PostgresStore {
     /// interleave are guarded by row locks and unique keys instead.
     async fn begin_write(&self) -> StoreResult<Transaction<'static, Postgres>> {
         Ok(self.pool.begin().await?)
+    }
+
+    async fn begin_delivery_write(&self) -> StoreResult<Transaction<'static, Postgres>> {
+        self.begin_write().await
     }
 
     /// Marks the oldest QUEUED run whose pipeline is under its concurrency

@@ -31,7 +31,7 @@ impl AuditStore for Backend {
         .bind(entry.outcome.text())
         .bind(entry.detail)
         .bind(entry.client)
-        .fetch_one(self.write_pool())
+        .fetch_one(&mut *self.write_connection().await?)
         .await?;
         Ok(id)
     }

@@ -55,7 +55,7 @@ impl EndpointStore for Backend {
         .bind(endpoint.settings)
         .bind(endpoint.sealed_secrets)
         .bind(endpoint.now)
-        .fetch_one(self.write_pool())
+        .fetch_one(&mut *self.write_connection().await?)
         .await
         .map_err(map_constraint)?;
         self.endpoint_by_id(id).await?.ok_or_else(missing)
@@ -80,7 +80,7 @@ impl EndpointStore for Backend {
         .bind(endpoint.sealed_secrets)
         .bind(endpoint.now)
         .bind(id)
-        .execute(self.write_pool())
+        .execute(&mut *self.write_connection().await?)
         .await
         .map_err(map_constraint)?;
         self.endpoint_by_id(id).await?.ok_or_else(missing)
@@ -89,7 +89,7 @@ impl EndpointStore for Backend {
     async fn delete_endpoint(&self, id: i64) -> StoreResult<()> {
         sqlx::query("DELETE FROM endpoints WHERE id = $1")
             .bind(id)
-            .execute(self.write_pool())
+            .execute(&mut *self.write_connection().await?)
             .await?;
         Ok(())
     }
@@ -98,7 +98,7 @@ impl EndpointStore for Backend {
         sqlx::query("UPDATE endpoints SET last_validation = $1 WHERE id = $2")
             .bind(validation_json)
             .bind(id)
-            .execute(self.write_pool())
+            .execute(&mut *self.write_connection().await?)
             .await?;
         Ok(())
     }

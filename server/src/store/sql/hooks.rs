@@ -305,7 +305,7 @@ impl Backend {
         &self,
         writes: &[DeliveryWrite],
     ) -> StoreResult<Vec<StoreResult<DeliveryRecorded>>> {
-        let mut transaction = self.begin_write().await?;
+        let mut transaction = self.begin_delivery_write().await?;
         let mut recorded = Vec::with_capacity(writes.len());
         for write in writes {
             recorded.push(Self::record_delivery_in(&mut transaction, write).await);
@@ -596,7 +596,7 @@ impl HookStore for Backend {
         .bind(token_sealed)
         .bind(webhook.now)
         .bind(webhook.newer_only)
-        .fetch_one(self.write_pool())
+        .fetch_one(&mut *self.write_connection().await?)
         .await
         .map_err(map_constraint)?;
         self.webhook_by_id(id).await?.ok_or_else(missing)
@@ -628,7 +628,7 @@ impl HookStore for Backend {
         .bind(webhook.now)
         .bind(id)
         .bind(webhook.newer_only)
-        .execute(self.write_pool())
+        .execute(&mut *self.write_connection().await?)
         .await
         .map_err(map_constraint)?;
         self.webhook_by_id(id).await?.ok_or_else(missing)
@@ -639,7 +639,7 @@ impl HookStore for Backend {
             .bind(enabled)
             .bind(now)
             .bind(id)
-            .execute(self.write_pool())
+            .execute(&mut *self.write_connection().await?)
             .await?;
         Ok(())
     }
@@ -656,7 +656,7 @@ impl HookStore for Backend {
         .bind(max_deliveries_per_minute)
         .bind(now)
         .bind(id)
-        .execute(self.write_pool())
+        .execute(&mut *self.write_connection().await?)
         .await?;
         Ok(())
     }
@@ -676,7 +676,7 @@ impl HookStore for Backend {
         .bind(token_sealed)
         .bind(now)
         .bind(id)
-        .execute(self.write_pool())
+        .execute(&mut *self.write_connection().await?)
         .await
         .map_err(map_constraint)?;
         Ok(())
@@ -689,7 +689,7 @@ impl HookStore for Backend {
         .bind(state.text())
         .bind(message)
         .bind(id)
-        .execute(self.write_pool())
+        .execute(&mut *self.write_connection().await?)
         .await?;
         Ok(())
     }
@@ -697,18 +697,18 @@ impl HookStore for Backend {
     async fn delete_webhook(&self, id: i64) -> StoreResult<()> {
         sqlx::query("DELETE FROM docker_webhooks WHERE id = $1")
             .bind(id)
-            .execute(self.write_pool())
+            .execute(&mut *self.write_connection().await?)
             .await?;
         Ok(())
     }
 
     async fn record_event(&self, event: NewEvent) -> StoreResult<i64> {
-        let mut connection = self.write_pool().acquire().await?;
+        let mut connection = self.write_connection().await?;
         Self::insert_event(&mut connection, &event, 1).await
     }
 
     async fn record_counted_event(&self, event: NewEvent, deliveries: i64) -> StoreResult<i64> {
-        let mut connection = self.write_pool().acquire().await?;
+        let mut connection = self.write_connection().await?;
         Self::insert_event(&mut connection, &event, deliveries).await
     }
 
@@ -722,7 +722,7 @@ impl HookStore for Backend {
             .bind(deliveries)
             .bind(reason)
             .bind(event_id)
-            .execute(self.write_pool())
+            .execute(&mut *self.write_connection().await?)
             .await?;
         Ok(())
     }
@@ -763,7 +763,7 @@ impl HookStore for Backend {
             // trips fewer to the database (on SQLite, to its connection's
             // thread) for the commonest batch.
             let inserted =
-                Self::insert_events(&mut *self.write_pool().acquire().await?, &rows).await;
+                Self::insert_events(&mut *self.delivery_connection().await?, &rows).await;
             return match inserted {
                 Ok(ids) => Ok(ids
                     .into_iter()
@@ -774,7 +774,7 @@ impl HookStore for Backend {
         }
         if Self::batch_is_one_pass(writes) {
             // The common case: a statement per step for the whole batch.
-            let mut transaction = self.begin_write().await?;
+            let mut transaction = self.begin_delivery_write().await?;
             if let Ok(Some(recorded)) = Self::record_in_passes(&mut transaction, writes).await {
                 transaction.commit().await?;
                 return Ok(recorded.into_iter().map(Ok).collect());
@@ -788,7 +788,7 @@ impl HookStore for Backend {
         // deleted meanwhile, another replica's push of the same tag). Then
         // the batch is rolled back and recorded again, each write in a
         // savepoint of its own, two statements more per write.
-        let mut transaction = self.begin_write().await?;
+        let mut transaction = self.begin_delivery_write().await?;
         let mut row_ids = match Self::insert_events(&mut transaction, &rows).await {
             Ok(ids) => ids.into_iter(),
             Err(_) => {
@@ -850,7 +850,7 @@ impl HookStore for Backend {
         sqlx::query("UPDATE docker_events SET digest = $1 WHERE id = $2 AND digest IS NULL")
             .bind(digest)
             .bind(event_id)
-            .execute(self.write_pool())
+            .execute(&mut *self.write_connection().await?)
             .await?;
         Ok(())
     }
@@ -859,7 +859,7 @@ impl HookStore for Backend {
         sqlx::query("UPDATE docker_events SET execution_id = $1 WHERE id = $2")
             .bind(execution_id)
             .bind(event_id)
-            .execute(self.write_pool())
+            .execute(&mut *self.write_connection().await?)
             .await?;
         Ok(())
     }

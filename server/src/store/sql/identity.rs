@@ -37,7 +37,7 @@ impl IdentityStore for Backend {
         .bind(username)
         .bind(is_admin)
         .bind(now)
-        .execute(self.write_pool())
+        .execute(&mut *self.write_connection().await?)
         .await?;
         self.user_by_name(username).await?.ok_or_else(missing)
     }
@@ -46,7 +46,7 @@ impl IdentityStore for Backend {
         sqlx::query("UPDATE users SET is_admin = $1 WHERE id = $2")
             .bind(is_admin)
             .bind(user_id)
-            .execute(self.write_pool())
+            .execute(&mut *self.write_connection().await?)
             .await?;
         Ok(())
     }
@@ -55,7 +55,7 @@ impl IdentityStore for Backend {
         sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
             .bind(user_id)
-            .execute(self.write_pool())
+            .execute(&mut *self.write_connection().await?)
             .await?;
         Ok(())
     }
@@ -70,7 +70,7 @@ impl IdentityStore for Backend {
         )
         .bind(password_hash)
         .bind(user_id)
-        .execute(self.write_pool())
+        .execute(&mut *self.write_connection().await?)
         .await?;
         Ok(set.rows_affected() == 1)
     }
@@ -107,7 +107,7 @@ impl IdentityStore for Backend {
         .bind(user_id)
         .bind(now)
         .bind(expires_at)
-        .execute(self.write_pool())
+        .execute(&mut *self.write_connection().await?)
         .await
         .map_err(map_constraint)?;
         Ok(())
@@ -133,7 +133,7 @@ impl IdentityStore for Backend {
             .bind(now)
             .bind(token_hash)
             .bind(now - SESSION_USE_RECORDED_EVERY)
-            .execute(self.write_pool())
+            .execute(&mut *self.write_connection().await?)
             .await?;
         }
         Ok(Some(user))
@@ -152,7 +152,7 @@ impl IdentityStore for Backend {
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
-            .execute(self.write_pool())
+            .execute(&mut *self.write_connection().await?)
             .await?;
         Ok(())
     }
@@ -164,7 +164,7 @@ impl IdentityStore for Backend {
         )
         .bind(user_id)
         .bind(keep)
-        .execute(self.write_pool())
+        .execute(&mut *self.write_connection().await?)
         .await?;
         Ok(done.rows_affected())
     }
@@ -181,7 +181,7 @@ impl IdentityStore for Backend {
         .bind(user_id)
         .bind(now)
         .bind(used_after)
-        .execute(self.write_pool())
+        .execute(&mut *self.write_connection().await?)
         .await?;
         Ok(done.rows_affected())
     }
@@ -197,7 +197,7 @@ impl IdentityStore for Backend {
         .bind(token.token_hash)
         .bind(token.created_at)
         .bind(token.expires_at)
-        .fetch_one(self.write_pool())
+        .fetch_one(&mut *self.write_connection().await?)
         .await
         .map_err(map_constraint)?;
         Ok(row.0)
@@ -219,7 +219,7 @@ impl IdentityStore for Backend {
         .bind(now)
         .bind(token_id)
         .bind(now - TOKEN_USE_RECORDED_EVERY)
-        .execute(self.write_pool())
+        .execute(&mut *self.write_connection().await?)
         .await?;
         self.record_by::<UserRow>(
             &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
@@ -284,7 +284,7 @@ impl IdentityStore for Backend {
         .bind(now)
         .bind(token_id)
         .bind(user_id)
-        .execute(self.write_pool())
+        .execute(&mut *self.write_connection().await?)
         .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -112,7 +112,7 @@ impl MaintenanceStore for Backend {
         .bind(lease.holder)
         .bind(until)
         .bind(now)
-        .fetch_optional(self.write_pool())
+        .fetch_optional(&mut *self.write_connection().await?)
         .await?;
         Ok(taken.is_some())
     }
@@ -161,7 +161,7 @@ impl MaintenanceStore for Backend {
         .bind(stored_count(pruned.push_heads))
         .bind(lease.name)
         .bind(lease.holder)
-        .execute(self.write_pool())
+        .execute(&mut *self.write_connection().await?)
         .await?
         .rows_affected();
         Ok(finished == 1)

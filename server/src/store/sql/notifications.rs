@@ -126,7 +126,7 @@ impl NotificationStore for Backend {
         .bind(lease_until)
         .bind(now)
         .bind(limit)
-        .fetch_all(self.write_pool())
+        .fetch_all(&mut *self.write_connection().await?)
         .await?;
         Ok(rows.into_iter().map(|row| row.0).collect())
     }
@@ -157,7 +157,7 @@ impl NotificationStore for Backend {
         .bind(sent_at)
         .bind(id)
         .bind(owner)
-        .execute(self.write_pool())
+        .execute(&mut *self.write_connection().await?)
         .await?;
         Ok(recorded.rows_affected() == 1)
     }

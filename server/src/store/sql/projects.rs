@@ -59,7 +59,7 @@ impl ProjectStore for Backend {
         .bind(name)
         .bind(description)
         .bind(now)
-        .fetch_one(self.write_pool())
+        .fetch_one(&mut *self.write_connection().await?)
         .await
         .map_err(map_constraint)?;
         Ok(row.0)
@@ -80,7 +80,7 @@ impl ProjectStore for Backend {
         .bind(description)
         .bind(now)
         .bind(id)
-        .fetch_one(self.write_pool())
+        .fetch_one(&mut *self.write_connection().await?)
         .await
         .map_err(map_constraint)?;
         Ok(row.0)
@@ -89,7 +89,7 @@ impl ProjectStore for Backend {
     async fn delete_project(&self, id: i64) -> StoreResult<()> {
         sqlx::query("DELETE FROM projects WHERE id = $1")
             .bind(id)
-            .execute(self.write_pool())
+            .execute(&mut *self.write_connection().await?)
             .await?;
         Ok(())
     }
@@ -120,7 +120,7 @@ impl ProjectStore for Backend {
         let done = sqlx::query("DELETE FROM memberships WHERE project_id = $1 AND user_id = $2")
             .bind(project_id)
             .bind(user_id)
-            .execute(self.write_pool())
+            .execute(&mut *self.write_connection().await?)
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -152,7 +152,7 @@ impl ProjectStore for Backend {
         .bind(project_id)
         .bind(user_id)
         .bind(role.text())
-        .execute(self.write_pool())
+        .execute(&mut *self.write_connection().await?)
         .await?;
         Ok(())
     }

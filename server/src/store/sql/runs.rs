@@ -207,7 +207,7 @@ impl RunStore for Backend {
         )
         .bind(id)
         .bind(with_runs)
-        .execute(self.write_pool())
+        .execute(&mut *self.write_connection().await?)
         .await?;
         if deleted.rows_affected() == 1 {
             return Ok(PipelineDeletion::Deleted);
@@ -271,7 +271,7 @@ impl RunStore for Backend {
         .bind(lease_until)
         .bind(id)
         .bind(owner)
-        .fetch_optional(self.write_pool())
+        .fetch_optional(&mut *self.write_connection().await?)
         .await?;
         Ok(cancel)
     }
@@ -283,7 +283,7 @@ impl RunStore for Backend {
         .bind(inputs)
         .bind(id)
         .bind(owner)
-        .execute(self.write_pool())
+        .execute(&mut *self.write_connection().await?)
         .await?
         .rows_affected();
         Ok(updated == 1)
@@ -382,7 +382,7 @@ impl RunStore for Backend {
         .bind(id)
         .bind(&previous_owner)
         .bind(now)
-        .execute(self.write_pool())
+        .execute(&mut *self.write_connection().await?)
         .await?;
         if taken.rows_affected() != 1 {
             return Ok(None);
@@ -407,7 +407,7 @@ impl RunStore for Backend {
         .bind(every)
         .bind(id)
         .bind(owner)
-        .execute(self.write_pool())
+        .execute(&mut *self.write_connection().await?)
         .await?;
         Ok(released.rows_affected())
     }
@@ -478,7 +478,7 @@ impl RunStore for Backend {
         .bind(task.task_type)
         .bind(task.inputs)
         .bind(task.now)
-        .fetch_one(self.write_pool())
+        .fetch_one(&mut *self.write_connection().await?)
         .await?;
         Ok(id)
     }
@@ -499,7 +499,7 @@ impl RunStore for Backend {
         .bind(error)
         .bind(now)
         .bind(id)
-        .execute(self.write_pool())
+        .execute(&mut *self.write_connection().await?)
         .await?;
         Ok(())
     }
@@ -521,7 +521,7 @@ impl RunStore for Backend {
             query.push(" RETURNING id");
             let mut inserted: Vec<i64> = query
                 .build_query_scalar()
-                .fetch_all(self.write_pool())
+                .fetch_all(&mut *self.write_connection().await?)
                 .await?;
             // Ids are handed out in the order of the values; RETURNING
             // promises no order, so they are sorted back into it.
