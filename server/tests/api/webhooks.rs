@@ -944,12 +944,7 @@ async fn a_push_to_a_pipeline_that_does_not_take_the_docker_inputs_says_how_to_f
 
     // Assert: refused its run, and the reason says what to turn on.
     assert_eq!(answer["status"], "REJECTED", "{answer}");
-    let activity: Vec<Value> = app
-        .get(&format!("{path}/activity"), &app.admin_token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let activity = app.activity(1).await;
     let reason = activity[0]["reason"].as_str().unwrap_or_default();
     assert!(
         reason.contains("turn on “Inject Docker parameters” on its Input tab"),

@@ -544,6 +544,17 @@ pub async fn concurrent_pushes_of_a_tag_leave_the_newest_at_its_head(store: Shar
     assert!(events.iter().any(|event| event.id == event_id));
 }
 
+/// An IGNORED Activity row of the seed's webhook, for `record_deliveries`.
+fn ignored_row(seed: &Seed, reason: &str) -> NewEvent {
+    NewEvent {
+        status: EventStatus::Ignored,
+        reason: reason.into(),
+        dedupe_key: None,
+        inputs: None,
+        ..push(seed.webhook.id, 900, "")
+    }
+}
+
 /// A push's write for `record_deliveries`: pushed at `pushed_at` with key
 /// `key`, starting a run of `pipeline_id` (or refused with `refused`).
 fn push_write(
@@ -582,13 +593,7 @@ fn push_write(
 /// row that cannot be stored is that write's error alone.
 pub async fn a_batch_of_rows_only_is_recorded_each_on_its_own(store: SharedStore) {
     let seed = seed(&store).await;
-    let ignored = |reason: &str| NewEvent {
-        status: EventStatus::Ignored,
-        reason: reason.into(),
-        dedupe_key: None,
-        inputs: None,
-        ..push(seed.webhook.id, 900, "")
-    };
+    let ignored = |reason: &str| ignored_row(&seed, reason);
     let together: Vec<DeliveryWrite> = ["first", "second", "third"]
         .map(|reason| DeliveryWrite::Row(ignored(reason)))
         .into();
@@ -632,13 +637,7 @@ pub async fn a_batch_of_rows_only_is_recorded_each_on_its_own(store: SharedStore
 
 pub async fn deliveries_are_recorded_together_each_on_its_own(store: SharedStore) {
     let seed = seed(&store).await;
-    let ignored = NewEvent {
-        status: EventStatus::Ignored,
-        reason: "tag 'v1' does not match 'v2*'".into(),
-        dedupe_key: None,
-        inputs: None,
-        ..push(seed.webhook.id, 900, "")
-    };
+    let ignored = ignored_row(&seed, "tag 'v1' does not match 'v2*'");
     let ignored_later = NewEvent {
         reason: "disabled".into(),
         ..ignored.clone()
@@ -818,13 +817,7 @@ fn queued_run(outcome: &StoreResult<DeliveryRecorded>) -> (i64, &QueuedRun) {
 /// by push, leaving nothing of the first try behind.
 pub async fn a_batch_of_pushes_of_different_tags_ends_as_push_by_push(store: SharedStore) {
     let seed = seed(&store).await;
-    let ignored = NewEvent {
-        status: EventStatus::Ignored,
-        reason: "tag 'v1' does not match 'v2*'".into(),
-        dedupe_key: None,
-        inputs: None,
-        ..push(seed.webhook.id, 900, "")
-    };
+    let ignored = ignored_row(&seed, "tag 'v1' does not match 'v2*'");
     let first_batch = vec![
         tagged_push_write(&seed, "a", 1_000, "a"),
         DeliveryWrite::Row(ignored.clone()),

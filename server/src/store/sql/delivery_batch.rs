@@ -19,7 +19,7 @@
 //!
 //! [`HookStore::record_deliveries`]: crate::store::hooks::HookStore::record_deliveries
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use sqlx::QueryBuilder;
 
@@ -175,11 +175,7 @@ impl Backend {
                 .push_bind(push.write.event.received_at);
         });
         query.push(" ON CONFLICT (webhook_id, dedupe_key) DO NOTHING RETURNING event_id");
-        let claimed: Vec<i64> = query
-            .build_query_scalar()
-            .fetch_all(&mut *transaction)
-            .await?;
-        Ok(claimed.len() == keyed.len())
+        Self::wrote_every_row(transaction, query, keyed.len()).await
     }
 
     /// Makes every ordered push the head of its tag, where no newer push
@@ -215,11 +211,21 @@ impl Backend {
                  WHERE push_heads.pushed_at <= excluded.pushed_at \
              RETURNING event_id",
         );
-        let taken: Vec<i64> = query
+        Self::wrote_every_row(transaction, query, ordered.len()).await
+    }
+
+    /// Runs a conditional insert that answers a row per row it wrote;
+    /// whether it wrote all `expected`.
+    async fn wrote_every_row(
+        transaction: &mut DbConnection,
+        mut query: QueryBuilder<'_, Db>,
+        expected: usize,
+    ) -> StoreResult<bool> {
+        let written: Vec<i64> = query
             .build_query_scalar()
             .fetch_all(&mut *transaction)
             .await?;
-        Ok(taken.len() == ordered.len())
+        Ok(written.len() == expected)
     }
 
     /// Queues every push's run, numbered in the batch's order from its
@@ -229,32 +235,28 @@ impl Backend {
         transaction: &mut DbConnection,
         queued: &[Queued<'_>],
     ) -> StoreResult<Option<Vec<i64>>> {
-        let mut runs_per_pipeline: Vec<(i64, i64)> = Vec::new();
+        // Per pipeline: how many runs, then the first number they take. The
+        // counters' rows stay locked until the transaction ends, so no other
+        // run takes these numbers; they are taken in id order, so batches
+        // racing on PostgreSQL lock them in one order.
+        let mut next_number: BTreeMap<i64, i64> = BTreeMap::new();
         for push in queued {
-            match runs_per_pipeline
-                .iter_mut()
-                .find(|(pipeline_id, _)| *pipeline_id == push.run.pipeline_id)
-            {
-                Some((_, runs)) => *runs += 1,
-                None => runs_per_pipeline.push((push.run.pipeline_id, 1)),
-            }
+            *next_number.entry(push.run.pipeline_id).or_default() += 1;
         }
-        // The counter's row stays locked until the transaction ends, so no
-        // other run takes these numbers.
-        let mut next_number: HashMap<i64, i64> = HashMap::new();
-        for (pipeline_id, runs) in runs_per_pipeline {
+        for (pipeline_id, next) in next_number.iter_mut() {
+            let runs = *next;
             let last: Option<i64> = sqlx::query_scalar(
                 "UPDATE pipelines SET last_run_number = last_run_number + $1 WHERE id = $2 \
                  RETURNING last_run_number",
             )
             .bind(runs)
-            .bind(pipeline_id)
+            .bind(*pipeline_id)
             .fetch_optional(&mut *transaction)
             .await?;
             let Some(last) = last else {
                 return Ok(None);
             };
-            next_number.insert(pipeline_id, last - runs + 1);
+            *next = last - runs + 1;
         }
         let mut numbered = Vec::with_capacity(queued.len());
         for push in queued {
