@@ -308,20 +308,7 @@ impl Backend {
         if ordered.is_empty() {
             return Ok(HashSet::new());
         }
-        // A row value's IN takes a subquery on SQLite, so the places are a VALUES list.
-        let mut query = QueryBuilder::<Db>::new(
-            "SELECT DISTINCT docker_events.webhook_id, docker_events.repository, docker_events.tag \
-             FROM docker_events JOIN executions ON executions.id = docker_events.execution_id \
-             WHERE executions.status = 'QUEUED' AND docker_events.execution_id IS NOT NULL \
-             AND (docker_events.webhook_id, docker_events.repository, docker_events.tag) IN (",
-        );
-        query.push_values(&ordered, |mut place, event| {
-            place
-                .push_bind(event.webhook_id)
-                .push_bind(&event.repository)
-                .push_bind(&event.tag);
-        });
-        query.push(")");
+        let mut query = queued_runs_probe(&ordered);
         let tags: Vec<(i64, String, String)> =
             query.build_query_as().fetch_all(&mut *transaction).await?;
         Ok(tags.into_iter().collect())
@@ -342,4 +329,31 @@ impl Backend {
         query.build().execute(&mut *transaction).await?;
         Ok(())
     }
+}
+
+/// The probe of [`Backend::tags_with_queued_runs`]: which of these places
+/// (webhook, repository, tag) have a linked Activity row whose run is still
+/// QUEUED. The places come first (`CROSS JOIN` keeps SQLite to that order;
+/// PostgreSQL plans the joins freely), so each is a search of the push-order
+/// index: with the places as a row value's `IN` list SQLite walked every
+/// QUEUED run instead, which a backlog of runs made the slowest step of a
+/// batch (unit test `the_probe_for_queued_runs_starts_from_the_pushed_tags`).
+pub(super) fn queued_runs_probe<'a>(places: &[&'a NewEvent]) -> QueryBuilder<'a, Db> {
+    let mut query = QueryBuilder::<Db>::new(
+        "SELECT DISTINCT docker_events.webhook_id, docker_events.repository, docker_events.tag FROM (",
+    );
+    query.push_values(places, |mut place, event| {
+        place
+            .push_bind(event.webhook_id)
+            .push_bind(&event.repository)
+            .push_bind(&event.tag);
+    });
+    query.push(
+        ") AS places CROSS JOIN docker_events CROSS JOIN executions \
+         WHERE docker_events.webhook_id = places.column1 \
+         AND docker_events.repository = places.column2 AND docker_events.tag = places.column3 \
+         AND docker_events.execution_id IS NOT NULL \
+         AND executions.id = docker_events.execution_id AND executions.status = 'QUEUED'",
+    );
+    query
 }

@@ -592,6 +592,43 @@ mod tests {
         steps.join("\n")
     }
 
+    /// The batch's probe for tags with a QUEUED run starts from the pushed
+    /// tags and searches the push-order index for each, whatever number of
+    /// runs is queued: walking every QUEUED run first made it the slowest
+    /// step of a batch while the engine had a backlog.
+    #[tokio::test]
+    async fn the_probe_for_queued_runs_starts_from_the_pushed_tags() {
+        let (_directory, store) = migrated_store().await;
+        let pushed = crate::store::NewEvent {
+            webhook_id: 1,
+            received_at: 0,
+            source: app::webhook::DeliverySource::Registry,
+            repository: "demo/app".into(),
+            tag: "v1".into(),
+            owner: String::new(),
+            status: app::webhook::EventStatus::Triggered,
+            reason: String::new(),
+            dedupe_key: None,
+            inputs: None,
+            pushed_at: Some(0),
+            digest: None,
+        };
+        let probe = super::delivery_batch::queued_runs_probe(&[&pushed, &pushed]);
+        let plan = query_plan(&store, probe.sql(), &[1; 6]).await;
+        let steps: Vec<&str> = plan.lines().collect();
+        let tags = steps
+            .iter()
+            .position(|step| step.contains("VALUES") || step.contains("places"));
+        let search = steps.iter().position(|step| {
+            step.contains("docker_events USING INDEX docker_events_push_order_idx")
+        });
+        assert!(
+            matches!((tags, search), (Some(tags), Some(search)) if tags < search),
+            "{plan}"
+        );
+        assert!(!plan.contains("executions_status_idx"), "{plan}");
+    }
+
     /// Each retention batch is a range scan of its index in the order it
     /// deletes, with no sort of the whole table, on a database without
     /// statistics (Slipway never runs `ANALYZE`): the plan a planner picks
