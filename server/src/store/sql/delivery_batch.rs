@@ -105,11 +105,14 @@ impl Backend {
         {
             return Ok(None);
         }
+        // Before this batch's runs are linked, so the probe sees only runs of
+        // earlier pushes; and before they are queued, since from the counter
+        // on, a batch holds its pipeline's counter row (on PostgreSQL, the
+        // other writers' batches of that pipeline wait for it).
+        let superseding = Self::tags_with_queued_runs(&mut *transaction, &queued).await?;
         let Some(execution_ids) = Self::insert_runs(&mut *transaction, &queued).await? else {
             return Ok(None);
         };
-        // Before the links: the probe then sees only runs of earlier pushes.
-        let superseding = Self::tags_with_queued_runs(&mut *transaction, &queued).await?;
         Self::link_runs(&mut *transaction, &queued, &execution_ids).await?;
 
         let mut recorded: Vec<DeliveryRecorded> =
