@@ -164,18 +164,24 @@ impl PostgresStore {
                 full_pipelines.push(pipeline_id);
                 continue;
             }
-            sqlx::query(
+            let spec: String = sqlx::query_scalar(
                 "UPDATE executions SET status = 'RUNNING', lease_owner = $1, lease_expires_at = $2, \
-                     started_at = COALESCE(started_at, $3) WHERE id = $4",
+                     started_at = COALESCE(started_at, $3) WHERE id = $4 RETURNING spec",
             )
             .bind(owner)
             .bind(lease_until)
             .bind(now)
             .bind(id)
-            .execute(&mut *transaction)
+            .fetch_one(&mut *transaction)
             .await?;
-            notifications::enqueue_run_notifications(&mut transaction, id, RunEvent::Started, now)
-                .await?;
+            notifications::enqueue_run_notifications_of_spec(
+                &mut transaction,
+                id,
+                &spec,
+                RunEvent::Started,
+                now,
+            )
+            .await?;
             transaction.commit().await?;
             return Ok(Some(id));
         }

@@ -64,9 +64,34 @@ pub(crate) async fn enqueue_notifications_of(
     let Some(spec) = spec else {
         return Ok(0);
     };
+    enqueue_for_spec(transaction, execution_id, &spec, event, occasion, now).await
+}
+
+/// [`enqueue_run_notifications`] for a change that already read the run's
+/// stored spec (its statement's `RETURNING spec`): the engine's claim and a
+/// run's end, one round trip fewer inside their transactions.
+pub(crate) async fn enqueue_run_notifications_of_spec(
+    transaction: &mut sqlx::Transaction<'_, Db>,
+    execution_id: i64,
+    spec: &str,
+    event: RunEvent,
+    now: Millis,
+) -> StoreResult<u64> {
+    enqueue_for_spec(transaction, execution_id, spec, event, "", now).await
+}
+
+/// The outbox rows of `event` for the notifications `spec` asks for.
+async fn enqueue_for_spec(
+    transaction: &mut sqlx::Transaction<'_, Db>,
+    execution_id: i64,
+    spec: &str,
+    event: RunEvent,
+    occasion: &str,
+    now: Millis,
+) -> StoreResult<u64> {
     // Fail closed: a spec that does not read is an error, never "no notifications".
     let wanted: RunNotifications =
-        serde_json::from_str(&spec).map_err(|error| sqlx::Error::ColumnDecode {
+        serde_json::from_str(spec).map_err(|error| sqlx::Error::ColumnDecode {
             index: "spec".into(),
             source: Box::new(error),
         })?;

@@ -6,7 +6,10 @@ use app::model::Millis;
 use app::pipeline::RunEvent;
 use sqlx::QueryBuilder;
 
-use super::notifications::{enqueue_notifications_of, enqueue_run_notifications, run_end_event};
+use super::notifications::{
+    enqueue_notifications_of, enqueue_run_notifications, enqueue_run_notifications_of_spec,
+    run_end_event,
+};
 use super::rows::{ExecutionRow, LogRow, PipelineRow, TaskRunRow};
 use super::{map_constraint, missing, Backend, Db, DbConnection};
 use crate::store::runs::*;
@@ -296,25 +299,23 @@ impl RunStore for Backend {
         end: RunEndRecord<'_>,
     ) -> StoreResult<bool> {
         let mut transaction = self.begin_write().await?;
-        let finished = sqlx::query(
+        let finished: Option<String> = sqlx::query_scalar(
             "UPDATE executions SET status = $1, error = $2, finished_at = $3, lease_owner = NULL, \
              lease_expires_at = NULL WHERE id = $4 AND lease_owner = $5 \
-             AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED')",
+             AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED') RETURNING spec",
         )
         .bind(end.status.text())
         .bind(end.error)
         .bind(end.now)
         .bind(id)
         .bind(owner)
-        .execute(&mut *transaction)
-        .await?
-        .rows_affected()
-            == 1;
-        if let Some(event) = run_end_event(end.status).filter(|_| finished) {
-            enqueue_run_notifications(&mut transaction, id, event, end.now).await?;
+        .fetch_optional(&mut *transaction)
+        .await?;
+        if let (Some(event), Some(spec)) = (run_end_event(end.status), &finished) {
+            enqueue_run_notifications_of_spec(&mut transaction, id, spec, event, end.now).await?;
         }
         transaction.commit().await?;
-        Ok(finished)
+        Ok(finished.is_some())
     }
 
     async fn request_cancel(&self, id: i64, now: Millis) -> StoreResult<CancelOutcome> {

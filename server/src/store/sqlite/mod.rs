@@ -247,7 +247,7 @@ impl SqliteStore {
         lease_until: Millis,
     ) -> StoreResult<Option<i64>> {
         let mut transaction = self.begin_write().await?;
-        let claimed: Option<i64> = sqlx::query_scalar(
+        let claimed: Option<(i64, String)> = sqlx::query_as(
             "UPDATE executions SET status = 'RUNNING', lease_owner = $1, lease_expires_at = $2, \
                  started_at = COALESCE(started_at, $3) \
              WHERE id = ( \
@@ -257,19 +257,25 @@ impl SqliteStore {
                      WHERE active.pipeline_id = queued.pipeline_id AND active.status IN ('RUNNING', 'WAITING') \
                  ) < pipelines.concurrency \
                  ORDER BY queued.id LIMIT 1 \
-             ) AND status = 'QUEUED' RETURNING id",
+             ) AND status = 'QUEUED' RETURNING id, spec",
         )
         .bind(owner)
         .bind(lease_until)
         .bind(now)
         .fetch_optional(&mut *transaction)
         .await?;
-        if let Some(id) = claimed {
-            notifications::enqueue_run_notifications(&mut transaction, id, RunEvent::Started, now)
-                .await?;
+        if let Some((id, spec)) = &claimed {
+            notifications::enqueue_run_notifications_of_spec(
+                &mut transaction,
+                *id,
+                spec,
+                RunEvent::Started,
+                now,
+            )
+            .await?;
         }
         transaction.commit().await?;
-        Ok(claimed)
+        Ok(claimed.map(|(id, _)| id))
     }
 }
 
