@@ -250,8 +250,12 @@ impl Engine {
             };
             return Ok(Some((taken.execution, start)));
         }
+        // The clock is read again right before the claim asks for the write
+        // connection (queued fairly): a run that ended while the takeover was
+        // looked up then always ends before this one starts, never after.
+        let now = now_millis();
         Ok(store
-            .claim_execution(&self.owner, now, lease_until)
+            .claim_execution(&self.owner, now, self.lease_until(now))
             .await?
             .map(|execution| (execution, RunStart::Fresh)))
     }
