@@ -7,12 +7,18 @@
 //! the cluster `SLIPWAY_TEST_POSTGRES_URL` names).
 //! Prints runs/s, the p50/p99 time from QUEUED to the first task starting,
 //! the most runs seen RUNNING at once (must not exceed LIMIT) and peak RSS.
+//!
+//! BACKLOG=N queues N runs of another pipeline first, one at a time through
+//! its limit of 1 while its one run waits for an approval: they stay QUEUED
+//! throughout, as a burst of pushes to a pipeline behind its limit would, and
+//! every claim has to pass them by.
 
 mod support;
 
 use std::time::{Duration, Instant};
 
 use app::execution::ExecutionStatus;
+use futures::StreamExt;
 use serde_json::json;
 use server::store::ExecutionQuery;
 use support::{env_number, peak_rss_mib, percentile, Bench};
@@ -45,6 +51,27 @@ async fn main() -> anyhow::Result<()> {
     .json()
     .await?;
     let run_path = format!("/api/v1/pipelines/{}/executions", pipeline["id"]);
+    let backlog = env_number("BACKLOG", 0);
+    if backlog > 0 {
+        let held: serde_json::Value = post(
+            "/api/v1/pipelines".into(),
+            json!({"project": "Bench", "name": "held", "concurrency": 1,
+                   "stages": [{"name": "gate", "tasks": [{"name": "approve", "type": "approval", "approvers": ["admin"]}]}]}),
+        )
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+        let held_path = format!("/api/v1/pipelines/{}/executions", held["id"]);
+        let queued: Vec<_> = futures::stream::iter(0..backlog)
+            .map(|_| post(held_path.clone(), json!({})))
+            .buffer_unordered(32)
+            .collect()
+            .await;
+        for answer in queued {
+            answer?.error_for_status()?;
+        }
+    }
 
     // The most runs RUNNING at once, as the database holds them: sampled, so
     // no replica's clock (a claim's start time is taken before it waits for
@@ -80,7 +107,9 @@ async fn main() -> anyhow::Result<()> {
     // Polled by asking for one unfinished run of each kind, not by listing
     // all of them: decoding a thousand runs every few milliseconds would load
     // the cores the engine is measured on.
+    let pipeline_id = pipeline["id"].as_i64();
     let unfinished = |status| ExecutionQuery {
+        pipeline_id,
         status: Some(status),
         limit: 1,
         ..ExecutionQuery::default()
@@ -102,6 +131,7 @@ async fn main() -> anyhow::Result<()> {
     let elapsed = started.elapsed();
     let executions = store
         .list_executions(&ExecutionQuery {
+            pipeline_id,
             limit: runs as i64 + 10,
             ..ExecutionQuery::default()
         })
@@ -129,7 +159,7 @@ async fn main() -> anyhow::Result<()> {
     let most_at_once = sampler.await?;
 
     println!(
-        "engine: {runs} runs, concurrency limit {limit}, {}, {} replica(s)",
+        "engine: {runs} runs, concurrency limit {limit}, {}, {} replica(s), {backlog} runs queued behind another pipeline's limit",
         support::backend(),
         replicas.len()
     );

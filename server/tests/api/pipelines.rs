@@ -426,6 +426,57 @@ async fn the_concurrency_limit_keeps_extra_runs_queued() {
     );
 }
 
+/// Runs waiting behind one pipeline's limit (its one run waits for an
+/// approval) hold up no other pipeline's run, however many of them wait.
+#[tokio::test]
+async fn a_backlog_behind_one_pipelines_limit_holds_up_no_other_pipeline() {
+    let app = spawn_app().await;
+    app.create_project("Demo").await;
+    let held = create_pipeline(&app, json!({
+        "project": "Demo", "name": "held", "concurrency": 1,
+        "stages": [{"name": "gate", "tasks": [{"name": "approve", "type": "approval", "approvers": ["admin"]}]}]
+    })).await;
+    let other = create_pipeline(&app, json!({
+        "project": "Demo", "name": "other",
+        "stages": [{"name": "s", "tasks": [{"name": "t", "type": "condition", "expression": "true"}]}]
+    })).await;
+    let mut backlog = Vec::new();
+    for _ in 0..40 {
+        backlog.push(run(&app, &held["id"], json!({})).await);
+    }
+    eventually(
+        "the held pipeline's first run to wait",
+        Duration::from_secs(10),
+        || async {
+            let first: Value = app
+                .get(
+                    &format!("/api/v1/executions/{}", backlog[0]),
+                    &app.admin_token,
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            (first["status"] == "WAITING").then_some(())
+        },
+    )
+    .await;
+
+    let other_run = finished(&app, run(&app, &other["id"], json!({})).await).await;
+
+    assert_eq!(other_run["status"], "COMPLETED", "{other_run}");
+    let last: Value = app
+        .get(
+            &format!("/api/v1/executions/{}", backlog[39]),
+            &app.admin_token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(last["status"], "QUEUED", "{last}");
+}
+
 async fn all_finished(app: &TestApp, ids: &[i64]) -> Vec<Value> {
     let mut runs = Vec::new();
     for id in ids {

@@ -43,6 +43,8 @@ macro_rules! contract_suite {
             runs::an_expired_run_is_taken_over_by_one_of_racing_replicas,
             runs::executions_list_by_filter_newest_first,
             runs::run_numbers_stay_distinct_under_concurrency,
+            runs::a_backlog_behind_one_pipelines_limit_holds_up_no_other,
+            runs::racing_claimers_start_each_pipelines_limit_and_no_more,
             runs::tasks_and_logs,
             runs::approvals_park_a_run_and_decisions_resume_it,
             runs::a_waiting_run_is_canceled_with_its_approvals,

@@ -854,3 +854,83 @@ pub async fn a_waiting_run_is_canceled_with_its_approvals(store: SharedStore) {
         CancelOutcome::AlreadyFinished
     );
 }
+
+/// Hundreds of runs waiting behind one pipeline's limit hide no other
+/// pipeline's run from a claim, and its own runs still start oldest first.
+pub async fn a_backlog_behind_one_pipelines_limit_holds_up_no_other(store: SharedStore) {
+    let demo = project(&store, "Demo").await;
+    let held = pipeline(&store, demo.id, "held", &[]).await;
+    let free = pipeline(&store, demo.id, "free", &[]).await;
+    let mut backlog = Vec::new();
+    for now in 0..200 {
+        let queued = store.queue_execution(run(&held, MANUAL, now)).await;
+        backlog.push(queued.unwrap().id);
+    }
+    let later = store
+        .queue_execution(run(&free, MANUAL, 300))
+        .await
+        .unwrap();
+
+    let first = store.claim_execution("w1", 400, 1_000).await.unwrap();
+    assert_eq!(first.map(|run| run.id), Some(backlog[0]));
+    let next = store.claim_execution("w1", 401, 1_000).await.unwrap();
+    assert_eq!(
+        next.map(|run| run.id),
+        Some(later.id),
+        "the other pipeline's run starts"
+    );
+    assert_eq!(store.claim_execution("w1", 402, 1_000).await.unwrap(), None);
+
+    let ended = RunEndRecord {
+        status: ExecutionStatus::Completed,
+        error: None,
+        now: 403,
+    };
+    assert!(store
+        .finish_execution(backlog[0], "w1", ended)
+        .await
+        .unwrap());
+    let after = store.claim_execution("w1", 404, 1_000).await.unwrap();
+    assert_eq!(after.map(|run| run.id), Some(backlog[1]));
+}
+
+/// Claimers racing over several pipelines' backlogs start exactly each
+/// pipeline's limit of runs, never more.
+pub async fn racing_claimers_start_each_pipelines_limit_and_no_more(store: SharedStore) {
+    let demo = project(&store, "Demo").await;
+    let mut pipelines = Vec::new();
+    for name in ["a", "b", "c"] {
+        let write = PipelineWrite {
+            concurrency: 2,
+            ..pipeline_write(demo.id, name, &[])
+        };
+        let created = store.create_pipeline(write).await.unwrap();
+        for now in 0..10 {
+            store
+                .queue_execution(run(&created, MANUAL, now))
+                .await
+                .unwrap();
+        }
+        pipelines.push(created.id);
+    }
+
+    let mut claimers = tokio::task::JoinSet::new();
+    for claimer in 0..8 {
+        let store = store.clone();
+        claimers.spawn(async move {
+            let owner = format!("w{claimer}");
+            let mut claimed = Vec::new();
+            while let Some(run) = store.claim_execution(&owner, 20, 1_000).await.unwrap() {
+                claimed.push(run.pipeline_id);
+            }
+            claimed
+        });
+    }
+    let mut started = Vec::new();
+    while let Some(claimed) = claimers.join_next().await {
+        started.extend(claimed.unwrap());
+    }
+    started.sort_unstable();
+    let expected: Vec<i64> = pipelines.iter().flat_map(|id| [*id, *id]).collect();
+    assert_eq!(started, expected);
+}

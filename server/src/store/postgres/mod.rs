@@ -37,6 +37,7 @@ mod rows;
 mod runs;
 
 use std::str::FromStr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use app::model::Millis;
@@ -56,6 +57,10 @@ const BACKEND_NAME: &str = "postgresql";
 /// replicas claiming at once skip each other's rows.
 const CLAIM_ROW_LOCK: &str = " FOR UPDATE SKIP LOCKED";
 
+/// The queued runs as the run claim reads them: PostgreSQL's planner finds
+/// `executions_queued_idx` by itself.
+const QUEUED_RUNS: &str = "executions";
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
 /// Connections per replica: the engine's workers, live streams' re-checks
@@ -68,7 +73,8 @@ const MAX_CONNECTIONS: u32 = 16;
 const CONCURRENT_WRITERS: usize = MAX_CONNECTIONS as usize / 4;
 /// How long a request waits for a free connection before it fails.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Queued runs looked at per claim: enough to get past pipelines at their limit.
+/// Pipelines a claim tries: each was under its limit when the claim read
+/// them, so more than one is needed only when replicas race for the same slots.
 const CLAIM_CANDIDATES: i64 = 16;
 
 pub struct PostgresStore {
@@ -122,12 +128,16 @@ impl PostgresStore {
     }
 
     /// Marks the oldest QUEUED run whose pipeline is under its concurrency
-    /// limit RUNNING for `owner`. Candidates are locked with `SKIP LOCKED`
-    /// (replicas claiming at once take different runs); each pipeline's claims
-    /// are serialised with a transaction-scoped advisory lock, and its running
-    /// runs are counted only once that lock is held, so the count sees every
-    /// claim committed before and the limit holds across replicas. Its
-    /// `started` notifications are written in the same transaction.
+    /// limit RUNNING for `owner`. The candidates are the pipelines with a
+    /// queued run that were under their limit a moment ago
+    /// ([`runs::NEXT_QUEUED_OF_EACH_PIPELINE`], oldest run first), so a
+    /// pipeline with a backlog behind its limit hides no other pipeline's
+    /// runs. Each pipeline's claims are serialised with a transaction-scoped
+    /// advisory lock, and its running runs are counted again only once that
+    /// lock is held, so the count sees every claim committed before and the
+    /// limit holds across replicas. The run is locked with `SKIP LOCKED`: one
+    /// that a cancel is writing is passed over for the next. Its `started`
+    /// notifications are written in the same transaction.
     async fn claim_next_queued(
         &self,
         owner: &str,
@@ -135,18 +145,11 @@ impl PostgresStore {
         lease_until: Millis,
     ) -> StoreResult<Option<i64>> {
         let mut transaction = self.pool.begin().await?;
-        let candidates: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT id, pipeline_id FROM executions WHERE status = 'QUEUED' \
-             ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-        )
-        .bind(CLAIM_CANDIDATES)
-        .fetch_all(&mut *transaction)
-        .await?;
-        let mut full_pipelines = Vec::new();
-        for (id, pipeline_id) in candidates {
-            if full_pipelines.contains(&pipeline_id) {
-                continue;
-            }
+        let candidates: Vec<i64> = sqlx::query_scalar(&CLAIM_CANDIDATES_STATEMENT)
+            .bind(CLAIM_CANDIDATES)
+            .fetch_all(&mut *transaction)
+            .await?;
+        for pipeline_id in candidates {
             sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('slipway.claim', $1))")
                 .bind(pipeline_id)
                 .execute(&mut *transaction)
@@ -161,19 +164,24 @@ impl PostgresStore {
             .fetch_one(&mut *transaction)
             .await?;
             if !under_limit {
-                full_pipelines.push(pipeline_id);
                 continue;
             }
-            let spec: String = sqlx::query_scalar(
+            let claimed: Option<(i64, String)> = sqlx::query_as(
                 "UPDATE executions SET status = 'RUNNING', lease_owner = $1, lease_expires_at = $2, \
-                     started_at = COALESCE(started_at, $3) WHERE id = $4 RETURNING spec",
+                     started_at = COALESCE(started_at, $3) \
+                 WHERE id = (SELECT id FROM executions WHERE status = 'QUEUED' AND pipeline_id = $4 \
+                             ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+                 AND status = 'QUEUED' RETURNING id, spec",
             )
             .bind(owner)
             .bind(lease_until)
             .bind(now)
-            .bind(id)
-            .fetch_one(&mut *transaction)
+            .bind(pipeline_id)
+            .fetch_optional(&mut *transaction)
             .await?;
+            let Some((id, spec)) = claimed else {
+                continue;
+            };
             notifications::enqueue_run_notifications_of_spec(
                 &mut transaction,
                 id,
@@ -189,6 +197,14 @@ impl PostgresStore {
         Ok(None)
     }
 }
+
+/// The pipelines a claim tries, those whose oldest queued run is oldest first.
+static CLAIM_CANDIDATES_STATEMENT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{} SELECT pipeline_id FROM next_of_each ORDER BY id LIMIT $1",
+        *runs::NEXT_QUEUED_OF_EACH_PIPELINE
+    )
+});
 
 #[async_trait::async_trait]
 impl Store for PostgresStore {
