@@ -18,7 +18,8 @@
 //! the recording of triggering pushes alone, straight into the store, and
 //! needs one of the webhook cases beside it for its webhook;
 //! BACKEND=postgres REPLICAS=3 for three replicas on one PostgreSQL database,
-//! the clients spread over them).
+//! the clients spread over them; LIMIT=N the triggered pipeline's concurrency
+//! limit, 8 by default — as many as the engine's workers).
 
 mod support;
 
@@ -306,7 +307,10 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     // It takes the Docker inputs: without them every push would be refused
     // its run (REJECTED), which is not what the triggering cases measure.
-    bench.post("/api/v1/pipelines", json!({"project": "Bench", "name": "pass", "concurrency": 8, "inject_docker_parameters": true,
+    // LIMIT=1 gives it a pipeline's default limit: the runs then wait in one
+    // backlog while the engine's other workers look for work beside it.
+    let limit = env_number("LIMIT", 8);
+    bench.post("/api/v1/pipelines", json!({"project": "Bench", "name": "pass", "concurrency": limit, "inject_docker_parameters": true,
         "stages": [{"name": "s", "tasks": [{"name": "t", "type": "condition", "expression": "true"}]}]}))
         .await?;
     // CASES=router,ignored,digest,resolved,store (any of them) runs only those.
