@@ -444,36 +444,15 @@ async fn a_backlog_behind_one_pipelines_limit_holds_up_no_other_pipeline() {
     for _ in 0..40 {
         backlog.push(run(&app, &held["id"], json!({})).await);
     }
-    eventually(
-        "the held pipeline's first run to wait",
-        Duration::from_secs(10),
-        || async {
-            let first: Value = app
-                .get(
-                    &format!("/api/v1/executions/{}", backlog[0]),
-                    &app.admin_token,
-                )
-                .await
-                .json()
-                .await
-                .unwrap();
-            (first["status"] == "WAITING").then_some(())
-        },
-    )
+    run_when(&app, backlog[0], "to wait for its approval", |first| {
+        first["status"] == "WAITING"
+    })
     .await;
 
     let other_run = finished(&app, run(&app, &other["id"], json!({})).await).await;
 
     assert_eq!(other_run["status"], "COMPLETED", "{other_run}");
-    let last: Value = app
-        .get(
-            &format!("/api/v1/executions/{}", backlog[39]),
-            &app.admin_token,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let last = run_when(&app, backlog[39], "to be read", |_| true).await;
     assert_eq!(last["status"], "QUEUED", "{last}");
 }
 
