@@ -10,6 +10,8 @@ type Db = Postgres;
 type DbRow = sqlx::postgres::PgRow;
 type DbConnection = sqlx::PgConnection;
 type Backend = PostgresStore;
+/// A transaction that writes, as the shared SQL takes it.
+pub(crate) type WriteTransaction = Transaction<'static, Postgres>;
 
 #[path = "../sql/audit.rs"]
 mod audit;
@@ -48,6 +50,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use self::lookups::missing;
+use super::operations::PoolUse;
 use super::{Store, StoreError, StoreResult};
 
 /// What the status page and `/metrics` call this backend.
@@ -102,9 +105,14 @@ impl PostgresStore {
         self.write_connection().await
     }
 
-    /// The pools by name, for `pool_use`.
-    fn pools(&self) -> Vec<(&'static str, &PgPool)> {
-        vec![("shared", &self.pool)]
+    /// The one pool, for `/metrics`.
+    fn pools(&self) -> Vec<PoolUse> {
+        vec![PoolUse {
+            pool: "shared",
+            open: self.pool.size(),
+            idle: self.pool.num_idle() as u32,
+            max: self.pool.options().get_max_connections(),
+        }]
     }
 
     /// The whole database's size, as PostgreSQL counts it.
@@ -119,11 +127,11 @@ impl PostgresStore {
     /// Under PostgreSQL's default isolation (read committed) every statement
     /// sees what was committed before it began; the writes that must not
     /// interleave are guarded by row locks and unique keys instead.
-    async fn begin_write(&self) -> StoreResult<Transaction<'static, Postgres>> {
+    async fn begin_write(&self) -> StoreResult<WriteTransaction> {
         Ok(self.pool.begin().await?)
     }
 
-    async fn begin_delivery_write(&self) -> StoreResult<Transaction<'static, Postgres>> {
+    async fn begin_delivery_write(&self) -> StoreResult<WriteTransaction> {
         self.begin_write().await
     }
 

@@ -6,7 +6,7 @@ use sqlx::QueryBuilder;
 
 use super::delivery_batch::WRITES_PER_PASS;
 use super::rows::{EventRow, WebhookRow};
-use super::{map_constraint, missing, Backend, Db, DbConnection};
+use super::{map_constraint, missing, Backend, Db, DbConnection, WriteTransaction};
 use crate::store::hooks::*;
 use crate::store::NewExecution;
 use crate::store::{StoreResult, StoredText};
@@ -263,21 +263,24 @@ impl Backend {
     /// own: a failed write is rolled back alone, a push that lost a race for
     /// a head is run again.
     async fn record_delivery_in(
-        transaction: &mut sqlx::Transaction<'_, Db>,
+        transaction: &mut WriteTransaction,
         write: &DeliveryWrite,
     ) -> StoreResult<DeliveryRecorded> {
         for _ in 0..MAX_PUSH_ORDER_TRIES {
-            let mut savepoint = sqlx::Acquire::begin(&mut *transaction).await?;
-            match Self::try_record_delivery(&mut savepoint, write).await {
-                Ok(Some(recorded)) => {
-                    savepoint.commit().await?;
-                    return Ok(recorded);
-                }
-                Ok(None) => savepoint.rollback().await?,
-                Err(error) => {
-                    savepoint.rollback().await?;
-                    return Err(error);
-                }
+            sqlx::query("SAVEPOINT delivery")
+                .execute(&mut **transaction)
+                .await?;
+            let outcome = Self::try_record_delivery(&mut *transaction, write).await;
+            if !matches!(outcome, Ok(Some(_))) {
+                sqlx::query("ROLLBACK TO SAVEPOINT delivery")
+                    .execute(&mut **transaction)
+                    .await?;
+            }
+            sqlx::query("RELEASE SAVEPOINT delivery")
+                .execute(&mut **transaction)
+                .await?;
+            if let Some(recorded) = outcome.transpose() {
+                return recorded;
             }
         }
         Err(heads_kept_changing())

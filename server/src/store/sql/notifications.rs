@@ -9,7 +9,7 @@ use app::pipeline::{Notification, RunEvent};
 use serde::Deserialize;
 
 use super::rows::NotificationRow;
-use super::{Backend, Db, CLAIM_ROW_LOCK};
+use super::{Backend, WriteTransaction, CLAIM_ROW_LOCK};
 use crate::store::notifications::*;
 use crate::store::{StoreError, StoreResult, StoredText};
 
@@ -35,7 +35,7 @@ struct RunNotifications {
 /// enqueue_run_notifications(&mut transaction, id, RunEvent::Canceled, now).await?;
 /// ```
 pub(crate) async fn enqueue_run_notifications(
-    transaction: &mut sqlx::Transaction<'_, Db>,
+    transaction: &mut WriteTransaction,
     execution_id: i64,
     event: RunEvent,
     now: Millis,
@@ -51,7 +51,7 @@ pub(crate) async fn enqueue_run_notifications(
 /// enqueue_notifications_of(&mut transaction, id, RunEvent::Waiting, "prod.approve", now).await?;
 /// ```
 pub(crate) async fn enqueue_notifications_of(
-    transaction: &mut sqlx::Transaction<'_, Db>,
+    transaction: &mut WriteTransaction,
     execution_id: i64,
     event: RunEvent,
     occasion: &str,
@@ -71,7 +71,7 @@ pub(crate) async fn enqueue_notifications_of(
 /// stored spec (its statement's `RETURNING spec`): the engine's claim and a
 /// run's end, one round trip fewer inside their transactions.
 pub(crate) async fn enqueue_run_notifications_of_spec(
-    transaction: &mut sqlx::Transaction<'_, Db>,
+    transaction: &mut WriteTransaction,
     execution_id: i64,
     spec: &str,
     event: RunEvent,
@@ -82,7 +82,7 @@ pub(crate) async fn enqueue_run_notifications_of_spec(
 
 /// The outbox rows of `event` for the notifications `spec` asks for.
 async fn enqueue_for_spec(
-    transaction: &mut sqlx::Transaction<'_, Db>,
+    transaction: &mut WriteTransaction,
     execution_id: i64,
     spec: &str,
     event: RunEvent,

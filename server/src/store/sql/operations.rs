@@ -98,13 +98,5 @@ impl OperationsStore for Backend {
 
     fn pool_use(&self) -> Vec<PoolUse> {
         self.pools()
-            .into_iter()
-            .map(|(pool, connections)| PoolUse {
-                pool,
-                open: connections.size(),
-                idle: connections.num_idle() as u32,
-                max: connections.options().get_max_connections(),
-            })
-            .collect()
     }
 }

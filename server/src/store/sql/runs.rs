@@ -13,7 +13,7 @@ use super::notifications::{
     run_end_event,
 };
 use super::rows::{ExecutionRow, LogRow, PipelineRow, TaskRunRow};
-use super::{map_constraint, missing, Backend, Db, DbConnection, QUEUED_RUNS};
+use super::{map_constraint, missing, Backend, Db, DbConnection, WriteTransaction, QUEUED_RUNS};
 use crate::store::runs::*;
 use crate::store::{StoreResult, StoredText};
 
@@ -101,7 +101,7 @@ impl Backend {
     /// Cancels a run parked WAITING for approvals (held by no replica): the
     /// run and its waiting tasks end CANCELED in one transaction.
     async fn cancel_waiting(
-        transaction: &mut sqlx::Transaction<'_, Db>,
+        transaction: &mut WriteTransaction,
         id: i64,
         now: Millis,
     ) -> StoreResult<bool> {
@@ -131,7 +131,7 @@ impl Backend {
     }
 
     async fn write_pipeline_endpoints(
-        transaction: &mut sqlx::Transaction<'_, Db>,
+        transaction: &mut WriteTransaction,
         pipeline_id: i64,
         endpoint_ids: &[i64],
     ) -> StoreResult<()> {

@@ -36,8 +36,10 @@ mod projects;
 mod rows;
 #[path = "../sql/runs.rs"]
 mod runs;
+mod writer;
 
-use std::path::Path;
+pub(crate) use writer::WriteTransaction;
+
 use std::str::FromStr;
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -45,11 +47,12 @@ use std::time::Duration;
 use app::model::Millis;
 use app::pipeline::RunEvent;
 use sqlx::error::ErrorKind;
-use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{ConnectOptions, Sqlite, SqlitePool, Transaction};
+use sqlx::{ConnectOptions, Sqlite, SqlitePool};
 
 use self::lookups::missing;
+use self::writer::{WriteGuard, Writer};
+use super::operations::PoolUse;
 use super::{Store, StoreError, StoreResult};
 
 /// What the status page and `/metrics` call this backend.
@@ -71,12 +74,13 @@ pub struct SqliteStore {
     /// Connections that only read, opened read-only: any number of them
     /// read at once beside the writer (WAL).
     pool: SqlitePool,
-    /// The one connection that writes. SQLite takes one writer at a time;
-    /// with one connection in the process, writers queue in order for it
-    /// here instead of each sleeping in SQLite's busy handler (1, 2, 5, 10
-    /// ms…) while another holds the lock — which was most of a triggering
-    /// delivery's latency while the engine wrote beside it.
-    write_pool: SqlitePool,
+    /// The one connection that writes (`writer.rs`). SQLite takes one
+    /// writer at a time; with one connection in the process, writers queue
+    /// in order for it here instead of each sleeping in SQLite's busy
+    /// handler (1, 2, 5, 10 ms…) while another holds the lock — which was
+    /// most of a triggering delivery's latency while the engine wrote beside
+    /// it.
+    writer: Writer,
     /// Every write but the webhook receivers' takes its turn here before it
     /// queues for the write connection. The connection's queue is first come,
     /// first served, so a batch of deliveries waits behind at most the write
@@ -87,8 +91,8 @@ pub struct SqliteStore {
     /// at worst, so neither starves.
     other_writes: tokio::sync::Mutex<()>,
     /// Copies the WAL back into the database file beside the writer; stops
-    /// with the store. None for `:memory:`, which has no WAL.
-    _checkpointer: Option<Checkpointer>,
+    /// with the store.
+    _checkpointer: Checkpointer,
 }
 
 /// How often the WAL is copied back into the database file.
@@ -145,36 +149,19 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
         let file = options.get_filename();
-        if file == Path::new(":memory:") {
-            // Each connection to `:memory:` is a database of its own: one
-            // connection does everything.
-            let pool = SqlitePoolOptions::new()
-                .max_connections(1)
-                .connect_with(options)
-                .await?;
-            return Ok(SqliteStore {
-                pool: pool.clone(),
-                write_pool: pool,
-                other_writes: tokio::sync::Mutex::new(()),
-                _checkpointer: None,
-            });
-        }
         crate::files::prepare_private_database(file)
             .map_err(|error| sqlx::Error::Io(std::io::Error::other(format!("{error:#}"))))?;
-        // The writer first: it creates the file and turns WAL on. A pooled
-        // SQLite connection never goes stale, so it is not pinged each time
-        // it is taken (a round trip to its thread).
-        let write_pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(WRITE_WAIT)
-            .test_before_acquire(false)
-            .connect_with(
-                options
-                    .clone()
-                    .create_if_missing(true)
-                    .pragma("wal_autocheckpoint", "0"),
-            )
-            .await?;
+        // The writer first: it creates the file and turns WAL on.
+        let writer = Writer::new(
+            options
+                .clone()
+                .create_if_missing(true)
+                .pragma("wal_autocheckpoint", "0")
+                .connect()
+                .await?,
+        );
+        // A pooled SQLite connection never goes stale, so it is not pinged
+        // each time it is taken (a round trip to its thread).
         let pool = SqlitePoolOptions::new()
             .max_connections(MAX_READERS)
             .test_before_acquire(false)
@@ -182,39 +169,48 @@ impl SqliteStore {
             .await?;
         Ok(SqliteStore {
             pool,
-            write_pool,
+            writer,
             other_writes: tokio::sync::Mutex::new(()),
-            _checkpointer: Some(Checkpointer::start(options).await?),
+            _checkpointer: Checkpointer::start(options).await?,
         })
     }
 
     /// The write connection, after the other writes ahead of this one.
-    async fn write_connection(&self) -> StoreResult<PoolConnection<Sqlite>> {
+    async fn write_connection(&self) -> StoreResult<WriteGuard> {
         let _turn = self.take_write_turn().await?;
-        Ok(self.write_pool.acquire().await?)
+        self.writer.acquire(WRITE_WAIT).await
     }
 
     /// The write connection for a batch of deliveries: past the other
     /// writes' turns, straight into the connection's queue.
-    async fn delivery_connection(&self) -> StoreResult<PoolConnection<Sqlite>> {
-        Ok(self.write_pool.acquire().await?)
+    async fn delivery_connection(&self) -> StoreResult<WriteGuard> {
+        self.writer.acquire(WRITE_WAIT).await
     }
 
     /// A turn in the line of writes that are not deliveries; it ends once
-    /// the write holds, or queues for, the connection.
+    /// the write holds the connection.
     async fn take_write_turn(&self) -> StoreResult<tokio::sync::MutexGuard<'_, ()>> {
         tokio::time::timeout(WRITE_WAIT, self.other_writes.lock())
             .await
             .map_err(|_| StoreError::from(sqlx::Error::PoolTimedOut))
     }
 
-    /// The pools by name, for `pool_use`; `:memory:` has just the one.
-    fn pools(&self) -> Vec<(&'static str, &SqlitePool)> {
-        if self.pool.options().get_max_connections() == 1 {
-            vec![("shared", &self.pool)]
-        } else {
-            vec![("read", &self.pool), ("write", &self.write_pool)]
-        }
+    /// The readers' pool and the writer, for `/metrics`.
+    fn pools(&self) -> Vec<PoolUse> {
+        vec![
+            PoolUse {
+                pool: "read",
+                open: self.pool.size(),
+                idle: self.pool.num_idle() as u32,
+                max: self.pool.options().get_max_connections(),
+            },
+            PoolUse {
+                pool: "write",
+                open: 1,
+                idle: u32::from(!self.writer.in_use()),
+                max: 1,
+            },
+        ]
     }
 
     /// The database file's pages, free ones included (SQLite reuses them
@@ -232,15 +228,14 @@ impl SqliteStore {
     /// IMMEDIATE`), for every transaction that writes: a deferred one that
     /// reads first cannot take the lock later while another connection
     /// writes, and fails with SQLITE_BUSY at once, whatever the busy timeout.
-    async fn begin_write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        let _turn = self.take_write_turn().await?;
-        Ok(self.write_pool.begin_with("BEGIN IMMEDIATE").await?)
+    async fn begin_write(&self) -> StoreResult<WriteTransaction> {
+        self.write_connection().await?.begin().await
     }
 
     /// [`Self::begin_write`] for a batch of deliveries, past the other
     /// writes' turns (see `other_writes`).
-    async fn begin_delivery_write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        Ok(self.write_pool.begin_with("BEGIN IMMEDIATE").await?)
+    async fn begin_delivery_write(&self) -> StoreResult<WriteTransaction> {
+        self.delivery_connection().await?.begin().await
     }
 
     /// Marks the oldest QUEUED run whose pipeline is under its concurrency
@@ -289,7 +284,12 @@ static CLAIM: LazyLock<String> = LazyLock::new(|| {
 #[async_trait::async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> StoreResult<()> {
-        MIGRATOR.run(&self.write_pool).await?;
+        // `run` on a borrowed connection trips the compiler inside an async
+        // trait ("`Acquire` is not general enough"); `run_direct` is sqlx's
+        // own way around it, doing the same.
+        MIGRATOR
+            .run_direct(&mut *self.write_connection().await?)
+            .await?;
         Ok(())
     }
 
@@ -388,7 +388,7 @@ mod tests {
         let store = super::SqliteStore::connect(&format!("sqlite:{}", file.display()))
             .await
             .unwrap();
-        super::MIGRATOR.run(&store.write_pool).await.unwrap();
+        crate::store::Store::migrate(&store).await.unwrap();
         store.create_project("Checkpointed", "", 1).await.unwrap();
         let copy = directory.path().join("copy.db");
         let deadline = std::time::Instant::now() + 5 * super::CHECKPOINT_EVERY;
@@ -584,7 +584,7 @@ mod tests {
         let directory = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", directory.path().join("slipway.db").display());
         let store = super::SqliteStore::connect(&url).await.unwrap();
-        super::MIGRATOR.run(&store.write_pool).await.unwrap();
+        crate::store::Store::migrate(&store).await.unwrap();
         (directory, store)
     }
 
