@@ -105,6 +105,11 @@ impl PostgresStore {
         self.write_connection().await
     }
 
+    /// A connection to read with.
+    async fn reader(&self) -> StoreResult<PoolConnection<Postgres>> {
+        Ok(self.pool.acquire().await?)
+    }
+
     /// The one pool, for `/metrics`.
     fn pools(&self) -> Vec<PoolUse> {
         vec![PoolUse {

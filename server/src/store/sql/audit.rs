@@ -70,7 +70,10 @@ impl AuditStore for Backend {
         query
             .push(" ORDER BY id DESC LIMIT ")
             .push_bind(filter.limit);
-        let rows: Vec<AuditRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<AuditRow> = query
+            .build_query_as()
+            .fetch_all(&mut *self.reader().await?)
+            .await?;
         Ok(rows.into_iter().map(|row| row.0).collect())
     }
 }

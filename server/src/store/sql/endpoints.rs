@@ -110,13 +110,13 @@ impl EndpointStore for Backend {
              WHERE pipeline_endpoints.endpoint_id = $1 ORDER BY pipelines.name",
         )
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.reader().await?)
         .await?;
         let webhooks: Vec<String> = sqlx::query_scalar(
             "SELECT name FROM docker_webhooks WHERE endpoint_id = $1 ORDER BY name",
         )
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.reader().await?)
         .await?;
         let user = |kind| move |name| EndpointUser { kind, name };
         Ok(pipelines

@@ -539,7 +539,10 @@ impl HookStore for Backend {
                 .push_bind(user_id);
         }
         query.push(" ORDER BY projects.name, docker_webhooks.name");
-        let rows: Vec<WebhookRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<WebhookRow> = query
+            .build_query_as()
+            .fetch_all(&mut *self.reader().await?)
+            .await?;
         Ok(rows.into_iter().map(|row| row.0).collect())
     }
 
@@ -822,7 +825,7 @@ impl HookStore for Backend {
         webhook_id: i64,
         repository: &str,
     ) -> StoreResult<Option<PushHead>> {
-        let mut connection = self.pool.acquire().await?;
+        let mut connection = self.reader().await?;
         let place = HeadPlace {
             webhook_id,
             repository,
@@ -905,7 +908,10 @@ impl HookStore for Backend {
         query
             .push(" ORDER BY docker_events.id DESC LIMIT ")
             .push_bind(filter.limit);
-        let rows: Vec<EventRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<EventRow> = query
+            .build_query_as()
+            .fetch_all(&mut *self.reader().await?)
+            .await?;
         Ok(rows.into_iter().map(|row| row.0).collect())
     }
 

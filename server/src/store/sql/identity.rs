@@ -78,7 +78,7 @@ impl IdentityStore for Backend {
     async fn count_users_with_password(&self) -> StoreResult<i64> {
         let count =
             sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE password_hash IS NOT NULL")
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *self.reader().await?)
                 .await?;
         Ok(count)
     }
@@ -87,7 +87,7 @@ impl IdentityStore for Backend {
         let rows: Vec<UserRow> = sqlx::query_as(&format!(
             "SELECT {USER_COLUMNS} FROM users ORDER BY users.username"
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.reader().await?)
         .await?;
         Ok(rows.into_iter().map(|row| row.0).collect())
     }
@@ -238,7 +238,7 @@ impl IdentityStore for Backend {
         ))
         .bind(token_hash)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.reader().await?)
         .await?;
         Ok(ids)
     }
@@ -249,7 +249,7 @@ impl IdentityStore for Backend {
         ))
         .bind(token_id)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.reader().await?)
         .await?;
         Ok(found.is_some())
     }
@@ -257,7 +257,7 @@ impl IdentityStore for Backend {
     async fn user_is_admin(&self, user_id: i64) -> StoreResult<bool> {
         let admin: Option<bool> = sqlx::query_scalar("SELECT is_admin FROM users WHERE id = $1")
             .bind(user_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         Ok(admin.unwrap_or(false))
     }
@@ -308,7 +308,7 @@ impl Backend {
         .bind(token_hash)
         .bind(now)
         .bind(used_after)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.reader().await?)
         .await?;
         Ok(row)
     }

@@ -18,7 +18,7 @@ impl Backend {
     ) -> StoreResult<Option<R::Record>> {
         let row: Option<R> = sqlx::query_as(sql)
             .bind(key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         Ok(row.map(R::record))
     }
@@ -29,7 +29,10 @@ impl Backend {
         sql: &'q str,
         key: impl Key<'q>,
     ) -> StoreResult<Vec<R::Record>> {
-        let rows: Vec<R> = sqlx::query_as(sql).bind(key).fetch_all(&self.pool).await?;
+        let rows: Vec<R> = sqlx::query_as(sql)
+            .bind(key)
+            .fetch_all(&mut *self.reader().await?)
+            .await?;
         Ok(rows.into_iter().map(R::record).collect())
     }
 }

@@ -175,7 +175,7 @@ impl MaintenanceStore for Backend {
              FROM maintenance_leases WHERE name = $1",
         )
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.reader().await?)
         .await?;
         Ok(row.map(
             |(

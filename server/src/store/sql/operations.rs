@@ -42,7 +42,7 @@ impl OperationsStore for Backend {
              WHERE last_seen_at >= $1 ORDER BY last_seen_at DESC, replica_id",
         )
         .bind(since)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.reader().await?)
         .await?;
         Ok(rows
             .into_iter()
@@ -76,7 +76,7 @@ impl OperationsStore for Backend {
                  (SELECT COUNT(*) FROM notification_outbox WHERE state = 'PENDING'), \
                  (SELECT COUNT(*) FROM notification_outbox WHERE state = 'FAILED')",
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.reader().await?)
         .await?;
         Ok(WorkInProgress {
             queued,

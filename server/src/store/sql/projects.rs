@@ -25,7 +25,7 @@ impl ProjectStore for Backend {
         ))
         .bind(user_id)
         .bind(all)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.reader().await?)
         .await?;
         Ok(rows.into_iter().map(|row| (row.0, row.1)).collect())
     }
@@ -101,7 +101,7 @@ impl ProjectStore for Backend {
                     (SELECT COUNT(*) FROM docker_webhooks WHERE project_id = $1) AS webhooks",
         )
         .bind(id)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.reader().await?)
         .await?;
         Ok(row.0)
     }
@@ -131,7 +131,7 @@ impl ProjectStore for Backend {
         )
         .bind(project_id)
         .bind(user_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.reader().await?)
         .await?;
         Ok(role
             .as_deref()

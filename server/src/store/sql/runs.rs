@@ -164,7 +164,10 @@ impl RunStore for Backend {
                 .push_bind(user_id);
         }
         query.push(" ORDER BY projects.name, pipelines.name");
-        let rows: Vec<PipelineRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<PipelineRow> = query
+            .build_query_as()
+            .fetch_all(&mut *self.reader().await?)
+            .await?;
         Ok(rows.into_iter().map(|row| row.0).collect())
     }
 
@@ -250,7 +253,7 @@ impl RunStore for Backend {
             "SELECT name FROM docker_webhooks WHERE pipeline_id = $1 ORDER BY name",
         )
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.reader().await?)
         .await?;
         if !webhooks.is_empty() {
             return Ok(PipelineDeletion::StartedByWebhooks(webhooks));
@@ -260,7 +263,7 @@ impl RunStore for Backend {
              FROM executions WHERE pipeline_id = $1",
         )
         .bind(id)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.reader().await?)
         .await?;
         Ok(if active > 0 {
             PipelineDeletion::HasActiveRuns(active)
@@ -395,7 +398,7 @@ impl RunStore for Backend {
              ORDER BY id LIMIT 1",
         )
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.reader().await?)
         .await?;
         let Some((id, previous_owner)) = expired else {
             return Ok(None);
@@ -488,7 +491,10 @@ impl RunStore for Backend {
         query
             .push(" ORDER BY executions.id DESC LIMIT ")
             .push_bind(filter.limit);
-        let rows: Vec<ExecutionRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<ExecutionRow> = query
+            .build_query_as()
+            .fetch_all(&mut *self.reader().await?)
+            .await?;
         Ok(rows.into_iter().map(|row| row.0).collect())
     }
 
@@ -606,7 +612,7 @@ impl RunStore for Backend {
             )
             .bind(id)
             .bind(owner)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
             return Ok(match cancel_requested {
                 Some(true) => ParkOutcome::CancelRequested,
@@ -685,7 +691,7 @@ impl RunStore for Backend {
         )
         .bind(now)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.reader().await?)
         .await?)
     }
 
@@ -705,7 +711,10 @@ impl RunStore for Backend {
         }
         query.push(" WHERE task_runs.status = 'WAITING' ORDER BY task_runs.expires_at LIMIT ");
         query.push_bind(MAX_WAITING_APPROVALS_LISTED);
-        let rows: Vec<TaskRunRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<TaskRunRow> = query
+            .build_query_as()
+            .fetch_all(&mut *self.reader().await?)
+            .await?;
         Ok(rows.into_iter().map(|row| row.0).collect())
     }
 }

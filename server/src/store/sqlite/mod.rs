@@ -32,6 +32,7 @@ pub(crate) mod notifications;
 mod operations;
 #[path = "../sql/projects.rs"]
 mod projects;
+mod readers;
 #[path = "../sql/rows.rs"]
 mod rows;
 #[path = "../sql/runs.rs"]
@@ -47,10 +48,11 @@ use std::time::Duration;
 use app::model::Millis;
 use app::pipeline::RunEvent;
 use sqlx::error::ErrorKind;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{ConnectOptions, Sqlite, SqlitePool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{ConnectOptions, Sqlite};
 
 use self::lookups::missing;
+use self::readers::{ReadGuard, Readers};
 use self::writer::{WriteGuard, Writer};
 use super::operations::PoolUse;
 use super::{Store, StoreError, StoreResult};
@@ -71,9 +73,9 @@ const QUEUED_RUNS: &str = "executions INDEXED BY executions_queued_idx";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
 pub struct SqliteStore {
-    /// Connections that only read, opened read-only: any number of them
-    /// read at once beside the writer (WAL).
-    pool: SqlitePool,
+    /// Connections that only read, opened read-only (`readers.rs`): up to
+    /// [`MAX_READERS`] read at once beside the writer (WAL).
+    readers: Readers,
     /// The one connection that writes (`writer.rs`). SQLite takes one
     /// writer at a time; with one connection in the process, writers queue
     /// in order for it here instead of each sleeping in SQLite's busy
@@ -160,19 +162,18 @@ impl SqliteStore {
                 .connect()
                 .await?,
         );
-        // A pooled SQLite connection never goes stale, so it is not pinged
-        // each time it is taken (a round trip to its thread).
-        let pool = SqlitePoolOptions::new()
-            .max_connections(MAX_READERS)
-            .test_before_acquire(false)
-            .connect_with(options.clone().read_only(true))
-            .await?;
+        let readers = Readers::connect(options.clone().read_only(true), MAX_READERS).await?;
         Ok(SqliteStore {
-            pool,
+            readers,
             writer,
             other_writes: tokio::sync::Mutex::new(()),
             _checkpointer: Checkpointer::start(options).await?,
         })
+    }
+
+    /// A read connection.
+    async fn reader(&self) -> StoreResult<ReadGuard<'_>> {
+        self.readers.acquire().await
     }
 
     /// The write connection, after the other writes ahead of this one.
@@ -198,11 +199,14 @@ impl SqliteStore {
     /// The readers' pool and the writer, for `/metrics`.
     fn pools(&self) -> Vec<PoolUse> {
         vec![
-            PoolUse {
-                pool: "read",
-                open: self.pool.size(),
-                idle: self.pool.num_idle() as u32,
-                max: self.pool.options().get_max_connections(),
+            {
+                let (open, idle, max) = self.readers.use_counts();
+                PoolUse {
+                    pool: "read",
+                    open,
+                    idle,
+                    max,
+                }
             },
             PoolUse {
                 pool: "write",
@@ -220,7 +224,7 @@ impl SqliteStore {
         Ok(sqlx::query_scalar(
             "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.reader().await?)
         .await?)
     }
 
@@ -294,7 +298,9 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1")
+            .execute(&mut *self.reader().await?)
+            .await?;
         Ok(())
     }
 
@@ -596,7 +602,7 @@ mod tests {
             query = query.bind(*value);
         }
         let steps: Vec<String> = query
-            .fetch_all(&store.pool)
+            .fetch_all(&mut *store.reader().await.unwrap())
             .await
             .unwrap()
             .iter()
