@@ -118,6 +118,19 @@ async fn a_scrape_shows_deliveries_runs_tasks_and_cluster_calls_moving() {
             .any(|series| series.starts_with("slipway_database_connections{")),
         "{text}"
     );
+    if !crate::helpers::on_postgres() {
+        // SQLite's connections, which the store holds itself: one writer and
+        // up to eight readers, at least one of them open since the start.
+        let connections = |pool: &str, state: &str| {
+            after[&format!(r#"slipway_database_connections{{pool="{pool}",state="{state}"}}"#)]
+        };
+        assert_eq!(connections("write", "max"), 1.0, "{text}");
+        assert_eq!(connections("read", "max"), 8.0, "{text}");
+        assert!(
+            connections("read", "idle") + connections("read", "in_use") >= 1.0,
+            "{text}"
+        );
+    }
 
     // Nothing people named, nor a secret, is ever a label value.
     let secure_token = hook_url.split("secureToken=").nth(1).unwrap_or_default();

@@ -196,17 +196,15 @@ impl SqliteStore {
             .map_err(|_| StoreError::from(sqlx::Error::PoolTimedOut))
     }
 
-    /// The readers' pool and the writer, for `/metrics`.
+    /// The readers and the writer, for `/metrics`.
     fn pools(&self) -> Vec<PoolUse> {
+        let (open, idle, max) = self.readers.use_counts();
         vec![
-            {
-                let (open, idle, max) = self.readers.use_counts();
-                PoolUse {
-                    pool: "read",
-                    open,
-                    idle,
-                    max,
-                }
+            PoolUse {
+                pool: "read",
+                open,
+                idle,
+                max,
             },
             PoolUse {
                 pool: "write",
