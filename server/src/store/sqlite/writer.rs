@@ -6,7 +6,7 @@
 //! it. With one connection every write waits for, that round trip sat
 //! between any two writes in the process. Here the connection is kept behind
 //! a mutex, handed from one writer to the next with nothing in between (the
-//! engine bench, about four writes a run: a quarter more runs a second; see
+//! engine bench, about five writes a run: a quarter more runs a second; see
 //! BENCHMARKS.md, "The write connections out of sqlx's pool").
 //!
 //! Transactions are begun with `BEGIN IMMEDIATE` (the write lock from the
