@@ -226,14 +226,19 @@ mod tests {
             .unwrap();
     }
 
+    /// A transaction begun on `writer` that has written the mark `name`.
+    async fn transaction_marked(writer: &Writer, name: &str) -> super::WriteTransaction {
+        let mut transaction = writer.acquire(WAIT).await.unwrap().begin().await.unwrap();
+        mark(&mut transaction, name).await;
+        transaction
+    }
+
     #[tokio::test]
     async fn a_committed_transaction_is_kept_and_a_rolled_back_one_is_not() {
         let (_dir, writer, mut reader) = writer_and_reader().await;
-        let mut kept = writer.acquire(WAIT).await.unwrap().begin().await.unwrap();
-        mark(&mut kept, "kept").await;
+        let kept = transaction_marked(&writer, "kept").await;
         kept.commit().await.unwrap();
-        let mut undone = writer.acquire(WAIT).await.unwrap().begin().await.unwrap();
-        mark(&mut undone, "undone").await;
+        let undone = transaction_marked(&writer, "undone").await;
         undone.rollback().await.unwrap();
         assert_eq!(marks(&mut reader).await, ["kept"]);
     }
@@ -241,9 +246,7 @@ mod tests {
     #[tokio::test]
     async fn a_transaction_dropped_unended_is_rolled_back_before_the_next_write() {
         let (_dir, writer, mut reader) = writer_and_reader().await;
-        let mut abandoned = writer.acquire(WAIT).await.unwrap().begin().await.unwrap();
-        mark(&mut abandoned, "abandoned").await;
-        drop(abandoned);
+        drop(transaction_marked(&writer, "abandoned").await);
         // Written outside any transaction: were the abandoned one still
         // open, this would go into it and never be committed.
         let mut next = writer.acquire(WAIT).await.unwrap();
@@ -258,15 +261,13 @@ mod tests {
         let cancelled = {
             let writer = writer.clone();
             async move {
-                let mut transaction = writer.acquire(WAIT).await.unwrap().begin().await.unwrap();
-                mark(&mut transaction, "cancelled").await;
+                let _transaction = transaction_marked(&writer, "cancelled").await;
                 std::future::pending::<()>().await;
             }
         };
         // The future is dropped while it holds the transaction.
         let _ = tokio::time::timeout(Duration::from_millis(50), cancelled).await;
-        let mut next = writer.acquire(WAIT).await.unwrap().begin().await.unwrap();
-        mark(&mut next, "next").await;
+        let next = transaction_marked(&writer, "next").await;
         next.commit().await.unwrap();
         assert_eq!(marks(&mut reader).await, ["next"]);
     }
