@@ -3,7 +3,7 @@
 #
 # Cargo decides what to rebuild by modification times: a unit is fresh when none of its
 # source files is newer than its last build. Every file of a fresh clone is new, so cargo
-# rebuilt every workspace crate in every profile (clippy's check, the tests, the wasm, the
+# rebuilt every workspace crate in every profile (the tests, the wasm, the
 # release server) from sources it had built an hour before. And the reverse is worse: a
 # clone made *before* another clone's build has older times than that build, and cargo took
 # the other clone's artifacts for its own.
