@@ -10,10 +10,9 @@ RUN apt-get update \
 WORKDIR /src
 COPY . .
 ENV CARGO_TARGET_DIR=/src/target/cargo
-# The server with link-time optimisation across all crates, in one codegen unit: 15%
-# less machine code, and the idle process about 23-24 MiB instead of 29 (most
-# of an idle process's memory is the binary's own code pages), at the price of a
-# longer build. `scripts/run` keeps the quicker default. BENCHMARKS.md, "Memory of
+# The server with link-time optimisation across all crates (the release profile already
+# has one codegen unit per crate): less machine code again, and the idle process about
+# 23-24 MiB, at the price of a build more than twice as long. BENCHMARKS.md, "Memory of
 # the `slipway` process". (The wasm has its own profile, `wasm-release`.)
 ENV CARGO_PROFILE_RELEASE_LTO=fat \
     CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
