@@ -73,31 +73,57 @@ install_rust_tools() {
 # Builds a tool for this machine quickly rather than for running fast: the tools' own
 # release profiles (cargo-leptos: fat LTO, one codegen unit) took 16 of a cold set-up's
 # 40 minutes on 2 cores, and what the tools do per build (run cargo, wasm-bindgen's
-# transforms, minify a few KB of CSS and JS, compress) is a few seconds either way.
+# transforms, minify a few KB of CSS and JS, compress) is seconds either way. So: no LTO,
+# many codegen units, and no optimisation (half the compiler's work of opt-level 1), except
+# for the crates the site build spends its time in: the wasm splitter and wasm-bindgen's
+# transforms, and cargo-leptos itself, where the compressors' generic code is instantiated.
+# OpenSSL is the system's (libssl-dev) rather than a copy compiled from source for
+# cargo-generate, which cargo-leptos links and our builds never call.
 # BENCHMARKS.md ("Cold set-up") has the figures and the check that the site is the same.
+TOOL_CRATES_OPTIMISED=(cargo-leptos brotli brotli-decompressor libflate libflate_lz77
+  wasm_split_cli_support wasmparser wasm-encoder walrus wasm-bindgen-cli-support)
 install_tool() {
+  local crate optimised=()
+  for crate in "${TOOL_CRATES_OPTIMISED[@]}"; do
+    optimised+=(--config "profile.release.package.$crate.opt-level=1")
+  done
   env -u CARGO_TARGET_DIR \
     CARGO_PROFILE_RELEASE_LTO=false \
     CARGO_PROFILE_RELEASE_CODEGEN_UNITS=256 \
-    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
-    cargo install --root "$SLIPWAY_TOOLS" "$@"
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=0 \
+    OPENSSL_NO_VENDOR=1 \
+    cargo "${optimised[@]}" install --root "$SLIPWAY_TOOLS" "$@"
+}
+
+cargo_leptos_installed() {
+  [ "$("$SLIPWAY_TOOLS/bin/cargo-leptos" --version 2>/dev/null | awk '{print $2}')" = "$CARGO_LEPTOS_VERSION" ]
+}
+
+# What building cargo-leptos needs from Debian (the system's OpenSSL, install_tool). In the
+# foreground: the background install must not queue for apt's lock behind other packages.
+install_site_tool_prerequisites() {
+  cargo_leptos_installed && return 0
+  need_command pkg-config pkg-config
+  pkg-config --exists openssl || apt_install libssl-dev
 }
 
 # cargo-leptos and the wasm-bindgen CLI: only the site build needs them, so scripts/test
 # builds them in the background while the Rust tests run.
 install_site_tools() {
+  install_site_tool_prerequisites
   mkdir -p "$SLIPWAY_TOOLS"
-  if [ "$("$SLIPWAY_TOOLS/bin/cargo-leptos" --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
-    say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 12 minutes, once)"
+  if ! cargo_leptos_installed; then
+    say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 6 minutes, once)"
     install_tool "cargo-leptos@$CARGO_LEPTOS_VERSION" --locked
   fi
   # wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
   local wanted
   wanted="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' "$WORKSPACE/Cargo.lock")"
   if [ "$("$SLIPWAY_TOOLS/bin/wasm-bindgen" --version 2>/dev/null | awk '{print $2}')" != "$wanted" ]; then
-    say "installing wasm-bindgen-cli $wanted (about 2 minutes, once)"
-    # Without --locked: its own lock file wants crates the registry does not hold.
-    install_tool wasm-bindgen-cli --version "$wanted" --force
+    say "installing wasm-bindgen-cli $wanted (about 1 ½ minutes, once)"
+    # Without --locked: its own lock file wants crates the registry does not hold. Only the
+    # wasm-bindgen command, without TLS (its default feature, for the test runner's downloads).
+    install_tool wasm-bindgen-cli --version "$wanted" --force --no-default-features --bin wasm-bindgen
   fi
 }
 
@@ -106,6 +132,7 @@ install_site_tools() {
 SITE_TOOLS_PID=""
 SITE_TOOLS_LOG=""
 start_site_tools_install() {
+  install_site_tool_prerequisites
   SITE_TOOLS_LOG="$(mktemp /tmp/slipway-site-tools.XXXXXX)"
   install_site_tools >"$SITE_TOOLS_LOG" 2>&1 &
   SITE_TOOLS_PID=$!
