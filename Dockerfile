@@ -14,8 +14,7 @@ ENV CARGO_TARGET_DIR=/src/target/cargo
 # has one codegen unit per crate): less machine code again, and the idle process about
 # 23-24 MiB, at the price of a build more than twice as long. BENCHMARKS.md, "Memory of
 # the `slipway` process". (The wasm has its own profile, `wasm-release`.)
-ENV CARGO_PROFILE_RELEASE_LTO=fat \
-    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
+ENV CARGO_PROFILE_RELEASE_LTO=fat
 RUN bash -c 'source scripts/setup.sh && install_rust_tools && install_site_tools && install_node_packages && build_release'
 
 # Stage 2: the binary, the site and CA certificates; nothing else.

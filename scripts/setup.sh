@@ -95,14 +95,15 @@ install_tool() {
     cargo "${optimised[@]}" install --root "$SLIPWAY_TOOLS" "$@"
 }
 
-cargo_leptos_installed() {
-  [ "$("$SLIPWAY_TOOLS/bin/cargo-leptos" --version 2>/dev/null | awk '{print $2}')" = "$CARGO_LEPTOS_VERSION" ]
+# True when the tool in SLIPWAY_TOOLS answers `--version` with exactly this version.
+tool_installed() { # tool_installed BINARY VERSION
+  [ "$("$SLIPWAY_TOOLS/bin/$1" --version 2>/dev/null | awk '{print $2}')" = "$2" ]
 }
 
 # What building cargo-leptos needs from Debian (the system's OpenSSL, install_tool). In the
 # foreground: the background install must not queue for apt's lock behind other packages.
 install_site_tool_prerequisites() {
-  cargo_leptos_installed && return 0
+  tool_installed cargo-leptos "$CARGO_LEPTOS_VERSION" && return 0
   need_command pkg-config pkg-config
   pkg-config --exists openssl || apt_install libssl-dev
 }
@@ -112,14 +113,14 @@ install_site_tool_prerequisites() {
 install_site_tools() {
   install_site_tool_prerequisites
   mkdir -p "$SLIPWAY_TOOLS"
-  if ! cargo_leptos_installed; then
+  if ! tool_installed cargo-leptos "$CARGO_LEPTOS_VERSION"; then
     say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 6 minutes, once)"
     install_tool "cargo-leptos@$CARGO_LEPTOS_VERSION" --locked
   fi
   # wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
   local wanted
   wanted="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' "$WORKSPACE/Cargo.lock")"
-  if [ "$("$SLIPWAY_TOOLS/bin/wasm-bindgen" --version 2>/dev/null | awk '{print $2}')" != "$wanted" ]; then
+  if ! tool_installed wasm-bindgen "$wanted"; then
     say "installing wasm-bindgen-cli $wanted (about 1 ½ minutes, once)"
     # Without --locked: its own lock file wants crates the registry does not hold. Only the
     # wasm-bindgen command, without TLS (its default feature, for the test runner's downloads).
@@ -163,7 +164,7 @@ install_fuzz_tools() {
     rustup toolchain install nightly --profile minimal
   fi
   mkdir -p "$SLIPWAY_TOOLS"
-  if [ "$("$SLIPWAY_TOOLS/bin/cargo-fuzz" --version 2>/dev/null | awk '{print $2}')" != "$CARGO_FUZZ_VERSION" ]; then
+  if ! tool_installed cargo-fuzz "$CARGO_FUZZ_VERSION"; then
     say "installing cargo-fuzz $CARGO_FUZZ_VERSION (about a minute, once)"
     install_tool "cargo-fuzz@$CARGO_FUZZ_VERSION" --locked
   fi
