@@ -5,12 +5,11 @@
 //! follows the run.
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_query_map};
-use leptos_router::NavigateOptions;
+use leptos_router::hooks::use_query_map;
 
 use super::widgets::{
-    format_millis, run_state_view, Digest, EmptyState, EventStatusBadge, ListTable, LiveBadge,
-    PageHeader,
+    format_millis, navigation_target, run_state_view, Digest, EmptyState, EventStatusBadge,
+    ListTable, LiveBadge, PageHeader,
 };
 use crate::execution::ExecutionStatus;
 use crate::functions::{list_activity, list_webhooks, RerunEvent};
@@ -63,21 +62,7 @@ fn can_deploy_again(event: &DockerEvent) -> bool {
 #[component]
 pub fn ActivityPage() -> impl IntoView {
     let query = use_query_map();
-    // Filters navigate from an effect: the router's navigate function is not
-    // Send, and holding it in a local StoredValue broke the server render.
-    let navigate = use_navigate();
-    let target = RwSignal::new(None::<String>);
-    Effect::new(move |_| {
-        if let Some(address) = target.get() {
-            navigate(
-                &address,
-                NavigateOptions {
-                    scroll: false,
-                    ..Default::default()
-                },
-            );
-        }
-    });
+    let target = navigation_target();
     let filter = Memo::new(move |_| {
         query.with(|query| ActivityFilter {
             webhook: parse_id(query.get("webhook")),

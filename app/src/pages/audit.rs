@@ -3,11 +3,12 @@
 //! user and action live in the address, so a filtered list can be shared.
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_query_map};
-use leptos_router::NavigateOptions;
+use leptos_router::hooks::use_query_map;
 use serde_json::Value;
 
-use super::widgets::{format_millis, AuditOutcomeBadge, EmptyState, ListTable, PageHeader};
+use super::widgets::{
+    format_millis, navigation_target, AuditOutcomeBadge, EmptyState, ListTable, PageHeader,
+};
 use crate::audit::{AuditAction, AuditEntry, AuditFilter, AuditTargetKind};
 use crate::functions::{list_audit, list_projects};
 use crate::model::{ProjectRole, User};
@@ -68,21 +69,7 @@ fn target_href(kind: AuditTargetKind, id: i64) -> Option<String> {
 #[component]
 pub fn AuditPage() -> impl IntoView {
     let query = use_query_map();
-    // Filters navigate from an effect, as on Activity: the router's navigate
-    // function is not Send.
-    let navigate = use_navigate();
-    let target = RwSignal::new(None::<String>);
-    Effect::new(move |_| {
-        if let Some(address) = target.get() {
-            navigate(
-                &address,
-                NavigateOptions {
-                    scroll: false,
-                    ..Default::default()
-                },
-            );
-        }
-    });
+    let target = navigation_target();
     let filter = Memo::new(move |_| {
         query.with(|query| {
             let given = |name: &str| query.get(name).filter(|value| !value.trim().is_empty());

@@ -29,7 +29,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, ErrorBody, ErrorCode};
+use super::error::{
+    ApiError, ErrorBody, ErrorCode, Forbidden, InvalidInput, NotFound, UnreadableBody,
+};
 use super::AppState;
 
 /// A JSON body whose rejections answer in the API's error format.
@@ -152,10 +154,10 @@ async fn list_projects(
     request_body(content = ProjectInput, example = json!({"name": "shop", "description": "The web shop"})),
     responses(
         (status = 201, body = Project),
-        (status = 400, description = "The body cannot be read", body = ErrorBody),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        UnreadableBody,
+        Forbidden,
         (status = 409, description = "A project of that name exists", body = ErrorBody),
-        (status = 422, description = "An invalid input; `field` names the input", body = ErrorBody),
+        InvalidInput,
     )
 )]
 async fn create_project(
@@ -175,7 +177,7 @@ async fn create_project(
     params(("reference" = String, Path, description = "The project's id or name")),
     responses(
         (status = 200, body = Project),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        NotFound,
     )
 )]
 async fn get_project(
@@ -195,11 +197,11 @@ async fn get_project(
     request_body(content = ProjectInput, example = json!({"name": "shop", "description": "The web shop and its API"})),
     responses(
         (status = 200, body = Project),
-        (status = 400, description = "The body cannot be read", body = ErrorBody),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        UnreadableBody,
+        Forbidden,
+        NotFound,
         (status = 409, description = "Another project has that name", body = ErrorBody),
-        (status = 422, description = "An invalid input; `field` names the input", body = ErrorBody),
+        InvalidInput,
     )
 )]
 async fn update_project(
@@ -224,8 +226,8 @@ async fn update_project(
     params(("reference" = String, Path, description = "The project's id or name")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        Forbidden,
+        NotFound,
         (status = 409, description = "It still holds endpoints, pipelines or webhooks", body = ErrorBody),
     )
 )]
@@ -262,7 +264,7 @@ async fn list_tokens(
     request_body(content = TokenRequest, description = "Without `expires_in_days` the token never expires", example = json!({"name": "ci-deploys", "expires_in_days": 90})),
     responses(
         (status = 201, body = NewApiToken),
-        (status = 400, description = "The body cannot be read", body = ErrorBody),
+        UnreadableBody,
         (status = 422, description = "An invalid input (`expires_in_days` outside 1–3650); `field` names the input", body = ErrorBody),
     )
 )]
@@ -302,7 +304,7 @@ async fn sign_out_everywhere(
     request_body(content = PasswordChange, example = json!({"current_password": "example-old-password", "new_password": "example-new-password"})),
     responses(
         (status = 204, description = "Changed; every browser session of the user ended (API tokens stay)"),
-        (status = 400, description = "The body cannot be read", body = ErrorBody),
+        UnreadableBody,
         (status = 422, description = "`current_password` wrong, or `new_password` under 8 characters; `field` names the input", body = ErrorBody),
         (status = 429, description = "Too many attempts, as for sign-in", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until another attempt is taken"))),
         (status = 503, description = "Too many password checks at once, as for sign-in", body = ErrorBody),
@@ -330,7 +332,7 @@ async fn change_password(
     params(("id" = i64, Path, description = "The token's id")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        NotFound,
     )
 )]
 async fn revoke_token(
@@ -357,7 +359,7 @@ struct MemberRole {
     params(("reference" = String, Path, description = "The project's id or name")),
     responses(
         (status = 200, body = Vec<Member>),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        NotFound,
     )
 )]
 async fn list_members(
@@ -377,9 +379,9 @@ async fn list_members(
     request_body(content = MemberRole, example = json!({"role": "developer"})),
     responses(
         (status = 200, body = Member),
-        (status = 400, description = "The body cannot be read", body = ErrorBody),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        UnreadableBody,
+        Forbidden,
+        NotFound,
         (status = 422, description = "`role` is not a role; `field` names the input", body = ErrorBody),
     )
 )]
@@ -411,8 +413,8 @@ async fn set_member(
     params(("reference" = String, Path, description = "The project's id or name"), ("username" = String, Path, description = "A user name")),
     responses(
         (status = 204, description = "Removed"),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        Forbidden,
+        NotFound,
     )
 )]
 async fn remove_member(
@@ -434,7 +436,7 @@ async fn remove_member(
     summary = "Every user (global admins)",
     responses(
         (status = 200, body = Vec<User>),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        Forbidden,
     )
 )]
 async fn list_users(
@@ -452,10 +454,10 @@ async fn list_users(
     request_body(content = NewUser, example = json!({"username": "alice", "password": "example-password", "is_admin": false})),
     responses(
         (status = 201, body = User),
-        (status = 400, description = "The body cannot be read", body = ErrorBody),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        UnreadableBody,
+        Forbidden,
         (status = 409, description = "A user of that name exists", body = ErrorBody),
-        (status = 422, description = "An invalid input; `field` names the input", body = ErrorBody),
+        InvalidInput,
     )
 )]
 async fn create_user(
@@ -509,11 +511,11 @@ async fn list_endpoints(
     request_body(content = EndpointInput, description = "A Docker registry (`server_type`, `username`, `password`, `cloud_proxy`) or a Kubernetes cluster (`auth`, `token`, `client_cert`, `client_key`, `kubeconfig`, `kubeconfig_context`, `ca_cert`, `insecure_skip_tls_verify`, `namespace`)", example = json!({"project": "shop", "name": "cluster", "description": "The production cluster", "kind": "kubernetes", "url": "https://kubernetes.example.test:6443", "auth": "token", "token": "example-cluster-token", "insecure_skip_tls_verify": true, "namespace": "shop"})),
     responses(
         (status = 201, body = Endpoint),
-        (status = 400, description = "The body cannot be read", body = ErrorBody),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        UnreadableBody,
+        Forbidden,
+        NotFound,
         (status = 409, description = "An endpoint of that name exists in the project", body = ErrorBody),
-        (status = 422, description = "An invalid input; `field` names the input", body = ErrorBody),
+        InvalidInput,
     )
 )]
 async fn create_endpoint(
@@ -535,7 +537,7 @@ async fn create_endpoint(
     params(("reference" = String, Path, description = "The endpoint's id or name"), InProject),
     responses(
         (status = 200, body = Endpoint),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        NotFound,
     )
 )]
 async fn get_endpoint(
@@ -561,11 +563,11 @@ async fn get_endpoint(
     request_body(content = EndpointInput, example = json!({"project": "shop", "name": "cluster", "description": "The production cluster, namespace shop-live", "kind": "kubernetes", "url": "https://kubernetes.example.test:6443", "auth": "token", "insecure_skip_tls_verify": true, "namespace": "shop-live"})),
     responses(
         (status = 200, body = Endpoint),
-        (status = 400, description = "The body cannot be read", body = ErrorBody),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        UnreadableBody,
+        Forbidden,
+        NotFound,
         (status = 409, description = "Another endpoint of the project has that name", body = ErrorBody),
-        (status = 422, description = "An invalid input; `field` names the input", body = ErrorBody),
+        InvalidInput,
     )
 )]
 async fn update_endpoint(
@@ -590,8 +592,8 @@ async fn update_endpoint(
     params(("reference" = String, Path, description = "The endpoint's id or name"), InProject),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        Forbidden,
+        NotFound,
         (status = 409, description = "Something uses it", body = ErrorBody),
     )
 )]
@@ -616,8 +618,8 @@ async fn delete_endpoint(
     params(("reference" = String, Path, description = "The endpoint's id or name"), InProject),
     responses(
         (status = 200, body = Validation),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        Forbidden,
+        NotFound,
     )
 )]
 async fn validate_endpoint(
@@ -721,9 +723,9 @@ async fn list_pipelines(
     request_body(content((PipelineSpec = "application/json", example = json!({"project": "shop", "name": "deploy", "description": "Deploy the web shop", "inputs": [{"name": "IMAGE", "default": "shop/web:1.0.0", "required": true}], "stages": [{"name": "approve", "tasks": [{"name": "production", "type": "approval", "approvers": ["alice"], "summary": "Deploy ${input.IMAGE}?"}]}, {"name": "deploy", "tasks": [{"name": "web", "type": "kubernetes", "endpoint": "cluster", "action": "APPLY", "yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-release\ndata:\n  image: ${input.IMAGE}\n"}]}]})), (String = "application/yaml")), description = "The pipeline as JSON, or as YAML with `Content-Type: application/yaml`"),
     responses(
         (status = 201, description = "The pipeline; YAML with `Accept: application/yaml`", content((Pipeline = "application/json"), (String = "application/yaml"))),
-        (status = 400, description = "The body cannot be read", body = ErrorBody),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        UnreadableBody,
+        Forbidden,
+        NotFound,
         (status = 409, description = "A pipeline of that name exists in the project", body = ErrorBody),
         (status = 422, description = "An invalid definition; `field` names the place (`stages[0].tasks[1].endpoint`)", body = ErrorBody),
         (status = 415, description = "Neither JSON nor YAML", body = ErrorBody),
@@ -752,7 +754,7 @@ async fn create_pipeline(
     params(("reference" = String, Path, description = "The pipeline's id or name"), InProject),
     responses(
         (status = 200, description = "The pipeline; YAML with `Accept: application/yaml`", content((Pipeline = "application/json"), (String = "application/yaml"))),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        NotFound,
     )
 )]
 async fn get_pipeline(
@@ -778,9 +780,9 @@ async fn get_pipeline(
     request_body(content((PipelineSpec = "application/json", example = json!({"project": "shop", "name": "deploy", "description": "Deploy the web shop", "inputs": [{"name": "IMAGE", "default": "shop/web:1.0.0", "required": true}], "stages": [{"name": "approve", "tasks": [{"name": "production", "type": "approval", "approvers": ["alice"], "summary": "Deploy ${input.IMAGE}?"}]}, {"name": "deploy", "tasks": [{"name": "web", "type": "kubernetes", "endpoint": "cluster", "action": "APPLY", "yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-release\ndata:\n  image: ${input.IMAGE}\n"}]}]})), (String = "application/yaml")), description = "The pipeline as JSON, or as YAML with `Content-Type: application/yaml`"),
     responses(
         (status = 200, description = "The pipeline; YAML with `Accept: application/yaml`", content((Pipeline = "application/json"), (String = "application/yaml"))),
-        (status = 400, description = "The body cannot be read", body = ErrorBody),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        UnreadableBody,
+        Forbidden,
+        NotFound,
         (status = 409, description = "Another pipeline of the project has that name", body = ErrorBody),
         (status = 422, description = "An invalid definition; `field` names the place", body = ErrorBody),
         (status = 415, description = "Neither JSON nor YAML", body = ErrorBody),
@@ -819,8 +821,8 @@ struct PipelineDeletion {
     params(("reference" = String, Path, description = "The pipeline's id or name"), PipelineDeletion),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        Forbidden,
+        NotFound,
         (status = 409, description = "Webhooks start it, runs of it are unfinished, or it has finished runs and `delete_runs` is not true", body = ErrorBody),
     )
 )]
@@ -858,9 +860,9 @@ struct RunRequest {
     request_body(content = Option<RunRequest>, description = "Optional: without a body the run takes the inputs' defaults", example = json!({"inputs": {"IMAGE": "shop/web:1.1.0"}})),
     responses(
         (status = 201, description = "Queued", body = ExecutionSummary),
-        (status = 400, description = "The body cannot be read", body = ErrorBody),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        UnreadableBody,
+        Forbidden,
+        NotFound,
         (status = 422, description = "A required input is missing, or an input is unknown; `field` names the input", body = ErrorBody),
     )
 )]
@@ -895,7 +897,7 @@ async fn run_pipeline(
     params(ExecutionFilter),
     responses(
         (status = 200, body = Vec<ExecutionSummary>),
-        (status = 400, description = "The body cannot be read", body = ErrorBody),
+        UnreadableBody,
     )
 )]
 async fn list_executions(
@@ -914,7 +916,7 @@ async fn list_executions(
     params(("id" = i64, Path, description = "The run's id")),
     responses(
         (status = 200, body = Execution),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        NotFound,
     )
 )]
 async fn get_execution(
@@ -933,8 +935,8 @@ async fn get_execution(
     params(("id" = i64, Path, description = "The run's id")),
     responses(
         (status = 200, body = ExecutionSummary),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        Forbidden,
+        NotFound,
         (status = 409, description = "The run already finished", body = ErrorBody),
     )
 )]
@@ -955,9 +957,9 @@ async fn cancel_execution(
     request_body(content = DecisionRequest, description = "`task` may be left out while one approval waits", example = json!({"task": "approve.production", "comment": "Checked the preview"})),
     responses(
         (status = 200, description = "The run, its approval task ended", body = Execution),
-        (status = 400, description = "The body cannot be read", body = ErrorBody),
+        UnreadableBody,
         (status = 403, description = "The task does not name the caller (or the caller started the run), and nothing changed", body = ErrorBody),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        NotFound,
         (status = 409, description = "The task is not waiting (decided, expired, canceled)", body = ErrorBody),
         (status = 422, description = "`task` is not an approval or not started, or `comment` is over 2,000 characters; `field` names the input", body = ErrorBody),
     )
@@ -980,9 +982,9 @@ async fn approve_execution(
     request_body(content = DecisionRequest, description = "`task` may be left out while one approval waits", example = json!({"task": "approve.production", "comment": "Not during the sale"})),
     responses(
         (status = 200, description = "The run, its approval task ended", body = Execution),
-        (status = 400, description = "The body cannot be read", body = ErrorBody),
+        UnreadableBody,
         (status = 403, description = "The task does not name the caller (or the caller started the run), and nothing changed", body = ErrorBody),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        NotFound,
         (status = 409, description = "The task is not waiting (decided, expired, canceled)", body = ErrorBody),
         (status = 422, description = "`task` is not an approval or not started, or `comment` is over 2,000 characters; `field` names the input", body = ErrorBody),
     )
@@ -1059,9 +1061,9 @@ async fn list_webhooks(
     request_body(content = DockerWebhookInput, description = "`api_token`: the token runs are attributed to (the token itself, or the id of one of yours)", example = json!({"project": "shop", "name": "web-pushes", "description": "Pushes of shop/web", "endpoint": "registry", "pipeline": "deploy", "api_token": "1", "image": "shop/web", "tag": "semver:^1.0", "inputs": {}, "enabled": true, "newer_only": false, "source_cidrs": [], "max_deliveries_per_minute": 600})),
     responses(
         (status = 201, description = "Created, with `hook_url` (its secure token, shown this once) and `hub_sync`", body = DockerWebhook),
-        (status = 400, description = "The body cannot be read", body = ErrorBody),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        UnreadableBody,
+        Forbidden,
+        NotFound,
         (status = 409, description = "A webhook of that name exists in the project", body = ErrorBody),
         (status = 422, description = "An invalid input (`max_deliveries_per_minute` outside 1–100000, a pattern that does not parse); `field` names the input", body = ErrorBody),
     )
@@ -1085,8 +1087,8 @@ async fn create_webhook(
     request_body(content = TagTrial, example = json!({"image": "shop/web", "tag": "semver:^1.0", "newer_only": false, "repository": "shop/web", "candidate_tag": "1.1.0"})),
     responses(
         (status = 200, body = TagTrialAnswer),
-        (status = 400, description = "The body cannot be read", body = ErrorBody),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        UnreadableBody,
+        NotFound,
         (status = 422, description = "`candidate_tag` is empty, or `image`/`tag` does not parse; `field` names the input", body = ErrorBody),
     )
 )]
@@ -1106,7 +1108,7 @@ async fn try_tag(
     params(("reference" = String, Path, description = "The webhook's id or name"), InProject),
     responses(
         (status = 200, body = DockerWebhook),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        NotFound,
     )
 )]
 async fn get_webhook(
@@ -1132,11 +1134,11 @@ async fn get_webhook(
     request_body(content = DockerWebhookInput, description = "As for create; `api_token` and `max_deliveries_per_minute` may be left out (the current ones stay)", example = json!({"project": "shop", "name": "web-pushes", "description": "Pushes of shop/web, newer versions only", "endpoint": "registry", "pipeline": "deploy", "image": "shop/web", "tag": "semver:^1.0", "inputs": {}, "enabled": true, "newer_only": true, "source_cidrs": []})),
     responses(
         (status = 200, body = DockerWebhook),
-        (status = 400, description = "The body cannot be read", body = ErrorBody),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        UnreadableBody,
+        Forbidden,
+        NotFound,
         (status = 409, description = "Another webhook of the project has that name", body = ErrorBody),
-        (status = 422, description = "An invalid input; `field` names the input", body = ErrorBody),
+        InvalidInput,
     )
 )]
 async fn update_webhook(
@@ -1172,8 +1174,8 @@ struct WebhookPatch {
     responses(
         (status = 200, body = DockerWebhook),
         (status = 400, description = "Neither field, or an unreadable body", body = ErrorBody),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        Forbidden,
+        NotFound,
         (status = 422, description = "`max_deliveries_per_minute` outside 1–100000 (and nothing changed); `field` names the input", body = ErrorBody),
     )
 )]
@@ -1231,8 +1233,8 @@ struct HubSideLeft {
     responses(
         (status = 204, description = "Deleted, its Docker Hub twin too"),
         (status = 200, description = "Deleted here; its Docker Hub side could not be deleted", body = HubSideLeft),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        Forbidden,
+        NotFound,
     )
 )]
 async fn delete_webhook(
@@ -1267,8 +1269,8 @@ async fn delete_webhook(
     params(("reference" = String, Path, description = "The webhook's id or name"), InProject),
     responses(
         (status = 200, body = DockerWebhook),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        Forbidden,
+        NotFound,
     )
 )]
 async fn regenerate_token(
@@ -1293,8 +1295,8 @@ async fn regenerate_token(
     params(("reference" = String, Path, description = "The webhook's id or name"), InProject),
     responses(
         (status = 200, body = DockerWebhook),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        Forbidden,
+        NotFound,
     )
 )]
 async fn retry_sync(
@@ -1319,8 +1321,8 @@ async fn retry_sync(
     params(("reference" = String, Path, description = "The webhook's id or name"), InProject, ActivityFilter),
     responses(
         (status = 200, body = Vec<DockerEvent>),
-        (status = 400, description = "The body cannot be read", body = ErrorBody),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        UnreadableBody,
+        NotFound,
     )
 )]
 async fn webhook_activity(
@@ -1346,7 +1348,7 @@ async fn webhook_activity(
     params(ActivityFilter),
     responses(
         (status = 200, body = Vec<DockerEvent>),
-        (status = 400, description = "The body cannot be read", body = ErrorBody),
+        UnreadableBody,
     )
 )]
 async fn list_activity(
@@ -1365,8 +1367,8 @@ async fn list_activity(
     params(("id" = i64, Path, description = "The Activity row's id")),
     responses(
         (status = 201, body = DockerEvent),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
-        (status = 404, description = "Missing, or not visible to the caller", body = ErrorBody),
+        Forbidden,
+        NotFound,
         (status = 409, description = "Its run has not ended", body = ErrorBody),
     )
 )]
@@ -1389,8 +1391,8 @@ async fn rerun_event(
     params(AuditFilter),
     responses(
         (status = 200, body = Vec<AuditEntry>),
-        (status = 400, description = "The body cannot be read", body = ErrorBody),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        UnreadableBody,
+        Forbidden,
     )
 )]
 async fn list_audit(
@@ -1408,7 +1410,7 @@ async fn list_audit(
     summary = "How the server stands: replicas, queue, outbox, database, pruning (global admins)",
     responses(
         (status = 200, body = app::status::ServerStatus),
-        (status = 403, description = "The caller's role does not allow it", body = ErrorBody),
+        Forbidden,
     )
 )]
 /// How the server stands (global admins): the status page's numbers.

@@ -8,7 +8,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{IntoResponses, ToSchema};
 
 #[derive(Debug)]
 pub struct ApiError(pub AppError);
@@ -26,6 +26,32 @@ pub struct ErrorBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
 }
+
+/// Error answers many `/api/v1` operations give, each described once here and
+/// named in the operations' `responses(…)`. They only describe: the answers are
+/// built by [`ApiError`] from an [`AppError`], so none of these is constructed.
+#[derive(IntoResponses)]
+#[response(status = 400, description = "The body cannot be read")]
+#[allow(dead_code)]
+pub struct UnreadableBody(ErrorBody);
+
+#[derive(IntoResponses)]
+#[response(status = 403, description = "The caller's role does not allow it")]
+#[allow(dead_code)]
+pub struct Forbidden(ErrorBody);
+
+#[derive(IntoResponses)]
+#[response(status = 404, description = "Missing, or not visible to the caller")]
+#[allow(dead_code)]
+pub struct NotFound(ErrorBody);
+
+#[derive(IntoResponses)]
+#[response(
+    status = 422,
+    description = "An invalid input; `field` names the input"
+)]
+#[allow(dead_code)]
+pub struct InvalidInput(ErrorBody);
 
 impl ErrorBody {
     pub fn new(error: ErrorCode, message: impl Into<String>) -> Self {

@@ -16,7 +16,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, IntoResponses};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -27,6 +27,42 @@ use crate::service::refusals::CountedRefusal;
 
 /// Push payloads are a few KiB; anything near this is not a push.
 pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// Why the receivers refuse a delivery, described once for both in the
+/// document. It only describes: `deliver` builds the answers, so it is never
+/// constructed.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+enum RefusedDelivery {
+    #[response(
+        status = 400,
+        description = "Malformed JSON or a missing field: a one-line reason"
+    )]
+    Malformed(ErrorBody),
+    #[response(
+        status = 401,
+        description = "A missing or unknown secure token (one body for both)"
+    )]
+    UnknownToken(ErrorBody),
+    #[response(
+        status = 403,
+        description = "The sender is not on the webhook's source allow-list"
+    )]
+    SenderNotAllowed(ErrorBody),
+    #[response(
+        status = 413,
+        description = "Over 1 MiB, or more than 100 tag pushes in one delivery"
+    )]
+    TooLarge(ErrorBody),
+    #[response(status = 415, description = "Not JSON")]
+    NotJson(ErrorBody),
+    #[response(
+        status = 429,
+        description = "Over the webhook's `max_deliveries_per_minute`",
+        headers(("Retry-After" = u64, description = "Seconds until the webhook takes a delivery again"))
+    )]
+    TooFrequent(ErrorBody),
+}
 
 /// The receivers and their descriptions, from one list (see [`super::openapi`]).
 pub fn router() -> OpenApiRouter<AppState> {
@@ -58,13 +94,7 @@ struct HookQuery {
     ),
     responses(
         (status = 202, description = "Taken, before any run starts: an Activity row", body = DeliveryAnswer),
-        (status = 400, description = "Malformed JSON or a missing field: a one-line reason", body = ErrorBody),
-        (status = 401, description = "A missing or unknown secure token (one body for both)", body = ErrorBody),
-        (status = 403, description = "The sender is not on the webhook's source allow-list", body = ErrorBody),
-        (status = 413, description = "Over 1 MiB, or more than 100 tag pushes in one delivery", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 429, description = "Over the webhook's `max_deliveries_per_minute`", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds until the webhook takes a delivery again"))),
+        RefusedDelivery,
     )
 )]
 async fn docker_hub(
@@ -104,13 +134,7 @@ async fn docker_hub(
     ),
     responses(
         (status = 202, description = "Taken, before any run starts: an Activity row", body = DeliveryAnswer),
-        (status = 400, description = "Malformed JSON or a missing field: a one-line reason", body = ErrorBody),
-        (status = 401, description = "A missing or unknown secure token (one body for both)", body = ErrorBody),
-        (status = 403, description = "The sender is not on the webhook's source allow-list", body = ErrorBody),
-        (status = 413, description = "Over 1 MiB, or more than 100 tag pushes in one delivery", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 429, description = "Over the webhook's `max_deliveries_per_minute`", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds until the webhook takes a delivery again"))),
+        RefusedDelivery,
     )
 )]
 async fn registry(

@@ -9,7 +9,8 @@ mod form;
 use std::time::Duration;
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::NavigateOptions;
 
 use crate::error::AppError;
 use crate::model::Project;
@@ -27,6 +28,27 @@ pub use form::{
 pub fn route_id() -> Memo<Option<i64>> {
     let params = use_params_map();
     Memo::new(move |_| params.read().get("id").and_then(|id| id.parse().ok()))
+}
+
+/// An address for event handlers to go to: set it, and the router navigates
+/// there, keeping the scroll position (a filter changed, a page turned). The
+/// navigation runs in an effect because the router's navigate function is not
+/// `Send`: holding it in a local `StoredValue` broke the server render.
+pub fn navigation_target() -> RwSignal<Option<String>> {
+    let navigate = use_navigate();
+    let target = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        if let Some(address) = target.get() {
+            navigate(
+                &address,
+                NavigateOptions {
+                    scroll: false,
+                    ..Default::default()
+                },
+            );
+        }
+    });
+    target
 }
 
 /// The error of the last submission of a form, if any.
