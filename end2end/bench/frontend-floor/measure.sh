@@ -8,8 +8,8 @@
 #   executions-island
 #             Slipway's own Executions page as the only island: this checkout's app with
 #             executions-as-island.patch applied in a temporary worktree. It builds, but
-#             would not run as it is (the page reads the router and the layout's context,
-#             which an island does not have): it measures the size, not a working page.
+#             would not run as it is (the page reads its filters from the router's query,
+#             and an island has no router): it measures the size, not a working page.
 # Installs what it needs the way scripts/test does.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
